@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The kiln command line. Each command is a small module; this file wires them to commander and
+ * turns configuration errors into `file:line: message` on stderr with exit code 1 (never a stack).
+ */
+import { Command } from 'commander';
+import { ConfigError } from '@kiln/config';
+import { reportError } from './report';
+import { schemaCommand } from './commands/schema';
+import { summaryCommand } from './commands/summary';
+import { version } from './version';
+
+export function program(): Command {
+  const cli = new Command('kiln')
+    .description('Build bespoke OS images from mkosi projects and kiln.toml presets, as cacheable Nx targets')
+    .version(version)
+    .showHelpAfterError()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  cli
+    .command('summary')
+    .description('show every preset in build order with its resolved settings and dependencies')
+    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option('--json', 'print JSON instead of text')
+    .action((opts) => summaryCommand(opts));
+
+  cli
+    .command('schema')
+    .description('print the JSON Schema of kiln.toml (generated from the settings table)')
+    .action(() => schemaCommand());
+
+  return cli;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().exitOverride().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      reportError(e);
+      return 1;
+    }
+    const code = (e as { code?: string; exitCode?: number }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : (e as { exitCode: number }).exitCode;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

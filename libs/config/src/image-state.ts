@@ -1,0 +1,131 @@
+/**
+ * The settings of one image (the main image or a preset) while its files are being read:
+ * assignments applied in reading order, defaults computed on demand, universal values forced
+ * from the main image.
+ */
+import * as path from 'node:path';
+import { ConfigError, Origin, ValueError } from './errors';
+import { Config, ConfigSchema, DefaultContext, SETTINGS, SettingDef } from './settings';
+import { Assignment } from './source';
+import { expandSpecifiers } from './specifiers';
+import { ParseContext, splitQuoted } from './values';
+
+export class ImageState {
+  readonly values = new Map<string, unknown>();
+  readonly origins = new Map<string, Origin>();
+  /** Config files read for this image, in order (the Nx inputs of its target). */
+  readonly files: string[] = [];
+  /** Files already pulled in with Include=: each is read once. */
+  readonly included = new Set<string>();
+  /** Variables Environment= passed through from kiln's environment (inputs of the build). */
+  readonly passedEnvironment = new Set<string>();
+
+  constructor(
+    readonly image: string,
+    readonly root: string,
+    readonly env: Record<string, string | undefined>,
+    /** Universal settings, resolved in the main image; undefined while reading the main image. */
+    private readonly forced?: ReadonlyMap<string, unknown>,
+  ) {}
+
+  get isMain(): boolean {
+    return this.forced === undefined;
+  }
+
+  /** The value configured so far, or the default. */
+  get(name: string): unknown {
+    if (this.forced?.has(name)) return this.forced.get(name);
+    if (this.values.has(name)) return this.values.get(name);
+    return this.defaultOf(name);
+  }
+
+  private defaultOf(name: string): unknown {
+    const def = (SETTINGS as readonly SettingDef[]).find((d) => d.name === name);
+    if (!def) return undefined;
+    if (typeof def.default !== 'function') return def.default;
+    const ctx: DefaultContext = { image: this.image, root: this.root, get: (n) => this.get(n) };
+    return (def.default as (c: DefaultContext) => unknown)(ctx);
+  }
+
+  /** Starts a preset from the main image's inherited settings, as mkosi passes them down. */
+  inherit(from: ImageState): void {
+    for (const def of SETTINGS as readonly SettingDef[]) {
+      if (def.scope === 'inherited' && from.values.has(def.name)) {
+        this.values.set(def.name, structuredClone(from.values.get(def.name)));
+        this.origins.set(def.name, from.origins.get(def.name) as Origin);
+      }
+    }
+    // Environment= is the main image's own; presets get only the keys PassEnvironment= names.
+    const env = from.get('Environment') as Record<string, string>;
+    const passed = Object.fromEntries((from.get('PassEnvironment') as string[]).filter((k) => k in env).map((k) => [k, env[k]]));
+    if (Object.keys(passed).length) {
+      this.values.set('Environment', passed);
+      this.origins.set('Environment', from.origins.get('Environment') as Origin);
+      for (const k of Object.keys(passed)) if (from.passedEnvironment.has(k)) this.passedEnvironment.add(k);
+    }
+  }
+
+  /** How values in `file` are read: relative paths against `dir`, the config directory being read. */
+  parseContext(file: string, dir: string): ParseContext {
+    const configFileDir = path.dirname(file);
+    return {
+      dir,
+      env: this.env,
+      expand: (text) => expandSpecifiers(text, { get: (n) => this.get(n), image: this.image, configFileDir, configDir: dir, root: this.root }),
+    };
+  }
+
+  /** Applies one `Key=value`: single values replace, lists append, an empty value resets. */
+  assign(def: SettingDef, a: Assignment, file: string, dir: string): void {
+    const origin = { file, line: a.line };
+    if (def.scope === 'universal' && !this.isMain) {
+      throw new ConfigError(
+        `${def.name}= applies to every preset and can only be set in the main image (move it to the project's mkosi.conf or kiln.toml)`,
+        origin,
+      );
+    }
+    const kind = def.kind;
+    if (a.value.trim() === '' && !a.items?.length) {
+      if (kind.list) this.values.set(def.name, kind.empty!());
+      else this.values.delete(def.name);
+      this.origins.set(def.name, origin);
+      return;
+    }
+    const ctx = this.parseContext(file, dir);
+    let parsed: unknown;
+    try {
+      if (a.items) {
+        if (kind.list) parsed = a.items.map((i) => kind.parseItem!(i, ctx)).reduce((acc, x) => kind.merge!(acc, x), kind.empty!());
+        else if (a.items.length === 1) parsed = kind.parse(a.items[0], ctx);
+        else throw new ValueError(`takes one value, not a list (accepted: ${kind.accepted ?? kind.type})`);
+      } else {
+        parsed = kind.parse(a.value, ctx);
+      }
+    } catch (e) {
+      if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}`, origin);
+      throw e;
+    }
+    if (def.name === 'Environment') {
+      for (const item of a.items ?? splitQuoted(a.value)) if (item && !item.includes('=')) this.passedEnvironment.add(item);
+    }
+    if (kind.list) {
+      const old = this.values.has(def.name) ? this.values.get(def.name) : kind.empty!();
+      this.values.set(def.name, kind.merge!(old, parsed));
+    } else {
+      this.values.set(def.name, parsed);
+    }
+    this.origins.set(def.name, origin);
+  }
+
+  /** Every setting with its final value, checked against the zod model. */
+  resolve(): Config {
+    const out: Config = {};
+    for (const def of SETTINGS as readonly SettingDef[]) out[def.name] = this.get(def.name) ?? null;
+    const checked = ConfigSchema.safeParse(out);
+    if (!checked.success) {
+      // The parsers produce valid values; this guards the table against a wrong default.
+      throw new Error(`kiln bug: resolved settings of ${this.image} do not fit the model: ${checked.error.message}`);
+    }
+    return out;
+  }
+}

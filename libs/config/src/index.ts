@@ -1,0 +1,11 @@
+export * from './errors';
+export * from './settings';
+export * from './values';
+export { parseIni } from './ini';
+export { parseToml } from './toml';
+export { conditionsHold, matchKeys } from './match';
+export { expandSpecifiers, SPECIFIERS } from './specifiers';
+export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions } from './project';
+export { outputPath, Edge } from './graph';
+export { summaryJson, summaryText, SummaryJson } from './summary';
+export { tomlJsonSchema } from './json-schema';

@@ -1,0 +1,71 @@
+/**
+ * systemd-style INI as mkosi reads it (mkosi/config.py parse_ini): `[Section]` headers, `Key=Value`
+ * (keys may repeat), lines starting with whitespace continue the previous value, and `#` starts a
+ * comment anywhere on a line (so `Packages=systemd  # why` works; there is no escape). Blank and
+ * comment-only lines never end a continued value. A common indent of the whole file is removed.
+ */
+import { ConfigError } from './errors';
+import { SourceFile, SourceSection } from './source';
+
+export function parseIni(text: string, file: string): SourceFile {
+  const sections: SourceSection[] = [];
+  let current: SourceSection | undefined;
+  let last: { value: string } | undefined;
+  const lines = dedent(text.replace(/^\uFEFF/, '').split(/\r?\n/));
+
+  lines.forEach((full, i) => {
+    const line = i + 1;
+    const hash = full.indexOf('#');
+    const raw = (hash < 0 ? full : full.slice(0, hash)).trimEnd();
+    const trimmed = raw.trim();
+    if (trimmed === '') return;
+
+    if (/^\s/.test(raw)) {
+      if (!last) {
+        throw new ConfigError(`indented line "${trimmed}" continues no setting (start it at column 1 as KEY=VALUE, or put it under a KEY= line)`, { file, line });
+      }
+      last.value = last.value === '' ? trimmed : `${last.value}\n${trimmed}`;
+      return;
+    }
+
+    const header = /^\[([^\]]*)\]$/.exec(trimmed);
+    if (header) {
+      const name = header[1].trim();
+      if (!name) throw new ConfigError('empty section header "[]" (write a section name such as [Content])', { file, line });
+      current = { name, line, assignments: [] };
+      sections.push(current);
+      last = undefined;
+      return;
+    }
+
+    const eq = trimmed.indexOf('=');
+    if (eq <= 0) {
+      throw new ConfigError(`"${trimmed}" is not a setting (expected KEY=VALUE)`, { file, line });
+    }
+    const key = trimmed.slice(0, eq).trim();
+    if (!current) {
+      throw new ConfigError(`${key}= is outside any section (put it under a section header such as [Content])`, { file, line });
+    }
+    const assignment = { key, value: trimmed.slice(eq + 1).trim(), line };
+    current.assignments.push(assignment);
+    last = assignment;
+  });
+
+  return { path: file, sections };
+}
+
+/** Removes the indent every non-blank line shares, as textwrap.dedent() does for mkosi. */
+function dedent(lines: string[]): string[] {
+  let common: string | undefined;
+  for (const l of lines) {
+    if (l.trim() === '') continue;
+    const indent = /^[ \t]*/.exec(l)![0];
+    if (common === undefined || !indent.startsWith(common)) {
+      let n = 0;
+      while (common !== undefined && n < common.length && n < indent.length && common[n] === indent[n]) n++;
+      common = common === undefined ? indent : common.slice(0, n);
+    }
+    if (common === '') return lines;
+  }
+  return common ? lines.map((l) => (l.startsWith(common!) ? l.slice(common!.length) : l.trimStart())) : lines;
+}

@@ -1,0 +1,362 @@
+/**
+ * Reads a project (an mkosi project, or its kiln.toml twin) into presets, in mkosi's order. For a
+ * config directory (the project, a drop-in directory, an included directory, a preset directory):
+ *
+ *   mkosi.conf conditions     ([Match] failing here skips the whole directory)
+ *   default files             (mkosi.skeleton/, mkosi.extra/, mkosi.build, mkosi.version, ...)
+ *   mkosi.conf settings       (Include= is read where it appears, each file once per image)
+ *   mkosi.conf.d/*            (sorted; *.conf files, and directories read like a project root)
+ *   mkosi.profiles/NAME(.conf) for each of Profiles=
+ *   mkosi.local/, mkosi.local.conf  (last, so that local values win; often gitignored)
+ *
+ * then, for the project only, one preset per mkosi.images/NAME.conf or mkosi.images/NAME/.
+ * Relative paths are relative to the config directory being read (mkosi's working directory).
+ * kiln.toml projects use kiln.toml, kiln.conf.d/*.toml, kiln.profiles/, kiln.local.toml and
+ * kiln.images/NAME.toml (or NAME/kiln.toml); the default files keep mkosi's names.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, Warning } from './errors';
+import { buildGraph, Edge } from './graph';
+import { ImageState } from './image-state';
+import { parseIni } from './ini';
+import { CONDITION_SECTIONS, conditionsHold } from './match';
+import { Config, findSetting, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
+import { Assignment, SourceFile } from './source';
+import { parseToml } from './toml';
+
+export type Syntax = 'mkosi' | 'toml';
+
+export interface Preset {
+  /** The preset's name; the main image is named after the project directory. */
+  name: string;
+  main: boolean;
+  config: Config;
+  /** Where each explicitly set setting got its value. */
+  origins: Record<string, { file: string; line: number }>;
+  /** Config files read for this preset, in reading order (absolute). */
+  files: string[];
+  /** Variables Environment= passes through from the environment kiln runs in. */
+  passedEnvironment: string[];
+  /** Presets this one needs built first, with why. */
+  dependencies: Edge[];
+}
+
+export interface Project {
+  root: string;
+  syntax: Syntax;
+  /** All presets in build order (dependencies first); the main image is among them. */
+  presets: Preset[];
+  main: Preset;
+  warnings: Warning[];
+}
+
+interface Layout {
+  syntax: Syntax;
+  conf: string;
+  dropins: string;
+  dropinExt: string;
+  profiles: string;
+  local: string;
+  images: string[];
+  read(file: string): SourceFile;
+}
+
+const MKOSI: Layout = {
+  syntax: 'mkosi',
+  conf: 'mkosi.conf',
+  dropins: 'mkosi.conf.d',
+  dropinExt: '.conf',
+  profiles: 'mkosi.profiles',
+  local: 'mkosi.local.conf',
+  images: ['mkosi.images', 'mkosi.presets'],
+  read: (f) => parseIni(readText(f), f),
+};
+
+const TOML: Layout = {
+  syntax: 'toml',
+  conf: 'kiln.toml',
+  dropins: 'kiln.conf.d',
+  dropinExt: '.toml',
+  profiles: 'kiln.profiles',
+  local: 'kiln.local.toml',
+  images: ['kiln.images'],
+  read: (f) => parseToml(readText(f), f),
+};
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read: ${(e as Error).message}`, { file, line: 0 });
+  }
+}
+
+export interface LoadOptions {
+  /** Environment for Environment= pass-through; defaults to process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Finds the config directory of a project (mkosi also looks in a mkosi/ subdirectory) and its syntax. */
+export function findConfigDir(dir: string): { configDir: string; layout: Layout } {
+  const root = path.resolve(dir);
+  const hasMkosi = fs.existsSync(path.join(root, MKOSI.conf));
+  const hasToml = fs.existsSync(path.join(root, TOML.conf));
+  if (hasMkosi && hasToml) {
+    throw new ConfigError('both mkosi.conf and kiln.toml are here: keep one of them', { file: root, line: 0 });
+  }
+  if (hasMkosi) return { configDir: root, layout: MKOSI };
+  if (hasToml) return { configDir: root, layout: TOML };
+  if (fs.existsSync(path.join(root, 'mkosi', MKOSI.conf))) return { configDir: path.join(root, 'mkosi'), layout: MKOSI };
+  throw new ConfigError('no mkosi.conf or kiln.toml here (run kiln in a project directory, or pass -C DIR)', { file: root, line: 0 });
+}
+
+export function loadProject(dir: string, opts: LoadOptions = {}): Project {
+  const root = path.resolve(dir);
+  const { configDir, layout } = findConfigDir(root);
+  const reader = new Reader(layout, configDir, opts.env ?? process.env);
+
+  const main = new ImageState('main', configDir, reader.env);
+  reader.readDirectory(configDir, main, { local: true, profiles: true });
+  const mainConfig = main.resolve();
+
+  const universal = new Map<string, unknown>();
+  for (const d of SETTINGS as readonly SettingDef[]) if (d.scope === 'universal') universal.set(d.name, mainConfig[d.name]);
+
+  const states: ImageState[] = [];
+  for (const [name, entry] of reader.presetEntries()) {
+    const state = new ImageState(name, configDir, reader.env, universal);
+    state.inherit(main);
+    const matched = fs.statSync(entry).isDirectory()
+      ? reader.readDirectory(entry, state, { local: true, profiles: true })
+      : reader.readFile(entry, state, configDir);
+    // A preset whose conditions fail does not exist for this configuration (mkosi drops it).
+    if (matched) states.push(state);
+  }
+
+  // The main image depends on every preset unless Dependencies= says otherwise (as in mkosi).
+  if (mainConfig.Dependencies === null) mainConfig.Dependencies = states.map((s) => s.image);
+  const unordered: Preset[] = [
+    toPreset(path.basename(root), true, main, mainConfig),
+    ...states.map((s) => {
+      const config = s.resolve();
+      config.Dependencies ??= [];
+      return toPreset(s.image, false, s, config);
+    }),
+  ];
+  const presets = buildGraph(unordered, configDir);
+  return { root: configDir, syntax: layout.syntax, presets, main: presets.find((p) => p.main) as Preset, warnings: reader.warnings };
+}
+
+function toPreset(name: string, main: boolean, state: ImageState, config: Config): Preset {
+  return {
+    name,
+    main,
+    config,
+    origins: Object.fromEntries(state.origins),
+    files: state.files,
+    passedEnvironment: [...state.passedEnvironment].sort(),
+    dependencies: [],
+  };
+}
+
+interface DirectoryOptions {
+  /** Read mkosi.local/ and mkosi.local.conf (the project and preset directories). */
+  local: boolean;
+  /** Read mkosi.profiles/ (not in drop-in directories). */
+  profiles: boolean;
+}
+
+class Reader {
+  readonly warnings: Warning[] = [];
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly root: string,
+    readonly env: Record<string, string | undefined>,
+  ) {}
+
+  /** Reads a config directory; false when its config's conditions failed (nothing of it applies). */
+  readDirectory(dir: string, state: ImageState, opts: DirectoryOptions): boolean {
+    const confPath = path.join(dir, this.layout.conf);
+    const conf = fs.existsSync(confPath) ? this.layout.read(confPath) : undefined;
+    if (conf) {
+      state.files.push(confPath);
+      if (!conditionsHold(conf, this.matchContext(state, confPath, dir))) return false;
+    }
+    this.applyDefaultFiles(dir, state);
+    if (conf) this.applySettings(conf, state, dir);
+
+    for (const entry of sortedEntries(path.join(dir, this.layout.dropins))) {
+      if (entry.isDirectory()) this.readDirectory(entry.path, state, { local: false, profiles: false });
+      else if (entry.name.endsWith(this.layout.dropinExt)) this.readFile(entry.path, state, dir);
+    }
+
+    if (opts.profiles) {
+      for (const profile of state.get('Profiles') as string[]) {
+        const base = path.join(dir, this.layout.profiles, profile);
+        let found = false;
+        if (fs.existsSync(base) && fs.statSync(base).isDirectory()) {
+          this.readDirectory(base, state, { local: false, profiles: false });
+          found = true;
+        }
+        if (fs.existsSync(base + this.layout.dropinExt)) {
+          this.readFile(base + this.layout.dropinExt, state, dir);
+          found = true;
+        }
+        if (!found && dir === this.root && !this.knownProfile(profile)) {
+          this.warnings.push({ origin: state.origins.get('Profiles') ?? { file: dir, line: 0 }, message: `profile "${profile}" has no ${this.layout.profiles}/${profile} here (only [Match] Profiles= sections can use it)` });
+        }
+      }
+    }
+
+    if (opts.local) {
+      const localDir = path.join(dir, this.layout.local.replace(/\.(conf|toml)$/, ''));
+      if (this.layout.syntax === 'mkosi' && fs.existsSync(localDir) && fs.statSync(localDir).isDirectory()) {
+        this.readDirectory(localDir, state, { local: false, profiles: false });
+      }
+      const local = path.join(dir, this.layout.local);
+      if (fs.existsSync(local)) this.readFile(local, state, dir);
+    }
+    return true;
+  }
+
+  /** Reads one file in config directory `dir`; false when its conditions failed. */
+  readFile(file: string, state: ImageState, dir: string): boolean {
+    const source = this.layout.read(file);
+    state.files.push(file);
+    if (!conditionsHold(source, this.matchContext(state, file, dir))) return false;
+    this.applySettings(source, state, dir);
+    return true;
+  }
+
+  private knownProfile(profile: string): boolean {
+    return fs.existsSync(path.join(this.root, this.layout.profiles, profile));
+  }
+
+  private matchContext(state: ImageState, file: string, dir: string) {
+    const ctx = state.parseContext(file, dir);
+    return { image: state.image, dir, get: (n: string) => state.get(n), expand: ctx.expand };
+  }
+
+  private applySettings(source: SourceFile, state: ImageState, dir: string): void {
+    const file = source.path;
+    for (const section of source.sections) {
+      if ((CONDITION_SECTIONS as readonly string[]).includes(section.name)) continue;
+      const known = (SECTIONS as readonly string[]).includes(section.name) || (OLD_SECTIONS as readonly string[]).includes(section.name);
+      if (!known) {
+        this.warnings.push({
+          origin: { file, line: section.line },
+          message: `unknown section [${section.name}] is ignored (accepted: ${[...CONDITION_SECTIONS, ...SECTIONS].map((s) => `[${s}]`).join(', ')})`,
+        });
+        continue;
+      }
+      for (const a of section.assignments) {
+        const origin = { file, line: a.line };
+        const def = findSetting(a.key);
+        if (!def) {
+          const hint = suggestSetting(a.key);
+          this.warnings.push({ origin, message: `unknown setting ${a.key}= is ignored${hint ? ` (did you mean ${hint}=?)` : ''}` });
+          continue;
+        }
+        if (def.section !== section.name && !def.oldSections?.includes(section.name as never)) {
+          this.warnings.push({ origin, message: `${a.key}= belongs in [${def.section}], not [${section.name}] (it is applied anyway; move it to [${def.section}])` });
+        }
+        if (a.key !== def.name) {
+          this.warnings.push({ origin, message: `${a.key}= is an old name: write ${def.name}= instead` });
+        }
+        if (def.name === 'Include') this.include(def, a, file, dir, state);
+        else state.assign(def, a, file, dir);
+      }
+    }
+  }
+
+  /** Include= reads each target where it appears: a file in the current config directory, a directory as its own. */
+  private include(def: SettingDef, a: Assignment, file: string, dir: string, state: ImageState): void {
+    if (a.value.trim() === '' && !a.items?.length) return; // Include= cannot be reset (mkosi: reset=False)
+    const before = (state.values.get('Include') as string[] | undefined) ?? [];
+    state.assign(def, a, file, dir);
+    const targets = (state.values.get('Include') as string[]).slice(before.length);
+    for (const target of targets) {
+      const id = fs.realpathSync(target);
+      if (state.included.has(id)) continue;
+      state.included.add(id);
+      if (fs.statSync(target).isDirectory()) this.readDirectory(target, state, { local: false, profiles: true });
+      else this.readFile(target, state, dir);
+    }
+  }
+
+  /**
+   * mkosi.skeleton/, mkosi.extra/, mkosi.build, mkosi.version, ... in a config directory count as
+   * assignments made before the directory's mkosi.conf: list items come first, and an explicit
+   * setting overrides a single value such as mkosi.version.
+   */
+  private applyDefaultFiles(dir: string, state: ImageState): void {
+    for (const def of SETTINGS as readonly SettingDef[]) {
+      if (def.scope === 'universal' && !state.isMain) continue;
+      for (const name of def.defaultPaths ?? []) {
+        const p = path.join(dir, name);
+        if (!fs.existsSync(p)) continue;
+        let a: Assignment;
+        if (def.name === 'ImageVersion' || def.name === 'Seed') {
+          a = { key: def.name, value: fs.readFileSync(p, 'utf8').trim(), line: 0 };
+        } else if (name.endsWith('.d') && fs.statSync(p).isDirectory()) {
+          const scripts = sortedEntries(p).filter((e) => e.isFile()).map((e) => e.path);
+          if (!scripts.length) continue;
+          a = { key: def.name, value: scripts.join(' '), items: scripts, line: 0 };
+        } else {
+          a = { key: def.name, value: p, items: [p], line: 0 };
+        }
+        state.assign(def, a, p, dir);
+      }
+    }
+  }
+
+  /** The presets under mkosi.images/ (or mkosi.presets/): NAME.conf files and NAME/ directories. */
+  presetEntries(): [string, string][] {
+    const found = new Map<string, string>();
+    for (const dirName of this.layout.images) {
+      for (const e of sortedEntries(path.join(this.root, dirName))) {
+        let name: string;
+        if (e.isDirectory()) name = e.name;
+        else if (e.name.endsWith(this.layout.dropinExt)) name = e.name.slice(0, -this.layout.dropinExt.length);
+        else continue;
+        if (found.has(name)) {
+          throw new ConfigError(`preset "${name}" is defined twice, by ${path.relative(this.root, found.get(name)!)} and ${path.relative(this.root, e.path)} (keep one)`, {
+            file: e.path,
+            line: 0,
+          });
+        }
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+          throw new ConfigError(`preset name "${name}" is not valid (accepted: letters, digits, "_", "." and "-")`, { file: e.path, line: 0 });
+        }
+        found.set(name, e.path);
+      }
+    }
+    return [...found];
+  }
+}
+
+interface Entry {
+  name: string;
+  path: string;
+  isDirectory(): boolean;
+  isFile(): boolean;
+}
+
+/** Directory entries sorted by name (byte order, as mkosi sorts drop-ins); [] when absent. */
+function sortedEntries(dir: string): Entry[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((name) => {
+      const p = path.join(dir, name);
+      const st = fs.statSync(p);
+      return { name, path: p, isDirectory: () => st.isDirectory(), isFile: () => st.isFile() };
+    });
+}

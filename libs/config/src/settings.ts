@@ -1,0 +1,308 @@
+/**
+ * THE settings table. One entry per setting; the INI and TOML readers, the zod model, the JSON
+ * Schema, `kiln summary` and the Nx inputs are all derived from it. Adding a setting is adding an
+ * entry here. Names, sections, types and defaults follow mkosi (mkosi/config.py, mkosi(1)).
+ */
+import { z } from 'zod';
+import {
+  boolean,
+  choice,
+  environment,
+  feature,
+  integer,
+  Kind,
+  packageOrder,
+  pathList,
+  pathValue,
+  scriptList,
+  size,
+  spaceList,
+  stringList,
+  text,
+  treeList,
+} from './values';
+
+export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Build', 'Runtime'] as const;
+/** Sections older mkosi versions used; their settings are accepted there with a warning. */
+export const OLD_SECTIONS = ['Host'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/**
+ * mkosi's scopes. universal: only the main image sets it and every preset gets the same value
+ * (setting it in a preset is an error); inherited: presets start from the main image's value and
+ * may override it; local: each image has its own, starting from the default.
+ */
+export type Scope = 'universal' | 'inherited' | 'local';
+
+/**
+ * How a setting takes part in the cache key of a preset's build (the Nx inputs, the build manifest):
+ * value: the resolved value is hashed; path: the files it points at are hashed by content (and
+ * mode, symlink target, empty directories); script: like path, and the script is executable code;
+ * environment: names environment variables the build reads; none: cannot change the image
+ * (where to put caches, how to boot a VM, ...).
+ */
+export type CacheRole = 'value' | 'path' | 'script' | 'environment' | 'none';
+
+/** Defaults that depend on other settings or on the preset are computed, never read from the host. */
+export interface DefaultContext {
+  /** The preset's name; `main` for the main image. */
+  image: string;
+  /** The project root (the directory holding mkosi.conf or kiln.toml). */
+  root: string;
+  /** Values resolved so far (defaults are computed in table order). */
+  get(name: string): unknown;
+}
+
+export interface SettingDef<T = unknown> {
+  name: string;
+  section: Section;
+  kind: Kind<T>;
+  default: T | null | ((ctx: DefaultContext) => T | null);
+  scope: Scope;
+  cache: CacheRole;
+  help: string;
+  /** Older names mkosi still accepts (PackageManagerTrees= is SandboxTrees= now). */
+  aliases?: readonly string[];
+  /** Sections older mkosi versions put this setting in: accepted without a warning. */
+  oldSections?: readonly (Section | (typeof OLD_SECTIONS)[number])[];
+  /** Files or directories next to the config picked up by default (mkosi.skeleton/, mkosi.build, ...). */
+  defaultPaths?: readonly string[];
+  /** The key a [Match] section tests this setting with, when it can be matched. */
+  match?: string;
+}
+
+// mkosi's names (mkosi/distributions/__init__.py, mkosi/config.py).
+export const DISTRIBUTIONS = [
+  'debian', 'kali', 'ubuntu', 'fedora', 'centos', 'rhel', 'rhel-ubi', 'alma', 'rocky', 'opensuse',
+  'arch', 'mageia', 'openmandriva', 'azure', 'postmarketos', 'gentoo', 'custom',
+] as const;
+export const ARCHITECTURES = [
+  'x86-64', 'x86', 'arm64', 'arm', 'riscv64', 'riscv32', 'ppc64-le', 'ppc64', 'ppc', 's390x', 's390',
+  'loongarch64', 'mips64-le', 'mips-le', 'parisc', 'alpha', 'arc', 'ia64', 'tilegx',
+] as const;
+export const FORMATS = [
+  'directory', 'tar', 'cpio', 'disk', 'uki', 'esp', 'oci', 'sysext', 'confext', 'portable', 'addon', 'none',
+] as const;
+export const COMPRESSIONS = ['none', 'zstd', 'xz', 'bz2', 'gz', 'lz4', 'lzma'] as const;
+export const BOOTLOADERS = ['none', 'uki', 'systemd-boot', 'grub', 'uki-signed', 'systemd-boot-signed', 'grub-signed'] as const;
+export const INCREMENTAL = ['yes', 'no', 'strict'] as const;
+
+// mkosi's default releases (installer.default_release()), plus gentoo's profile version.
+const RELEASE_DEFAULTS: Record<string, string> = {
+  debian: 'testing', kali: 'kali-rolling', ubuntu: 'devel', fedora: 'rawhide', centos: '10', rhel: '10', 'rhel-ubi': '10',
+  alma: '10', rocky: '10', opensuse: 'tumbleweed', arch: 'rolling', mageia: 'cauldron',
+  openmandriva: 'cooker', azure: '3.0', postmarketos: 'edge', gentoo: '23.0', custom: '',
+};
+
+/** Node's names for the architectures kiln builds on, in mkosi's spelling. */
+export function hostArchitecture(): (typeof ARCHITECTURES)[number] {
+  const map: Record<string, (typeof ARCHITECTURES)[number]> = {
+    x64: 'x86-64', ia32: 'x86', arm64: 'arm64', arm: 'arm', riscv64: 'riscv64', ppc64: 'ppc64-le',
+    s390x: 's390x', loong64: 'loongarch64',
+  };
+  return map[process.arch] ?? 'x86-64';
+}
+
+// `defaultPaths` lists each script both plain and `.chroot` (run inside the image), and a `.d/`.
+const scriptPaths = (base: string) => [base, `${base}.chroot`, `${base}.d`];
+
+/** Enum settings that also take a boolean (CompressOutput=yes, Incremental=no). */
+function booleanAliases<T extends string>(yes: T, no: T): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const w of ['1', 'true', 'yes', 'y', 't', 'on', 'always']) out[w] = yes;
+  for (const w of ['0', 'false', 'no', 'n', 'f', 'off', 'never']) out[w] = no;
+  return out;
+}
+
+/** Helper that keeps each entry's value type tied to its kind. */
+function s<T>(def: SettingDef<T>): SettingDef<T> {
+  return def;
+}
+
+export const SETTINGS = [
+  // [Include] ([Config] before mkosi v25)
+  s({ name: 'Include', section: 'Include', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', oldSections: ['Config'],
+    help: 'Extra configuration files or directories, read at the point of the Include= line (each once).' }),
+
+  // [Config]
+  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^[^/]+$/, hint: 'profile names without "/"' }), default: [], scope: 'inherited', cache: 'value',
+    match: 'Profiles', aliases: ['Profile'], help: 'Profiles to enable: mkosi.profiles/NAME(.conf) is read for each, and [Match] Profiles= tests them.' }),
+  s({ name: 'Dependencies', section: 'Config', kind: stringList(), default: null, scope: 'local', cache: 'value',
+    help: 'Presets to build before this one; the main image depends on every preset unless it says otherwise.' }),
+  s({ name: 'PassEnvironment', section: 'Config', kind: spaceList(), default: [], scope: 'universal', cache: 'value',
+    help: "Keys of the main image's Environment= that presets receive too." }),
+
+  // [Distribution]
+  s({ name: 'Distribution', section: 'Distribution', kind: choice(DISTRIBUTIONS),
+    // mkosi defaults to the host's distribution; kiln never reads the host for a default (a preset
+    // must be a pure function of its inputs), so the default is fixed.
+    default: 'debian', scope: 'universal', cache: 'value', match: 'Distribution',
+    help: 'The distribution to install.' }),
+  s({ name: 'Release', section: 'Distribution', kind: text(), scope: 'universal', cache: 'value', match: 'Release',
+    default: (c) => RELEASE_DEFAULTS[String(c.get('Distribution'))] ?? null,
+    help: 'The release of the distribution (bookworm, 41, 23.0, ...).' }),
+  s({ name: 'Architecture', section: 'Distribution', kind: choice(ARCHITECTURES, { x86_64: 'x86-64', aarch64: 'arm64', amd64: 'x86-64' }),
+    default: () => hostArchitecture(), scope: 'universal', cache: 'value', match: 'Architecture',
+    help: "The architecture to build for; defaults to the build machine's (and is then part of the cache key)." }),
+  s({ name: 'Mirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value',
+    help: "The distribution's mirror (a URL); the distribution's default when unset." }),
+  s({ name: 'LocalMirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value',
+    help: 'A mirror used instead of all other repositories while building the image.' }),
+  s({ name: 'RepositoryKeyCheck', section: 'Distribution', kind: boolean(), default: true, scope: 'universal', cache: 'value',
+    help: 'Verify repository signatures.' }),
+  s({ name: 'Repositories', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', match: 'Repositories',
+    help: 'Extra repositories or components to enable (main, contrib, non-free-firmware, ...).' }),
+
+  // [Output]
+  s({ name: 'Format', section: 'Output', kind: choice(FORMATS), default: 'disk', scope: 'local', cache: 'value', match: 'Format',
+    help: 'The output format.' }),
+  s({ name: 'Output', section: 'Output', kind: text({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'a file name without "/"' }), scope: 'local', cache: 'value',
+    default: (c) => {
+      const base = c.image === 'main' ? (c.get('ImageId') as string | null) ?? 'image' : c.image;
+      const version = c.get('ImageVersion') as string | null;
+      return version ? `${base}_${version}` : base;
+    },
+    help: 'The output name inside OutputDirectory=: ImageId= (or "image") for the main image, the preset name for presets, then "_" and ImageVersion= when set.' }),
+  s({ name: 'OutputDirectory', section: 'Output', kind: pathValue(), default: (c) => `${c.root}/mkosi.output`, scope: 'universal', cache: 'none',
+    defaultPaths: ['mkosi.output'],
+    help: 'Where outputs are written. kiln defaults to mkosi.output/ even when it does not exist yet, so that Nx always knows where the outputs are.' }),
+  s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"' }),
+    default: null, scope: 'inherited', cache: 'value', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
+  s({ name: 'ImageVersion', section: 'Output', kind: text(), default: null, scope: 'inherited', cache: 'value', match: 'ImageVersion',
+    defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
+  s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
+    default: (c) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(String(c.get('Format'))) ? 'zstd' : c.get('Format') === 'oci' ? 'gz' : 'none'),
+    scope: 'local', cache: 'value',
+    help: 'Compression of the output: zstd for tar, cpio, uki, esp and addon by default (cached images stay small), gz for oci, none otherwise; yes means zstd.' }),
+  s({ name: 'CompressLevel', section: 'Output', kind: integer({ min: 0, max: 22 }), default: 3, scope: 'inherited', cache: 'value',
+    help: 'The compression level.' }),
+  s({ name: 'RepartDirectories', section: 'Output', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', defaultPaths: ['mkosi.repart'],
+    help: 'systemd-repart partition definitions for disk images.' }),
+  s({ name: 'Seed', section: 'Output', kind: text({ pattern: /^([0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}|random)$/, hint: 'a UUID or "random"' }),
+    default: null, scope: 'local', cache: 'value', defaultPaths: ['mkosi.seed'],
+    help: 'The seed for systemd-repart (partition UUIDs). kiln derives a fixed one from the image name when unset, so disk images are reproducible.' }),
+
+  // [Content]
+  s({ name: 'Packages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value',
+    help: 'Packages to install (kept sorted, as mkosi does).' }),
+  s({ name: 'BuildPackages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value',
+    help: 'Packages installed for the build scripts only; they do not stay in the image.' }),
+  s({ name: 'RemovePackages', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value',
+    help: 'Packages removed at the end of the build.' }),
+  s({ name: 'WithDocs', section: 'Content', kind: boolean(), default: true, scope: 'local', cache: 'value', help: 'Install documentation.' }),
+  s({ name: 'WithRecommends', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value',
+    help: 'Install weak dependencies (Recommends:).' }),
+  s({ name: 'BaseTrees', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path',
+    help: "Directories or archives the image starts from, often another preset's output (%O/base)." }),
+  s({ name: 'SkeletonTrees', section: 'Content', kind: treeList({ required: true }), default: [], scope: 'local', cache: 'path',
+    defaultPaths: ['mkosi.skeleton', 'mkosi.skeleton.tar'], help: 'Trees copied in before packages are installed (SOURCE[:TARGET]).' }),
+  s({ name: 'ExtraTrees', section: 'Content', kind: treeList(), default: [], scope: 'local', cache: 'path',
+    defaultPaths: ['mkosi.extra', 'mkosi.extra.tar'], help: 'Trees copied in after packages are installed (SOURCE[:TARGET]).' }),
+  s({ name: 'RemoveFiles', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value',
+    help: 'Globs of files removed from the image at the end of the build.' }),
+  s({ name: 'CleanPackageMetadata', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value',
+    help: "Remove the package manager's database from the image (auto: when the package manager itself is not installed)." }),
+  s({ name: 'SourceDateEpoch', section: 'Content', kind: integer({ min: 0 }), default: null, scope: 'universal', cache: 'value', oldSections: ['Output'],
+    help: 'Timestamp clamping every mtime (SOURCE_DATE_EPOCH); the SOURCE_DATE_EPOCH environment variable is used when unset.' }),
+  s({ name: 'PrepareScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['PrepareScript'],
+    defaultPaths: scriptPaths('mkosi.prepare'), help: 'Scripts run after packages are installed.' }),
+  s({ name: 'BuildScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['BuildScript'],
+    defaultPaths: scriptPaths('mkosi.build'), help: 'Scripts that build software into $DESTDIR.' }),
+  s({ name: 'PostInstallationScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['PostInstallationScript'],
+    defaultPaths: scriptPaths('mkosi.postinst'), help: 'Scripts run after the extra trees are copied.' }),
+  s({ name: 'FinalizeScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['FinalizeScript'],
+    defaultPaths: scriptPaths('mkosi.finalize'), help: 'Scripts run last, before the output is written.' }),
+  s({ name: 'Bootable', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', match: 'Bootable',
+    help: 'Make a disk image bootable (auto: when a kernel and systemd-boot are available).' }),
+  s({ name: 'Bootloader', section: 'Content', kind: choice(BOOTLOADERS), default: 'systemd-boot', scope: 'local', cache: 'value',
+    help: 'The bootloader of a bootable image.' }),
+  s({ name: 'KernelCommandLine', section: 'Content', kind: spaceList(), default: [], scope: 'local', cache: 'value',
+    help: 'The kernel command line (items split on spaces only).' }),
+  s({ name: 'Initrds', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path',
+    help: "Initrds to use, e.g. another preset's cpio output (%O/initrd)." }),
+  s({ name: 'Hostname', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$/, hint: 'a valid hostname' }),
+    default: null, scope: 'local', cache: 'value', help: "The image's /etc/hostname." }),
+  s({ name: 'Locale', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', help: 'The system locale (LANG=).' }),
+  s({ name: 'Timezone', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9_+\-/]+$/, hint: 'a zone name such as Europe/Berlin' }),
+    default: null, scope: 'local', cache: 'value', help: 'The system timezone.' }),
+  s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value',
+    help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
+
+  // [Build] (v25 gathered these from [Output], [Host], [Content] and [Distribution])
+  s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'path',
+    oldSections: ['Host'], defaultPaths: ['mkosi.tools'],
+    help: 'A tree with the tools the build runs: a path, "default" to build one, or unset for the host tools.' }),
+  s({ name: 'Incremental', section: 'Build', kind: choice(INCREMENTAL, booleanAliases('yes', 'no')),
+    default: 'no', scope: 'universal', cache: 'none', oldSections: ['Host', 'Output'],
+    help: 'Cache the image after its packages are installed and reuse it when nothing before that changed.' }),
+  s({ name: 'CacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', oldSections: ['Output'],
+    defaultPaths: ['mkosi.cache'], help: 'Where incremental layers are kept.' }),
+  s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', oldSections: ['Output'],
+    defaultPaths: ['mkosi.pkgcache'], help: "Where downloaded packages are kept across builds and presets (default: the user's cache directory)." }),
+  s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path',
+    aliases: ['PackageManagerTrees'], oldSections: ['Distribution', 'Content'], defaultPaths: ['mkosi.sandbox', 'mkosi.sandbox.tar', 'mkosi.pkgmngr', 'mkosi.pkgmngr.tar'],
+    help: "Trees overlaid on the package manager's view (repository files, keys, apt.conf.d, ...)." }),
+  s({ name: 'Environment', section: 'Build', kind: environment(), default: {}, scope: 'local', cache: 'environment', oldSections: ['Content'], match: 'Environment',
+    help: 'Variables set for scripts: KEY=VALUE (quotes allowed), or KEY to pass one through from the environment.' }),
+
+  // [Runtime] ([Host] before v25): how `kiln vm` boots the image; never part of the image.
+  s({ name: 'RAM', section: 'Runtime', kind: size(), default: 2 * 1024 ** 3, scope: 'inherited', cache: 'none',
+    aliases: ['QemuMem'], oldSections: ['Host'], help: 'Memory of the virtual machine `kiln vm` starts.' }),
+  s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'inherited', cache: 'none', oldSections: ['Host'],
+    help: 'Grow the disk image to this size before booting it in `kiln vm`.' }),
+] as const;
+
+export type AnySetting = (typeof SETTINGS)[number];
+
+/** The zod model of a resolved preset: one key per setting. */
+export const ConfigSchema = z.object(
+  Object.fromEntries(
+    SETTINGS.map((d) => [d.name, d.default === null || typeof d.default === 'function' ? d.kind.schema.nullable() : d.kind.schema]),
+  ) as Record<string, z.ZodType>,
+);
+
+export type Config = Record<string, unknown>;
+
+const BY_NAME = new Map<string, SettingDef>();
+for (const d of SETTINGS as readonly SettingDef[]) {
+  BY_NAME.set(d.name.toLowerCase(), d);
+  for (const a of d.aliases ?? []) BY_NAME.set(a.toLowerCase(), d);
+}
+
+/** Looks a setting up by name or alias. mkosi's names are case-sensitive; kiln matches them exactly. */
+export function findSetting(name: string): SettingDef | undefined {
+  const d = BY_NAME.get(name.toLowerCase());
+  if (!d) return undefined;
+  return d.name === name || d.aliases?.includes(name) ? d : undefined;
+}
+
+/** A near miss for "did you mean", e.g. "Pakages" -> "Packages". */
+export function suggestSetting(name: string): string | undefined {
+  const exact = BY_NAME.get(name.toLowerCase());
+  if (exact) return exact.name;
+  let best: [number, string] | undefined;
+  for (const d of SETTINGS as readonly SettingDef[]) {
+    const dist = editDistance(name.toLowerCase(), d.name.toLowerCase());
+    if (dist <= 2 && (!best || dist < best[0])) best = [dist, d.name];
+  }
+  return best?.[1];
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}
+
+/** Settings a [Match] section can test, by match key (plus Image=, the preset's name, and Environment=). */
+export const MATCH_KEYS: ReadonlyMap<string, SettingDef> = new Map(
+  (SETTINGS as readonly SettingDef[]).filter((d) => d.match).map((d) => [d.match as string, d]),
+);

@@ -1,0 +1,71 @@
+/**
+ * `kiln summary`: every preset in build order with its resolved settings grouped by section, in
+ * the layout of mkosi's summary (right-aligned labels), and the dependency edges. The JSON form
+ * holds settings and graph only (no file list), so an mkosi project and its kiln.toml twin give
+ * the same JSON.
+ */
+import { Project } from './project';
+import { SECTIONS, SETTINGS, SettingDef } from './settings';
+import { ShowContext } from './values';
+
+export interface SummaryJson {
+  /** Build order: dependencies first. */
+  order: string[];
+  main: string;
+  presets: {
+    name: string;
+    main: boolean;
+    dependencies: { preset: string; reason: string }[];
+    settings: Record<string, Record<string, unknown>>;
+  }[];
+  edges: { from: string; to: string; reason: string }[];
+}
+
+/** RootPassword= is a secret: summaries say only whether it is set. */
+function presentable(def: SettingDef, value: unknown): unknown {
+  if (def.name === 'RootPassword' && value !== null) return '(set)';
+  return value;
+}
+
+export function summaryJson(project: Project): SummaryJson {
+  const ctx: ShowContext = { root: project.root };
+  return {
+    order: project.presets.map((p) => p.name),
+    main: project.main.name,
+    presets: project.presets.map((p) => {
+      const settings: Record<string, Record<string, unknown>> = {};
+      for (const def of SETTINGS as readonly SettingDef[]) {
+        const v = presentable(def, p.config[def.name]);
+        (settings[def.section] ??= {})[def.name] = v === null || def.name === 'RootPassword' ? v : def.kind.json(v as never, ctx);
+      }
+      return { name: p.name, main: p.main, dependencies: p.dependencies, settings };
+    }),
+    edges: project.presets.flatMap((p) => p.dependencies.map((d) => ({ from: p.name, to: d.preset, reason: d.reason }))),
+  };
+}
+
+const LABEL_WIDTH = 35;
+
+export function summaryText(project: Project): string {
+  const ctx: ShowContext = { root: project.root };
+  const out: string[] = [];
+  for (const p of project.presets) {
+    out.push(`IMAGE: ${p.name}${p.main ? ' (main image)' : ''}`);
+    for (const section of SECTIONS) {
+      const defs = (SETTINGS as readonly SettingDef[]).filter((d) => d.section === section);
+      out.push(`    ${section.toUpperCase()}:`);
+      for (const def of defs) {
+        const v = presentable(def, p.config[def.name]);
+        const shown = v === null ? '(default)' : def.name === 'RootPassword' ? String(v) : def.kind.show(v as never, ctx);
+        const [first, ...rest] = shown.split('\n');
+        out.push(`${def.name.padStart(LABEL_WIDTH)}: ${first}`);
+        for (const line of rest) out.push(`${' '.repeat(LABEL_WIDTH + 2)}${line}`);
+      }
+    }
+    out.push('');
+  }
+  out.push('DEPENDENCIES:');
+  const edges = project.presets.flatMap((p) => p.dependencies.map((d) => `    ${p.name} -> ${d.preset} (${d.reason})`));
+  out.push(...(edges.length ? edges : ['    (none)']));
+  return out.join('\n') + '\n';
+}

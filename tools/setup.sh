@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything kiln's build, demo and tests need on a fresh Debian 12 machine with Node 20.
+# Idempotent and quick when nothing changed: safe to run before every demo and test run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+node_major=$(node -p 'process.versions.node.split(".").map(Number).slice(0,2).join(".")')
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || { echo "kiln needs Node >= 20.19 (found $node_major): it loads ESM-only packages with require()" >&2; exit 1; }
+
+# node_modules is reinstalled when package-lock.json changed since the last install.
+stamp=node_modules/.kiln-lock-stamp
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > "$stamp"
+fi
+
+npx tsc -b tsconfig.build.json
