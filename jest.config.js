@@ -5,7 +5,9 @@ module.exports = {
     require('fs').existsSync(p.replace('<rootDir>', __dirname)),
   ),
   testMatch: ['**/test/**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  // smol-toml is ESM-only: Node 20.19+ require()s it natively, jest needs it transformed.
+  transform: { '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
+  transformIgnorePatterns: ['/node_modules/(?!smol-toml/)'],
   moduleNameMapper: { '^@kiln/config$': '<rootDir>/libs/config/src/index.ts' },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };

@@ -28,7 +28,6 @@ export function tomlJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(tomlSchema(), { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
   return {
     $schema: schema.$schema,
-    $id: 'https://kiln.dev/schema/kiln.schema.json',
     title: 'kiln.toml',
     description: 'A kiln preset: the settings of mkosi.conf, a TOML table per section. Generated from the settings table; do not edit.',
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),

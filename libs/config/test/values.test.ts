@@ -1,0 +1,124 @@
+import * as os from 'node:os';
+import { ValueError } from '../src/errors';
+import {
+  boolean,
+  choice,
+  environment,
+  feature,
+  integer,
+  ParseContext,
+  parseBoolean,
+  parseSize,
+  parseTree,
+  spaceList,
+  splitList,
+  splitQuoted,
+  stringList,
+  packageOrder,
+} from '../src/values';
+
+const ctx: ParseContext = { dir: '/proj', env: { HOME_VAR: 'from-host' }, expand: (t) => t };
+
+describe('booleans (mkosi parse_boolean)', () => {
+  it.each(['1', 'true', 'yes', 'y', 't', 'on', 'always', 'YES', 'True'])('"%s" is true', (w) => {
+    expect(parseBoolean(w)).toBe(true);
+  });
+  it.each(['0', 'false', 'no', 'n', 'f', 'off', 'never', 'No'])('"%s" is false', (w) => {
+    expect(parseBoolean(w)).toBe(false);
+  });
+  it('refuses anything else and lists what is accepted', () => {
+    expect(() => parseBoolean('maybe')).toThrow(/"maybe" is not a boolean \(accepted: 1 true yes y t on always \/ 0 false no n f off never\)/);
+  });
+  it('the boolean kind shows yes/no', () => {
+    expect(boolean().show(true, { root: '/' })).toBe('yes');
+  });
+});
+
+describe('sizes (mkosi parse_bytes)', () => {
+  it.each([
+    ['1', 4096],
+    ['4096', 4096],
+    ['4097', 8192],
+    ['8000', 8192],
+    ['1K', 4096],
+    ['512M', 512 * 1024 ** 2],
+    ['2G', 2 * 1024 ** 3],
+    ['1.9M', 1994752],
+    ['7.3G', 7838318592],
+  ])('%s is %d bytes (1024-based, rounded up to 4096)', (raw, bytes) => {
+    expect(parseSize(raw as string)).toBe(bytes);
+  });
+  it('refuses a size it cannot read', () => {
+    expect(() => parseSize('lots')).toThrow(ValueError);
+    expect(() => parseSize('12X')).toThrow(/accepted: a number with an optional K, M, G or T suffix/);
+  });
+});
+
+describe('lists', () => {
+  it('split on whitespace and commas', () => {
+    expect(splitList('a,b c\n d\t,e')).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+  it('space-delimited lists keep commas (KernelCommandLine=)', () => {
+    expect(spaceList().parse('console=ttyS0,115200 quiet', ctx)).toEqual(['console=ttyS0,115200', 'quiet']);
+  });
+  it('Packages= are kept sorted: names, then paths, then conditionals', () => {
+    const kind = stringList({ sort: packageOrder });
+    const v = kind.merge!(kind.parse('zsh /pkgs/x.deb (cond) bash', ctx), kind.parse('apt', ctx));
+    expect(v).toEqual(['apt', 'bash', 'zsh', '/pkgs/x.deb', '(cond)']);
+  });
+});
+
+describe('choices, features and integers', () => {
+  it('a choice accepts its values and aliases, and lists them when wrong', () => {
+    const k = choice(['tar', 'cpio'] as const, { tarball: 'tar' });
+    expect(k.parse('cpio', ctx)).toBe('cpio');
+    expect(k.parse('tarball', ctx)).toBe('tar');
+    expect(() => k.parse('zip', ctx)).toThrow('"zip" is not a valid value (accepted: tar, cpio)');
+  });
+  it('features take auto and any boolean', () => {
+    const k = feature();
+    expect([k.parse('auto', ctx), k.parse('yes', ctx), k.parse('off', ctx)]).toEqual(['auto', 'enabled', 'disabled']);
+    expect(() => k.parse('sometimes', ctx)).toThrow(/accepted: yes, no, auto/);
+  });
+  it('integers are checked against their range', () => {
+    const k = integer({ min: 0, max: 22 });
+    expect(k.parse('19', ctx)).toBe(19);
+    expect(() => k.parse('23', ctx)).toThrow('"23" is not valid (accepted: an integer from 0 to 22)');
+    expect(() => k.parse('3.5', ctx)).toThrow(ValueError);
+  });
+});
+
+describe('trees (SOURCE[:TARGET])', () => {
+  it('resolve the source against the config directory and keep an absolute target', () => {
+    expect(parseTree('mkosi.extra', ctx)).toEqual({ source: '/proj/mkosi.extra', target: null });
+    expect(parseTree('files:/usr/share/x', ctx)).toEqual({ source: '/proj/files', target: '/usr/share/x' });
+  });
+  it('split at the first colon, as mkosi does', () => {
+    expect(parseTree('a:/b:c', ctx)).toEqual({ source: '/proj/a', target: '/b:c' });
+  });
+  it('refuse a relative target and a target escaping the image', () => {
+    expect(() => parseTree('files:usr/share', ctx)).toThrow(/must be an absolute path inside the image/);
+    expect(() => parseTree('files:/usr/../../etc', ctx)).toThrow(/must not contain "\.\."/);
+  });
+  it('expand ~ to the home directory', () => {
+    expect(parseTree('~/trees/x', ctx).source).toBe(`${os.homedir()}/trees/x`);
+  });
+});
+
+describe('Environment=', () => {
+  const env = environment();
+  it('reads KEY=VALUE pairs with shell quoting, later keys winning', () => {
+    const v = env.merge!(env.parse('A="b c" D=e', ctx), env.parse("D='f g'", ctx));
+    expect(v).toEqual({ A: 'b c', D: 'f g' });
+  });
+  it('passes a bare KEY through from the environment ("" when unset, as mkosi)', () => {
+    expect(env.parse('HOME_VAR UNSET_VAR', ctx)).toEqual({ HOME_VAR: 'from-host', UNSET_VAR: '' });
+  });
+  it('refuses something that is not an assignment', () => {
+    expect(() => env.parse('1A=b', ctx)).toThrow(/is not a variable assignment/);
+  });
+  it('splitQuoted keeps ; and | literal and refuses an open quote', () => {
+    expect(splitQuoted('A=x;y B=a|b')).toEqual(['A=x;y', 'B=a|b']);
+    expect(() => splitQuoted('A="open')).toThrow(/unterminated " quote/);
+  });
+});
