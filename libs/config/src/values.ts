@@ -199,14 +199,16 @@ export interface PathOptions {
  */
 export function pathValue(opts: PathOptions = {}): Kind<string> {
   const item = pathItem(opts);
+  // Constants (ToolsTree=default) are words, not paths: shown as written.
+  const shown = (v: string, c: ShowContext) => (opts.constants?.includes(v) ? v : relPath(v, c));
   return {
     type: 'path',
     list: false,
     parse: item,
     schema: z.string(),
     toml: z.string(),
-    show: (v, c) => relPath(v, c),
-    json: (v, c) => relPath(v, c),
+    show: shown,
+    json: shown,
   };
 }
 

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, formatOrigin, loadProject, Project, summaryJson } from '../src';
+import { ConfigError, formatOrigin, loadProject, Project, summaryJson, summaryText } from '../src';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'real-world');
 const REPO = path.join(FIXTURES, 'mkosi-repo');
@@ -50,7 +50,7 @@ function repo(opts: { distribution?: string; architecture?: string; format?: str
 }
 
 /** The trigger project with its mkosi.conf rewritten to select a distribution and release. */
-function trigger(distribution: string, release?: string): Project {
+function trigger(distribution: string, release = ''): Project {
   const root = variant(TRIGGER);
   const conf = ['[Distribution]', `Distribution=${distribution}`, ...(release ? [`Release=${release}`] : [])];
   fs.writeFileSync(path.join(root, 'mkosi.conf'), conf.join('\n') + '\n');
@@ -201,7 +201,9 @@ describe("mkosi's repository root (mkosi.conf, mkosi.conf.d/)", () => {
     const json = JSON.parse(JSON.stringify(summaryJson(project)));
     expect(json.order).toEqual(['mkosi-repo']);
     expect(json.presets[0].settings.Output).toMatchObject({ Format: 'directory', OutputDirectory: 'mkosi.output' });
-    expect(json.presets[0].settings.Build).toMatchObject({ CacheDirectory: 'mkosi.cache', Incremental: 'yes' });
+    // ToolsTree=yes is a word, not a path: shown as written.
+    expect(json.presets[0].settings.Build).toMatchObject({ CacheDirectory: 'mkosi.cache', Incremental: 'yes', ToolsTree: 'yes' });
+    expect(summaryText(project)).toMatch(/ {26}ToolsTree: yes\n/);
     expect(json.presets[0].settings.Runtime.RAM).toBe(4294967296);
     expect(json.presets[0].settings.Include.Include).toEqual(['mkosi.vm.conf']);
     expect(json.presets[0].settings.Content.KernelCommandLine).toHaveLength(5);
@@ -278,7 +280,7 @@ describe("mkosi-tools' [TriggerMatch] (debian-kali-ubuntu/mkosi.conf.d/systemd-b
     ['ubuntu', 'noble', false],
     ['ubuntu', 'jammy', false],
     ['ubuntu', 'plucky', true],
-    ['kali', undefined, true],
+    ['kali', '', true], // Release= unset: kali-rolling
   ])('Distribution=%s Release=%s: systemd-boot-tools %s', (distribution, release, applies) => {
     const p = trigger(distribution, release);
     if (!release) expect(p.main.config.Release).toBe('kali-rolling');
