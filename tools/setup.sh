@@ -12,7 +12,11 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 stamp=node_modules/.kiln-lock-stamp
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm 11 leaves other platforms' optional binaries (@swc/core-*,
+  # @nx/nx-*) out of lockfiles written with omit-lockfile-registry-resolved, and `npm ci` then
+  # refuses the lockfile. install still follows the lockfile's versions.
+  npm install --no-audit --no-fund --loglevel=error
+  lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
   echo "$lock_sum" > "$stamp"
 fi
 
