@@ -5,9 +5,10 @@ module.exports = {
     require('fs').existsSync(p.replace('<rootDir>', __dirname)),
   ),
   testMatch: ['**/test/**/*.test.ts'],
-  // smol-toml is ESM-only: Node 20.19+ require()s it natively, jest needs it transformed.
+  // smol-toml, execa and execa's dependencies are ESM-only: Node 20.19+ require()s them natively,
+  // jest's module loader needs them transformed to CommonJS.
   transform: { '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
-  transformIgnorePatterns: ['/node_modules/(?!smol-toml/)'],
-  moduleNameMapper: { '^@kiln/config$': '<rootDir>/libs/config/src/index.ts' },
+  transformIgnorePatterns: ['/node_modules/(?!(smol-toml|execa|@sindresorhus|figures|get-stream|human-signals|is-plain-obj|is-stream|is-unicode-supported|npm-run-path|parse-ms|path-key|pretty-ms|strip-final-newline|unicorn-magic|yoctocolors)/)'],
+  moduleNameMapper: { '^@kiln/(config|engine)$': '<rootDir>/libs/$1/src/index.ts' },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };

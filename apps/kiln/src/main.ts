@@ -5,6 +5,8 @@
  */
 import { Command } from 'commander';
 import { ConfigError } from '@kiln/config';
+import { BuildError } from '@kiln/engine';
+import { buildCommand } from './commands/build';
 import { reportError } from './report';
 import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
@@ -25,6 +27,15 @@ export function program(): Command {
     .action((opts) => summaryCommand(opts));
 
   cli
+    .command('build')
+    .description('build a preset (default: the main image) after the presets it depends on')
+    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option('-p, --preset <name>', 'the preset to build (default: the main image)')
+    .option('-f, --force', 'rebuild the preset even when its outputs exist')
+    .option('-v, --verbose', "show the tools' output")
+    .action((opts) => buildCommand(opts));
+
+  cli
     .command('schema')
     .description('print the JSON Schema of kiln.toml (generated from the settings table)')
     .action(() => schemaCommand());
@@ -40,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       reportError(e);
       return 1;
+    }
+    if (e instanceof BuildError) {
+      process.stderr.write(`kiln: ${e.message}\n`);
+      return process.exitCode === 130 ? 130 : 1;
     }
     const code = (e as { code?: string; exitCode?: number }).code;
     if (typeof code === 'string' && code.startsWith('commander.')) {

@@ -1,0 +1,47 @@
+import { loadProject } from '@kiln/config';
+import { build, BuildError } from '@kiln/engine';
+import { reportWarnings } from '../report';
+
+export interface BuildCommandOptions {
+  directory: string;
+  preset?: string;
+  force?: boolean;
+  verbose?: boolean;
+}
+
+/**
+ * Builds the preset and its dependencies. SIGINT/SIGTERM abort the running tools; the build's
+ * work directory is removed and the previous outputs stay as they were.
+ */
+export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
+  const project = loadProject(opts.directory);
+  reportWarnings(project.warnings);
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`kiln: ${sig}: stopping the build\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const results = await build(project, {
+      preset: opts.preset,
+      force: opts.force,
+      signal: abort.signal,
+      log: opts.verbose ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
+      step: (preset, what) => process.stderr.write(`${preset}: ${what}\n`),
+    });
+    for (const r of results) {
+      if (r.status === 'built') process.stdout.write(`${r.preset}: built ${r.outputs.join(', ')} in ${r.seconds.toFixed(1)}s\n`);
+    }
+  } catch (e) {
+    if (abort.signal.aborted && e instanceof BuildError) {
+      process.exitCode = 130;
+      throw new BuildError('interrupted; previous outputs are unchanged');
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

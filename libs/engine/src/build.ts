@@ -1,0 +1,229 @@
+/**
+ * `kiln build`: builds a preset after the presets it depends on. Per preset, mkosi's order:
+ *
+ *   base trees -> skeleton trees -> sandbox trees -> packages -> prepare scripts ->
+ *   build packages + build scripts (in a copy of the image; only $DESTDIR comes back) ->
+ *   extra trees -> post-installation scripts -> Hostname/Locale/Timezone/RootPassword ->
+ *   RemoveFiles/RemovePackages/CleanPackageMetadata -> finalize scripts -> normalise -> output
+ *
+ * Everything happens in a work directory next to the outputs; outputs appear by rename at the
+ * very end, so a failed or interrupted build leaves the previous output as it was.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { outputPath, type Preset, type Project } from '@kiln/config';
+import { cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
+import { cfg, type BuildContext } from './context';
+import { distributionOf } from './distributions';
+import { BuildError } from './errors';
+import type { RunContext } from './exec';
+import { ensureDir, publish, removeTree } from './fsutil';
+import { applyImageSettings } from './image-settings';
+import { outputNames, writeOutputs } from './outputs';
+import { runScripts } from './scripts';
+import { copyTree } from './trees';
+
+/**
+ * When neither SourceDateEpoch= nor $SOURCE_DATE_EPOCH is set, builds still clamp to a fixed
+ * time: 1980-01-01, the earliest a zip file can hold (the value Nix uses for the same reason).
+ */
+export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
+
+export interface BuildOptions {
+  /** The preset to build (default: the main image); the presets it depends on come first. */
+  preset?: string;
+  /** Rebuild the named preset even when its outputs exist. */
+  force?: boolean;
+  log?: (line: string) => void;
+  /** Progress lines ("base: installing packages"), shown even when tool output is not. */
+  step?: (preset: string, what: string) => void;
+  signal?: AbortSignal;
+  env?: Record<string, string | undefined>;
+}
+
+export interface PresetResult {
+  preset: string;
+  status: 'built' | 'up-to-date' | 'skipped';
+  outputs: string[];
+  seconds: number;
+}
+
+/** The presets to build for `target`, dependencies first. */
+export function buildPlan(project: Project, target?: string): Preset[] {
+  const byName = new Map(project.presets.map((p) => [p.name, p]));
+  const start = target ? byName.get(target) : project.main;
+  if (!start) {
+    throw new BuildError(`no preset named "${target}" (accepted: ${project.presets.map((p) => p.name).join(', ')})`);
+  }
+  const needed = new Set<string>();
+  const visit = (p: Preset) => {
+    if (needed.has(p.name)) return;
+    needed.add(p.name);
+    for (const d of p.dependencies) visit(byName.get(d.preset)!);
+  };
+  visit(start);
+  return project.presets.filter((p) => needed.has(p.name));
+}
+
+export function sourceDateEpoch(preset: Preset, env: Record<string, string | undefined>): number {
+  const configured = preset.config.SourceDateEpoch as number | null;
+  if (configured !== null) return configured;
+  const fromEnv = env.SOURCE_DATE_EPOCH;
+  if (fromEnv && /^\d+$/.test(fromEnv)) return Number(fromEnv);
+  return DEFAULT_SOURCE_DATE_EPOCH;
+}
+
+export function defaultPackageCache(preset: Preset, env: Record<string, string | undefined>): string {
+  const configured = preset.config.PackageCacheDirectory as string | null;
+  if (configured) return configured;
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const c = preset.config;
+  return path.join(base, 'kiln', 'packages', `${c.Distribution}~${c.Release}~${c.Architecture}`);
+}
+
+export function outputsExist(preset: Preset): boolean {
+  const dir = preset.config.OutputDirectory as string;
+  const names = outputNames(preset.config);
+  return names.length > 0 && names.every((n) => fs.existsSync(path.join(dir, n)));
+}
+
+export async function build(project: Project, opts: BuildOptions = {}): Promise<PresetResult[]> {
+  const plan = buildPlan(project, opts.preset);
+  const target = plan[plan.length - 1];
+  const results: PresetResult[] = [];
+  for (const preset of plan) {
+    const started = Date.now();
+    const force = opts.force && preset === target;
+    if (preset.config.Format === 'none' && !force && preset !== target) {
+      results.push({ preset: preset.name, status: 'skipped', outputs: [], seconds: 0 });
+      continue;
+    }
+    if (!force && outputsExist(preset)) {
+      opts.step?.(preset.name, 'up to date (its outputs exist; --force rebuilds)');
+      results.push({ preset: preset.name, status: 'up-to-date', outputs: outputNames(preset.config), seconds: 0 });
+      continue;
+    }
+    const outputs = await buildPreset(project, preset, opts);
+    results.push({ preset: preset.name, status: 'built', outputs, seconds: (Date.now() - started) / 1000 });
+  }
+  return results;
+}
+
+/** Work directories of builds that are no longer running (killed, or the machine rebooted). */
+async function removeStaleWork(workBase: string): Promise<void> {
+  for (const entry of fs.existsSync(workBase) ? fs.readdirSync(workBase) : []) {
+    const pid = Number(entry.split('.').pop());
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = pid !== process.pid;
+    } catch {
+      // no such process: its build died
+    }
+    if (!alive) await removeTree(path.join(workBase, entry));
+  }
+}
+
+export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
+  const env = opts.env ?? process.env;
+  const outDir = ensureDir(preset.config.OutputDirectory as string);
+  const workBase = ensureDir(path.join(outDir, '.kiln-work'));
+  await removeStaleWork(workBase);
+  const work = ensureDir(path.join(workBase, `${preset.name}.${process.pid}`));
+  const run: RunContext = { log: opts.log ?? (() => undefined), signal: opts.signal, label: preset.name };
+  const ctx: BuildContext = {
+    ...run,
+    project,
+    preset,
+    root: ensureDir(path.join(work, 'root')),
+    work,
+    packageCache: ensureDir(defaultPackageCache(preset, env)),
+    sourceDateEpoch: sourceDateEpoch(preset, env),
+    env,
+  };
+  const step = (what: string) => opts.step?.(preset.name, what);
+  try {
+    const staging = ensureDir(path.join(work, 'out'));
+    const scriptDirs = { outputdir: staging };
+    const d = distributionOf(ctx);
+
+    const bases = cfg<string[]>(ctx, 'BaseTrees');
+    for (const base of bases) {
+      step(`base tree ${path.relative(project.root, base)}`);
+      await copyTree(ctx, { source: resolveBaseTree(ctx, base), target: null }, ctx.root, { rootOwned: false, what: 'base tree' });
+    }
+    for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SkeletonTrees')) {
+      await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'skeleton tree' });
+    }
+    for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
+      await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'sandbox tree' });
+    }
+
+    const packages = cfg<string[]>(ctx, 'Packages');
+    if (bases.length === 0) {
+      step(`installing ${packages.length ? packages.join(' ') : 'the essential set'}`);
+      await d.bootstrap(ctx, packages);
+    } else if (packages.length) {
+      step(`installing ${packages.join(' ')} on the base tree`);
+      await d.install(ctx, packages);
+    }
+
+    await runScripts(ctx, 'prepare', cfg<string[]>(ctx, 'PrepareScripts'), scriptDirs);
+    await buildScripts(ctx, staging);
+
+    for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'ExtraTrees')) {
+      step(`extra tree ${path.relative(project.root, tree.source)}`);
+      await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'extra tree' });
+    }
+    await runScripts(ctx, 'postinst', cfg<string[]>(ctx, 'PostInstallationScripts'), scriptDirs);
+    await applyImageSettings(ctx);
+    await removeFiles(ctx);
+    await removePackages(ctx);
+    await cleanPackageMetadata(ctx);
+    await runScripts(ctx, 'finalize', cfg<string[]>(ctx, 'FinalizeScripts'), scriptDirs);
+    await normalise(ctx);
+
+    step(`writing ${cfg<string>(ctx, 'Format')} output`);
+    const written = await writeOutputs(ctx, staging);
+    // Files the scripts left in $OUTPUTDIR are outputs too.
+    const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
+    if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
+    for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name));
+    return [...written, ...extra].map(([, name]) => name);
+  } finally {
+    await removeTree(work);
+    if (fs.existsSync(workBase) && fs.readdirSync(workBase).length === 0) fs.rmdirSync(workBase);
+  }
+}
+
+/**
+ * BaseTrees= names a directory or an archive. A preset's directory output may be absent when only
+ * its archive was restored from a cache: then NAME.tar.zst next to it stands in for it.
+ */
+function resolveBaseTree(ctx: BuildContext, base: string): string {
+  if (fs.existsSync(base)) return base;
+  for (const suffix of ['.tar.zst', '.tar', '.tar.xz', '.tar.gz']) if (fs.existsSync(base + suffix)) return base + suffix;
+  const producer = ctx.project.presets.find((p) => outputPath(p) === base);
+  const hint = producer ? `build preset "${producer.name}" first (kiln build --preset ${producer.name})` : 'check the path';
+  throw new BuildError(`base tree ${base} does not exist: ${hint}`, ctx.preset.name);
+}
+
+/**
+ * Build scripts run in a copy of the image with BuildPackages= installed, so that compilers and
+ * headers never reach the image; what they install into $DESTDIR is copied in afterwards.
+ */
+async function buildScripts(ctx: BuildContext, staging: string): Promise<void> {
+  const scripts = cfg<string[]>(ctx, 'BuildScripts');
+  if (!scripts.length) return;
+  const buildRoot = ensureDir(path.join(ctx.work, 'buildroot'));
+  const destdir = ensureDir(path.join(ctx.work, 'dest'));
+  ctx.log('preparing the build overlay');
+  await copyTree(ctx, { source: ctx.root, target: null }, buildRoot, { rootOwned: false, what: 'image' });
+  const buildCtx = { ...ctx, root: buildRoot };
+  const buildPackages = cfg<string[]>(ctx, 'BuildPackages');
+  if (buildPackages.length) await distributionOf(ctx).install(buildCtx, buildPackages);
+  await runScripts(buildCtx, 'build', scripts, { destdir, outputdir: staging }, buildRoot);
+  await copyTree(ctx, { source: destdir, target: null }, ctx.root, { rootOwned: true, what: '$DESTDIR' });
+  await removeTree(buildRoot);
+}

@@ -1,0 +1,53 @@
+/**
+ * The end of a build: RemoveFiles=, RemovePackages=, CleanPackageMetadata=, then removing or
+ * normalising what differs between two builds of the same inputs (logs, caches, machine-id,
+ * mtimes), so that tar and cpio outputs are bit-identical.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import fg from 'fast-glob';
+import { cfg, type BuildContext } from './context';
+import { distributionOf } from './distributions';
+import { run } from './exec';
+
+export async function removeFiles(ctx: BuildContext): Promise<void> {
+  const globs = cfg<string[]>(ctx, 'RemoveFiles');
+  if (!globs.length) return;
+  const patterns = globs.map((g) => g.replace(/^\/+/, ''));
+  const matches = await fg(patterns, { cwd: ctx.root, dot: true, onlyFiles: false, followSymbolicLinks: false, markDirectories: false });
+  for (const m of matches.sort((a, b) => b.length - a.length)) fs.rmSync(path.join(ctx.root, m), { recursive: true, force: true });
+}
+
+export async function removePackages(ctx: BuildContext): Promise<void> {
+  const packages = cfg<string[]>(ctx, 'RemovePackages');
+  if (packages.length) await distributionOf(ctx).remove(ctx, packages);
+}
+
+export async function cleanPackageMetadata(ctx: BuildContext): Promise<void> {
+  const mode = cfg<string>(ctx, 'CleanPackageMetadata');
+  const d = distributionOf(ctx);
+  // auto: the database goes when the image cannot manage packages itself anyway.
+  const all = mode === 'enabled' || (mode === 'auto' && !d.hasPackageManager(ctx.root));
+  if (mode === 'disabled') return;
+  await d.cleanMetadata(ctx, all);
+}
+
+/** Files that record when or on which machine the image was built, not what it is. */
+const VOLATILE = [
+  'var/log/**/*.log', 'var/log/apt/eipp.log.xz', 'var/log/journal/*', 'var/cache/ldconfig/aux-cache',
+  'var/lib/dpkg/*-old', 'var/cache/debconf/*-old', 'var/lib/systemd/random-seed', 'var/lib/dbus/machine-id',
+  'etc/ssh/ssh_host_*', 'var/cache/man/**', 'var/lib/apt/extended_states~', 'etc/*-',
+  'root/.bash_history', 'var/lib/systemd/catalog/database', 'var/cache/apt/*.bin',
+];
+
+export async function normalise(ctx: BuildContext): Promise<void> {
+  const root = ctx.root;
+  for (const f of await fg(VOLATILE, { cwd: root, dot: true, onlyFiles: true, followSymbolicLinks: false })) fs.rmSync(path.join(root, f), { force: true });
+  // systemd's first-boot marker: the machine gets its own id when it boots.
+  const machineId = path.join(root, 'etc/machine-id');
+  if (fs.existsSync(machineId)) fs.writeFileSync(machineId, 'uninitialized\n');
+  // Clamp every mtime to SOURCE_DATE_EPOCH (cpio has no --clamp-mtime; directories need it too).
+  await run(ctx, 'find', [root, '-xdev', '-newermt', `@${ctx.sourceDateEpoch}`, '-exec', 'touch', '--no-dereference', '--date', `@${ctx.sourceDateEpoch}`, '{}', '+'], {
+    step: 'clamping mtimes to SOURCE_DATE_EPOCH',
+  });
+}

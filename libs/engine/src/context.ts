@@ -1,0 +1,19 @@
+import type { Preset, Project } from '@kiln/config';
+import type { RunContext } from './exec';
+
+/** Everything a build step needs about the preset being built. */
+export interface BuildContext extends RunContext {
+  project: Project;
+  preset: Preset;
+  /** The image tree being built. */
+  root: string;
+  /** Scratch space of this build (removed at the end, whatever happens). */
+  work: string;
+  /** Downloaded packages, shared across builds and presets. */
+  packageCache: string;
+  sourceDateEpoch: number;
+  /** kiln's own environment (Environment= pass-through reads it). */
+  env: Record<string, string | undefined>;
+}
+
+export const cfg = <T>(ctx: BuildContext, name: string): T => ctx.preset.config[name] as T;

@@ -1,0 +1,59 @@
+/**
+ * File-system helpers with the safety rules of the engine: nothing is removed through a mount
+ * point left behind by an interrupted tool, and outputs appear by rename only (never half-written).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execa } from 'execa';
+
+/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
+export function mountsUnder(dir: string): string[] {
+  const root = path.resolve(dir);
+  let info = '';
+  try {
+    info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  return info
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => !!m)
+    .map((m) => m.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === root || m.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes a tree. Mounts left below it (a killed tool's /proc or /dev) are detached first, so the
+ * removal can never reach the host's files through them.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  if (!fs.existsSync(dir)) return;
+  for (const m of mountsUnder(dir)) await execa('umount', ['--lazy', m], { reject: false });
+  if (mountsUnder(dir).length) throw new Error(`refusing to remove ${dir}: it still has mounts below it`);
+  // Images contain immutable-free root-owned trees; chmod is not needed as root.
+  await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Moves a finished output into place. Files are renamed over the old one (atomic); a directory
+ * replaces the old directory by two renames, so a reader sees the old tree or the new one.
+ */
+export async function publish(tmp: string, final: string): Promise<void> {
+  const st = fs.lstatSync(tmp);
+  if (!st.isDirectory()) {
+    fs.renameSync(tmp, final);
+    return;
+  }
+  const old = `${path.dirname(final)}/.${path.basename(final)}.old-${process.pid}`;
+  const hadOld = fs.existsSync(final);
+  if (hadOld) fs.renameSync(final, old);
+  fs.renameSync(tmp, final);
+  if (hadOld) await removeTree(old);
+}
+
+export function ensureDir(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,84 @@
+/**
+ * PrepareScripts, BuildScripts, PostInstallationScripts and FinalizeScripts with mkosi's contract:
+ * scripts run with $BUILDROOT, $SRCDIR, $DESTDIR (build scripts), $OUTPUTDIR, $ARCHITECTURE,
+ * $DISTRIBUTION, $RELEASE, $PROFILES, $IMAGE_ID, $IMAGE_VERSION, $SOURCE_DATE_EPOCH and
+ * Environment=. A script named *.chroot runs inside the image (bubblewrap, with the image as /,
+ * the sources at /work/src, $DESTDIR at /work/dest and $OUTPUTDIR at /work/out); any other script
+ * runs on the build machine with $BUILDROOT pointing at the image.
+ */
+import * as path from 'node:path';
+import { BuildError } from './errors';
+import { cfg, type BuildContext } from './context';
+import { run } from './exec';
+
+export type ScriptKind = 'prepare' | 'build' | 'postinst' | 'finalize';
+
+export interface ScriptDirs {
+  /** Where build scripts install their results; copied into the image afterwards. */
+  destdir?: string;
+  outputdir: string;
+}
+
+function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: ScriptDirs): Record<string, string> {
+  const c = ctx.preset.config;
+  const inside = (host: string, where: string) => (chroot ? where : host);
+  const env: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    LC_ALL: 'C.UTF-8',
+    ...(cfg<Record<string, string>>(ctx, 'Environment') ?? {}),
+    ARCHITECTURE: String(c.Architecture),
+    DISTRIBUTION: String(c.Distribution),
+    RELEASE: String(c.Release),
+    PROFILES: (c.Profiles as string[]).join(' '),
+    IMAGE_ID: String(c.ImageId ?? ''),
+    IMAGE_VERSION: String(c.ImageVersion ?? ''),
+    SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch),
+    BUILDROOT: inside(ctx.root, '/'),
+    SRCDIR: inside(ctx.project.root, '/work/src'),
+    OUTPUTDIR: inside(dirs.outputdir, '/work/out'),
+    MKOSI_CONFIG: '',
+    CHROOT_SCRIPT: chroot ? '1' : '',
+    SCRIPT: '',
+  };
+  if (kind === 'build' && dirs.destdir) env.DESTDIR = inside(dirs.destdir, '/work/dest');
+  return env;
+}
+
+export async function runScripts(ctx: BuildContext, kind: ScriptKind, scripts: string[], dirs: ScriptDirs, root = ctx.root): Promise<void> {
+  for (const script of scripts) {
+    const name = path.relative(ctx.project.root, script) || path.basename(script);
+    const chroot = script.endsWith('.chroot');
+    const env = contract({ ...ctx, root }, kind, chroot, dirs);
+    ctx.log(`running ${kind} script ${name}${chroot ? ' (in the image)' : ''}`);
+    try {
+      if (!chroot) {
+        env.SCRIPT = script;
+        await run(ctx, script, [], { cwd: ctx.project.root, env, extendEnv: false, step: `${kind} script ${name}` });
+        continue;
+      }
+      const target = `/work/${path.basename(script)}`;
+      env.SCRIPT = target;
+      const args = [
+        '--bind', root, '/',
+        '--dev', '/dev',
+        '--proc', '/proc',
+        '--tmpfs', '/tmp',
+        '--ro-bind-try', '/etc/resolv.conf', '/run/kiln-resolv.conf',
+        '--ro-bind', ctx.project.root, '/work/src',
+        '--bind', dirs.outputdir, '/work/out',
+        ...(kind === 'build' && dirs.destdir ? ['--bind', dirs.destdir, '/work/dest'] : []),
+        '--ro-bind', script, target,
+        '--chdir', '/work/src',
+        '--unshare-pid', '--unshare-ipc', '--die-with-parent',
+        '--clearenv',
+        ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
+        target,
+      ];
+      await run(ctx, 'bwrap', args, { step: `${kind} script ${name}` });
+    } catch (e) {
+      if (e instanceof BuildError) throw e;
+      throw new BuildError(`${kind} script ${name} could not run: ${(e as Error).message}`, ctx.preset.name);
+    }
+  }
+}
