@@ -8,6 +8,17 @@ node_major=$(node -p 'process.versions.node.split(".").map(Number).slice(0,2).jo
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || { echo "kiln needs Node >= 20.19 (found $node_major): it loads ESM-only packages with require()" >&2; exit 1; }
 
+# The tools kiln drives to build Debian images (and the tests use), from Debian's own packages.
+debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux)
+missing=()
+for d in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  [ "$(id -u)" = 0 ] || { echo "kiln's set-up needs root to apt-get install ${missing[*]}" >&2; exit 1; }
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 # node_modules is reinstalled when package-lock.json changed since the last install.
 stamp=node_modules/.kiln-lock-stamp
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -25,11 +25,8 @@ export async function removePackages(ctx: BuildContext): Promise<void> {
 
 export async function cleanPackageMetadata(ctx: BuildContext): Promise<void> {
   const mode = cfg<string>(ctx, 'CleanPackageMetadata');
-  const d = distributionOf(ctx);
-  // auto: the database goes when the image cannot manage packages itself anyway.
-  const all = mode === 'enabled' || (mode === 'auto' && !d.hasPackageManager(ctx.root));
   if (mode === 'disabled') return;
-  await d.cleanMetadata(ctx, all);
+  await distributionOf(ctx).cleanMetadata(ctx, mode === 'enabled');
 }
 
 /** Files that record when or on which machine the image was built, not what it is. */

@@ -50,7 +50,11 @@ export async function applyImageSettings(ctx: BuildContext): Promise<void> {
  */
 async function setRootPassword(ctx: BuildContext, password: string): Promise<void> {
   const shadow = path.join(ctx.root, 'etc/shadow');
-  if (!fs.existsSync(shadow)) throw new BuildError('RootPassword= needs /etc/shadow in the image (the base-passwd and passwd packages provide it)', ctx.preset.name);
+  if (!fs.existsSync(path.join(ctx.root, 'etc/passwd'))) {
+    throw new BuildError('RootPassword= needs /etc/passwd in the image (the base-passwd package provides it)', ctx.preset.name);
+  }
+  // Minimal images (the essential set) have no shadow file yet: glibc reads one if it exists.
+  if (!fs.existsSync(shadow)) fs.writeFileSync(shadow, 'root:*:0:0:99999:7:::\n', { mode: 0o600 });
   let hash: string;
   if (password.startsWith('hashed:')) {
     hash = password.slice('hashed:'.length);
@@ -66,5 +70,6 @@ async function setRootPassword(ctx: BuildContext, password: string): Promise<voi
     f[2] = String(days);
     return f.join(':');
   });
+  if (!lines.some((l) => l.startsWith('root:'))) lines.unshift(`root:${hash.trim()}:${days}:0:99999:7:::`);
   fs.writeFileSync(shadow, lines.join('\n'));
 }

@@ -180,12 +180,19 @@ async function aptGet(ctx: BuildContext, args: string[], step: string): Promise<
   }
 }
 
-async function cleanMetadata(ctx: BuildContext, all: boolean): Promise<void> {
+/**
+ * As mkosi: each tool's state goes when the tool is not in the image (or always, when asked):
+ * apt's lists and caches without apt, dpkg's database without dpkg. Downloaded lists and .debs
+ * never stay: they are caches, and they differ from one build to the next.
+ */
+async function cleanMetadata(ctx: BuildContext, always: boolean): Promise<void> {
   const r = ctx.root;
+  const has = (bin: string) => fs.existsSync(path.join(r, 'usr/bin', bin));
   const remove = ['var/lib/apt/lists', 'var/cache/apt', 'var/log/apt'];
-  if (all) remove.push('var/lib/apt', 'var/lib/dpkg', 'var/cache/debconf', 'var/lib/ucf');
+  if (always || !has('apt-get')) remove.push('var/lib/apt');
+  if (always || !has('dpkg')) remove.push('var/lib/dpkg', 'var/cache/debconf', 'var/lib/ucf');
   for (const p of remove) fs.rmSync(path.join(r, p), { recursive: true, force: true });
-  if (!all) {
+  if (has('apt-get') && !always) {
     fs.mkdirSync(path.join(r, 'var/lib/apt/lists/partial'), { recursive: true });
     fs.mkdirSync(path.join(r, 'var/cache/apt/archives/partial'), { recursive: true });
   }
@@ -196,5 +203,4 @@ export const debian: Distribution = {
   install: (ctx, packages) => aptGet(ctx, ['install', ...packages], 'installing packages (apt)'),
   remove: (ctx, packages) => aptGet(ctx, ['purge', '--auto-remove', ...packages], 'removing packages (apt)'),
   cleanMetadata,
-  hasPackageManager: (root) => fs.existsSync(path.join(root, 'usr/bin/apt-get')),
 };

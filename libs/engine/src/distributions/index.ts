@@ -13,10 +13,11 @@ export interface Distribution {
   install(ctx: BuildContext, packages: string[]): Promise<void>;
   /** Removes `packages` and what only they needed. */
   remove(ctx: BuildContext, packages: string[]): Promise<void>;
-  /** Deletes the package manager's caches and, when asked, its database. */
-  cleanMetadata(ctx: BuildContext, all: boolean): Promise<void>;
-  /** Whether the image can manage packages itself (CleanPackageMetadata=auto keeps the database then). */
-  hasPackageManager(root: string): boolean;
+  /**
+   * Deletes the package manager's caches, and its databases when `always` or when the tool that
+   * uses them is not in the image (CleanPackageMetadata=auto).
+   */
+  cleanMetadata(ctx: BuildContext, always: boolean): Promise<void>;
 }
 
 const DISTRIBUTIONS: Record<string, Distribution> = { debian, ubuntu: debian, kali: debian };

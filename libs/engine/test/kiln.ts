@@ -1,0 +1,76 @@
+/** Test helpers: the built kiln CLI as a user runs it, temp projects, and archive inspection. */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const repo = path.resolve(__dirname, '../../..');
+const bin = path.join(repo, 'apps/kiln/dist/main.js');
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function kiln(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Starts kiln without waiting, for interrupting it (its own process group, so a kill reaches its tools). */
+export function startKiln(args: string[], cwd: string) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, detached: true });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<Result>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })));
+  return { child, done };
+}
+
+export function tempProject(files: Record<string, string | { text: string; mode: number } | { symlink: string }>, name = 'proj'): string {
+  const root = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-engine-')), name);
+  fs.mkdirSync(root, { recursive: true });
+  for (const [rel, spec] of Object.entries(files)) {
+    const p = path.join(root, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    if (typeof spec === 'string') fs.writeFileSync(p, spec);
+    else if ('symlink' in spec) fs.symlinkSync(spec.symlink, p);
+    else fs.writeFileSync(p, spec.text, { mode: spec.mode });
+  }
+  return root;
+}
+
+export function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Unpacks a tar or cpio output into a fresh directory and returns it. */
+export function unpack(archive: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-unpack-'));
+  const cmd = archive.includes('.cpio')
+    ? `zstd -dc "${archive}" | (cd "${dir}" && cpio -idm --quiet --no-absolute-filenames)`
+    : `tar -C "${dir}" -xpf "${archive}" --numeric-owner`;
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`unpacking ${archive}: ${r.stderr}`);
+  return dir;
+}
+
+export function waitFor(file: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (fs.existsSync(file)) resolve();
+      else if (Date.now() > until) reject(new Error(`${file} did not appear within ${timeoutMs} ms`));
+      else setTimeout(tick, 200);
+    };
+    tick();
+  });
+}
