@@ -4,6 +4,7 @@
  * child is tied to the build's AbortSignal, so an interrupted build stops its children.
  */
 import { execa, ExecaError } from 'execa';
+import treeKill from 'tree-kill';
 import { BuildError } from './errors';
 
 export interface RunContext {
@@ -25,17 +26,24 @@ export interface RunOptions {
 }
 
 export async function run(ctx: RunContext, file: string, args: string[], opts: RunOptions): Promise<string> {
+  if (ctx.signal?.aborted) throw new BuildError(`${opts.step}: interrupted`, ctx.label);
+  const child = execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: opts.extendEnv ?? true,
+    input: opts.input,
+    all: true,
+    stripFinalNewline: true,
+  });
+  // On abort the whole process tree goes: a script's own children (a `sleep`, a compiler) would
+  // otherwise keep running, and keep the output pipes open so that nothing could finish.
+  const stop = () => {
+    if (child.pid === undefined) return;
+    treeKill(child.pid, 'SIGTERM');
+    setTimeout(() => child.pid !== undefined && child.exitCode === null && treeKill(child.pid, 'SIGKILL'), 5000).unref();
+  };
+  ctx.signal?.addEventListener('abort', stop, { once: true });
   try {
-    const child = execa(file, args, {
-      cwd: opts.cwd,
-      env: opts.env,
-      extendEnv: opts.extendEnv ?? true,
-      input: opts.input,
-      cancelSignal: ctx.signal,
-      forceKillAfterDelay: 5000,
-      all: true,
-      stripFinalNewline: true,
-    });
     child.all?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) if (line) ctx.log(line);
     });
@@ -43,12 +51,14 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     return r.stdout as string;
   } catch (e) {
     if (e instanceof ExecaError) {
-      if (e.isCanceled) throw new BuildError(`${opts.step}: interrupted`, ctx.label);
+      if (ctx.signal?.aborted) throw new BuildError(`${opts.step}: interrupted`, ctx.label);
       const tail = String(e.all ?? '').trim().split('\n').slice(-8).join('\n  ');
       const why = e.exitCode !== undefined ? `exit code ${e.exitCode}` : e.shortMessage;
       throw new BuildError(`${opts.step} failed (${file}: ${why})${tail ? `\n  ${tail}` : ''}`, ctx.label);
     }
     throw e;
+  } finally {
+    ctx.signal?.removeEventListener('abort', stop);
   }
 }
 

@@ -85,6 +85,13 @@ async function bootstrap(ctx: BuildContext, packages: string[]): Promise<void> {
   const c = cacheDirs(ctx);
   const withDocs = cfg<boolean>(ctx, 'WithDocs');
   const args = [
+    // A private mount namespace: mmdebstrap's /proc, /sys and /dev mounts in the root cannot
+    // outlive it, even if it is killed.
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    'flock',
     c.lock,
     'mmdebstrap',
     '--mode=root',
@@ -108,7 +115,7 @@ async function bootstrap(ctx: BuildContext, packages: string[]): Promise<void> {
     ...sourceLines(ctx),
   ];
   // flock: presets built in parallel (by Nx) share one cache; apt locks its own directories.
-  await run(ctx, 'flock', args, { step: 'installing packages (mmdebstrap)', env: aptEnv(ctx) });
+  await run(ctx, 'unshare', args, { step: 'installing packages (mmdebstrap)', env: aptEnv(ctx) });
 }
 
 /** apt.conf for working on an existing image tree from the host. */
