@@ -35,8 +35,21 @@ export function startKiln(args: string[], cwd: string) {
   return { child, done };
 }
 
+/** Every temp directory a test made: image trees are large, so each suite removes them afterwards. */
+const temps: string[] = [];
+
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
 export function tempProject(files: Record<string, string | { text: string; mode: number } | { symlink: string }>, name = 'proj'): string {
-  const root = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-engine-')), name);
+  const root = path.join(tempDir('kiln-engine-'), name);
   fs.mkdirSync(root, { recursive: true });
   for (const [rel, spec] of Object.entries(files)) {
     const p = path.join(root, rel);
@@ -54,7 +67,7 @@ export function sha256(file: string): string {
 
 /** Unpacks a tar or cpio output into a fresh directory and returns it. */
 export function unpack(archive: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-unpack-'));
+  const dir = tempDir('kiln-unpack-');
   const cmd = archive.includes('.cpio')
     ? `zstd -dc "${archive}" | (cd "${dir}" && cpio -idm --quiet --no-absolute-filenames)`
     : `tar -C "${dir}" -xpf "${archive}" --numeric-owner`;

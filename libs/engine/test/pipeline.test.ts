@@ -9,9 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { kiln, tempProject, unpack } from './kiln';
+import { kiln, removeTempDirs, tempProject, unpack } from './kiln';
 
 jest.setTimeout(600_000);
+afterAll(removeTempDirs);
 
 /** A fingerprint of the host's package manager state: every file's path, mode, size and content hash. */
 function hostAptState(): string {

@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { kiln, sha256, startKiln, tempProject, waitFor } from './kiln';
+import { kiln, removeTempDirs, sha256, startKiln, tempProject, waitFor } from './kiln';
 
 jest.setTimeout(600_000);
+afterAll(removeTempDirs);
 
 const finalize = [
   '#!/bin/sh',

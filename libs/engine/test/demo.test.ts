@@ -1,0 +1,69 @@
+/**
+ * The README's demo, for real: `kiln build -C examples/system` (on a copy) builds base, initrd and
+ * system from the Debian mirror in dependency order, and each image holds what its config asks.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { kiln, removeTempDirs, repo, tempDir, unpack } from './kiln';
+
+jest.setTimeout(600_000);
+afterAll(removeTempDirs);
+
+describe('the demo project examples/system', () => {
+  let root: string;
+  let out: string;
+  let result: Awaited<ReturnType<typeof kiln>>;
+
+  beforeAll(async () => {
+    root = path.join(tempDir('kiln-demo-'), 'system');
+    fs.cpSync(path.join(repo, 'examples/system'), root, { recursive: true, filter: (src) => !src.includes('mkosi.output') });
+    out = path.join(root, 'mkosi.output');
+    result = await kiln(['build', '-C', root]);
+  });
+
+  it('builds base, initrd and system, dependencies first', () => {
+    expect(result.stderr).not.toMatch(/^kiln: /m);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n').map((l) => l.split(':')[0])).toEqual(['base', 'initrd', 'system', '']);
+    expect(fs.readdirSync(out).sort()).toEqual(['base', 'base.tar.zst', 'initrd.cpio.zst', 'system.tar.zst']);
+  });
+
+  it('base holds systemd, udev and dbus, with dpkg\'s database kept for presets built on it', () => {
+    const status = fs.readFileSync(path.join(out, 'base/var/lib/dpkg/status'), 'utf8');
+    for (const p of ['systemd', 'udev', 'dbus']) expect(status).toMatch(new RegExp(`^Package: ${p}\\n(.*\\n)*?Status: install ok installed`, 'm'));
+    expect(fs.existsSync(path.join(out, 'base/usr/lib/systemd/systemd'))).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'base/etc/machine-id'), 'utf8')).toBe('uninitialized\n');
+  });
+
+  it('the base archive holds the same tree as the base directory', () => {
+    const tree = unpack(path.join(out, 'base.tar.zst'));
+    for (const f of ['usr/lib/systemd/systemd', 'usr/bin/dbus-daemon', 'etc/os-release']) {
+      expect(fs.readFileSync(path.join(tree, f))).toEqual(fs.readFileSync(path.join(out, 'base', f)));
+    }
+  });
+
+  it('initrd is a newc cpio with systemd, udev and kmod and without the files it removes', () => {
+    const tree = unpack(path.join(out, 'initrd.cpio.zst'));
+    for (const f of ['usr/lib/systemd/systemd', 'usr/bin/udevadm', 'usr/bin/kmod']) expect(fs.existsSync(path.join(tree, f))).toBe(true);
+    expect(fs.existsSync(path.join(tree, 'usr/share/man'))).toBe(false);
+    expect(fs.readdirSync(path.join(tree, 'var'))).not.toContain('log');
+  });
+
+  it('system starts from base and adds its extra tree and settings', () => {
+    const tree = unpack(path.join(out, 'system.tar.zst'));
+    expect(fs.existsSync(path.join(tree, 'usr/lib/systemd/systemd'))).toBe(true);
+    expect(fs.readFileSync(path.join(tree, 'etc/motd'), 'utf8')).toBe('Welcome to the kiln demo image.\n');
+    expect(fs.statSync(path.join(tree, 'etc/motd')).uid).toBe(0);
+    expect(fs.readFileSync(path.join(tree, 'etc/hostname'), 'utf8')).toBe('kiln-demo\n');
+    expect(fs.readFileSync(path.join(tree, 'etc/locale.conf'), 'utf8')).toBe('LANG=C.UTF-8\n');
+    expect(fs.readlinkSync(path.join(tree, 'etc/localtime'))).toBe('../usr/share/zoneinfo/UTC');
+  });
+
+  it('a second build leaves the outputs alone', async () => {
+    const before = fs.statSync(path.join(out, 'system.tar.zst')).mtimeMs;
+    const again = await kiln(['build', '-C', root]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('base: up to date (its outputs exist; --force rebuilds)\ninitrd: up to date (its outputs exist; --force rebuilds)\nsystem: up to date (its outputs exist; --force rebuilds)\n');
+    expect(fs.statSync(path.join(out, 'system.tar.zst')).mtimeMs).toBe(before);
+  });
+});
