@@ -82,9 +82,13 @@ export function defaultPackageCache(preset: Preset, env: Record<string, string |
   return path.join(base, 'kiln', 'packages', `${c.Distribution}~${c.Release}~${c.Architecture}`);
 }
 
+/**
+ * Whether a preset's outputs are there. For Format=directory the archive counts, not the tree: it
+ * is what caches restore and what BaseTrees= falls back to.
+ */
 export function outputsExist(preset: Preset): boolean {
   const dir = preset.config.OutputDirectory as string;
-  const names = outputNames(preset.config);
+  const names = outputNames(preset.config).filter((n, _, all) => !(preset.config.Format === 'directory' && n === all[0]));
   return names.length > 0 && names.every((n) => fs.existsSync(path.join(dir, n)));
 }
 

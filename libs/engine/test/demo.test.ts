@@ -59,6 +59,17 @@ describe('the demo project examples/system', () => {
     expect(fs.readlinkSync(path.join(tree, 'etc/localtime'))).toBe('../usr/share/zoneinfo/UTC');
   });
 
+  it('system builds from base.tar.zst when the base directory is gone (as after a cache restore)', async () => {
+    const before = unpack(path.join(out, 'system.tar.zst'));
+    fs.rmSync(path.join(out, 'base'), { recursive: true });
+    const r = await kiln(['build', '-C', root, '--force']);
+    expect(r.stderr).not.toMatch(/^kiln: /m);
+    expect(r.stderr).toContain('base: up to date');
+    const after = unpack(path.join(out, 'system.tar.zst'));
+    expect(fs.readFileSync(path.join(after, 'etc/motd'))).toEqual(fs.readFileSync(path.join(before, 'etc/motd')));
+    expect(fs.existsSync(path.join(after, 'usr/lib/systemd/systemd'))).toBe(true);
+  });
+
   it('a second build leaves the outputs alone', async () => {
     const before = fs.statSync(path.join(out, 'system.tar.zst')).mtimeMs;
     const again = await kiln(['build', '-C', root]);

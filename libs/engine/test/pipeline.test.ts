@@ -40,7 +40,8 @@ const project = {
     'Format=tar',
     '[Content]',
     'SourceDateEpoch=1700000000',
-    'Packages=hello',
+    'Packages=hello less',
+    'RemovePackages=less',
     'BuildPackages=cowsay',
     'WithDocs=no',
     'ExtraTrees=data.tar:/opt/data',
@@ -97,7 +98,7 @@ describe('kiln build: the whole pipeline on a real Debian image', () => {
   it('succeeds and reports the output', () => {
     // stderr first, so that a failure shows kiln's message.
     expect(result.stderr).not.toMatch(/^kiln: /m);
-    expect(result.stderr).toContain('proj: installing hello');
+    expect(result.stderr).toContain('proj: installing hello less');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^proj: built feat\.tar\.zst, extra-output\.txt in \d+\.\ds\n$/);
   });
@@ -107,6 +108,11 @@ describe('kiln build: the whole pipeline on a real Debian image', () => {
     const status = file('var/lib/dpkg/status');
     expect(status).toMatch(/^Package: hello\nStatus: install ok installed/m);
     expect(status).toMatch(/^Package: base-files\nEssential: yes\nStatus: install ok installed/m);
+  });
+
+  it('removes RemovePackages= at the end', () => {
+    expect(fs.existsSync(path.join(image, 'usr/bin/less'))).toBe(false);
+    expect(file('var/lib/dpkg/status')).not.toMatch(/^Package: less$/m);
   });
 
   it('keeps build packages out of the image but gives their results', () => {
