@@ -40,6 +40,7 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages().join('|')})/)`],
   moduleNameMapper: {
     '^@kiln/(config|engine)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@kiln/(config|engine)/dist/(.*)$': '<rootDir>/libs/$1/src/$2',
     // unicorn-magic (under execa) exports only an "import" condition, which jest's resolver ignores.
     '^unicorn-magic$': '<rootDir>/node_modules/unicorn-magic/node.js',
   },

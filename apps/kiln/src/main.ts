@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ConfigError } from '@kiln/config';
 import { BuildError } from '@kiln/engine';
 import { buildCommand } from './commands/build';
+import { digestCommand } from './commands/digest';
 import { reportError } from './report';
 import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
@@ -34,6 +35,15 @@ export function program(): Command {
     .option('-f, --force', 'rebuild the preset even when its outputs exist')
     .option('-v, --verbose', "show the tools' output")
     .action((opts) => buildCommand(opts));
+
+  cli
+    .command('digest')
+    .description("fingerprint of a preset's input trees and settings (what its Nx target hashes)")
+    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option('-p, --preset <name>', 'the preset (default: the main image)')
+    .option('--list', 'list what goes into the fingerprint')
+    .option('--json', 'the preset\'s inputs as JSON')
+    .action((opts) => digestCommand(opts));
 
   cli
     .command('schema')

@@ -9,3 +9,5 @@ export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions } from
 export { outputPath, Edge } from './graph';
 export { summaryJson, summaryText, SummaryJson } from './summary';
 export { tomlJsonSchema } from './json-schema';
+export { presetInputs, PresetInputs } from './inputs';
+export { describeInputs, digestInputs, DigestOptions } from './input-digest';

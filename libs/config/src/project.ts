@@ -299,6 +299,7 @@ class Reader {
         if (!fs.existsSync(p)) continue;
         let a: Assignment;
         if (def.name === 'ImageVersion' || def.name === 'Seed') {
+          state.files.push(p);
           a = { key: def.name, value: fs.readFileSync(p, 'utf8').trim(), line: 0 };
         } else if (name.endsWith('.d') && fs.statSync(p).isDirectory()) {
           const scripts = sortedEntries(p).filter((e) => e.isFile()).map((e) => e.path);

@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import fg from 'fast-glob';
 import { z } from 'zod';
 import { ValueError } from './errors';
 
@@ -315,6 +314,9 @@ export function pathList(opts: PathOptions = {}): Kind<string[]> {
 export function scriptList(): Kind<string[]> {
   const item = (raw: string, ctx: ParseContext): string[] => {
     const v = ctx.expand(raw.trim());
+    // fast-glob is loaded only here: reading a config must stay quick (the Nx graph reads many).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fg = require('fast-glob') as typeof import('fast-glob');
     if (fg.isDynamicPattern(v)) {
       const cwd = path.isAbsolute(v) ? '/' : ctx.dir;
       return fg.sync(v, { cwd, absolute: true, onlyFiles: true, dot: true }).sort();

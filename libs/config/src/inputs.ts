@@ -1,0 +1,68 @@
+/**
+ * What a preset's build depends on, derived from the settings table's `cache` roles:
+ *  - settings: the resolved values of every setting that can change the image (role value,
+ *    path and script as written, environment), hashed: a config line that changes nothing
+ *    resolved (a comment, a setting of another preset) changes nothing here;
+ *  - configFiles: the files the preset's configuration was read from;
+ *  - paths: every tree, script and directory whose contents go into the image (role path and
+ *    script), except other presets' outputs, which the build system tracks as dependency outputs;
+ *  - environment: variables the build reads (SOURCE_DATE_EPOCH, Environment= pass-through).
+ * The Nx plugin turns these into target inputs; `kiln digest` fingerprints the paths.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { outputPath } from './graph';
+import type { Preset, Project } from './project';
+import { SETTINGS, type SettingDef } from './settings';
+import type { Tree } from './values';
+
+export interface PresetInputs {
+  settingsHash: string;
+  configFiles: string[];
+  paths: string[];
+  /** Presets whose outputs this preset reads (BaseTrees=%O/base, Initrds=...). */
+  readsOutputsOf: string[];
+  environment: string[];
+}
+
+/** Paths a setting's value points at (trees by their source). */
+function pathsOf(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items.map((v) => (typeof v === 'string' ? v : (v as Tree).source)).filter((p) => path.isAbsolute(p));
+}
+
+export function presetInputs(project: Project, preset: Preset): PresetInputs {
+  const settings: Record<string, unknown> = {};
+  const paths = new Set<string>();
+  const readsOutputsOf = new Set<string>();
+  const outputs = project.presets.filter((p) => p !== preset).map((p) => [outputPath(p), p.name] as const);
+
+  for (const def of SETTINGS as readonly SettingDef[]) {
+    if (def.cache === 'none') continue;
+    const value = preset.config[def.name];
+    settings[def.name] = relativise(value, project.root);
+    if (def.cache !== 'path' && def.cache !== 'script') continue;
+    for (const p of pathsOf(value)) {
+      const producer = outputs.find(([out]) => p === out || p.startsWith(`${out}.`) || p.startsWith(`${out}${path.sep}`));
+      if (producer) readsOutputsOf.add(producer[1]);
+      else paths.add(p);
+    }
+  }
+  const environment = new Set(['SOURCE_DATE_EPOCH', ...preset.passedEnvironment]);
+  return {
+    settingsHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 32),
+    configFiles: [...new Set(preset.files)],
+    paths: [...paths].sort(),
+    readsOutputsOf: [...readsOutputsOf].sort(),
+    environment: [...environment].sort(),
+  };
+}
+
+/** Absolute paths inside the project become relative, so the hash is the same in every checkout. */
+function relativise(value: unknown, root: string): unknown {
+  if (typeof value === 'string') return path.isAbsolute(value) ? path.relative(root, value) || '.' : value;
+  if (Array.isArray(value)) return value.map((v) => relativise(v, root));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, relativise(v, root)]));
+  return value;
+}
