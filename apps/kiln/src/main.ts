@@ -4,8 +4,8 @@
  * turns configuration errors into `file:line: message` on stderr with exit code 1 (never a stack).
  */
 import { Command } from 'commander';
-import { ConfigError } from '@kiln/config';
-import { BuildError } from '@kiln/engine';
+import { ConfigError, loadProject } from '@kiln/config';
+import { BuildError, clean } from '@kiln/engine';
 import { buildCommand } from './commands/build';
 import { digestCommand } from './commands/digest';
 import { reportError } from './report';
@@ -33,8 +33,19 @@ export function program(): Command {
     .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
     .option('-p, --preset <name>', 'the preset to build (default: the main image)')
     .option('-f, --force', 'rebuild the preset even when its outputs exist')
+    .option('--no-deps', 'build only this preset, not the presets it depends on (Nx orders them itself)')
     .option('-v, --verbose', "show the tools' output")
     .action((opts) => buildCommand(opts));
+
+  cli
+    .command('clean')
+    .description("remove a preset's outputs (default: every preset's)")
+    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option('-p, --preset <name>', 'only this preset')
+    .action(async (opts) => {
+      const removed = await clean(loadProject(opts.directory), opts.preset);
+      for (const r of removed) process.stdout.write(`removed ${r}\n`);
+    });
 
   cli
     .command('digest')

@@ -11,3 +11,4 @@ export { summaryJson, summaryText, SummaryJson } from './summary';
 export { tomlJsonSchema } from './json-schema';
 export { presetInputs, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, DigestOptions } from './input-digest';
+export { outputNames, cachedOutputNames, compressionSuffix } from './outputs';

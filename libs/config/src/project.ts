@@ -36,6 +36,8 @@ export interface Preset {
   origins: Record<string, { file: string; line: number }>;
   /** Config files read for this preset, in reading order (absolute). */
   files: string[];
+  /** Where the preset is defined: mkosi.images/NAME.conf or mkosi.images/NAME/ (the config directory for the main image). */
+  source: string;
   /** Variables Environment= passes through from the environment kiln runs in. */
   passedEnvironment: string[];
   /** Presets this one needs built first, with why. */
@@ -124,7 +126,9 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   for (const d of SETTINGS as readonly SettingDef[]) if (d.scope === 'universal') universal.set(d.name, mainConfig[d.name]);
 
   const states: ImageState[] = [];
+  const sources = new Map<string, string>();
   for (const [name, entry] of reader.presetEntries()) {
+    sources.set(name, entry);
     const state = new ImageState(name, configDir, reader.env, universal);
     state.inherit(main);
     const matched = fs.statSync(entry).isDirectory()
@@ -137,24 +141,25 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   // The main image depends on every preset unless Dependencies= says otherwise (as in mkosi).
   if (mainConfig.Dependencies === null) mainConfig.Dependencies = states.map((s) => s.image);
   const unordered: Preset[] = [
-    toPreset(path.basename(root), true, main, mainConfig),
+    toPreset(path.basename(root), true, main, mainConfig, configDir),
     ...states.map((s) => {
       const config = s.resolve();
       config.Dependencies ??= [];
-      return toPreset(s.image, false, s, config);
+      return toPreset(s.image, false, s, config, sources.get(s.image) as string);
     }),
   ];
   const presets = buildGraph(unordered, configDir);
   return { root: configDir, syntax: layout.syntax, presets, main: presets.find((p) => p.main) as Preset, warnings: reader.warnings };
 }
 
-function toPreset(name: string, main: boolean, state: ImageState, config: Config): Preset {
+function toPreset(name: string, main: boolean, state: ImageState, config: Config, source: string): Preset {
   return {
     name,
     main,
     config,
     origins: Object.fromEntries(state.origins),
     files: state.files,
+    source,
     passedEnvironment: [...state.passedEnvironment].sort(),
     dependencies: [],
   };

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { outputPath, type Preset, type Project } from '@kiln/config';
+import { cachedOutputNames, outputPath, type Preset, type Project } from '@kiln/config';
 import { cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
@@ -35,6 +35,8 @@ export interface BuildOptions {
   preset?: string;
   /** Rebuild the named preset even when its outputs exist. */
   force?: boolean;
+  /** Build only the named preset (a build system such as Nx has built its dependencies). */
+  noDeps?: boolean;
   log?: (line: string) => void;
   /** Progress lines ("base: installing packages"), shown even when tool output is not. */
   step?: (preset: string, what: string) => void;
@@ -88,12 +90,12 @@ export function defaultPackageCache(preset: Preset, env: Record<string, string |
  */
 export function outputsExist(preset: Preset): boolean {
   const dir = preset.config.OutputDirectory as string;
-  const names = outputNames(preset.config).filter((n, _, all) => !(preset.config.Format === 'directory' && n === all[0]));
+  const names = cachedOutputNames(preset.config);
   return names.length > 0 && names.every((n) => fs.existsSync(path.join(dir, n)));
 }
 
 export async function build(project: Project, opts: BuildOptions = {}): Promise<PresetResult[]> {
-  const plan = buildPlan(project, opts.preset);
+  const plan = opts.noDeps ? buildPlan(project, opts.preset).slice(-1) : buildPlan(project, opts.preset);
   const target = plan[plan.length - 1];
   const results: PresetResult[] = [];
   for (const preset of plan) {
@@ -112,6 +114,24 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
     results.push({ preset: preset.name, status: 'built', outputs, seconds: (Date.now() - started) / 1000 });
   }
   return results;
+}
+
+/** Removes a preset's outputs (and a killed build's work files); returns what was removed. */
+export async function clean(project: Project, presetName?: string): Promise<string[]> {
+  const presets = presetName ? buildPlan(project, presetName).slice(-1) : project.presets;
+  const removed: string[] = [];
+  for (const p of presets) {
+    const dir = p.config.OutputDirectory as string;
+    for (const name of outputNames(p.config)) {
+      const f = path.join(dir, name);
+      if (fs.existsSync(f)) {
+        await removeTree(f);
+        removed.push(path.relative(project.root, f));
+      }
+    }
+    await removeStaleWork(path.join(dir, '.kiln-work'));
+  }
+  return removed;
 }
 
 /** Work directories of builds that are no longer running (killed, or the machine rebooted). */

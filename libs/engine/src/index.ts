@@ -1,4 +1,4 @@
-export { build, buildPlan, buildPreset, defaultPackageCache, outputsExist, sourceDateEpoch, BuildOptions, PresetResult, DEFAULT_SOURCE_DATE_EPOCH } from './build';
+export { build, buildPlan, clean, buildPreset, defaultPackageCache, outputsExist, sourceDateEpoch, BuildOptions, PresetResult, DEFAULT_SOURCE_DATE_EPOCH } from './build';
 export { BuildError } from './errors';
 export { outputNames } from './outputs';
 export { sourceLines } from './distributions/debian';

@@ -6,6 +6,7 @@ export interface BuildCommandOptions {
   directory: string;
   preset?: string;
   force?: boolean;
+  deps?: boolean;
   verbose?: boolean;
 }
 
@@ -27,6 +28,7 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
     const results = await build(project, {
       preset: opts.preset,
       force: opts.force,
+      noDeps: opts.deps === false,
       signal: abort.signal,
       log: opts.verbose ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
       step: (preset, what) => process.stderr.write(`${preset}: ${what}\n`),

@@ -10,25 +10,10 @@ import * as path from 'node:path';
 import { cfg, type BuildContext } from '../context';
 import { BuildError } from '../errors';
 import { writeCpio } from './cpio';
-import { compressionSuffix, writeTar } from './tar';
+import { writeTar } from './tar';
+import { outputNames } from '@kiln/config';
 
-/** The files (and directory) a preset's build publishes, relative to OutputDirectory. */
-export function outputNames(config: Record<string, unknown>): string[] {
-  const name = config.Output as string;
-  const suffix = compressionSuffix(config.CompressOutput as string);
-  switch (config.Format) {
-    case 'none':
-      return [];
-    case 'directory':
-      return [name, `${name}.tar.zst`];
-    case 'tar':
-      return [`${name}.tar${suffix}`];
-    case 'cpio':
-      return [`${name}.cpio${suffix}`];
-    default:
-      return [];
-  }
-}
+export { outputNames };
 
 export const SUPPORTED_FORMATS = ['directory', 'tar', 'cpio', 'none'];
 

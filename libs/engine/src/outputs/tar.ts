@@ -5,12 +5,6 @@
 import type { BuildContext } from '../context';
 import { run } from '../exec';
 
-const SUFFIX: Record<string, string> = { none: '', zstd: '.zst', xz: '.xz', gz: '.gz', bz2: '.bz2', lz4: '.lz4', lzma: '.lzma' };
-
-export function compressionSuffix(compression: string): string {
-  return SUFFIX[compression] ?? '';
-}
-
 /** A compressor reading stdin and writing stdout, deterministic (single-threaded, no names or times). */
 export function compressor(compression: string, level: number): string {
   switch (compression) {

@@ -1,0 +1,34 @@
+/**
+ * The files a preset's build writes into OutputDirectory=, derived from its settings (the engine
+ * writes them, the Nx plugin declares them as outputs, freshness checks look for them).
+ */
+const SUFFIX: Record<string, string> = { none: '', zstd: '.zst', xz: '.xz', gz: '.gz', bz2: '.bz2', lz4: '.lz4', lzma: '.lzma' };
+
+export function compressionSuffix(compression: string): string {
+  return SUFFIX[compression] ?? '';
+}
+
+/** Every output, relative to OutputDirectory: for Format=directory the tree and its archive. */
+export function outputNames(config: Record<string, unknown>): string[] {
+  const name = config.Output as string;
+  const suffix = compressionSuffix(config.CompressOutput as string);
+  switch (config.Format) {
+    case 'directory':
+      return [name, `${name}.tar.zst`];
+    case 'tar':
+      return [`${name}.tar${suffix}`];
+    case 'cpio':
+      return [`${name}.cpio${suffix}`];
+    default:
+      return [];
+  }
+}
+
+/**
+ * The outputs a cache keeps: regular files only (Nx copies outputs file by file; a directory
+ * image holds device nodes), so a directory image is kept as its archive.
+ */
+export function cachedOutputNames(config: Record<string, unknown>): string[] {
+  const names = outputNames(config);
+  return config.Format === 'directory' ? names.slice(1) : names;
+}
