@@ -24,7 +24,11 @@ interface CachedHash {
 type StatCache = Record<string, CachedHash>;
 
 export interface DigestOptions {
-  /** Paths in the fingerprint are relative to this directory (the project), never absolute. */
+  /**
+   * Paths in the fingerprint are written relative to this directory (the project), never
+   * absolute. The paths to fingerprint themselves are relative to the working directory (Nx runs
+   * runtime inputs in the workspace root).
+   */
   root: string;
   /** Where content hashes are remembered between runs; none: hash everything every time. */
   cacheFile?: string;
@@ -37,7 +41,8 @@ export function describeInputs(paths: string[], opts: DigestOptions): string[] {
   const cache = readCache(opts.cacheFile);
   const fresh: StatCache = {};
   const lines: string[] = [];
-  const rel = (p: string) => path.relative(opts.root, p).split(path.sep).join('/') || '.';
+  const root = path.resolve(opts.root);
+  const rel = (p: string) => path.relative(root, p).split(path.sep).join('/') || '.';
 
   const visit = (p: string) => {
     let st: fs.Stats;
@@ -60,7 +65,7 @@ export function describeInputs(paths: string[], opts: DigestOptions): string[] {
       lines.push(`special ${rel(p)} ${mode} ${st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's'} ${st.rdev}`);
     }
   };
-  for (const p of [...new Set(paths.map((x) => path.resolve(opts.root, x)))].sort()) visit(p);
+  for (const p of [...new Set(paths.map((x) => path.resolve(x)))].sort()) visit(p);
   writeCache(opts.cacheFile, fresh);
   return [...(opts.extra ?? []), ...lines];
 }

@@ -38,6 +38,19 @@ describe('the input fingerprint (kiln-digest)', () => {
     expect(digest(root, cache)).toBe(digest(root));
   });
 
+  it('takes paths relative to the working directory, as Nx runs it from the workspace root', () => {
+    const root = tree();
+    const cwd = process.cwd();
+    try {
+      process.chdir(path.dirname(root));
+      const rel = path.basename(root);
+      expect(digestInputs([`${rel}/extra`], { root: rel })).toBe(digest(root));
+      expect(describeInputs([`${rel}/extra`], { root: rel })[0]).toBe('dir extra 755');
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('lists what it covers, and notes missing paths', () => {
     const root = tree();
     expect(describeInputs([path.join(root, 'extra'), path.join(root, 'nope')], { root, extra: ['settings x'] })).toEqual([
