@@ -13,6 +13,9 @@ import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
 import { version } from './version';
 
+/** Every command reads a project: -C DIR, as in mkosi. */
+const DIRECTORY = ['-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.'] as const;
+
 export function program(): Command {
   const cli = new Command('kiln')
     .description('Build bespoke OS images from mkosi projects and kiln.toml presets, as cacheable Nx targets')
@@ -23,14 +26,14 @@ export function program(): Command {
   cli
     .command('summary')
     .description('show every preset in build order with its resolved settings and dependencies')
-    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option(...DIRECTORY)
     .option('--json', 'print JSON instead of text')
     .action((opts) => summaryCommand(opts));
 
   cli
     .command('build')
     .description('build a preset (default: the main image) after the presets it depends on')
-    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option(...DIRECTORY)
     .option('-p, --preset <name>', 'the preset to build (default: the main image)')
     .option('-f, --force', 'rebuild the preset even when its outputs exist')
     .option('--no-deps', 'build only this preset, not the presets it depends on (Nx orders them itself)')
@@ -40,7 +43,7 @@ export function program(): Command {
   cli
     .command('clean')
     .description("remove a preset's outputs (default: every preset's)")
-    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option(...DIRECTORY)
     .option('-p, --preset <name>', 'only this preset')
     .action(async (opts) => {
       const removed = await clean(loadProject(opts.directory), opts.preset);
@@ -50,7 +53,7 @@ export function program(): Command {
   cli
     .command('digest')
     .description("fingerprint of a preset's input trees and settings (what its Nx target hashes)")
-    .option('-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.')
+    .option(...DIRECTORY)
     .option('-p, --preset <name>', 'the preset (default: the main image)')
     .option('--list', 'list what goes into the fingerprint')
     .option('--json', 'the preset\'s inputs as JSON')
