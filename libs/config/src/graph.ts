@@ -28,7 +28,8 @@ const READS_OUTPUTS: [string, (v: unknown) => string[]][] = [
   ['ExtraTrees', (v) => (v as Tree[]).map((t) => t.source)],
 ];
 
-function readsOutput(p: string, out: string): boolean {
+/** Whether path `p` is the output `out` or one of its forms (out.tar.zst, a file inside out/). */
+export function readsOutput(p: string, out: string): boolean {
   return p === out || p.startsWith(`${out}.`) || p.startsWith(`${out}${path.sep}`);
 }
 

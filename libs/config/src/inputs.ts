@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { outputPath } from './graph';
+import { outputPath, readsOutput } from './graph';
 import type { Preset, Project } from './project';
 import { SETTINGS, type SettingDef } from './settings';
 import type { Tree } from './values';
@@ -44,7 +44,7 @@ export function presetInputs(project: Project, preset: Preset): PresetInputs {
     settings[def.name] = relativise(value, project.root);
     if (def.cache !== 'path' && def.cache !== 'script') continue;
     for (const p of pathsOf(value)) {
-      const producer = outputs.find(([out]) => p === out || p.startsWith(`${out}.`) || p.startsWith(`${out}${path.sep}`));
+      const producer = outputs.find(([out]) => readsOutput(p, out));
       if (producer) readsOutputsOf.add(producer[1]);
       else paths.add(p);
     }

@@ -61,13 +61,3 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     ctx.signal?.removeEventListener('abort', stop);
   }
 }
-
-/** True when a program is on PATH. */
-export async function have(program: string): Promise<boolean> {
-  try {
-    await execa('sh', ['-c', `command -v ${program}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -37,7 +37,6 @@ function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: Sc
     BUILDROOT: inside(ctx.root, '/'),
     SRCDIR: inside(ctx.project.root, '/work/src'),
     OUTPUTDIR: inside(dirs.outputdir, '/work/out'),
-    MKOSI_CONFIG: '',
     CHROOT_SCRIPT: chroot ? '1' : '',
     SCRIPT: '',
   };

@@ -134,10 +134,12 @@ export function createProjects(project: Project, dir: string, options: Options, 
 export const createDependencies: CreateDependencies<KilnPluginOptions> = async (_options, context) => {
   const deps: RawProjectGraphDependency[] = [];
   for (const [dir, project] of loaded) {
-    if (!context.projects[dir] && !Object.values(context.projects).some((p) => p.root === dir)) continue;
+    // Skip projects excluded from this plugin (nx.json "exclude") or gone since createNodes.
+    if (!Object.values(context.projects).some((p) => p.root === dir)) continue;
     for (const preset of project.presets) {
       const source = projectName(project, preset);
-      const sourceFile = path.relative(context.workspaceRoot, preset.main ? preset.files[0] : preset.source.endsWith('.conf') ? preset.source : preset.files[0]);
+      // Nx wants a file of the source project: the first config file the preset was read from.
+      const sourceFile = path.relative(context.workspaceRoot, preset.files[0] ?? preset.source);
       for (const d of preset.dependencies) {
         const target = projectName(project, project.presets.find((p) => p.name === d.preset) as Preset);
         deps.push({ source, target, type: 'static', sourceFile } as RawProjectGraphDependency);
