@@ -36,7 +36,7 @@ export function normalizeOptions(o: KilnPluginOptions | undefined): Options {
 }
 
 /** Config files that belong to a project read from a parent directory, never projects themselves. */
-const INNER = /(^|\/)(mkosi\.images|mkosi\.presets|mkosi\.conf\.d|mkosi\.profiles|mkosi\.local|kiln\.images|kiln\.conf\.d|kiln\.profiles|mkosi\.output|node_modules)(\/|$)/;
+export const INNER = /(^|\/)(mkosi\.images|mkosi\.presets|mkosi\.conf\.d|mkosi\.profiles|mkosi\.local|kiln\.images|kiln\.conf\.d|kiln\.profiles|mkosi\.output|node_modules)(\/|$)/;
 
 /** Projects read during this graph computation, for createDependencies (same process). */
 const loaded = new Map<string, Project>();
