@@ -12,20 +12,12 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median, sh, table } = require('./lib');
 
 const runs = Number(process.argv[2] ?? 3);
 const repo = path.resolve(__dirname, '../..');
 const kiln = path.join(repo, 'apps/kiln/dist/main.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-build-'));
-
-function sh(cmd, args, opts = {}) {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${(r.stderr || '').slice(-2000)}`);
-  return ms;
-}
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // kiln: a copy of the demo project, base rebuilt with --force.
 const project = path.join(work, 'system');
@@ -75,6 +67,6 @@ if (spawnSync('sh', ['-c', 'command -v mkosi']).status === 0) {
 }
 
 console.log('Building base (bookworm + systemd, udev, dbus; warm package cache), median wall time\n');
-for (const [name, ms, note] of rows) console.log(`${name.padEnd(36)} ${Number.isNaN(ms) ? '      -' : `${(ms / 1000).toFixed(1).padStart(6)} s`}   ${note}`);
+table(rows, 's');
 console.log(`\nkiln / mmdebstrap: ${(median(kilnTimes) / median(mmTimes)).toFixed(2)} (aim: <= 1.00)`);
 fs.rmSync(work, { recursive: true, force: true });
