@@ -17,8 +17,13 @@ export function kilnBin(workspaceRoot: string, file: string): string {
   return rel.startsWith('..') ? abs : rel;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const kilnVersion: string = require('kiln/package.json').version;
+let identity: string | undefined;
+/** kiln's version and a hash of its engine's code (kiln/dist/version.js), once per graph creation. */
+function kilnIdentity(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  identity ??= (require('kiln/dist/version.js') as { buildIdentity(): string }).buildIdentity();
+  return identity;
+}
 
 function quote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -37,12 +42,12 @@ export function imageInputs(project: Project, preset: Preset, dir: string, works
   }
 
   // What file hashes miss: modes, symlinks, empty directories, trees outside the workspace; and
-  // the resolved settings and kiln's version. Runs in the workspace root on every `nx run`.
+  // the resolved settings and kiln's build identity. Runs in the workspace root on every `nx run`.
   const cacheFile = path.join(os.tmpdir(), 'kiln-digest', createHash('sha256').update(workspaceRoot).digest('hex').slice(0, 12), `${project.main.name}-${preset.name}.json`);
   const digestArgs = [
     '--root', dir,
     '--cache', cacheFile,
-    '--extra', `kiln:${kilnVersion}`,
+    '--extra', `kiln:${kilnIdentity()}`,
     '--extra', `settings:${inputs.settingsHash}`,
     ...inputs.paths.map((p) => (inWorkspace(p) ? path.relative(workspaceRoot, p) : p)),
   ];

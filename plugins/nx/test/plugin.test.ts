@@ -54,7 +54,7 @@ describe('createNodes', () => {
       { fileset: '{workspaceRoot}/images/os/mkosi.conf', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra/**/*', includeIgnored: true },
-      { runtime: expect.stringMatching(/^node \S+digest\.js --root images\/os --cache \S+ --extra kiln:0\.1\.0 --extra settings:[0-9a-f]{32} images\/os\/mkosi\.extra$/) },
+      { runtime: expect.stringMatching(/^node \S+digest\.js --root images\/os --cache \S+ --extra kiln:0\.1\.0\+[0-9a-f]{16} --extra settings:[0-9a-f]{32} images\/os\/mkosi\.extra$/) },
       { env: 'SOURCE_DATE_EPOCH' },
       { env: 'TOKEN' },
       { dependentTasksOutputFiles: '**/*' },
