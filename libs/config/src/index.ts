@@ -12,3 +12,4 @@ export { tomlJsonSchema } from './json-schema';
 export { presetInputs, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, DigestOptions } from './input-digest';
 export { outputNames, cachedOutputNames, compressionSuffix } from './outputs';
+export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockRequest, LOCK_VERSION } from './lockfile';

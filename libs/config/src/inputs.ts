@@ -4,6 +4,7 @@
  *    path and script as written, environment), hashed: a config line that changes nothing
  *    resolved (a comment, a setting of another preset) changes nothing here;
  *  - configFiles: the files the preset's configuration was read from;
+ *  - lockfile: its kiln.lock, present or not (writing one changes what gets installed);
  *  - paths: every tree, script and directory whose contents go into the image (role path and
  *    script), except other presets' outputs, which the build system tracks as dependency outputs;
  *  - environment: variables the build reads (SOURCE_DATE_EPOCH, Environment= pass-through).
@@ -12,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { outputPath, readsOutput } from './graph';
+import { lockfilePath } from './lockfile';
 import type { Preset, Project } from './project';
 import { SETTINGS, type SettingDef } from './settings';
 import type { Tree } from './values';
@@ -19,6 +21,7 @@ import type { Tree } from './values';
 export interface PresetInputs {
   settingsHash: string;
   configFiles: string[];
+  lockfile: string;
   paths: string[];
   /** Presets whose outputs this preset reads (BaseTrees=%O/base, Initrds=...). */
   readsOutputsOf: string[];
@@ -53,6 +56,7 @@ export function presetInputs(project: Project, preset: Preset): PresetInputs {
   return {
     settingsHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 32),
     configFiles: [...new Set(preset.files)],
+    lockfile: lockfilePath(preset),
     paths: [...paths].sort(),
     readsOutputsOf: [...readsOutputsOf].sort(),
     environment: [...environment].sort(),

@@ -79,11 +79,18 @@ describe('presetInputs', () => {
     const p = load(files);
     const main = presetInputs(p, p.main);
     expect(main.configFiles.map((f) => path.relative(p.root, f))).toEqual(['mkosi.conf']);
+    expect(path.relative(p.root, main.lockfile)).toBe('kiln.lock');
     expect(main.paths.map((f) => path.relative(p.root, f))).toEqual(['mkosi.extra', 'mkosi.postinst']);
     expect(main.readsOutputsOf).toEqual(['base']);
     const base = presetInputs(p, preset(p, 'base'));
     expect(base.paths.map((f) => path.relative(p.root, f))).toEqual(['mkosi.images/base/mkosi.skeleton']);
     expect(base.environment).toEqual(['PASSED', 'SOURCE_DATE_EPOCH']);
+    expect(path.relative(p.root, base.lockfile)).toBe('mkosi.images/base/kiln.lock');
+  });
+
+  it('puts the lock of a NAME.conf preset beside it', () => {
+    const p = load({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.images/tools.conf': '[Output]\nFormat=tar\n' });
+    expect(path.relative(p.root, presetInputs(p, preset(p, 'tools')).lockfile)).toBe('mkosi.images/tools.lock');
   });
 
   it('settings hash: the same for a comment or another preset\'s change, different for a value', () => {

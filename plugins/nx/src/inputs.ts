@@ -36,7 +36,7 @@ export function imageInputs(project: Project, preset: Preset, dir: string, works
   const result: Inputs = [];
 
   // Config files and trees by content, gitignored ones too (mkosi.local.conf usually is).
-  for (const f of inputs.configFiles.filter(inWorkspace)) result.push({ fileset: ws(f), includeIgnored: true } as never);
+  for (const f of [...inputs.configFiles, inputs.lockfile].filter(inWorkspace)) result.push({ fileset: ws(f), includeIgnored: true } as never);
   for (const p of inputs.paths.filter(inWorkspace)) {
     result.push({ fileset: ws(p), includeIgnored: true } as never, { fileset: `${ws(p)}/**/*`, includeIgnored: true } as never);
   }

@@ -52,6 +52,7 @@ describe('createNodes', () => {
     expect(image.outputs).toEqual(['{workspaceRoot}/images/os/mkosi.output/image.tar.zst']);
     expect(image.inputs).toEqual([
       { fileset: '{workspaceRoot}/images/os/mkosi.conf', includeIgnored: true },
+      { fileset: '{workspaceRoot}/images/os/kiln.lock', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra/**/*', includeIgnored: true },
       { runtime: expect.stringMatching(/^node \S+digest\.js --root images\/os --cache \S+ --extra kiln:0\.1\.0\+[0-9a-f]{16} --extra settings:[0-9a-f]{32} images\/os\/mkosi\.extra$/) },
