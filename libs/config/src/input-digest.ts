@@ -36,11 +36,19 @@ export interface DigestOptions {
   extra?: string[];
 }
 
-/** One line per file system entry under `paths`, in a stable order. */
-export function describeInputs(paths: string[], opts: DigestOptions): string[] {
+/** One file system entry under the paths described; paths are relative to the root, with "/". */
+export type InputEntry =
+  | { type: 'file'; path: string; mode: string; size: number; sha256: string }
+  | { type: 'dir'; path: string; mode: string; empty: boolean }
+  | { type: 'link'; path: string; target: string }
+  | { type: 'special'; path: string; mode: string; device: 'c' | 'b' | 'p' | 's'; rdev: number }
+  | { type: 'missing'; path: string };
+
+/** Every file system entry under `paths` (modes in octal, without the file type), in a stable order. */
+export function inputEntries(paths: string[], opts: Omit<DigestOptions, 'extra'>): InputEntry[] {
   const cache = readCache(opts.cacheFile);
   const fresh: StatCache = {};
-  const lines: string[] = [];
+  const entries: InputEntry[] = [];
   const root = path.resolve(opts.root);
   const rel = (p: string) => path.relative(root, p).split(path.sep).join('/') || '.';
 
@@ -49,25 +57,47 @@ export function describeInputs(paths: string[], opts: DigestOptions): string[] {
     try {
       st = fs.lstatSync(p);
     } catch {
-      lines.push(`missing ${rel(p)}`);
+      entries.push({ type: 'missing', path: rel(p) });
       return;
     }
     const mode = (st.mode & 0o7777).toString(8);
     if (st.isDirectory()) {
-      const entries = fs.readdirSync(p).sort();
-      lines.push(`dir ${rel(p)} ${mode}${entries.length ? '' : ' empty'}`);
-      for (const e of entries) visit(path.join(p, e));
+      const names = fs.readdirSync(p).sort();
+      entries.push({ type: 'dir', path: rel(p), mode, empty: names.length === 0 });
+      for (const e of names) visit(path.join(p, e));
     } else if (st.isSymbolicLink()) {
-      lines.push(`link ${rel(p)} -> ${fs.readlinkSync(p)}`);
+      entries.push({ type: 'link', path: rel(p), target: fs.readlinkSync(p) });
     } else if (st.isFile()) {
-      lines.push(`file ${rel(p)} ${mode} ${st.size} ${contentHash(p, st, cache, fresh)}`);
+      entries.push({ type: 'file', path: rel(p), mode, size: st.size, sha256: contentHash(p, st, cache, fresh) });
     } else {
-      lines.push(`special ${rel(p)} ${mode} ${st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's'} ${st.rdev}`);
+      const device = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
+      entries.push({ type: 'special', path: rel(p), mode, device, rdev: st.rdev });
     }
   };
   for (const p of [...new Set(paths.map((x) => path.resolve(x)))].sort()) visit(p);
   writeCache(opts.cacheFile, fresh);
-  return [...(opts.extra ?? []), ...lines];
+  return entries;
+}
+
+/** An entry as one line of `kiln digest --list`: the form the fingerprint hashes. */
+export function entryLine(e: InputEntry): string {
+  switch (e.type) {
+    case 'file':
+      return `file ${e.path} ${e.mode} ${e.size} ${e.sha256}`;
+    case 'dir':
+      return `dir ${e.path} ${e.mode}${e.empty ? ' empty' : ''}`;
+    case 'link':
+      return `link ${e.path} -> ${e.target}`;
+    case 'special':
+      return `special ${e.path} ${e.mode} ${e.device} ${e.rdev}`;
+    case 'missing':
+      return `missing ${e.path}`;
+  }
+}
+
+/** One line per file system entry under `paths`, in a stable order. */
+export function describeInputs(paths: string[], opts: DigestOptions): string[] {
+  return [...(opts.extra ?? []), ...inputEntries(paths, opts).map(entryLine)];
 }
 
 export function digestInputs(paths: string[], opts: DigestOptions): string {

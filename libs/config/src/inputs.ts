@@ -35,7 +35,12 @@ function pathsOf(value: unknown): string[] {
   return items.map((v) => (typeof v === 'string' ? v : (v as Tree).source)).filter((p) => path.isAbsolute(p));
 }
 
-export function presetInputs(project: Project, preset: Preset): PresetInputs {
+/**
+ * The one walk of the settings table: the resolved value of every setting that takes part in the
+ * cache key (relative to the project root), and the paths the path and script settings point at,
+ * split into the preset's own inputs and other presets' outputs.
+ */
+function walkSettings(project: Project, preset: Preset): { settings: Record<string, unknown>; paths: Set<string>; readsOutputsOf: Set<string> } {
   const settings: Record<string, unknown> = {};
   const paths = new Set<string>();
   const readsOutputsOf = new Set<string>();
@@ -52,6 +57,19 @@ export function presetInputs(project: Project, preset: Preset): PresetInputs {
       else paths.add(p);
     }
   }
+  return { settings, paths, readsOutputsOf };
+}
+
+/**
+ * The settings that can change a preset's image, by name in table order, paths relative to the
+ * project root: what the settings hash covers and what a build manifest records.
+ */
+export function presetSettings(project: Project, preset: Preset): Record<string, unknown> {
+  return walkSettings(project, preset).settings;
+}
+
+export function presetInputs(project: Project, preset: Preset): PresetInputs {
+  const { settings, paths, readsOutputsOf } = walkSettings(project, preset);
   const environment = new Set(['SOURCE_DATE_EPOCH', ...preset.passedEnvironment]);
   return {
     settingsHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 32),
