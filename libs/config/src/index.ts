@@ -9,7 +9,32 @@ export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions } from
 export { outputPath, Edge } from './graph';
 export { summaryJson, summaryText, SummaryJson } from './summary';
 export { tomlJsonSchema } from './json-schema';
-export { presetInputs, PresetInputs } from './inputs';
-export { describeInputs, digestInputs, DigestOptions } from './input-digest';
-export { outputNames, cachedOutputNames, compressionSuffix } from './outputs';
+export { presetInputs, presetSettings, PresetInputs } from './inputs';
+export { describeInputs, digestInputs, inputEntries, entryLine, DigestOptions, InputEntry } from './input-digest';
+export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
 export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockRequest, LOCK_VERSION } from './lockfile';
+export {
+  currentManifest,
+  diffManifests,
+  diffIsEmpty,
+  explanationItems,
+  formatExplanation,
+  formatManifest,
+  invalidManifestMessage,
+  manifestPath,
+  readManifest,
+  rebuildReason,
+  withLock,
+  compareDebianVersions,
+  Manifest,
+  ManifestDiff,
+  ManifestOptions,
+  ManifestRead,
+  ManifestPackage,
+  FileEntry,
+  FileChangeKind,
+  PackageChange,
+  ExplanationItem,
+  MANIFEST_VERSION,
+  UNLOCKED_NOTE,
+} from './manifest';

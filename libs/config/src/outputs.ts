@@ -8,8 +8,8 @@ export function compressionSuffix(compression: string): string {
   return SUFFIX[compression] ?? '';
 }
 
-/** Every output, relative to OutputDirectory: for Format=directory the tree and its archive. */
-export function outputNames(config: Record<string, unknown>): string[] {
+/** The image files a preset writes, relative to OutputDirectory: for Format=directory the tree and its archive. */
+export function imageOutputNames(config: Record<string, unknown>): string[] {
   const name = config.Output as string;
   const suffix = compressionSuffix(config.CompressOutput as string);
   switch (config.Format) {
@@ -25,8 +25,23 @@ export function outputNames(config: Record<string, unknown>): string[] {
 }
 
 /**
+ * The build manifest (manifest.ts), OUTPUT.manifest.json beside the image: written last, so it
+ * exists only for a complete build. A preset without image files has none.
+ */
+export function manifestName(config: Record<string, unknown>): string | null {
+  return imageOutputNames(config).length ? `${config.Output as string}.manifest.json` : null;
+}
+
+/** Every output, relative to OutputDirectory: the image files, then the manifest. */
+export function outputNames(config: Record<string, unknown>): string[] {
+  const manifest = manifestName(config);
+  return manifest ? [...imageOutputNames(config), manifest] : [];
+}
+
+/**
  * The outputs a cache keeps: regular files only (Nx copies outputs file by file; a directory
- * image holds device nodes), so a directory image is kept as its archive.
+ * image holds device nodes), so a directory image is kept as its archive; and the manifest, so
+ * that a restored build can still be explained.
  */
 export function cachedOutputNames(config: Record<string, unknown>): string[] {
   const names = outputNames(config);

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cachedOutputNames, outputPath, type Preset, type Project } from '@kiln/config';
+import { publishManifest, startManifest } from './build-manifest';
 import { cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
@@ -42,6 +43,8 @@ export interface BuildOptions {
   step?: (preset: string, what: string) => void;
   signal?: AbortSignal;
   env?: Record<string, string | undefined>;
+  /** kiln's build identity (version + code hash), recorded in each build's manifest. */
+  identity?: string;
 }
 
 export interface PresetResult {
@@ -151,6 +154,8 @@ async function removeStaleWork(workBase: string): Promise<void> {
 
 export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
   const env = opts.env ?? process.env;
+  // Why it rebuilds, then the build; the manifest of its inputs is published after the outputs.
+  const manifest = startManifest(project, preset, { identity: opts.identity, env, step: opts.step });
   const outDir = ensureDir(preset.config.OutputDirectory as string);
   const workBase = ensureDir(path.join(outDir, '.kiln-work'));
   await removeStaleWork(workBase);
@@ -214,6 +219,7 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
     const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
     if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
     for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name));
+    await publishManifest(preset, manifest, work);
     return [...written, ...extra].map(([, name]) => name);
   } finally {
     await removeTree(work);

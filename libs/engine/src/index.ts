@@ -1,4 +1,5 @@
 export { build, buildPlan, clean, buildPreset, defaultPackageCache, outputsExist, sourceDateEpoch, BuildOptions, PresetResult, DEFAULT_SOURCE_DATE_EPOCH } from './build';
 export { BuildError } from './errors';
 export { outputNames } from './outputs';
+export { toolsIdentity } from './tools';
 export { sourceLines } from './distributions/debian';

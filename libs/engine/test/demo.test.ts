@@ -25,7 +25,9 @@ describe('the demo project examples/system', () => {
     expect(result.stderr).not.toMatch(/^kiln: /m);
     expect(result.code).toBe(0);
     expect(result.stdout.split('\n').map((l) => l.split(':')[0])).toEqual(['base', 'initrd', 'system', '']);
-    expect(fs.readdirSync(out).sort()).toEqual(['base', 'base.tar.zst', 'initrd.cpio.zst', 'system.tar.zst']);
+    expect(fs.readdirSync(out).sort()).toEqual(['base', 'base.manifest.json', 'base.tar.zst', 'initrd.cpio.zst', 'initrd.manifest.json', 'system.manifest.json', 'system.tar.zst']);
+    // The first build of each: nothing to compare with.
+    for (const p of ['base', 'initrd', 'system']) expect(result.stderr).toContain(`${p}: no previous build (no manifest)\n`);
   });
 
   it('base holds systemd, udev and dbus, with dpkg\'s database kept for presets built on it', () => {
@@ -59,15 +61,18 @@ describe('the demo project examples/system', () => {
     expect(fs.readlinkSync(path.join(tree, 'etc/localtime'))).toBe('../usr/share/zoneinfo/UTC');
   });
 
-  it('system builds from base.tar.zst when the base directory is gone (as after a cache restore)', async () => {
+  it('system builds from base.tar.zst when the base directory is gone (as after a cache restore), and says why it rebuilds', async () => {
     const before = unpack(path.join(out, 'system.tar.zst'));
     fs.rmSync(path.join(out, 'base'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'mkosi.extra/etc/issue'), 'kiln demo\n');
     const r = await kiln(['build', '-C', root, '--force']);
     expect(r.stderr).not.toMatch(/^kiln: /m);
     expect(r.stderr).toContain('base: up to date');
+    expect(r.stderr).toContain('system: rebuilding because:\nsystem:   file mkosi.extra/etc/issue added\n');
     const after = unpack(path.join(out, 'system.tar.zst'));
     expect(fs.readFileSync(path.join(after, 'etc/motd'))).toEqual(fs.readFileSync(path.join(before, 'etc/motd')));
     expect(fs.existsSync(path.join(after, 'usr/lib/systemd/systemd'))).toBe(true);
+    expect(fs.readFileSync(path.join(after, 'etc/issue'), 'utf8')).toBe('kiln demo\n');
   });
 
   it('a second build leaves the outputs alone', async () => {

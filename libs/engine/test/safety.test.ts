@@ -25,7 +25,9 @@ describe('reproducible, atomic builds', () => {
   let out: string;
   let hashes: Record<string, string>;
   const outputs = () => fs.readdirSync(out).sort();
-  const hashAll = () => Object.fromEntries(['small.tar.zst', 'initrd.cpio.zst'].map((f) => [f, sha256(path.join(out, f))]));
+  // The images and their build manifests: a manifest is as reproducible as the image.
+  const hashAll = () => Object.fromEntries(['small.tar.zst', 'initrd.cpio.zst', 'small.manifest.json', 'initrd.manifest.json'].map((f) => [f, sha256(path.join(out, f))]));
+  const OUTPUTS = ['initrd.cpio.zst', 'initrd.manifest.json', 'small.manifest.json', 'small.tar.zst'];
 
   beforeAll(async () => {
     root = tempProject({
@@ -40,8 +42,8 @@ describe('reproducible, atomic builds', () => {
     hashes = hashAll();
   });
 
-  it('builds the tar and the cpio, and nothing else', () => {
-    expect(outputs()).toEqual(['initrd.cpio.zst', 'small.tar.zst']);
+  it('builds the tar and the cpio and their manifests, and nothing else', () => {
+    expect(outputs()).toEqual(OUTPUTS);
   });
 
   it('gives bit-identical tar and cpio outputs when built again', async () => {
@@ -49,6 +51,9 @@ describe('reproducible, atomic builds', () => {
     const b = await kiln(['build', '-C', root, '--force', '--preset', 'initrd']);
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(a.stdout).toMatch(/^proj: built small\.tar\.zst/);
+    // Same inputs: the log says so, and the manifests are the same bytes.
+    expect(a.stderr).toContain('proj: rebuilding, but nothing changed since the last build\n');
+    expect(b.stderr).toContain('initrd: rebuilding, but nothing changed since the last build\n');
     expect(hashAll()).toEqual(hashes);
   });
 
@@ -66,7 +71,7 @@ describe('reproducible, atomic builds', () => {
       const r = await kiln(['build', '-C', root, '--force']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^kiln: proj: finalize script mkosi\.finalize failed \(.*mkosi\.finalize: exit code 3\)\n {2}failing on purpose$/m);
-      expect(outputs()).toEqual(['initrd.cpio.zst', 'small.tar.zst']);
+      expect(outputs()).toEqual(OUTPUTS);
       expect(hashAll()).toEqual(hashes);
     } finally {
       fs.rmSync(path.join(root, 'fail'));
@@ -83,7 +88,7 @@ describe('reproducible, atomic builds', () => {
       expect(r.code).toBe(130);
       expect(r.stderr).toMatch(/kiln: SIGINT: stopping the build/);
       expect(r.stderr).toMatch(/interrupted; previous outputs are unchanged/);
-      expect(outputs()).toEqual(['initrd.cpio.zst', 'small.tar.zst']);
+      expect(outputs()).toEqual(OUTPUTS);
       expect(hashAll()).toEqual(hashes);
     } finally {
       fs.rmSync(path.join(root, 'hang'), { force: true });
@@ -103,7 +108,7 @@ describe('reproducible, atomic builds', () => {
 
     const r = await kiln(['build', '-C', root, '--force']);
     expect(r.code).toBe(0);
-    expect(outputs()).toEqual(['initrd.cpio.zst', 'small.tar.zst']);
+    expect(outputs()).toEqual(OUTPUTS);
     expect(hashAll()).toEqual(hashes);
   });
 

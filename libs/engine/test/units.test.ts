@@ -86,11 +86,11 @@ describe('apt sources', () => {
 });
 
 describe('output names', () => {
-  it('follow Format= and CompressOutput=', () => {
-    expect(outputNames({ Format: 'tar', Output: 'x', CompressOutput: 'zstd' })).toEqual(['x.tar.zst']);
-    expect(outputNames({ Format: 'cpio', Output: 'i', CompressOutput: 'xz' })).toEqual(['i.cpio.xz']);
-    expect(outputNames({ Format: 'tar', Output: 'x', CompressOutput: 'none' })).toEqual(['x.tar']);
-    expect(outputNames({ Format: 'directory', Output: 'base', CompressOutput: 'none' })).toEqual(['base', 'base.tar.zst']);
+  it('follow Format= and CompressOutput=, the build manifest last', () => {
+    expect(outputNames({ Format: 'tar', Output: 'x', CompressOutput: 'zstd' })).toEqual(['x.tar.zst', 'x.manifest.json']);
+    expect(outputNames({ Format: 'cpio', Output: 'i', CompressOutput: 'xz' })).toEqual(['i.cpio.xz', 'i.manifest.json']);
+    expect(outputNames({ Format: 'tar', Output: 'x', CompressOutput: 'none' })).toEqual(['x.tar', 'x.manifest.json']);
+    expect(outputNames({ Format: 'directory', Output: 'base', CompressOutput: 'none' })).toEqual(['base', 'base.tar.zst', 'base.manifest.json']);
     expect(outputNames({ Format: 'none', Output: 'n', CompressOutput: 'none' })).toEqual([]);
   });
 });

@@ -29,6 +29,9 @@ function quote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The output files of a dependency that go into the hash (Nx's glob engine takes the !(...) form). */
+export const DEPENDENCY_IMAGE_FILES = '**/!(*.manifest.json)';
+
 export function imageInputs(project: Project, preset: Preset, dir: string, workspaceRoot: string): Inputs {
   const inputs = presetInputs(project, preset);
   const inWorkspace = (p: string) => !path.relative(workspaceRoot, p).startsWith('..');
@@ -54,8 +57,9 @@ export function imageInputs(project: Project, preset: Preset, dir: string, works
   result.push({ runtime: `node ${kilnBin(workspaceRoot, 'digest.js')} ${digestArgs.map(quote).join(' ')}` });
 
   for (const name of inputs.environment) result.push({ env: name });
-  // A base tree or initrd built by another preset: its output files, as Nx restored or built them.
-  if (inputs.readsOutputsOf.length) result.push({ dependentTasksOutputFiles: '**/*' });
+  // A base tree or initrd built by another preset: its image files, as Nx restored or built them;
+  // not its build manifest (a rebuild giving the same image must not rebuild this preset).
+  if (inputs.readsOutputsOf.length) result.push({ dependentTasksOutputFiles: DEPENDENCY_IMAGE_FILES });
   // kiln's own version is in the digest; no npm package can change the image otherwise.
   result.push({ externalDependencies: [] });
   return result;

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CreateNodesContextV2, ProjectConfiguration } from '@nx/devkit';
 import { createDependencies, createNodes } from '../src';
+import { DEPENDENCY_IMAGE_FILES } from '../src/inputs';
 
 function workspace(files: Record<string, string>): string {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-plugin-'));
@@ -49,7 +50,7 @@ describe('createNodes', () => {
     expect(image.options.command).toMatch(/^node \S+main\.js build -C images\/os --preset os --force --no-deps$/);
     expect(image.dependsOn).toEqual(['^image']);
     // Output= defaults to ImageId= or "image" for the main image, as in mkosi.
-    expect(image.outputs).toEqual(['{workspaceRoot}/images/os/mkosi.output/image.tar.zst']);
+    expect(image.outputs).toEqual(['{workspaceRoot}/images/os/mkosi.output/image.tar.zst', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json']);
     expect(image.inputs).toEqual([
       { fileset: '{workspaceRoot}/images/os/mkosi.conf', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/kiln.lock', includeIgnored: true },
@@ -58,12 +59,22 @@ describe('createNodes', () => {
       { runtime: expect.stringMatching(/^node \S+digest\.js --root images\/os --cache \S+ --extra kiln:0\.1\.0\+[0-9a-f]{16} --extra settings:[0-9a-f]{32} images\/os\/mkosi\.extra$/) },
       { env: 'SOURCE_DATE_EPOCH' },
       { env: 'TOKEN' },
-      { dependentTasksOutputFiles: '**/*' },
+      { dependentTasksOutputFiles: '**/!(*.manifest.json)' },
       { externalDependencies: [] },
     ]);
-    // A directory image is cached as its archive; a README is in no input.
-    expect(projects['images/os/mkosi.images/base'].targets!.image.outputs).toEqual(['{workspaceRoot}/images/os/mkosi.output/base.tar.zst']);
+    // A directory image is cached as its archive, with its manifest; a README is in no input.
+    expect(projects['images/os/mkosi.images/base'].targets!.image.outputs).toEqual([
+      '{workspaceRoot}/images/os/mkosi.output/base.tar.zst',
+      '{workspaceRoot}/images/os/mkosi.output/base.manifest.json',
+    ]);
     expect(JSON.stringify(projects)).not.toContain('README');
+  });
+
+  it('hashes the image files of the presets it reads, not their build manifests (as Nx\'s glob engine matches)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { matchGlobPaths } = require('nx/src/native') as { matchGlobPaths(globs: string[], paths: string[]): boolean[] };
+    const files = ['images/os/mkosi.output/base.tar.zst', 'images/os/mkosi.output/initrd.cpio.zst', 'images/os/mkosi.output/base.manifest.json'];
+    expect(matchGlobPaths([DEPENDENCY_IMAGE_FILES], files)).toEqual([true, true, false]);
   });
 
   it('adds summary to the main image, clean to every preset, in a kiln target group', async () => {

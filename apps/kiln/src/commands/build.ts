@@ -1,6 +1,7 @@
 import { loadProject } from '@kiln/config';
 import { build, BuildError } from '@kiln/engine';
 import { reportWarnings } from '../report';
+import { buildIdentity } from '../version';
 
 export interface BuildCommandOptions {
   directory: string;
@@ -32,6 +33,7 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
       signal: abort.signal,
       log: opts.verbose ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
       step: (preset, what) => process.stderr.write(`${preset}: ${what}\n`),
+      identity: buildIdentity(),
     });
     for (const r of results) {
       if (r.status === 'built') process.stdout.write(`${r.preset}: built ${r.outputs.join(', ')} in ${r.seconds.toFixed(1)}s\n`);

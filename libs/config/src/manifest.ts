@@ -1,0 +1,537 @@
+/**
+ * Build manifests: what a preset's build was made from, written beside its outputs as
+ * OUTPUT.manifest.json, and the comparison behind `kiln explain` and the reason `kiln build`
+ * gives for rebuilding a preset.
+ *
+ * A manifest records the same inputs as the cache key (inputs.ts), as values rather than a hash:
+ *  - settings: the resolved value of every setting that can change the image, paths relative to
+ *    the project root (RootPassword= and passed-through Environment= values only as a hash);
+ *  - files: every config file, the lockfile, every tree, script and directory the preset reads:
+ *    type, mode, size, content hash, symlink target;
+ *  - packages and buildPackages: the preset's kiln.lock, or null when it has none (unlocked);
+ *  - readOutputs: the SHA-256 of the output files of the presets it reads (BaseTrees=%O/base);
+ *  - environment: the variables the build reads, as a SHA-256 of the value (null when unset),
+ *    never the value, which may be a secret;
+ *  - tools: the host tools' versions (or the ToolsTree= and its digest); kiln: its build identity.
+ *
+ * It is deterministic: sorted keys, no timestamps, no absolute paths, no host names, so two builds
+ * of the same inputs write the same bytes (caches compare and restore outputs bit for bit).
+ *
+ * currentManifest reads the file system; diffManifests and formatExplanation are pure.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { inputEntries, type InputEntry } from './input-digest';
+import { presetInputs, presetSettings } from './inputs';
+import { readLockfile, type Lock } from './lockfile';
+import { cachedOutputNames, manifestName } from './outputs';
+import type { Preset, Project } from './project';
+import { SETTINGS } from './settings';
+
+export const MANIFEST_VERSION = 1;
+
+const Sha = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
+
+const FileEntrySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('file'), mode: z.string(), size: z.number().int().nonnegative(), sha256: Sha }),
+  z.strictObject({ type: z.literal('dir'), mode: z.string() }),
+  z.strictObject({ type: z.literal('link'), target: z.string() }),
+  z.strictObject({ type: z.literal('special'), mode: z.string(), device: z.enum(['c', 'b', 'p', 's']), rdev: z.number().int() }),
+]);
+export type FileEntry = z.infer<typeof FileEntrySchema>;
+
+const PackageSchema = z.strictObject({
+  name: z.string().min(1),
+  version: z.string().min(1),
+  architecture: z.string().min(1),
+  repository: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: Sha,
+});
+export type ManifestPackage = z.infer<typeof PackageSchema>;
+
+const ManifestSchema = z.strictObject({
+  manifestVersion: z.literal(MANIFEST_VERSION),
+  preset: z.string(),
+  kiln: z.string().nullable(),
+  tools: z.record(z.string(), z.string()),
+  settings: z.record(z.string(), z.unknown()),
+  files: z.record(z.string(), FileEntrySchema),
+  packages: z.array(PackageSchema).nullable(),
+  buildPackages: z.array(PackageSchema).nullable(),
+  readOutputs: z.record(z.string(), z.record(z.string(), Sha.nullable())),
+  environment: z.record(z.string(), Sha.nullable()),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export interface ManifestOptions {
+  /** kiln's build identity (version + engine code hash); null when the caller has none. */
+  identity: string | null;
+  /** The tools the build runs, name -> version line (see the engine's toolsIdentity). */
+  tools: Record<string, string>;
+  /** The environment the build reads (default: process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Settings whose value is a secret: recorded as a hash, shown as "changed". */
+const HIDDEN_SETTINGS = new Set(['RootPassword']);
+/** What stands for a passed-through Environment= value (recorded under `environment`). */
+export const PASSED_THROUGH = '(from the environment)';
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Where a preset's manifest is, or null for a preset without outputs (Format=none). */
+export function manifestPath(preset: Preset): string | null {
+  const name = manifestName(preset.config);
+  return name ? path.join(preset.config.OutputDirectory as string, name) : null;
+}
+
+/** The manifest of the preset's inputs as they are now. */
+export function currentManifest(project: Project, preset: Preset, opts: ManifestOptions): Manifest {
+  const env = opts.env ?? process.env;
+  const inputs = presetInputs(project, preset);
+
+  // The lockfile is a file input too (any edit of it rebuilds); the tools tree is recorded as a
+  // whole by the caller (tools), not file by file.
+  const toolsTree = preset.config.ToolsTree;
+  const paths = [...inputs.configFiles, inputs.lockfile, ...inputs.paths.filter((p) => p !== toolsTree)];
+  const files: Record<string, FileEntry> = {};
+  for (const e of inputEntries(paths, { root: project.root })) {
+    const entry = fileEntry(e);
+    if (entry) files[e.path] = entry;
+  }
+
+  const lock = readLockfile(inputs.lockfile);
+  const byName = new Map(project.presets.map((p) => [p.name, p]));
+  const readOutputs: Manifest['readOutputs'] = {};
+  for (const name of inputs.readsOutputsOf) {
+    const producer = byName.get(name)!;
+    const dir = producer.config.OutputDirectory as string;
+    const own = manifestName(producer.config);
+    readOutputs[name] = Object.fromEntries(cachedOutputNames(producer.config).filter((n) => n !== own).map((n) => [n, fileHash(path.join(dir, n))]));
+  }
+
+  const manifest: Manifest = {
+    manifestVersion: MANIFEST_VERSION,
+    preset: preset.name,
+    kiln: opts.identity,
+    tools: { ...opts.tools },
+    settings: recordedSettings(project, preset),
+    files,
+    packages: lock ? sortPackages(lock.package) : null,
+    buildPackages: lock ? sortPackages(lock['build-package']) : null,
+    readOutputs,
+    environment: Object.fromEntries(inputs.environment.map((name) => [name, env[name] === undefined ? null : sha256(env[name]!)])),
+  };
+  return sortKeys(manifest) as Manifest;
+}
+
+/**
+ * The manifest with the packages of `lock` (a build that rewrites its lock, kiln build --relock,
+ * records the lock it installed from).
+ */
+export function withLock(m: Manifest, lock: Lock | null): Manifest {
+  return { ...m, packages: lock ? sortPackages(lock.package) : null, buildPackages: lock ? sortPackages(lock['build-package']) : null };
+}
+
+function fileEntry(e: InputEntry): FileEntry | null {
+  switch (e.type) {
+    case 'file':
+      return { type: 'file', mode: e.mode, size: e.size, sha256: e.sha256 };
+    case 'dir':
+      return { type: 'dir', mode: e.mode };
+    case 'link':
+      return { type: 'link', target: e.target };
+    case 'special':
+      return { type: 'special', mode: e.mode, device: e.device, rdev: e.rdev };
+    case 'missing':
+      // A path that does not exist reads as nothing: when it appears, it is "added".
+      return null;
+  }
+}
+
+function fileHash(file: string): string | null {
+  try {
+    const hash = createHash('sha256');
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let n: number;
+      while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) hash.update(buf.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
+    return hash.digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+/** The settings record, with secrets replaced: RootPassword= by a hash, passed-through variables by a marker. */
+function recordedSettings(project: Project, preset: Preset): Record<string, unknown> {
+  const settings = presetSettings(project, preset);
+  for (const name of HIDDEN_SETTINGS) {
+    const v = settings[name];
+    if (v !== null && v !== undefined) settings[name] = `sha256:${sha256(JSON.stringify(v))}`;
+  }
+  for (const def of SETTINGS) {
+    const v = settings[def.name];
+    if (def.cache !== 'environment' || !v || typeof v !== 'object') continue;
+    settings[def.name] = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, preset.passedEnvironment.includes(k) ? PASSED_THROUGH : x]));
+  }
+  return settings;
+}
+
+function sortPackages(pkgs: readonly ManifestPackage[]): ManifestPackage[] {
+  const key = (p: ManifestPackage) => `${p.name}\0${p.architecture}`;
+  return pkgs.map((p) => ({ ...p })).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** Objects with their keys sorted (recursively), so that JSON.stringify is canonical. */
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+}
+
+/** The manifest as written: canonical JSON, sorted keys, two-space indentation, final newline. */
+export function formatManifest(m: Manifest): string {
+  return `${JSON.stringify(sortKeys(m), null, 2)}\n`;
+}
+
+export type ManifestRead =
+  | { status: 'found'; manifest: Manifest }
+  | { status: 'missing' }
+  | { status: 'invalid'; reason: string };
+
+/** Reads and validates a manifest; a damaged or foreign file is `invalid` with the reason, never an exception. */
+export function readManifest(file: string): ManifestRead {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
+    return { status: 'invalid', reason: `cannot read it: ${(e as Error).message}` };
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return { status: 'invalid', reason: `invalid JSON: ${(e as Error).message}` };
+  }
+  const version = doc && typeof doc === 'object' ? (doc as Record<string, unknown>).manifestVersion : undefined;
+  if (typeof version === 'number' && version !== MANIFEST_VERSION) {
+    return { status: 'invalid', reason: `manifest version ${version}, this kiln reads version ${MANIFEST_VERSION}` };
+  }
+  const r = ManifestSchema.safeParse(doc);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    return { status: 'invalid', reason: `${issue.path.join('.') || 'top level'}: ${issue.message}` };
+  }
+  return { status: 'found', manifest: r.data };
+}
+
+/** The message for an unreadable manifest (`file` as it should be shown). */
+export function invalidManifestMessage(file: string, reason: string): string {
+  return `cannot compare: ${file} is not a kiln manifest (${reason})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The comparison
+
+export type FileChangeKind = 'content' | 'mode' | 'type' | 'target';
+
+export interface ManifestDiff {
+  settings: { name: string; old: unknown; new: unknown }[];
+  files: { path: string; change: 'added' | 'removed' | 'changed'; kinds: FileChangeKind[]; old: FileEntry | null; new: FileEntry | null }[];
+  /** The preset got a kiln.lock (locked) or lost it (unlocked); null: the same as before. */
+  lock: { change: 'locked' | 'unlocked'; packages: number } | null;
+  packages: PackageChange[];
+  /** Output files of presets this one reads (BaseTrees=%O/base). */
+  readOutputs: { preset: string; change: 'added' | 'removed' | 'changed' | 'missing' }[];
+  environment: { name: string; change: 'set' | 'unset' | 'changed' }[];
+  tools: { name: string; old: string | null; new: string | null }[];
+  kiln: { old: string | null; new: string | null } | null;
+  /** The new manifest has no kiln.lock: package versions come from the mirror, unseen here. */
+  unlocked: boolean;
+}
+
+export interface PackageChange {
+  name: string;
+  architecture: string;
+  /** A BuildPackages= package (installed for build scripts only). */
+  build: boolean;
+  change: 'added' | 'removed' | 'upgraded' | 'downgraded' | 'rebuilt';
+  old: string | null;
+  new: string | null;
+}
+
+const canonical = (v: unknown) => JSON.stringify(sortKeys(v ?? null));
+
+export function diffManifests(old: Manifest, cur: Manifest): ManifestDiff {
+  const names = (a: object, b: object) => [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+
+  const settings = names(old.settings, cur.settings)
+    .filter((n) => canonical(old.settings[n]) !== canonical(cur.settings[n]))
+    .map((name) => ({ name, old: old.settings[name] ?? null, new: cur.settings[name] ?? null }));
+
+  const files: ManifestDiff['files'] = [];
+  for (const p of names(old.files, cur.files)) {
+    const a = old.files[p] ?? null;
+    const b = cur.files[p] ?? null;
+    if (!a || !b) files.push({ path: p, change: a ? 'removed' : 'added', kinds: [], old: a, new: b });
+    else {
+      const kinds = fileChanges(a, b);
+      if (kinds.length) files.push({ path: p, change: 'changed', kinds, old: a, new: b });
+    }
+  }
+
+  let lock: ManifestDiff['lock'] = null;
+  const packages: PackageChange[] = [];
+  if (old.packages === null && cur.packages !== null) lock = { change: 'locked', packages: cur.packages.length };
+  else if (old.packages !== null && cur.packages === null) lock = { change: 'unlocked', packages: old.packages.length };
+  else {
+    packages.push(...diffPackages(old.packages ?? [], cur.packages ?? [], false), ...diffPackages(old.buildPackages ?? [], cur.buildPackages ?? [], true));
+  }
+
+  const readOutputs: ManifestDiff['readOutputs'] = [];
+  for (const preset of names(old.readOutputs, cur.readOutputs)) {
+    const a = old.readOutputs[preset];
+    const b = cur.readOutputs[preset];
+    if (!a) readOutputs.push({ preset, change: 'added' });
+    else if (!b) readOutputs.push({ preset, change: 'removed' });
+    else if (canonical(a) !== canonical(b)) readOutputs.push({ preset, change: Object.values(b).some((h) => h === null) ? 'missing' : 'changed' });
+  }
+
+  const environment: ManifestDiff['environment'] = [];
+  for (const name of names(old.environment, cur.environment)) {
+    const a = old.environment[name] ?? null;
+    const b = cur.environment[name] ?? null;
+    if (a === b) continue;
+    environment.push({ name, change: a === null ? 'set' : b === null ? 'unset' : 'changed' });
+  }
+
+  const tools = names(old.tools, cur.tools)
+    .filter((n) => old.tools[n] !== cur.tools[n])
+    .map((name) => ({ name, old: old.tools[name] ?? null, new: cur.tools[name] ?? null }));
+
+  return {
+    settings,
+    files,
+    lock,
+    packages,
+    readOutputs,
+    environment,
+    tools,
+    kiln: old.kiln !== cur.kiln ? { old: old.kiln, new: cur.kiln } : null,
+    unlocked: cur.packages === null,
+  };
+}
+
+function fileChanges(a: FileEntry, b: FileEntry): FileChangeKind[] {
+  if (a.type !== b.type) return ['type'];
+  const kinds: FileChangeKind[] = [];
+  if (a.type === 'file' && b.type === 'file' && (a.sha256 !== b.sha256 || a.size !== b.size)) kinds.push('content');
+  if (a.type === 'special' && b.type === 'special' && (a.device !== b.device || a.rdev !== b.rdev)) kinds.push('content');
+  if (a.type === 'link' && b.type === 'link' && a.target !== b.target) kinds.push('target');
+  if ('mode' in a && 'mode' in b && a.mode !== b.mode) kinds.push('mode');
+  return kinds;
+}
+
+function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boolean): PackageChange[] {
+  const key = (p: ManifestPackage) => `${p.name}:${p.architecture}`;
+  const a = new Map(old.map((p) => [key(p), p]));
+  const b = new Map(cur.map((p) => [key(p), p]));
+  const out: PackageChange[] = [];
+  for (const k of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const x = a.get(k);
+    const y = b.get(k);
+    const base = { name: (x ?? y)!.name, architecture: (x ?? y)!.architecture, build };
+    if (!x) out.push({ ...base, change: 'added', old: null, new: y!.version });
+    else if (!y) out.push({ ...base, change: 'removed', old: x.version, new: null });
+    else if (x.version !== y.version) {
+      out.push({ ...base, change: compareDebianVersions(y.version, x.version) >= 0 ? 'upgraded' : 'downgraded', old: x.version, new: y.version });
+    } else if (x.sha256 !== y.sha256) out.push({ ...base, change: 'rebuilt', old: x.version, new: y.version });
+  }
+  return out;
+}
+
+/** dpkg's version order (epoch:upstream-revision, "~" before everything, digits compared as numbers). */
+export function compareDebianVersions(a: string, b: string): number {
+  const split = (v: string) => {
+    const colon = v.indexOf(':');
+    const epoch = colon > 0 && /^\d+$/.test(v.slice(0, colon)) ? Number(v.slice(0, colon)) : 0;
+    const rest = colon > 0 ? v.slice(colon + 1) : v;
+    const dash = rest.lastIndexOf('-');
+    return { epoch, upstream: dash >= 0 ? rest.slice(0, dash) : rest, revision: dash >= 0 ? rest.slice(dash + 1) : '' };
+  };
+  const x = split(a);
+  const y = split(b);
+  return Math.sign(x.epoch - y.epoch || verrevcmp(x.upstream, y.upstream) || verrevcmp(x.revision, y.revision));
+}
+
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+
+function order(c: string | undefined): number {
+  if (c === undefined || isDigit(c)) return 0;
+  if (c === '~') return -1;
+  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
+  return c.charCodeAt(0) + 256;
+}
+
+function verrevcmp(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
+      const d = order(a[i]) - order(b[j]);
+      if (d) return d;
+      i++;
+      j++;
+    }
+    while (a[i] === '0') i++;
+    while (b[j] === '0') j++;
+    let first = 0;
+    while (isDigit(a[i]) && isDigit(b[j])) {
+      if (!first) first = a.charCodeAt(i) - b.charCodeAt(j);
+      i++;
+      j++;
+    }
+    if (isDigit(a[i])) return 1;
+    if (isDigit(b[j])) return -1;
+    if (first) return first;
+  }
+  return 0;
+}
+
+export function diffIsEmpty(d: ManifestDiff): boolean {
+  return !d.settings.length && !d.files.length && !d.lock && !d.packages.length && !d.readOutputs.length && !d.environment.length && !d.tools.length && !d.kiln;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The explanation
+
+export interface ExplanationItem {
+  /** The group's heading in `kiln explain` (settings, files, packages, ...). */
+  group: string;
+  /** The change within its group. */
+  text: string;
+  /** The change as a line of its own, as a build's log shows it. */
+  line: string;
+}
+
+const GROUPS = ['settings', 'files', 'packages', 'build packages', 'outputs of other presets', 'environment', 'tools', 'kiln'] as const;
+
+function show(v: unknown): string {
+  const s = v === null || v === undefined ? '(unset)' : JSON.stringify(v);
+  return s.length > 200 ? `${s.slice(0, 199)}…` : s;
+}
+
+const TYPE_NAMES: Record<FileEntry['type'], string> = { file: 'file', dir: 'directory', link: 'symlink', special: 'special file' };
+
+function fileText(f: ManifestDiff['files'][number]): string {
+  const entry = (f.new ?? f.old)!;
+  const what = entry.type === 'file' ? '' : ` (${TYPE_NAMES[entry.type]})`;
+  if (f.change !== 'changed') return `${f.path} ${f.change}${what}`;
+  const a = f.old!;
+  const b = f.new!;
+  const parts = f.kinds.map((k) => {
+    switch (k) {
+      case 'content':
+        return 'content';
+      case 'mode':
+        return `mode ${(a as { mode: string }).mode} -> ${(b as { mode: string }).mode}`;
+      case 'target':
+        return `symlink target ${(a as { target: string }).target} -> ${(b as { target: string }).target}`;
+      case 'type':
+        return `type ${TYPE_NAMES[a.type]} -> ${TYPE_NAMES[b.type]}`;
+    }
+  });
+  return `${f.path} changed (${parts.join(', ')}${f.kinds.includes('mode') && f.kinds.length === 1 ? ' only' : ''})`;
+}
+
+function packageText(p: PackageChange): string {
+  const name = p.architecture === 'all' ? p.name : `${p.name}:${p.architecture}`;
+  switch (p.change) {
+    case 'added':
+      return `${name} added (${p.new})`;
+    case 'removed':
+      return `${name} removed (was ${p.old})`;
+    case 'rebuilt':
+      return `${name} ${p.new} changed (same version, another file)`;
+    default:
+      return `${name} ${p.change} ${p.old} -> ${p.new}`;
+  }
+}
+
+/** Every change as a line, in group order. */
+export function explanationItems(d: ManifestDiff): ExplanationItem[] {
+  const items: ExplanationItem[] = [];
+  const add = (group: (typeof GROUPS)[number], text: string, line: string) => items.push({ group, text, line });
+  for (const s of d.settings) {
+    const text = HIDDEN_SETTINGS.has(s.name) ? `${s.name}: changed (the value is not shown)` : `${s.name}: ${show(s.old)} -> ${show(s.new)}`;
+    add('settings', text, `setting ${text}`);
+  }
+  for (const f of d.files) {
+    const text = fileText(f);
+    add('files', text, `file ${text}`);
+  }
+  if (d.lock?.change === 'locked') add('packages', `kiln.lock added: ${d.lock.packages} packages locked`, `packages: kiln.lock added (${d.lock.packages} packages locked)`);
+  if (d.lock?.change === 'unlocked') add('packages', 'kiln.lock removed: packages are unlocked', 'packages: kiln.lock removed, packages are unlocked');
+  for (const p of d.packages) {
+    const text = packageText(p);
+    add(p.build ? 'build packages' : 'packages', text, `${p.build ? 'build package' : 'package'} ${text}`);
+  }
+  for (const o of d.readOutputs) {
+    const text = {
+      changed: `the output of preset ${o.preset} changed`,
+      missing: `the output of preset ${o.preset} is missing`,
+      added: `reads the output of preset ${o.preset} now`,
+      removed: `no longer reads the output of preset ${o.preset}`,
+    }[o.change];
+    add('outputs of other presets', text, text);
+  }
+  for (const e of d.environment) {
+    const text = `${e.name} ${e.change === 'changed' ? 'changed' : e.change === 'set' ? 'changed (set now, was unset)' : 'changed (unset now)'}`;
+    add('environment', text, `environment ${text}`);
+  }
+  for (const t of d.tools) {
+    const text = `${t.name}: ${t.old ?? '(none)'} -> ${t.new ?? '(none)'}`;
+    add('tools', text, `tool ${text}`);
+  }
+  if (d.kiln) add('kiln', `${d.kiln.old ?? '(unknown)'} -> ${d.kiln.new ?? '(unknown)'}`, `kiln ${d.kiln.old ?? '(unknown)'} -> ${d.kiln.new ?? '(unknown)'}`);
+  return items.sort((a, b) => GROUPS.indexOf(a.group as (typeof GROUPS)[number]) - GROUPS.indexOf(b.group as (typeof GROUPS)[number]));
+}
+
+export const UNLOCKED_NOTE = 'packages: unlocked (no kiln.lock), so a new package version in the mirror is not seen here';
+
+/** The changes grouped under headings; "Nothing changed" when there are none. */
+export function formatExplanation(d: ManifestDiff): string {
+  const items = explanationItems(d);
+  const out: string[] = [];
+  if (!items.length) out.push('Nothing changed');
+  let group = '';
+  for (const item of items) {
+    if (item.group !== group) out.push(`${(group = item.group)}:`);
+    out.push(`  ${item.text}`);
+  }
+  if (d.unlocked && !d.lock) out.push(UNLOCKED_NOTE);
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Why a build rebuilds a preset, for its log: one line per change (at most `max`), or why it
+ * cannot say. `file` is the manifest as it should be shown.
+ */
+export function rebuildReason(previous: ManifestRead, current: Manifest, file: string, max = 20): string[] {
+  if (previous.status === 'missing') return ['no previous build (no manifest)'];
+  if (previous.status === 'invalid') return [`${invalidManifestMessage(file, previous.reason)}: building as if there was no previous build`];
+  const lines = explanationItems(diffManifests(previous.manifest, current)).map((i) => i.line);
+  if (!lines.length) return ['rebuilding, but nothing changed since the last build'];
+  const shown = lines.length > max ? [...lines.slice(0, max - 1), `... and ${lines.length - max + 1} more changes`] : lines;
+  return ['rebuilding because:', ...shown.map((l) => `  ${l}`)];
+}

@@ -1,0 +1,37 @@
+/**
+ * The build manifest's part in a build (the manifest itself: @kiln/config manifest.ts). Before a
+ * preset is built, its inputs are recorded and compared with the manifest of its last build, and
+ * the reason for rebuilding goes to the log, so that it shows in Nx's output of a cache miss;
+ * after the outputs are published, the manifest is published beside them, last, so that it
+ * exists only for a complete build.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { currentManifest, formatManifest, lockfilePath, manifestName, readLockfile, readManifest, rebuildReason, withLock, type Manifest, type Preset, type Project } from '@kiln/config';
+import { publish } from './fsutil';
+import { toolsIdentity } from './tools';
+
+export interface ManifestContext {
+  identity?: string;
+  env: Record<string, string | undefined>;
+  step?: (preset: string, what: string) => void;
+}
+
+/** The preset's inputs now, after logging why it is rebuilt; null for a preset without outputs. */
+export function startManifest(project: Project, preset: Preset, opts: ManifestContext): Manifest | null {
+  const name = manifestName(preset.config);
+  if (!name) return null;
+  const manifest = currentManifest(project, preset, { identity: opts.identity ?? null, tools: toolsIdentity(project, preset), env: opts.env });
+  const previous = path.join(preset.config.OutputDirectory as string, name);
+  for (const line of rebuildReason(readManifest(previous), manifest, path.relative(project.root, previous))) opts.step?.(preset.name, line);
+  return manifest;
+}
+
+/** Writes the manifest into `work` and renames it beside the outputs; the packages are the lock's as the build leaves it. */
+export async function publishManifest(preset: Preset, manifest: Manifest | null, work: string): Promise<void> {
+  const name = manifestName(preset.config);
+  if (!manifest || !name) return;
+  const tmp = path.join(work, name);
+  fs.writeFileSync(tmp, formatManifest(withLock(manifest, readLockfile(lockfilePath(preset)))));
+  await publish(tmp, path.join(preset.config.OutputDirectory as string, name));
+}
