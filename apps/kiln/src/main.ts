@@ -8,6 +8,7 @@ import { ConfigError, loadProject } from '@kiln/config';
 import { BuildError, clean } from '@kiln/engine';
 import { buildCommand } from './commands/build';
 import { digestCommand } from './commands/digest';
+import { explainCommand } from './commands/explain';
 import { reportError } from './report';
 import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
@@ -58,6 +59,14 @@ export function program(): Command {
     .option('--list', 'list what goes into the fingerprint')
     .option('--json', 'the preset\'s inputs as JSON')
     .action((opts) => digestCommand(opts));
+
+  cli
+    .command('explain')
+    .description("what changed in a preset's inputs since its last build (why it rebuilds), from the build's manifest")
+    .option(...DIRECTORY)
+    .option('-p, --preset <name>', 'the preset (default: the main image)')
+    .option('--json', 'print JSON instead of text')
+    .action((opts) => explainCommand(opts));
 
   cli
     .command('schema')

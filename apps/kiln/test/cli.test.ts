@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { formatManifest } from '@kiln/config';
 
 const repo = path.resolve(__dirname, '../../..');
 const bin = path.join(repo, 'apps/kiln/dist/main.js');
@@ -83,5 +84,128 @@ describe('kiln schema', () => {
     const r = kiln(['schema']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(fs.readFileSync(path.join(repo, 'libs/config/kiln.schema.json'), 'utf8')));
+  });
+});
+
+describe('kiln explain', () => {
+  const conf = '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=demo\nFormat=tar\n[Content]\nHostname=one\n';
+  const project = () => {
+    const root = tempProject({
+      'mkosi.conf': conf,
+      'mkosi.extra/etc/motd': 'hello\n',
+      'mkosi.images/base/mkosi.conf': '[Output]\nFormat=directory\n',
+      'mkosi.images/notes.conf': '[Output]\nFormat=none\n',
+    });
+    return { root, name: path.basename(root), manifest: path.join(root, 'mkosi.output/demo.manifest.json') };
+  };
+  /** The "previous build": the manifest of the inputs as they are, as the CLI computes it (its identity, the host's tools). */
+  const recordBuild = (root: string, file: string) => {
+    const json = JSON.parse(kiln(['explain', '--json', '-C', root]).stdout);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, formatManifest(json.current));
+  };
+
+  it('a project never built says so (exit 0), in text and JSON', () => {
+    const { root, name } = project();
+    const r = kiln(['explain', '-C', root]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toBe(`${name}: no previous build (no manifest at mkosi.output/demo.manifest.json)\n`);
+    const j = kiln(['explain', '--json', '-C', root]);
+    expect(j.code).toBe(0);
+    const json = JSON.parse(j.stdout);
+    expect(json).toMatchObject({ preset: name, manifest: 'mkosi.output/demo.manifest.json', previous: 'missing', problem: null, changed: null, diff: null });
+    expect(json.current).toMatchObject({ manifestVersion: 1, preset: name, kiln: expect.stringMatching(/^0\.1\.0\+[0-9a-f]{16}$/), packages: null });
+    expect(Object.keys(json.current.files)).toEqual(['mkosi.conf', 'mkosi.extra', 'mkosi.extra/etc', 'mkosi.extra/etc/motd']);
+  });
+
+  it('nothing changed since the recorded build', () => {
+    const { root, name, manifest } = project();
+    recordBuild(root, manifest);
+    const r = kiln(['explain', '-C', root]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      `${name}: changes since the last build (mkosi.output/demo.manifest.json)\nNothing changed\n` +
+        'packages: unlocked (no kiln.lock), so a new package version in the mirror is not seen here\n',
+    );
+    expect(JSON.parse(kiln(['explain', '--json', '-C', root]).stdout)).toMatchObject({ previous: 'found', changed: false });
+  });
+
+  it('a setting, a file\'s content, a mode and a new directory, grouped; --json gives the same as data', () => {
+    const { root, name, manifest } = project();
+    recordBuild(root, manifest);
+    fs.writeFileSync(path.join(root, 'mkosi.conf'), conf.replace('Hostname=one', 'Hostname=two'));
+    fs.writeFileSync(path.join(root, 'mkosi.extra/etc/motd'), 'changed\n');
+    fs.chmodSync(path.join(root, 'mkosi.extra/etc'), 0o700);
+    fs.mkdirSync(path.join(root, 'mkosi.extra/srv'));
+    const r = kiln(['explain', '-C', root]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        `${name}: changes since the last build (mkosi.output/demo.manifest.json)`,
+        'settings:',
+        '  Hostname: "one" -> "two"',
+        'files:',
+        '  mkosi.conf changed (content)',
+        '  mkosi.extra/etc changed (mode 755 -> 700 only)',
+        '  mkosi.extra/etc/motd changed (content)',
+        '  mkosi.extra/srv added (directory)',
+        'packages: unlocked (no kiln.lock), so a new package version in the mirror is not seen here',
+        '',
+      ].join('\n'),
+    );
+    const json = JSON.parse(kiln(['explain', '--json', '-C', root]).stdout);
+    expect(json).toMatchObject({ previous: 'found', changed: true });
+    expect(json.diff.settings).toEqual([{ name: 'Hostname', old: 'one', new: 'two' }]);
+    expect(json.diff.files.map((f: { path: string; change: string; kinds: string[] }) => [f.path, f.change, f.kinds])).toEqual([
+      ['mkosi.conf', 'changed', ['content']],
+      ['mkosi.extra/etc', 'changed', ['mode']],
+      ['mkosi.extra/etc/motd', 'changed', ['content']],
+      ['mkosi.extra/srv', 'added', []],
+    ]);
+  });
+
+  it('a manifest written by another kiln: its identity changed', () => {
+    const { root, manifest } = project();
+    recordBuild(root, manifest);
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+    fs.writeFileSync(manifest, formatManifest({ ...m, kiln: '0.0.9+0000000000000000' }));
+    const r = kiln(['explain', '-C', root]);
+    expect(r.stdout).toMatch(/\nkiln:\n {2}0\.0\.9\+0000000000000000 -> 0\.1\.0\+[0-9a-f]{16}\n/);
+  });
+
+  it('--preset: another preset\'s manifest; a preset without outputs has none', () => {
+    const { root } = project();
+    const base = path.join(root, 'mkosi.output/base.manifest.json');
+    expect(kiln(['explain', '-C', root, '--preset', 'base']).stdout).toBe('base: no previous build (no manifest at mkosi.output/base.manifest.json)\n');
+    const j = JSON.parse(kiln(['explain', '--json', '-C', root, '--preset', 'base']).stdout);
+    fs.mkdirSync(path.dirname(base), { recursive: true });
+    fs.writeFileSync(base, formatManifest(j.current));
+    fs.writeFileSync(path.join(root, 'mkosi.images/base/mkosi.conf'), '[Output]\nFormat=directory\n[Content]\nPackages=systemd\n');
+    expect(kiln(['explain', '-C', root, '--preset', 'base']).stdout).toContain('settings:\n  Packages: [] -> ["systemd"]\n');
+    const none = kiln(['explain', '-C', root, '--preset', 'notes']);
+    expect([none.code, none.stdout]).toEqual([0, 'notes: Format=none writes no outputs, so no build of it is recorded\n']);
+  });
+
+  it('a damaged manifest: cannot compare, treated as no previous build (exit 0)', () => {
+    const { root, name, manifest } = project();
+    fs.mkdirSync(path.dirname(manifest), { recursive: true });
+    fs.writeFileSync(manifest, '{"manifestVersion": 1, "preset"');
+    const r = kiln(['explain', '-C', root]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^cannot compare: mkosi\\.output/demo\\.manifest\\.json is not a kiln manifest \\(invalid JSON: [^\\n]*\\)\\n${name}: no previous build to compare with\\n$`));
+    fs.writeFileSync(manifest, '{"name": "not-kiln"}');
+    const j = JSON.parse(kiln(['explain', '--json', '-C', root]).stdout);
+    expect(j).toMatchObject({ previous: 'invalid', changed: null, diff: null, problem: expect.stringMatching(/^cannot compare: mkosi\.output\/demo\.manifest\.json is not a kiln manifest \(manifestVersion: /) });
+  });
+
+  it('an unknown preset or a configuration error exits 1', () => {
+    const { root } = project();
+    const r = kiln(['explain', '-C', root, '--preset', 'nope']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^kiln: no preset named "nope" \(accepted: /);
+    fs.writeFileSync(path.join(root, 'mkosi.conf'), '[Output]\nFormat=tarball\n');
+    const bad = kiln(['explain'], root);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^mkosi\.conf:2: Format=: "tarball" is not a valid value/);
   });
 });

@@ -9,6 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { currentManifest, diffManifests, loadProject, readManifest } from '@kiln/config';
+import { toolsIdentity } from '../src/tools';
 import { kiln, removeTempDirs, tempProject, unpack } from './kiln';
 
 jest.setTimeout(600_000);
@@ -160,7 +162,28 @@ describe('kiln build: the whole pipeline on a real Debian image', () => {
     expect(hostAptState()).toBe(hostBefore);
   });
 
-  it('leaves only its outputs in the output directory', () => {
-    expect(fs.readdirSync(path.join(root, 'mkosi.output')).sort()).toEqual(['extra-output.txt', 'feat.tar.zst']);
+  it('leaves only its outputs and its manifest in the output directory', () => {
+    expect(fs.readdirSync(path.join(root, 'mkosi.output')).sort()).toEqual(['extra-output.txt', 'feat.manifest.json', 'feat.tar.zst']);
+  });
+
+  it('records a manifest of its inputs beside the outputs, which matches the inputs right after the build', async () => {
+    const read = readManifest(path.join(root, 'mkosi.output/feat.manifest.json'));
+    if (read.status !== 'found') throw new Error(`no manifest: ${JSON.stringify(read)}`);
+    const m = read.manifest;
+    expect(m.kiln).toMatch(/^0\.1\.0\+[0-9a-f]{16}$/);
+    expect(m.tools.mmdebstrap).toMatch(/^mmdebstrap \d/);
+    expect(m.settings).toMatchObject({ Packages: ['hello', 'less'], Hostname: 'feat-host', Environment: { FOO: 'bar', SPACED: 'a b' } });
+    expect(m.files['mkosi.extra/usr/local/bin/tool']).toMatchObject({ type: 'file', mode: '755' });
+    expect(m.files['mkosi.extra/etc/hostname-link']).toEqual({ type: 'link', target: '/etc/hostname' });
+    expect(m.files['data.tar']).toMatchObject({ type: 'file' });
+    expect(m.packages).toBeNull();
+    // The library's view of the inputs now (kiln's identity is the CLI's, taken from the manifest)...
+    const project = loadProject(root);
+    const now = currentManifest(project, project.main, { identity: m.kiln, tools: toolsIdentity(project, project.main) });
+    expect(diffManifests(m, now)).toMatchObject({ settings: [], files: [], packages: [], environment: [], tools: [], kiln: null });
+    // ...and the CLI's, with its own identity.
+    const explain = await kiln(['explain', '-C', root]);
+    expect(explain.code).toBe(0);
+    expect(explain.stdout).toBe('proj: changes since the last build (mkosi.output/feat.manifest.json)\nNothing changed\npackages: unlocked (no kiln.lock), so a new package version in the mirror is not seen here\n');
   });
 });
