@@ -9,6 +9,7 @@ import { BuildError, clean } from '@kiln/engine';
 import { buildCommand } from './commands/build';
 import { digestCommand } from './commands/digest';
 import { explainCommand } from './commands/explain';
+import { lockCommand } from './commands/lock';
 import { reportError } from './report';
 import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
@@ -38,8 +39,17 @@ export function program(): Command {
     .option('-p, --preset <name>', 'the preset to build (default: the main image)')
     .option('-f, --force', 'rebuild the preset even when its outputs exist')
     .option('--no-deps', 'build only this preset, not the presets it depends on (Nx orders them itself)')
+    .option('--relock', "resolve and rewrite each built preset's kiln.lock first, instead of refusing a stale one")
     .option('-v, --verbose', "show the tools' output")
     .action((opts) => buildCommand(opts));
+
+  cli
+    .command('lock')
+    .description("resolve each preset's packages (exact versions and checksums) into its kiln.lock")
+    .option(...DIRECTORY)
+    .option('-p, --preset <name>', 'only this preset (and the presets it is built on that have no lock)')
+    .option('-v, --verbose', "show the tools' output")
+    .action((opts) => lockCommand(opts));
 
   cli
     .command('clean')

@@ -45,7 +45,7 @@ describe('kiln summary', () => {
   it('prints settings grouped by section, like mkosi summary', () => {
     const r = kiln(['summary', '-C', 'examples/system']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^IMAGE: base\n {4}INCLUDE:\n/);
+    expect(r.stdout).toMatch(/^IMAGE: base\n {31}Lock: unlocked \(kiln lock pins exact package versions\)\n {4}INCLUDE:\n/);
     expect(r.stdout).toContain('    DISTRIBUTION:\n                       Distribution: debian\n                            Release: bookworm\n');
     expect(r.stdout).toContain('DEPENDENCIES:\n    system -> base (Dependencies=)\n    system -> initrd (Dependencies=)\n');
   });

@@ -4,7 +4,9 @@
  * holds settings and graph only (no file list), so an mkosi project and its kiln.toml twin give
  * the same JSON.
  */
-import { Project } from './project';
+import * as path from 'node:path';
+import { lockfilePath, readLockfile } from './lockfile';
+import { Preset, Project } from './project';
 import { SECTIONS, SETTINGS, SettingDef } from './settings';
 import { ShowContext } from './values';
 
@@ -16,9 +18,21 @@ export interface SummaryJson {
     name: string;
     main: boolean;
     dependencies: { preset: string; reason: string }[];
+    /** Its kiln.lock: how many packages it pins, or null when the preset is unlocked. */
+    lock: { packages: number } | null;
     settings: Record<string, Record<string, unknown>>;
   }[];
   edges: { from: string; to: string; reason: string }[];
+}
+
+/** The preset's lock, for the summary: packages pinned, or null (unlocked); a damaged lock says so. */
+function lockState(p: Preset): { packages: number } | null | string {
+  try {
+    const lock = readLockfile(lockfilePath(p));
+    return lock ? { packages: lock.package.length + lock['build-package'].length } : null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** RootPassword= is a secret: summaries say only whether it is set. */
@@ -38,7 +52,8 @@ export function summaryJson(project: Project): SummaryJson {
         const v = presentable(def, p.config[def.name]);
         (settings[def.section] ??= {})[def.name] = v === null || def.name === 'RootPassword' ? v : def.kind.json(v as never, ctx);
       }
-      return { name: p.name, main: p.main, dependencies: p.dependencies, settings };
+      const lock = lockState(p);
+      return { name: p.name, main: p.main, dependencies: p.dependencies, lock: typeof lock === 'string' ? null : lock, settings };
     }),
     edges: project.presets.flatMap((p) => p.dependencies.map((d) => ({ from: p.name, to: d.preset, reason: d.reason }))),
   };
@@ -51,6 +66,9 @@ export function summaryText(project: Project): string {
   const out: string[] = [];
   for (const p of project.presets) {
     out.push(`IMAGE: ${p.name}${p.main ? ' (main image)' : ''}`);
+    const lock = lockState(p);
+    const lockFile = path.relative(project.root, lockfilePath(p));
+    out.push(`${'Lock'.padStart(LABEL_WIDTH)}: ${lock === null ? 'unlocked (kiln lock pins exact package versions)' : typeof lock === 'string' ? `damaged: ${lock}` : `${lockFile} (${lock.packages} packages)`}`);
     for (const section of SECTIONS) {
       const defs = (SETTINGS as readonly SettingDef[]).filter((d) => d.section === section);
       out.push(`    ${section.toUpperCase()}:`);

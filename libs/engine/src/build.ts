@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cachedOutputNames, outputPath, type Preset, type Project } from '@kiln/config';
+import { cachedOutputNames, lockfilePath, outputPath, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { publishManifest, startManifest } from './build-manifest';
 import { cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -21,6 +21,7 @@ import { BuildError } from './errors';
 import type { RunContext } from './exec';
 import { ensureDir, publish, removeTree } from './fsutil';
 import { applyImageSettings } from './image-settings';
+import { currentLock, writeLock, type LockChange } from './lock';
 import { outputNames, writeOutputs } from './outputs';
 import { runScripts } from './scripts';
 import { copyTree } from './trees';
@@ -38,6 +39,8 @@ export interface BuildOptions {
   force?: boolean;
   /** Build only the named preset (a build system such as Nx has built its dependencies). */
   noDeps?: boolean;
+  /** Resolve and rewrite each built preset's lock (kiln.lock) first, instead of refusing a stale one. */
+  relock?: boolean;
   log?: (line: string) => void;
   /** Progress lines ("base: installing packages"), shown even when tool output is not. */
   step?: (preset: string, what: string) => void;
@@ -119,6 +122,30 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   return results;
 }
 
+export interface LockResult {
+  preset: string;
+  file: string;
+  packages: number;
+  /** null: a new lock. */
+  changes: LockChange | null;
+}
+
+/**
+ * `kiln lock`: resolves and writes the lock of every preset, or of `preset` alone (and of the
+ * presets it is built on that have no lock yet), dependencies first.
+ */
+export async function lockProject(project: Project, opts: BuildOptions = {}): Promise<LockResult[]> {
+  const plan = opts.preset ? buildPlan(project, opts.preset) : project.presets;
+  const results: LockResult[] = [];
+  for (const preset of plan) {
+    if (opts.preset && preset.name !== opts.preset && fs.existsSync(lockfilePath(preset))) continue;
+    opts.step?.(preset.name, 'resolving packages');
+    const r = await withBuildContext(project, preset, opts, (ctx) => writeLock(ctx));
+    results.push({ preset: preset.name, file: r.file, packages: r.lock.package.length + r.lock['build-package'].length, changes: r.changes });
+  }
+  return results;
+}
+
 /** Removes a preset's outputs (and a killed build's work files); returns what was removed. */
 export async function clean(project: Project, presetName?: string): Promise<string[]> {
   const presets = presetName ? buildPlan(project, presetName).slice(-1) : project.presets;
@@ -152,10 +179,12 @@ async function removeStaleWork(workBase: string): Promise<void> {
   }
 }
 
-export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
+/**
+ * Runs `fn` with a build context: a work directory of its own next to the outputs, removed
+ * afterwards whatever happens (stale ones of killed builds are removed first).
+ */
+export async function withBuildContext<T>(project: Project, preset: Preset, opts: BuildOptions, fn: (ctx: BuildContext) => Promise<T>): Promise<T> {
   const env = opts.env ?? process.env;
-  // Why it rebuilds, then the build; the manifest of its inputs is published after the outputs.
-  const manifest = startManifest(project, preset, { identity: opts.identity, env, step: opts.step });
   const outDir = ensureDir(preset.config.OutputDirectory as string);
   const workBase = ensureDir(path.join(outDir, '.kiln-work'));
   await removeStaleWork(workBase);
@@ -171,60 +200,78 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
     sourceDateEpoch: sourceDateEpoch(preset, env),
     env,
   };
-  const step = (what: string) => opts.step?.(preset.name, what);
   try {
-    const staging = ensureDir(path.join(work, 'out'));
-    const scriptDirs = { outputdir: staging };
-    const d = distributionOf(ctx);
-
-    const bases = cfg<string[]>(ctx, 'BaseTrees');
-    for (const base of bases) {
-      step(`base tree ${path.relative(project.root, base)}`);
-      await copyTree(ctx, { source: resolveBaseTree(ctx, base), target: null }, ctx.root, { rootOwned: false, what: 'base tree' });
-    }
-    for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SkeletonTrees')) {
-      await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'skeleton tree' });
-    }
-    for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
-      await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'sandbox tree' });
-    }
-
-    const packages = cfg<string[]>(ctx, 'Packages');
-    if (bases.length === 0) {
-      step(`installing ${packages.length ? packages.join(' ') : 'the essential set'}`);
-      await d.bootstrap(ctx, packages);
-    } else if (packages.length) {
-      step(`installing ${packages.join(' ')} on the base tree`);
-      await d.install(ctx, packages);
-    }
-
-    await runScripts(ctx, 'prepare', cfg<string[]>(ctx, 'PrepareScripts'), scriptDirs);
-    await buildScripts(ctx, staging);
-
-    for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'ExtraTrees')) {
-      step(`extra tree ${path.relative(project.root, tree.source)}`);
-      await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'extra tree' });
-    }
-    await runScripts(ctx, 'postinst', cfg<string[]>(ctx, 'PostInstallationScripts'), scriptDirs);
-    await applyImageSettings(ctx);
-    await removeFiles(ctx);
-    await removePackages(ctx);
-    await cleanPackageMetadata(ctx);
-    await runScripts(ctx, 'finalize', cfg<string[]>(ctx, 'FinalizeScripts'), scriptDirs);
-    await normalise(ctx);
-
-    step(`writing ${cfg<string>(ctx, 'Format')} output`);
-    const written = await writeOutputs(ctx, staging);
-    // Files the scripts left in $OUTPUTDIR are outputs too.
-    const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
-    if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
-    for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name));
-    await publishManifest(preset, manifest, work);
-    return [...written, ...extra].map(([, name]) => name);
+    return await fn(ctx);
   } finally {
     await removeTree(work);
     if (fs.existsSync(workBase) && fs.readdirSync(workBase).length === 0) fs.rmdirSync(workBase);
   }
+}
+
+export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
+  // Why it rebuilds, then the build; the manifest of its inputs is published after the outputs.
+  const manifest = startManifest(project, preset, { identity: opts.identity, env: opts.env ?? process.env, step: opts.step });
+  return withBuildContext(project, preset, opts, async (ctx) => {
+    const outputs = await buildInContext(ctx, opts);
+    await publishManifest(preset, manifest, ctx.work);
+    return outputs;
+  });
+}
+
+async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<string[]> {
+  const { project, preset, work } = ctx;
+  const outDir = preset.config.OutputDirectory as string;
+  const step = (what: string) => opts.step?.(preset.name, what);
+  const staging = ensureDir(path.join(work, 'out'));
+  const scriptDirs = { outputdir: staging };
+  const d = distributionOf(ctx);
+
+  const bases = cfg<string[]>(ctx, 'BaseTrees');
+  for (const base of bases) {
+    step(`base tree ${path.relative(project.root, base)}`);
+    await copyTree(ctx, { source: resolveBaseTree(ctx, base), target: null }, ctx.root, { rootOwned: false, what: 'base tree' });
+  }
+  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SkeletonTrees')) {
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'skeleton tree' });
+  }
+  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'sandbox tree' });
+  }
+
+  const lock = opts.relock ? (await writeLock(ctx)).lock : currentLock(ctx);
+  if (lock) step(`locked: ${lock.package.length} packages (${path.relative(project.root, lockfilePath(preset))})`);
+  else step('unlocked: packages resolved now (kiln lock pins them)');
+  const packages = cfg<string[]>(ctx, 'Packages');
+  if (bases.length === 0) {
+    step(`installing ${packages.length ? packages.join(' ') : 'the essential set'}`);
+    await d.bootstrap(ctx, packages, lock?.package);
+  } else if (packages.length) {
+    step(`installing ${packages.join(' ')} on the base tree`);
+    await d.install(ctx, packages, lock?.package);
+  }
+
+  await runScripts(ctx, 'prepare', cfg<string[]>(ctx, 'PrepareScripts'), scriptDirs);
+  await buildScripts(ctx, staging, lock?.['build-package']);
+
+  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'ExtraTrees')) {
+    step(`extra tree ${path.relative(project.root, tree.source)}`);
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'extra tree' });
+  }
+  await runScripts(ctx, 'postinst', cfg<string[]>(ctx, 'PostInstallationScripts'), scriptDirs);
+  await applyImageSettings(ctx);
+  await removeFiles(ctx);
+  await removePackages(ctx);
+  await cleanPackageMetadata(ctx);
+  await runScripts(ctx, 'finalize', cfg<string[]>(ctx, 'FinalizeScripts'), scriptDirs);
+  await normalise(ctx);
+
+  step(`writing ${cfg<string>(ctx, 'Format')} output`);
+  const written = await writeOutputs(ctx, staging);
+  // Files the scripts left in $OUTPUTDIR are outputs too.
+  const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
+  if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
+  for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name));
+  return [...written, ...extra].map(([, name]) => name);
 }
 
 /**
@@ -243,7 +290,7 @@ function resolveBaseTree(ctx: BuildContext, base: string): string {
  * Build scripts run in a copy of the image with BuildPackages= installed, so that compilers and
  * headers never reach the image; what they install into $DESTDIR is copied in afterwards.
  */
-async function buildScripts(ctx: BuildContext, staging: string): Promise<void> {
+async function buildScripts(ctx: BuildContext, staging: string, locked?: LockedPackage[]): Promise<void> {
   const scripts = cfg<string[]>(ctx, 'BuildScripts');
   if (!scripts.length) return;
   const buildRoot = ensureDir(path.join(ctx.work, 'buildroot'));
@@ -252,7 +299,7 @@ async function buildScripts(ctx: BuildContext, staging: string): Promise<void> {
   await copyTree(ctx, { source: ctx.root, target: null }, buildRoot, { rootOwned: false, what: 'image' });
   const buildCtx = { ...ctx, root: buildRoot };
   const buildPackages = cfg<string[]>(ctx, 'BuildPackages');
-  if (buildPackages.length) await distributionOf(ctx).install(buildCtx, buildPackages);
+  if (buildPackages.length) await distributionOf(ctx).install(buildCtx, buildPackages, locked);
   await runScripts(buildCtx, 'build', scripts, { destdir, outputdir: staging }, buildRoot);
   await copyTree(ctx, { source: destdir, target: null }, ctx.root, { rootOwned: true, what: '$DESTDIR' });
   await removeTree(buildRoot);

@@ -8,6 +8,7 @@ export interface BuildCommandOptions {
   preset?: string;
   force?: boolean;
   deps?: boolean;
+  relock?: boolean;
   verbose?: boolean;
 }
 
@@ -30,6 +31,7 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
       preset: opts.preset,
       force: opts.force,
       noDeps: opts.deps === false,
+      relock: opts.relock,
       signal: abort.signal,
       log: opts.verbose ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
       step: (preset, what) => process.stderr.write(`${preset}: ${what}\n`),

@@ -14,13 +14,16 @@
  * Downloads are shared through the package cache: .deb files are hard-linked in and out, lists
  * are kept so that apt only revalidates them; a lock serialises builds sharing one cache.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { LockedPackage } from '@kiln/config';
 import { BuildError } from '../errors';
 import { cfg, type BuildContext } from '../context';
 import { run } from '../exec';
 import { ensureDir } from '../fsutil';
 import type { Distribution } from './index';
+import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
 
 const DEBIAN_ARCH: Record<string, string> = {
   'x86-64': 'amd64', x86: 'i386', arm64: 'arm64', arm: 'armhf', riscv64: 'riscv64',
@@ -49,10 +52,15 @@ export function debianArch(ctx: BuildContext): string {
   return a;
 }
 
+/** Mirror= (or LocalMirror=, or the distribution's default), without a trailing slash. */
+export function mirrorOf(ctx: BuildContext): string {
+  return (cfg<string | null>(ctx, 'LocalMirror') ?? cfg<string | null>(ctx, 'Mirror') ?? DEFAULT_MIRRORS[cfg<string>(ctx, 'Distribution')]).replace(/\/$/, '');
+}
+
 /** The apt source lines of the preset: Mirror= (or the default), Release=, main plus Repositories=. */
 export function sourceLines(ctx: BuildContext): string[] {
   const distribution = cfg<string>(ctx, 'Distribution');
-  const mirror = (cfg<string | null>(ctx, 'LocalMirror') ?? cfg<string | null>(ctx, 'Mirror') ?? DEFAULT_MIRRORS[distribution]).replace(/\/$/, '');
+  const mirror = mirrorOf(ctx);
   const release = cfg<string>(ctx, 'Release');
   const components = [...new Set(['main', ...cfg<string[]>(ctx, 'Repositories')])].join(' ');
   const options = cfg<boolean>(ctx, 'RepositoryKeyCheck') ? '' : '[trusted=yes] ';
@@ -81,9 +89,14 @@ function aptEnv(ctx: BuildContext): Record<string, string> {
   };
 }
 
-async function bootstrap(ctx: BuildContext, packages: string[]): Promise<void> {
+async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
   const c = cacheDirs(ctx);
   const withDocs = cfg<boolean>(ctx, 'WithDocs');
+  if (locked) await checkAvailable(ctx, locked);
+  // Locked: apt preferences make each locked version the candidate while mmdebstrap installs; they
+  // are removed before the image is finished.
+  const pins = locked ? pinFile(ctx, locked) : null;
+  const pinDir = '"$1/etc/apt/preferences.d"';
   const args = [
     // A private mount namespace: mmdebstrap's /proc, /sys and /dev mounts in the root cannot
     // outlive it, even if it is killed.
@@ -109,6 +122,7 @@ async function bootstrap(ctx: BuildContext, packages: string[]): Promise<void> {
     ...(cfg<boolean>(ctx, 'RepositoryKeyCheck') ? [] : ['--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"']),
     ...(packages.length ? [`--include=${packages.join(',')}`] : []),
     `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && cp -al "${c.archives}/." "$1/var/cache/apt/archives/" && cp -al "${c.lists}/." "$1/var/lib/apt/lists/"`,
+    ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
     `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec cp -aln -t "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec cp -al -t "${c.lists}" {} +`,
     cfg<string>(ctx, 'Release'),
     ctx.root,
@@ -116,30 +130,43 @@ async function bootstrap(ctx: BuildContext, packages: string[]): Promise<void> {
   ];
   // flock: presets built in parallel (by Nx) share one cache; apt locks its own directories.
   await run(ctx, 'unshare', args, { step: 'installing packages (mmdebstrap)', env: aptEnv(ctx) });
+  if (locked) verifyInstalled(ctx, locked, new Map());
 }
 
-/** apt.conf for working on an existing image tree from the host. */
-function aptConfig(ctx: BuildContext): string {
+interface AptSetup {
+  /** The tree apt works on: the image, or a scratch root for resolving. */
+  root: string;
+  /** Where apt.conf and apt's own scratch files go. */
+  dir: string;
+  /** dpkg runs chrooted into `root` (installing); false for resolving only. */
+  chroot: boolean;
+  /** An apt preferences file pinning the locked versions. */
+  preferences?: string;
+}
+
+/** apt.conf for working on a tree from the host: apt's state in kiln's cache and the tree. */
+function aptConfig(ctx: BuildContext, a: AptSetup): string {
   const c = cacheDirs(ctx);
-  const dir = ensureDir(path.join(ctx.work, 'apt'));
+  const dir = ensureDir(a.dir);
   ensureDir(path.join(dir, 'cache'));
   ensureDir(path.join(dir, 'log'));
   ensureDir(path.join(c.archives, 'partial'));
   ensureDir(path.join(c.lists, 'partial'));
   fs.writeFileSync(path.join(dir, 'sources.list'), sourceLines(ctx).join('\n') + '\n');
   const conf = [
-    `Dir "${ctx.root}/";`,
-    `Dir::State::Status "${ctx.root}/var/lib/dpkg/status";`,
+    `Dir "${a.root}/";`,
+    `Dir::State::Status "${a.root}/var/lib/dpkg/status";`,
     `Dir::Cache "${dir}/cache/";`,
     // The cache is bind-mounted here (see aptGet): dpkg runs chrooted and must find the .debs inside.
-    `Dir::Cache::Archives "${ctx.root}/var/cache/apt/archives/";`,
+    `Dir::Cache::Archives "${a.root}/var/cache/apt/archives/";`,
     `Dir::State::Lists "${c.lists}/";`,
     `Dir::Etc::SourceList "${dir}/sources.list";`,
-    `Dir::Etc::SourceParts "${ctx.root}/etc/apt/sources.list.d/";`,
+    `Dir::Etc::SourceParts "${a.root}/etc/apt/sources.list.d/";`,
     // The host's archive keys verify the mirror (read only); the image need not ship a keyring.
     'Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d/";',
     `Dir::Log "${dir}/log/";`,
-    `DPkg::Chroot-Directory "${ctx.root}/";`,
+    ...(a.chroot ? [`DPkg::Chroot-Directory "${a.root}/";`] : []),
+    ...(a.preferences ? [`Dir::Etc::Preferences "${a.preferences}";`, `Dir::Etc::PreferencesParts "${ensureDir(path.join(dir, 'preferences.d'))}/";`] : []),
     'APT::Sandbox::User "root";',
     `APT::Architecture "${debianArch(ctx)}";`,
     `APT::Architectures "${debianArch(ctx)}";`,
@@ -154,7 +181,7 @@ function aptConfig(ctx: BuildContext): string {
 }
 
 /** Runs apt-get against the image: private mount namespace, /proc and /dev for maintainer scripts. */
-async function aptGet(ctx: BuildContext, args: string[], step: string): Promise<void> {
+async function aptGet(ctx: BuildContext, args: string[], step: string, preferences?: string): Promise<void> {
   if (!fs.existsSync(path.join(ctx.root, 'var/lib/dpkg/status'))) {
     throw new BuildError(
       `${step}: the base tree has no dpkg database (var/lib/dpkg/status), so packages cannot be added to it; ` +
@@ -162,7 +189,7 @@ async function aptGet(ctx: BuildContext, args: string[], step: string): Promise<
       ctx.preset.name,
     );
   }
-  const conf = aptConfig(ctx);
+  const conf = aptConfig(ctx, { root: ctx.root, dir: path.join(ctx.work, 'apt'), chroot: true, preferences });
   const c = cacheDirs(ctx);
   const policy = path.join(ctx.root, 'usr/sbin/policy-rc.d');
   const hadPolicy = fs.existsSync(policy);
@@ -205,9 +232,147 @@ async function cleanMetadata(ctx: BuildContext, always: boolean): Promise<void> 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Locking: apt resolves in a scratch root whose dpkg database holds what is already installed
+// (nothing for a fresh root, the base's locked packages otherwise), and `--simulate` says what an
+// install would add. The index records give each package's repository, size and SHA256.
+
+interface Indexes {
+  records: Map<string, IndexRecord>;
+  /** apt.conf of the scratch root, for simulating installs. */
+  conf: string;
+  /** The scratch root's dpkg status file. */
+  status: string;
+}
+
+let scratchCount = 0;
+
+/** Updates the lists in kiln's cache and reads the indexes, in a scratch root with nothing installed. */
+async function openIndexes(ctx: BuildContext): Promise<Indexes> {
+  const root = ensureDir(path.join(ctx.work, `resolve-${scratchCount++}`));
+  for (const d of ['var/lib/dpkg', 'var/cache/apt/archives/partial', 'etc/apt/sources.list.d', 'etc/apt/preferences.d']) ensureDir(path.join(root, d));
+  const status = path.join(root, 'var/lib/dpkg/status');
+  fs.writeFileSync(status, '');
+  const conf = aptConfig(ctx, { root, dir: path.join(root, '.apt'), chroot: false });
+  const env = { ...aptEnv(ctx), APT_CONFIG: conf };
+  await run(ctx, 'flock', [cacheDirs(ctx).lock, 'apt-get', '-q', 'update'], { step: 'updating the package lists', env });
+  const targets = packageTargets(await run({ ...ctx, log: () => undefined }, 'apt-get', ['indextargets'], { step: 'reading the package lists', env }));
+  return { records: readIndexes(targets), conf, status };
+}
+
+/** A dpkg status file listing `packages` as installed (their index records, marked installed). */
+function statusOf(packages: LockedPackage[], records: Map<string, IndexRecord>, what: string): string {
+  return packages
+    .map((p) => {
+      const r = records.get(recordKey(p.name, p.version, p.architecture));
+      if (!r) throw new BuildError(`${what}: ${p.name} ${p.version} is no longer in the repositories; run kiln lock for it first`);
+      return `${r.stanza.replace(/^Status:.*\n?/m, '')}\nStatus: install ok installed\n`;
+    })
+    .join('\n');
+}
+
+function toLocked(r: IndexRecord): LockedPackage {
+  return { name: r.name, version: r.version, architecture: r.architecture, repository: r.repository, size: r.size, sha256: r.sha256 };
+}
+
+/**
+ * The exact packages installing `names` adds on top of `installed` (with the essential set when
+ * `essential`: a fresh root, as mmdebstrap's essential variant). `installedStatus` is a dpkg
+ * status file for installed trees that are not locked presets (a base directory).
+ */
+async function resolve(ctx: BuildContext, names: string[], installed: LockedPackage[], essential: boolean, installedStatus = ''): Promise<LockedPackage[]> {
+  const idx = await openIndexes(ctx);
+  // The installed packages' own index records make their dpkg status entries.
+  fs.writeFileSync(idx.status, [installedStatus, statusOf(installed, idx.records, 'the base lock')].filter(Boolean).join('\n'));
+  const wanted = [...names];
+  const arch = debianArch(ctx);
+  if (essential) wanted.push(...[...idx.records.values()].filter((r) => r.essential && (r.architecture === arch || r.architecture === 'all')).map((r) => r.name));
+  if (!wanted.length) return [];
+  const out = await run({ ...ctx, log: () => undefined }, 'apt-get', ['install', '--simulate', '-q', '-y', ...new Set(wanted)], {
+    step: `resolving ${names.join(' ') || 'the essential set'}`,
+    env: { ...aptEnv(ctx), APT_CONFIG: idx.conf },
+  });
+  return simulatedInstalls(out).map((p) => {
+    const r = idx.records.get(recordKey(p.name, p.version, p.architecture));
+    if (!r) throw new BuildError(`apt would install ${p.name} ${p.version} (${p.architecture}), which no index lists`, ctx.preset.name);
+    return toLocked(r);
+  });
+}
+
+/** apt preferences that make each locked version the candidate (above 1000: even a downgrade). */
+function pinFile(ctx: BuildContext, locked: LockedPackage[]): string {
+  const file = path.join(ensureDir(path.join(ctx.work, 'lock')), 'kiln-lock.pref');
+  fs.writeFileSync(file, locked.map((p) => `Package: ${p.name}\nPin: version ${p.version}\nPin-Priority: 1001\n`).join('\n'));
+  return file;
+}
+
+/**
+ * Before installing from a lock: every locked version must still be in the repositories, with the
+ * checksum the lock recorded. Says which are not, and what to do.
+ */
+async function checkAvailable(ctx: BuildContext, locked: LockedPackage[]): Promise<void> {
+  const { records } = await openIndexes(ctx);
+  const problems: string[] = [];
+  for (const p of locked) {
+    const r = records.get(recordKey(p.name, p.version, p.architecture));
+    if (!r) {
+      const now = [...records.values()].filter((x) => x.name === p.name && x.architecture === p.architecture).map((x) => x.version);
+      problems.push(`${p.name} ${p.version} is gone from the repositories${now.length ? ` (they have ${now.join(', ')})` : ''}`);
+    } else if (r.sha256 !== p.sha256) {
+      problems.push(`${p.name} ${p.version}: the repositories' SHA256 ${r.sha256} is not the locked ${p.sha256}`);
+    }
+  }
+  if (problems.length) {
+    throw new BuildError(
+      `the lock does not match the mirror:\n  ${problems.join('\n  ')}\n` +
+        'Run `kiln lock` to lock what the mirror has now (or build with --relock), or point Mirror= at a snapshot that has the locked versions ' +
+        '(such as https://snapshot.debian.org/archive/debian/<date>/).',
+      ctx.preset.name,
+    );
+  }
+}
+
+/**
+ * After installing from a lock: dpkg's database holds exactly the locked versions (`before` is
+ * what was installed already), and every downloaded .deb has the locked SHA256.
+ */
+function verifyInstalled(ctx: BuildContext, locked: LockedPackage[], before: Map<string, { version: string }>): void {
+  const after = installedPackages(ctx.root);
+  const want = new Map(locked.map((p) => [p.name, p]));
+  const problems: string[] = [];
+  for (const [name, p] of after) {
+    const old = before.get(name);
+    if (old && old.version === p.version) continue;
+    const l = want.get(name);
+    if (!l) problems.push(`${name} ${p.version} was installed but is not in the lock`);
+    else if (l.version !== p.version) problems.push(`${name} ${p.version} was installed, the lock says ${l.version}`);
+  }
+  for (const l of locked) if (!after.has(l.name)) problems.push(`${l.name} ${l.version} is locked but was not installed`);
+  const archives = cacheDirs(ctx).archives;
+  for (const l of locked) {
+    const deb = path.join(archives, debFileName(l));
+    if (!fs.existsSync(deb)) continue; // already installed from the base tree, never downloaded here
+    const sha = createHash('sha256').update(fs.readFileSync(deb)).digest('hex');
+    if (sha !== l.sha256) problems.push(`${debFileName(l)} has SHA256 ${sha}, the lock says ${l.sha256}`);
+  }
+  if (problems.length) {
+    throw new BuildError(`the installed packages are not the locked ones:\n  ${problems.join('\n  ')}\nRun \`kiln lock\` (or build with --relock).`, ctx.preset.name);
+  }
+}
+
+async function install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
+  if (!locked) return aptGet(ctx, ['install', ...packages], 'installing packages (apt)');
+  await checkAvailable(ctx, locked);
+  const before = installedPackages(ctx.root);
+  await aptGet(ctx, ['install', ...locked.map((p) => `${p.name}=${p.version}`)], 'installing the locked packages (apt)', pinFile(ctx, locked));
+  verifyInstalled(ctx, locked, before);
+}
+
 export const debian: Distribution = {
+  mirror: mirrorOf,
+  resolve,
   bootstrap,
-  install: (ctx, packages) => aptGet(ctx, ['install', ...packages], 'installing packages (apt)'),
+  install,
   remove: (ctx, packages) => aptGet(ctx, ['purge', '--auto-remove', ...packages], 'removing packages (apt)'),
   cleanMetadata,
 };

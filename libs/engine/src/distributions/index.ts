@@ -2,15 +2,27 @@
  * A distribution installs packages into an image. Each lives in its own module; apt (Debian,
  * Ubuntu) is the first. Later: dnf, pacman, zypper, portage.
  */
+import type { LockedPackage } from '@kiln/config';
 import { BuildError } from '../errors';
 import type { BuildContext } from '../context';
 import { debian } from './debian';
 
 export interface Distribution {
-  /** Installs the essential set plus `packages` into an empty (or skeleton-only) root. */
-  bootstrap(ctx: BuildContext, packages: string[]): Promise<void>;
-  /** Installs `packages` into a root that already holds an image (base trees, build overlays). */
-  install(ctx: BuildContext, packages: string[]): Promise<void>;
+  /** The repository URL a lock records (Mirror=, or the distribution's default). */
+  mirror(ctx: BuildContext): string;
+  /**
+   * The exact packages that installing `names` adds on top of `installed` (locked packages of a
+   * base) and `installedStatus` (the package database of a base that is not a locked preset),
+   * with the distribution's essential set when `essential` (a fresh root).
+   */
+  resolve(ctx: BuildContext, names: string[], installed: LockedPackage[], essential: boolean, installedStatus?: string): Promise<LockedPackage[]>;
+  /**
+   * Installs the essential set plus `packages` into an empty (or skeleton-only) root; with
+   * `locked`, exactly those versions, checked against the repositories before and the image after.
+   */
+  bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void>;
+  /** Installs `packages` into a root that already holds an image (base trees, build overlays); `locked` as above. */
+  install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void>;
   /** Removes `packages` and what only they needed. */
   remove(ctx: BuildContext, packages: string[]): Promise<void>;
   /**

@@ -1,0 +1,30 @@
+import * as path from 'node:path';
+import { loadProject } from '@kiln/config';
+import { lockProject } from '@kiln/engine';
+import { reportWarnings } from '../report';
+
+export interface LockCommandOptions {
+  directory: string;
+  preset?: string;
+  verbose?: boolean;
+}
+
+/** Resolves each preset's packages and writes its kiln.lock; says what changed. */
+export async function lockCommand(opts: LockCommandOptions): Promise<void> {
+  const project = loadProject(opts.directory);
+  reportWarnings(project.warnings);
+  const results = await lockProject(project, {
+    preset: opts.preset,
+    log: opts.verbose ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
+    step: (preset, what) => process.stderr.write(`${preset}: ${what}\n`),
+  });
+  for (const r of results) {
+    const file = path.relative(process.cwd(), r.file) || r.file;
+    const c = r.changes;
+    const what = !c
+      ? 'new lock'
+      : [c.added.length && `${c.added.length} added`, c.removed.length && `${c.removed.length} removed`, c.changed.length && `${c.changed.length} changed`].filter(Boolean).join(', ') || 'unchanged';
+    process.stdout.write(`${r.preset}: ${file}: ${r.packages} packages (${what})\n`);
+    for (const line of c ? [...c.added.map((n) => `+ ${n}`), ...c.removed.map((n) => `- ${n}`), ...c.changed.map((n) => `~ ${n}`)] : []) process.stdout.write(`  ${line}\n`);
+  }
+}

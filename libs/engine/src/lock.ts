@@ -1,0 +1,132 @@
+/**
+ * `kiln lock` and locked builds. A preset's lock (kiln.lock, see @kiln/config's lockfile.ts) holds
+ * the exact packages its install adds: the essential set and Packages= for a fresh root, the
+ * packages added on top for a preset built on another's image (whose lock comes first), and
+ * BuildPackages= apart. Builds with a lock install exactly those versions; a lock that no longer
+ * fits the config stops the build with the reason and the fix.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, formatLockfile, lockfilePath, outputPath, readLockfile, readsOutput, staleness, type Lock, type LockedPackage, type LockRequest, type Preset, type Project } from '@kiln/config';
+import { cfg, type BuildContext } from './context';
+import { distributionOf } from './distributions';
+import { BuildError } from './errors';
+
+/** What the preset's config asks to install, as a lock records it. */
+export function lockRequest(ctx: BuildContext): LockRequest {
+  const sorted = (xs: string[]) => [...new Set(xs)].sort();
+  return {
+    distribution: cfg<string>(ctx, 'Distribution'),
+    release: cfg<string>(ctx, 'Release'),
+    architecture: cfg<string>(ctx, 'Architecture'),
+    mirror: distributionOf(ctx).mirror(ctx),
+    repositories: sorted(cfg<string[]>(ctx, 'Repositories')),
+    packages: sorted(cfg<string[]>(ctx, 'Packages')),
+    'build-packages': sorted(cfg<string[]>(ctx, 'BuildPackages')),
+    base: basePresets(ctx.project, ctx.preset).map((p) => p.name),
+  };
+}
+
+/** The presets whose outputs this preset's BaseTrees= name, in order. */
+function basePresets(project: Project, preset: Preset): Preset[] {
+  const out: Preset[] = [];
+  for (const tree of preset.config.BaseTrees as string[]) {
+    const producer = project.presets.find((p) => p !== preset && readsOutput(tree, outputPath(p)));
+    if (producer && !out.includes(producer)) out.push(producer);
+  }
+  return out;
+}
+
+function rel(ctx: BuildContext, file: string): string {
+  return path.relative(process.cwd(), file) || file;
+}
+
+/** Reads a lock; a damaged one is a BuildError naming the file. */
+function readLock(ctx: BuildContext, file: string): Lock | null {
+  try {
+    return readLockfile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new BuildError(e.message, ctx.preset.name);
+    throw e;
+  }
+}
+
+/**
+ * The preset's lock for a build: null when it has none (unlocked: resolved at build time); an
+ * error saying what changed when it no longer fits the config.
+ */
+export function currentLock(ctx: BuildContext): Lock | null {
+  const file = lockfilePath(ctx.preset);
+  const lock = readLock(ctx, file);
+  if (!lock) return null;
+  const reasons = staleness(lock, lockRequest(ctx));
+  if (reasons.length) {
+    throw new BuildError(
+      `${rel(ctx, file)} no longer matches the config:\n  ${reasons.join('\n  ')}\n` +
+        `Run \`kiln lock -C ${rel(ctx, ctx.project.root)} --preset ${ctx.preset.name}\`, or build with --relock.`,
+      ctx.preset.name,
+    );
+  }
+  return lock;
+}
+
+/** Resolves the preset's packages against its repositories now. Its base presets must be locked. */
+export async function resolveLock(ctx: BuildContext): Promise<Lock> {
+  const request = lockRequest(ctx);
+  const d = distributionOf(ctx);
+  const installed = new Map<string, LockedPackage>();
+  for (const base of basePresets(ctx.project, ctx.preset)) {
+    const file = lockfilePath(base);
+    const lock = readLock(ctx, file);
+    if (!lock) throw new BuildError(`it is built on preset ${base.name}, which has no lock (${rel(ctx, file)}): lock ${base.name} first (kiln lock without --preset locks every preset)`, ctx.preset.name);
+    for (const p of lock.package) installed.set(p.name, p);
+  }
+  // A base tree that is not a preset's output: its own package database says what is installed.
+  const bases = cfg<string[]>(ctx, 'BaseTrees');
+  let status = '';
+  for (const tree of bases) {
+    if (basePresets(ctx.project, ctx.preset).some((p) => readsOutput(tree, outputPath(p)))) continue;
+    const db = path.join(tree, 'var/lib/dpkg/status');
+    if (!fs.existsSync(db)) throw new BuildError(`base tree ${tree} has no package database (var/lib/dpkg/status) to lock against`, ctx.preset.name);
+    status += fs.readFileSync(db, 'utf8') + '\n';
+  }
+  const packages = await d.resolve(ctx, request.packages, [...installed.values()], bases.length === 0, status);
+  const buildPackages = request['build-packages'].length ? await d.resolve(ctx, request['build-packages'], [...installed.values(), ...packages], false, status) : [];
+  return { 'lock-version': 1, request, package: packages, 'build-package': buildPackages };
+}
+
+export interface LockChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+/** What differs between two package lists, for the lock command's report. */
+export function lockChanges(old: LockedPackage[], now: LockedPackage[]): LockChange {
+  const before = new Map(old.map((p) => [p.name, p]));
+  const after = new Map(now.map((p) => [p.name, p]));
+  return {
+    added: [...after.keys()].filter((n) => !before.has(n)).sort(),
+    removed: [...before.keys()].filter((n) => !after.has(n)).sort(),
+    changed: [...after.values()].filter((p) => before.has(p.name) && before.get(p.name)!.version !== p.version).map((p) => `${p.name} ${before.get(p.name)!.version} -> ${p.version}`).sort(),
+  };
+}
+
+/** Writes the preset's lock (atomically; untouched when nothing changed). */
+export async function writeLock(ctx: BuildContext): Promise<{ file: string; lock: Lock; changes: LockChange | null }> {
+  const file = lockfilePath(ctx.preset);
+  let old: Lock | null = null;
+  try {
+    old = readLockfile(file);
+  } catch {
+    old = null; // a damaged lock is replaced
+  }
+  const lock = await resolveLock(ctx);
+  const text = formatLockfile(lock, ctx.preset.name);
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  }
+  return { file, lock, changes: old ? lockChanges([...old.package, ...old['build-package']], [...lock.package, ...lock['build-package']]) : null };
+}
