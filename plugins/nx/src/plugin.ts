@@ -27,12 +27,19 @@ export interface KilnPluginOptions {
   summaryTargetName?: string;
   /** Name of the target removing a preset's outputs (default: clean). */
   cleanTargetName?: string;
+  /** Name of the target writing a preset's kiln.lock (default: lock). */
+  lockTargetName?: string;
 }
 
 type Options = Required<KilnPluginOptions>;
 
 export function normalizeOptions(o: KilnPluginOptions | undefined): Options {
-  return { targetName: o?.targetName ?? 'image', summaryTargetName: o?.summaryTargetName ?? 'summary', cleanTargetName: o?.cleanTargetName ?? 'clean' };
+  return {
+    targetName: o?.targetName ?? 'image',
+    summaryTargetName: o?.summaryTargetName ?? 'summary',
+    cleanTargetName: o?.cleanTargetName ?? 'clean',
+    lockTargetName: o?.lockTargetName ?? 'lock',
+  };
 }
 
 /** Config files that belong to a project read from a parent directory, never projects themselves. */
@@ -109,6 +116,13 @@ export function createProjects(project: Project, dir: string, options: Options, 
         options: { command: `node ${kiln} clean -C ${dir} --preset ${preset.name}`, cwd: '.' },
         cache: false,
         metadata: { description: `Remove the outputs of ${pname}`, technologies: ['kiln'] },
+      },
+      // Not cached: a lock records what the mirror has now.
+      [options.lockTargetName]: {
+        executor: 'nx:run-commands',
+        options: { command: `node ${kiln} lock -C ${dir} --preset ${preset.name}`, cwd: '.' },
+        cache: false,
+        metadata: { description: `Resolve the packages of ${pname} into its kiln.lock (exact versions and checksums)`, technologies: ['kiln'] },
       },
     };
     if (preset.main) {

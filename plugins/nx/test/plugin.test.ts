@@ -77,11 +77,12 @@ describe('createNodes', () => {
     expect(matchGlobPaths([DEPENDENCY_IMAGE_FILES], files)).toEqual([true, true, false]);
   });
 
-  it('adds summary to the main image, clean to every preset, in a kiln target group', async () => {
+  it('adds summary to the main image, clean and lock (not cached) to every preset, in a kiln target group', async () => {
     const projects = await nodes(workspace(files));
-    expect(Object.keys(projects['images/os'].targets!).sort()).toEqual(['clean', 'image', 'summary']);
-    expect(Object.keys(projects['images/os/mkosi.images/base'].targets!).sort()).toEqual(['clean', 'image']);
-    expect(projects['images/os'].metadata).toMatchObject({ targetGroups: { kiln: ['image', 'clean', 'summary'] } });
+    expect(Object.keys(projects['images/os'].targets!).sort()).toEqual(['clean', 'image', 'lock', 'summary']);
+    expect(Object.keys(projects['images/os/mkosi.images/base'].targets!).sort()).toEqual(['clean', 'image', 'lock']);
+    expect(projects['images/os'].metadata).toMatchObject({ targetGroups: { kiln: ['image', 'clean', 'lock', 'summary'] } });
+    expect(projects['images/os/mkosi.images/base'].targets!.lock).toMatchObject({ cache: false, options: { command: expect.stringMatching(/ lock -C images\/os --preset base$/) } });
     expect(projects['images/os'].targets!.image.metadata).toMatchObject({ technologies: ['kiln', 'mkosi'] });
   });
 
