@@ -41,15 +41,24 @@ function sh(cmd: string, args: string[], extraEnv: Record<string, string> = {}) 
 const nx = (args: string[], extraEnv: Record<string, string> = {}) => sh(process.execPath, [path.join(repo, 'node_modules/nx/dist/bin/nx.js'), ...args], extraEnv);
 const git = (...args: string[]) => sh('git', ['-c', 'user.email=e2e@kiln', '-c', 'user.name=e2e', ...args]);
 
+/** Nx's terminal output of the last image() run. */
+let lastLog = '';
+
 /** Runs the demo's image target and returns each project's cache status from run.json. */
 function image(extraEnv: Record<string, string> = {}): Record<string, 'hit' | 'miss'> {
-  nx(['run', 'system:image', '--outputStyle=static'], extraEnv);
+  lastLog = nx(['run', 'system:image', '--outputStyle=static'], extraEnv);
   const run = JSON.parse(fs.readFileSync(path.join(ws, '.nx-cache', 'run.json'), 'utf8')) as { tasks: { projectName: string; cacheStatus: string }[] };
   return Object.fromEntries(run.tasks.map((t) => [t.projectName, t.cacheStatus === 'cache-miss' ? 'miss' : 'hit']));
 }
 
+/** The images and their build manifests (cached outputs too, and as reproducible). */
 const hashes = () =>
-  Object.fromEntries(['base.tar.zst', 'initrd.cpio.zst', 'system.tar.zst'].map((f) => [f, createHash('sha256').update(fs.readFileSync(path.join(out, f))).digest('hex')]));
+  Object.fromEntries(
+    ['base.tar.zst', 'initrd.cpio.zst', 'system.tar.zst', 'base.manifest.json', 'initrd.manifest.json', 'system.manifest.json'].map((f) => [
+      f,
+      createHash('sha256').update(fs.readFileSync(path.join(out, f))).digest('hex'),
+    ]),
+  );
 
 const write = (rel: string, text: string) => {
   fs.mkdirSync(path.dirname(path.join(sys, rel)), { recursive: true });
@@ -78,6 +87,7 @@ describe('nx run system:image', () => {
 
   it('builds all three presets the first time', () => {
     expect(image()).toEqual({ system: 'miss', 'system-base': 'miss', 'system-initrd': 'miss' });
+    for (const p of ['base', 'initrd', 'system']) expect(lastLog).toContain(`${p}: no previous build (no manifest)`);
     built = hashes();
   });
 
@@ -135,9 +145,25 @@ describe('mutations: exactly the changed preset and its dependents miss', () => 
     }, { system: 'hit', 'system-base': 'miss', 'system-initrd': 'hit' }, {}],
   ];
 
-  it.each(rows)('%s', (_what, mutate, expected, extraEnv) => {
+  // What the log of a miss gives as its reason (kiln build compares with the restored manifest).
+  const reasons: Record<string, string> = {
+    'a config line of system': 'system:   setting Hostname: "kiln-demo" -> "mutated"',
+    "an extra file's mode (git does not see it)": 'system:   file mkosi.extra/etc/motd changed (mode 644 -> 600 only)',
+    "a symlink's target": 'system:   file mkosi.extra/etc/link changed (symlink target /etc/hostname -> /etc/os-release)',
+    "a skeleton file of base (base's output changes, system reads it)": 'system:   the output of preset base changed',
+    'SOURCE_DATE_EPOCH in the environment': 'initrd:   environment SOURCE_DATE_EPOCH changed (set now, was unset)',
+    'the lockfile of base (written by kiln lock)': 'base:   packages: kiln.lock added (',
+    "any edit of base's lockfile": 'base:   file mkosi.images/base/kiln.lock changed (content)',
+  };
+
+  it.each(rows)('%s', (what, mutate, expected, extraEnv) => {
     mutate();
     expect(image(extraEnv)).toEqual(expected);
+    // Each miss says why in Nx's output.
+    for (const [project, status] of Object.entries(expected)) {
+      if (status === 'miss') expect(lastLog).toContain(`${project.replace(/^system-/, '')}: rebuilding because:\n`);
+    }
+    if (reasons[what]) expect(lastLog).toContain(reasons[what]);
     // And nothing changed since: all hits (with the same environment).
     expect(image(extraEnv)).toEqual(ALL_HIT);
   });
