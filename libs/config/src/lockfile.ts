@@ -17,7 +17,8 @@ import type { Preset } from './project';
 
 export const LOCK_VERSION = 1;
 
-const LockedPackage = z.strictObject({
+/** One package of a lock (and of a build manifest, which records the lock's packages). */
+export const LockedPackageSchema = z.strictObject({
   name: z.string().min(1),
   version: z.string().min(1),
   architecture: z.string().min(1),
@@ -26,7 +27,7 @@ const LockedPackage = z.strictObject({
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex'),
 });
-export type LockedPackage = z.infer<typeof LockedPackage>;
+export type LockedPackage = z.infer<typeof LockedPackageSchema>;
 
 const Request = z.strictObject({
   distribution: z.string(),
@@ -44,8 +45,8 @@ export type LockRequest = z.infer<typeof Request>;
 const LockSchema = z.strictObject({
   'lock-version': z.literal(LOCK_VERSION),
   request: Request,
-  package: z.array(LockedPackage).default([]),
-  'build-package': z.array(LockedPackage).default([]),
+  package: z.array(LockedPackageSchema).default([]),
+  'build-package': z.array(LockedPackageSchema).default([]),
 });
 export type Lock = z.infer<typeof LockSchema>;
 

@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { inputEntries, type InputEntry } from './input-digest';
 import { presetInputs, presetSettings } from './inputs';
-import { readLockfile, type Lock } from './lockfile';
+import { LockedPackageSchema, readLockfile, type Lock, type LockedPackage } from './lockfile';
 import { cachedOutputNames, manifestName } from './outputs';
 import type { Preset, Project } from './project';
 import { SETTINGS } from './settings';
@@ -42,15 +42,7 @@ const FileEntrySchema = z.discriminatedUnion('type', [
 ]);
 export type FileEntry = z.infer<typeof FileEntrySchema>;
 
-const PackageSchema = z.strictObject({
-  name: z.string().min(1),
-  version: z.string().min(1),
-  architecture: z.string().min(1),
-  repository: z.string(),
-  size: z.number().int().nonnegative(),
-  sha256: Sha,
-});
-export type ManifestPackage = z.infer<typeof PackageSchema>;
+export type ManifestPackage = LockedPackage;
 
 const ManifestSchema = z.strictObject({
   manifestVersion: z.literal(MANIFEST_VERSION),
@@ -59,8 +51,8 @@ const ManifestSchema = z.strictObject({
   tools: z.record(z.string(), z.string()),
   settings: z.record(z.string(), z.unknown()),
   files: z.record(z.string(), FileEntrySchema),
-  packages: z.array(PackageSchema).nullable(),
-  buildPackages: z.array(PackageSchema).nullable(),
+  packages: z.array(LockedPackageSchema).nullable(),
+  buildPackages: z.array(LockedPackageSchema).nullable(),
   readOutputs: z.record(z.string(), z.record(z.string(), Sha.nullable())),
   environment: z.record(z.string(), Sha.nullable()),
 });
