@@ -89,7 +89,8 @@ export function program(): Command {
 export async function main(argv: string[]): Promise<number> {
   try {
     await program().exitOverride().parseAsync(argv);
-    return 0;
+    // A command may have set its own exit code (kiln digest --preset with an unknown name).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof ConfigError) {
       reportError(e);

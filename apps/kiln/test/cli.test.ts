@@ -87,6 +87,14 @@ describe('kiln schema', () => {
   });
 });
 
+describe('kiln digest', () => {
+  it('an unknown preset exits 1 and names the presets there are', () => {
+    const r = kiln(['digest', '-C', 'examples/system', '--preset', 'nope']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no preset named "nope" (accepted: base, initrd, system)');
+  });
+});
+
 describe('kiln explain', () => {
   const conf = '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=demo\nFormat=tar\n[Content]\nHostname=one\n';
   const project = () => {
