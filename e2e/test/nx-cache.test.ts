@@ -14,22 +14,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { nxBin, nxEnv, repo } from './workspace';
 
 jest.setTimeout(900_000);
 
-const repo = path.resolve(__dirname, '../..');
 const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-'));
 const sys = path.join(ws, 'system');
 const out = path.join(sys, 'mkosi.output');
-const env: Record<string, string | undefined> = {
-  ...process.env,
-  NX_DAEMON: 'false',
-  NX_NO_CLOUD: 'true',
-  NX_TUI: 'false',
-  NX_INTERACTIVE: 'false',
-  NX_CACHE_DIRECTORY: path.join(ws, '.nx-cache'),
-  NX_WORKSPACE_DATA_DIRECTORY: path.join(ws, '.nx-data'),
-};
+const env = nxEnv(ws);
 delete env.SOURCE_DATE_EPOCH;
 
 function sh(cmd: string, args: string[], extraEnv: Record<string, string> = {}) {
@@ -38,7 +30,7 @@ function sh(cmd: string, args: string[], extraEnv: Record<string, string> = {}) 
   return r.stdout;
 }
 
-const nx = (args: string[], extraEnv: Record<string, string> = {}) => sh(process.execPath, [path.join(repo, 'node_modules/nx/dist/bin/nx.js'), ...args], extraEnv);
+const nx = (args: string[], extraEnv: Record<string, string> = {}) => sh(process.execPath, [nxBin, ...args], extraEnv);
 const git = (...args: string[]) => sh('git', ['-c', 'user.email=e2e@kiln', '-c', 'user.name=e2e', ...args]);
 
 /** Nx's terminal output of the last image() run. */

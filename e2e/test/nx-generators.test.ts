@@ -6,23 +6,15 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { nxBin, nxEnv, repo } from './workspace';
 
 jest.setTimeout(600_000);
 
-const repo = path.resolve(__dirname, '../..');
 const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-gen-e2e-'));
-const env: Record<string, string | undefined> = {
-  ...process.env,
-  NX_DAEMON: 'false',
-  NX_NO_CLOUD: 'true',
-  NX_TUI: 'false',
-  NX_INTERACTIVE: 'false',
-  NX_CACHE_DIRECTORY: path.join(ws, '.nx-cache'),
-  NX_WORKSPACE_DATA_DIRECTORY: path.join(ws, '.nx-data'),
-};
+const env = nxEnv(ws);
 
 function nx(...args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, [path.join(repo, 'node_modules/nx/dist/bin/nx.js'), ...args], { cwd: ws, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [nxBin, ...args], { cwd: ws, env, encoding: 'utf8' });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 function ok(...args: string[]): string {
