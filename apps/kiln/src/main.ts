@@ -56,8 +56,9 @@ export function program(): Command {
     .description("remove a preset's outputs (default: every preset's)")
     .option(...DIRECTORY)
     .option('-p, --preset <name>', 'only this preset')
+    .option('--all', 'also remove its incremental layers and its package cache (downloaded packages)')
     .action(async (opts) => {
-      const removed = await clean(loadProject(opts.directory), opts.preset);
+      const removed = await clean(loadProject(opts.directory), opts.preset, { all: opts.all });
       for (const r of removed) process.stdout.write(`removed ${r}\n`);
     });
 

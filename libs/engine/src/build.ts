@@ -2,6 +2,7 @@
  * `kiln build`: builds a preset after the presets it depends on. Per preset, mkosi's order:
  *
  *   base trees -> skeleton trees -> sandbox trees -> packages -> prepare scripts ->
+ *   [the incremental layer: with Incremental=, everything before comes from layers.ts's cache] ->
  *   build packages + build scripts (in a copy of the image; only $DESTDIR comes back) ->
  *   extra trees -> post-installation scripts -> Hostname/Locale/Timezone/RootPassword ->
  *   RemoveFiles/RemovePackages/CleanPackageMetadata -> finalize scripts -> normalise -> output
@@ -12,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cachedOutputNames, lockfilePath, outputPath, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { execa } from 'execa';
+import { cachedOutputNames, lockfilePath, outputPath, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { publishManifest, startManifest } from './build-manifest';
 import { cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -23,7 +25,8 @@ import { ensureDir, publish, removeTree } from './fsutil';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
 import { outputNames, writeOutputs } from './outputs';
-import { runScripts } from './scripts';
+import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
+import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
 
 /**
@@ -146,10 +149,26 @@ export async function lockProject(project: Project, opts: BuildOptions = {}): Pr
   return results;
 }
 
-/** Removes a preset's outputs (and a killed build's work files); returns what was removed. */
-export async function clean(project: Project, presetName?: string): Promise<string[]> {
+/**
+ * Removes a preset's outputs (and a killed build's work files); with `all`, also its incremental
+ * layers and its package cache. Returns what was removed.
+ */
+export async function clean(project: Project, presetName?: string, opts: { all?: boolean; env?: Record<string, string | undefined> } = {}): Promise<string[]> {
   const presets = presetName ? buildPlan(project, presetName).slice(-1) : project.presets;
   const removed: string[] = [];
+  const env = opts.env ?? process.env;
+  if (opts.all) {
+    const names = presets.map((p) => p.name);
+    for (const dir of new Set(presets.map((p) => layerCacheDir(p, env)))) {
+      for (const entry of await removeLayers(dir, project.root, names)) removed.push(`layer ${entry}`);
+    }
+    for (const dir of new Set(presets.map((p) => defaultPackageCache(p, env)))) {
+      if (!fs.existsSync(dir)) continue;
+      // Under its lock: a build sharing the cache is not pulled from under.
+      await execa('flock', [path.join(dir, '.lock'), 'find', dir, '-mindepth', '1', '-maxdepth', '1', '!', '-name', '.lock', '-exec', 'rm', '-rf', '{}', '+']);
+      removed.push(`package cache ${dir}`);
+    }
+  }
   for (const p of presets) {
     const dir = p.config.OutputDirectory as string;
     for (const name of outputNames(p.config)) {
@@ -224,33 +243,11 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   const step = (what: string) => opts.step?.(preset.name, what);
   const staging = ensureDir(path.join(work, 'out'));
   const scriptDirs = { outputdir: staging };
-  const d = distributionOf(ctx);
-
-  const bases = cfg<string[]>(ctx, 'BaseTrees');
-  for (const base of bases) {
-    step(`base tree ${path.relative(project.root, base)}`);
-    await copyTree(ctx, { source: resolveBaseTree(ctx, base), target: null }, ctx.root, { rootOwned: false, what: 'base tree' });
-  }
-  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SkeletonTrees')) {
-    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'skeleton tree' });
-  }
-  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
-    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'sandbox tree' });
-  }
 
   const lock = opts.relock ? (await writeLock(ctx)).lock : currentLock(ctx);
   if (lock) step(`locked: ${lock.package.length} packages (${path.relative(project.root, lockfilePath(preset))})`);
   else step('unlocked: packages resolved now (kiln lock pins them)');
-  const packages = cfg<string[]>(ctx, 'Packages');
-  if (bases.length === 0) {
-    step(`installing ${packages.length ? packages.join(' ') : 'the essential set'}`);
-    await d.bootstrap(ctx, packages, lock?.package);
-  } else if (packages.length) {
-    step(`installing ${packages.join(' ')} on the base tree`);
-    await d.install(ctx, packages, lock?.package);
-  }
-
-  await runScripts(ctx, 'prepare', cfg<string[]>(ctx, 'PrepareScripts'), scriptDirs);
+  await imageUpToLayer(ctx, lock, opts, scriptDirs);
   await buildScripts(ctx, staging, lock?.['build-package']);
 
   for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'ExtraTrees')) {
@@ -272,6 +269,62 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
   for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name));
   return [...written, ...extra].map(([, name]) => name);
+}
+
+/**
+ * Base trees, skeleton and sandbox trees, packages and prepare scripts: with Incremental=, from
+ * the layer cache when it has them (layers.ts), else built and kept there.
+ */
+async function imageUpToLayer(ctx: BuildContext, lock: Lock | null, opts: BuildOptions, scriptDirs: ScriptDirs): Promise<void> {
+  const mode = cfg<string>(ctx, 'Incremental');
+  if (mode === 'no') return installImage(ctx, lock, opts, scriptDirs);
+  const step = (what: string) => opts.step?.(ctx.preset.name, what);
+  const key = await layerKey(ctx, lock, opts.identity ?? 'unknown', (base) => resolveBaseTree(ctx, base));
+  const plan = await findLayer(ctx, key, step);
+  const short = (l: Layer) => l.manifest.key.slice(0, 12);
+  if (plan.kind === 'exact') {
+    step(`layer: starting from ${short(plan.layer)}: its packages and trees are what this build would install`);
+    await restoreLayer(ctx, plan.layer);
+    return;
+  }
+  if (mode === 'strict') throw strictMiss(ctx);
+  if (plan.kind === 'append') {
+    step(`layer: adding ${plan.missing.map((p) => p.name).join(' ')} to layer ${short(plan.layer)}, which has the rest of the lock`);
+    await restoreLayer(ctx, plan.layer);
+    await distributionOf(ctx).append(ctx, plan.missing, key.requested);
+  } else {
+    step('layer: none cached for these packages and trees; building one');
+    await installImage(ctx, lock, opts, scriptDirs);
+  }
+  if (!lock) step('layer: the preset is unlocked, so its layer is keyed by package names, not versions (kiln lock makes it exact)');
+  await storeLayer(ctx, key, step);
+}
+
+/** The image up to the layer, from scratch. */
+async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOptions, scriptDirs: ScriptDirs): Promise<void> {
+  const { project } = ctx;
+  const step = (what: string) => opts.step?.(ctx.preset.name, what);
+  const bases = cfg<string[]>(ctx, 'BaseTrees');
+  for (const base of bases) {
+    step(`base tree ${path.relative(project.root, base)}`);
+    await copyTree(ctx, { source: resolveBaseTree(ctx, base), target: null }, ctx.root, { rootOwned: false, what: 'base tree' });
+  }
+  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SkeletonTrees')) {
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'skeleton tree' });
+  }
+  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'sandbox tree' });
+  }
+  const d = distributionOf(ctx);
+  const packages = cfg<string[]>(ctx, 'Packages');
+  if (bases.length === 0) {
+    step(`installing ${packages.length ? packages.join(' ') : 'the essential set'}`);
+    await d.bootstrap(ctx, packages, lock?.package);
+  } else if (packages.length) {
+    step(`installing ${packages.join(' ')} on the base tree`);
+    await d.install(ctx, packages, lock?.package);
+  }
+  await runScripts(ctx, 'prepare', cfg<string[]>(ctx, 'PrepareScripts'), scriptDirs);
 }
 
 /**

@@ -2,6 +2,7 @@
  * File-system helpers with the safety rules of the engine: nothing is removed through a mount
  * point left behind by an interrupted tool, and outputs appear by rename only (never half-written).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
@@ -56,4 +57,11 @@ export async function publish(tmp: string, final: string): Promise<void> {
 export function ensureDir(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** SHA256 of a file, streamed (base trees and layers can be large). */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

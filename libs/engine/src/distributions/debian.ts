@@ -180,8 +180,14 @@ function aptConfig(ctx: BuildContext, a: AptSetup): string {
   return file;
 }
 
+/** apt-mark after an install: which packages count as installed by request, which as dependencies. */
+interface Marks {
+  manual: string[];
+  auto: string[];
+}
+
 /** Runs apt-get against the image: private mount namespace, /proc and /dev for maintainer scripts. */
-async function aptGet(ctx: BuildContext, args: string[], step: string, preferences?: string): Promise<void> {
+async function aptGet(ctx: BuildContext, args: string[], step: string, preferences?: string, marks?: Marks): Promise<void> {
   if (!fs.existsSync(path.join(ctx.root, 'var/lib/dpkg/status'))) {
     throw new BuildError(
       `${step}: the base tree has no dpkg database (var/lib/dpkg/status), so packages cannot be added to it; ` +
@@ -203,11 +209,13 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
     'mount --bind "$ARCHIVES" "$ROOT/var/cache/apt/archives"',
     'flock "$LOCK" apt-get -q update',
     'flock "$LOCK" apt-get -q -y "$@"',
+    'if [ -n "$MARK_AUTO" ]; then apt-mark auto $MARK_AUTO >/dev/null; fi',
+    'if [ -n "$MARK_MANUAL" ]; then apt-mark manual $MARK_MANUAL >/dev/null; fi',
   ].join('\n');
   try {
     await run(ctx, 'unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'apt', ...args], {
       step,
-      env: { ...aptEnv(ctx), APT_CONFIG: conf, ROOT: ctx.root, LOCK: c.lock, ARCHIVES: c.archives },
+      env: { ...aptEnv(ctx), APT_CONFIG: conf, ROOT: ctx.root, LOCK: c.lock, ARCHIVES: c.archives, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
     });
   } finally {
     if (!hadPolicy) fs.rmSync(policy, { force: true });
@@ -368,11 +376,25 @@ async function install(ctx: BuildContext, packages: string[], locked?: LockedPac
   verifyInstalled(ctx, locked, before);
 }
 
+async function append(ctx: BuildContext, missing: LockedPackage[], manual: string[]): Promise<void> {
+  await checkAvailable(ctx, missing);
+  const before = installedPackages(ctx.root);
+  const wanted = new Set(manual);
+  // Only real packages can be marked (a Packages= entry may name a virtual one).
+  const marks = {
+    manual: manual.filter((n) => before.has(n) || missing.some((p) => p.name === n)),
+    auto: missing.filter((p) => !wanted.has(p.name)).map((p) => p.name),
+  };
+  await aptGet(ctx, ['install', ...missing.map((p) => `${p.name}=${p.version}`)], 'installing the new locked packages on the layer (apt)', pinFile(ctx, missing), marks);
+  verifyInstalled(ctx, missing, before);
+}
+
 export const debian: Distribution = {
   mirror: mirrorOf,
   resolve,
   bootstrap,
   install,
+  append,
   remove: (ctx, packages) => aptGet(ctx, ['purge', '--auto-remove', ...packages], 'removing packages (apt)'),
   cleanMetadata,
 };

@@ -23,6 +23,12 @@ export interface Distribution {
   bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void>;
   /** Installs `packages` into a root that already holds an image (base trees, build overlays); `locked` as above. */
   install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void>;
+  /**
+   * Installs exactly `missing` (locked packages) into a cached layer that has the rest of the lock
+   * (Incremental=yes). `manual` are the packages the config names: they are marked as installed by
+   * request, the others as dependencies, as a build from scratch marks them.
+   */
+  append(ctx: BuildContext, missing: LockedPackage[], manual: string[]): Promise<void>;
   /** Removes `packages` and what only they needed. */
   remove(ctx: BuildContext, packages: string[]): Promise<void>;
   /**
