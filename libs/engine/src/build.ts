@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { cachedOutputNames, lockfilePath, outputPath, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { publishManifest, startManifest } from './build-manifest';
-import { cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
+import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
@@ -25,7 +25,7 @@ import { ensureDir, publish, removeTree } from './fsutil';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
 import { outputNames, writeOutputs } from './outputs';
-import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
+import { findLayer, flattenRoot, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
 
@@ -262,6 +262,7 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   await runScripts(ctx, 'finalize', cfg<string[]>(ctx, 'FinalizeScripts'), scriptDirs);
   await normalise(ctx);
 
+  if (cfg<string>(ctx, 'Format') === 'directory') await flattenRoot(ctx);
   step(`writing ${cfg<string>(ctx, 'Format')} output`);
   const written = await writeOutputs(ctx, staging);
   // Files the scripts left in $OUTPUTDIR are outputs too.
@@ -284,19 +285,20 @@ async function imageUpToLayer(ctx: BuildContext, lock: Lock | null, opts: BuildO
   const short = (l: Layer) => l.manifest.key.slice(0, 12);
   if (plan.kind === 'exact') {
     step(`layer: starting from ${short(plan.layer)}: its packages and trees are what this build would install`);
-    await restoreLayer(ctx, plan.layer);
+    await restoreLayer(ctx, plan.layer, step);
     return;
   }
   if (mode === 'strict') throw strictMiss(ctx);
   if (plan.kind === 'append') {
     step(`layer: adding ${plan.missing.map((p) => p.name).join(' ')} to layer ${short(plan.layer)}, which has the rest of the lock`);
-    await restoreLayer(ctx, plan.layer);
+    await restoreLayer(ctx, plan.layer, step);
     await distributionOf(ctx).append(ctx, plan.missing, key.requested);
   } else {
     step('layer: none cached for these packages and trees; building one');
     await installImage(ctx, lock, opts, scriptDirs);
   }
   if (!lock) step('layer: the preset is unlocked, so its layer is keyed by package names, not versions (kiln lock makes it exact)');
+  await clampMtimes(ctx);
   await storeLayer(ctx, key, step);
 }
 

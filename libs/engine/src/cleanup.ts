@@ -43,8 +43,16 @@ export async function normalise(ctx: BuildContext): Promise<void> {
   // systemd's first-boot marker: the machine gets its own id when it boots.
   const machineId = path.join(root, 'etc/machine-id');
   if (fs.existsSync(machineId)) fs.writeFileSync(machineId, 'uninitialized\n');
-  // Clamp every mtime to SOURCE_DATE_EPOCH (cpio has no --clamp-mtime; directories need it too).
-  await run(ctx, 'find', [root, '-xdev', '-newermt', `@${ctx.sourceDateEpoch}`, '-exec', 'touch', '--no-dereference', '--date', `@${ctx.sourceDateEpoch}`, '{}', '+'], {
+  await clampMtimes(ctx);
+}
+
+/**
+ * Clamps every mtime to SOURCE_DATE_EPOCH (cpio has no --clamp-mtime; directories need it too).
+ * Also done before an incremental layer is stored, so that the final clamp of a build on a layer
+ * touches (and copies up into the overlay) only what the build changed.
+ */
+export async function clampMtimes(ctx: BuildContext): Promise<void> {
+  await run(ctx, 'find', [ctx.root, '-xdev', '-newermt', `@${ctx.sourceDateEpoch}`, '-exec', 'touch', '--no-dereference', '--date', `@${ctx.sourceDateEpoch}`, '{}', '+'], {
     step: 'clamping mtimes to SOURCE_DATE_EPOCH',
   });
 }

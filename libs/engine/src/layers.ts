@@ -3,15 +3,23 @@
  *
  * After base trees, skeleton and sandbox trees, packages and prepare scripts, the image tree is
  * kept as a layer, keyed by everything those steps read. A later build with the same key starts
- * from a copy of the layer and skips them; a build whose locked package set only adds packages to
- * a layer's (everything else the same) installs just the new ones on top of it.
+ * from the layer and skips them; a build whose locked package set only adds packages to a
+ * layer's (everything else the same) installs just the new ones on top of it.
  *
- * An entry is a directory CACHE/KEY holding layer.tar.zst and manifest.json (what the key is made
- * of, the packages, the archive's size and SHA256). It is written under a temporary name and
- * renamed into place, so an entry is whole or absent; before use its manifest and the archive's
- * checksum are checked, and a damaged or foreign entry is removed with a message, never used. The
- * manifest's mtime is the entry's last use, for eviction by age and size (CacheMaxAge=,
- * CacheMaxSize=).
+ * An entry is a directory CACHE/KEY: tree/ (the image as it was), index (one line per file: path,
+ * mode, owner, size, mtime, ctime, inode) and manifest.json (what the key is made of, the
+ * packages, the index's SHA256). A build does not copy the tree: it mounts an overlay with the
+ * tree as its read-only lower layer, so starting from a layer costs no file creation at all
+ * (creating the files is what dominates a copy), and the tree cannot be changed through it. Where
+ * overlayfs is not available the tree is copied instead.
+ *
+ * Entries are written under a temporary name and renamed into place, so an entry is whole or
+ * absent. Before use, the tree is checked against its index: any change made to it since (a file
+ * written, truncated, removed, chmod-ed) changes a ctime, which nothing can set back, so a damaged
+ * or foreign entry is removed with a message and never used. This is a stat walk (tens of
+ * milliseconds) rather than rehashing the tree, which would cost more than the rest of a reuse.
+ * The manifest's mtime is the entry's last use, for eviction by age and size (CacheMaxAge=,
+ * CacheMaxSize=); an entry an overlay is using is never removed.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -22,12 +30,14 @@ import { digestInputs, LockedPackageSchema, outputPath, type Lock, type LockedPa
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
+import { execa } from 'execa';
 import { run } from './exec';
-import { ensureDir, removeTree, sha256File } from './fsutil';
+import { ensureDir, mountsUnder, removeTree, sha256File } from './fsutil';
 import { toolsIdentity } from './tools';
 
 const FORMAT = 'kiln-layer/1';
-const ARCHIVE = 'layer.tar.zst';
+const TREE = 'tree';
+const INDEX = 'index';
 const MANIFEST = 'manifest.json';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -45,7 +55,7 @@ const LayerManifestSchema = z.strictObject({
   requested: z.array(z.string()),
   /** The locked packages installed in the layer; null for a layer of an unlocked preset. */
   packages: z.array(LockedPackageSchema).nullable(),
-  archive: z.strictObject({ size: z.number().int().nonnegative(), sha256: z.string().regex(HEX64) }),
+  tree: z.strictObject({ entries: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), index: z.string().regex(HEX64) }),
   created: z.string(),
 });
 export type LayerManifest = z.infer<typeof LayerManifestSchema>;
@@ -142,6 +152,53 @@ export async function layerKey(ctx: BuildContext, lock: Lock | null, identity: s
   return { key: sha256(JSON.stringify({ prefix, requested, installed })), prefix, parts, requested, packages };
 }
 
+/**
+ * One line per entry of a tree, sorted: what any change made through the file system alters.
+ * Returns the lines and the bytes the files take.
+ */
+function treeIndex(tree: string): { lines: string[]; bytes: number } {
+  const lines: string[] = [];
+  let bytes = 0;
+  const visit = (rel: string) => {
+    const p = rel ? path.join(tree, rel) : tree;
+    const st = fs.lstatSync(p, { bigint: true });
+    const link = st.isSymbolicLink() ? `\t-> ${fs.readlinkSync(p)}` : '';
+    lines.push(`${rel || '.'}\t${st.mode.toString(8)}\t${st.uid}:${st.gid}\t${st.size}\t${st.mtimeNs}\t${st.ctimeNs}\t${st.ino}${link}`);
+    bytes += Number(st.blocks) * 512;
+    if (st.isDirectory()) for (const name of fs.readdirSync(p).sort()) visit(rel ? `${rel}/${name}` : name);
+  };
+  visit('');
+  return { lines, bytes };
+}
+
+/**
+ * Files of the tree that are hard links to files outside it (a package cache's, say) get their own
+ * copy: through such a link the tree could change after it is stored. Returns how many.
+ */
+async function detachOutsideLinks(ctx: BuildContext, tree: string): Promise<number> {
+  const byInode = new Map<number, { paths: string[]; nlink: number }>();
+  const visit = (p: string) => {
+    const st = fs.lstatSync(p);
+    if (st.isDirectory()) for (const name of fs.readdirSync(p)) visit(path.join(p, name));
+    else if (st.isFile() && st.nlink > 1) {
+      const e = byInode.get(st.ino) ?? { paths: [], nlink: st.nlink };
+      e.paths.push(p);
+      byInode.set(st.ino, e);
+    }
+  };
+  visit(tree);
+  let n = 0;
+  for (const { paths, nlink } of byInode.values()) {
+    if (paths.length === nlink) continue;
+    for (const p of paths) {
+      await run(ctx, 'cp', ['-a', p, `${p}.kiln-detach`], { step: `copying ${p}` });
+      fs.renameSync(`${p}.kiln-detach`, p);
+      n++;
+    }
+  }
+  return n;
+}
+
 /** Reads and checks an entry's manifest; a reason instead when it is damaged or not kiln's. */
 function readEntry(dir: string): Layer | string {
   const file = path.join(dir, MANIFEST);
@@ -154,22 +211,75 @@ function readEntry(dir: string): Layer | string {
   const parsed = LayerManifestSchema.safeParse(data);
   if (!parsed.success) return `its ${MANIFEST} is not a kiln layer manifest (${parsed.error.issues[0].path.join('.') || 'format'}: ${parsed.error.issues[0].message})`;
   if (parsed.data.key !== path.basename(dir)) return `its manifest is for key ${parsed.data.key.slice(0, 12)}, not ${path.basename(dir).slice(0, 12)}`;
-  const archive = path.join(dir, ARCHIVE);
-  if (!fs.existsSync(archive)) return `it has no ${ARCHIVE}`;
-  const size = fs.statSync(archive).size;
-  if (size !== parsed.data.archive.size) return `${ARCHIVE} has ${size} bytes, its manifest says ${parsed.data.archive.size}`;
+  if (!fs.existsSync(path.join(dir, TREE))) return `it has no ${TREE}/`;
   return { dir, manifest: parsed.data };
 }
 
-/** Removes an entry by renaming it away first, so a reader never sees half of one. */
-async function discard(dir: string): Promise<void> {
+/** Why the entry's tree is not as it was stored (null: it is): compared with its index. */
+function treeChanged(layer: Layer): string | null {
+  let stored: string[];
+  try {
+    const text = fs.readFileSync(path.join(layer.dir, INDEX), 'utf8');
+    if (sha256(text) !== layer.manifest.tree.index) return `its ${INDEX} is not the one its manifest records`;
+    stored = text.split('\n').filter(Boolean);
+  } catch {
+    return `it has no ${INDEX}`;
+  }
+  const now = treeIndex(path.join(layer.dir, TREE)).lines;
+  const before = new Map(stored.map((l) => [l.split('\t')[0], l]));
+  const after = new Map(now.map((l) => [l.split('\t')[0], l]));
+  for (const [p, line] of after) {
+    if (!before.has(p)) return `${p} was added to its tree`;
+    if (before.get(p) !== line) return `${p} was changed in its tree (${describeChange(before.get(p)!, line)})`;
+  }
+  for (const p of before.keys()) if (!after.has(p)) return `${p} was removed from its tree`;
+  return null;
+}
+
+function describeChange(a: string, b: string): string {
+  const names = ['path', 'mode', 'owner', 'size', 'mtime', 'ctime', 'inode', 'target'];
+  const x = a.split('\t');
+  const y = b.split('\t');
+  return names.filter((_, i) => x[i] !== y[i]).join(', ');
+}
+
+/** Overlay mounts' lower directories (from /proc/self/mountinfo): trees some build is using. */
+function treesInUse(): Set<string> {
+  const used = new Set<string>();
+  let info = '';
+  try {
+    info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return used;
+  }
+  const unescape = (s: string) => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  for (const line of info.split('\n')) {
+    const [, after] = line.split(' - ');
+    if (!after?.startsWith('overlay ')) continue;
+    const lower = /(?:^|,)lowerdir=([^,]*)/.exec(after.split(' ')[2] ?? '')?.[1];
+    for (const dir of lower ? unescape(lower).split(':') : []) used.add(path.resolve(dir));
+  }
+  return used;
+}
+
+const inUse = (dir: string) => treesInUse().has(path.join(dir, TREE));
+
+/** Removes an entry by renaming it away first, so that no reader sees half of one; never one in use. */
+async function discard(dir: string): Promise<boolean> {
+  if (inUse(dir)) return false;
   const trash = path.join(path.dirname(dir), `.trash-${path.basename(dir).slice(0, 16)}-${process.pid}-${Date.now()}`);
   try {
     fs.renameSync(dir, trash);
   } catch {
-    return; // gone already (another build discarded or evicted it)
+    return true; // gone already (another build discarded or evicted it)
   }
   await removeTree(trash);
+  return true;
+}
+
+async function discardWithMessage(dir: string, why: string, say: (line: string) => void): Promise<void> {
+  const gone = await discard(dir);
+  say(`layer: ${gone ? 'discarding' : 'not using (another build has it mounted)'} ${dir}: ${why}`);
 }
 
 /** The entries of the cache (damaged ones are discarded, with a message). */
@@ -179,10 +289,8 @@ async function entries(cacheDir: string, say: (line: string) => void): Promise<L
     if (name.startsWith('.')) continue;
     const dir = path.join(cacheDir, name);
     const entry = readEntry(dir);
-    if (typeof entry === 'string') {
-      say(`layer: discarding ${dir}: ${entry}`);
-      await discard(dir);
-    } else out.push(entry);
+    if (typeof entry === 'string') await discardWithMessage(dir, entry, say);
+    else out.push(entry);
   }
   return out;
 }
@@ -196,12 +304,11 @@ function isSubset(layer: LockedPackage[], wanted: LockedPackage[]): boolean {
   });
 }
 
-/** The archive's checksum against its manifest; a damaged entry is discarded. */
+/** The tree against its index; a damaged entry is discarded. */
 async function verified(layer: Layer, say: (line: string) => void): Promise<boolean> {
-  const sha = await sha256File(path.join(layer.dir, ARCHIVE)).catch(() => null);
-  if (sha === layer.manifest.archive.sha256) return true;
-  say(`layer: discarding ${layer.dir}: ${ARCHIVE} is damaged (SHA256 ${sha ?? 'unreadable'}, its manifest says ${layer.manifest.archive.sha256})`);
-  await discard(layer.dir);
+  const why = treeChanged(layer);
+  if (!why) return true;
+  await discardWithMessage(layer.dir, `${why} since it was stored`, say);
   return false;
 }
 
@@ -233,33 +340,81 @@ export async function findLayer(ctx: BuildContext, k: LayerKey, say: (line: stri
   return { kind: 'none' };
 }
 
+/** Copies a tree with everything an image has (owners, modes, device nodes, xattrs, hard links). */
+async function copyImage(ctx: BuildContext, from: string, to: string, step: string): Promise<void> {
+  await run(ctx, 'cp', ['-a', '--reflink=auto', '--no-target-directory', from, to], { step });
+}
+
 /**
- * Unpacks a layer into the (empty) image root. The archive was checked against its manifest; GNU
- * tar's defaults also refuse members outside the root (leading "/" stripped, ".." refused, symlinks
- * created last), so even a crafted entry cannot write outside it.
+ * Makes the (empty) image root start as the layer's tree: an overlay mount with the tree as its
+ * read-only lower layer and the build's own upper layer, or a copy where overlays cannot be had.
  */
-export async function restoreLayer(ctx: BuildContext, layer: Layer): Promise<void> {
-  const script = 'zstd -q -dc "$1" | tar -C "$2" -xpf - --numeric-owner --same-owner --xattrs --xattrs-include="*"';
-  await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'restore', path.join(layer.dir, ARCHIVE), ctx.root], { step: `unpacking layer ${layer.manifest.key.slice(0, 12)}` });
+export async function restoreLayer(ctx: BuildContext, layer: Layer, say: (line: string) => void): Promise<void> {
+  const tree = path.join(layer.dir, TREE);
   const now = new Date();
   try {
     fs.utimesSync(path.join(layer.dir, MANIFEST), now, now); // its last use, for eviction
   } catch {
-    // evicted meanwhile by another build: this one has its copy
+    // not ours to touch (a read-only shared cache): eviction goes by its age then
   }
+  const why = await mountOverlay(ctx, tree);
+  if (!why) return;
+  say(`layer: copying it (no overlay: ${why})`);
+  fs.rmSync(ctx.root, { recursive: true, force: true });
+  await copyImage(ctx, tree, ctx.root, `copying layer ${layer.manifest.key.slice(0, 12)}`);
 }
 
-/** Keeps the image root as the layer for `k` (atomically), then evicts old entries. */
+/** Mounts the overlay on ctx.root; the reason when it cannot. */
+async function mountOverlay(ctx: BuildContext, lower: string): Promise<string | null> {
+  const upper = ensureDir(path.join(ctx.work, 'layer-upper'));
+  const work = ensureDir(path.join(ctx.work, 'layer-work'));
+  // Mount options are split on "," and lower layers on ":".
+  if ([lower, upper, work].some((p) => /[,:\\]/.test(p))) return 'a path has "," ":" or "\\" in it';
+  const r = await execa('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, ctx.root], { reject: false, all: true });
+  return r.exitCode === 0 ? null : String(r.all).trim() || `mount exited with ${r.exitCode}`;
+}
+
+/** Whether the image root is an overlay on a layer (it cannot be renamed into an output then). */
+export function isLayered(ctx: BuildContext): boolean {
+  return mountsUnder(ctx.root).includes(path.resolve(ctx.root));
+}
+
+/** Turns an overlay root into a plain tree (for Format=directory, whose output is the tree itself). */
+export async function flattenRoot(ctx: BuildContext): Promise<void> {
+  if (!isLayered(ctx)) return;
+  const flat = path.join(ctx.work, 'flat');
+  await copyImage(ctx, ctx.root, flat, 'copying the image out of the layer overlay');
+  await removeTree(ctx.root);
+  fs.renameSync(flat, ctx.root);
+}
+
+/**
+ * Keeps the image root as the layer for `k`, atomically. A plain root is moved into the cache and
+ * the build goes on in an overlay on it (nothing copied); an overlay root (a layer with packages
+ * appended) is copied. Then old entries are evicted.
+ */
 export async function storeLayer(ctx: BuildContext, k: LayerKey, say: (line: string) => void): Promise<void> {
   const cacheDir = ensureDir(layerCacheDir(ctx.preset, ctx.env));
   const final = path.join(cacheDir, k.key);
   if (fs.existsSync(final)) return; // a parallel build stored the same layer
   const tmp = ensureDir(path.join(cacheDir, `.tmp-${k.key.slice(0, 16)}-${process.pid}`));
+  const tree = path.join(tmp, TREE);
+  let moved = false;
   try {
-    const archive = path.join(tmp, ARCHIVE);
-    // pax keeps sub-second mtimes and xattrs; nothing is clamped here: the layer is the tree as it is.
-    const script = 'tar -C "$1" --format=pax --sort=name --numeric-owner --xattrs --xattrs-include="*" -cf - . | zstd -q -T0 -3 -c > "$2"';
-    await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'store', ctx.root, archive], { step: 'writing the layer' });
+    if (!isLayered(ctx)) {
+      try {
+        fs.renameSync(ctx.root, tree);
+        moved = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e; // another file system: copied below
+      }
+    }
+    if (!moved) await copyImage(ctx, ctx.root, tree, 'copying the image into the layer cache');
+    const detached = await detachOutsideLinks(ctx, tree);
+    if (detached) say(`layer: ${detached} files were hard links to files outside the image; the layer has copies`);
+    const index = treeIndex(tree);
+    const indexText = index.lines.join('\n') + '\n';
+    fs.writeFileSync(path.join(tmp, INDEX), indexText);
     const manifest: LayerManifest = {
       format: FORMAT,
       key: k.key,
@@ -269,16 +424,28 @@ export async function storeLayer(ctx: BuildContext, k: LayerKey, say: (line: str
       parts: k.parts,
       requested: k.requested,
       packages: k.packages,
-      archive: { size: fs.statSync(archive).size, sha256: await sha256File(archive) },
+      tree: { entries: index.lines.length, bytes: index.bytes, index: sha256(indexText) },
       created: new Date().toISOString(),
     };
     fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    let stored = true;
     try {
       fs.renameSync(tmp, final);
     } catch (e) {
-      if (!fs.existsSync(final)) throw e; // else: stored by a parallel build meanwhile
+      if (!fs.existsSync(final)) throw e;
+      stored = false; // stored by a parallel build meanwhile: ours goes
     }
-    say(`layer: stored ${k.key.slice(0, 12)} (${mib(manifest.archive.size)})`);
+    if (moved) {
+      // The build goes on over the tree it just stored (or, having lost the race, over its own).
+      ensureDir(ctx.root);
+      const lower = stored ? path.join(final, TREE) : tree;
+      if (!stored || (await mountOverlay(ctx, lower))) {
+        fs.rmSync(ctx.root, { recursive: true, force: true });
+        if (stored) await copyImage(ctx, lower, ctx.root, 'copying the layer back (no overlay)');
+        else fs.renameSync(tree, ctx.root);
+      }
+    }
+    if (stored) say(`layer: stored ${k.key.slice(0, 12)} (${manifest.tree.entries} files, ${mib(index.bytes)})`);
   } finally {
     await removeTree(tmp);
   }
@@ -301,7 +468,8 @@ export interface EvictOptions {
 
 /**
  * Removes entries unused for longer than maxAgeDays, then the least recently used until the rest
- * fit in maxSize, and what killed builds left behind. Returns what went, for the log.
+ * fit in maxSize, and what killed builds left behind; never an entry an overlay is using. Returns
+ * what went, for the log.
  */
 export async function evictLayers(cacheDir: string, opts: EvictOptions): Promise<string[]> {
   const now = opts.now ?? Date.now();
@@ -314,15 +482,9 @@ export async function evictLayers(cacheDir: string, opts: EvictOptions): Promise
       if (pid && !processAlive(pid)) await removeTree(dir);
       continue;
     }
-    let used: number;
-    let size = 0;
-    try {
-      used = fs.statSync(path.join(dir, MANIFEST)).mtimeMs;
-      for (const f of fs.readdirSync(dir)) size += fs.statSync(path.join(dir, f)).size;
-    } catch {
-      continue; // not an entry (findLayer discards those with a message)
-    }
-    live.push({ dir, used, size });
+    const entry = readEntry(dir);
+    if (typeof entry === 'string') continue; // findLayer discards those, with a message
+    live.push({ dir, used: fs.statSync(path.join(dir, MANIFEST)).mtimeMs, size: entry.manifest.tree.bytes });
   }
   const old = (e: { used: number }) => opts.maxAgeDays > 0 && now - e.used > opts.maxAgeDays * 86_400_000;
   live.sort((a, b) => a.used - b.used);
@@ -330,7 +492,7 @@ export async function evictLayers(cacheDir: string, opts: EvictOptions): Promise
   for (const e of live) {
     if (path.basename(e.dir) === opts.keep) continue;
     if (!old(e) && total <= opts.maxSize) continue;
-    await discard(e.dir);
+    if (!(await discard(e.dir))) continue; // in use: it goes another time
     total -= e.size;
     removed.push(`${path.basename(e.dir).slice(0, 12)} (${old(e) ? 'unused for over ' + opts.maxAgeDays + ' days' : 'cache over ' + mib(opts.maxSize)})`);
   }
@@ -353,8 +515,7 @@ export async function removeLayers(cacheDir: string, projectRoot: string, preset
     if (name.startsWith('.')) continue;
     const entry = readEntry(path.join(cacheDir, name));
     if (typeof entry === 'string' || entry.manifest.project !== projectRoot || !presets.includes(entry.manifest.preset)) continue;
-    await discard(entry.dir);
-    removed.push(entry.dir);
+    if (await discard(entry.dir)) removed.push(entry.dir);
   }
   return removed;
 }

@@ -6,6 +6,7 @@
  * layers and packages. The key and eviction are checked in process.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -67,14 +68,20 @@ describe('Incremental=yes', () => {
     const log = await build();
     expect(log).toContain('layer: none cached for these packages and trees; building one');
     expect(log).toContain('installing the essential set');
-    expect(log).toMatch(/layer: stored [0-9a-f]{12} \(\d+\.\d MiB\)/);
+    expect(log).toMatch(/layer: stored [0-9a-f]{12} \(\d+ files, \d+\.\d MiB\)/);
     expect(entries()).toHaveLength(1);
     const dir = path.join(layers, entries()[0]);
-    expect(fs.readdirSync(dir).sort()).toEqual(['layer.tar.zst', 'manifest.json']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['index', 'manifest.json', 'tree']);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({ format: 'kiln-layer/1', key: entries()[0], preset: 'proj', project: root, requested: [] });
     expect(manifest.packages.map((p: Pkg) => p.name)).toEqual(lockedNames());
-    expect(manifest.archive).toEqual({ size: fs.statSync(path.join(dir, 'layer.tar.zst')).size, sha256: sha256(path.join(dir, 'layer.tar.zst')) });
+    const index = fs.readFileSync(path.join(dir, 'index'), 'utf8');
+    expect(manifest.tree.index).toBe(createHash('sha256').update(index).digest('hex'));
+    expect(index).toMatch(/^usr\/bin\/dpkg\t100755\t0:0\t/m);
+    expect(fs.existsSync(path.join(dir, 'tree/var/lib/dpkg/status'))).toBe(true);
+    // The build went on over the stored tree, not in it.
+    expect(fs.readFileSync(path.join(unpack(image), 'etc/motd'), 'utf8')).toBe('one\n');
+    expect(fs.readFileSync(path.join(dir, 'tree/etc/motd'), 'utf8')).not.toBe('one\n'); // Debian's own
   });
 
   it('an extra-tree change starts from the layer, installs nothing, and gives the image a build from scratch gives', async () => {
@@ -108,17 +115,17 @@ describe('Incremental=yes', () => {
     const newest = entries()
       .map((n) => path.join(layers, n))
       .sort((a, b) => fs.statSync(path.join(b, 'manifest.json')).ctimeMs - fs.statSync(path.join(a, 'manifest.json')).ctimeMs)[0];
-    const archive = path.join(newest, 'layer.tar.zst');
-    const bytes = fs.readFileSync(archive);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff; // same size: only the checksum can tell
-    fs.writeFileSync(archive, bytes);
+    const passwd = path.join(newest, 'tree/etc/passwd');
+    const bytes = fs.readFileSync(passwd);
+    bytes[0] ^= 0x20; // same size: only the file's times can tell
+    fs.writeFileSync(passwd, bytes);
     const before = sha256(image);
     const log = await build();
-    expect(log).toMatch(new RegExp(`layer: discarding ${newest}: layer.tar.zst is damaged \\(SHA256 [0-9a-f]{64}, its manifest says [0-9a-f]{64}\\)`));
+    expect(log).toContain(`layer: discarding ${newest}: etc/passwd was changed in its tree (mtime, ctime) since it was stored`);
     expect(log).toContain('layer: adding less to layer'); // from the intact older layer
     expect(sha256(image)).toBe(before);
     // A sound entry took its place.
-    expect(sha256(archive)).toBe(JSON.parse(fs.readFileSync(path.join(newest, 'manifest.json'), 'utf8')).archive.sha256);
+    expect(fs.readFileSync(passwd)[0]).not.toBe(bytes[0]);
   });
 
   it('a foreign or half-written entry is discarded with a message', async () => {
@@ -132,6 +139,19 @@ describe('Incremental=yes', () => {
     expect(log).toContain(`layer: discarding ${stray}: it has no manifest.json`);
     expect(log).toMatch(/layer: starting from [0-9a-f]{12}/);
     expect(fs.existsSync(foreign) || fs.existsSync(stray)).toBe(false);
+  });
+
+  it('a directory image built on a layer is a plain tree of its own, and no mount is left', async () => {
+    fs.writeFileSync(path.join(root, 'mkosi.conf'), config('yes', 'less').replace('Format=tar', 'Format=directory'));
+    const log = await build();
+    expect(log).toMatch(/layer: starting from [0-9a-f]{12}/);
+    const tree = path.join(root, 'mkosi.output/image');
+    expect(fs.lstatSync(tree).isDirectory()).toBe(true);
+    expect(fs.readFileSync(path.join(tree, 'etc/motd'), 'utf8')).toBe('two\n');
+    expect(installed(tree).has('less')).toBe(true);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);
+    fs.rmSync(tree, { recursive: true });
+    fs.writeFileSync(path.join(root, 'mkosi.conf'), config('yes', 'less'));
   });
 
   it('Incremental=strict without a layer stops before installing anything, and the old image stays', async () => {
@@ -153,7 +173,7 @@ describe('Incremental=yes', () => {
     fs.mkdirSync(other);
     const manifest = JSON.parse(fs.readFileSync(path.join(layers, entries()[0], 'manifest.json'), 'utf8'));
     fs.writeFileSync(path.join(other, 'manifest.json'), JSON.stringify({ ...manifest, key: 'e'.repeat(64), project: '/elsewhere' }));
-    fs.copyFileSync(path.join(layers, entries()[0], 'layer.tar.zst'), path.join(other, 'layer.tar.zst'));
+    fs.mkdirSync(path.join(other, 'tree'));
     const r = await kiln(['clean', '-C', root, '--all']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^removed layer /m);
@@ -220,11 +240,15 @@ describe('eviction', () => {
   const day = 86_400_000;
   function cache(ages: Record<string, [number, number]>): string {
     const dir = tempDir('kiln-evict-');
-    for (const [key, [daysAgo, size]] of Object.entries(ages)) {
+    for (const [key, [daysAgo, bytes]] of Object.entries(ages)) {
       const entry = path.join(dir, key.repeat(64));
-      fs.mkdirSync(entry);
-      fs.writeFileSync(path.join(entry, 'layer.tar.zst'), Buffer.alloc(size));
-      fs.writeFileSync(path.join(entry, 'manifest.json'), '{}');
+      fs.mkdirSync(path.join(entry, 'tree/etc'), { recursive: true });
+      fs.writeFileSync(path.join(entry, 'tree/etc/hostname'), `${key}\n`);
+      const manifest = {
+        format: 'kiln-layer/1', key: key.repeat(64), prefix: '0'.repeat(64), preset: 'p', project: '/p', parts: {}, requested: [], packages: null,
+        tree: { entries: 3, bytes, index: '0'.repeat(64) }, created: new Date().toISOString(),
+      };
+      fs.writeFileSync(path.join(entry, 'manifest.json'), JSON.stringify(manifest));
       const t = new Date(Date.now() - daysAgo * day);
       fs.utimesSync(path.join(entry, 'manifest.json'), t, t);
     }
@@ -244,6 +268,24 @@ describe('eviction', () => {
     const dir = cache({ a: [3, 1000], b: [2, 1000], c: [1, 1000], d: [5, 1000] });
     await evictLayers(dir, { maxSize: 2100, maxAgeDays: 30, keep: 'd'.repeat(64) });
     expect(left(dir)).toBe('cd');
+  });
+
+  it('never removes a tree a build has mounted as its overlay', async () => {
+    const dir = cache({ a: [40, 10] });
+    const work = tempDir('kiln-evict-mount-');
+    for (const d of ['upper', 'work', 'root']) fs.mkdirSync(path.join(work, d));
+    const lower = path.join(dir, 'a'.repeat(64), 'tree');
+    const mount = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${work}/upper,workdir=${work}/work`, `${work}/root`], { encoding: 'utf8' });
+    expect(mount.stderr).toBe('');
+    try {
+      expect(fs.readFileSync(path.join(work, 'root/etc/hostname'), 'utf8')).toBe('a\n');
+      expect(await evictLayers(dir, { maxSize: 0, maxAgeDays: 30 })).toEqual([]);
+      expect(left(dir)).toBe('a');
+    } finally {
+      spawnSync('umount', [`${work}/root`]);
+    }
+    expect(await evictLayers(dir, { maxSize: 1e9, maxAgeDays: 30 })).toHaveLength(1);
+    expect(left(dir)).toBe('');
   });
 
   it('removes what a killed build left, not what a running one is writing', async () => {

@@ -121,7 +121,8 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ...(withDocs ? [] : NO_DOCS.map((o) => `--dpkgopt=${o}`)),
     ...(cfg<boolean>(ctx, 'RepositoryKeyCheck') ? [] : ['--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"']),
     ...(packages.length ? [`--include=${packages.join(',')}`] : []),
-    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && cp -al "${c.archives}/." "$1/var/cache/apt/archives/" && cp -al "${c.lists}/." "$1/var/lib/apt/lists/"`,
+    // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
+    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec cp -al -t "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec cp -al -t "$1/var/lib/apt/lists/" {} +`,
     ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
     `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec cp -aln -t "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec cp -al -t "${c.lists}" {} +`,
     cfg<string>(ctx, 'Release'),
