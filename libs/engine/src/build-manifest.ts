@@ -17,11 +17,17 @@ export interface ManifestContext {
   step?: (preset: string, what: string) => void;
 }
 
+/** The preset's inputs now; null for a preset without outputs. */
+export function inputsManifest(project: Project, preset: Preset, opts: ManifestContext): Manifest | null {
+  if (!manifestName(preset.config)) return null;
+  return currentManifest(project, preset, { identity: opts.identity ?? null, tools: toolsIdentity(project, preset), env: opts.env });
+}
+
 /** The preset's inputs now, after logging why it is rebuilt; null for a preset without outputs. */
 export function startManifest(project: Project, preset: Preset, opts: ManifestContext): Manifest | null {
   const name = manifestName(preset.config);
-  if (!name) return null;
-  const manifest = currentManifest(project, preset, { identity: opts.identity ?? null, tools: toolsIdentity(project, preset), env: opts.env });
+  const manifest = inputsManifest(project, preset, opts);
+  if (!name || !manifest) return null;
   const previous = path.join(preset.config.OutputDirectory as string, name);
   for (const line of rebuildReason(readManifest(previous), manifest, path.relative(project.root, previous))) opts.step?.(preset.name, line);
   return manifest;

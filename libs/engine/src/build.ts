@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { cachedOutputNames, lockfilePath, outputPath, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
-import { publishManifest, startManifest } from './build-manifest';
+import { inputsManifest, publishManifest, startManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
@@ -229,10 +229,12 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
 
 export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
   // Why it rebuilds, then the build; the manifest of its inputs is published after the outputs.
-  const manifest = startManifest(project, preset, { identity: opts.identity, env: opts.env ?? process.env, step: opts.step });
+  const manifestOpts = { identity: opts.identity, env: opts.env ?? process.env, step: opts.step };
+  const manifest = startManifest(project, preset, manifestOpts);
   return withBuildContext(project, preset, opts, async (ctx) => {
     const outputs = await buildInContext(ctx, opts);
-    await publishManifest(preset, manifest, ctx.work);
+    // --relock rewrote kiln.lock, one of the inputs: the manifest records it as the build used it.
+    await publishManifest(preset, opts.relock ? inputsManifest(project, preset, manifestOpts) : manifest, ctx.work);
     return outputs;
   });
 }

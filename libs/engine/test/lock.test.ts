@@ -93,6 +93,9 @@ describe('a locked build', () => {
     const r = await kiln(['build', '-C', root, '--preset', 'proj', '--force', '--no-deps', '--relock']);
     expect(r.code).toBe(0);
     expect(packagesOf(appLock).map((p) => p.name)).toEqual(expect.arrayContaining(['cowsay', 'hello']));
+    // The build's manifest records the lock it rewrote, not the one before.
+    const explain = await kiln(['explain', '-C', root, '--preset', 'proj']);
+    expect(explain.stdout).toContain('Nothing changed');
   });
 
   it('refuses a locked version the mirror no longer has, naming it and the fixes', async () => {
