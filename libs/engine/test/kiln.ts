@@ -76,6 +76,16 @@ export function unpack(archive: string): string {
   return dir;
 }
 
+/** name -> version of what dpkg says is installed in a tree. */
+export function installed(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const para of fs.readFileSync(path.join(root, 'var/lib/dpkg/status'), 'utf8').split('\n\n')) {
+    const field = (f: string) => para.match(new RegExp(`^${f}: (.*)$`, 'm'))?.[1];
+    if (field('Status')?.endsWith(' installed')) out.set(field('Package') as string, field('Version') as string);
+  }
+  return out;
+}
+
 export function waitFor(file: string, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {

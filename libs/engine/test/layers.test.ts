@@ -14,7 +14,7 @@ import { parse } from 'smol-toml';
 import { loadProject, readLockfile, type Lock } from '@kiln/config';
 import { withBuildContext } from '../src/build';
 import { evictLayers, layerKey } from '../src/layers';
-import { kiln, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
+import { installed, kiln, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
 
 jest.setTimeout(600_000);
 afterAll(removeTempDirs);
@@ -36,16 +36,6 @@ const image = path.join(root, 'mkosi.output/image.tar.zst');
 const entries = () => fs.readdirSync(layers).filter((n) => !n.startsWith('.')).sort();
 type Pkg = { name: string; version: string };
 const lockedNames = () => (parse(fs.readFileSync(path.join(root, 'kiln.lock'), 'utf8')) as { package: Pkg[] }).package.map((p) => p.name);
-
-/** name -> version of what dpkg says is installed in a tree. */
-function installed(tree: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const para of fs.readFileSync(path.join(tree, 'var/lib/dpkg/status'), 'utf8').split('\n\n')) {
-    const field = (f: string) => para.match(new RegExp(`^${f}: (.*)$`, 'm'))?.[1];
-    if (field('Status')?.endsWith(' installed')) out.set(field('Package') as string, field('Version') as string);
-  }
-  return out;
-}
 
 async function build(): Promise<string> {
   const r = await kiln(['build', '-C', root, '--force']);

@@ -7,23 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'smol-toml';
-import { kiln, removeTempDirs, sha256, tempProject } from './kiln';
+import { installed, kiln, removeTempDirs, sha256, tempProject } from './kiln';
 
 jest.setTimeout(600_000);
 afterAll(removeTempDirs);
 
 type Pkg = { name: string; version: string; architecture: string; sha256: string };
 const packagesOf = (file: string) => (parse(fs.readFileSync(file, 'utf8')) as { package: Pkg[] }).package;
-
-/** name -> version of what dpkg says is installed in a tree. */
-function installed(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const para of fs.readFileSync(path.join(root, 'var/lib/dpkg/status'), 'utf8').split('\n\n')) {
-    const field = (f: string) => para.match(new RegExp(`^${f}: (.*)$`, 'm'))?.[1];
-    if (field('Status')?.endsWith(' installed')) out.set(field('Package') as string, field('Version') as string);
-  }
-  return out;
-}
 
 const root = tempProject({
   'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=app\nFormat=tar\n[Content]\nBaseTrees=%O/base\nPackages=hello\nSourceDateEpoch=1700000000\n',
