@@ -11,7 +11,6 @@
  * very end, so a failed or interrupted build leaves the previous output as it was.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { cachedOutputNames, lockfilePath, outputPath, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
@@ -21,7 +20,7 @@ import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
-import { ensureDir, publish, removeTree } from './fsutil';
+import { ensureDir, processAlive, publish, removeTree, userCacheDir } from './fsutil';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
 import { outputNames, writeOutputs } from './outputs';
@@ -88,9 +87,8 @@ export function sourceDateEpoch(preset: Preset, env: Record<string, string | und
 export function defaultPackageCache(preset: Preset, env: Record<string, string | undefined>): string {
   const configured = preset.config.PackageCacheDirectory as string | null;
   if (configured) return configured;
-  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   const c = preset.config;
-  return path.join(base, 'kiln', 'packages', `${c.Distribution}~${c.Release}~${c.Architecture}`);
+  return userCacheDir(env, 'packages', `${c.Distribution}~${c.Release}~${c.Architecture}`);
 }
 
 /**
@@ -187,13 +185,8 @@ export async function clean(project: Project, presetName?: string, opts: { all?:
 async function removeStaleWork(workBase: string): Promise<void> {
   for (const entry of fs.existsSync(workBase) ? fs.readdirSync(workBase) : []) {
     const pid = Number(entry.split('.').pop());
-    let alive = false;
-    try {
-      process.kill(pid, 0);
-      alive = pid !== process.pid;
-    } catch {
-      // no such process: its build died
-    }
+    // This process's own are leftovers of an earlier build in it: stale too.
+    const alive = pid !== process.pid && processAlive(pid);
     if (!alive) await removeTree(path.join(workBase, entry));
   }
 }

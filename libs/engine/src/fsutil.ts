@@ -4,25 +4,51 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
 
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
-export function mountsUnder(dir: string): string[] {
-  const root = path.resolve(dir);
+/** The mounts of kiln's namespace (from /proc/self/mountinfo): mount point, type, super options. */
+export function mounts(): { point: string; type: string; options: string }[] {
   let info = '';
   try {
     info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
     return [];
   }
+  const unescape = (s: string) => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return info
     .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m)
-    .map((m) => m.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter(Boolean)
+    .map((line) => {
+      const [before, after = ''] = line.split(' - ');
+      const [type = '', , options = ''] = after.split(' ');
+      return { point: unescape(before.split(' ')[4] ?? ''), type, options: unescape(options) };
+    });
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  const root = path.resolve(dir);
+  return mounts()
+    .map((m) => m.point)
     .filter((m) => m === root || m.startsWith(`${root}/`))
     .sort((a, b) => b.length - a.length);
+}
+
+/** Whether a process runs (a build that left a work or temporary directory may still be going). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** kiln's directory in the user's cache ($XDG_CACHE_HOME/kiln, default ~/.cache/kiln). */
+export function userCacheDir(env: Record<string, string | undefined>, ...sub: string[]): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'kiln', ...sub);
 }
 
 /**

@@ -23,7 +23,6 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { digestInputs, LockedPackageSchema, outputPath, type Lock, type LockedPackage, type Preset, type Tree } from '@kiln/config';
@@ -32,7 +31,7 @@ import { distributionOf } from './distributions';
 import { BuildError } from './errors';
 import { execa } from 'execa';
 import { run } from './exec';
-import { ensureDir, mountsUnder, removeTree, sha256File } from './fsutil';
+import { ensureDir, mounts, mountsUnder, processAlive, removeTree, sha256File, userCacheDir } from './fsutil';
 import { toolsIdentity } from './tools';
 
 const FORMAT = 'kiln-layer/1';
@@ -81,7 +80,7 @@ export type LayerPlan = { kind: 'exact'; layer: Layer } | { kind: 'append'; laye
 export function layerCacheDir(preset: Preset, env: Record<string, string | undefined>): string {
   const configured = preset.config.CacheDirectory as string | null;
   if (configured) return configured;
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'kiln', 'layers');
+  return userCacheDir(env, 'layers');
 }
 
 const relTo = (root: string, p: string) => path.relative(root, p) || '.';
@@ -243,21 +242,13 @@ function describeChange(a: string, b: string): string {
   return names.filter((_, i) => x[i] !== y[i]).join(', ');
 }
 
-/** Overlay mounts' lower directories (from /proc/self/mountinfo): trees some build is using. */
+/** Overlay mounts' lower directories: trees some build is using. */
 function treesInUse(): Set<string> {
   const used = new Set<string>();
-  let info = '';
-  try {
-    info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return used;
-  }
-  const unescape = (s: string) => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  for (const line of info.split('\n')) {
-    const [, after] = line.split(' - ');
-    if (!after?.startsWith('overlay ')) continue;
-    const lower = /(?:^|,)lowerdir=([^,]*)/.exec(after.split(' ')[2] ?? '')?.[1];
-    for (const dir of lower ? unescape(lower).split(':') : []) used.add(path.resolve(dir));
+  for (const m of mounts()) {
+    if (m.type !== 'overlay') continue;
+    const lower = /(?:^|,)lowerdir=([^,]*)/.exec(m.options)?.[1];
+    for (const dir of lower ? lower.split(':') : []) used.add(path.resolve(dir));
   }
   return used;
 }
@@ -497,15 +488,6 @@ export async function evictLayers(cacheDir: string, opts: EvictOptions): Promise
     removed.push(`${path.basename(e.dir).slice(0, 12)} (${old(e) ? 'unused for over ' + opts.maxAgeDays + ' days' : 'cache over ' + mib(opts.maxSize)})`);
   }
   return removed;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `kiln clean --all`: the entries a project's presets wrote; returns their directories. */
