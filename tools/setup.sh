@@ -8,8 +8,10 @@ node_major=$(node -p 'process.versions.node.split(".").map(Number).slice(0,2).jo
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || { echo "kiln needs Node >= 20.19 (found $node_major): it loads ESM-only packages with require()" >&2; exit 1; }
 
-# The tools kiln drives to build Debian images (and the tests use), from Debian's own packages.
-debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux)
+# The tools kiln drives to build Debian images (and the tests use), from Debian's own packages;
+# gpgv and gnupg verify (and the fixture builder signs) Gentoo stage3s and binary packages,
+# bzip2 unpacks XPAK packages, systemd-sysusers stands in for pkg_postinst in native installs.
+debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux gpgv gnupg bzip2 systemd)
 missing=()
 for d in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -17,17 +17,40 @@ import type { Preset } from './project';
 
 export const LOCK_VERSION = 1;
 
-/** One package of a lock (and of a build manifest, which records the lock's packages). */
-export const LockedPackageSchema = z.strictObject({
-  name: z.string().min(1),
-  version: z.string().min(1),
-  architecture: z.string().min(1),
-  /** Where it came from: the mirror URL, the suite and component. */
-  repository: z.string(),
-  size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex'),
-});
+const hex = (bits: number, what: string) => z.string().regex(new RegExp(`^[0-9a-f]{${bits / 4}}$`), `${what} in hex`);
+
+/**
+ * One package of a lock (and of a build manifest, which records the lock's packages). Debian's
+ * indexes give a SHA-256; a Gentoo binhost's `Packages` gives what portage wrote (MD5 and SHA1 by
+ * default, sometimes more), and a binary package is one instance of a CPV: its BUILD_ID and its
+ * PATH on the binhost name it exactly.
+ */
+export const LockedPackageSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    version: z.string().min(1),
+    architecture: z.string().min(1),
+    /** Where it came from: the mirror URL, the suite and component; a binhost URL. */
+    repository: z.string(),
+    size: z.number().int().nonnegative(),
+    sha256: hex(256, 'a SHA-256').optional(),
+    'build-id': z.number().int().nonnegative().optional(),
+    path: z.string().min(1).optional(),
+    md5: hex(128, 'an MD5').optional(),
+    sha1: hex(160, 'a SHA-1').optional(),
+    sha512: hex(512, 'a SHA-512').optional(),
+    blake2b: hex(512, 'a BLAKE2B').optional(),
+  })
+  .refine((p) => p.sha256 ?? p.sha512 ?? p.blake2b ?? p.sha1, { message: 'a package needs a checksum (sha256, sha512, blake2b or sha1)' });
 export type LockedPackage = z.infer<typeof LockedPackageSchema>;
+
+/** What identifies a package's exact bytes, for comparing two locks or manifests. */
+export function packageDigest(p: LockedPackage): string {
+  return [p.sha256, p.sha512, p.blake2b, p.sha1, p.md5, p['build-id']].map((x) => x ?? '').join(':');
+}
+
+/** The optional fields of a locked package, in the order a lock writes them. */
+const OPTIONAL_FIELDS = ['build-id', 'path', 'sha256', 'sha512', 'blake2b', 'sha1', 'md5'] as const;
 
 const Request = z.strictObject({
   distribution: z.string(),
@@ -106,7 +129,11 @@ export function formatLockfile(lock: Lock, presetName: string): string {
   for (const [table, pkgs] of [['package', lock.package], ['build-package', lock['build-package']]] as const) {
     for (const p of [...pkgs].sort(order)) {
       out.push('', `[[${table}]]`, `name = ${str(p.name)}`, `version = ${str(p.version)}`, `architecture = ${str(p.architecture)}`,
-        `repository = ${str(p.repository)}`, `size = ${p.size}`, `sha256 = ${str(p.sha256)}`);
+        `repository = ${str(p.repository)}`, `size = ${p.size}`);
+      for (const key of OPTIONAL_FIELDS) {
+        const v = p[key];
+        if (v !== undefined) out.push(`${key} = ${typeof v === 'number' ? v : str(v)}`);
+      }
     }
   }
   return `${out.join('\n')}\n`;

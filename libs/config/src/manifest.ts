@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { inputEntries, type InputEntry } from './input-digest';
 import { presetInputs, presetSettings } from './inputs';
-import { LockedPackageSchema, readLockfile, type Lock, type LockedPackage } from './lockfile';
+import { LockedPackageSchema, packageDigest, readLockfile, type Lock, type LockedPackage } from './lockfile';
 import { cachedOutputNames, manifestName } from './outputs';
 import type { Preset, Project } from './project';
 import { SETTINGS } from './settings';
@@ -347,7 +347,7 @@ function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boo
     else if (!y) out.push({ ...base, change: 'removed', old: x.version, new: null });
     else if (x.version !== y.version) {
       out.push({ ...base, change: compareDebianVersions(y.version, x.version) >= 0 ? 'upgraded' : 'downgraded', old: x.version, new: y.version });
-    } else if (x.sha256 !== y.sha256) out.push({ ...base, change: 'rebuilt', old: x.version, new: y.version });
+    } else if (packageDigest(x) !== packageDigest(y)) out.push({ ...base, change: 'rebuilt', old: x.version, new: y.version });
   }
   return out;
 }

@@ -86,6 +86,14 @@ export const FORMATS = [
 export const COMPRESSIONS = ['none', 'zstd', 'xz', 'bz2', 'gz', 'lz4', 'lzma'] as const;
 export const BOOTLOADERS = ['none', 'uki', 'systemd-boot', 'grub', 'uki-signed', 'systemd-boot-signed', 'grub-signed'] as const;
 export const INCREMENTAL = ['yes', 'no', 'strict'] as const;
+export const GENTOO_INSTALLERS = ['native', 'emerge'] as const;
+export const BINPKG_SIGNATURES = ['auto', 'required'] as const;
+
+/** Gentoo's keyword for an architecture, in profile paths (default/linux/amd64/23.0/...). */
+export const GENTOO_ARCH: Record<string, string> = {
+  'x86-64': 'amd64', x86: 'x86', arm64: 'arm64', arm: 'arm', riscv64: 'riscv', 'ppc64-le': 'ppc64', ppc64: 'ppc64', ppc: 'ppc',
+  s390x: 's390', loongarch64: 'loong', alpha: 'alpha', parisc: 'hppa', ia64: 'ia64',
+};
 
 // mkosi's default releases (installer.default_release()), plus gentoo's profile version.
 const RELEASE_DEFAULTS: Record<string, string> = {
@@ -152,6 +160,19 @@ export const SETTINGS = [
     help: 'Verify repository signatures.' }),
   s({ name: 'Repositories', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', match: 'Repositories',
     help: 'Extra repositories or components to enable (main, contrib, non-free-firmware, ...).' }),
+  // Gentoo (kiln's own; mkosi has none of these).
+  s({ name: 'Binhosts', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value',
+    help: 'Gentoo binary package repositories (binhost URLs, http(s) or file), in priority order.' }),
+  s({ name: 'PortageProfile', section: 'Distribution', kind: text({ pattern: /^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)*$/, hint: 'a profile path such as default/linux/amd64/23.0/systemd' }),
+    default: (c) => (c.get('Distribution') === 'gentoo' && GENTOO_ARCH[String(c.get('Architecture'))] ? `default/linux/${GENTOO_ARCH[String(c.get('Architecture'))]}/${c.get('Release')}/systemd` : null),
+    scope: 'universal', cache: 'value',
+    help: 'The Gentoo profile (it also picks the stage3 variant); a make.profile symlink in a sandbox tree wins.' }),
+  s({ name: 'GentooInstaller', section: 'Distribution', kind: choice(GENTOO_INSTALLERS), default: 'native', scope: 'universal', cache: 'value',
+    help: "How Gentoo packages are installed: native (kiln reads the binhost and unpacks binary packages itself) or emerge (portage from the host or a stage3 tools tree)." }),
+  s({ name: 'GentooKeyring', section: 'Distribution', kind: pathValue(), default: null, scope: 'universal', cache: 'path',
+    help: 'OpenPGP keys (armoured or binary keyring) that verify stage3 downloads and signed binary packages.' }),
+  s({ name: 'BinpkgSignatures', section: 'Distribution', kind: choice(BINPKG_SIGNATURES), default: 'auto', scope: 'universal', cache: 'value',
+    help: 'Gentoo binary package signatures: auto verifies those present, required refuses unsigned packages.' }),
 
   // [Output]
   s({ name: 'Format', section: 'Output', kind: choice(FORMATS), default: 'disk', scope: 'local', cache: 'value', match: 'Format',

@@ -34,7 +34,7 @@ const VOLATILE = [
   'var/log/**/*.log', 'var/log/apt/eipp.log.xz', 'var/log/journal/*', 'var/cache/ldconfig/aux-cache',
   'var/lib/dpkg/*-old', 'var/cache/debconf/*-old', 'var/lib/systemd/random-seed', 'var/lib/dbus/machine-id',
   'etc/ssh/ssh_host_*', 'var/cache/man/**', 'var/lib/apt/extended_states~', 'etc/*-',
-  'root/.bash_history', 'var/lib/systemd/catalog/database', 'var/cache/apt/*.bin',
+  'root/.bash_history', 'etc/.pwd.lock', 'var/lib/systemd/catalog/database', 'var/cache/apt/*.bin',
 ];
 
 export async function normalise(ctx: BuildContext): Promise<void> {

@@ -1,11 +1,12 @@
 /**
  * A distribution installs packages into an image. Each lives in its own module; apt (Debian,
- * Ubuntu) is the first. Later: dnf, pacman, zypper, portage.
+ * Ubuntu) and Gentoo (binary packages, natively or with portage) so far. Later: dnf, pacman, zypper.
  */
 import type { LockedPackage } from '@kiln/config';
 import { BuildError } from '../errors';
 import type { BuildContext } from '../context';
 import { debian } from './debian';
+import { gentoo } from './gentoo';
 
 export interface Distribution {
   /** The repository URL a lock records (Mirror=, or the distribution's default). */
@@ -38,7 +39,7 @@ export interface Distribution {
   cleanMetadata(ctx: BuildContext, always: boolean): Promise<void>;
 }
 
-const DISTRIBUTIONS: Record<string, Distribution> = { debian, ubuntu: debian, kali: debian };
+const DISTRIBUTIONS: Record<string, Distribution> = { debian, ubuntu: debian, kali: debian, gentoo };
 
 export function distributionOf(ctx: BuildContext): Distribution {
   const name = ctx.preset.config.Distribution as string;

@@ -1,0 +1,103 @@
+/**
+ * Gentoo from binary packages only, on any host. GentooInstaller=native (the default) installs
+ * with kiln's own installer (native.ts: no portage, no stage3); GentooInstaller=emerge runs
+ * portage (emerge.ts) from the host (a Gentoo host, never modified), ToolsTree=, or a stage3
+ * kiln downloads and verifies (stage3.ts). Either way only what Packages= asks for and its
+ * runtime dependencies are installed, never a profile's whole @system.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LockedPackage } from '@kiln/config';
+import { cfg, type BuildContext } from '../../context';
+import { BuildError } from '../../errors';
+import type { Distribution } from '../index';
+import { installEmerge } from './emerge';
+import { binhosts, fetchIndexes, installNative, resolveNative } from './native';
+import { parseAtom, atomMatches } from './atom';
+import { gentooProfile } from './profile';
+import { readVdb, unmergePackage, VDB } from './vdb';
+
+/** The config a finished image keeps for running emerge in it (CleanPackageMetadata=). */
+export function writeImagePortageConfig(ctx: BuildContext): void {
+  const profile = gentooProfile(ctx);
+  const etc = path.join(ctx.root, 'etc/portage');
+  fs.mkdirSync(path.join(etc, 'binrepos.conf'), { recursive: true });
+  const link = path.join(etc, 'make.profile');
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(`../../var/db/repos/gentoo/profiles/${profile.path}`, link);
+  // Replaces the emerge run's make.conf (its PKGDIR was scratch space), not one of the user's.
+  const makeConf = path.join(etc, 'make.conf');
+  if (!fs.existsSync(makeConf) || fs.readFileSync(makeConf, 'utf8').startsWith('# Written by kiln')) {
+    fs.rmSync(path.join(etc, 'profile/packages'), { force: true });
+    fs.writeFileSync(path.join(etc, 'make.conf'), '# Written by kiln. Binary packages come from the binhosts in binrepos.conf/.\nFEATURES="getbinpkg"\n');
+  }
+  const repos = binhosts(ctx).map((uri, i) => `[kiln-${i + 1}]\npriority = ${100 - i}\nsync-uri = ${uri}\n`);
+  fs.writeFileSync(path.join(etc, 'binrepos.conf/kiln.conf'), `# Written by kiln from Binhosts=.\n${repos.join('\n')}`);
+}
+
+async function install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
+  gentooProfile(ctx); // checked before anything is downloaded
+  if (cfg<string>(ctx, 'GentooInstaller') === 'emerge') {
+    await installEmerge(ctx, packages, locked);
+  } else {
+    const pkgs = locked ?? (await resolveNative(ctx, packages, readVdb(ctx.root)));
+    await installNative(ctx, packages, pkgs);
+  }
+  writeImagePortageConfig(ctx);
+}
+
+function md5File(file: string): string {
+  return createHash('md5').update(fs.readFileSync(file)).digest('hex');
+}
+
+export const gentoo: Distribution = {
+  mirror: (ctx) => binhosts(ctx).join(' '),
+
+  async resolve(ctx, names, installed) {
+    gentooProfile(ctx);
+    // A base preset's locked packages, as the binhost describes them (slots, USE, dependencies).
+    const index = installed.length ? await fetchIndexes(ctx) : [];
+    const base = installed.map((l) => {
+      const e = index.find((p) => `${p.category}/${p.pn}` === l.name && p.version === l.version && (l['build-id'] === undefined || p.buildId === l['build-id']));
+      if (!e) throw new BuildError(`base package ${l.name}-${l.version} is not in the binhosts any more: lock the base preset again`, ctx.preset.name);
+      return e;
+    });
+    return resolveNative(ctx, names, base);
+  },
+
+  bootstrap: install,
+  install,
+
+  async append(ctx, missing, manual) {
+    await installNative(ctx, manual, missing);
+  },
+
+  async remove(ctx, packages) {
+    const installed = readVdb(ctx.root);
+    for (const spec of packages) {
+      const atom = parseAtom(spec);
+      const hits = installed.filter((p) => atomMatches(atom, p));
+      if (!hits.length) ctx.log(`RemovePackages=${spec}: not installed`);
+      for (const p of hits) {
+        ctx.log(`Unmerging ${p.cpv}`);
+        unmergePackage(ctx.root, p.category, p.pf, md5File);
+      }
+    }
+  },
+
+  async cleanMetadata(ctx, always) {
+    const portage = fs.existsSync(path.join(ctx.root, 'usr/bin/emerge'));
+    const drop = (rel: string) => fs.rmSync(path.join(ctx.root, rel), { recursive: true, force: true });
+    if (always || !portage) {
+      drop('etc/portage');
+      drop('var/cache/edb');
+      drop('var/cache/binpkgs');
+    }
+    // The vdb is the image's record of what it has: only CleanPackageMetadata=yes removes it.
+    if (always) {
+      drop(VDB);
+      drop('var/lib/portage');
+    }
+  },
+};

@@ -1,0 +1,288 @@
+/**
+ * kiln's own Gentoo installer: no portage, no stage3. It reads the binhosts' `Packages` indexes,
+ * resolves the requested atoms (resolve.ts), downloads the packages in parallel into the package
+ * cache, verifies every one (SIZE and the index's or lock's checksums on download; the GPKG
+ * Manifest and signatures on open), and only then merges them into the image in dependency order
+ * with a vdb record each. What pkg_postinst phases would have done that a bootable image needs is
+ * done afterwards by the field's tools (ldconfig, systemd-sysusers, systemd-hwdb), and the log
+ * says which phases were skipped.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { GENTOO_ARCH, type LockedPackage } from '@kiln/config';
+import { cfg, type BuildContext } from '../../context';
+import { BuildError } from '../../errors';
+import { run } from '../../exec';
+import { openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
+import { mergeImage } from './merge';
+import { parsePackagesIndex, type BinPackage } from './packages-index';
+import { idependsOf, resolve } from './resolve';
+import { addToWorld, readVdb, writeVdbEntry } from './vdb';
+
+/** Downloads at once: enough to hide latency, few enough for a small binhost. */
+const PARALLEL = 4;
+/** Index checksums (Packages keys) by Node hash name. */
+const INDEX_HASHES = { md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512', blake2b: 'blake2b512' } as const;
+
+export function binhosts(ctx: BuildContext): string[] {
+  const hosts = cfg<string[]>(ctx, 'Binhosts').map((b) => b.replace(/\/+$/, ''));
+  if (!hosts.length) throw new BuildError('Distribution=gentoo needs Binhosts= (the binary package repositories to install from)', ctx.preset.name);
+  for (const h of hosts) if (!/^(https?|file):\/\//.test(h)) throw new BuildError(`Binhosts=${h} is not an http(s):// or file:// URL`, ctx.preset.name);
+  return hosts;
+}
+
+export function gentooArch(ctx: BuildContext): string {
+  const a = GENTOO_ARCH[cfg<string>(ctx, 'Architecture')];
+  if (!a) throw new BuildError(`Architecture=${cfg<string>(ctx, 'Architecture')} has no Gentoo keyword`, ctx.preset.name);
+  return a;
+}
+
+export function signaturePolicy(ctx: BuildContext): SignaturePolicy {
+  return {
+    keyring: cfg<string | null>(ctx, 'GentooKeyring'),
+    required: cfg<string>(ctx, 'BinpkgSignatures') === 'required',
+    skip: !cfg<boolean>(ctx, 'RepositoryKeyCheck'),
+  };
+}
+
+/** GET a URL (http(s) or file) as bytes; null when it does not exist. */
+async function get(ctx: BuildContext, url: string): Promise<Buffer | null> {
+  if (url.startsWith('file://')) {
+    try {
+      return fs.readFileSync(new URL(url));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+  const res = await fetch(url, { signal: ctx.signal }).catch((e: Error) => {
+    throw new BuildError(`cannot download ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, ctx.preset.name);
+  });
+  if (res.status === 404 || res.status === 410) return null;
+  if (!res.ok) throw new BuildError(`cannot download ${url}: HTTP ${res.status}`, ctx.preset.name);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/** Every binhost's index, in Binhosts= order (`Packages.gz` first, as portage does). */
+export async function fetchIndexes(ctx: BuildContext): Promise<BinPackage[]> {
+  const all: BinPackage[] = [];
+  for (const host of binhosts(ctx)) {
+    let text: string | null = null;
+    const gz = await get(ctx, `${host}/Packages.gz`);
+    if (gz) {
+      try {
+        text = gunzipSync(gz).toString('utf8');
+      } catch (e) {
+        throw new BuildError(`${host}/Packages.gz is not gzip data (${(e as Error).message})`, ctx.preset.name);
+      }
+    } else {
+      const plain = await get(ctx, `${host}/Packages`);
+      if (!plain) throw new BuildError(`${host} has no Packages index (Packages.gz or Packages): is Binhosts= right?`, ctx.preset.name);
+      text = plain.toString('utf8');
+    }
+    try {
+      all.push(...parsePackagesIndex(text, host, `${host}/Packages`).packages);
+    } catch (e) {
+      throw new BuildError((e as Error).message, ctx.preset.name);
+    }
+  }
+  return all;
+}
+
+/** A resolved index entry as a lock records it. */
+export function lockedOf(ctx: BuildContext, p: BinPackage): LockedPackage {
+  const out: LockedPackage = {
+    name: `${p.category}/${p.pn}`,
+    version: p.version,
+    architecture: gentooArch(ctx),
+    repository: p.binhost,
+    size: p.size,
+    path: p.path,
+  };
+  if (p.buildId !== null) out['build-id'] = p.buildId;
+  for (const k of Object.keys(INDEX_HASHES) as (keyof typeof INDEX_HASHES)[]) if (p[k]) out[k] = p[k]!.toLowerCase();
+  if (!(out.sha256 ?? out.sha512 ?? out.blake2b ?? out.sha1)) {
+    throw new BuildError(`${p.binhost}/Packages gives ${p.cpv} no SHA1, SHA256, SHA512 or BLAKE2B: it cannot be verified`, ctx.preset.name);
+  }
+  return out;
+}
+
+/** Resolves `atoms` against the binhosts on top of what `root` (or `installed`) already has. */
+export async function resolveNative(ctx: BuildContext, atoms: string[], installed: BinPackage[]): Promise<LockedPackage[]> {
+  const available = await fetchIndexes(ctx);
+  try {
+    return resolve({ atoms, available, installed }).install.map((p) => lockedOf(ctx, p));
+  } catch (e) {
+    throw new BuildError((e as Error).message, ctx.preset.name);
+  }
+}
+
+function cacheFile(ctx: BuildContext, p: LockedPackage): string {
+  const rel = p.path ?? '';
+  const parts = rel.split('/');
+  if (!rel || rel.startsWith('/') || parts.some((x) => x === '..' || x === '.' || x === '') || /[\0\n\\]/.test(rel)) {
+    throw new BuildError(`${p.repository}: package path "${rel}" of ${p.name}-${p.version} is not a relative path inside the binhost: refusing it`, ctx.preset.name);
+  }
+  const host = createHash('sha256').update(p.repository).digest('hex').slice(0, 16);
+  return path.join(ctx.packageCache, 'gentoo', host, ...parts);
+}
+
+/** Whether `file` has the lock's size and checksums; the MD5 of the file too (vdb BINPKGMD5). */
+async function checkFile(file: string, p: LockedPackage): Promise<{ ok: boolean; why: string; md5: string }> {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st) return { ok: false, why: 'missing', md5: '' };
+  const hashes = Object.fromEntries(Object.entries(INDEX_HASHES).map(([k, alg]) => [k, createHash(alg)]));
+  for await (const chunk of fs.createReadStream(file)) for (const h of Object.values(hashes)) h.update(chunk as Buffer);
+  const got = Object.fromEntries(Object.entries(hashes).map(([k, h]) => [k, h.digest('hex')]));
+  if (st.size !== p.size) return { ok: false, why: `${st.size} bytes, expected ${p.size}`, md5: got.md5 };
+  for (const k of Object.keys(INDEX_HASHES) as (keyof typeof INDEX_HASHES)[]) {
+    if (p[k] && p[k] !== got[k]) return { ok: false, why: `${k.toUpperCase()} mismatch`, md5: got.md5 };
+  }
+  return { ok: true, why: '', md5: got.md5 };
+}
+
+/** Brings one package into the cache (or finds it there); verified against the lock. */
+async function download(ctx: BuildContext, p: LockedPackage): Promise<{ file: string; md5: string }> {
+  const file = cacheFile(ctx, p);
+  const cached = await checkFile(file, p);
+  if (cached.ok) return { file, md5: cached.md5 };
+  if (fs.existsSync(file)) fs.rmSync(file, { force: true }); // damaged or replaced upstream
+  const url = `${p.repository}/${p.path}`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.part`;
+  try {
+    if (url.startsWith('file://')) fs.copyFileSync(new URL(url), tmp);
+    else {
+      const res = await fetch(url, { signal: ctx.signal }).catch((e: Error) => {
+        throw new BuildError(`cannot download ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, ctx.preset.name);
+      });
+      if (!res.ok || !res.body) throw new BuildError(`cannot download ${url}: HTTP ${res.status}${res.status === 404 ? ' (the binhost no longer has it: run kiln lock)' : ''}`, ctx.preset.name);
+      const out = fs.createWriteStream(tmp, { mode: 0o644 });
+      let size = 0;
+      for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)) {
+        size += (chunk as Buffer).length;
+        if (size > p.size) throw new BuildError(`${url} is larger than the ${p.size} bytes its index says: refusing it`, ctx.preset.name);
+        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      }
+      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    }
+    const got = await checkFile(tmp, p);
+    if (!got.ok) throw new BuildError(`${url} does not match its index or lock (${got.why}): the package is damaged or was replaced; refusing it`, ctx.preset.name);
+    fs.renameSync(tmp, file);
+    return { file, md5: got.md5 };
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+async function inParallel<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Downloads (or finds in the cache) every locked package, verified against the lock. */
+export async function downloadLocked(ctx: BuildContext, locked: LockedPackage[]): Promise<{ p: LockedPackage; file: string; md5: string }[]> {
+  ctx.log(`Downloading ${locked.length} binary packages`);
+  const got = await inParallel(locked, PARALLEL, (p) => download(ctx, p));
+  return got.map((g, i) => ({ p: locked[i], ...g }));
+}
+
+/** The Packages-index fields of a package, from its own metadata (for ordering a lock's packages). */
+function entryOf(p: LockedPackage, pkg: Binpkg): BinPackage {
+  const meta = (k: string) => (pkg.metadata.get(k)?.toString('utf8') ?? '').replace(/\s+/g, ' ').trim();
+  const fields: [string, string][] = [['CPV', `${p.name}-${p.version}`], ['SIZE', String(p.size)], ['PATH', p.path ?? '']];
+  if (p['build-id'] !== undefined) fields.push(['BUILD_ID', String(p['build-id'])]);
+  for (const k of ['SLOT', 'USE', 'IUSE', 'EAPI', 'RDEPEND', 'PDEPEND', 'IDEPEND', 'DEFINED_PHASES']) if (meta(k)) fields.push([k, meta(k)]);
+  if (p.sha1) fields.push(['SHA1', p.sha1]);
+  const text = `\n\n${fields.map(([k, v]) => `${k}: ${v}`).join('\n')}\n`;
+  return parsePackagesIndex(text, p.repository, `${p.name}-${p.version} metadata`).packages[0];
+}
+
+/**
+ * Installs exactly `locked` into the image root, `atoms` being what the config asked for (they
+ * go into the world file). Everything is downloaded and verified before the first file is merged.
+ */
+export async function installNative(ctx: BuildContext, atoms: string[], locked: LockedPackage[]): Promise<void> {
+  const label = ctx.preset.name;
+  const policy = signaturePolicy(ctx);
+  const files = await downloadLocked(ctx, locked);
+  const opened: { p: LockedPackage; pkg: Binpkg; md5: string; entry: BinPackage }[] = [];
+  for (const [i, p] of locked.entries()) {
+    const work = path.join(ctx.work, 'binpkgs', String(i));
+    const pkg = await openBinpkg(files[i].file, work, policy).catch((e: Error) => {
+      // A package that fails verification does not stay in the cache.
+      fs.rmSync(files[i].file, { force: true });
+      throw new BuildError(e.message, label);
+    });
+    const category = pkg.metadata.get('CATEGORY')?.toString().trim();
+    const pf = pkg.metadata.get('PF')?.toString().trim();
+    if (category && pf && `${category}/${pf}` !== `${p.name}-${p.version}`) {
+      fs.rmSync(files[i].file, { force: true });
+      throw new BuildError(`${path.basename(files[i].file)} says it is ${category}/${pf}, its index says ${p.name}-${p.version}: refusing it`, label);
+    }
+    opened.push({ p, pkg, md5: files[i].md5, entry: entryOf(p, pkg) });
+  }
+
+  // The lock's packages in dependency order, on top of what the root already has.
+  const installed = readVdb(ctx.root);
+  let order: BinPackage[];
+  try {
+    order = resolve({ atoms, available: opened.map((o) => o.entry), installed }).install;
+  } catch (e) {
+    throw new BuildError(`the lock does not satisfy Packages= (${(e as Error).message}); run kiln lock`, label);
+  }
+  const byCpv = new Map(opened.map((o) => [`${o.entry.cpv}:${o.entry.buildId}`, o]));
+  const rest = new Set(opened);
+  const sequence = order.map((e) => byCpv.get(`${e.cpv}:${e.buildId}`)!).filter(Boolean);
+  for (const o of sequence) rest.delete(o);
+  sequence.push(...rest); // locked but not needed by the atoms (a lock made for more): still installed, last
+
+  for (const { p, pkg, md5 } of sequence) {
+    const [category, pf] = [p.name.split('/')[0], `${p.name.split('/')[1]}-${p.version}`];
+    ctx.log(`Merging ${category}/${pf}${p['build-id'] !== undefined ? ` (build ${p['build-id']})` : ''}`);
+    const contents = await mergeImage(pkg.image(), ctx.root, { clamp: ctx.sourceDateEpoch, label: `${category}/${pf}` }).catch((e: Error) => {
+      throw new BuildError(e.message, label);
+    });
+    writeVdbEntry(ctx.root, { category, pf, metadata: pkg.metadata, contents, binpkgMd5: md5 });
+  }
+  addToWorld(ctx.root, atoms.map((a) => worldAtom(a)));
+  fs.rmSync(path.join(ctx.work, 'binpkgs'), { recursive: true, force: true });
+
+  const idepend = idependsOf(sequence.map((o) => o.entry));
+  if (idepend.length) ctx.log(`Not installed (IDEPEND belongs to the building root, not the image): ${idepend.join(', ')}`);
+  await afterMerge(ctx, sequence.map((o) => o.entry));
+}
+
+/** The cat/pn a world file lists for a requested atom. */
+function worldAtom(atom: string): string {
+  const m = /^[<>=~!]*([A-Za-z0-9+_.-]+\/[A-Za-z0-9+_-]+?)(-\d[^:[\s]*)?(\*)?(:.*|\[.*)?$/.exec(atom.trim());
+  return m ? m[1] : atom;
+}
+
+const has = (ctx: BuildContext, rel: string) => fs.existsSync(path.join(ctx.root, rel));
+
+/** What skipped pkg_postinst phases would have done that a bootable image needs. */
+async function afterMerge(ctx: BuildContext, merged: BinPackage[]): Promise<void> {
+  const phases = merged.filter((p) => /\b(preinst|postinst|config)\b/.test(p.raw.DEFINED_PHASES ?? '')).map((p) => p.cpv);
+  if (phases.length) ctx.log(`Skipped pkg_preinst/pkg_postinst (native installer): ${phases.join(', ')}; kiln runs ldconfig, systemd-sysusers and systemd-hwdb instead, and no locale-gen or env-update`);
+  if (has(ctx, 'etc/ld.so.conf') || has(ctx, 'etc/ld.so.conf.d')) {
+    await run(ctx, 'ldconfig', ['-X', '-r', ctx.root], { step: 'updating the image\'s ld.so.cache (ldconfig)' });
+  }
+  if (has(ctx, 'usr/lib/sysusers.d')) {
+    await run(ctx, 'systemd-sysusers', [`--root=${ctx.root}`], { step: 'creating system users (systemd-sysusers)' });
+  }
+  if (has(ctx, 'usr/lib/udev/hwdb.d')) {
+    await run(ctx, 'systemd-hwdb', ['update', `--root=${ctx.root}`, '--usr'], { step: 'building the hardware database (systemd-hwdb)' });
+  }
+}
