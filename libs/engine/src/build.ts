@@ -211,6 +211,7 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     packageCache: ensureDir(defaultPackageCache(preset, env)),
     sourceDateEpoch: sourceDateEpoch(preset, env),
     env,
+    note: (what) => opts.step?.(preset.name, what),
   };
   try {
     return await fn(ctx);

@@ -14,6 +14,8 @@ export interface BuildContext extends RunContext {
   sourceDateEpoch: number;
   /** kiln's own environment (Environment= pass-through reads it). */
   env: Record<string, string | undefined>;
+  /** A line the user should see even without tool output (what a step left out, and why). */
+  note?: (what: string) => void;
 }
 
 export const cfg = <T>(ctx: BuildContext, name: string): T => ctx.preset.config[name] as T;

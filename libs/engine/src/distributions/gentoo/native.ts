@@ -16,7 +16,7 @@ import { GENTOO_ARCH, type LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
-import { openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
+import { BinpkgError, openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
 import { mergeImage } from './merge';
 import { parsePackagesIndex, type BinPackage } from './packages-index';
 import { idependsOf, resolve } from './resolve';
@@ -217,7 +217,7 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
   const label = ctx.preset.name;
   const policy = signaturePolicy(ctx);
   const files = await downloadLocked(ctx, locked);
-  const opened: { p: LockedPackage; pkg: Binpkg; md5: string; entry: BinPackage }[] = [];
+  const opened: { p: LockedPackage; pkg: Binpkg; md5: string; file: string; entry: BinPackage }[] = [];
   for (const [i, p] of locked.entries()) {
     const work = path.join(ctx.work, 'binpkgs', String(i));
     const pkg = await openBinpkg(files[i].file, work, policy).catch((e: Error) => {
@@ -231,7 +231,7 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
       fs.rmSync(files[i].file, { force: true });
       throw new BuildError(`${path.basename(files[i].file)} says it is ${category}/${pf}, its index says ${p.name}-${p.version}: refusing it`, label);
     }
-    opened.push({ p, pkg, md5: files[i].md5, entry: entryOf(p, pkg) });
+    opened.push({ p, pkg, md5: files[i].md5, file: files[i].file, entry: entryOf(p, pkg) });
   }
 
   // The lock's packages in dependency order, on top of what the root already has.
@@ -248,10 +248,12 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
   for (const o of sequence) rest.delete(o);
   sequence.push(...rest); // locked but not needed by the atoms (a lock made for more): still installed, last
 
-  for (const { p, pkg, md5 } of sequence) {
+  for (const { p, pkg, md5, file } of sequence) {
     const [category, pf] = [p.name.split('/')[0], `${p.name.split('/')[1]}-${p.version}`];
     ctx.log(`Merging ${category}/${pf}${p['build-id'] !== undefined ? ` (build ${p['build-id']})` : ''}`);
     const contents = await mergeImage(pkg.image(), ctx.root, { clamp: ctx.sourceDateEpoch, label: `${category}/${pf}` }).catch((e: Error) => {
+      // A package refused while merging (a path escape, a device node) leaves the cache too.
+      if (e instanceof BinpkgError) fs.rmSync(file, { force: true });
       throw new BuildError(e.message, label);
     });
     writeVdbEntry(ctx.root, { category, pf, metadata: pkg.metadata, contents, binpkgMd5: md5 });
@@ -260,7 +262,7 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
   fs.rmSync(path.join(ctx.work, 'binpkgs'), { recursive: true, force: true });
 
   const idepend = idependsOf(sequence.map((o) => o.entry));
-  if (idepend.length) ctx.log(`Not installed (IDEPEND belongs to the building root, not the image): ${idepend.join(', ')}`);
+  if (idepend.length) (ctx.note ?? ctx.log)(`not installed (IDEPEND belongs to the building root, not the image): ${idepend.join(', ')}`);
   await afterMerge(ctx, sequence.map((o) => o.entry));
 }
 
@@ -275,7 +277,7 @@ const has = (ctx: BuildContext, rel: string) => fs.existsSync(path.join(ctx.root
 /** What skipped pkg_postinst phases would have done that a bootable image needs. */
 async function afterMerge(ctx: BuildContext, merged: BinPackage[]): Promise<void> {
   const phases = merged.filter((p) => /\b(preinst|postinst|config)\b/.test(p.raw.DEFINED_PHASES ?? '')).map((p) => p.cpv);
-  if (phases.length) ctx.log(`Skipped pkg_preinst/pkg_postinst (native installer): ${phases.join(', ')}; kiln runs ldconfig, systemd-sysusers and systemd-hwdb instead, and no locale-gen or env-update`);
+  if (phases.length) (ctx.note ?? ctx.log)(`skipped pkg_preinst/pkg_postinst (native installer): ${phases.join(', ')}; kiln runs ldconfig, systemd-sysusers and systemd-hwdb instead, and no locale-gen or env-update`);
   if (has(ctx, 'etc/ld.so.conf') || has(ctx, 'etc/ld.so.conf.d')) {
     await run(ctx, 'ldconfig', ['-X', '-r', ctx.root], { step: 'updating the image\'s ld.so.cache (ldconfig)' });
   }

@@ -104,6 +104,8 @@ export function parsePackagesIndex(text: string, binhost: string, source: string
   if (headerBlock && 'CPV' in header) {
     throw new Error(`${at(headerBlock, 'CPV')}: the first block is the index header, but it has a CPV; start the index with a header block (VERSION: 0, TIMESTAMP: ...) or a blank line`);
   }
+  // Portage also ignores an index without VERSION; here its absence is accepted, as entries made
+  // from installed packages' metadata have no header at all.
   if (headerBlock && header.VERSION !== undefined && !(/^\d+$/.test(header.VERSION) && Number(header.VERSION) <= MAX_INDEX_VERSION)) {
     throw new Error(`${at(headerBlock, 'VERSION')}: index VERSION "${header.VERSION}" is not supported; expected ${MAX_INDEX_VERSION}, as portage writes`);
   }

@@ -1,0 +1,242 @@
+/**
+ * Gentoo images from a binhost with kiln's native installer, for real: tools/gentoo-fixtures
+ * builds a binhost of real GPKG and XPAK packages with a real `Packages` index and serves it on
+ * loopback; `kiln build` installs from it. Checked: the files (merged-usr, hard links, symlinks),
+ * the vdb (every CONTENTS line against the file it names), the world file, the choices the
+ * resolver makes, locks, signatures, and that tampered or malicious packages are refused with
+ * nothing left behind.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { kiln, removeTempDirs, tempDir, tempProject } from './kiln';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { build } = require('../../../tools/gentoo-fixtures/build.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const g = require('../../../tools/gentoo-fixtures/gpkg.js');
+
+jest.setTimeout(120_000);
+
+let fx: string;
+let server: { url: string; close(): Promise<void> };
+let cache: string;
+
+beforeAll(async () => {
+  fx = tempDir('kiln-gentoo-fx-');
+  await build(fx);
+  server = await serve(fx, { port: 0 });
+  cache = tempDir('kiln-gentoo-cache-');
+});
+afterAll(async () => {
+  await server?.close();
+  removeTempDirs();
+});
+
+const md5 = (file: string) => createHash('md5').update(fs.readFileSync(file)).digest('hex');
+
+/** A project installing `packages` from the fixture binhost (or `binhost`), as a directory image. */
+function project(packages: string, extra = '', binhost = `${server.url}/binhost`): string {
+  return tempProject({
+    'mkosi.conf': `[Distribution]\nDistribution=gentoo\nArchitecture=x86-64\nBinhosts=${binhost}\n\n[Output]\nFormat=directory\nOutput=image\n\n[Content]\nSourceDateEpoch=1700000000\nPackages=${packages}\n\n[Build]\nPackageCacheDirectory=${cache}\n${extra}`,
+  });
+}
+
+async function buildOk(root: string, args: string[] = []) {
+  const r = await kiln(['build', '-C', root, ...args]);
+  if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** Every CONTENTS line of every vdb entry, checked against the image. */
+function checkContents(image: string): number {
+  let lines = 0;
+  const vdb = path.join(image, 'var/db/pkg');
+  for (const cat of fs.readdirSync(vdb)) {
+    for (const pf of fs.readdirSync(path.join(vdb, cat))) {
+      for (const line of fs.readFileSync(path.join(vdb, cat, pf, 'CONTENTS'), 'utf8').split('\n').filter(Boolean)) {
+        lines++;
+        const obj = /^obj (\S+) ([0-9a-f]{32}) (\d+)$/.exec(line);
+        const sym = /^sym (\S+) -> (\S+) (\d+)$/.exec(line);
+        const dir = /^dir (\S+)$/.exec(line);
+        const file = path.join(image, (obj ?? sym ?? dir)![1]);
+        // systemd-sysusers adds to these after baselayout installed them, as an acct-* package's
+        // pkg_postinst would: portage keeps such changed files on unmerge, as it should.
+        if (obj && ['/etc/passwd', '/etc/group'].includes(obj[1])) continue;
+        if (obj) {
+          expect([line, md5(file)]).toEqual([line, obj[2]]);
+          expect([line, Math.floor(fs.statSync(file).mtimeMs / 1000)]).toEqual([line, Number(obj[3])]);
+        } else if (sym) {
+          expect([line, fs.readlinkSync(file)]).toEqual([line, sym[2]]);
+          expect([line, Math.floor(fs.lstatSync(file).mtimeMs / 1000)]).toEqual([line, Number(sym[3])]);
+        } else {
+          expect([line, fs.statSync(file).isDirectory()]).toEqual([line, true]);
+        }
+      }
+    }
+  }
+  return lines;
+}
+
+describe('a native install from the fixture binhost', () => {
+  let root: string;
+  let image: string;
+  let log: string;
+
+  beforeAll(async () => {
+    root = project('app-misc/hello app-misc/wants-multi app-misc/legacy');
+    log = (await buildOk(root)).stderr;
+    image = path.join(root, 'mkosi.output/image');
+  });
+
+  it('installs the atoms with their runtime dependencies, and nothing else', () => {
+    const vdb = fs.readdirSync(path.join(image, 'var/db/pkg')).flatMap((c) => fs.readdirSync(path.join(image, 'var/db/pkg', c)).map((p) => `${c}/${p}`));
+    // hello: || ( app-alt/two app-alt/one ) takes the first; PDEPEND hello-data; fakelibc; baselayout.
+    expect(vdb.sort()).toEqual(['app-alt/two-1.0', 'app-misc/hello-1.0', 'app-misc/hello-data-1.0', 'app-misc/legacy-1.0', 'app-misc/multi-1.0', 'app-misc/wants-multi-1.0', 'sys-apps/baselayout-2.17', 'sys-libs/fakelibc-2.40-r1']);
+    expect(fs.readFileSync(path.join(image, 'var/lib/portage/world'), 'utf8')).toBe('app-misc/hello\napp-misc/legacy\napp-misc/wants-multi\n');
+  });
+
+  it('merges through merged-usr symlinks, keeps hard links and symlinks', () => {
+    expect(fs.readlinkSync(path.join(image, 'lib'))).toBe('usr/lib');
+    expect(fs.readFileSync(path.join(image, 'usr/lib/libfake.so.6')).length).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(image, 'usr/lib64/ld-fake.so.2'))).toBe(true);
+    expect(fs.statSync(path.join(image, 'usr/bin/hello')).ino).toBe(fs.statSync(path.join(image, 'usr/bin/hello-again')).ino);
+    expect(fs.readlinkSync(path.join(image, 'usr/bin/hi'))).toBe('hello');
+    expect(fs.statSync(path.join(image, 'usr/bin/hello')).mode & 0o777).toBe(0o755);
+    expect(fs.readFileSync(path.join(image, 'usr/share/legacy/README'), 'utf8')).toBe('from a tbz2/xpak package\n');
+  });
+
+  it('picks the instance of a multi-instance CPV whose USE the dependency asks for', () => {
+    expect(fs.readFileSync(path.join(image, 'usr/share/multi/flavour'), 'utf8')).toBe('foo\n');
+    expect(fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/multi-1.0/BUILD_ID'), 'utf8').trim()).toBe('1');
+    expect(fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/multi-1.0/USE'), 'utf8').trim()).toBe('foo');
+  });
+
+  it('writes a vdb portage accepts: CONTENTS matching every file, COUNTER, BINPKGMD5', () => {
+    expect(checkContents(image)).toBeGreaterThan(30);
+    const hello = path.join(image, 'var/db/pkg/app-misc/hello-1.0');
+    expect(fs.readFileSync(path.join(hello, 'CONTENTS'), 'utf8')).toContain('dir /usr/bin\n');
+    expect(fs.readFileSync(path.join(hello, 'COUNTER'), 'utf8')).toMatch(/^\d+$/);
+    const counters = fs.readdirSync(path.join(image, 'var/db/pkg')).flatMap((c) => fs.readdirSync(path.join(image, 'var/db/pkg', c)).map((p) => Number(fs.readFileSync(path.join(image, 'var/db/pkg', c, p, 'COUNTER'), 'utf8'))));
+    expect(new Set(counters).size).toBe(counters.length);
+    const pkg = path.join(fx, 'binhost/app-misc/hello/hello-1.0-1.gpkg.tar');
+    expect(fs.readFileSync(path.join(hello, 'BINPKGMD5'), 'utf8').trim()).toBe(md5(pkg));
+    for (const f of ['CATEGORY', 'PF', 'SLOT', 'EAPI', 'environment.bz2', 'hello-1.0.ebuild']) expect(fs.existsSync(path.join(hello, f))).toBe(true);
+    // The vdb lists /lib as the package does (merged through baselayout's symlink).
+    expect(fs.readFileSync(path.join(image, 'var/db/pkg/sys-libs/fakelibc-2.40-r1/CONTENTS'), 'utf8')).toMatch(/^obj \/lib\/libfake\.so\.6 [0-9a-f]{32} 1700000000$/m);
+  });
+
+  it("does what skipped phases would have done: system users and the linker cache, and says so", () => {
+    expect(fs.readFileSync(path.join(image, 'etc/passwd'), 'utf8')).toMatch(/^kiln-test:x:950:950:/m);
+    expect(fs.existsSync(path.join(image, 'etc/ld.so.cache'))).toBe(true);
+    expect(log).toContain('skipped pkg_preinst/pkg_postinst (native installer)');
+    expect(log).toMatch(/IDEPEND belongs to the building root.*sys-apps\/locale-gen/);
+    // Portage's config goes only into images that have portage (CleanPackageMetadata=auto).
+    expect(fs.existsSync(path.join(image, 'etc/portage'))).toBe(false);
+  });
+
+  it('kiln lock records CPV, BUILD_ID, PATH, SIZE and checksums; the locked build is the same image', async () => {
+    const r = await kiln(['lock', '-C', root]);
+    expect(r.code).toBe(0);
+    const lock = fs.readFileSync(path.join(root, 'kiln.lock'), 'utf8');
+    const multi = fs.readFileSync(path.join(fx, 'binhost/app-misc/multi/multi-1.0-1.gpkg.tar'));
+    expect(lock).toContain(
+      `name = "app-misc/multi"\nversion = "1.0"\narchitecture = "amd64"\nrepository = "${server.url}/binhost"\nsize = ${multi.length}\nbuild-id = 1\npath = "app-misc/multi/multi-1.0-1.gpkg.tar"\nsha1 = "${createHash('sha1').update(multi).digest('hex')}"\nmd5 = "${createHash('md5').update(multi).digest('hex')}"\n`,
+    );
+    const before = fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/hello-1.0/CONTENTS'), 'utf8');
+    const b = await buildOk(root, ['--force']);
+    expect(b.stderr).not.toContain('unlocked');
+    expect(fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/hello-1.0/CONTENTS'), 'utf8')).toBe(before);
+  });
+});
+
+describe('refusals', () => {
+  it('a blocker in the final set names both packages', async () => {
+    const root = project('app-misc/hello app-misc/conflict');
+    const r = await kiln(['build', '-C', root]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/app-misc\/conflict-1\.0[\s\S]*app-misc\/hello|app-misc\/hello[\s\S]*app-misc\/conflict-1\.0/);
+    expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
+  });
+
+  it('a profile without a stage3 is an error listing those that exist, before any download', async () => {
+    const root = project('app-misc/hello', '', 'http://127.0.0.1:9/nothing-listens-here');
+    fs.appendFileSync(path.join(root, 'mkosi.conf'), '\n[Distribution]\nPortageProfile=default/linux/amd64/23.0/no-such\n');
+    const r = await kiln(['build', '-C', root]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('profile default/linux/amd64/23.0/no-such has no stage3');
+    expect(r.stderr).toContain('default/linux/amd64/23.0/systemd');
+  });
+
+  it('a signed package installs with the right key and is refused with another', async () => {
+    const ok = project('app-misc/signed', `\n[Distribution]\nGentooKeyring=${fx}/keys/test.gpg\n`);
+    await buildOk(ok);
+    expect(fs.readFileSync(path.join(ok, 'mkosi.output/image/usr/share/signed/README'), 'utf8')).toContain('signed');
+    const armoured = project('app-misc/signed', `\n[Distribution]\nGentooKeyring=${fx}/keys/test.asc\n`);
+    await buildOk(armoured);
+    const bad = project('app-misc/signed', `\n[Distribution]\nGentooKeyring=${fx}/keys/other.gpg\n`);
+    const r = await kiln(['build', '-C', bad]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/signed-1\.0-1\.gpkg\.tar: the OpenPGP signature does not verify/);
+    expect(fs.existsSync(path.join(bad, 'mkosi.output/image'))).toBe(false);
+  });
+
+  it('BinpkgSignatures=required refuses unsigned packages', async () => {
+    const root = project('app-misc/hello', `\n[Distribution]\nBinpkgSignatures=required\nGentooKeyring=${fx}/keys/test.gpg\n`);
+    const r = await kiln(['build', '-C', root]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/is not signed, and BinpkgSignatures=required/);
+    expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
+  });
+});
+
+describe('tampered and malicious packages are refused, nothing left behind', () => {
+  /** A binhost holding one package, app-misc/evil-1.0, made by the fixture writer with `spec`. */
+  let evil = 0;
+  /** Served from inside the fixture root (the server refuses anything outside it). */
+  async function evilBinhost(spec: Record<string, unknown>): Promise<string> {
+    const dir = path.join(fx, `evil-${++evil}`);
+    const rel = 'app-misc/evil/evil-1.0-1.gpkg.tar';
+    const parts = await g.makeGpkgParts({ category: 'app-misc', pf: 'evil-1.0', buildId: 1, metadata: { EAPI: '8', SLOT: '0', KEYWORDS: 'amd64', DESCRIPTION: 'evil' }, files: [{ path: '/usr/share/evil/ok', content: 'fine\n' }], comp: 'zst', sign: null, ...spec });
+    fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), parts.buffer);
+    g.writePackagesIndex(dir, { ARCH: 'amd64', TIMESTAMP: 1700000000, VERSION: 0 }, [g.packageIndexEntry({ buffer: parts.buffer, cpv: 'app-misc/evil-1.0', path: rel, metadata: parts.metadata, mtime: 1700000000 })]);
+    return dir;
+  }
+
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['a path escape', { files: [{ path: '../../../../../../tmp/kiln-evil-escape', content: 'x\n' }] }, /contains "\.\.": refusing the package/],
+    ['an absolute member', { files: [{ name: '/tmp/kiln-evil-absolute', content: 'x\n' }] }, /is an absolute path: refusing the package|is not under image\//],
+    ['a device node', { files: [{ path: '/dev/evil', type: 'chardev', devmajor: 1, devminor: 3 }] }, /binary packages may not create device nodes/],
+    ['a hard link to an unseen member', { order: 'given', files: [{ path: '/usr/bin/link', type: 'hardlink', linkname: 'image/etc/shadow' }] }, /hard link to .*which the package has not installed before it/],
+    ['a wrong hash in the Manifest', { tamper: { manifest: (lines: string[]) => lines.map((l) => (l.startsWith('DATA image') ? l.replace(/BLAKE2B [0-9a-f]{8}/, 'BLAKE2B 00000000') : l)) } }, /does not match its Manifest BLAKE2B/],
+    ['a member missing from the Manifest', { tamper: { manifest: (lines: string[]) => lines.filter((l) => !l.startsWith('DATA metadata')) } }, /has no Manifest entry/],
+  ];
+
+  it.each(cases)('%s', async (_what, spec, message) => {
+    const host = await evilBinhost(spec);
+    const root = project('app-misc/evil', '', `${server.url}/${path.basename(host)}`);
+    const r = await kiln(['build', '-C', root]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
+    expect(fs.existsSync('/tmp/kiln-evil-escape')).toBe(false);
+    expect(fs.existsSync('/tmp/kiln-evil-absolute')).toBe(false);
+    // The refused package does not stay in the package cache.
+    const cached = fs.readdirSync(path.join(cache, 'gentoo'), { recursive: true }).map(String).filter((f) => f.endsWith('evil-1.0-1.gpkg.tar'));
+    expect(cached).toEqual([]);
+  });
+
+  it('a package that does not match its index is refused before it is opened', async () => {
+    const host = await evilBinhost({});
+    const file = path.join(host, 'app-misc/evil/evil-1.0-1.gpkg.tar');
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 2000] ^= 0xff;
+    fs.writeFileSync(file, bytes);
+    const r = await kiln(['build', '-C', project('app-misc/evil', '', `${server.url}/${path.basename(host)}`)]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/does not match its index or lock \((SIZE|MD5|SHA1) mismatch\)/i);
+  });
+});
