@@ -25,7 +25,7 @@ import { gentooProfile } from './profile';
 import { stage3Tree } from './stage3';
 
 /** FEATURES that need privileges or a network namespace a build does not have. */
-export const NAMESPACE_FEATURES = '-sandbox -usersandbox -ipc-sandbox -network-sandbox -pid-sandbox -userpriv -userfetch -usersync -ebuild-locks -merge-sync -news';
+export const NAMESPACE_FEATURES = '-sandbox -usersandbox -ipc-sandbox -network-sandbox -pid-sandbox -userpriv -userfetch -usersync -ebuild-locks -merge-sync -news -pkgdir-index-trusted';
 /** Where things are inside the namespace. */
 export const IN = { root: '/buildroot', tmp: '/tmp/kiln/portage-tmp', pkgdir: '/tmp/kiln/binpkgs', distdir: '/tmp/kiln/distfiles' } as const;
 
@@ -70,7 +70,9 @@ export function portageConfig(ctx: BuildContext, local: boolean): { files: Recor
     `EMERGE_DEFAULT_OPTS="--usepkgonly${local ? '' : ' --getbinpkg'} --binpkg-respect-use=y --with-bdeps=n"`,
     '',
   ].join('\n');
-  const repos = binhosts(ctx).map((uri, i) => `[kiln-${i + 1}]\npriority = ${100 - i}\nsync-uri = ${uri}\n`);
+  // location: portage downloads into /var/cache/binhost/<name> by default (read-only tools tree).
+  // verify-signature: portage's own binrepos.conf defaults it to true (signatures required).
+  const repos = binhosts(ctx).map((uri, i) => `[kiln-${i + 1}]\npriority = ${100 - i}\nsync-uri = ${uri}\nlocation = /tmp/kiln/binhost/kiln-${i + 1}\nverify-signature = ${verify && required}\n`);
   return {
     profileLink: `/var/db/repos/gentoo/profiles/${profile.path}`,
     files: {
@@ -84,17 +86,35 @@ export function portageConfig(ctx: BuildContext, local: boolean): { files: Recor
 
 /** The namespace and the emerge command line. */
 export function emergeCommand(p: PlanInput): { bwrap: string[]; command: string[] } {
-  const bwrap = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--clearenv', '--ro-bind', p.tools, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+  // `/` is a tmpfs with the tools tree's top-level entries bound read-only into it: a read-only
+  // bind of the whole tree as `/` cannot get the mount points bwrap needs (/buildroot, /dev, ...).
+  const bwrap = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--clearenv'];
+  const resolv = !p.local && fs.existsSync('/etc/resolv.conf') && !fs.lstatSync(path.join(p.tools, 'etc/resolv.conf'), { throwIfNoEntry: false })?.isFile();
+  const entries = (dir: string, at: string, skip: string[]): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (skip.includes(e.name)) continue;
+      if (e.isSymbolicLink()) bwrap.push('--symlink', fs.readlinkSync(path.join(dir, e.name)), `${at}/${e.name}`);
+      else if (at || e.isDirectory()) bwrap.push('--ro-bind', path.join(dir, e.name), `${at}/${e.name}`);
+    }
+  };
+  entries(p.tools, '', ['dev', 'proc', 'sys', 'tmp', 'run', 'buildroot', ...(resolv ? ['etc'] : [])]);
+  // No resolv.conf in the tools tree (a stage3 has none): /etc is assembled on a tmpfs to add the host's.
+  if (resolv) {
+    bwrap.push('--tmpfs', '/etc');
+    if (fs.existsSync(path.join(p.tools, 'etc'))) entries(path.join(p.tools, 'etc'), '/etc', ['resolv.conf']);
+  }
+  bwrap.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
   // The tools tree stays read-only; what portage writes there lands on throw-away tmpfs.
   for (const rel of ['var/log', 'var/cache/edb', 'etc/portage/gnupg', 'var/tmp']) {
     if (fs.existsSync(path.join(p.tools, rel))) bwrap.push('--tmpfs', `/${rel}`);
   }
   bwrap.push('--bind', p.root, IN.root, '--bind', p.tmpdir, IN.tmp, '--bind', p.pkgdir, IN.pkgdir, '--bind', p.distdir, IN.distdir);
-  if (!p.local && fs.existsSync('/etc/resolv.conf') && fs.existsSync(path.join(p.tools, 'etc'))) bwrap.push('--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf');
+  if (!p.local && fs.existsSync('/etc/resolv.conf')) bwrap.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf');
+  if (resolv) bwrap.push('--remount-ro', '/etc');
   for (const [k, v] of Object.entries({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TERM: 'dumb', PORTAGE_CONFIGROOT: IN.root, ROOT: IN.root })) {
     bwrap.push('--setenv', k, v);
   }
-  const command = ['emerge', `--root=${IN.root}`, `--config-root=${IN.root}`, '--usepkgonly', ...(p.local ? [] : ['--getbinpkg']), '--binpkg-respect-use=y', '--with-bdeps=n', '--noreplace', `--jobs=${p.jobs}`, '--quiet-build=y', '--color=n', ...p.atoms];
+  const command = ['emerge', `--root=${IN.root}`, `--config-root=${IN.root}`, '--usepkgonly', ...(p.local ? [] : ['--getbinpkg']), '--binpkg-respect-use=y', '--with-bdeps=n', '--noreplace', '--package-moves=n', `--jobs=${p.jobs}`, '--quiet-build=y', '--color=n', ...p.atoms];
   return { bwrap, command };
 }
 
