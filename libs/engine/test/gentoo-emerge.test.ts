@@ -1,0 +1,135 @@
+/**
+ * The emerge path, by what it generates and downloads: the stage3 flow against the fixture
+ * release mirror (clear-signed latest-*.txt verified with gpgv, the tarball checked against its
+ * signed DIGESTS, unpacked once into the cache and reused), and the portage config, namespace and
+ * command line handed to bwrap. (Real portage was run with this config by hand; see the issue's
+ * closing note.)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BuildContext } from '../src/context';
+import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/distributions/gentoo/emerge';
+import { stage3Tree } from '../src/distributions/gentoo/stage3';
+import { removeTempDirs, tempDir } from './kiln';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { build } = require('../../../tools/gentoo-fixtures/build.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
+
+jest.setTimeout(120_000);
+
+let fx: string;
+let server: { url: string; close(): Promise<void> };
+
+beforeAll(async () => {
+  fx = tempDir('kiln-gentoo-stage3-');
+  await build(fx);
+  server = await serve(fx, { port: 0 });
+});
+afterAll(async () => {
+  await server?.close();
+  removeTempDirs();
+});
+
+function context(config: Record<string, unknown>): BuildContext & { lines: string[] } {
+  const work = tempDir('kiln-gentoo-work-');
+  fs.mkdirSync(path.join(work, 'root'));
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (l: string) => lines.push(l),
+    project: {} as BuildContext['project'],
+    preset: {
+      name: 't',
+      config: {
+        Distribution: 'gentoo', Release: '23.0', Architecture: 'x86-64', PortageProfile: null, SandboxTrees: [], Binhosts: ['http://127.0.0.1:1/binhost'],
+        RepositoryKeyCheck: true, BinpkgSignatures: 'auto', GentooKeyring: `${fx}/keys/test.gpg`, Mirror: server.url, ToolsTree: null,
+        PackageCacheDirectory: path.join(work, 'cache'), ...config,
+      },
+    } as unknown as BuildContext['preset'],
+    root: path.join(work, 'root'),
+    work,
+    packageCache: path.join(work, 'cache'),
+    sourceDateEpoch: 1700000000,
+    env: {},
+  };
+}
+
+describe('the stage3 tools tree', () => {
+  it('is downloaded, verified, unpacked once and reused', async () => {
+    const ctx = context({});
+    const s = await stage3Tree(ctx);
+    expect(s.name).toBe('stage3-amd64-systemd-20261101T000000Z.tar.xz');
+    expect(fs.readFileSync(path.join(s.tree, '.kiln-stage3'), 'utf8')).toContain(s.sha512);
+    expect(fs.existsSync(path.join(s.tree, 'var/db/repos/gentoo/profiles/repo_name'))).toBe(true);
+    // The tarball gone from the mirror: the cached tree is used without downloading it again.
+    const tarball = path.join(fx, 'releases/amd64/autobuilds/20261101T000000Z', s.name);
+    fs.renameSync(tarball, `${tarball}.away`);
+    try {
+      const again = await stage3Tree({ ...ctx, work: tempDir('kiln-gentoo-work-') });
+      expect(again.tree).toBe(s.tree);
+    } finally {
+      fs.renameSync(`${tarball}.away`, tarball);
+    }
+  });
+
+  it('refuses a latest-*.txt signed by another key', async () => {
+    await expect(stage3Tree(context({ GentooKeyring: `${fx}/keys/other.gpg` }))).rejects.toThrow(/latest-stage3-amd64-systemd\.txt: the OpenPGP signature does not verify/);
+  });
+
+  it('needs a keyring to verify with', async () => {
+    await expect(stage3Tree(context({ GentooKeyring: null }))).rejects.toThrow(/set GentooKeyring= to Gentoo's release key/);
+  });
+
+  it('refuses a tarball that does not match its signed DIGESTS, and keeps nothing of it', async () => {
+    const mirror = path.join(fx, 'tampered');
+    fs.cpSync(path.join(fx, 'releases'), path.join(mirror, 'releases'), { recursive: true });
+    const tarball = path.join(mirror, 'releases/amd64/autobuilds/20261101T000000Z/stage3-amd64-systemd-20261101T000000Z.tar.xz');
+    const bytes = fs.readFileSync(tarball);
+    bytes[100] ^= 0xff;
+    fs.writeFileSync(tarball, bytes);
+    const ctx = context({ Mirror: `${server.url}/tampered` });
+    await expect(stage3Tree(ctx)).rejects.toThrow(/does not match its signed DIGESTS/);
+    const cached = fs.readdirSync(path.join(ctx.packageCache, 'gentoo-stage3'));
+    expect(cached).toEqual([]);
+  });
+
+  it('a profile without a stage3 fails before anything is downloaded', async () => {
+    await expect(stage3Tree(context({ PortageProfile: 'default/linux/amd64/23.0/no-such', Mirror: 'http://127.0.0.1:1' }))).rejects.toThrow(/has no stage3.*default\/linux\/amd64\/23\.0\/systemd/s);
+  });
+});
+
+describe('the emerge run', () => {
+  it('generates a minimal portage config for the image', () => {
+    const ctx = context({ Binhosts: ['https://a.example/bin', 'https://b.example/bin'] });
+    const { files, profileLink } = portageConfig(ctx, false);
+    expect(profileLink).toBe('/var/db/repos/gentoo/profiles/default/linux/amd64/23.0/systemd');
+    expect(files['etc/portage/make.conf']).toContain(`FEATURES="${NAMESPACE_FEATURES} getbinpkg"`);
+    expect(files['etc/portage/make.conf']).toContain(`PKGDIR="${IN.pkgdir}"`);
+    expect(files['etc/portage/make.conf']).toContain('PORTAGE_USERNAME="root"');
+    expect(files['etc/portage/profile/packages']).toMatch(/^-\*$/m);
+    expect(files['etc/portage/binrepos.conf/kiln.conf']).toContain('[kiln-1]\npriority = 100\nsync-uri = https://a.example/bin\nlocation = /tmp/kiln/binhost/kiln-1\nverify-signature = false\n');
+    expect(files['etc/portage/binrepos.conf/kiln.conf']).toContain('[kiln-2]\npriority = 99\nsync-uri = https://b.example/bin\n');
+    const required = portageConfig(context({ BinpkgSignatures: 'required' }), true).files;
+    expect(required['etc/portage/make.conf']).toContain('binpkg-request-signature');
+    expect(required['etc/portage/make.conf']).not.toContain('getbinpkg"');
+  });
+
+  it('runs emerge in a namespace over the read-only tools tree with the image as ROOT', async () => {
+    const s = await stage3Tree(context({}));
+    const work = tempDir('kiln-gentoo-plan-');
+    const input = { tools: s.tree, root: `${work}/root`, pkgdir: `${work}/pkgdir`, distdir: `${work}/distfiles`, tmpdir: `${work}/tmp`, atoms: ['app-misc/hello'], local: false, jobs: 2 };
+    const { bwrap, command } = emergeCommand(input);
+    expect(command).toEqual(['emerge', '--root=/buildroot', '--config-root=/buildroot', '--usepkgonly', '--getbinpkg', '--binpkg-respect-use=y', '--with-bdeps=n', '--noreplace', '--package-moves=n', '--jobs=2', '--quiet-build=y', '--color=n', 'app-misc/hello']);
+    const pairs = (flag: string) => bwrap.flatMap((a, i) => (a === flag ? [[bwrap[i + 1], bwrap[i + 2]]] : []));
+    // Everything of the tools tree is bound read-only; only the image and scratch space are writable.
+    expect(pairs('--ro-bind')).toContainEqual([path.join(s.tree, 'usr'), '/usr']);
+    expect(pairs('--bind')).toEqual([[input.root, '/buildroot'], [input.tmpdir, IN.tmp], [input.pkgdir, IN.pkgdir], [input.distdir, IN.distdir]]);
+    for (const [src] of pairs('--bind')) expect(src.startsWith(s.tree)).toBe(false);
+    expect(bwrap).toContain('--clearenv');
+    expect(pairs('--setenv')).toContainEqual(['ROOT', '/buildroot']);
+    const local = emergeCommand({ ...input, local: true }).command;
+    expect(local).not.toContain('--getbinpkg');
+  });
+});
