@@ -10,12 +10,12 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { GENTOO_ARCH, type LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
+import { fetchBytes, fetchToFile } from './fetch';
 import { BinpkgError, openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
 import { mergeImage } from './merge';
 import { parsePackagesIndex, type BinPackage } from './packages-index';
@@ -48,30 +48,12 @@ export function signaturePolicy(ctx: BuildContext): SignaturePolicy {
   };
 }
 
-/** GET a URL (http(s) or file) as bytes; null when it does not exist. */
-async function get(ctx: BuildContext, url: string): Promise<Buffer | null> {
-  if (url.startsWith('file://')) {
-    try {
-      return fs.readFileSync(new URL(url));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-  }
-  const res = await fetch(url, { signal: ctx.signal }).catch((e: Error) => {
-    throw new BuildError(`cannot download ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, ctx.preset.name);
-  });
-  if (res.status === 404 || res.status === 410) return null;
-  if (!res.ok) throw new BuildError(`cannot download ${url}: HTTP ${res.status}`, ctx.preset.name);
-  return Buffer.from(await res.arrayBuffer());
-}
-
 /** Every binhost's index, in Binhosts= order (`Packages.gz` first, as portage does). */
 export async function fetchIndexes(ctx: BuildContext): Promise<BinPackage[]> {
   const all: BinPackage[] = [];
   for (const host of binhosts(ctx)) {
     let text: string | null = null;
-    const gz = await get(ctx, `${host}/Packages.gz`);
+    const gz = await fetchBytes(ctx, `${host}/Packages.gz`);
     if (gz) {
       try {
         text = gunzipSync(gz).toString('utf8');
@@ -79,7 +61,7 @@ export async function fetchIndexes(ctx: BuildContext): Promise<BinPackage[]> {
         throw new BuildError(`${host}/Packages.gz is not gzip data (${(e as Error).message})`, ctx.preset.name);
       }
     } else {
-      const plain = await get(ctx, `${host}/Packages`);
+      const plain = await fetchBytes(ctx, `${host}/Packages`);
       if (!plain) throw new BuildError(`${host} has no Packages index (Packages.gz or Packages): is Binhosts= right?`, ctx.preset.name);
       text = plain.toString('utf8');
     }
@@ -154,21 +136,7 @@ async function download(ctx: BuildContext, p: LockedPackage): Promise<{ file: st
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.part`;
   try {
-    if (url.startsWith('file://')) fs.copyFileSync(new URL(url), tmp);
-    else {
-      const res = await fetch(url, { signal: ctx.signal }).catch((e: Error) => {
-        throw new BuildError(`cannot download ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, ctx.preset.name);
-      });
-      if (!res.ok || !res.body) throw new BuildError(`cannot download ${url}: HTTP ${res.status}${res.status === 404 ? ' (the binhost no longer has it: run kiln lock)' : ''}`, ctx.preset.name);
-      const out = fs.createWriteStream(tmp, { mode: 0o644 });
-      let size = 0;
-      for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)) {
-        size += (chunk as Buffer).length;
-        if (size > p.size) throw new BuildError(`${url} is larger than the ${p.size} bytes its index says: refusing it`, ctx.preset.name);
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-      }
-      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    }
+    await fetchToFile(ctx, url, tmp, { maxSize: p.size, missing: 'the binhost no longer has it: run kiln lock' });
     const got = await checkFile(tmp, p);
     if (!got.ok) throw new BuildError(`${url} does not match its index or lock (${got.why}): the package is damaged or was replaced; refusing it`, ctx.preset.name);
     fs.renameSync(tmp, file);

@@ -9,12 +9,12 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
 import { userCacheDir } from '../../fsutil';
 import { clearsignedText } from './binpkg';
+import { fetchToFile } from './fetch';
 import { gentooArch } from './native';
 import { verifyClearsigned } from './openpgp';
 import { gentooProfile } from './profile';
@@ -38,18 +38,7 @@ function stage3Cache(ctx: BuildContext): string {
 async function fetchTo(ctx: BuildContext, url: string, file: string): Promise<void> {
   const tmp = `${file}.${process.pid}.part`;
   try {
-    if (url.startsWith('file://')) fs.copyFileSync(new URL(url), tmp);
-    else {
-      const res = await fetch(url, { signal: ctx.signal }).catch((e: Error) => {
-        throw new BuildError(`cannot download ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, ctx.preset.name);
-      });
-      if (!res.ok || !res.body) throw new BuildError(`cannot download ${url}: HTTP ${res.status}`, ctx.preset.name);
-      const out = fs.createWriteStream(tmp);
-      for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-      }
-      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    }
+    await fetchToFile(ctx, url, tmp);
     fs.renameSync(tmp, file);
   } finally {
     fs.rmSync(tmp, { force: true });
