@@ -152,6 +152,17 @@ describe('a native install from the fixture binhost', () => {
   });
 });
 
+describe('portage config in the image', () => {
+  it('CleanPackageMetadata=no keeps a make.profile, make.conf and binrepos.conf for emerge in the image', async () => {
+    const root = project('app-misc/hello-data', '\n[Content]\nCleanPackageMetadata=no\n');
+    await buildOk(root);
+    const etc = path.join(root, 'mkosi.output/image/etc/portage');
+    expect(fs.readlinkSync(path.join(etc, 'make.profile'))).toBe('../../var/db/repos/gentoo/profiles/default/linux/amd64/23.0/systemd');
+    expect(fs.readFileSync(path.join(etc, 'make.conf'), 'utf8')).toContain('FEATURES="getbinpkg"');
+    expect(fs.readFileSync(path.join(etc, 'binrepos.conf/kiln.conf'), 'utf8')).toBe(`# Written by kiln from Binhosts=.\n[kiln-1]\npriority = 100\nsync-uri = ${server.url}/binhost\n`);
+  });
+});
+
 describe('refusals', () => {
   it('a blocker in the final set names both packages', async () => {
     const root = project('app-misc/hello app-misc/conflict');

@@ -52,6 +52,12 @@ export interface PlanInput {
   jobs: number;
 }
 
+/** binrepos.conf from Binhosts=, in priority order; `extra` adds lines to repository number i. */
+export function binreposConf(ctx: BuildContext, extra: (i: number) => string = () => ''): string {
+  const repos = binhosts(ctx).map((uri, i) => `[kiln-${i + 1}]\npriority = ${100 - i}\nsync-uri = ${uri}\n${extra(i + 1)}`);
+  return `# Written by kiln from Binhosts=.\n${repos.join('\n')}`;
+}
+
 /** The image's portage configuration for an emerge run. */
 export function portageConfig(ctx: BuildContext, local: boolean): { files: Record<string, string>; profileLink: string } {
   const profile = gentooProfile(ctx);
@@ -72,12 +78,12 @@ export function portageConfig(ctx: BuildContext, local: boolean): { files: Recor
   ].join('\n');
   // location: portage downloads into /var/cache/binhost/<name> by default (read-only tools tree).
   // verify-signature: portage's own binrepos.conf defaults it to true (signatures required).
-  const repos = binhosts(ctx).map((uri, i) => `[kiln-${i + 1}]\npriority = ${100 - i}\nsync-uri = ${uri}\nlocation = /tmp/kiln/binhost/kiln-${i + 1}\nverify-signature = ${verify && required}\n`);
+
   return {
     profileLink: `/var/db/repos/gentoo/profiles/${profile.path}`,
     files: {
       'etc/portage/make.conf': makeConf,
-      'etc/portage/binrepos.conf/kiln.conf': `# Written by kiln from Binhosts=.\n${repos.join('\n')}`,
+      'etc/portage/binrepos.conf/kiln.conf': binreposConf(ctx, (i) => `location = /tmp/kiln/binhost/kiln-${i}\nverify-signature = ${verify && required}\n`),
       // "-*" takes every package out of the profile's @system set: only what is asked comes in.
       'etc/portage/profile/packages': '# Written by kiln: install what Packages= asks for, not the profile\'s @system.\n-*\n',
     },

@@ -12,7 +12,7 @@ import type { LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import type { Distribution } from '../index';
-import { installEmerge } from './emerge';
+import { binreposConf, installEmerge, writePortageConfig } from './emerge';
 import { binhosts, fetchIndexes, installNative, resolveNative } from './native';
 import { parseAtom, atomMatches } from './atom';
 import { gentooProfile } from './profile';
@@ -20,20 +20,14 @@ import { readVdb, unmergePackage, VDB } from './vdb';
 
 /** The config a finished image keeps for running emerge in it (CleanPackageMetadata=). */
 export function writeImagePortageConfig(ctx: BuildContext): void {
-  const profile = gentooProfile(ctx);
-  const etc = path.join(ctx.root, 'etc/portage');
-  fs.mkdirSync(path.join(etc, 'binrepos.conf'), { recursive: true });
-  const link = path.join(etc, 'make.profile');
-  fs.rmSync(link, { force: true });
-  fs.symlinkSync(`../../var/db/repos/gentoo/profiles/${profile.path}`, link);
+  const files: Record<string, string> = { 'etc/portage/binrepos.conf/kiln.conf': binreposConf(ctx) };
   // Replaces the emerge run's make.conf (its PKGDIR was scratch space), not one of the user's.
-  const makeConf = path.join(etc, 'make.conf');
+  const makeConf = path.join(ctx.root, 'etc/portage/make.conf');
   if (!fs.existsSync(makeConf) || fs.readFileSync(makeConf, 'utf8').startsWith('# Written by kiln')) {
-    fs.rmSync(path.join(etc, 'profile/packages'), { force: true });
-    fs.writeFileSync(path.join(etc, 'make.conf'), '# Written by kiln. Binary packages come from the binhosts in binrepos.conf/.\nFEATURES="getbinpkg"\n');
+    fs.rmSync(path.join(ctx.root, 'etc/portage/profile/packages'), { force: true });
+    files['etc/portage/make.conf'] = '# Written by kiln. Binary packages come from the binhosts in binrepos.conf/.\nFEATURES="getbinpkg"\n';
   }
-  const repos = binhosts(ctx).map((uri, i) => `[kiln-${i + 1}]\npriority = ${100 - i}\nsync-uri = ${uri}\n`);
-  fs.writeFileSync(path.join(etc, 'binrepos.conf/kiln.conf'), `# Written by kiln from Binhosts=.\n${repos.join('\n')}`);
+  writePortageConfig(ctx.root, { files, profileLink: `../../var/db/repos/gentoo/profiles/${gentooProfile(ctx).path}` });
 }
 
 async function install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
