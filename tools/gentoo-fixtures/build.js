@@ -14,6 +14,8 @@
  *                      latest-stage3-amd64-systemd.txt (clear-signed)
  *                      20261101T000000Z/stage3-amd64-systemd-20261101T000000Z.tar.xz
  *                        + .asc (detached), .DIGESTS (clear-signed), .sha256
+ *   OUTDIR/snapshots/  gentoo-20261101.tar.xz, gentoo-latest.tar.xz (the repository's profiles),
+ *                        + .gpgsig (detached), .md5sum
  *   OUTDIR/manifest.json  what was built (see README.md)
  *
  * Also a library: `build(outdir) -> Promise<manifest>`.
@@ -343,9 +345,9 @@ const STAGE3_FILES = [
   { path: '/etc/portage/make.profile', type: 'symlink', linkname: '../../var/db/repos/gentoo/profiles/default/linux/amd64/23.0/systemd' },
   { path: '/usr/bin/emerge', content: sh('echo "emerge: kiln stage3 fixture" >&2; exit 1'), mode: 0o755 },
   { path: '/usr/share/portage/config/make.globals', content: MAKE_GLOBALS },
-  { path: '/var/db/repos/gentoo/profiles/repo_name', content: 'gentoo\n' },
   { path: '/var/tmp', type: 'dir', mode: 0o1777 },
 ];
+// Like a real stage3, no repository: emerge needs a snapshot's profiles (below).
 
 async function buildStage3(dir, sign) {
   const entries = g.imageEntries(STAGE3_FILES, { prefix: '.', mtime: STAGE3_TS });
@@ -382,6 +384,58 @@ async function buildStage3(dir, sign) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// repository snapshot (what emerge-webrsync fetches): only what a binary install reads
+
+const SNAPSHOT_DATE = '20261101';
+const PROFILE = 'default/linux/amd64/23.0/systemd';
+
+/** @type {import('./gpkg.js').FileSpec[]} */
+const SNAPSHOT_FILES = [
+  { path: '/metadata/layout.conf', content: 'masters =\nprofile-formats = portage-2 profile-default-eapi\nprofile_eapi_when_unspecified = 5\nthin-manifests = true\n' },
+  { path: '/metadata/timestamp.x', content: `${STAGE3_TS} Sun Nov  1 00:00:00 2026 UTC\n` },
+  { path: '/metadata/md5-cache/app-misc/hello-1.0', content: 'EAPI=8\n' }, // left out when unpacked
+  { path: '/app-misc/hello/hello-1.0.ebuild', content: 'EAPI=8\n' }, // left out when unpacked
+  { path: '/profiles/repo_name', content: 'gentoo\n' },
+  { path: '/profiles/eapi', content: '8\n' },
+  { path: '/profiles/arch.list', content: 'amd64\narm64\n' },
+  { path: '/profiles/categories', content: 'acct-group\nacct-user\napp-alt\napp-misc\nsys-apps\nsys-libs\n' },
+  { path: '/profiles/profiles.desc', content: `amd64 ${PROFILE} stable\n` },
+  { path: '/profiles/base/eapi', content: '8\n' },
+  { path: '/profiles/base/packages', content: '*sys-apps/baselayout\n' },
+  {
+    path: '/profiles/base/make.defaults',
+    content: [
+      'USE_EXPAND="ABI_X86 ELIBC KERNEL USERLAND"', 'USE_EXPAND_HIDDEN="ELIBC KERNEL USERLAND"', 'USE_EXPAND_IMPLICIT="ARCH ELIBC KERNEL USERLAND"',
+      'USE_EXPAND_UNPREFIXED="ARCH"', 'USE_EXPAND_VALUES_ARCH="amd64 arm64"', 'USE_EXPAND_VALUES_ELIBC="glibc musl"', 'USE_EXPAND_VALUES_KERNEL="linux"',
+      'USE_EXPAND_VALUES_USERLAND="GNU"', 'IUSE_IMPLICIT="prefix prefix-guest prefix-stack"', 'ELIBC="glibc"', 'KERNEL="linux"', 'USERLAND="GNU"',
+      'CONFIG_PROTECT="/etc"', 'CONFIG_PROTECT_MASK="/etc/env.d"', '',
+    ].join('\n'),
+  },
+  { path: `/profiles/${PROFILE}/eapi`, content: '8\n' },
+  { path: `/profiles/${PROFILE}/parent`, content: '../../../../../base\n' },
+  {
+    path: `/profiles/${PROFILE}/make.defaults`,
+    content: ['ARCH="amd64"', 'ACCEPT_KEYWORDS="amd64"', `CHOST="${CHOST}"`, `CHOST_amd64="${CHOST}"`, 'ABI="amd64"', 'DEFAULT_ABI="amd64"', 'MULTILIB_ABIS="amd64"', 'LIBDIR_amd64="lib64"', 'USE="systemd"', 'ABI_X86="64"', ''].join('\n'),
+  },
+];
+
+/** snapshots/gentoo-<date>.tar.xz and gentoo-latest.tar.xz, each with .gpgsig and .md5sum. */
+async function buildSnapshot(dir, sign) {
+  fs.mkdirSync(dir, { recursive: true });
+  const out = { dir: 'snapshots', date: SNAPSHOT_DATE, profile: PROFILE, files: [] };
+  for (const [name, top] of [[`gentoo-${SNAPSHOT_DATE}.tar.xz`, `gentoo-${SNAPSHOT_DATE}`], ['gentoo-latest.tar.xz', 'gentoo']]) {
+    const entries = g.imageEntries(SNAPSHOT_FILES, { prefix: top, mtime: STAGE3_TS });
+    const xz = g.compress(await g.packTar(entries), 'xz');
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, xz);
+    fs.writeFileSync(`${file}.gpgsig`, g.gpgSign(xz, sign, 'detach'));
+    fs.writeFileSync(`${file}.md5sum`, `${g.hash('md5', xz)}  ${name}\n`);
+    out.files.push({ name, top, size: xz.length, sha256: g.hash('sha256', xz) });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /**
  * Builds everything into outdir (its keys/, binhost/, releases/ and manifest.json are replaced).
@@ -396,7 +450,7 @@ async function build(outdir) {
     const target = fs.readlinkSync(oldHome);
     if (path.basename(target).startsWith('kiln-gnupg-')) fs.rmSync(target, { recursive: true, force: true });
   }
-  for (const d of ['keys', 'binhost', 'releases', 'manifest.json']) fs.rmSync(path.join(outdir, d), { recursive: true, force: true });
+  for (const d of ['keys', 'binhost', 'releases', 'snapshots', 'manifest.json']) fs.rmSync(path.join(outdir, d), { recursive: true, force: true });
   const keysDir = path.join(outdir, 'keys');
   fs.mkdirSync(keysDir, { recursive: true });
   const { home, keys } = makeKeys(keysDir);
@@ -404,12 +458,14 @@ async function build(outdir) {
     const sign = { gnupghome: home, keyid: keys.test.fingerprint };
     const packages = await buildBinhost(path.join(outdir, 'binhost'), sign);
     const stage3 = await buildStage3(path.join(outdir, 'releases', 'amd64', 'autobuilds'), sign);
+    const snapshot = await buildSnapshot(path.join(outdir, 'snapshots'), sign);
     const manifest = {
       version: 1,
       mtime: MTIME,
       keys: { gnupghome: 'keys/gnupg', ...keys },
       binhost: { dir: 'binhost', index: 'binhost/Packages', indexGz: 'binhost/Packages.gz', timestamp: MTIME, packages },
       stage3,
+      snapshot,
     };
     fs.writeFileSync(path.join(outdir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     return manifest;
@@ -418,7 +474,7 @@ async function build(outdir) {
   }
 }
 
-module.exports = { build, PACKAGES, STAGE3_FILES, STAGE3_NAME, STAGE3_STAMP, STAGE3_TS, TEST_UID, OTHER_UID };
+module.exports = { build, PACKAGES, SNAPSHOT_FILES, STAGE3_FILES, STAGE3_NAME, STAGE3_STAMP, STAGE3_TS, TEST_UID, OTHER_UID };
 
 if (require.main === module) {
   const outdir = process.argv[2];

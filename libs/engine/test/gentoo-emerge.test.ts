@@ -8,7 +8,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BuildContext } from '../src/context';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/distributions/gentoo/emerge';
+import { trustedHome } from '../src/distributions/gentoo/openpgp';
+import { repoSnapshot } from '../src/distributions/gentoo/snapshot';
 import { stage3Tree } from '../src/distributions/gentoo/stage3';
 import { removeTempDirs, tempDir } from './kiln';
 
@@ -16,6 +20,8 @@ import { removeTempDirs, tempDir } from './kiln';
 const { build } = require('../../../tools/gentoo-fixtures/build.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { makeToolsTree, toolsTreeParent } = require('../../../tools/gentoo-fixtures/tools-tree.js');
 
 jest.setTimeout(120_000);
 
@@ -45,7 +51,7 @@ function context(config: Record<string, unknown>): BuildContext & { lines: strin
       config: {
         Distribution: 'gentoo', Release: '23.0', Architecture: 'x86-64', PortageProfile: null, SandboxTrees: [], Binhosts: ['http://127.0.0.1:1/binhost'],
         RepositoryKeyCheck: true, BinpkgSignatures: 'auto', GentooKeyring: `${fx}/keys/test.gpg`, Mirror: server.url, ToolsTree: null,
-        PackageCacheDirectory: path.join(work, 'cache'), ...config,
+        PackageCacheDirectory: path.join(work, 'cache'), PortageSnapshot: 'latest', ...config,
       },
     } as unknown as BuildContext['preset'],
     root: path.join(work, 'root'),
@@ -62,7 +68,7 @@ describe('the stage3 tools tree', () => {
     const s = await stage3Tree(ctx);
     expect(s.name).toBe('stage3-amd64-systemd-20261101T000000Z.tar.xz');
     expect(fs.readFileSync(path.join(s.tree, '.kiln-stage3'), 'utf8')).toContain(s.sha512);
-    expect(fs.existsSync(path.join(s.tree, 'var/db/repos/gentoo/profiles/repo_name'))).toBe(true);
+    expect(fs.existsSync(path.join(s.tree, 'usr/share/portage/config/make.globals'))).toBe(true);
     // The tarball gone from the mirror: the cached tree is used without downloading it again.
     const tarball = path.join(fx, 'releases/amd64/autobuilds/20261101T000000Z', s.name);
     fs.renameSync(tarball, `${tarball}.away`);
@@ -100,6 +106,55 @@ describe('the stage3 tools tree', () => {
   });
 });
 
+describe('the repository snapshot', () => {
+  const snapshotDir = () => path.join(fx, 'snapshots');
+
+  it('is downloaded, verified, reduced to profiles/ and metadata/, cached and reused', async () => {
+    const ctx = context({ PortageSnapshot: 'latest' });
+    const s = await repoSnapshot(ctx);
+    expect(s.name).toBe('gentoo-latest.tar.xz');
+    expect(fs.readFileSync(path.join(s.tree, 'profiles/repo_name'), 'utf8')).toBe('gentoo\n');
+    expect(fs.existsSync(path.join(s.tree, 'profiles/default/linux/amd64/23.0/systemd/make.defaults'))).toBe(true);
+    expect(fs.existsSync(path.join(s.tree, 'metadata/layout.conf'))).toBe(true);
+    // No ebuilds, no metadata cache: a binary-package install does not read them.
+    expect(fs.existsSync(path.join(s.tree, 'app-misc'))).toBe(false);
+    expect(fs.existsSync(path.join(s.tree, 'metadata/md5-cache'))).toBe(false);
+    // Nothing of the download is left in the work directory.
+    expect(fs.readdirSync(ctx.work).filter((f) => f.endsWith('.tar.xz'))).toEqual([]);
+    // The tarball gone from the mirror: the same signature finds the cached tree.
+    const tarball = path.join(snapshotDir(), 'gentoo-latest.tar.xz');
+    fs.renameSync(tarball, `${tarball}.away`);
+    try {
+      expect((await repoSnapshot({ ...ctx, work: tempDir('kiln-gentoo-work-') })).tree).toBe(s.tree);
+    } finally {
+      fs.renameSync(`${tarball}.away`, tarball);
+    }
+  });
+
+  it('PortageSnapshot= picks a dated snapshot; a date the mirror lacks is a clear error', async () => {
+    const s = await repoSnapshot(context({ PortageSnapshot: '20261101' }));
+    expect(s.name).toBe('gentoo-20261101.tar.xz');
+    expect(fs.existsSync(path.join(s.tree, 'profiles/repo_name'))).toBe(true);
+    await expect(repoSnapshot(context({ PortageSnapshot: '20200101' }))).rejects.toThrow(/snapshots\/gentoo-20200101\.tar\.xz\.gpgsig: HTTP 404 \(PortageSnapshot=20200101: the mirror has no snapshot of that date\)/);
+  });
+
+  it('refuses a snapshot signed by another key or tampered with, and caches nothing of it', async () => {
+    const other = context({ PortageSnapshot: 'latest', GentooKeyring: `${fx}/keys/other.gpg` });
+    await expect(repoSnapshot(other)).rejects.toThrow(/gentoo-latest\.tar\.xz: the OpenPGP signature does not verify/);
+    expect(fs.readdirSync(path.join(other.packageCache, 'gentoo-repo'))).toEqual([]);
+
+    const mirror = path.join(fx, 'tampered-snapshot');
+    fs.cpSync(snapshotDir(), path.join(mirror, 'snapshots'), { recursive: true });
+    const tarball = path.join(mirror, 'snapshots/gentoo-latest.tar.xz');
+    const bytes = fs.readFileSync(tarball);
+    bytes[bytes.length - 40] ^= 0xff;
+    fs.writeFileSync(tarball, bytes);
+    const ctx = context({ PortageSnapshot: 'latest', Mirror: `${server.url}/tampered-snapshot` });
+    await expect(repoSnapshot(ctx)).rejects.toThrow(/the OpenPGP signature does not verify/);
+    expect(fs.readdirSync(path.join(ctx.packageCache, 'gentoo-repo'))).toEqual([]);
+  });
+});
+
 describe('the emerge run', () => {
   it('generates a minimal portage config for the image', () => {
     const ctx = context({ Binhosts: ['https://a.example/bin', 'https://b.example/bin'] });
@@ -131,5 +186,54 @@ describe('the emerge run', () => {
     expect(pairs('--setenv')).toContainEqual(['ROOT', '/buildroot']);
     const local = emergeCommand({ ...input, local: true }).command;
     expect(local).not.toContain('--getbinpkg');
+  });
+
+  it('assembles the namespace: tools tree read-only, the snapshot grafted where it has no repository, scratch and image writable', async () => {
+    const parent = toolsTreeParent();
+    if (!parent) throw new Error("no temporary directory on /usr's filesystem for the tools tree (hard links)");
+    const holder = fs.mkdtempSync(path.join(parent, 'kiln-gentoo-ns-'));
+    try {
+      const tools = makeToolsTree(path.join(holder, 'tree'));
+      const listing = () => spawnSync('find', [tools, '-path', `${tools}/usr`, '-prune', '-o', '-printf', '%P %y %s %m %T@\\n'], { encoding: 'utf8' }).stdout;
+      const before = listing();
+      const snap = await repoSnapshot(context({}));
+      const work = tempDir('kiln-gentoo-ns-work-');
+      const dirs = Object.fromEntries(['root', 'tmpdir', 'pkgdir', 'distdir', 'gnupg'].map((d) => [d, path.join(work, d)]));
+      for (const d of Object.values(dirs)) fs.mkdirSync(d);
+      const { bwrap } = emergeCommand({ tools, root: dirs.root, tmpdir: dirs.tmpdir, pkgdir: dirs.pkgdir, distdir: dirs.distdir, atoms: [], local: false, jobs: 1, grafts: [{ at: 'var/db/repos/gentoo', source: snap.tree }], gnupg: dirs.gnupg });
+      const script = [
+        'cat /var/db/repos/gentoo/profiles/repo_name',
+        'test -f /etc/portage/make.profile/make.defaults && echo profile',
+        'for d in /usr /var/db /var/db/repos/gentoo/profiles /etc /etc/portage; do touch $d/kiln-x 2>/dev/null && echo "$d writable"; done',
+        'touch /buildroot/ok /tmp/kiln/binpkgs/ok /tmp/kiln/gnupg/ok /var/log/ok && echo writable',
+        'test -f /etc/resolv.conf && echo resolv.conf',
+      ].join('\n');
+      const r = await promisify(execFile)('bwrap', [...bwrap, 'sh', '-c', script], { encoding: 'utf8' });
+      // The host's resolv.conf comes in for downloads (a stage3 has none).
+      expect(r.stdout).toBe(`gentoo\nprofile\nwritable\n${fs.existsSync('/etc/resolv.conf') ? 'resolv.conf\n' : ''}`);
+      expect(fs.existsSync(path.join(dirs.root, 'ok')) && fs.existsSync(path.join(dirs.pkgdir, 'ok')) && fs.existsSync(path.join(dirs.gnupg, 'ok'))).toBe(true);
+      // var/db/repos did not exist in the tools tree and still does not; nothing else changed either.
+      expect(fs.existsSync(path.join(tools, 'var/db/repos'))).toBe(false);
+      expect(listing()).toBe(before);
+    } finally {
+      fs.rmSync(holder, { recursive: true, force: true });
+    }
+  });
+
+  it('makes a GnuPG home portage trusts from GentooKeyring= (armoured or binary)', async () => {
+    const tarball = path.join(fx, 'releases/amd64/autobuilds/20261101T000000Z/stage3-amd64-systemd-20261101T000000Z.tar.xz');
+    for (const keyring of ['test.asc', 'test.gpg']) {
+      const home = path.join(tempDir('kiln-gentoo-gnupg-'), 'home');
+      await trustedHome(home, path.join(fx, 'keys', keyring));
+      // As portage's BINPKG_GPG_VERIFY_BASE_COMMAND runs it: a good signature from a fully trusted key.
+      const r = spawnSync('gpg', ['--homedir', home, '--verify', '--batch', '--no-tty', '--no-auto-check-trustdb', '--status-fd', '1', `${tarball}.asc`, tarball], { encoding: 'utf8' });
+      expect(r.stdout).toMatch(/^\[GNUPG:\] GOODSIG /m);
+      expect(r.stdout).toMatch(/^\[GNUPG:\] TRUST_ULTIMATE/m);
+    }
+    const other = path.join(tempDir('kiln-gentoo-gnupg-'), 'home');
+    await trustedHome(other, path.join(fx, 'keys/other.gpg'));
+    const r = spawnSync('gpg', ['--homedir', other, '--verify', '--batch', '--status-fd', '1', `${tarball}.asc`, tarball], { encoding: 'utf8' });
+    expect(r.stdout).not.toMatch(/GOODSIG/);
+    await expect(trustedHome(path.join(tempDir('kiln-gentoo-gnupg-'), 'home'), path.join(fx, 'binhost/Packages'))).rejects.toThrow(/cannot make a GnuPG home from the keyring/);
   });
 });

@@ -42,6 +42,7 @@ interface Manifest {
   keys: { gnupghome: string; test: { fingerprint: string }; other: { fingerprint: string } };
   binhost: { packages: BuiltPackage[] };
   stage3: { path: string; file: string; latest: string; latestPath: string; size: number; sha256: string; sha512: string; blake2b: string };
+  snapshot: { profile: string; files: { name: string; top: string; size: number; sha256: string }[] };
 }
 
 const temps: string[] = [];
@@ -399,7 +400,7 @@ describe('stage3 release', () => {
     expect(run('sha256sum', ['-c', `${name}.sha256`], { cwd: dir }).status).toBe(0);
   });
 
-  test('the tarball is an xz tar of a merged-usr root with portage config', () => {
+  test('the tarball is an xz tar of a merged-usr root with portage config and, as a real stage3, no repository', () => {
     const tar = ok('xz', ['-dc', path.join(out, manifest.stage3.path)]);
     const v = tarVerbose(['-'], tar);
     expect(v).toMatch(/^l.* \.\/bin -> usr\/bin$/m);
@@ -407,12 +408,33 @@ describe('stage3 release', () => {
     expect(v).toMatch(/^l.* \.\/usr\/sbin -> bin$/m);
     expect(v).toMatch(/^drwxrwxrwt root\/root .* \.\/tmp\/$/m);
     const names = tarNames(['-'], tar);
-    expect(names).toEqual(expect.arrayContaining(['./', './etc/os-release', './etc/portage/make.conf', './usr/bin/', './usr/lib/', './usr/share/portage/config/make.globals', './var/db/repos/gentoo/profiles/repo_name']));
+    expect(names).toEqual(expect.arrayContaining(['./', './etc/os-release', './etc/portage/make.conf', './usr/bin/', './usr/lib/', './usr/share/portage/config/make.globals']));
+    expect(names.filter((n) => n.includes('repos'))).toEqual([]);
     const root = tempDir('stage3');
     ok('tar', ['-xf', '-', '-C', root], { input: tar });
-    expect(fs.readFileSync(path.join(root, 'var/db/repos/gentoo/profiles/repo_name'), 'utf8')).toBe('gentoo\n');
+    expect(fs.readlinkSync(path.join(root, 'etc/portage/make.profile'))).toBe('../../var/db/repos/gentoo/profiles/default/linux/amd64/23.0/systemd');
     expect(fs.readFileSync(path.join(root, 'etc/os-release'), 'utf8')).toMatch(/^PRETTY_NAME="Gentoo Linux"$/m);
     expect(fs.readFileSync(path.join(root, 'etc/portage/make.conf'), 'utf8')).toBe('');
+  });
+});
+
+describe('repository snapshots', () => {
+  test('each is an xz tar of one top directory with the profile chain, signed (.gpgsig) and with its .md5sum', () => {
+    for (const { name, top } of manifest.snapshot.files) {
+      const file = path.join(out, 'snapshots', name);
+      expect(gpgv(path.join(out, 'keys/test.gpg'), `${file}.gpgsig`, file).status).toBe(0);
+      expect(gpgv(path.join(out, 'keys/other.gpg'), `${file}.gpgsig`, file).status).not.toBe(0);
+      expect(run('md5sum', ['-c', `${name}.md5sum`], { cwd: path.dirname(file) }).status).toBe(0);
+      const names = tarNames([file]);
+      expect(new Set(names.map((n) => n.split('/')[0]))).toEqual(new Set([top]));
+      const profile = `${top}/profiles/${manifest.snapshot.profile}`;
+      expect(names).toEqual(expect.arrayContaining([`${top}/profiles/repo_name`, `${top}/metadata/layout.conf`, `${profile}/parent`, `${profile}/make.defaults`, `${top}/profiles/base/make.defaults`]));
+      const root = tempDir('snapshot');
+      ok('tar', ['-xJf', file, '-C', root]);
+      // The profile's parent resolves inside the repository.
+      const parent = fs.readFileSync(path.join(root, profile, 'parent'), 'utf8').trim();
+      expect(fs.existsSync(path.join(root, profile, parent, 'make.defaults'))).toBe(true);
+    }
   });
 });
 

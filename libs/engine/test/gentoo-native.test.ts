@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkContents, md5 } from './gentoo-vdb';
 import { kiln, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -35,8 +36,6 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-const md5 = (file: string) => createHash('md5').update(fs.readFileSync(file)).digest('hex');
-
 /** A project installing `packages` from the fixture binhost (or `binhost`), as a directory image. */
 function project(packages: string, extra = '', binhost = `${server.url}/binhost`): string {
   return tempProject({
@@ -48,36 +47,6 @@ async function buildOk(root: string, args: string[] = []) {
   const r = await kiln(['build', '-C', root, ...args]);
   if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stdout}\n${r.stderr}`);
   return r;
-}
-
-/** Every CONTENTS line of every vdb entry, checked against the image. */
-function checkContents(image: string): number {
-  let lines = 0;
-  const vdb = path.join(image, 'var/db/pkg');
-  for (const cat of fs.readdirSync(vdb)) {
-    for (const pf of fs.readdirSync(path.join(vdb, cat))) {
-      for (const line of fs.readFileSync(path.join(vdb, cat, pf, 'CONTENTS'), 'utf8').split('\n').filter(Boolean)) {
-        lines++;
-        const obj = /^obj (\S+) ([0-9a-f]{32}) (\d+)$/.exec(line);
-        const sym = /^sym (\S+) -> (\S+) (\d+)$/.exec(line);
-        const dir = /^dir (\S+)$/.exec(line);
-        const file = path.join(image, (obj ?? sym ?? dir)![1]);
-        // systemd-sysusers adds to these after baselayout installed them, as an acct-* package's
-        // pkg_postinst would: portage keeps such changed files on unmerge, as it should.
-        if (obj && ['/etc/passwd', '/etc/group'].includes(obj[1])) continue;
-        if (obj) {
-          expect([line, md5(file)]).toEqual([line, obj[2]]);
-          expect([line, Math.floor(fs.statSync(file).mtimeMs / 1000)]).toEqual([line, Number(obj[3])]);
-        } else if (sym) {
-          expect([line, fs.readlinkSync(file)]).toEqual([line, sym[2]]);
-          expect([line, Math.floor(fs.lstatSync(file).mtimeMs / 1000)]).toEqual([line, Number(sym[3])]);
-        } else {
-          expect([line, fs.statSync(file).isDirectory()]).toEqual([line, true]);
-        }
-      }
-    }
-  }
-  return lines;
 }
 
 describe('a native install from the fixture binhost', () => {

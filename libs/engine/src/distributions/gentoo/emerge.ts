@@ -7,11 +7,17 @@
  * tools tree's /var/log, /var/cache/edb and /etc/portage/gnupg. The host's /etc, /var/db/pkg and
  * /var/cache are never written.
  *
+ * A tools tree without a gentoo repository (a stage3 ships none) gets a verified snapshot's
+ * profiles (snapshot.ts) grafted at /var/db/repos/gentoo: the directories on the way become
+ * tmpfs assembled from the tools tree's entries, so it needs no mount point there.
+ *
  * The image's /etc/portage is generated and minimal: make.conf with the FEATURES that work in a
  * namespace, the make.profile, binrepos.conf from Binhosts=, and profile/packages with `-*` so the
  * profile's @system does not come along: only what Packages= asks for is installed. A locked
  * build hands portage exactly the locked packages, downloaded and verified by kiln, as a local
- * PKGDIR without --getbinpkg.
+ * PKGDIR without --getbinpkg. BinpkgSignatures=required has portage verify every package with a
+ * GnuPG home kiln makes from GentooKeyring=. Afterwards the vdb's mtimes are clamped as the files
+ * are (portage records a symlink's merge time).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,14 +26,20 @@ import type { LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
-import { binhosts, downloadLocked } from './native';
+import { binhosts, verifyLocked } from './native';
+import { trustedHome } from './openpgp';
 import { gentooProfile } from './profile';
+import { repoSnapshot } from './snapshot';
 import { stage3Tree } from './stage3';
+import { clampContents } from './vdb';
+
+/** Where portage looks for the gentoo repository (its profiles). */
+const REPO = 'var/db/repos/gentoo';
 
 /** FEATURES that need privileges or a network namespace a build does not have. */
 export const NAMESPACE_FEATURES = '-sandbox -usersandbox -ipc-sandbox -network-sandbox -pid-sandbox -userpriv -userfetch -usersync -ebuild-locks -merge-sync -news -pkgdir-index-trusted';
 /** Where things are inside the namespace. */
-export const IN = { root: '/buildroot', tmp: '/tmp/kiln/portage-tmp', pkgdir: '/tmp/kiln/binpkgs', distdir: '/tmp/kiln/distfiles' } as const;
+export const IN = { root: '/buildroot', tmp: '/tmp/kiln/portage-tmp', pkgdir: '/tmp/kiln/binpkgs', distdir: '/tmp/kiln/distfiles', gnupg: '/tmp/kiln/gnupg' } as const;
 
 export interface EmergePlan {
   /** The tools tree that becomes `/`. */
@@ -50,6 +62,10 @@ export interface PlanInput {
   /** A local PKGDIR holds exactly the packages to install (a locked build): no --getbinpkg. */
   local: boolean;
   jobs: number;
+  /** Read-only mounts into the tools tree (the repository snapshot). */
+  grafts?: Graft[];
+  /** The GnuPG home portage verifies signed packages with (GentooKeyring=, trusted). */
+  gnupg?: string;
 }
 
 /** binrepos.conf from Binhosts=, in priority order; `extra` adds lines to repository number i. */
@@ -74,10 +90,13 @@ export function portageConfig(ctx: BuildContext, local: boolean): { files: Recor
     `DISTDIR="${IN.distdir}"`,
     'BINPKG_FORMAT="gpkg"',
     `EMERGE_DEFAULT_OPTS="--usepkgonly${local ? '' : ' --getbinpkg'} --binpkg-respect-use=y --with-bdeps=n"`,
+    // Signatures are checked with the keys kiln put in a GnuPG home (no getuto, as root in the namespace).
+    ...(verify && required ? [`BINPKG_GPG_VERIFY_GPG_HOME="${IN.gnupg}"`, 'PORTAGE_TRUST_HELPER=""', 'GPG_VERIFY_USER_DROP="root"', 'GPG_VERIFY_GROUP_DROP="root"'] : []),
     '',
   ].join('\n');
   // location: portage downloads into /var/cache/binhost/<name> by default (read-only tools tree).
-  // verify-signature: portage's own binrepos.conf defaults it to true (signatures required).
+  // verify-signature: portage's own binrepos.conf defaults it to true (signatures required), and
+  // false ignores bad signatures too: portage has no "check those present" for downloads.
 
   return {
     profileLink: `/var/db/repos/gentoo/profiles/${profile.path}`,
@@ -90,33 +109,62 @@ export function portageConfig(ctx: BuildContext, local: boolean): { files: Recor
   };
 }
 
+/** A host path mounted read-only at a path of the tools tree that may not exist there. */
+export interface Graft {
+  /** Path in the namespace, relative to `/` (var/db/repos/gentoo). */
+  at: string;
+  source: string;
+}
+
+/** Tools-tree entries that never come along: the namespace has its own (or they are scratch). */
+const OWN = ['dev', 'proc', 'sys', 'tmp', 'run', 'buildroot'];
+
+/**
+ * Mounts the tools tree's directory `dir` at `at` (already a tmpfs) entry by entry, read-only.
+ * Where a graft goes, that entry is the graft's source instead; a directory a graft goes into
+ * becomes a tmpfs assembled the same way, so the tools tree is never written and a graft needs
+ * no mount point in it.
+ */
+function assemble(bwrap: string[], dir: string | null, at: string, grafts: Graft[]): void {
+  const below = new Map<string, Graft[]>();
+  for (const g of grafts) {
+    const [first, ...rest] = g.at.split('/');
+    below.set(first, [...(below.get(first) ?? []), { at: rest.join('/'), source: g.source }]);
+  }
+  for (const e of dir ? fs.readdirSync(dir, { withFileTypes: true }) : []) {
+    if (!at && OWN.includes(e.name)) continue;
+    const inner = below.get(e.name);
+    const here = `${at}/${e.name}`;
+    if (inner?.some((g) => !g.at)) continue; // replaced by a graft, mounted below
+    if (inner && !e.isDirectory()) throw new BuildError(`the tools tree's ${path.join(dir!, e.name)} is not a directory: cannot mount ${inner[0].source} below it`);
+    if (inner) {
+      bwrap.push('--tmpfs', here);
+      assemble(bwrap, path.join(dir!, e.name), here, inner);
+      bwrap.push('--remount-ro', here);
+      below.delete(e.name);
+    } else if (e.isSymbolicLink()) bwrap.push('--symlink', fs.readlinkSync(path.join(dir!, e.name)), here);
+    else if (at || e.isDirectory()) bwrap.push('--ro-bind', path.join(dir!, e.name), here);
+  }
+  // Grafts where the tools tree has nothing: bwrap creates the mount points in the tmpfs.
+  for (const [first, inner] of below) for (const g of inner) bwrap.push('--ro-bind', g.source, [at, first, g.at].filter(Boolean).join('/'));
+}
+
 /** The namespace and the emerge command line. */
 export function emergeCommand(p: PlanInput): { bwrap: string[]; command: string[] } {
-  // `/` is a tmpfs with the tools tree's top-level entries bound read-only into it: a read-only
-  // bind of the whole tree as `/` cannot get the mount points bwrap needs (/buildroot, /dev, ...).
+  // `/` is a tmpfs with the tools tree's entries bound read-only into it: a read-only bind of the
+  // whole tree as `/` cannot get the mount points bwrap needs (/buildroot, /dev, ...).
   const bwrap = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--clearenv'];
-  const resolv = !p.local && fs.existsSync('/etc/resolv.conf') && !fs.lstatSync(path.join(p.tools, 'etc/resolv.conf'), { throwIfNoEntry: false })?.isFile();
-  const entries = (dir: string, at: string, skip: string[]): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (skip.includes(e.name)) continue;
-      if (e.isSymbolicLink()) bwrap.push('--symlink', fs.readlinkSync(path.join(dir, e.name)), `${at}/${e.name}`);
-      else if (at || e.isDirectory()) bwrap.push('--ro-bind', path.join(dir, e.name), `${at}/${e.name}`);
-    }
-  };
-  entries(p.tools, '', ['dev', 'proc', 'sys', 'tmp', 'run', 'buildroot', ...(resolv ? ['etc'] : [])]);
-  // No resolv.conf in the tools tree (a stage3 has none): /etc is assembled on a tmpfs to add the host's.
-  if (resolv) {
-    bwrap.push('--tmpfs', '/etc');
-    if (fs.existsSync(path.join(p.tools, 'etc'))) entries(path.join(p.tools, 'etc'), '/etc', ['resolv.conf']);
-  }
+  const grafts = [...(p.grafts ?? [])];
+  // Downloads need the host's resolver config (a stage3 has none).
+  if (!p.local && fs.existsSync('/etc/resolv.conf')) grafts.push({ at: 'etc/resolv.conf', source: '/etc/resolv.conf' });
+  assemble(bwrap, p.tools, '', grafts);
   bwrap.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
   // The tools tree stays read-only; what portage writes there lands on throw-away tmpfs.
   for (const rel of ['var/log', 'var/cache/edb', 'etc/portage/gnupg', 'var/tmp']) {
     if (fs.existsSync(path.join(p.tools, rel))) bwrap.push('--tmpfs', `/${rel}`);
   }
   bwrap.push('--bind', p.root, IN.root, '--bind', p.tmpdir, IN.tmp, '--bind', p.pkgdir, IN.pkgdir, '--bind', p.distdir, IN.distdir);
-  if (!p.local && fs.existsSync('/etc/resolv.conf')) bwrap.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf');
-  if (resolv) bwrap.push('--remount-ro', '/etc');
+  if (p.gnupg) bwrap.push('--bind', p.gnupg, IN.gnupg);
   for (const [k, v] of Object.entries({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TERM: 'dumb', PORTAGE_CONFIGROOT: IN.root, ROOT: IN.root })) {
     bwrap.push('--setenv', k, v);
   }
@@ -144,20 +192,37 @@ export function writePortageConfig(root: string, config: { files: Record<string,
 }
 
 export async function installEmerge(ctx: BuildContext, atoms: string[], locked?: LockedPackage[]): Promise<void> {
+  const required = cfg<string>(ctx, 'BinpkgSignatures') === 'required' && cfg<boolean>(ctx, 'RepositoryKeyCheck');
+  const keyring = cfg<string | null>(ctx, 'GentooKeyring');
+  if (required && !keyring) throw new BuildError('BinpkgSignatures=required: set GentooKeyring= to the keys the binary packages are signed with', ctx.preset.name);
   const tools = await toolsTree(ctx);
   if (!fs.existsSync(path.join(tools, 'usr/bin/emerge'))) {
     throw new BuildError(`GentooInstaller=emerge: ${tools} has no usr/bin/emerge (a stage3 or a tree with portage is needed)`, ctx.preset.name);
   }
+  const grafts: Graft[] = [];
+  if (!fs.existsSync(path.join(tools, REPO, 'profiles/repo_name'))) grafts.push({ at: REPO, source: (await repoSnapshot(ctx)).tree });
   const dirs = Object.fromEntries(['tmpdir', 'pkgdir', 'distdir'].map((d) => [d, fs.mkdtempSync(path.join(ctx.work, `${d}-`))])) as Record<'tmpdir' | 'pkgdir' | 'distdir', string>;
   if (locked) {
-    // Exactly the locked packages, verified by kiln, as a local binary package repository.
-    for (const { p, file } of await downloadLocked(ctx, locked)) {
+    // Exactly the locked packages, verified by kiln as the native installer does (checksums,
+    // Manifest, signatures), as a local binary package repository.
+    for (const { p, file } of await verifyLocked(ctx, locked)) {
       const dest = path.join(dirs.pkgdir, p.path!);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
       fs.linkSync(file, dest);
     }
+    fs.rmSync(path.join(ctx.work, 'binpkgs'), { recursive: true, force: true });
+  } else if (!required) {
+    (ctx.note ?? ctx.log)('emerge downloads the packages and does not check their signatures (BinpkgSignatures=auto); kiln verifies them on a locked build (kiln lock), or set BinpkgSignatures=required');
+  }
+  let gnupg: string | undefined;
+  if (required) {
+    gnupg = path.join(ctx.work, 'gnupg');
+    await trustedHome(gnupg, keyring!).catch((e: Error) => {
+      throw new BuildError(e.message, ctx.preset.name);
+    });
   }
   writePortageConfig(ctx.root, portageConfig(ctx, !!locked));
-  const { bwrap, command } = emergeCommand({ tools, root: ctx.root, ...dirs, atoms, local: !!locked, jobs: Math.max(1, Math.min(os.cpus().length, 4)) });
+  const { bwrap, command } = emergeCommand({ tools, root: ctx.root, ...dirs, atoms, local: !!locked, jobs: Math.max(1, Math.min(os.cpus().length, 4)), grafts, gnupg });
   await run(ctx, 'bwrap', [...bwrap, ...command], { step: 'installing packages (emerge)' });
+  clampContents(ctx.root, ctx.sourceDateEpoch);
 }

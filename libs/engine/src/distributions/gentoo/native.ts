@@ -177,19 +177,27 @@ function entryOf(p: LockedPackage, pkg: Binpkg): BinPackage {
   return parsePackagesIndex(text, p.repository, `${p.name}-${p.version} metadata`).packages[0];
 }
 
+export interface VerifiedPackage {
+  p: LockedPackage;
+  pkg: Binpkg;
+  md5: string;
+  /** The package in the cache. */
+  file: string;
+  entry: BinPackage;
+}
+
 /**
- * Installs exactly `locked` into the image root, `atoms` being what the config asked for (they
- * go into the world file). Everything is downloaded and verified before the first file is merged.
+ * Downloads every locked package and verifies it as the signature policy says (GPKG Manifest,
+ * signatures, that it is the package the lock names). A refused package leaves the cache.
  */
-export async function installNative(ctx: BuildContext, atoms: string[], locked: LockedPackage[]): Promise<void> {
+export async function verifyLocked(ctx: BuildContext, locked: LockedPackage[]): Promise<VerifiedPackage[]> {
   const label = ctx.preset.name;
   const policy = signaturePolicy(ctx);
   const files = await downloadLocked(ctx, locked);
-  const opened: { p: LockedPackage; pkg: Binpkg; md5: string; file: string; entry: BinPackage }[] = [];
+  const opened: VerifiedPackage[] = [];
   for (const [i, p] of locked.entries()) {
     const work = path.join(ctx.work, 'binpkgs', String(i));
     const pkg = await openBinpkg(files[i].file, work, policy).catch((e: Error) => {
-      // A package that fails verification does not stay in the cache.
       fs.rmSync(files[i].file, { force: true });
       throw new BuildError(e.message, label);
     });
@@ -201,6 +209,16 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
     }
     opened.push({ p, pkg, md5: files[i].md5, file: files[i].file, entry: entryOf(p, pkg) });
   }
+  return opened;
+}
+
+/**
+ * Installs exactly `locked` into the image root, `atoms` being what the config asked for (they
+ * go into the world file). Everything is downloaded and verified before the first file is merged.
+ */
+export async function installNative(ctx: BuildContext, atoms: string[], locked: LockedPackage[]): Promise<void> {
+  const label = ctx.preset.name;
+  const opened = await verifyLocked(ctx, locked);
 
   // The lock's packages in dependency order, on top of what the root already has.
   const installed = readVdb(ctx.root);

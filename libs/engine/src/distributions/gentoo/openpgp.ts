@@ -65,3 +65,30 @@ export async function verifyClearsigned(file: string, keyring: string, what: str
 export async function verifyDetached(signature: string, data: string, keyring: string, what: string): Promise<void> {
   await gpgv([signature, data], keyring, what);
 }
+
+/**
+ * A GnuPG home in `dir` holding the keys of `keyring`, each trusted ultimately: what portage's
+ * binary package verification (BINPKG_GPG_VERIFY_GPG_HOME) accepts, as getuto would set it up
+ * from Gentoo's keys.
+ */
+export async function trustedHome(dir: string, keyring: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const gpg = (args: string[], input?: string) => {
+    const p = exec('gpg', ['--batch', '--no-tty', '--homedir', dir, ...args], { encoding: 'utf8' });
+    if (input !== undefined) p.child.stdin!.end(input);
+    return p;
+  };
+  try {
+    await gpg(['--import', path.resolve(keyring)]);
+    const { stdout } = await gpg(['--with-colons', '--list-keys']);
+    const fprs = [...stdout.matchAll(/^pub:(?:.*\n)+?fpr:+([0-9A-F]{40,64}):/gm)].map((m) => m[1]);
+    if (!fprs.length) throw new Error('it holds no public keys');
+    await gpg(['--import-ownertrust'], fprs.map((f) => `${f}:6:\n`).join(''));
+    await gpg(['--check-trustdb']);
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    throw new Error(`cannot make a GnuPG home from the keyring ${keyring}: ${(err.stderr || err.message).trim()}`);
+  } finally {
+    await exec('gpgconf', ['--homedir', dir, '--kill', 'all']).catch(() => undefined);
+  }
+}

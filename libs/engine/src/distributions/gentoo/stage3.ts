@@ -9,17 +9,14 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cfg, type BuildContext } from '../../context';
+import type { BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
-import { userCacheDir } from '../../fsutil';
 import { clearsignedText } from './binpkg';
-import { fetchToFile } from './fetch';
+import { fetchTo, gentooMirror, mirrorCache, mirrorKeyring, publishTree } from './mirror';
 import { gentooArch } from './native';
 import { verifyClearsigned } from './openpgp';
 import { gentooProfile } from './profile';
-
-export const DEFAULT_GENTOO_MIRROR = 'https://distfiles.gentoo.org';
 
 export interface Stage3 {
   /** The tarball's name (stage3-amd64-systemd-20261101T000000Z.tar.xz). */
@@ -29,30 +26,10 @@ export interface Stage3 {
   tree: string;
 }
 
-function stage3Cache(ctx: BuildContext): string {
-  const dir = cfg<string | null>(ctx, 'PackageCacheDirectory') ? path.join(ctx.packageCache, 'gentoo-stage3') : userCacheDir(ctx.env, 'gentoo-stage3');
-  fs.mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-async function fetchTo(ctx: BuildContext, url: string, file: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.part`;
-  try {
-    await fetchToFile(ctx, url, tmp);
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
 /** The verified text of a clear-signed file (or, with RepositoryKeyCheck=no, its unverified text). */
 async function signedText(ctx: BuildContext, file: string, what: string): Promise<string> {
-  if (!cfg<boolean>(ctx, 'RepositoryKeyCheck')) {
-    ctx.log(`Not verifying ${what} (RepositoryKeyCheck=no)`);
-    return clearsignedText(fs.readFileSync(file, 'utf8'));
-  }
-  const keyring = cfg<string | null>(ctx, 'GentooKeyring');
-  if (!keyring) throw new BuildError(`${what} must be verified: set GentooKeyring= to Gentoo's release key (fingerprint 13EBBDBEDE7A12775DFDB1BABB572E0E2D182910), or use ToolsTree=`, ctx.preset.name);
+  const keyring = mirrorKeyring(ctx, what);
+  if (!keyring) return clearsignedText(fs.readFileSync(file, 'utf8'));
   return verifyClearsigned(file, keyring, what).catch((e: Error) => {
     throw new BuildError(e.message, ctx.preset.name);
   });
@@ -88,9 +65,8 @@ export function digestFor(text: string, hash: string, name: string): string | nu
 export async function stage3Tree(ctx: BuildContext): Promise<Stage3> {
   const profile = gentooProfile(ctx); // before anything is downloaded
   const arch = gentooArch(ctx);
-  const mirror = (cfg<string | null>(ctx, 'Mirror') ?? DEFAULT_GENTOO_MIRROR).replace(/\/+$/, '');
-  const base = `${mirror}/releases/${arch}/autobuilds`;
-  const cache = stage3Cache(ctx);
+  const base = `${gentooMirror(ctx)}/releases/${arch}/autobuilds`;
+  const cache = mirrorCache(ctx, 'gentoo-stage3');
   const latestName = `latest-stage3-${arch}-${profile.variant}.txt`;
   const latestFile = path.join(ctx.work, latestName);
   await fetchTo(ctx, `${base}/${latestName}`, latestFile);
@@ -131,7 +107,7 @@ export async function stage3Tree(ctx: BuildContext): Promise<Stage3> {
     // GNU tar refuses members with ".." and strips leading "/"; ownership is the tarball's.
     await run(ctx, 'tar', ['-xpf', tarball, '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', tmp], { step: `unpacking ${name}` });
     fs.writeFileSync(path.join(tmp, '.kiln-stage3'), `${name}\nsha512 ${sha512}\n`);
-    fs.renameSync(tmp, tree);
+    publishTree(tmp, tree, '.kiln-stage3');
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;

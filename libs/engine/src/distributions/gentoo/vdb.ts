@@ -127,3 +127,22 @@ export function unmergePackage(root: string, category: string, pf: string, md5: 
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * Clamps the mtimes CONTENTS records to `epoch`, as the build clamps the files themselves
+ * (SOURCE_DATE_EPOCH): portage records a symlink's merge time, and an entry whose mtime does not
+ * match its file is left behind on unmerge. The mtime is a line's last field (paths may hold spaces).
+ */
+export function clampContents(root: string, epoch: number): void {
+  const vdb = path.join(root, VDB);
+  if (!fs.existsSync(vdb)) return;
+  for (const cat of fs.readdirSync(vdb)) {
+    for (const pf of fs.readdirSync(path.join(vdb, cat))) {
+      const file = path.join(vdb, cat, pf, 'CONTENTS');
+      if (!fs.existsSync(file)) continue;
+      const text = fs.readFileSync(file, 'utf8');
+      const clamped = text.replace(/^((?:obj|sym) .* )(\d+)$/gm, (line, head: string, mtime: string) => (Number(mtime) > epoch ? `${head}${epoch}` : line));
+      if (clamped !== text) fs.writeFileSync(file, clamped);
+    }
+  }
+}
