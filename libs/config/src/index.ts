@@ -12,7 +12,7 @@ export { tomlJsonSchema } from './json-schema';
 export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, DigestOptions, InputEntry } from './input-digest';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
-export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockedPackageSchema, packageDigest, LockRequest, LOCK_VERSION } from './lockfile';
+export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockedPackageSchema, LockedTool, LockedToolSchema, packageDigest, LockRequest, LOCK_VERSION } from './lockfile';
 export {
   currentManifest,
   diffManifests,

@@ -44,6 +44,19 @@ export const LockedPackageSchema = z
   .refine((p) => p.sha256 ?? p.sha512 ?? p.blake2b ?? p.sha1, { message: 'a package needs a checksum (sha256, sha512, blake2b or sha1)' });
 export type LockedPackage = z.infer<typeof LockedPackageSchema>;
 
+/**
+ * A file a build runs from rather than installs: for Gentoo's emerge path, the stage3 of the
+ * tools tree and the repository snapshot of its profiles. `path` is relative to Mirror=; the
+ * SHA-512 names the bytes (and the cached, unpacked tree).
+ */
+export const LockedToolSchema = z.strictObject({
+  name: z.string().min(1),
+  path: z.string().min(1).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'a path inside the mirror'),
+  size: z.number().int().nonnegative(),
+  sha512: hex(512, 'a SHA-512'),
+});
+export type LockedTool = z.infer<typeof LockedToolSchema>;
+
 /** What identifies a package's exact bytes, for comparing two locks or manifests. */
 export function packageDigest(p: LockedPackage): string {
   return [p.sha256, p.sha512, p.blake2b, p.sha1, p.md5, p['build-id']].map((x) => x ?? '').join(':');
@@ -70,6 +83,7 @@ const LockSchema = z.strictObject({
   request: Request,
   package: z.array(LockedPackageSchema).default([]),
   'build-package': z.array(LockedPackageSchema).default([]),
+  tool: z.array(LockedToolSchema).optional(),
 });
 export type Lock = z.infer<typeof LockSchema>;
 
@@ -135,6 +149,9 @@ export function formatLockfile(lock: Lock, presetName: string): string {
         if (v !== undefined) out.push(`${key} = ${typeof v === 'number' ? v : str(v)}`);
       }
     }
+  }
+  for (const t of [...(lock.tool ?? [])].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    out.push('', '[[tool]]', `name = ${str(t.name)}`, `path = ${str(t.path)}`, `size = ${t.size}`, `sha512 = ${str(t.sha512)}`);
   }
   return `${out.join('\n')}\n`;
 }

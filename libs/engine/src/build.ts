@@ -241,6 +241,7 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   const scriptDirs = { outputdir: staging };
 
   const lock = opts.relock ? (await writeLock(ctx)).lock : currentLock(ctx);
+  ctx.lockedTools = lock?.tool;
   if (lock) step(`locked: ${lock.package.length} packages (${path.relative(project.root, lockfilePath(preset))})`);
   else step('unlocked: packages resolved now (kiln lock pins them)');
   await imageUpToLayer(ctx, lock, opts, scriptDirs);

@@ -1,4 +1,4 @@
-import type { Preset, Project } from '@kiln/config';
+import type { LockedTool, Preset, Project } from '@kiln/config';
 import type { RunContext } from './exec';
 
 /** Everything a build step needs about the preset being built. */
@@ -16,6 +16,8 @@ export interface BuildContext extends RunContext {
   env: Record<string, string | undefined>;
   /** A line the user should see even without tool output (what a step left out, and why). */
   note?: (what: string) => void;
+  /** What a locked build runs from (kiln.lock's [[tool]]: a stage3, a repository snapshot). */
+  lockedTools?: LockedTool[];
 }
 
 export const cfg = <T>(ctx: BuildContext, name: string): T => ctx.preset.config[name] as T;

@@ -92,7 +92,8 @@ export async function resolveLock(ctx: BuildContext): Promise<Lock> {
   }
   const packages = await d.resolve(ctx, request.packages, [...installed.values()], bases.length === 0, status);
   const buildPackages = request['build-packages'].length ? await d.resolve(ctx, request['build-packages'], [...installed.values(), ...packages], false, status) : [];
-  return { 'lock-version': 1, request, package: packages, 'build-package': buildPackages };
+  const tool = (await d.tools?.(ctx)) ?? [];
+  return { 'lock-version': 1, request, package: packages, 'build-package': buildPackages, ...(tool.length ? { tool } : {}) };
 }
 
 export interface LockChange {

@@ -5,7 +5,9 @@
  * command line handed to bwrap. (Real portage was run with this config by hand; see the issue's
  * closing note.)
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { readLockfile } from '@kiln/config';
 import * as path from 'node:path';
 import type { BuildContext } from '../src/context';
 import { execFile, spawnSync } from 'node:child_process';
@@ -14,7 +16,7 @@ import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/dis
 import { trustedHome } from '../src/distributions/gentoo/openpgp';
 import { repoSnapshot } from '../src/distributions/gentoo/snapshot';
 import { stage3Tree } from '../src/distributions/gentoo/stage3';
-import { removeTempDirs, tempDir } from './kiln';
+import { kiln, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { build } = require('../../../tools/gentoo-fixtures/build.js');
@@ -152,6 +154,50 @@ describe('the repository snapshot', () => {
     const ctx = context({ PortageSnapshot: 'latest', Mirror: `${server.url}/tampered-snapshot` });
     await expect(repoSnapshot(ctx)).rejects.toThrow(/the OpenPGP signature does not verify/);
     expect(fs.readdirSync(path.join(ctx.packageCache, 'gentoo-repo'))).toEqual([]);
+  });
+});
+
+describe('stage3 and snapshot pinned by kiln.lock', () => {
+  it('a locked stage3 or snapshot that is cached needs no mirror at all', async () => {
+    const ctx = context({});
+    const s = await stage3Tree(ctx);
+    const r = await repoSnapshot(ctx);
+    const offline = { ...ctx, work: tempDir('kiln-gentoo-work-'), preset: { ...ctx.preset, config: { ...ctx.preset.config, Mirror: 'http://127.0.0.1:1' } } };
+    const { tree: st, ...stool } = s;
+    const { tree: rt, ...rtool } = r;
+    expect(stool.path).toBe('releases/amd64/autobuilds/20261101T000000Z/stage3-amd64-systemd-20261101T000000Z.tar.xz');
+    expect(rtool).toEqual({ name: 'gentoo-latest.tar.xz', path: 'snapshots/gentoo-latest.tar.xz', size: fs.statSync(path.join(fx, 'snapshots/gentoo-latest.tar.xz')).size, sha512: expect.stringMatching(/^[0-9a-f]{128}$/) });
+    expect((await stage3Tree(offline, stool)).tree).toBe(st);
+    expect((await repoSnapshot(offline, rtool)).tree).toBe(rt);
+  });
+
+  it('downloads what the lock names and refuses other bytes', async () => {
+    const ctx = context({});
+    const { tree: _t, ...stool } = await stage3Tree(context({}));
+    // A fresh cache: the locked stage3 is fetched by its path (no latest-*.txt) and checked against the lock.
+    const fresh = context({ Mirror: server.url });
+    await expect(stage3Tree(fresh, { ...stool, sha512: 'f'.repeat(128) })).rejects.toThrow(/stage3-amd64-systemd-20261101T000000Z\.tar\.xz does not match kiln\.lock \(damaged or tampered with\)/);
+    expect(fs.readdirSync(path.join(fresh.packageCache, 'gentoo-stage3'))).toEqual([]);
+    expect((await stage3Tree(context({}), stool)).sha512).toBe(stool.sha512);
+    // A locked "latest" snapshot whose bytes the mirror no longer has.
+    const { tree: _r, ...rtool } = await repoSnapshot(ctx);
+    await expect(repoSnapshot(context({}), { ...rtool, sha512: 'e'.repeat(128) })).rejects.toThrow(/is not the snapshot kiln\.lock names \(a "latest" moves on; pin PortageSnapshot= to a date\): run kiln lock/);
+  });
+
+  it('kiln lock on an emerge preset records the stage3 and the snapshot', async () => {
+    const root = tempProject({
+      'mkosi.conf': `[Distribution]\nDistribution=gentoo\nArchitecture=x86-64\nBinhosts=${server.url}/binhost\nMirror=${server.url}\nGentooInstaller=emerge\nGentooKeyring=${fx}/keys/test.gpg\nPortageSnapshot=20261101\n\n[Content]\nPackages=app-misc/hello\n\n[Build]\nPackageCacheDirectory=${tempDir('kiln-gentoo-cache-')}\n`,
+    });
+    const r = await kiln(['lock', '-C', root]);
+    expect(r.code).toBe(0);
+    const lock = readLockfile(path.join(root, 'kiln.lock'))!;
+    const manifest = JSON.parse(fs.readFileSync(path.join(fx, 'manifest.json'), 'utf8'));
+    const dated = path.join(fx, 'snapshots/gentoo-20261101.tar.xz');
+    expect(lock.tool).toEqual([
+      { name: manifest.stage3.file, path: manifest.stage3.path, size: manifest.stage3.size, sha512: manifest.stage3.sha512 },
+      { name: 'gentoo-20261101.tar.xz', path: 'snapshots/gentoo-20261101.tar.xz', size: fs.statSync(dated).size, sha512: createHash('sha512').update(fs.readFileSync(dated)).digest('hex') },
+    ]);
+    expect(lock.package.map((p) => p.name)).toContain('app-misc/hello');
   });
 });
 

@@ -15,6 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readLockfile } from '@kiln/config';
 import { checkContents, md5, vdbEntries } from './gentoo-vdb';
 import { kiln, removeTempDirs, tempDir, tempProject } from './kiln';
 
@@ -116,10 +117,15 @@ suite('emerge (real portage) in a namespace over a read-only tools tree', () => 
     expect(listing(tools)).toBe(toolsBefore);
   });
 
-  it('a locked build hands portage the packages kiln verified, without --getbinpkg', async () => {
+  it('a locked build hands portage the packages kiln verified, without --getbinpkg, and the locked snapshot', async () => {
     const root = project(atoms);
     expect((await kiln(['lock', '-C', root])).code).toBe(0);
-    const r = await buildIt(root);
+    // The tools tree has no repository: the lock pins the snapshot (ToolsTree= is not a download).
+    expect(readLockfile(path.join(root, 'kiln.lock'))!.tool?.map((t) => t.path)).toEqual(['snapshots/gentoo-latest.tar.xz']);
+    // "latest" moves on at the mirror: the locked build keeps to the locked (cached) snapshot.
+    const latest = path.join(fx, 'snapshots/gentoo-latest.tar.xz');
+    fs.renameSync(latest, `${latest}.away`);
+    const r = await buildIt(root).finally(() => fs.renameSync(`${latest}.away`, latest));
     if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stdout}\n${r.stderr}`);
     expect(r.stderr).not.toContain('does not check their signatures');
     const locked = path.join(root, 'mkosi.output/image');

@@ -2,7 +2,7 @@
  * A distribution installs packages into an image. Each lives in its own module; apt (Debian,
  * Ubuntu) and Gentoo (binary packages, natively or with portage) so far. Later: dnf, pacman, zypper.
  */
-import type { LockedPackage } from '@kiln/config';
+import type { LockedPackage, LockedTool } from '@kiln/config';
 import { BuildError } from '../errors';
 import type { BuildContext } from '../context';
 import { debian } from './debian';
@@ -17,6 +17,8 @@ export interface Distribution {
    * with the distribution's essential set when `essential` (a fresh root).
    */
   resolve(ctx: BuildContext, names: string[], installed: LockedPackage[], essential: boolean, installedStatus?: string): Promise<LockedPackage[]>;
+  /** What a build runs from that a lock pins too (Gentoo's stage3 and repository snapshot); none when absent. */
+  tools?(ctx: BuildContext): Promise<LockedTool[]>;
   /**
    * Installs the essential set plus `packages` into an empty (or skeleton-only) root; with
    * `locked`, exactly those versions, checked against the repositories before and the image after.

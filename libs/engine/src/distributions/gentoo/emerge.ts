@@ -22,7 +22,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { LockedPackage } from '@kiln/config';
+import type { LockedPackage, LockedTool } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
@@ -173,11 +173,30 @@ export function emergeCommand(p: PlanInput): { bwrap: string[]; command: string[
 }
 
 /** Where portage comes from: the Gentoo host, ToolsTree=, or a verified stage3. */
-async function toolsTree(ctx: BuildContext): Promise<string> {
+async function toolsTree(ctx: BuildContext): Promise<{ tree: string; tools: LockedTool[] }> {
   const tree = cfg<string | null>(ctx, 'ToolsTree');
-  if (tree && path.isAbsolute(tree)) return tree;
-  if (fs.existsSync('/etc/gentoo-release') && fs.existsSync('/usr/bin/emerge')) return '/';
-  return (await stage3Tree(ctx)).tree;
+  if (tree && path.isAbsolute(tree)) return { tree, tools: [] };
+  if (fs.existsSync('/etc/gentoo-release') && fs.existsSync('/usr/bin/emerge')) return { tree: '/', tools: [] };
+  const { tree: stage3, ...tool } = await stage3Tree(ctx, ctx.lockedTools?.find((t) => t.name.startsWith('stage3-')));
+  return { tree: stage3, tools: [tool] };
+}
+
+/**
+ * What the emerge run works from, ready: the tools tree, the grafts it needs (a repository
+ * snapshot when it has none), and the downloads among them as kiln.lock records them.
+ */
+export async function emergeTools(ctx: BuildContext): Promise<{ tree: string; grafts: Graft[]; tools: LockedTool[] }> {
+  const { tree, tools } = await toolsTree(ctx);
+  if (!fs.existsSync(path.join(tree, 'usr/bin/emerge'))) {
+    throw new BuildError(`GentooInstaller=emerge: ${tree} has no usr/bin/emerge (a stage3 or a tree with portage is needed)`, ctx.preset.name);
+  }
+  const grafts: Graft[] = [];
+  if (!fs.existsSync(path.join(tree, REPO, 'profiles/repo_name'))) {
+    const { tree: repo, ...tool } = await repoSnapshot(ctx, ctx.lockedTools?.find((t) => t.path.startsWith('snapshots/')));
+    grafts.push({ at: REPO, source: repo });
+    tools.push(tool);
+  }
+  return { tree, grafts, tools };
 }
 
 /** Writes the image's portage config (files plus the make.profile symlink). */
@@ -195,12 +214,7 @@ export async function installEmerge(ctx: BuildContext, atoms: string[], locked?:
   const required = cfg<string>(ctx, 'BinpkgSignatures') === 'required' && cfg<boolean>(ctx, 'RepositoryKeyCheck');
   const keyring = cfg<string | null>(ctx, 'GentooKeyring');
   if (required && !keyring) throw new BuildError('BinpkgSignatures=required: set GentooKeyring= to the keys the binary packages are signed with', ctx.preset.name);
-  const tools = await toolsTree(ctx);
-  if (!fs.existsSync(path.join(tools, 'usr/bin/emerge'))) {
-    throw new BuildError(`GentooInstaller=emerge: ${tools} has no usr/bin/emerge (a stage3 or a tree with portage is needed)`, ctx.preset.name);
-  }
-  const grafts: Graft[] = [];
-  if (!fs.existsSync(path.join(tools, REPO, 'profiles/repo_name'))) grafts.push({ at: REPO, source: (await repoSnapshot(ctx)).tree });
+  const { tree: tools, grafts } = await emergeTools(ctx);
   const dirs = Object.fromEntries(['tmpdir', 'pkgdir', 'distdir'].map((d) => [d, fs.mkdtempSync(path.join(ctx.work, `${d}-`))])) as Record<'tmpdir' | 'pkgdir' | 'distdir', string>;
   if (locked) {
     // Exactly the locked packages, verified by kiln as the native installer does (checksums,

@@ -12,7 +12,7 @@ import type { LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import type { Distribution } from '../index';
-import { binreposConf, installEmerge, writePortageConfig } from './emerge';
+import { binreposConf, emergeTools, installEmerge, writePortageConfig } from './emerge';
 import { binhosts, fetchIndexes, installNative, resolveNative } from './native';
 import { parseAtom, atomMatches } from './atom';
 import { gentooProfile } from './profile';
@@ -58,6 +58,11 @@ export const gentoo: Distribution = {
       return e;
     });
     return resolveNative(ctx, names, base);
+  },
+
+  // The emerge path's stage3 and repository snapshot, pinned by kiln lock (and so Nx inputs).
+  async tools(ctx) {
+    return cfg<string>(ctx, 'GentooInstaller') === 'emerge' ? (await emergeTools(ctx)).tools : [];
   },
 
   bootstrap: install,

@@ -4,6 +4,7 @@
  * (snapshot.ts). Both are verified against GentooKeyring= (Gentoo's release keys sign both)
  * and unpacked once into kiln's cache, where every later build reuses them read-only.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cfg, type BuildContext } from '../../context';
@@ -62,4 +63,15 @@ export function publishTree(tmp: string, tree: string, marker: string): void {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (!fs.existsSync(path.join(tree, marker))) throw e;
   }
+}
+
+/** A downloaded file's SHA-512 and BLAKE2B (the digests Gentoo publishes), in one read. */
+export async function fileDigests(file: string): Promise<{ sha512: string; blake2b: string }> {
+  const sha512 = createHash('sha512');
+  const blake2b = createHash('blake2b512');
+  for await (const c of fs.createReadStream(file)) {
+    sha512.update(c as Buffer);
+    blake2b.update(c as Buffer);
+  }
+  return { sha512: sha512.digest('hex'), blake2b: blake2b.digest('hex') };
 }

@@ -6,22 +6,20 @@
  * unpacked once into the cache under its SHA512: every preset and build after that reuses the
  * same tree, read-only.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { LockedTool } from '@kiln/config';
 import type { BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
 import { clearsignedText } from './binpkg';
-import { fetchTo, gentooMirror, mirrorCache, mirrorKeyring, publishTree } from './mirror';
+import { fetchTo, fileDigests, gentooMirror, mirrorCache, mirrorKeyring, publishTree } from './mirror';
 import { gentooArch } from './native';
 import { verifyClearsigned } from './openpgp';
 import { gentooProfile } from './profile';
 
-export interface Stage3 {
-  /** The tarball's name (stage3-amd64-systemd-20261101T000000Z.tar.xz). */
-  name: string;
-  sha512: string;
+/** A stage3 as a lock records it (LockedTool), and where it is unpacked. */
+export interface Stage3 extends LockedTool {
   /** The unpacked tree. */
   tree: string;
 }
@@ -61,43 +59,67 @@ export function digestFor(text: string, hash: string, name: string): string | nu
   return null;
 }
 
-/** Downloads (once), verifies and unpacks the stage3 for the preset's profile. */
-export async function stage3Tree(ctx: BuildContext): Promise<Stage3> {
-  const profile = gentooProfile(ctx); // before anything is downloaded
+/** The stage3 a build wants: from the verified latest-*.txt and DIGESTS, or from the lock. */
+interface Wanted {
+  name: string;
+  /** Relative to Mirror=. */
+  path: string;
+  size: number;
+  sha512: string;
+  blake2b: string | null;
+  /** What the bytes must match, for the error when they do not. */
+  source: string;
+}
+
+async function latestStage3(ctx: BuildContext, autobuilds: string): Promise<Wanted> {
+  const profile = gentooProfile(ctx);
   const arch = gentooArch(ctx);
-  const base = `${gentooMirror(ctx)}/releases/${arch}/autobuilds`;
-  const cache = mirrorCache(ctx, 'gentoo-stage3');
+  const base = `${gentooMirror(ctx)}/${autobuilds}`;
   const latestName = `latest-stage3-${arch}-${profile.variant}.txt`;
   const latestFile = path.join(ctx.work, latestName);
   await fetchTo(ctx, `${base}/${latestName}`, latestFile);
   const latest = parseLatest(await signedText(ctx, latestFile, `${base}/${latestName}`), arch, profile.variant, `${base}/${latestName}`);
   const name = path.basename(latest.path);
-  const tarball = path.join(cache, name);
   const digestsFile = path.join(ctx.work, `${name}.DIGESTS`);
   await fetchTo(ctx, `${base}/${latest.path}.DIGESTS`, digestsFile);
   const digests = await signedText(ctx, digestsFile, `${name}.DIGESTS`);
   const sha512 = digestFor(digests, 'SHA512', name);
-  const blake2b = digestFor(digests, 'BLAKE2B', name);
   if (!sha512) throw new BuildError(`${name}.DIGESTS has no SHA512 for ${name}`, ctx.preset.name);
+  return { name, path: `${autobuilds}/${latest.path}`, size: latest.size, sha512, blake2b: digestFor(digests, 'BLAKE2B', name), source: 'its signed DIGESTS' };
+}
 
+/**
+ * Downloads (once), verifies and unpacks the stage3 for the preset's profile: the one `locked`
+ * names (kiln.lock; no download at all once it is cached), else the mirror's latest.
+ */
+export async function stage3Tree(ctx: BuildContext, locked?: LockedTool): Promise<Stage3> {
+  gentooProfile(ctx); // checked before anything is downloaded
+  const autobuilds = `releases/${gentooArch(ctx)}/autobuilds`;
+  let want: Wanted;
+  if (locked) {
+    if (!locked.path.startsWith(`${autobuilds}/`)) throw new BuildError(`kiln.lock's stage3 ${locked.path} is not under ${autobuilds}/ (Architecture= changed?): run kiln lock`, ctx.preset.name);
+    want = { ...locked, blake2b: null, source: 'kiln.lock' };
+  } else {
+    want = await latestStage3(ctx, autobuilds);
+  }
+  const { name, sha512 } = want;
+  const cache = mirrorCache(ctx, 'gentoo-stage3');
   const tree = path.join(cache, `tree-${sha512.slice(0, 32)}`);
-  if (fs.existsSync(path.join(tree, '.kiln-stage3'))) return { name, sha512, tree };
+  const result = { name, path: want.path, size: want.size, sha512, tree };
+  if (fs.existsSync(path.join(tree, '.kiln-stage3'))) return result;
 
-  const check = async (file: string) => {
-    const h512 = createHash('sha512');
-    const hb2 = createHash('blake2b512');
-    for await (const c of fs.createReadStream(file)) {
-      h512.update(c as Buffer);
-      hb2.update(c as Buffer);
-    }
-    return h512.digest('hex') === sha512 && (!blake2b || hb2.digest('hex') === blake2b);
+  const tarball = path.join(cache, name);
+  const matches = async (file: string) => {
+    const d = await fileDigests(file);
+    return d.sha512 === sha512 && (!want.blake2b || d.blake2b === want.blake2b);
   };
-  if (!(fs.existsSync(tarball) && (await check(tarball)))) {
+  if (!(fs.existsSync(tarball) && (await matches(tarball)))) {
+    const url = `${gentooMirror(ctx)}/${want.path}`;
     ctx.log(`Downloading ${name}`);
-    await fetchTo(ctx, `${base}/${latest.path}`, tarball);
-    if (fs.statSync(tarball).size !== latest.size || !(await check(tarball))) {
+    await fetchTo(ctx, url, tarball);
+    if (fs.statSync(tarball).size !== want.size || !(await matches(tarball))) {
       fs.rmSync(tarball, { force: true });
-      throw new BuildError(`${base}/${latest.path} does not match its signed DIGESTS (damaged or tampered with): refusing it`, ctx.preset.name);
+      throw new BuildError(`${url} does not match ${want.source} (damaged or tampered with): refusing it`, ctx.preset.name);
     }
   }
   const tmp = `${tree}.tmp-${process.pid}`;
@@ -112,5 +134,5 @@ export async function stage3Tree(ctx: BuildContext): Promise<Stage3> {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { name, sha512, tree };
+  return result;
 }
