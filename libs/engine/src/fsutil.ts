@@ -63,6 +63,14 @@ export async function removeTree(dir: string): Promise<void> {
   await fs.promises.rm(dir, { recursive: true, force: true });
 }
 
+/** Writes a file whole or not at all (a temporary name renamed over it), its directory made first. */
+export function writeFileAtomic(file: string, data: string | Buffer): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.kiln-tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
 /**
  * Moves a finished output into place. Files are renamed over the old one (atomic); a directory
  * replaces the old directory by two renames, so a reader sees the old tree or the new one.

@@ -11,6 +11,7 @@ import { ConfigError, formatLockfile, lockfilePath, outputPath, readLockfile, re
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
+import { writeFileAtomic } from './fsutil';
 
 /** What the preset's config asks to install, as a lock records it. */
 export function lockRequest(ctx: BuildContext): LockRequest {
@@ -124,10 +125,6 @@ export async function writeLock(ctx: BuildContext): Promise<{ file: string; lock
   }
   const lock = await resolveLock(ctx);
   const text = formatLockfile(lock, ctx.preset.name);
-  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  }
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) writeFileAtomic(file, text);
   return { file, lock, changes: old ? lockChanges([...old.package, ...old['build-package']], [...lock.package, ...lock['build-package']]) : null };
 }

@@ -15,6 +15,7 @@ import type { LockedTool } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
+import { writeFileAtomic } from '../../fsutil';
 import { fetchTo, fileDigests, gentooMirror, mirrorCache, mirrorKeyring, publishTree } from './mirror';
 import { verifyDetached } from './openpgp';
 
@@ -66,7 +67,7 @@ export async function repoSnapshot(ctx: BuildContext, locked?: LockedTool): Prom
     }
     const tree = treeOf(got.sha512);
     if (!fs.existsSync(path.join(tree, MARKER))) await unpack(ctx, tarball, tree, url);
-    writeAtomically(seen, JSON.stringify(got));
+    writeFileAtomic(seen, JSON.stringify(got));
     return { ...got, tree };
   } finally {
     fs.rmSync(tarball, { force: true });
@@ -90,10 +91,4 @@ async function unpack(ctx: BuildContext, tarball: string, tree: string, url: str
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-}
-
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
 }

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../../fsutil';
 import { resolveInRoot } from './merge';
 import { parsePackagesIndex, type BinPackage } from './packages-index';
 
@@ -22,12 +23,6 @@ export interface VdbEntry {
   binpkgMd5: string;
 }
 
-function writeAtomic(file: string, data: string | Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.kiln-tmp`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
 
 /** Records an installed package; replaces an older record of the same category/PF. */
 export function writeVdbEntry(root: string, e: VdbEntry): void {
@@ -47,7 +42,7 @@ export function writeVdbEntry(root: string, e: VdbEntry): void {
   fs.writeFileSync(path.join(tmp, 'BINPKGMD5'), `${e.binpkgMd5}\n`, { mode: 0o644 });
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(tmp, dir);
-  writeAtomic(counterFile, String(counter));
+  writeFileAtomic(counterFile, String(counter));
 }
 
 /** Adds `cat/pn` entries to the world file (sorted, one per line). */
@@ -55,7 +50,7 @@ export function addToWorld(root: string, atoms: string[]): void {
   const file = path.join(root, WORLD);
   const have = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
   const all = [...new Set([...have, ...atoms])].sort();
-  writeAtomic(file, all.length ? `${all.join('\n')}\n` : '');
+  writeFileAtomic(file, all.length ? `${all.join('\n')}\n` : '');
 }
 
 /** The world file's entries. */
