@@ -131,6 +131,12 @@ describe('the repository snapshot', () => {
     } finally {
       fs.renameSync(`${tarball}.away`, tarball);
     }
+    // A damaged record of that signature is not trusted: the snapshot is fetched and checked again.
+    const cache = path.join(ctx.packageCache, 'gentoo-repo');
+    for (const f of fs.readdirSync(cache).filter((f) => f.startsWith('sig-'))) fs.writeFileSync(path.join(cache, f), '{"name":');
+    const again = await repoSnapshot({ ...ctx, work: tempDir('kiln-gentoo-work-') });
+    expect(again.tree).toBe(s.tree);
+    expect(fs.readFileSync(path.join(cache, fs.readdirSync(cache).find((f) => f.startsWith('sig-'))!), 'utf8')).toContain(again.sha512);
   });
 
   it('PortageSnapshot= picks a dated snapshot; a date the mirror lacks is a clear error', async () => {

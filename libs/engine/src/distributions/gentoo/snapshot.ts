@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LockedTool } from '@kiln/config';
+import { LockedToolSchema, type LockedTool } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
@@ -49,7 +49,7 @@ export async function repoSnapshot(ctx: BuildContext, locked?: LockedTool): Prom
   // The signature names one tarball: with the keyring, it finds the tree verified before
   // (never one verified by other keys, or not at all) without downloading the tarball again.
   const seen = path.join(cache, `sig-${createHash('sha256').update(fs.readFileSync(sig)).update(keyring ? fs.readFileSync(keyring) : 'unverified').digest('hex').slice(0, 32)}`);
-  const known = fs.existsSync(seen) ? (JSON.parse(fs.readFileSync(seen, 'utf8')) as LockedTool) : null;
+  const known = readSeen(seen);
   if (!locked && known && fs.existsSync(path.join(treeOf(known.sha512), MARKER))) return { ...known, tree: treeOf(known.sha512) };
 
   const tarball = path.join(ctx.work, name);
@@ -71,6 +71,15 @@ export async function repoSnapshot(ctx: BuildContext, locked?: LockedTool): Prom
     return { ...got, tree };
   } finally {
     fs.rmSync(tarball, { force: true });
+  }
+}
+
+/** What an earlier build recorded for a signature; null when absent or unreadable (then it is redone). */
+function readSeen(file: string): LockedTool | null {
+  try {
+    return LockedToolSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  } catch {
+    return null;
   }
 }
 
