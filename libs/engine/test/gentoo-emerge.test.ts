@@ -12,6 +12,9 @@ import * as path from 'node:path';
 import type { BuildContext } from '../src/context';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fetchBytes } from '../src/distributions/gentoo/fetch';
 import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/distributions/gentoo/emerge';
 import { trustedHome } from '../src/distributions/gentoo/openpgp';
 import { repoSnapshot } from '../src/distributions/gentoo/snapshot';
@@ -105,6 +108,40 @@ describe('the stage3 tools tree', () => {
 
   it('a profile without a stage3 fails before anything is downloaded', async () => {
     await expect(stage3Tree(context({ PortageProfile: 'default/linux/amd64/23.0/no-such', Mirror: 'http://127.0.0.1:1' }))).rejects.toThrow(/has no stage3.*default\/linux\/amd64\/23\.0\/systemd/s);
+  });
+});
+
+describe('downloads', () => {
+  /** A server that drops the connection of the first `drops` requests without answering. */
+  async function dropping(drops: number): Promise<{ url: string; seen: () => number; close: () => Promise<void> }> {
+    let n = 0;
+    const srv = http.createServer((req, res) => {
+      if (n++ < drops) req.socket.destroy();
+      else res.end('ok');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const { port } = srv.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}/x`, seen: () => n, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  }
+
+  it('sends a GET again when the connection drops (a kept-alive socket the server closed)', async () => {
+    const srv = await dropping(1);
+    try {
+      expect((await fetchBytes(context({}), srv.url))?.toString()).toBe('ok');
+      expect(srv.seen()).toBe(2);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('gives up after three attempts, naming the URL', async () => {
+    const srv = await dropping(10);
+    try {
+      await expect(fetchBytes(context({}), srv.url)).rejects.toThrow(new RegExp(`cannot download ${srv.url}: `));
+      expect(srv.seen()).toBe(3);
+    } finally {
+      await srv.close();
+    }
   });
 });
 

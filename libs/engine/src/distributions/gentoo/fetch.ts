@@ -9,10 +9,23 @@ import type { ReadableStream } from 'node:stream/web';
 import type { BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 
+/**
+ * Socket errors a GET may meet through no fault of the server's content: chiefly a kept-alive
+ * connection the server closed just as it was reused. The request is sent again (it is idempotent).
+ */
+const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const ATTEMPTS = 3;
+
 async function request(ctx: BuildContext, url: string): Promise<Response> {
-  return fetch(url, { signal: ctx.signal }).catch((e: Error) => {
-    throw new BuildError(`cannot download ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, ctx.preset.name);
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, { signal: ctx.signal });
+    } catch (e) {
+      const cause = (e as Error).cause as (Error & { code?: string }) | undefined;
+      if (attempt < ATTEMPTS && cause?.code && TRANSIENT.has(cause.code) && !ctx.signal?.aborted) continue;
+      throw new BuildError(`cannot download ${url}: ${cause?.message ?? (e as Error).message}`, ctx.preset.name);
+    }
+  }
 }
 
 /** The bytes at `url`; null when it does not exist. */
