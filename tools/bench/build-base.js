@@ -10,14 +10,11 @@
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { median, sh, table } = require('./lib');
+const { benchDir, kiln, median, repo, runsArg, sh, table } = require('./lib');
 
-const runs = Number(process.argv[2] ?? 3);
-const repo = path.resolve(__dirname, '../..');
-const kiln = path.join(repo, 'apps/kiln/dist/main.js');
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-build-'));
+const runs = runsArg(0, 3);
+const work = benchDir('build');
 
 // kiln: a copy of the demo project, base rebuilt with --force.
 const project = path.join(work, 'system');

@@ -14,14 +14,11 @@
  *   node tools/bench/layer.js [RUNS]        (as root; after npm run build)
  */
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { median, sh, table } = require('./lib');
+const { benchDir, kiln, median, runsArg, sh, table } = require('./lib');
 
-const runs = Number(process.argv[2] ?? 3);
-const repo = path.resolve(__dirname, '../..');
-const kiln = path.join(repo, 'apps/kiln/dist/main.js');
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-layer-'));
+const runs = runsArg(0, 3);
+const work = benchDir('layer');
 const project = path.join(work, 'base');
 const layers = path.join(work, 'layers');
 const packages = path.join(work, 'packages');

@@ -1,10 +1,22 @@
 /**
- * What the benchmarks share: timing, medians, the table they print, and the generated project of
- * N presets (the graph and parser benchmarks read the same one).
+ * What the benchmarks share: where the repository and the built kiln CLI are, the run count and a
+ * scratch directory, timing, medians, the table they print, and the generated project of N
+ * presets (the graph and parser benchmarks read the same one).
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
+
+const repo = path.resolve(__dirname, '../..');
+/** The built CLI (npm run build first). */
+const kiln = path.join(repo, 'apps/kiln/dist/main.js');
+
+/** The run count: command-line argument `index` (after the script), else `fallback`. */
+const runsArg = (index, fallback) => Number(process.argv[2 + index] ?? fallback);
+
+/** A fresh scratch directory for one benchmark. */
+const benchDir = (name) => fs.mkdtempSync(path.join(os.tmpdir(), `kiln-bench-${name}-`));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -52,4 +64,4 @@ function makePresetProject(root, n) {
   return root;
 }
 
-module.exports = { median, sh, timeIt, table, makePresetProject };
+module.exports = { repo, kiln, runsArg, benchDir, median, sh, timeIt, table, makePresetProject };

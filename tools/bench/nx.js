@@ -14,14 +14,12 @@
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { median, sh, table, makePresetProject } = require('./lib');
+const { benchDir, median, repo, runsArg, sh, table, makePresetProject } = require('./lib');
 
-const runs = Number(process.argv[2] ?? 5);
-const repo = path.resolve(__dirname, '../..');
+const runs = runsArg(0, 5);
 const nxBin = path.join(repo, 'node_modules/nx/dist/bin/nx.js');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-nx-'));
+const tmp = benchDir('nx');
 
 /** A temp workspace using this repository's node_modules, with the given nx.json. */
 function workspace(name, nxJson) {

@@ -9,25 +9,23 @@
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { loadProject } = require('@kiln/config');
-const { median, timeIt, table, makePresetProject } = require('./lib');
+const { benchDir, kiln, median, runsArg, timeIt, table, makePresetProject } = require('./lib');
 
-const presets = Number(process.argv[2] ?? 200);
-const runs = Number(process.argv[3] ?? 15);
+const presets = runsArg(0, 200);
+const runs = runsArg(1, 15);
 
-const root = makePresetProject(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-')), 'bench'), presets);
+const root = makePresetProject(path.join(benchDir('parse'), 'bench'), presets);
 loadProject(root); // warm the file cache, as a second `nx` invocation would see it
-const kiln = Array.from({ length: runs }, () => timeIt(() => loadProject(root)));
+const inProcess = Array.from({ length: runs }, () => timeIt(() => loadProject(root)));
 const project = loadProject(root);
 if (project.presets.length !== presets + 1) throw new Error(`expected ${presets + 1} images, read ${project.presets.length}`);
 
-const rows = [['kiln loadProject (in process)', median(kiln), `${runs} runs`]];
+const rows = [['kiln loadProject (in process)', median(inProcess), `${runs} runs`]];
 
 // The whole CLI, as a user or an Nx target runs it: node start-up included.
-const cli = path.join(__dirname, '../../apps/kiln/dist/main.js');
-const cliTimes = Array.from({ length: Math.min(runs, 7) }, () => timeIt(() => spawnSync(process.execPath, [cli, 'summary', '--json', '-C', root], { stdio: 'ignore' })));
+const cliTimes = Array.from({ length: Math.min(runs, 7) }, () => timeIt(() => spawnSync(process.execPath, [kiln, 'summary', '--json', '-C', root], { stdio: 'ignore' })));
 rows.push(['kiln summary --json (CLI process)', median(cliTimes), `${cliTimes.length} runs`]);
 
 const mkosi = spawnSync('sh', ['-c', 'command -v mkosi'], { encoding: 'utf8' }).stdout.trim();
