@@ -12,16 +12,16 @@ type Inputs = NonNullable<TargetConfiguration['inputs']>;
 
 /** A path of the kiln package: relative to the workspace when inside it (the same on every checkout). */
 export function kilnBin(workspaceRoot: string, file: string): string {
-  const abs = require.resolve(`kiln/dist/${file}`);
+  const abs = require.resolve(`@kiln/cli/dist/${file}`);
   const rel = path.relative(workspaceRoot, abs);
   return rel.startsWith('..') ? abs : rel;
 }
 
 let identity: string | undefined;
-/** kiln's version and a hash of its engine's code (kiln/dist/version.js), once per graph creation. */
+/** kiln's version and a hash of its engine's code (@kiln/cli/dist/version.js), once per graph creation. */
 function kilnIdentity(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  identity ??= (require('kiln/dist/version.js') as { buildIdentity(): string }).buildIdentity();
+  identity ??= (require('@kiln/cli/dist/version.js') as { buildIdentity(): string }).buildIdentity();
   return identity;
 }
 
