@@ -1,5 +1,5 @@
 /**
- * The init and preset generators on Nx's in-memory tree; then the generated files are written to
+ * The init and image generators on Nx's in-memory tree; then the generated files are written to
  * disk and read back with @kiln/config and the plugin, as Nx will read them.
  */
 import * as fs from 'node:fs';
@@ -9,7 +9,7 @@ import { logger, readJson, readNxJson, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { loadProject, summaryJson } from '@kiln/config';
 import { initGenerator } from '../src/generators/init/generator';
-import { presetGenerator } from '../src/generators/preset/generator';
+import { imageGenerator } from '../src/generators/image/generator';
 
 /** Writes the tree's files to a temp directory (what `nx g` does when it finishes). */
 function flush(tree: Tree): string {
@@ -22,7 +22,17 @@ function flush(tree: Tree): string {
   return dir;
 }
 
-const gen = (tree: Tree, o: Parameters<typeof presetGenerator>[1]) => presetGenerator(tree, { skipFormat: true, ...o });
+const gen = (tree: Tree, o: Parameters<typeof imageGenerator>[1]) => imageGenerator(tree, { skipFormat: true, ...o });
+
+/** The tree's changes as `TYPE path`, sorted, to compare what a generator wrote exactly. */
+const changes = (tree: Tree) => tree.listChanges().map((c) => `${c.type} ${c.path}`).sort();
+
+/** How often each `[Section]` header appears in a file. */
+function sectionCounts(text: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [, name] of text.matchAll(/^\[([^\]]+)\]$/gm)) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
 
 describe('init', () => {
   it('registers the plugin once, ignores mkosi build directories and adds the package', async () => {
@@ -53,7 +63,22 @@ describe('init', () => {
   });
 });
 
-describe('preset', () => {
+describe('the generator collection', () => {
+  // `nx g` writes apps/.gitkeep and libs/.gitkeep before running a generator named `preset`
+  // (it takes it for a workspace preset), so no generator may have that name, nor that alias.
+  it('has no generator named or aliased preset; image is the one that scaffolds', () => {
+    const collection = JSON.parse(fs.readFileSync(path.join(__dirname, '../generators.json'), 'utf8')) as {
+      generators: Record<string, { factory: string; schema: string; aliases?: string[] }>;
+    };
+    expect(Object.keys(collection.generators).sort()).toEqual(['image', 'init']);
+    for (const g of Object.values(collection.generators)) expect(g.aliases ?? []).not.toContain('preset');
+    expect(collection.generators.image.factory).toBe('./dist/generators/image/generator#imageGenerator');
+    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '..', collection.generators.image.schema), 'utf8'));
+    expect(schema.$id).toBe('KilnImage');
+  });
+});
+
+describe('image', () => {
   it('creates a new project that loads with the settings asked for', async () => {
     const tree = createTreeWithEmptyWorkspace();
     await gen(tree, { name: 'appliance', directory: 'images/appliance', packages: 'systemd, udev  dbus' });
@@ -63,6 +88,64 @@ describe('preset', () => {
     const project = loadProject(path.join(flush(tree), 'images/appliance'));
     expect(project.main.name).toBe('appliance');
     expect(project.main.config).toMatchObject({ Distribution: 'debian', Release: 'trixie', Format: 'tar', Packages: ['dbus', 'systemd', 'udev'] });
+  });
+
+  it('pins Debian\'s current stable release, trixie, when no --release is given', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    await gen(tree, { name: 'plain' });
+    expect(tree.read('plain/mkosi.conf', 'utf-8')).toContain('[Distribution]\nDistribution=debian\nRelease=trixie\n');
+    await gen(tree, { name: 'plaintoml', syntax: 'toml' });
+    expect(tree.read('plaintoml/kiln.toml', 'utf-8')).toContain('[Distribution]\nDistribution = "debian"\nRelease = "trixie"\n');
+    const dir = flush(tree);
+    expect(loadProject(path.join(dir, 'plain')).main.config.Release).toBe('trixie');
+    expect(loadProject(path.join(dir, 'plaintoml')).main.config.Release).toBe('trixie');
+  });
+
+  it.each([
+    ['a new project', [], { name: 'appliance', directory: 'images/appliance', packages: 'systemd' }, ['CREATE images/appliance/mkosi.conf']],
+    ['a new kiln.toml project', [], { name: 'edge', syntax: 'toml' }, ['CREATE edge/kiln.toml']],
+    ['a preset', ['os'], { name: 'rootfs', project: 'os', format: 'directory' }, ['CREATE os/mkosi.images/rootfs/mkosi.conf']],
+  ] as const)('writes %s\'s config file and nothing else, formatted as nx g does', async (_what, projects, options, written) => {
+    const tree = createTreeWithEmptyWorkspace();
+    for (const p of projects) await gen(tree, { name: p });
+    const before = changes(tree);
+    // formatFiles runs as in `nx g`; the empty test workspace asks for oxfmt, which is not installed.
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    await imageGenerator(tree, { ...options });
+    warn.mockRestore();
+    expect(changes(tree)).toEqual([...before, ...written].sort());
+    expect(tree.exists('apps/.gitkeep') || tree.exists('libs/.gitkeep')).toBe(false);
+  });
+
+  it('writes each section once when the options span sections (mkosi INI)', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    await gen(tree, { name: 'os', packages: 'systemd', format: 'directory' });
+    await gen(tree, { name: 'base', project: 'os', format: 'directory' });
+    await gen(tree, { name: 'app', project: 'os', baseTree: 'base', format: 'tar', packages: 'nginx,curl' });
+    const text = tree.read('os/mkosi.images/app/mkosi.conf', 'utf-8') as string;
+    expect(text).toBe(
+      '# Preset app of os.\n\n[Config]\nDependencies=base\n\n[Output]\nFormat=tar\n\n[Content]\nBaseTrees=%O/base\nPackages=nginx\n         curl\n',
+    );
+    expect(sectionCounts(text)).toEqual({ Config: 1, Output: 1, Content: 1 });
+    expect(sectionCounts(tree.read('os/mkosi.conf', 'utf-8') as string)).toEqual({ Distribution: 1, Output: 1, Content: 1 });
+    const app = loadProject(path.join(flush(tree), 'os')).presets.find((p) => p.name === 'app')!;
+    expect(app.config).toMatchObject({ Dependencies: ['base'], Format: 'tar', Packages: ['curl', 'nginx'] });
+    expect(app.dependencies.map((d) => d.preset)).toEqual(['base']);
+  });
+
+  it('writes each table once when the options span tables (kiln.toml, where a repeated table is an error)', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    await gen(tree, { name: 'edge', syntax: 'toml', distribution: 'ubuntu', release: 'noble', format: 'directory', packages: 'systemd' });
+    await gen(tree, { name: 'base', project: 'edge', format: 'directory' });
+    await gen(tree, { name: 'app', project: 'edge', baseTree: 'base', packages: 'nginx curl' });
+    const text = tree.read('edge/kiln.images/app/kiln.toml', 'utf-8') as string;
+    expect(text).toBe(
+      '# Preset app of edge.\n\n[Config]\nDependencies = ["base"]\n\n[Output]\nFormat = "tar"\n\n[Content]\nBaseTrees = ["%O/base"]\nPackages = ["nginx","curl"]\n',
+    );
+    expect(sectionCounts(text)).toEqual({ Config: 1, Output: 1, Content: 1 });
+    expect(sectionCounts(tree.read('edge/kiln.toml', 'utf-8') as string)).toEqual({ Distribution: 1, Output: 1, Content: 1 });
+    const project = loadProject(path.join(flush(tree), 'edge'));
+    expect(project.presets.find((p) => p.name === 'app')?.config).toMatchObject({ Dependencies: ['base'], Packages: ['curl', 'nginx'] });
   });
 
   it('adds presets to an existing project, with a base tree, and the whole project loads', async () => {
@@ -102,12 +185,17 @@ describe('preset', () => {
   it.each([
     ['a bad name', { name: '../x' }, /is not an image name/],
     ['a format the settings table does not know', { name: 'x', format: 'iso' }, /Format=iso: .*accepted/i],
+    ['a distribution the settings table does not know', { name: 'x', distribution: 'windows' }, /Distribution=windows: .*accepted/i],
+    ['a bad format in a kiln.toml project', { name: 'x', syntax: 'toml', format: 'qcow2' }, /Format=qcow2: .*accepted/i],
+    ['a bad format on a preset', { name: 'x', project: 'os', format: 'iso' }, /Format=iso: .*accepted/i],
+    ['a bad format on a preset whose options span every section', { name: 'x', project: 'os', baseTree: 'base', packages: 'nginx', format: 'img' }, /Format=img: .*accepted/i],
     ['a directory not named after the image', { name: 'x', directory: 'images/y' }, /use --directory images\/x, or name the image y/],
     ['an existing project', { name: 'os' }, /already a kiln project .*--project os/],
     ['an unknown project', { name: 'x', project: 'nope' }, /no kiln project "nope" .*os \(os\)/],
     ['an existing preset', { name: 'base', project: 'os' }, /the preset base exists already: os\/mkosi.images\/base/],
     ['a base tree that is no preset', { name: 'x', project: 'os', baseTree: 'gone' }, /--baseTree gone: os has no preset gone/],
-    ['Distribution= on a preset', { name: 'x', project: 'os', distribution: 'fedora' }, /presets inherit the project's/],
+    ['Distribution= on a preset', { name: 'x', project: 'os', distribution: 'fedora' }, /Distribution= is universal .*presets inherit the project's; set it in os\/mkosi.conf/],
+    ['Release= on a preset (universal: the preset would not load)', { name: 'x', project: 'os', release: 'bookworm' }, /Release= is universal .*presets inherit the project's; set it in os\/mkosi.conf/],
   ])('refuses %s, naming the fix, and writes nothing', async (_what, options, message) => {
     const tree = createTreeWithEmptyWorkspace();
     await gen(tree, { name: 'os' });
