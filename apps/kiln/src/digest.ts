@@ -1,27 +1,38 @@
 #!/usr/bin/env node
 /**
- * kiln-digest: the runtime input of each preset's Nx target. The plugin resolves the preset's
- * configuration when Nx builds the graph and calls this with the paths to fingerprint; this
- * entry point loads nothing but node builtins and input-digest, so that it costs a few tens of
- * milliseconds on every `nx run`.
+ * kiln-digest: the runtime input of each preset's Nx target, run by Nx whenever it hashes the
+ * target (the daemon included). It computes the fingerprint from the files as they are now
+ * (fingerprint.ts): nothing of it is frozen into the Nx graph. It loads node builtins and the
+ * fingerprint's modules only, and the project's facts come from a stat-checked cache, so a warm
+ * run costs little more than starting node.
  *
- *   kiln-digest --root DIR [--cache FILE] [--extra TEXT]... PATH...
+ *   kiln-digest -C DIR [-p PRESET]
+ *
+ * `kiln digest -C DIR -p PRESET` prints the same line; `--list` there shows what goes into it.
  */
-import { digestInputs } from '@kiln/config/dist/input-digest';
+import { fingerprint, FingerprintError } from '@kiln/config/dist/fingerprint';
+import { buildIdentity } from './version';
 
-function main(argv: string[]): void {
-  const paths: string[] = [];
-  const extra: string[] = [];
-  let root = process.cwd();
-  let cacheFile: string | undefined;
+export function main(argv: string[]): number {
+  let dir = '.';
+  let preset: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--root') root = argv[++i];
-    else if (a === '--cache') cacheFile = argv[++i];
-    else if (a === '--extra') extra.push(argv[++i]);
-    else paths.push(a);
+    if (a === '-C' || a === '--directory') dir = argv[++i];
+    else if (a === '-p' || a === '--preset') preset = argv[++i];
+    else {
+      process.stderr.write(`kiln-digest: unknown argument "${a}" (usage: kiln-digest -C DIR [-p PRESET])\n`);
+      return 2;
+    }
   }
-  process.stdout.write(`${digestInputs(paths, { root, cacheFile, extra })}\n`);
+  try {
+    process.stdout.write(`${fingerprint(dir, preset, { identity: buildIdentity() })}\n`);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof FingerprintError)) throw e;
+    process.stderr.write(`kiln: ${e.message}\n`);
+    return 1;
+  }
 }
 
-main(process.argv.slice(2));
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -34,17 +34,64 @@ export interface DigestOptions {
   cacheFile?: string;
   /** Extra lines folded into the fingerprint (the resolved settings' hash, kiln's version). */
   extra?: string[];
+  /** exact: record modes as they are (a tools tree), instead of each path's mode policy. */
+  modes?: 'exact';
 }
 
 /** One file system entry under the paths described; paths are relative to the root, with "/". */
 export type InputEntry =
-  | { type: 'file'; path: string; mode: string; size: number; sha256: string }
+  | { type: 'file'; path: string; mode: string; size: number; sha256: string; linkOf?: string }
   | { type: 'dir'; path: string; mode: string; empty: boolean }
   | { type: 'link'; path: string; target: string }
   | { type: 'special'; path: string; mode: string; device: 'c' | 'b' | 'p' | 's'; rdev: number }
   | { type: 'missing'; path: string };
 
-/** Every file system entry under `paths` (modes in octal, without the file type), in a stable order. */
+/**
+ * The git checkout (work tree) holding `dir`: the nearest directory up from it with a `.git`, or
+ * null. Looked up once per directory per process.
+ */
+const checkouts = new Map<string, string | null>();
+export function checkoutOf(dir: string): string | null {
+  const start = path.resolve(dir);
+  if (checkouts.has(start)) return checkouts.get(start)!;
+  let found: string | null = null;
+  for (let d = start; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, '.git'))) {
+      found = d;
+      break;
+    }
+    if (path.dirname(d) === d) break;
+  }
+  checkouts.set(start, found);
+  return found;
+}
+
+/**
+ * How a tree's modes reach the image. Git records one permission bit per file (executable or
+ * not), so a checkout's modes otherwise depend on the umask it was made under: for trees inside a
+ * git checkout, files are 0755 when any execute bit is set and 0644 otherwise, and directories
+ * 0755 (GNU tar's --mode=a-st,u=rwX,go=rX, which the copy into the image uses; setuid, setgid and
+ * sticky bits are dropped). A mode the image needs (0600 secrets, setuid) comes from a tar
+ * archive tree, whose members keep their modes, or from a script. Trees outside any checkout
+ * keep their modes as they are.
+ */
+export type ModePolicy = 'git' | 'exact';
+
+export function modePolicy(p: string): ModePolicy {
+  return checkoutOf(path.dirname(path.resolve(p))) ? 'git' : 'exact';
+}
+
+export function normalMode(mode: number, isDir: boolean, policy: ModePolicy): number {
+  if (policy === 'exact') return mode & 0o7777;
+  return isDir || mode & 0o111 ? 0o755 : 0o644;
+}
+
+/**
+ * Every file system entry under `paths` (modes in octal, without the file type), in a stable
+ * order. A path that is a symlink to a directory is walked as that directory (the copy into the
+ * image follows it too); inside, symlinks are entries of their own. Files hard-linked to one
+ * another within a path name the first of them (the copy keeps hard links).
+ */
 export function inputEntries(paths: string[], opts: Omit<DigestOptions, 'extra'>): InputEntry[] {
   const cache = readCache(opts.cacheFile);
   const fresh: StatCache = {};
@@ -52,29 +99,41 @@ export function inputEntries(paths: string[], opts: Omit<DigestOptions, 'extra'>
   const root = path.resolve(opts.root);
   const rel = (p: string) => path.relative(root, p).split(path.sep).join('/') || '.';
 
-  const visit = (p: string) => {
+  const walk = (top: string) => {
+    const policy = opts.modes === 'exact' ? 'exact' : modePolicy(top);
+    const inodes = new Map<string, string>();
+    const visit = (p: string, st: fs.Stats) => {
+      if (st.isDirectory()) {
+        const names = fs.readdirSync(p).sort();
+        entries.push({ type: 'dir', path: rel(p), mode: normalMode(st.mode, true, policy).toString(8), empty: names.length === 0 });
+        for (const e of names) visit(path.join(p, e), fs.lstatSync(path.join(p, e)));
+      } else if (st.isSymbolicLink()) {
+        entries.push({ type: 'link', path: rel(p), target: fs.readlinkSync(p) });
+      } else if (st.isFile()) {
+        const entry: InputEntry = { type: 'file', path: rel(p), mode: normalMode(st.mode, false, policy).toString(8), size: st.size, sha256: contentHash(p, st, cache, fresh) };
+        if (st.nlink > 1) {
+          const id = `${st.dev}:${st.ino}`;
+          const first = inodes.get(id);
+          if (first) entry.linkOf = first;
+          else inodes.set(id, entry.path);
+        }
+        entries.push(entry);
+      } else {
+        const device = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
+        entries.push({ type: 'special', path: rel(p), mode: (st.mode & 0o7777).toString(8), device, rdev: st.rdev });
+      }
+    };
     let st: fs.Stats;
     try {
-      st = fs.lstatSync(p);
+      st = fs.lstatSync(top);
+      if (st.isSymbolicLink()) st = fs.statSync(top);
     } catch {
-      entries.push({ type: 'missing', path: rel(p) });
+      entries.push({ type: 'missing', path: rel(top) });
       return;
     }
-    const mode = (st.mode & 0o7777).toString(8);
-    if (st.isDirectory()) {
-      const names = fs.readdirSync(p).sort();
-      entries.push({ type: 'dir', path: rel(p), mode, empty: names.length === 0 });
-      for (const e of names) visit(path.join(p, e));
-    } else if (st.isSymbolicLink()) {
-      entries.push({ type: 'link', path: rel(p), target: fs.readlinkSync(p) });
-    } else if (st.isFile()) {
-      entries.push({ type: 'file', path: rel(p), mode, size: st.size, sha256: contentHash(p, st, cache, fresh) });
-    } else {
-      const device = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : 's';
-      entries.push({ type: 'special', path: rel(p), mode, device, rdev: st.rdev });
-    }
+    visit(top, st);
   };
-  for (const p of [...new Set(paths.map((x) => path.resolve(x)))].sort()) visit(p);
+  for (const p of [...new Set(paths.map((x) => path.resolve(x)))].sort()) walk(p);
   writeCache(opts.cacheFile, fresh);
   return entries;
 }
@@ -83,7 +142,7 @@ export function inputEntries(paths: string[], opts: Omit<DigestOptions, 'extra'>
 export function entryLine(e: InputEntry): string {
   switch (e.type) {
     case 'file':
-      return `file ${e.path} ${e.mode} ${e.size} ${e.sha256}`;
+      return `file ${e.path} ${e.mode} ${e.size} ${e.sha256}${e.linkOf ? ` = ${e.linkOf}` : ''}`;
     case 'dir':
       return `dir ${e.path} ${e.mode}${e.empty ? ' empty' : ''}`;
     case 'link':

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { checkoutOf } from './input-digest';
 import { outputPath, readsOutput } from './graph';
 import { lockfilePath } from './lockfile';
 import type { Preset, Project } from './project';
@@ -45,12 +46,17 @@ function walkSettings(project: Project, preset: Preset): { settings: Record<stri
   const paths = new Set<string>();
   const readsOutputsOf = new Set<string>();
   const outputs = project.presets.filter((p) => p !== preset).map((p) => [outputPath(p), p.name] as const);
+  const table = SETTINGS as readonly SettingDef[];
+  const runsScripts = table.some((d) => d.cache === 'script' && (preset.config[d.name] as string[]).length > 0);
+  const base = anchor(project.root);
 
-  for (const def of SETTINGS as readonly SettingDef[]) {
-    if (def.cache === 'none') continue;
+  for (const def of table) {
+    if (def.cache === 'none' || (def.cache === 'scripts' && !runsScripts)) continue;
     const value = preset.config[def.name];
-    settings[def.name] = relativise(value, project.root);
-    if (def.cache !== 'path' && def.cache !== 'script') continue;
+    const isPath = def.cache === 'path' || def.cache === 'script';
+    // Only host paths are made relative: RemoveFiles=/usr/share/man is a path in the image.
+    settings[def.name] = isPath ? relativise(value, base) : value;
+    if (!isPath) continue;
     for (const p of pathsOf(value)) {
       const producer = outputs.find(([out]) => readsOutput(p, out));
       if (producer) readsOutputsOf.add(producer[1]);
@@ -70,7 +76,8 @@ export function presetSettings(project: Project, preset: Preset): Record<string,
 
 export function presetInputs(project: Project, preset: Preset): PresetInputs {
   const { settings, paths, readsOutputsOf } = walkSettings(project, preset);
-  const environment = new Set(['SOURCE_DATE_EPOCH', ...preset.passedEnvironment]);
+  // $SOURCE_DATE_EPOCH is read only when SourceDateEpoch= does not set the time.
+  const environment = new Set([...(preset.config.SourceDateEpoch === null ? ['SOURCE_DATE_EPOCH'] : []), ...preset.passedEnvironment]);
   return {
     settingsHash: createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 32),
     configFiles: [...new Set(preset.files)],
@@ -81,10 +88,29 @@ export function presetInputs(project: Project, preset: Preset): PresetInputs {
   };
 }
 
-/** Absolute paths inside the project become relative, so the hash is the same in every checkout. */
-function relativise(value: unknown, root: string): unknown {
-  if (typeof value === 'string') return path.isAbsolute(value) ? path.relative(root, value) || '.' : value;
-  if (Array.isArray(value)) return value.map((v) => relativise(v, root));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, relativise(v, root)]));
+interface Anchor {
+  root: string;
+  /** The git checkout holding the project, if any: paths inside it are written relative. */
+  checkout: string | null;
+}
+
+function anchor(root: string): Anchor {
+  return { root, checkout: checkoutOf(root) };
+}
+
+/**
+ * Host paths as the hash sees them: relative to the project when inside the project's checkout
+ * (or the project itself), so that two checkouts of one commit at any place or depth hash alike;
+ * absolute otherwise (/opt/trees is the same path from every checkout).
+ */
+function relativise(value: unknown, a: Anchor): unknown {
+  if (typeof value === 'string') {
+    if (!path.isAbsolute(value)) return value;
+    const within = a.checkout ?? a.root;
+    return value === within || value.startsWith(within + path.sep) ? path.relative(a.root, value) || '.' : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => relativise(v, a));
+  // A tree's target is a path in the image: only its source is a host path.
+  if (value && typeof value === 'object' && 'source' in value) return { ...value, source: relativise((value as Tree).source, a) };
   return value;
 }

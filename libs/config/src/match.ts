@@ -8,7 +8,7 @@
  *  - [Assert] sections work the same, but failing one is an error instead of skipping the file.
  * Values are globs (fnmatch); enumerations are also understood in their other spellings.
  */
-import * as fs from 'node:fs';
+import * as probe from './probe';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { ConfigError, Origin, ValueError } from './errors';
@@ -89,7 +89,7 @@ function testCondition(key: string, pattern: string, ctx: MatchContext, origin: 
     case 'Image':
       return glob(ctx.image, pattern);
     case 'PathExists':
-      return pattern !== '' && fs.existsSync(path.resolve(ctx.dir, pattern));
+      return pattern !== '' && probe.exists(path.resolve(ctx.dir, pattern));
     case 'HostArchitecture':
       return canonical('Architecture', pattern, origin) === hostArchitecture();
   }

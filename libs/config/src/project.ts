@@ -14,7 +14,6 @@
  * kiln.toml projects use kiln.toml, kiln.conf.d/*.toml, kiln.profiles/, kiln.local.toml and
  * kiln.images/NAME.toml (or NAME/kiln.toml); the default files keep mkosi's names.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, Warning } from './errors';
 import { buildGraph, Edge } from './graph';
@@ -24,6 +23,7 @@ import { CONDITION_SECTIONS, conditionsHold } from './match';
 import { Config, findSetting, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
 import { Assignment, SourceFile } from './source';
 import { parseToml } from './toml';
+import * as probe from './probe';
 
 export type Syntax = 'mkosi' | 'toml';
 
@@ -88,7 +88,7 @@ const TOML: Layout = {
 
 function readText(file: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return probe.readText(file);
   } catch (e) {
     throw new ConfigError(`cannot read: ${(e as Error).message}`, { file, line: 0 });
   }
@@ -102,14 +102,14 @@ export interface LoadOptions {
 /** Finds the config directory of a project (mkosi also looks in a mkosi/ subdirectory) and its syntax. */
 export function findConfigDir(dir: string): { configDir: string; layout: Layout } {
   const root = path.resolve(dir);
-  const hasMkosi = fs.existsSync(path.join(root, MKOSI.conf));
-  const hasToml = fs.existsSync(path.join(root, TOML.conf));
+  const hasMkosi = probe.exists(path.join(root, MKOSI.conf));
+  const hasToml = probe.exists(path.join(root, TOML.conf));
   if (hasMkosi && hasToml) {
     throw new ConfigError('both mkosi.conf and kiln.toml are here: keep one of them', { file: root, line: 0 });
   }
   if (hasMkosi) return { configDir: root, layout: MKOSI };
   if (hasToml) return { configDir: root, layout: TOML };
-  if (fs.existsSync(path.join(root, 'mkosi', MKOSI.conf))) return { configDir: path.join(root, 'mkosi'), layout: MKOSI };
+  if (probe.exists(path.join(root, 'mkosi', MKOSI.conf))) return { configDir: path.join(root, 'mkosi'), layout: MKOSI };
   throw new ConfigError('no mkosi.conf or kiln.toml here (run kiln in a project directory, or pass -C DIR)', { file: root, line: 0 });
 }
 
@@ -131,7 +131,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
     sources.set(name, entry);
     const state = new ImageState(name, configDir, reader.env, universal);
     state.inherit(main);
-    const matched = fs.statSync(entry).isDirectory()
+    const matched = probe.isDirectory(entry)
       ? reader.readDirectory(entry, state, { local: true, profiles: true })
       : reader.readFile(entry, state, configDir);
     // A preset whose conditions fail does not exist for this configuration (mkosi drops it).
@@ -184,7 +184,7 @@ class Reader {
   /** Reads a config directory; false when its config's conditions failed (nothing of it applies). */
   readDirectory(dir: string, state: ImageState, opts: DirectoryOptions): boolean {
     const confPath = path.join(dir, this.layout.conf);
-    const conf = fs.existsSync(confPath) ? this.layout.read(confPath) : undefined;
+    const conf = probe.exists(confPath) ? this.layout.read(confPath) : undefined;
     if (conf) {
       state.files.push(confPath);
       if (!conditionsHold(conf, this.matchContext(state, confPath, dir))) return false;
@@ -201,11 +201,11 @@ class Reader {
       for (const profile of state.get('Profiles') as string[]) {
         const base = path.join(dir, this.layout.profiles, profile);
         let found = false;
-        if (fs.existsSync(base) && fs.statSync(base).isDirectory()) {
+        if (probe.isDirectory(base)) {
           this.readDirectory(base, state, { local: false, profiles: false });
           found = true;
         }
-        if (fs.existsSync(base + this.layout.dropinExt)) {
+        if (probe.exists(base + this.layout.dropinExt)) {
           this.readFile(base + this.layout.dropinExt, state, dir);
           found = true;
         }
@@ -217,11 +217,11 @@ class Reader {
 
     if (opts.local) {
       const localDir = path.join(dir, this.layout.local.replace(/\.(conf|toml)$/, ''));
-      if (this.layout.syntax === 'mkosi' && fs.existsSync(localDir) && fs.statSync(localDir).isDirectory()) {
+      if (this.layout.syntax === 'mkosi' && probe.isDirectory(localDir)) {
         this.readDirectory(localDir, state, { local: false, profiles: false });
       }
       const local = path.join(dir, this.layout.local);
-      if (fs.existsSync(local)) this.readFile(local, state, dir);
+      if (probe.exists(local)) this.readFile(local, state, dir);
     }
     return true;
   }
@@ -236,7 +236,7 @@ class Reader {
   }
 
   private knownProfile(profile: string): boolean {
-    return fs.existsSync(path.join(this.root, this.layout.profiles, profile));
+    return probe.exists(path.join(this.root, this.layout.profiles, profile));
   }
 
   private matchContext(state: ImageState, file: string, dir: string) {
@@ -283,10 +283,10 @@ class Reader {
     state.assign(def, a, file, dir);
     const targets = (state.values.get('Include') as string[]).slice(before.length);
     for (const target of targets) {
-      const id = fs.realpathSync(target);
+      const id = probe.realpath(target);
       if (state.included.has(id)) continue;
       state.included.add(id);
-      if (fs.statSync(target).isDirectory()) this.readDirectory(target, state, { local: false, profiles: true });
+      if (probe.isDirectory(target)) this.readDirectory(target, state, { local: false, profiles: true });
       else this.readFile(target, state, dir);
     }
   }
@@ -301,12 +301,12 @@ class Reader {
       if (def.scope === 'universal' && !state.isMain) continue;
       for (const name of def.defaultPaths ?? []) {
         const p = path.join(dir, name);
-        if (!fs.existsSync(p)) continue;
+        if (!probe.exists(p)) continue;
         let a: Assignment;
         if (def.name === 'ImageVersion' || def.name === 'Seed') {
           state.files.push(p);
-          a = { key: def.name, value: fs.readFileSync(p, 'utf8').trim(), line: 0 };
-        } else if (name.endsWith('.d') && fs.statSync(p).isDirectory()) {
+          a = { key: def.name, value: probe.readText(p).trim(), line: 0 };
+        } else if (name.endsWith('.d') && probe.isDirectory(p)) {
           const scripts = sortedEntries(p).filter((e) => e.isFile()).map((e) => e.path);
           if (!scripts.length) continue;
           a = { key: def.name, value: scripts.join(' '), items: scripts, line: 0 };
@@ -354,7 +354,7 @@ interface Entry {
 function sortedEntries(dir: string): Entry[] {
   let names: string[];
   try {
-    names = fs.readdirSync(dir);
+    names = probe.readdir(dir);
   } catch {
     return [];
   }
@@ -362,7 +362,7 @@ function sortedEntries(dir: string): Entry[] {
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     .map((name) => {
       const p = path.join(dir, name);
-      const st = fs.statSync(p);
-      return { name, path: p, isDirectory: () => st.isDirectory(), isFile: () => st.isFile() };
+      const isDir = probe.isDirectory(p);
+      return { name, path: p, isDirectory: () => isDir, isFile: () => !isDir };
     });
 }

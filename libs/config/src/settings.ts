@@ -38,10 +38,11 @@ export type Scope = 'universal' | 'inherited' | 'local';
  * How a setting takes part in the cache key of a preset's build (the Nx inputs, the build manifest):
  * value: the resolved value is hashed; path: the files it points at are hashed by content (and
  * mode, symlink target, empty directories); script: like path, and the script is executable code;
- * environment: names environment variables the build reads; none: cannot change the image
- * (where to put caches, how to boot a VM, ...).
+ * environment: names environment variables the build reads; scripts: reaches the image only
+ * through the scripts' environment ($PROFILES, $IMAGE_VERSION), so it counts only for a preset
+ * that runs scripts; none: cannot change the image (where to put caches, how to boot a VM, ...).
  */
-export type CacheRole = 'value' | 'path' | 'script' | 'environment' | 'none';
+export type CacheRole = 'value' | 'path' | 'script' | 'environment' | 'scripts' | 'none';
 
 /** Defaults that depend on other settings or on the preset are computed, never read from the host. */
 export interface DefaultContext {
@@ -133,7 +134,7 @@ export const SETTINGS = [
     help: 'Extra configuration files or directories, read at the point of the Include= line (each once).' }),
 
   // [Config]
-  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^[^/]+$/, hint: 'profile names without "/"' }), default: [], scope: 'inherited', cache: 'value',
+  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^[^/]+$/, hint: 'profile names without "/"' }), default: [], scope: 'inherited', cache: 'scripts',
     match: 'Profiles', aliases: ['Profile'], help: 'Profiles to enable: mkosi.profiles/NAME(.conf) is read for each, and [Match] Profiles= tests them.' }),
   s({ name: 'Dependencies', section: 'Config', kind: stringList(), default: null, scope: 'local', cache: 'value',
     help: 'Presets to build before this one; the main image depends on every preset unless it says otherwise.' }),
@@ -191,8 +192,8 @@ export const SETTINGS = [
     defaultPaths: ['mkosi.output'],
     help: 'Where outputs are written. kiln defaults to mkosi.output/ even when it does not exist yet, so that Nx always knows where the outputs are.' }),
   s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"' }),
-    default: null, scope: 'inherited', cache: 'value', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
-  s({ name: 'ImageVersion', section: 'Output', kind: text(), default: null, scope: 'inherited', cache: 'value', match: 'ImageVersion',
+    default: null, scope: 'inherited', cache: 'scripts', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
+  s({ name: 'ImageVersion', section: 'Output', kind: text(), default: null, scope: 'inherited', cache: 'scripts', match: 'ImageVersion',
     defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
     default: (c) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(String(c.get('Format'))) ? 'zstd' : c.get('Format') === 'oci' ? 'gz' : 'none'),

@@ -3,7 +3,7 @@
  * written in kiln.toml (zod, for the JSON Schema), and how it is shown. The settings table picks a
  * kind per setting; every parser and schema in kiln is derived from these.
  */
-import * as fs from 'node:fs';
+import * as probe from './probe';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -222,7 +222,7 @@ function pathItem(opts: PathOptions): (raw: string, ctx: ParseContext) => string
   return (raw, ctx) => {
     if (opts.constants?.includes(raw.trim())) return raw.trim();
     const p = resolvePath(raw, ctx);
-    if (opts.required && !fs.existsSync(p)) {
+    if (opts.required && !probe.exists(p)) {
       throw new ValueError(`${p} does not exist (create it, or fix the path: relative paths are relative to ${ctx.dir})`);
     }
     return p;
@@ -317,10 +317,7 @@ export function scriptList(): Kind<string[]> {
     // fast-glob is loaded only here: reading a config must stay quick (the Nx graph reads many).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fg = require('fast-glob') as typeof import('fast-glob');
-    if (fg.isDynamicPattern(v)) {
-      const cwd = path.isAbsolute(v) ? '/' : ctx.dir;
-      return fg.sync(v, { cwd, absolute: true, onlyFiles: true, dot: true }).sort();
-    }
+    if (fg.isDynamicPattern(v)) return probe.expandGlob(path.isAbsolute(v) ? '/' : ctx.dir, v);
     return [pathItem({ required: true })(v, ctx)];
   };
   return {

@@ -249,7 +249,7 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
 
   for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'ExtraTrees')) {
     step(`extra tree ${path.relative(project.root, tree.source)}`);
-    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'extra tree' });
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'extra tree' });
   }
   await runScripts(ctx, 'postinst', cfg<string[]>(ctx, 'PostInstallationScripts'), scriptDirs);
   await applyImageSettings(ctx);
@@ -309,10 +309,10 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
     await copyTree(ctx, { source: resolveBaseTree(ctx, base), target: null }, ctx.root, { rootOwned: false, what: 'base tree' });
   }
   for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SkeletonTrees')) {
-    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'skeleton tree' });
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'skeleton tree' });
   }
   for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
-    await copyTree(ctx, tree, ctx.root, { rootOwned: true, what: 'sandbox tree' });
+    await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'sandbox tree' });
   }
   const d = distributionOf(ctx);
   const packages = cfg<string[]>(ctx, 'Packages');
@@ -327,13 +327,15 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
 }
 
 /**
- * BaseTrees= names a directory or an archive. A preset's directory output may be absent when only
- * its archive was restored from a cache: then NAME.tar.zst next to it stands in for it.
+ * BaseTrees= names a directory or an archive. For another preset's directory output, its archive
+ * NAME.tar.zst is what counts: it is the output a cache keeps and restores, so a tree left in the
+ * output directory by an older build is never read in its place.
  */
 function resolveBaseTree(ctx: BuildContext, base: string): string {
+  const producer = ctx.project.presets.find((p) => outputPath(p) === base);
+  if (producer && fs.existsSync(`${base}.tar.zst`)) return `${base}.tar.zst`;
   if (fs.existsSync(base)) return base;
   for (const suffix of ['.tar.zst', '.tar', '.tar.xz', '.tar.gz']) if (fs.existsSync(base + suffix)) return base + suffix;
-  const producer = ctx.project.presets.find((p) => outputPath(p) === base);
   const hint = producer ? `build preset "${producer.name}" first (kiln build --preset ${producer.name})` : 'check the path';
   throw new BuildError(`base tree ${base} does not exist: ${hint}`, ctx.preset.name);
 }

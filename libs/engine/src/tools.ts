@@ -4,25 +4,11 @@
  * by their version lines; with ToolsTree=PATH, the tree's path and a digest of its contents.
  * Asked once per process (the version commands take a few tens of milliseconds).
  */
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { digestInputs, type Preset, type Project } from '@kiln/config';
-
-/** The host tools the Debian engine runs, with the argument printing their version. */
-const HOST_TOOLS: [string, string][] = [
-  ['mmdebstrap', '--version'],
-  ['apt-get', '--version'],
-  ['dpkg', '--version'],
-];
+import { digestCacheDir, digestInputs, hostToolVersions, type Preset, type Project } from '@kiln/config';
 
 let host: Record<string, string> | undefined;
 const trees = new Map<string, Record<string, string>>();
-
-function firstLine(cmd: string, arg: string): string {
-  const r = spawnSync(cmd, [arg], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, timeout: 30_000 });
-  if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : `unknown (${r.error.message})`;
-  return (r.stdout || r.stderr).split('\n')[0].trim() || `unknown (exit code ${r.status})`;
-}
 
 /** name -> version line (or, with ToolsTree=, the tree and its digest). */
 export function toolsIdentity(project: Project, preset: Preset): Record<string, string> {
@@ -30,11 +16,12 @@ export function toolsIdentity(project: Project, preset: Preset): Record<string, 
   if (typeof tree === 'string' && path.isAbsolute(tree)) {
     let id = trees.get(tree);
     if (!id) {
-      id = { ToolsTree: path.relative(project.root, tree) || '.', digest: digestInputs([tree], { root: tree }) };
+      id = { ToolsTree: path.relative(project.root, tree) || '.', digest: digestInputs([tree], { root: tree, modes: 'exact' }) };
       trees.set(tree, id);
     }
     return { ...id };
   }
-  host ??= Object.fromEntries(HOST_TOOLS.map(([cmd, arg]) => [cmd, firstLine(cmd, arg)]));
+  // The same answers the fingerprint gets (tools-identity.ts), from the same cache.
+  host ??= hostToolVersions(process.env, path.join(digestCacheDir(), 'tools.json'));
   return { ...host, ...(typeof tree === 'string' ? { ToolsTree: tree } : {}) };
 }

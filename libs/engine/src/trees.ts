@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Tree } from '@kiln/config';
+import { modePolicy, type Tree } from '@kiln/config';
 import { BuildError } from './errors';
 import { run, RunContext } from './exec';
 
@@ -22,20 +22,35 @@ export interface CopyOptions {
    * are images already and keep their owners.
    */
   rootOwned: boolean;
+  /**
+   * A tree of the user's project (skeleton, extra, sandbox trees): it reaches the image as its
+   * fingerprint describes it (input-digest.ts), whatever checkout it was read from. Its modes
+   * follow the tree's mode policy (git's two file modes inside a checkout), every mtime is
+   * SOURCE_DATE_EPOCH, and extended attributes stay behind (a tar archive tree carries modes,
+   * xattrs and capabilities on purpose).
+   */
+  userTree?: boolean;
   what: string;
 }
 
 /** Copies a directory or unpacks an archive into `root`, at `target` (default `/`). */
-export async function copyTree(ctx: RunContext, tree: Tree, root: string, opts: CopyOptions): Promise<void> {
+export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, tree: Tree, root: string, opts: CopyOptions): Promise<void> {
   const src = tree.source;
   if (!fs.existsSync(src)) throw new BuildError(`${opts.what} ${src} does not exist`, ctx.label);
   const dest = path.join(root, tree.target ?? '/');
   fs.mkdirSync(dest, { recursive: true });
   if (fs.statSync(src).isDirectory()) {
     const owner = opts.rootOwned ? '--owner=0 --group=0' : '';
-    const script =
-      `tar -C "$1" -cf - --numeric-owner --xattrs --xattrs-include='*' ${owner} . | ` +
-      `tar -C "$2" -xpf - --numeric-owner --same-owner --keep-directory-symlink --xattrs --xattrs-include='*'`;
+    let create = `--numeric-owner ${owner} --xattrs --xattrs-include='*'`;
+    let extract = `--numeric-owner --same-owner --keep-directory-symlink --xattrs --xattrs-include='*'`;
+    if (opts.userTree) {
+      // The same rule as modePolicy/normalMode: a-st,u=rwX,go=rX gives 0755 to directories and
+      // to files with any execute bit, 0644 to the rest.
+      const mode = modePolicy(src) === 'git' ? `--mode=a-st,u=rwX,go=rX` : '';
+      create = `--numeric-owner ${owner} ${mode} --mtime=@${ctx.sourceDateEpoch ?? 0}`;
+      extract = '--numeric-owner --same-owner --keep-directory-symlink';
+    }
+    const script = `tar -C "$1" -cf - ${create} . | tar -C "$2" -xpf - ${extract}`;
     await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'copy', src, dest], { step: `copying ${opts.what} ${src}` });
     return;
   }

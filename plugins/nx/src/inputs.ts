@@ -1,71 +1,65 @@
 /**
  * The inputs and outputs of a preset's `image` target (measured behaviour of Nx 24 in
  * shared/DESIGN.md): everything that can change the image, nothing that cannot.
+ *
+ * The verdict rests on the `runtime` input: kiln-digest computes the preset's fingerprint when
+ * Nx hashes (resolved settings, modes, symlinks, empty directories, trees outside the workspace,
+ * gitignored config files, tools, kiln itself, the variables the build reads), from the files as
+ * they are then. Nothing that decides a hit is frozen into the graph, which the Nx daemon keeps
+ * while only gitignored files change. The command holds no path of the machine or of the kiln
+ * package: node resolves @kiln/cli from the workspace root, wherever it is installed.
+ *
+ * Trees and the lockfile are file inputs as well, so that `nx affected -t image` sees their
+ * changes (Nx decides affected tasks from their file inputs). Config files are not: a comment or a
+ * reordered Packages= changes no resolved value, and the fingerprint hashes resolved values. They
+ * are file inputs of the `lock` target instead, which keeps `nx show projects --affected` exact.
  */
-import { createHash } from 'node:crypto';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TargetConfiguration } from '@nx/devkit';
-import { cachedOutputNames, presetInputs, type Preset, type Project } from '@kiln/config';
+import type { PresetFacts } from '@kiln/config/dist/facts';
 
 type Inputs = NonNullable<TargetConfiguration['inputs']>;
 
-/** A path of the kiln package: relative to the workspace when inside it (the same on every checkout). */
-export function kilnBin(workspaceRoot: string, file: string): string {
-  const abs = require.resolve(`@kiln/cli/dist/${file}`);
-  const rel = path.relative(workspaceRoot, abs);
-  return rel.startsWith('..') ? abs : rel;
-}
-
-let identity: string | undefined;
-/** kiln's version and a hash of its engine's code (@kiln/cli/dist/version.js), once per graph creation. */
-function kilnIdentity(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  identity ??= (require('@kiln/cli/dist/version.js') as { buildIdentity(): string }).buildIdentity();
-  return identity;
-}
+/** The output files of a dependency that go into the hash (Nx's glob engine takes the !(...) form). */
+export const DEPENDENCY_IMAGE_FILES = '**/!(*.manifest.json)';
 
 function quote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The output files of a dependency that go into the hash (Nx's glob engine takes the !(...) form). */
-export const DEPENDENCY_IMAGE_FILES = '**/!(*.manifest.json)';
+/** The runtime input: kiln-digest of the preset, run by node from the workspace root. */
+export function digestCommand(dir: string, preset: string): string {
+  const args = ['-C', dir, '-p', preset].map(quote).join(' ');
+  return `node -e "process.exitCode=require('@kiln/cli/dist/digest.js').main(process.argv.slice(1))" -- ${args}`;
+}
 
-export function imageInputs(project: Project, preset: Preset, dir: string, workspaceRoot: string): Inputs {
-  const inputs = presetInputs(project, preset);
+export function imageInputs(preset: PresetFacts, dir: string, workspaceRoot: string): Inputs {
   const inWorkspace = (p: string) => !path.relative(workspaceRoot, p).startsWith('..');
   const ws = (p: string) => `{workspaceRoot}/${path.relative(workspaceRoot, p)}`;
-  const result: Inputs = [];
-
-  // Config files and trees by content, gitignored ones too (mkosi.local.conf usually is).
-  for (const f of [...inputs.configFiles, inputs.lockfile].filter(inWorkspace)) result.push({ fileset: ws(f), includeIgnored: true } as never);
-  for (const p of inputs.paths.filter(inWorkspace)) {
+  const result: Inputs = [{ fileset: ws(preset.lockfile), includeIgnored: true } as never];
+  for (const p of preset.paths.filter(inWorkspace)) {
     result.push({ fileset: ws(p), includeIgnored: true } as never, { fileset: `${ws(p)}/**/*`, includeIgnored: true } as never);
   }
-
-  // What file hashes miss: modes, symlinks, empty directories, trees outside the workspace; and
-  // the resolved settings and kiln's build identity. Runs in the workspace root on every `nx run`.
-  const cacheFile = path.join(os.tmpdir(), 'kiln-digest', createHash('sha256').update(workspaceRoot).digest('hex').slice(0, 12), `${project.main.name}-${preset.name}.json`);
-  const digestArgs = [
-    '--root', dir,
-    '--cache', cacheFile,
-    '--extra', `kiln:${kilnIdentity()}`,
-    '--extra', `settings:${inputs.settingsHash}`,
-    ...inputs.paths.map((p) => (inWorkspace(p) ? path.relative(workspaceRoot, p) : p)),
-  ];
-  result.push({ runtime: `node ${kilnBin(workspaceRoot, 'digest.js')} ${digestArgs.map(quote).join(' ')}` });
-
-  for (const name of inputs.environment) result.push({ env: name });
+  result.push({ runtime: digestCommand(dir, preset.name) });
   // A base tree or initrd built by another preset: its image files, as Nx restored or built them;
   // not its build manifest (a rebuild giving the same image must not rebuild this preset).
-  if (inputs.readsOutputsOf.length) result.push({ dependentTasksOutputFiles: DEPENDENCY_IMAGE_FILES });
-  // kiln's own version is in the digest; no npm package can change the image otherwise.
+  if (preset.readsOutputsOf.length) result.push({ dependentTasksOutputFiles: DEPENDENCY_IMAGE_FILES });
+  // kiln's own identity is in the fingerprint; no npm package can change the image otherwise.
   result.push({ externalDependencies: [] });
   return result;
 }
 
-export function imageOutputs(project: Project, preset: Preset, workspaceRoot: string): string[] {
-  const dir = preset.config.OutputDirectory as string;
-  return cachedOutputNames(preset.config).map((n) => `{workspaceRoot}/${path.relative(workspaceRoot, path.join(dir, n))}`);
+/**
+ * The config files, as inputs of a target that is not cached: for `nx affected` only. A preset
+ * starts from the main image's settings (universal and inherited ones), so the main image's
+ * files count for it too.
+ */
+export function configInputs(preset: PresetFacts, main: PresetFacts, workspaceRoot: string): Inputs {
+  return [...new Set([...(preset.main ? [] : main.files), ...preset.files])]
+    .filter((f) => !path.relative(workspaceRoot, f).startsWith('..'))
+    .map((f) => ({ fileset: `{workspaceRoot}/${path.relative(workspaceRoot, f)}`, includeIgnored: true }) as never);
+}
+
+export function imageOutputs(preset: PresetFacts, workspaceRoot: string): string[] {
+  return preset.cachedOutputs.map((f) => `{workspaceRoot}/${path.relative(workspaceRoot, f)}`);
 }

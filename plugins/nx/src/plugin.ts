@@ -1,22 +1,25 @@
 /**
- * The Nx plugin. Graph creation reads configuration only (@kiln/config), never the engine.
+ * The Nx plugin. Graph creation reads project facts only (@kiln/config's facts.ts, cached per
+ * project and checked against the files it read), never the engine.
  *
  * Naming: the main image of the project in DIR is the Nx project named after DIR's basename
  * (examples/system -> `system`), rooted at DIR; each preset NAME is the project `<main>-NAME`,
  * rooted at its own definition, mkosi.images/NAME/ or mkosi.images/NAME.conf, so that a change
  * there makes only that preset (and the presets using it) affected. Every project gets an
- * `image` target (renamable with the `targetName` option) that runs `kiln build` for that preset
- * alone; Nx orders presets through the dependency edges and caches each one.
+ * `image` target (renamable with the `targetName` option), run by the `@kiln/nx:image` executor:
+ * `kiln build` of that preset alone; Nx orders presets through the dependency edges and caches
+ * each one. Inputs: see inputs.ts.
  *
- * Inputs (see inputs.ts): the preset's config files, trees and scripts as filesets (gitignored
- * files included), a runtime `kiln-digest` covering what Nx's file hash cannot see (modes,
- * symlinks, empty directories, trees outside the workspace) plus the resolved settings and
- * kiln's version, the environment the build reads, and the outputs of the presets it reads.
+ * A project whose config cannot be read is reported (file:line: message) and left out; every
+ * other project keeps its targets. Warnings (an unknown setting) are shown once per graph
+ * computation.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CreateDependencies, CreateNodesContextV2, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
-import { loadProject, type Preset, type Project } from '@kiln/config';
-import { imageInputs, imageOutputs, kilnBin } from './inputs';
+import { AggregateCreateNodesError, logger } from '@nx/devkit';
+import type { CreateDependencies, CreateNodesResult, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
+import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
+import { configInputs, imageInputs, imageOutputs } from './inputs';
 
 export const name = '@kiln/nx';
 
@@ -45,22 +48,36 @@ export function normalizeOptions(o: KilnPluginOptions | undefined): Options {
 /** Config files that belong to a project read from a parent directory, never projects themselves. */
 export const INNER = /(^|\/)(mkosi\.images|mkosi\.presets|mkosi\.conf\.d|mkosi\.profiles|mkosi\.local|kiln\.images|kiln\.conf\.d|kiln\.profiles|mkosi\.output|node_modules)(\/|$)/;
 
-/** Projects read during this graph computation, for createDependencies (same process). */
-const loaded = new Map<string, Project>();
+/** The project directory a config file makes, or null for a file read as part of another project. */
+export function projectDir(file: string): string | null {
+  let dir = path.dirname(file);
+  if (INNER.test(dir)) return null;
+  // mkosi also reads a project from DIR/mkosi/mkosi.conf: the project is DIR.
+  if (path.basename(dir) === 'mkosi' && path.basename(file) === 'mkosi.conf') dir = path.dirname(dir);
+  return dir;
+}
 
 export const createNodes: CreateNodesV2<KilnPluginOptions> = [
   '**/{mkosi.conf,kiln.toml}',
   async (configFiles, rawOptions, context) => {
     const options = normalizeOptions(rawOptions);
-    const results: Awaited<ReturnType<CreateNodesV2[1]>> = [];
+    const results: [string, CreateNodesResult][] = [];
+    const errors: [string, Error][] = [];
     for (const file of configFiles) {
-      let dir = path.dirname(file);
-      if (INNER.test(dir)) continue;
-      // mkosi also reads a project from DIR/mkosi/mkosi.conf: the project is DIR.
-      if (path.basename(dir) === 'mkosi' && file.endsWith('mkosi.conf')) dir = path.dirname(dir);
-      const project = loadWorkspaceProject(context, dir);
-      results.push([file, { projects: createProjects(project, dir, options, context) }]);
+      const dir = projectDir(file);
+      if (dir === null) continue;
+      const facts = projectFacts(path.join(context.workspaceRoot, dir));
+      if (isFactsError(facts)) {
+        // Nx shows it with the file, and keeps every other project.
+        errors.push([file, new Error(`kiln: ${relativeMessage(facts.error.message, context.workspaceRoot)}`)]);
+        continue;
+      }
+      for (const w of facts.warnings) {
+        logger.warn(`kiln: ${path.relative(context.workspaceRoot, w.file)}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`);
+      }
+      results.push([file, { projects: createProjects(facts, dir, options, context) }]);
     }
+    if (errors.length) throw new AggregateCreateNodesError(errors, results);
     return results;
   },
 ];
@@ -68,75 +85,59 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
 /** Nx 21-24 look for createNodesV2 or createNodes; both are the array form. */
 export const createNodesV2 = createNodes;
 
-function loadWorkspaceProject(context: CreateNodesContextV2, dir: string): Project {
-  const abs = path.join(context.workspaceRoot, dir);
-  try {
-    const project = loadProject(abs);
-    loaded.set(dir, project);
-    return project;
-  } catch (e) {
-    // Nx shows this message as the reason the graph could not be created.
-    throw new Error(`kiln: ${(e as Error).message}`);
-  }
+/** Error messages name files by absolute path; in Nx's output they read better from the workspace. */
+function relativeMessage(message: string, workspaceRoot: string): string {
+  return message.split(`${workspaceRoot}/`).join('');
 }
 
-export function projectName(project: Project, preset: Preset): string {
-  return preset.main ? project.main.name : `${project.main.name}-${preset.name}`;
+export function projectName(facts: ProjectFacts, preset: PresetFacts): string {
+  const main = facts.presets.find((p) => p.main)!;
+  return preset.main ? preset.name : `${main.name}-${preset.name}`;
 }
 
 /** mkosi.images/NAME/ or mkosi.images/NAME.conf, relative to the workspace. */
-function presetRoot(context: { workspaceRoot: string }, project: Project, preset: Preset, dir: string): string {
-  return preset.main ? dir : path.relative(context.workspaceRoot, preset.source);
+function presetRoot(workspaceRoot: string, preset: PresetFacts, dir: string): string {
+  return preset.main ? dir : path.relative(workspaceRoot, preset.source);
 }
 
-export function createProjects(project: Project, dir: string, options: Options, context: { workspaceRoot: string }): Record<string, ProjectConfiguration> {
+export function createProjects(facts: ProjectFacts, dir: string, options: Options, context: { workspaceRoot: string }): Record<string, ProjectConfiguration> {
   const projects: Record<string, ProjectConfiguration> = {};
-  const kiln = kilnBin(context.workspaceRoot, 'main.js');
-  for (const preset of project.presets) {
-    const root = presetRoot(context, project, preset, dir);
-    const pname = projectName(project, preset);
-    const format = preset.config.Format as string;
+  for (const preset of facts.presets) {
+    const root = presetRoot(context.workspaceRoot, preset, dir);
+    const pname = projectName(facts, preset);
+    const cli = (command: string, cliOptions: Record<string, unknown>, description: string): TargetConfiguration => ({
+      executor: '@kiln/nx:kiln',
+      options: { command, directory: dir, ...cliOptions },
+      cache: false,
+      metadata: { description, technologies: ['kiln'] },
+    });
     const image: TargetConfiguration = {
-      executor: 'nx:run-commands',
-      options: { command: `node ${kiln} build -C ${dir} --preset ${preset.name} --force --no-deps`, cwd: '.' },
+      executor: '@kiln/nx:image',
+      options: { directory: dir, preset: preset.name },
       cache: true,
-      inputs: imageInputs(project, preset, dir, context.workspaceRoot),
-      outputs: imageOutputs(project, preset, context.workspaceRoot),
+      inputs: imageInputs(preset, dir, context.workspaceRoot),
+      outputs: imageOutputs(preset, context.workspaceRoot),
       ...(preset.dependencies.length ? { dependsOn: [`^${options.targetName}`] } : {}),
       metadata: {
-        description: `Build the ${preset.main ? 'main image' : `preset ${preset.name}`} of ${dir} (${format}) with kiln`,
+        description: `Build the ${preset.main ? 'main image' : `preset ${preset.name}`} of ${dir} (${preset.format}) with kiln`,
         technologies: ['kiln', 'mkosi'],
-        help: { command: `node ${kiln} build --help`, example: { options: { verbose: true } } },
+        help: { command: 'npx --no kiln build --help', example: { options: { directory: dir, preset: preset.name } } },
       },
     };
+    const lock = cli('lock', { preset: preset.name }, `Resolve the packages of ${pname} into its kiln.lock (exact versions and checksums)`);
+    // Not cached: a lock records what the mirror has now. Its inputs are the config files, so
+    // that `nx show projects --affected` sees a config change (see inputs.ts).
+    lock.inputs = configInputs(preset, facts.presets.find((p) => p.main)!, context.workspaceRoot);
     const targets: Record<string, TargetConfiguration> = {
       [options.targetName]: image,
-      [options.cleanTargetName]: {
-        executor: 'nx:run-commands',
-        options: { command: `node ${kiln} clean -C ${dir} --preset ${preset.name}`, cwd: '.' },
-        cache: false,
-        metadata: { description: `Remove the outputs of ${pname}`, technologies: ['kiln'] },
-      },
-      // Not cached: a lock records what the mirror has now.
-      [options.lockTargetName]: {
-        executor: 'nx:run-commands',
-        options: { command: `node ${kiln} lock -C ${dir} --preset ${preset.name}`, cwd: '.' },
-        cache: false,
-        metadata: { description: `Resolve the packages of ${pname} into its kiln.lock (exact versions and checksums)`, technologies: ['kiln'] },
-      },
+      [options.cleanTargetName]: cli('clean', { preset: preset.name }, `Remove the outputs of ${pname}`),
+      [options.lockTargetName]: lock,
     };
-    if (preset.main) {
-      targets[options.summaryTargetName] = {
-        executor: 'nx:run-commands',
-        options: { command: `node ${kiln} summary -C ${dir}`, cwd: '.' },
-        cache: false,
-        metadata: { description: `Show every preset of ${dir} with its resolved settings`, technologies: ['kiln'] },
-      };
-    }
+    if (preset.main) targets[options.summaryTargetName] = cli('summary', {}, `Show every preset of ${dir} with its resolved settings`);
     projects[root] = {
       name: pname,
       root,
-      tags: ['kiln', `kiln:${format}`],
+      tags: ['kiln', `kiln:${preset.format}`],
       targets,
       metadata: { description: `kiln ${preset.main ? 'image' : 'preset'} ${preset.name}`, technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) } },
     };
@@ -144,21 +145,34 @@ export function createProjects(project: Project, dir: string, options: Options, 
   return projects;
 }
 
-/** Preset -> preset edges: Dependencies=, and reading another preset's output (BaseTrees=%O/base). */
+/**
+ * Preset -> preset edges: Dependencies=, and reading another preset's output (BaseTrees=%O/base).
+ * Read again from the projects Nx has (facts are cached, so this costs a few stat calls), never
+ * from what createNodes left in this process: Nx may run the two in different processes.
+ */
 export const createDependencies: CreateDependencies<KilnPluginOptions> = async (_options, context) => {
   const deps: RawProjectGraphDependency[] = [];
-  for (const [dir, project] of loaded) {
-    // Skip projects excluded from this plugin (nx.json "exclude") or gone since createNodes.
-    if (!Object.values(context.projects).some((p) => p.root === dir)) continue;
-    for (const preset of project.presets) {
-      const source = projectName(project, preset);
+  for (const project of Object.values(context.projects)) {
+    const dir = project.root;
+    if (!isProjectDir(context.workspaceRoot, dir)) continue;
+    const facts = projectFacts(path.join(context.workspaceRoot, dir));
+    if (isFactsError(facts)) continue;
+    const byName = new Map(facts.presets.map((p) => [p.name, p]));
+    for (const preset of facts.presets) {
+      const source = projectName(facts, preset);
       // Nx wants a file of the source project: the first config file the preset was read from.
       const sourceFile = path.relative(context.workspaceRoot, preset.files[0] ?? preset.source);
       for (const d of preset.dependencies) {
-        const target = projectName(project, project.presets.find((p) => p.name === d.preset) as Preset);
-        deps.push({ source, target, type: 'static', sourceFile } as RawProjectGraphDependency);
+        deps.push({ source, target: projectName(facts, byName.get(d)!), type: 'static', sourceFile } as RawProjectGraphDependency);
       }
     }
   }
   return deps;
 };
+
+/** Whether an Nx project root is a kiln project directory (not a preset of one). */
+function isProjectDir(workspaceRoot: string, dir: string): boolean {
+  if (INNER.test(dir)) return false;
+  const abs = path.join(workspaceRoot, dir);
+  return ['mkosi.conf', 'kiln.toml', 'mkosi/mkosi.conf'].some((f) => fs.existsSync(path.join(abs, f)));
+}

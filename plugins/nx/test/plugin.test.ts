@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CreateNodesContextV2, ProjectConfiguration } from '@nx/devkit';
+import { AggregateCreateNodesError, logger, type CreateNodesContextV2, type ProjectConfiguration } from '@nx/devkit';
 import { createDependencies, createNodes } from '../src';
 import { DEPENDENCY_IMAGE_FILES } from '../src/inputs';
 
@@ -47,18 +47,18 @@ describe('createNodes', () => {
     const projects = await nodes(workspace(files));
     const image = projects['images/os'].targets!.image;
     expect(image.cache).toBe(true);
-    expect(image.options.command).toMatch(/^node \S+main\.js build -C images\/os --preset os --force --no-deps$/);
+    expect(image.executor).toBe('@kiln/nx:image');
+    expect(image.options).toEqual({ directory: 'images/os', preset: 'os' });
     expect(image.dependsOn).toEqual(['^image']);
     // Output= defaults to ImageId= or "image" for the main image, as in mkosi.
     expect(image.outputs).toEqual(['{workspaceRoot}/images/os/mkosi.output/image.tar.zst', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json']);
+    // Config files are not file inputs (a comment changes nothing resolved); the fingerprint,
+    // computed when Nx hashes, covers settings, modes, environment and tools. No absolute path.
     expect(image.inputs).toEqual([
-      { fileset: '{workspaceRoot}/images/os/mkosi.conf', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/kiln.lock', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra/**/*', includeIgnored: true },
-      { runtime: expect.stringMatching(/^node \S+digest\.js --root images\/os --cache \S+ --extra kiln:0\.1\.0\+[0-9a-f]{16} --extra settings:[0-9a-f]{32} images\/os\/mkosi\.extra$/) },
-      { env: 'SOURCE_DATE_EPOCH' },
-      { env: 'TOKEN' },
+      { runtime: `node -e "process.exitCode=require('@kiln/cli/dist/digest.js').main(process.argv.slice(1))" -- -C images/os -p os` },
       { dependentTasksOutputFiles: '**/!(*.manifest.json)' },
       { externalDependencies: [] },
     ]);
@@ -82,7 +82,16 @@ describe('createNodes', () => {
     expect(Object.keys(projects['images/os'].targets!).sort()).toEqual(['clean', 'image', 'lock', 'summary']);
     expect(Object.keys(projects['images/os/mkosi.images/base'].targets!).sort()).toEqual(['clean', 'image', 'lock']);
     expect(projects['images/os'].metadata).toMatchObject({ targetGroups: { kiln: ['image', 'clean', 'lock', 'summary'] } });
-    expect(projects['images/os/mkosi.images/base'].targets!.lock).toMatchObject({ cache: false, options: { command: expect.stringMatching(/ lock -C images\/os --preset base$/) } });
+    expect(projects['images/os/mkosi.images/base'].targets!.lock).toMatchObject({
+      executor: '@kiln/nx:kiln',
+      cache: false,
+      options: { command: 'lock', directory: 'images/os', preset: 'base' },
+      // For `nx show projects --affected`: the config files base is read from, the main one's too.
+      inputs: [
+        { fileset: '{workspaceRoot}/images/os/mkosi.conf', includeIgnored: true },
+        { fileset: '{workspaceRoot}/images/os/mkosi.images/base/mkosi.conf', includeIgnored: true },
+      ],
+    });
     expect(projects['images/os'].targets!.image.metadata).toMatchObject({ technologies: ['kiln', 'mkosi'] });
   });
 
@@ -92,13 +101,60 @@ describe('createNodes', () => {
     expect(projects['images/os'].targets!['os-image'].dependsOn).toEqual(['^os-image']);
   });
 
-  it('turns a configuration error into a message naming file:line', async () => {
-    const ws = workspace({ ...files, 'images/os/mkosi.conf': '[Output]\nFormat=zip\n' });
-    await expect(nodes(ws)).rejects.toThrow(/^kiln: .*images\/os\/mkosi\.conf:2: Format=: "zip" is not a valid value/);
+  it('turns a configuration error into a message naming file:line, and keeps every other project', async () => {
+    const ws = workspace({
+      ...files,
+      'images/os/mkosi.conf': '[Output]\nFormat=zip\n',
+      'images/other/mkosi.conf': '[Output]\nFormat=cpoi\n',
+      'images/good/mkosi.conf': '[Output]\nFormat=tar\n',
+    });
+    const context = { workspaceRoot: ws, nxJsonConfiguration: {} } as CreateNodesContextV2;
+    const error = await Promise.resolve(createNodes[1](['images/os/mkosi.conf', 'images/other/mkosi.conf', 'images/good/mkosi.conf'], {}, context)).then(
+      () => null,
+      (e: unknown) => e as AggregateCreateNodesError,
+    );
+    expect(error).toBeInstanceOf(AggregateCreateNodesError);
+    // Both broken projects are reported, each with its file:line, and not with the workspace path.
+    expect(error!.errors.map(([file, e]) => [file, (e as Error).message])).toEqual([
+      ['images/os/mkosi.conf', expect.stringMatching(/^kiln: images\/os\/mkosi\.conf:2: Format=: "zip" is not a valid value/)],
+      ['images/other/mkosi.conf', expect.stringMatching(/^kiln: images\/other\/mkosi\.conf:2: Format=: "cpoi" is not a valid value/)],
+    ]);
+    expect(error!.partialResults.map(([file, r]) => [file, Object.values(r.projects!).map((p) => p.name)])).toEqual([['images/good/mkosi.conf', ['good']]]);
+  });
+
+  it('shows warnings (unknown settings) through Nx\'s logger, on every graph computation', async () => {
+    const ws = workspace({ 'img/mkosi.conf': '[Output]\nFormat=tar\nFrobnicate=yes\n' });
+    const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    const context = { workspaceRoot: ws, nxJsonConfiguration: {} } as CreateNodesContextV2;
+    await createNodes[1](['img/mkosi.conf'], {}, context);
+    await createNodes[1](['img/mkosi.conf'], {}, context);
+    expect(warn.mock.calls.map((c) => c[0])).toEqual([
+      'kiln: img/mkosi.conf:3: warning: unknown setting Frobnicate= is ignored',
+      'kiln: img/mkosi.conf:3: warning: unknown setting Frobnicate= is ignored',
+    ]);
+    warn.mockRestore();
+  });
+
+  it('sees a config file created after the last read (a gitignored mkosi.local.conf)', async () => {
+    const ws = workspace(files);
+    expect((await nodes(ws))['images/os'].tags).toContain('kiln:tar');
+    fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Output]\nFormat=cpio\n');
+    expect((await nodes(ws))['images/os'].tags).toContain('kiln:cpio');
   });
 });
 
 describe('createDependencies', () => {
+  it('reads the projects Nx gives it, not state left by createNodes in this process', async () => {
+    const ws = workspace(files);
+    const projects = await nodes(ws);
+    jest.resetModules();
+    // A fresh module instance, as in another process.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fresh = require('../src') as typeof import('../src');
+    const deps = await fresh.createDependencies({}, { workspaceRoot: ws, projects, nxJsonConfiguration: {} } as never);
+    expect(deps).toHaveLength(2);
+  });
+
   it('adds an edge for Dependencies= and for reading another preset\'s output', async () => {
     const ws = workspace(files);
     const projects = await nodes(ws);

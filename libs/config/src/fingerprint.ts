@@ -1,0 +1,67 @@
+/**
+ * The fingerprint of a preset's build: what Nx's `runtime` input hashes on every `nx run`, and
+ * what `kiln digest` prints (the same function, line for line). Everything is computed from the
+ * files and the environment at the moment of hashing, nothing from the Nx graph:
+ *
+ *   kiln <identity>                 the code that builds (version + hash of the engine)
+ *   settings <hash>                 the resolved settings that can change the image
+ *   tool <name> <version line>      the host tools (or the ToolsTree=)
+ *   env <NAME> <sha256|unset>       the variables the build reads
+ *   file|dir|link|special|missing   every entry of the preset's trees and scripts (input-digest)
+ *
+ * Node builtins only on the warm path (facts.ts keeps the project's facts).
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { cacheKey, digestCacheDir, isFactsError, projectFacts, type FactsError, type PresetFacts, type ProjectFacts } from './facts';
+import { entryLine, inputEntries } from './input-digest';
+import { hostToolVersions } from './tools-identity';
+
+export interface FingerprintOptions {
+  /** kiln's build identity (version + code hash). */
+  identity: string;
+  env?: Record<string, string | undefined>;
+  /** Cache directory (default: digestCacheDir()); null: compute everything. */
+  cacheDir?: string | null;
+}
+
+export class FingerprintError extends Error {}
+
+/** The preset named `name` (default: the main image), or a FingerprintError naming the choices. */
+export function findPreset(facts: ProjectFacts | FactsError, name?: string): PresetFacts {
+  if (isFactsError(facts)) throw new FingerprintError(facts.error.message);
+  const preset = name ? facts.presets.find((p) => p.name === name) : facts.presets.find((p) => p.main);
+  if (!preset) throw new FingerprintError(`no preset named "${name}" (accepted: ${facts.presets.map((p) => p.name).join(', ')})`);
+  return preset;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The lines of the fingerprint of preset `name` of the project in `dir`. */
+export function fingerprintLines(dir: string, name: string | undefined, opts: FingerprintOptions): string[] {
+  const cacheDir = opts.cacheDir === undefined ? digestCacheDir() : opts.cacheDir;
+  const env = opts.env ?? process.env;
+  const facts = projectFacts(dir, { cacheDir });
+  const preset = findPreset(facts, name);
+  const root = (facts as ProjectFacts).root;
+  const lines = [`kiln ${opts.identity}`, `settings ${preset.settingsHash}`];
+
+  if (preset.toolsTree && path.isAbsolute(preset.toolsTree)) {
+    lines.push(`tool ToolsTree ${path.relative(root, preset.toolsTree) || '.'}`);
+  } else {
+    const versions = hostToolVersions(env, cacheDir ? path.join(cacheDir, 'tools.json') : undefined);
+    for (const [tool, version] of Object.entries(versions)) lines.push(`tool ${tool} ${version}`);
+    if (preset.toolsTree) lines.push(`tool ToolsTree ${preset.toolsTree}`);
+  }
+  for (const v of preset.environment) lines.push(`env ${v} ${env[v] === undefined ? 'unset' : sha256(env[v]!)}`);
+
+  const cacheFile = cacheDir ? path.join(cacheDir, `content-${cacheKey(dir)}-${preset.name}.json`) : undefined;
+  const trees = preset.paths.filter((p) => !preset.exactPaths.includes(p));
+  const entries = [...inputEntries(trees, { root, cacheFile }), ...inputEntries(preset.exactPaths, { root, modes: 'exact' })];
+  for (const e of entries) lines.push(entryLine(e));
+  return lines;
+}
+
+export function fingerprint(dir: string, name: string | undefined, opts: FingerprintOptions): string {
+  return sha256(fingerprintLines(dir, name, opts).join('\n'));
+}

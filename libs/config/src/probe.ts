@@ -1,0 +1,133 @@
+/**
+ * The file system as the config reader sees it, recorded. Reading a project goes through these
+ * functions; inside `recording()` each access leaves a probe (a path and its signature), so that
+ * a later process can tell, with a few stat calls and without loading the reader, whether the
+ * project would read the same way again (facts.ts). What decides a read:
+ *
+ *  - a file's content: its signature (inode, size, mtime and ctime in nanoseconds);
+ *  - whether a name exists, and whether it is a file or a directory: the listing of its parent,
+ *    whose mtime changes with every entry created, removed or renamed in it;
+ *  - a directory listing: the directory's own signature;
+ *  - a glob: its pattern and the sorted list it expanded to.
+ *
+ * Node builtins only: facts.ts loads this on every Nx hash, where loading zod would cost more
+ * than the whole check.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type Probes = Record<string, string>;
+
+let probes: Probes | null = null;
+
+/** Runs fn, returning what it returned and every probe it left. Not reentrant. */
+export function recording<T>(fn: () => T): { result: T; probes: Probes } {
+  const outer = probes;
+  probes = {};
+  try {
+    const result = fn();
+    return { result, probes };
+  } finally {
+    probes = outer;
+  }
+}
+
+/** The signature of a path now: what a probe compares. */
+export function signature(p: string): string {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(p, { bigint: true });
+  } catch {
+    return 'missing';
+  }
+  const kind = st.isDirectory() ? 'd' : st.isFile() ? 'f' : 'o';
+  return `${kind}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+function note(key: string, value: string): void {
+  if (probes && !(key in probes)) probes[key] = value;
+}
+
+/** A path whose content or listing was read. */
+function content(p: string): void {
+  if (probes) note(`path:${p}`, signature(p));
+}
+
+/** A name looked up: its parent's listing decides whether it is there. */
+function lookup(p: string): void {
+  if (probes) content(path.dirname(p));
+}
+
+export function exists(p: string): boolean {
+  lookup(p);
+  // A symlink's target can change without its parent changing: follow it as a content probe.
+  if (probes && isSymlink(p)) content(p);
+  return fs.existsSync(p);
+}
+
+export function isDirectory(p: string): boolean {
+  lookup(p);
+  if (probes && isSymlink(p)) content(p);
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function readText(p: string): string {
+  lookup(p);
+  content(p);
+  return fs.readFileSync(p, 'utf8');
+}
+
+export function readdir(dir: string): string[] {
+  lookup(dir);
+  content(dir);
+  return fs.readdirSync(dir);
+}
+
+export function realpath(p: string): string {
+  lookup(p);
+  if (probes && isSymlink(p)) content(p);
+  return fs.realpathSync(p);
+}
+
+/** A glob's expansion: checked again by expanding it again (globs are rare in configs). */
+export function globbed(cwd: string, pattern: string, result: string[]): void {
+  note(`glob:${cwd}\0${pattern}`, JSON.stringify(result));
+}
+
+/** Expands a glob the way the reader does (fast-glob, loaded only when a config has one). */
+export function expandGlob(cwd: string, pattern: string): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fg = require('fast-glob') as typeof import('fast-glob');
+  const result = fg.sync(pattern, { cwd, absolute: true, onlyFiles: true, dot: true }).sort();
+  globbed(cwd, pattern, result);
+  return result;
+}
+
+/** Whether every probe still holds: the first one that does not, or null. */
+export function changedProbe(recorded: Probes): string | null {
+  for (const [key, value] of Object.entries(recorded)) {
+    if (key.startsWith('path:')) {
+      if (signature(key.slice(5)) !== value) return key.slice(5);
+    } else if (key.startsWith('glob:')) {
+      const [cwd, pattern] = key.slice(5).split('\0');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const fg = require('fast-glob') as typeof import('fast-glob');
+      if (JSON.stringify(fg.sync(pattern, { cwd, absolute: true, onlyFiles: true, dot: true }).sort()) !== value) return pattern;
+    } else {
+      return key;
+    }
+  }
+  return null;
+}
+
+function isSymlink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The identity of the host tools a build runs: a new mmdebstrap, apt or dpkg can change an image,
+ * so their version lines are part of every preset's fingerprint and build manifest. Asking a
+ * tool its version costs tens of milliseconds (mmdebstrap is Perl), too much for every `nx run`:
+ * answers are remembered by the signature of the binary (inode, size, mtime), so an upgrade is
+ * seen and an unchanged tool is never asked twice. Node builtins only.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeJsonAtomic } from './facts';
+import { signature } from './probe';
+
+/** The host tools the Debian engine runs, with the argument printing their version. */
+export const HOST_TOOLS: readonly [string, string][] = [
+  ['mmdebstrap', '--version'],
+  ['apt-get', '--version'],
+  ['dpkg', '--version'],
+];
+
+function which(cmd: string, env: Record<string, string | undefined>): string | null {
+  for (const dir of (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    if (!dir) continue;
+    const p = path.join(dir, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function firstLine(file: string, arg: string): string {
+  const r = spawnSync(file, [arg], { encoding: 'utf8', env: { PATH: process.env.PATH, LC_ALL: 'C' }, timeout: 30_000 });
+  if (r.error) return `unknown (${r.error.message})`;
+  return (r.stdout || r.stderr).split('\n')[0].trim() || `unknown (exit code ${r.status})`;
+}
+
+/** name -> version line ("not installed" when absent), remembered in `cacheFile` when given. */
+export function hostToolVersions(env: Record<string, string | undefined> = process.env, cacheFile?: string): Record<string, string> {
+  let cache: Record<string, { sig: string; version: string }> = {};
+  if (cacheFile) {
+    try {
+      cache = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+    } catch {
+      cache = {};
+    }
+  }
+  let changed = false;
+  const out: Record<string, string> = {};
+  for (const [cmd, arg] of HOST_TOOLS) {
+    const file = which(cmd, env);
+    if (!file) {
+      out[cmd] = 'not installed';
+      continue;
+    }
+    const real = fs.realpathSync(file);
+    const sig = `${real} ${signature(real)}`;
+    const hit = cache[file];
+    if (hit && hit.sig === sig) {
+      out[cmd] = hit.version;
+      continue;
+    }
+    out[cmd] = firstLine(file, arg);
+    cache[file] = { sig, version: out[cmd] };
+    changed = true;
+  }
+  if (cacheFile && changed) writeJsonAtomic(cacheFile, cache);
+  return out;
+}
