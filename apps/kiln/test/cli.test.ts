@@ -93,6 +93,25 @@ describe('kiln digest', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no preset named "nope" (accepted: base, initrd, system)');
   });
+
+  it('prints what the Nx target hashes: the runtime input of the plugin gives the same fingerprint', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createNodes } = require('@kiln/nx') as typeof import('@kiln/nx');
+    const results = await createNodes[1](['examples/system/mkosi.conf'], {}, { workspaceRoot: repo, nxJsonConfiguration: {} } as never);
+    const projects = Object.assign({}, ...results.map(([, r]) => r.projects));
+    for (const [root, preset] of [['examples/system', 'system'], ['examples/system/mkosi.images/base', 'base']]) {
+      const inputs = projects[root].targets.image.inputs as { runtime?: string }[];
+      const runtime = inputs.find((i) => i.runtime)!.runtime!;
+      // As Nx runs it: a shell in the workspace root.
+      const nx = spawnSync('sh', ['-c', runtime], { cwd: repo, encoding: 'utf8' });
+      expect(nx.status).toBe(0);
+      const cli = kiln(['digest', '-C', 'examples/system', '--preset', preset]);
+      expect(cli.stdout).toBe(nx.stdout);
+      expect(cli.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+      // --list shows the lines the fingerprint is made of, kiln's identity first.
+      expect(kiln(['digest', '-C', 'examples/system', '--preset', preset, '--list']).stdout).toMatch(/^kiln 0\.1\.0\+[0-9a-f]{16}\nsettings [0-9a-f]{32}\ntool mmdebstrap /);
+    }
+  });
 });
 
 describe('kiln explain', () => {
