@@ -91,7 +91,8 @@ let codeStamp: string | undefined;
 function readerVersion(): string {
   if (codeStamp) return codeStamp;
   const h = createHash('sha256');
-  for (const f of fs.readdirSync(__dirname).filter((n) => n.endsWith('.js')).sort()) h.update(`${f} ${signature(path.join(__dirname, f))}\n`);
+  // .ts: the sources, where the tests run them.
+  for (const f of fs.readdirSync(__dirname).filter((n) => /\.(js|ts)$/.test(n)).sort()) h.update(`${f} ${signature(path.join(__dirname, f))}\n`);
   codeStamp = h.digest('hex').slice(0, 16);
   return codeStamp;
 }
@@ -101,6 +102,8 @@ const RACY_NS = 100_000_000n;
 
 function trustworthy(c: CacheFile): boolean {
   if (c.version !== readerVersion() || c.home !== os.homedir()) return false;
+  // A read always probes the project directory: no probes means a broken recording, never "unchanged".
+  if (Object.keys(c.probes).length === 0) return false;
   if (changedProbe(c.probes) !== null) return false;
   const started = BigInt(c.started);
   for (const [key, sig] of Object.entries(c.probes)) {

@@ -18,17 +18,24 @@ import * as path from 'node:path';
 
 export type Probes = Record<string, string>;
 
-let probes: Probes | null = null;
+/**
+ * The probes being recorded. Kept on a global symbol, not in a module variable: the reader and
+ * the recorder must share it even when two copies of this module are loaded (two installed
+ * copies of @kiln/config, or a test's module registry reset between them).
+ */
+const SLOT = Symbol.for('kiln.config.probes');
+const slot = globalThis as unknown as { [SLOT]?: Probes | null };
+const current = (): Probes | null => slot[SLOT] ?? null;
 
-/** Runs fn, returning what it returned and every probe it left. Not reentrant. */
+/** Runs fn, returning what it returned and every probe it left. */
 export function recording<T>(fn: () => T): { result: T; probes: Probes } {
-  const outer = probes;
-  probes = {};
+  const outer = current();
+  const probes: Probes = {};
+  slot[SLOT] = probes;
   try {
-    const result = fn();
-    return { result, probes };
+    return { result: fn(), probes };
   } finally {
-    probes = outer;
+    slot[SLOT] = outer;
   }
 }
 
@@ -44,30 +51,31 @@ export function signature(p: string): string {
   return `${kind}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
-function note(key: string, value: string): void {
-  if (probes && !(key in probes)) probes[key] = value;
+function note(key: string, value: () => string): void {
+  const probes = current();
+  if (probes && !(key in probes)) probes[key] = value();
 }
 
 /** A path whose content or listing was read. */
 function content(p: string): void {
-  if (probes) note(`path:${p}`, signature(p));
+  note(`path:${p}`, () => signature(p));
 }
 
 /** A name looked up: its parent's listing decides whether it is there. */
 function lookup(p: string): void {
-  if (probes) content(path.dirname(p));
+  content(path.dirname(p));
 }
 
 export function exists(p: string): boolean {
   lookup(p);
   // A symlink's target can change without its parent changing: follow it as a content probe.
-  if (probes && isSymlink(p)) content(p);
+  if (current() && isSymlink(p)) content(p);
   return fs.existsSync(p);
 }
 
 export function isDirectory(p: string): boolean {
   lookup(p);
-  if (probes && isSymlink(p)) content(p);
+  if (current() && isSymlink(p)) content(p);
   try {
     return fs.statSync(p).isDirectory();
   } catch {
@@ -89,13 +97,13 @@ export function readdir(dir: string): string[] {
 
 export function realpath(p: string): string {
   lookup(p);
-  if (probes && isSymlink(p)) content(p);
+  if (current() && isSymlink(p)) content(p);
   return fs.realpathSync(p);
 }
 
 /** A glob's expansion: checked again by expanding it again (globs are rare in configs). */
 export function globbed(cwd: string, pattern: string, result: string[]): void {
-  note(`glob:${cwd}\0${pattern}`, JSON.stringify(result));
+  note(`glob:${cwd}\0${pattern}`, () => JSON.stringify(result));
 }
 
 /** Expands a glob the way the reader does (fast-glob, loaded only when a config has one). */

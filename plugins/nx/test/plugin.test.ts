@@ -168,3 +168,23 @@ describe('createDependencies', () => {
     expect(deps).toHaveLength(2);
   });
 });
+
+describe('@kiln/nx:image', () => {
+  it('stops with the fix when the graph no longer matches the configuration (a gitignored mkosi.local.conf)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { staleGraph } = require('../src/executors/image/executor') as typeof import('../src/executors/image/executor');
+    const ws = workspace(files);
+    const projects = await nodes(ws);
+    const byName = Object.fromEntries(Object.values(projects).map((p) => [p.name!, p]));
+    const deps = await createDependencies({}, { workspaceRoot: ws, projects, nxJsonConfiguration: {} } as never);
+    const graph = { nodes: {}, dependencies: { os: deps.filter((d) => d.source === 'os').map((d) => ({ source: d.source, target: d.target, type: 'static' })) } };
+    const context = { root: ws, projectName: 'os', targetName: 'image', projectsConfigurations: { version: 2, projects: byName }, projectGraph: graph } as never;
+    const options = { directory: 'images/os', preset: 'os' };
+    expect(staleGraph(options, context)).toBeNull();
+
+    fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Output]\nFormat=cpio\n');
+    expect(staleGraph(options, context)).toBe('its outputs are now images/os/mkosi.output/image.cpio.zst, images/os/mkosi.output/image.manifest.json, not images/os/mkosi.output/image.manifest.json, images/os/mkosi.output/image.tar.zst');
+    fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Config]\nDependencies=initrd\n[Content]\nBaseTrees=\n');
+    expect(staleGraph(options, context)).toBe('it now depends on os-initrd, not os-base, os-initrd');
+  });
+});

@@ -2,8 +2,16 @@
  * @kiln/nx:image: builds one preset (`kiln build --preset NAME --no-deps --force`). Nx decides
  * whether it runs at all (the cache), and builds the presets it reads first (dependsOn), so kiln
  * neither skips it nor builds its dependencies.
+ *
+ * The hash is computed from the files when Nx hashes (kiln-digest), but a target's outputs and
+ * edges come from the graph, which the Nx daemon keeps while only gitignored files change. A
+ * gitignored mkosi.local.conf that changes Format= or Dependencies= would have Nx cache the wrong
+ * files or order the wrong presets: the executor compares the graph with the configuration now
+ * and stops with the fix instead.
  */
+import * as path from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
+import { isFactsError, projectFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { runKiln, verbose } from '../run-kiln';
 
 export interface ImageExecutorOptions {
@@ -14,7 +22,35 @@ export interface ImageExecutorOptions {
 }
 
 export default async function imageExecutor(options: ImageExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  const stale = staleGraph(options, context);
+  if (stale) {
+    process.stderr.write(`kiln: ${stale}; the Nx graph was made from an older configuration (a gitignored file such as mkosi.local.conf changed since). Run \`nx reset\` and run the task again.\n`);
+    return { success: false };
+  }
   const args = ['build', '-C', options.directory, '--preset', options.preset, '--force', '--no-deps'];
   if (verbose()) args.push('--verbose');
   return runKiln(context.root, args);
+}
+
+/** What differs between the task's graph and the configuration now, or null. */
+export function staleGraph(options: ImageExecutorOptions, context: ExecutorContext): string | null {
+  const facts = projectFacts(path.join(context.root, options.directory));
+  if (isFactsError(facts)) return null; // kiln build reports it, with file and line
+  const preset = facts.presets.find((p) => p.name === options.preset);
+  if (!preset) return `preset ${options.preset} is no longer in ${options.directory}`;
+  const target = context.projectName && context.targetName ? context.projectsConfigurations?.projects[context.projectName]?.targets?.[context.targetName] : undefined;
+  const declared = [...(target?.outputs ?? [])].map((o) => o.replace('{workspaceRoot}/', '')).sort();
+  const now = preset.cachedOutputs.map((f) => path.relative(context.root, f)).sort();
+  if (target && declared.join('\n') !== now.join('\n')) return `its outputs are now ${now.join(', ')}, not ${declared.join(', ')}`;
+  // Edges to this project's presets only: a user may add implicit dependencies of their own.
+  const ours = new Set(facts.presets.map((p) => dependencyName(facts, p.name)));
+  const graphDeps = (context.projectGraph?.dependencies[context.projectName ?? ''] ?? []).map((d) => d.target).filter((t) => ours.has(t)).sort();
+  const deps = preset.dependencies.map((d) => dependencyName(facts, d)).sort();
+  if (context.projectGraph && graphDeps.join() !== deps.join()) return `it now depends on ${deps.join(', ') || 'nothing'}, not ${graphDeps.join(', ') || 'nothing'}`;
+  return null;
+}
+
+function dependencyName(facts: ProjectFacts, name: string): string {
+  const main = facts.presets.find((p) => p.main)!;
+  return name === main.name ? name : `${main.name}-${name}`;
 }
