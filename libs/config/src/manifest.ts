@@ -35,7 +35,8 @@ export const MANIFEST_VERSION = 1;
 const Sha = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
 
 const FileEntrySchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('file'), mode: z.string(), size: z.number().int().nonnegative(), sha256: Sha }),
+  // linkOf: the first path hard-linked to this file (the copy into the image keeps hard links).
+  z.strictObject({ type: z.literal('file'), mode: z.string(), size: z.number().int().nonnegative(), sha256: Sha, linkOf: z.string().optional() }),
   z.strictObject({ type: z.literal('dir'), mode: z.string() }),
   z.strictObject({ type: z.literal('link'), target: z.string() }),
   z.strictObject({ type: z.literal('special'), mode: z.string(), device: z.enum(['c', 'b', 'p', 's']), rdev: z.number().int() }),
@@ -131,7 +132,7 @@ export function withLock(m: Manifest, lock: Lock | null): Manifest {
 function fileEntry(e: InputEntry): FileEntry | null {
   switch (e.type) {
     case 'file':
-      return { type: 'file', mode: e.mode, size: e.size, sha256: e.sha256 };
+      return { type: 'file', mode: e.mode, size: e.size, sha256: e.sha256, ...(e.linkOf ? { linkOf: e.linkOf } : {}) };
     case 'dir':
       return { type: 'dir', mode: e.mode };
     case 'link':
@@ -235,7 +236,7 @@ export function invalidManifestMessage(file: string, reason: string): string {
 // ---------------------------------------------------------------------------------------------
 // The comparison
 
-export type FileChangeKind = 'content' | 'mode' | 'type' | 'target';
+export type FileChangeKind = 'content' | 'mode' | 'type' | 'target' | 'link';
 
 export interface ManifestDiff {
   settings: { name: string; old: unknown; new: unknown }[];
@@ -330,6 +331,7 @@ function fileChanges(a: FileEntry, b: FileEntry): FileChangeKind[] {
   if (a.type === 'file' && b.type === 'file' && (a.sha256 !== b.sha256 || a.size !== b.size)) kinds.push('content');
   if (a.type === 'special' && b.type === 'special' && (a.device !== b.device || a.rdev !== b.rdev)) kinds.push('content');
   if (a.type === 'link' && b.type === 'link' && a.target !== b.target) kinds.push('target');
+  if (a.type === 'file' && b.type === 'file' && a.linkOf !== b.linkOf) kinds.push('link');
   if ('mode' in a && 'mode' in b && a.mode !== b.mode) kinds.push('mode');
   return kinds;
 }
@@ -441,6 +443,10 @@ function fileText(f: ManifestDiff['files'][number]): string {
         return `symlink target ${(a as { target: string }).target} -> ${(b as { target: string }).target}`;
       case 'type':
         return `type ${TYPE_NAMES[a.type]} -> ${TYPE_NAMES[b.type]}`;
+      case 'link': {
+        const link = (e: FileEntry) => ((e as { linkOf?: string }).linkOf ? `hard link to ${(e as { linkOf?: string }).linkOf}` : 'no hard link');
+        return `${link(a)} -> ${link(b)}`;
+      }
     }
   });
   return `${f.path} changed (${parts.join(', ')}${f.kinds.includes('mode') && f.kinds.length === 1 ? ' only' : ''})`;
