@@ -7,7 +7,8 @@
  * gitignored config files, tools, kiln itself, the variables the build reads), from the files as
  * they are then. Nothing that decides a hit is frozen into the graph, which the Nx daemon keeps
  * while only gitignored files change. The command holds no path of the machine or of the kiln
- * package: node resolves @kiln/cli from the workspace root, wherever it is installed.
+ * package: node resolves @kiln/nx from the workspace root (Nx loaded the plugin from there), and
+ * @kiln/nx finds @kiln/cli wherever the package manager put it.
  *
  * Trees and the lockfile are file inputs as well, so that `nx affected -t image` sees their
  * changes (Nx decides affected tasks from their file inputs). Config files are not: a comment or a
@@ -30,7 +31,7 @@ function quote(s: string): string {
 /** The runtime input: kiln-digest of the preset, run by node from the workspace root. */
 export function digestCommand(dir: string, preset: string): string {
   const args = ['-C', dir, '-p', preset].map(quote).join(' ');
-  return `node -e "process.exitCode=require('@kiln/cli/dist/digest.js').main(process.argv.slice(1))" -- ${args}`;
+  return `node -e "process.exitCode=require('@kiln/nx/dist/digest.js').main(process.argv.slice(1))" -- ${args}`;
 }
 
 export function imageInputs(preset: PresetFacts, dir: string, workspaceRoot: string): Inputs {

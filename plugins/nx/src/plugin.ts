@@ -121,7 +121,7 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
       metadata: {
         description: `Build the ${preset.main ? 'main image' : `preset ${preset.name}`} of ${dir} (${preset.format}) with kiln`,
         technologies: ['kiln', 'mkosi'],
-        help: { command: 'npx --no kiln build --help', example: { options: { directory: dir, preset: preset.name } } },
+        help: { command: 'npx --no -- kiln build --help', example: { options: { directory: dir, preset: preset.name } } },
       },
     };
     const lock = cli('lock', { preset: preset.name }, `Resolve the packages of ${pname} into its kiln.lock (exact versions and checksums)`);

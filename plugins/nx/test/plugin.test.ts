@@ -58,7 +58,7 @@ describe('createNodes', () => {
       { fileset: '{workspaceRoot}/images/os/kiln.lock', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra/**/*', includeIgnored: true },
-      { runtime: `node -e "process.exitCode=require('@kiln/cli/dist/digest.js').main(process.argv.slice(1))" -- -C images/os -p os` },
+      { runtime: `node -e "process.exitCode=require('@kiln/nx/dist/digest.js').main(process.argv.slice(1))" -- -C images/os -p os` },
       { dependentTasksOutputFiles: '**/!(*.manifest.json)' },
       { externalDependencies: [] },
     ]);
