@@ -2,7 +2,12 @@
  * Running the field's tools (mmdebstrap, apt, tar, zstd, bwrap, scripts). Output goes to the
  * build log; a failure becomes a BuildError naming the step and the tail of its output. Every
  * child is tied to the build's AbortSignal, so an interrupted build stops its children.
+ *
+ * Tools never see kiln's own environment: they get toolEnv(), so nothing of the builder's
+ * environment reaches an image except what the configuration passes on. Long steps report how
+ * far they are through reportProgress(), at a fixed interval.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { execa, ExecaError } from 'execa';
 import treeKill from 'tree-kill';
 import { BuildError } from './errors';
@@ -13,24 +18,83 @@ export interface RunContext {
   signal?: AbortSignal;
   /** Prefix of error messages: the preset being built. */
   label?: string;
+  /** A line the user should see even without tool output: where progress lines go. */
+  note?: (what: string) => void;
 }
 
 export interface RunOptions {
   cwd?: string;
+  /** Laid over toolEnv(); an undefined value removes a variable. */
   env?: Record<string, string | undefined>;
-  /** Replace the environment instead of extending kiln's (scripts get exactly mkosi's contract). */
+  /** false: `env` is the whole environment, not laid over toolEnv() (scripts get exactly mkosi's contract). */
   extendEnv?: boolean;
   input?: string;
   /** What the step is, for the error message ("installing packages"). */
   step: string;
+  /** Called with every line of the tool's output (stdout and stderr), whether or not the log shows it. */
+  onLine?: (line: string) => void;
+  /** How far the tool is, asked at the progress interval while it runs; a changed answer is shown as a note. */
+  progress?: () => string | undefined;
+}
+
+/** Proxies are how this machine reaches the mirror; they change no byte of what is fetched (apt checks signatures). */
+const PROXIES = ['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy'].flatMap((v) => [v, v.toUpperCase()]);
+
+/** Where system tools live; dpkg refuses to run when ldconfig or start-stop-daemon are not on PATH. */
+const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/**
+ * The environment every tool starts from. Kept from the host: PATH (where the tools are; the
+ * system directories are appended when missing, as `su` without `-` or `sudo -E` leave out the
+ * sbin ones) and the proxy variables. Fixed: the C.UTF-8 locale (untranslated, stable output that
+ * kiln parses, byte-wise sorting), TZ=UTC, and HOME=/root: kiln builds as root, /root is root's
+ * home on the host and in the image (maintainer scripts chrooted into the image see the image's
+ * own), and it is what mkosi gives scripts. Everything else is dropped, so that TAR_OPTIONS,
+ * ZSTD_CLEVEL, XZ_OPT, GZIP, DPKG_*, APT_CONFIG, LANG, SOURCE_DATE_EPOCH and whatever a tool
+ * reads next year cannot change an image; callers pass what a tool needs (run's `env`).
+ * TMPDIR is dropped too: no tool here writes large temporary files (downloads go to the package
+ * cache, images to the work directory), and a host path in it is meaningless to dpkg and to
+ * maintainer scripts chrooted into the image (mmdebstrap unsets it for the same reason).
+ */
+export function toolEnv(host: Record<string, string | undefined> = process.env): Record<string, string> {
+  const kept = Object.fromEntries(PROXIES.filter((v) => host[v]).map((v) => [v, host[v] as string]));
+  const dirs = (host.PATH ?? '').split(':').filter(Boolean);
+  const PATH = [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(':');
+  return { ...kept, PATH, LC_ALL: 'C.UTF-8', TZ: 'UTC', HOME: '/root' };
+}
+
+function childEnv(opts: RunOptions): Record<string, string> {
+  const env = opts.extendEnv === false ? (opts.env ?? {}) : { ...toolEnv(), ...opts.env };
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** Calls `each` with every complete line of a stream of chunks: a line split across chunks comes whole. */
+function lineSplitter(each: (line: string) => void) {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  const emit = (line: string) => {
+    const l = line.replace(/\r$/, '');
+    if (l) each(l);
+  };
+  return {
+    write(chunk: Buffer | string) {
+      const lines = (rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk))).split('\n');
+      rest = lines.pop() ?? '';
+      lines.forEach(emit);
+    },
+    end() {
+      emit(rest + decoder.end());
+      rest = '';
+    },
+  };
 }
 
 export async function run(ctx: RunContext, file: string, args: string[], opts: RunOptions): Promise<string> {
   if (ctx.signal?.aborted) throw new BuildError(`${opts.step}: interrupted`, ctx.label);
   const child = execa(file, args, {
     cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: opts.extendEnv ?? true,
+    env: childEnv(opts),
+    extendEnv: false,
     input: opts.input,
     all: true,
     stripFinalNewline: true,
@@ -43,10 +107,13 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     setTimeout(() => child.pid !== undefined && child.exitCode === null && treeKill(child.pid, 'SIGKILL'), 5000).unref();
   };
   ctx.signal?.addEventListener('abort', stop, { once: true });
+  const lines = lineSplitter((line) => {
+    ctx.log(line);
+    opts.onLine?.(line);
+  });
+  const stopProgress = opts.progress && ctx.note ? reportProgress(opts.progress, ctx.note) : undefined;
   try {
-    child.all?.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line) ctx.log(line);
-    });
+    child.all?.on('data', (chunk: Buffer) => lines.write(chunk));
     const r = await child;
     return r.stdout as string;
   } catch (e) {
@@ -58,6 +125,52 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     }
     throw e;
   } finally {
+    lines.end();
+    stopProgress?.();
     ctx.signal?.removeEventListener('abort', stop);
   }
+}
+
+/** Calls `tick` every `ms` milliseconds until the returned function is called. */
+export type Ticker = (ms: number, tick: () => void) => () => void;
+
+/** Real timers, unref()ed: a progress report never keeps the process alive. */
+export const timerTicker: Ticker = (ms, tick) => {
+  const timer = setInterval(tick, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+};
+
+/**
+ * Milliseconds between progress lines: 10 s, so that Nx's static output (which shows nothing
+ * else of a running task) moves at least that often without flooding a log. KILN_PROGRESS_INTERVAL
+ * (seconds) changes it: builds too short for 10 s can then show their progress (tests do).
+ */
+export function progressInterval(env: Record<string, string | undefined> = process.env): number {
+  const seconds = Number(env.KILN_PROGRESS_INTERVAL);
+  return seconds > 0 ? seconds * 1000 : 10_000;
+}
+
+export interface ProgressOptions {
+  intervalMs?: number;
+  ticker?: Ticker;
+}
+
+/**
+ * A throttled progress line for a long step: at each interval, `status` says how far the step is,
+ * and `emit` gets it when it changed since the last line. So a step that moves shows a line every
+ * interval, one that does not (or is shorter than the interval) shows none, and lines never come
+ * more often. Returns the function that stops it, which the step calls when it ends.
+ */
+export function reportProgress(status: () => string | undefined, emit: (line: string) => void, opts: ProgressOptions = {}): () => void {
+  let last: string | undefined;
+  return (opts.ticker ?? timerTicker)(opts.intervalMs ?? progressInterval(), () => {
+    let now: string | undefined;
+    try {
+      now = status();
+    } catch {
+      return; // a progress line is never worth failing a build (a file not written yet, say)
+    }
+    if (now && now !== last) emit((last = now));
+  });
 }

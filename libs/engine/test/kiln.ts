@@ -97,3 +97,15 @@ export function waitFor(file: string, timeoutMs: number): Promise<void> {
     tick();
   });
 }
+
+/**
+ * Runs the CLI with exactly `env` (nothing of the test's own environment) and the given umask,
+ * which only a shell can set for a child, as the builder's login shell would.
+ */
+export function kilnIn(args: string[], opts: { cwd?: string; env: Record<string, string>; umask: string }): Promise<Result> {
+  const child = spawn('/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, bin, ...args], { cwd: opts.cwd ?? repo, env: opts.env });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => (out.stdout += d));
+  child.stderr.on('data', (d) => (out.stderr += d));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, ...out })));
+}

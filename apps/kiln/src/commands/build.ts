@@ -17,6 +17,10 @@ export interface BuildCommandOptions {
  * work directory is removed and the previous outputs stay as they were.
  */
 export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
+  // Before anything is written: files kiln writes into the image (/etc/hostname...), the work
+  // tree itself and what tools and scripts create get their modes from the umask, which is the
+  // builder's (077 or 027 on hardened hosts) unless kiln fixes it. 022 is what images expect.
+  process.umask(0o022);
   const project = loadProject(opts.directory);
   reportWarnings(project.warnings);
   const abort = new AbortController();

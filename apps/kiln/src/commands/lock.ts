@@ -11,6 +11,9 @@ export interface LockCommandOptions {
 
 /** Resolves each preset's packages and writes its kiln.lock; says what changed. */
 export async function lockCommand(opts: LockCommandOptions): Promise<void> {
+  // As kiln build, before anything is written: kiln.lock (committed, read by every builder) and
+  // the package lists it updates in the shared package cache must not get the builder's umask.
+  process.umask(0o022);
   const project = loadProject(opts.directory);
   reportWarnings(project.warnings);
   const results = await lockProject(project, {

@@ -80,13 +80,90 @@ function cacheDirs(ctx: BuildContext) {
   };
 }
 
+/** What apt, dpkg and maintainer scripts get on top of run()'s environment (which fixes the locale). */
 function aptEnv(ctx: BuildContext): Record<string, string> {
   return {
     DEBIAN_FRONTEND: 'noninteractive',
     DEBCONF_NONINTERACTIVE_SEEN: 'true',
-    LC_ALL: 'C.UTF-8',
     SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress of an install, from apt's and dpkg's own output. apt can write machine-readable
+// progress to a descriptor (APT::Status-Fd), but mmdebstrap claims that descriptor for its own
+// progress bar, which it draws only on a terminal: what reaches kiln from a bootstrap is apt's and
+// dpkg's output, which mmdebstrap passes through with --verbose. kiln's own apt-get runs print
+// the same lines, so one parser serves both. These lines are apt's and dpkg's long-standing user
+// interface (build logs and CI scripts have read them for decades), and run()'s C.UTF-8 locale
+// keeps them untranslated:
+//   "0 upgraded, 69 newly installed, 0 to remove and 0 not upgraded."   the packages of a run
+//   "  Upgrading: 0, Installing: 69, Removing: 0, Not Upgrading: 0"    the same, apt >= 2.9
+//   "Need to get 29.7 MB of archives." / "  Download size: 29.7 MB"     "0 B/29.7 MB": cached
+//   "Get:12 http://deb.debian.org/debian bookworm/main amd64 libc6 amd64 2.36-9 [2759 kB]"
+//   "Unpacking libc6:amd64 (2.36-9) ..." and "Setting up libc6:amd64 (2.36-9) ..."  (dpkg)
+// A bootstrap is several runs (the essential set, then Packages=); each summary starts a new count.
+
+const UNITS = ['', 'k', 'M', 'G', 'T'];
+
+/** apt's sizes ("2759 kB", "29.7 MB", "0 B": decimal units) in bytes; NaN when it is not one. */
+export function aptSize(text: string): number {
+  const m = text.trim().match(/^([\d.]+) ?([kMGT]?)B$/);
+  return m ? Number(m[1]) * 1000 ** UNITS.indexOf(m[2]) : NaN;
+}
+
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+/** The number of packages a run installs, from apt's summary line (either form), or null. */
+function runSize(line: string): number | null {
+  const sum = (re: RegExp) => [...line.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+  if (/^\d+ upgraded, \d+ newly installed, /.test(line)) return sum(/(\d+) (?:upgraded|newly installed|reinstalled|downgraded)/g);
+  // Each count starts the line or follows ", ": "Not Upgrading" is not one.
+  if (/^\s*Upgrading: \d+, /.test(line)) return sum(/(?:^\s*|, )(?:Upgrading|Installing|Reinstalling|Downgrading): (\d+)/g);
+  return null;
+}
+
+/** run() options that read an install's output and say how far it is. */
+export interface AptProgress {
+  /** Every output line of apt, dpkg or mmdebstrap --verbose. */
+  onLine: (line: string) => void;
+  /** "packages: 57 of 212 downloaded (31.2 of 40.1 MB)", "packages: 120 of 212 unpacked, 80 set up"; undefined before anything moved. */
+  progress: () => string | undefined;
+}
+
+export function aptProgress(): AptProgress {
+  let total = 0;
+  let need = 0;
+  let cached = false;
+  let fetched = 0;
+  let fetchedBytes = 0;
+  let unpacked = 0;
+  let setUp = 0;
+  const onLine = (l: string) => {
+    const packages = runSize(l);
+    if (packages !== null) {
+      [total, need, cached, fetched, fetchedBytes, unpacked, setUp] = [packages, 0, false, 0, 0, 0, 0];
+      return;
+    }
+    if (!total) return; // apt-get update's index downloads, messages before a summary
+    const download = l.match(/^(?:Need to get|\s*Download size:) ([^/]+?)(?: ?\/ ?(.+?))?(?: of archives\.)?$/);
+    if (download) {
+      need = aptSize(download[1]) || 0;
+      cached = download[2] !== undefined;
+    } else if (/^Get:\d+ /.test(l)) {
+      fetched++;
+      fetchedBytes += aptSize(l.match(/\[([^\]]+)\]$/)?.[1] ?? '') || 0;
+    } else if (l.startsWith('Unpacking ')) unpacked++;
+    else if (l.startsWith('Setting up ')) setUp++;
+  };
+  const progress = () => {
+    if (unpacked || setUp) return `packages: ${Math.min(unpacked, total)} of ${total} unpacked, ${Math.min(setUp, total)} set up`;
+    if (!fetched) return undefined;
+    const bytes = need ? ` (${mb(fetchedBytes)} of ${mb(need)} MB)` : '';
+    // With some packages in the package cache, apt does not say how many it fetches: only their size.
+    return cached ? `packages: ${fetched} downloaded${bytes}, the rest from the package cache` : `packages: ${fetched} of ${total} downloaded${bytes}`;
+  };
+  return { onLine, progress };
 }
 
 async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
@@ -107,6 +184,8 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     'flock',
     c.lock,
     'mmdebstrap',
+    // apt's and dpkg's output as it comes (not only on failure): the progress is read from it.
+    '--verbose',
     '--mode=root',
     '--variant=essential',
     '--format=directory',
@@ -130,7 +209,7 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ...sourceLines(ctx),
   ];
   // flock: presets built in parallel (by Nx) share one cache; apt locks its own directories.
-  await run(ctx, 'unshare', args, { step: 'installing packages (mmdebstrap)', env: aptEnv(ctx) });
+  await run(ctx, 'unshare', args, { step: 'installing packages (mmdebstrap)', env: aptEnv(ctx), ...aptProgress() });
   if (locked) verifyInstalled(ctx, locked, new Map());
 }
 
@@ -217,6 +296,7 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
     await run(ctx, 'unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'apt', ...args], {
       step,
       env: { ...aptEnv(ctx), APT_CONFIG: conf, ROOT: ctx.root, LOCK: c.lock, ARCHIVES: c.archives, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
+      ...aptProgress(),
     });
   } finally {
     if (!hadPolicy) fs.rmSync(policy, { force: true });

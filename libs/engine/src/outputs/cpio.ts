@@ -2,13 +2,14 @@
  * cpio outputs in the newc format the kernel unpacks as an initrd: members sorted, no "./"
  * prefix, --reproducible (no inode or device numbers), mtimes already clamped by the build.
  */
+import * as path from 'node:path';
 import type { BuildContext } from '../context';
 import { run } from '../exec';
-import { compressor } from './tar';
+import { archiveProgress, compressor } from './tar';
 
 export async function writeCpio(ctx: BuildContext, file: string, compression: string, level: number): Promise<void> {
   const script =
     'cd "$1" && find . -mindepth 1 -printf "%P\\0" | LC_ALL=C sort -z | ' +
     `cpio --quiet --null --create --format=newc --reproducible | ${compressor(compression, level)} > "$2"`;
-  await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'cpio', ctx.root, file], { step: `writing ${file.split('/').pop()}` });
+  await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'cpio', ctx.root, file], { step: `writing ${path.basename(file)}`, progress: archiveProgress(file) });
 }

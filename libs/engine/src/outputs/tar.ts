@@ -2,8 +2,22 @@
  * Tar outputs: POSIX pax format, members sorted by name, numeric owners, xattrs kept, mtimes
  * clamped to SOURCE_DATE_EPOCH and no atime/ctime headers, so two builds give the same bytes.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { BuildContext } from '../context';
 import { run } from '../exec';
+
+/**
+ * How far writing an archive is, for run()'s progress lines: the size of the file so far (what
+ * the compressor has written; the same check works for every format and compressor).
+ */
+export function archiveProgress(file: string): () => string | undefined {
+  const name = path.basename(file);
+  return () => {
+    const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
+    return size ? `writing ${name}: ${(size / 1e6).toFixed(1)} MB so far` : undefined;
+  };
+}
 
 /** A compressor reading stdin and writing stdout, deterministic (single-threaded, no names or times). */
 export function compressor(compression: string, level: number): string {
@@ -29,5 +43,8 @@ export async function writeTar(ctx: BuildContext, file: string, compression: str
   const script =
     'tar -C "$1" --sort=name --numeric-owner --xattrs --xattrs-include="*" ' +
     `--mtime="@$3" --clamp-mtime --format=pax --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf - . | ${compressor(compression, level)} > "$2"`;
-  await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'tar', ctx.root, file, String(ctx.sourceDateEpoch)], { step: `writing ${file.split('/').pop()}` });
+  await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'tar', ctx.root, file, String(ctx.sourceDateEpoch)], {
+    step: `writing ${path.basename(file)}`,
+    progress: archiveProgress(file),
+  });
 }
