@@ -119,11 +119,20 @@ function suite(daemon: boolean) {
         fs.symlinkSync(path.join(repo, 'node_modules'), path.join(clone, 'node_modules'));
         // The extra tree's directory and files are group-writable in this checkout.
         expect(fs.statSync(path.join(clone, 'system/mkosi.extra/etc')).mode & 0o777).toBe(0o775);
+        // The first workspace's cache directory, and of its workspace data only the database that
+        // records the cache entries (Nx 24 serves only entries it has a record of), not its graph.
         const cloneEnv = { ...env, NX_WORKSPACE_DATA_DIRECTORY: path.join(clone, '.nx-data'), NX_CACHE_DIRECTORY: path.join(ws, '.nx-cache') };
+        fs.mkdirSync(path.join(clone, '.nx-data'));
+        for (const f of fs.readdirSync(path.join(ws, '.nx-data')).filter((n) => /\.db(-wal|-shm)?$/.test(n))) fs.copyFileSync(path.join(ws, '.nx-data', f), path.join(clone, '.nx-data', f));
+        const hashesOf = () =>
+          Object.fromEntries((JSON.parse(fs.readFileSync(path.join(ws, '.nx-cache', 'run.json'), 'utf8')) as { tasks: { projectName: string; hash: string }[] }).tasks.map((t) => [t.projectName, t.hash]));
+        const original = hashesOf();
         const r = spawnSync(process.execPath, [nxBin, 'run', 'system:image', '--outputStyle=static'], { cwd: clone, env: cloneEnv, encoding: 'utf8' });
         if (r.status !== 0) throw new Error(`nx in the clone failed:\n${r.stdout}\n${r.stderr}`);
         const run = JSON.parse(fs.readFileSync(path.join(ws, '.nx-cache', 'run.json'), 'utf8')) as { tasks: { projectName: string; cacheStatus: string }[] };
         expect(Object.fromEntries(run.tasks.map((t) => [t.projectName, t.cacheStatus === 'cache-miss' ? 'miss' : 'hit']))).toEqual(ALL_HIT);
+        // The same task hashes, computed from a checkout at another path and depth under umask 002.
+        expect(hashesOf()).toEqual(original);
         const cloned = path.join(clone, 'system/mkosi.output');
         for (const f of ['base.tar.zst', 'initrd.cpio.zst', 'system.tar.zst']) {
           expect(createHash('sha256').update(fs.readFileSync(path.join(cloned, f))).digest('hex')).toBe(built[f]);
@@ -140,7 +149,9 @@ function suite(daemon: boolean) {
     const rows: [string, () => void, Record<string, string>, Record<string, string>][] = [
       ['a config line of system', () => append('mkosi.conf', '\n[Content]\nHostname=mutated\n'), ONLY_SYSTEM, {}],
       ['a drop-in of system', () => write('mkosi.conf.d/10-locale.conf', '[Content]\nLocale=C\n'), ONLY_SYSTEM, {}],
-      ['an extra file\'s mode (git does not see it)', () => fs.chmodSync(path.join(sys, 'mkosi.extra/etc/motd'), 0o600), ONLY_SYSTEM, {}],
+      // In a git checkout a file is 0644 or 0755, as git records it (README: tree modes).
+      ['an extra file made executable (git\'s one mode bit)', () => fs.chmodSync(path.join(sys, 'mkosi.extra/etc/motd'), 0o755), ONLY_SYSTEM, {}],
+      ['an extra file\'s mode that git does not record (0600: the image keeps 0644)', () => fs.chmodSync(path.join(sys, 'mkosi.extra/etc/motd'), 0o600), ALL_HIT, {}],
       ['a new symlink in the extra tree', () => fs.symlinkSync('/etc/hostname', path.join(sys, 'mkosi.extra/etc/link')), ONLY_SYSTEM, {}],
       ['a symlink\'s target', () => {
         fs.rmSync(path.join(sys, 'mkosi.extra/etc/link'));
@@ -219,7 +230,7 @@ function suite(daemon: boolean) {
     // What the log of a miss gives as its reason (kiln build compares with the restored manifest).
     const reasons: Record<string, string> = {
       'a config line of system': 'system:   setting Hostname: "kiln-demo" -> "mutated"',
-      "an extra file's mode (git does not see it)": 'system:   file mkosi.extra/etc/motd changed (mode 644 -> 600 only)',
+      "an extra file made executable (git's one mode bit)": 'system:   file mkosi.extra/etc/motd changed (mode 644 -> 755 only)',
       "a symlink's target": 'system:   file mkosi.extra/etc/link changed (symlink target /etc/hostname -> /etc/os-release)',
       "a skeleton file of base (base's output changes, system reads it)": 'system:   the output of preset base changed',
       'another mmdebstrap version on PATH': 'base:   tool mmdebstrap',
@@ -290,7 +301,8 @@ function suite(daemon: boolean) {
     it('a file of the base preset: base and system, which depends on it', () => {
       write('mkosi.images/base/mkosi.skeleton/etc/kiln-base', 'v2\n');
       commit('base');
-      expect(affected()).toEqual(['system', 'system-base']);
+      // system-extra (added above) is built on base too.
+      expect(affected()).toEqual(['system', 'system-base', 'system-extra']);
     });
 
     it('the initrd config: initrd and system', () => {

@@ -15,11 +15,20 @@
  * reordered Packages= changes no resolved value, and the fingerprint hashes resolved values. They
  * are file inputs of the `lock` target instead, which keeps `nx show projects --affected` exact.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TargetConfiguration } from '@nx/devkit';
 import type { PresetFacts } from '@kiln/config/dist/facts';
 
 type Inputs = NonNullable<TargetConfiguration['inputs']>;
+
+function realPath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p; // not there (yet): its own path
+  }
+}
 
 /** The output files of a dependency that go into the hash (Nx's glob engine takes the !(...) form). */
 export const DEPENDENCY_IMAGE_FILES = '**/!(*.manifest.json)';
@@ -38,7 +47,10 @@ export function imageInputs(preset: PresetFacts, dir: string, workspaceRoot: str
   const inWorkspace = (p: string) => !path.relative(workspaceRoot, p).startsWith('..');
   const ws = (p: string) => `{workspaceRoot}/${path.relative(workspaceRoot, p)}`;
   const result: Inputs = [{ fileset: ws(preset.lockfile), includeIgnored: true } as never];
-  for (const p of preset.paths.filter(inWorkspace)) {
+  // A tree that is a symlink (mkosi.extra -> ../shared/extra) counts by where its files are too:
+  // Nx matches changed files by their own paths, not through the link.
+  const trees = preset.paths.flatMap((p) => [p, realPath(p)]).filter((p, i, all) => all.indexOf(p) === i);
+  for (const p of trees.filter(inWorkspace)) {
     result.push({ fileset: ws(p), includeIgnored: true } as never, { fileset: `${ws(p)}/**/*`, includeIgnored: true } as never);
   }
   result.push({ runtime: digestCommand(dir, preset.name) });
