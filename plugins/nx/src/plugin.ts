@@ -10,13 +10,13 @@
  * `kiln build` of that preset alone; Nx orders presets through the dependency edges and caches
  * each one. Inputs: see inputs.ts.
  *
- * A project whose config cannot be read is reported (file:line: message) and left out; every
- * other project keeps its targets. Warnings (an unknown setting) are shown once per graph
- * computation.
+ * A project whose config cannot be read is shown (file:line: message) on every graph
+ * computation and keeps one failing target; every other project keeps its targets. Warnings (an
+ * unknown setting) are shown once per graph computation.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AggregateCreateNodesError, logger } from '@nx/devkit';
+import { logger } from '@nx/devkit';
 import type { CreateDependencies, CreateNodesResult, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { configInputs, imageInputs, imageOutputs } from './inputs';
@@ -62,14 +62,17 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
   async (configFiles, rawOptions, context) => {
     const options = normalizeOptions(rawOptions);
     const results: [string, CreateNodesResult][] = [];
-    const errors: [string, Error][] = [];
     for (const file of configFiles) {
       const dir = projectDir(file);
       if (dir === null) continue;
       const facts = projectFacts(path.join(context.workspaceRoot, dir));
       if (isFactsError(facts)) {
-        // Nx shows it with the file, and keeps every other project.
-        errors.push([file, new Error(`kiln: ${relativeMessage(facts.error.message, context.workspaceRoot)}`)]);
+        // Reported to Nx, any error fails every command of the workspace (measured with Nx 24:
+        // "Failed to process project graph", even with partial results). So the project stays,
+        // with targets that fail with the message, and every Nx command shows it once.
+        const message = `kiln: ${relativeMessage(facts.error.message, context.workspaceRoot)}`;
+        logger.warn(`${message} (${dir}'s targets fail until this is fixed; every other project works)`);
+        results.push([file, { projects: brokenProject(dir, message, options) }]);
         continue;
       }
       for (const w of facts.warnings) {
@@ -77,10 +80,24 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
       }
       results.push([file, { projects: createProjects(facts, dir, options, context) }]);
     }
-    if (errors.length) throw new AggregateCreateNodesError(errors, results);
     return results;
   },
 ];
+
+/**
+ * A project whose configuration cannot be read: named after its directory, with an image target
+ * that is never cached and fails with the message (kiln build reads the configuration again).
+ */
+function brokenProject(dir: string, message: string, options: Options): Record<string, ProjectConfiguration> {
+  const name = path.basename(dir);
+  const image: TargetConfiguration = {
+    executor: '@kiln/nx:image',
+    options: { directory: dir, preset: name },
+    cache: false,
+    metadata: { description: message, technologies: ['kiln'] },
+  };
+  return { [dir]: { name, root: dir, tags: ['kiln', 'kiln:broken'], targets: { [options.targetName]: image }, metadata: { description: message, technologies: ['kiln'] } } };
+}
 
 /** Nx 21-24 look for createNodesV2 or createNodes; both are the array form. */
 export const createNodesV2 = createNodes;
