@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readJsonCache, writeJsonCache } from './input-digest';
 import { changedProbe, recording, signature, type Probes } from './probe';
 
 export interface PresetFacts {
@@ -123,17 +124,15 @@ export function projectFacts(dir: string, opts: FactsOptions = {}): ProjectFacts
   const abs = path.resolve(dir);
   const cacheDir = opts.cacheDir === undefined ? digestCacheDir() : opts.cacheDir;
   const file = cacheDir ? path.join(cacheDir, `facts-${cacheKey(abs)}.json`) : null;
-  if (file) {
-    try {
-      const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheFile;
-      if (trustworthy(cached)) return cached.facts;
-    } catch {
-      // absent or damaged: read the project
-    }
+  const cached = file ? readJsonCache<CacheFile>(file) : null;
+  try {
+    if (cached && trustworthy(cached)) return cached.facts;
+  } catch {
+    // damaged: read the project
   }
   const started = BigInt(Date.now()) * 1_000_000n;
   const { result, probes } = recording(() => readFacts(abs));
-  if (file) writeJsonAtomic(file, { version: readerVersion(), home: os.homedir(), started: String(started), probes, facts: result } satisfies CacheFile);
+  if (file) writeJsonCache(file, { version: readerVersion(), home: os.homedir(), started: String(started), probes, facts: result } satisfies CacheFile);
   return result;
 }
 
@@ -173,17 +172,5 @@ function readFacts(dir: string): ProjectFacts | FactsError {
   } catch (e) {
     if (e instanceof ConfigError) return { error: { message: e.message, file: e.origin?.file ?? null, line: e.origin?.line ?? 0 } };
     throw e;
-  }
-}
-
-/** Written to a temp name and renamed: a concurrent reader never sees half a file. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(value));
-    fs.renameSync(tmp, file);
-  } catch {
-    // The cache only saves time; a read-only location must not fail the caller.
   }
 }

@@ -48,22 +48,13 @@ export type InputEntry =
 
 /**
  * The git checkout (work tree) holding `dir`: the nearest directory up from it with a `.git`, or
- * null. Looked up once per directory per process.
+ * null. Not remembered: the plugin's process lives long, and a checkout can appear meanwhile.
  */
-const checkouts = new Map<string, string | null>();
 export function checkoutOf(dir: string): string | null {
-  const start = path.resolve(dir);
-  if (checkouts.has(start)) return checkouts.get(start)!;
-  let found: string | null = null;
-  for (let d = start; ; d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, '.git'))) {
-      found = d;
-      break;
-    }
-    if (path.dirname(d) === d) break;
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, '.git'))) return d;
+    if (path.dirname(d) === d) return null;
   }
-  checkouts.set(start, found);
-  return found;
 }
 
 /**
@@ -175,23 +166,36 @@ function contentHash(p: string, st: fs.Stats, cache: StatCache, fresh: StatCache
 }
 
 function readCache(file?: string): StatCache {
-  if (!file) return {};
+  return (file && readJsonCache<StatCache>(file)) || {};
+}
+
+function writeCache(file: string | undefined, cache: StatCache): void {
+  if (file) writeJsonCache(file, cache);
+}
+
+/**
+ * The small caches of kiln-digest (content hashes, project facts, tool versions) are read and
+ * written here. Absent or damaged reads as null: the caller computes again.
+ */
+export function readJsonCache<T>(file: string): T | null {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as StatCache;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
   } catch {
-    return {}; // absent or damaged: hash again
+    return null;
   }
 }
 
-/** Written to a temp name and renamed, so a concurrent digest never reads half a file. */
-function writeCache(file: string | undefined, cache: StatCache): void {
-  if (!file) return;
+/**
+ * Written to a temp name and renamed, so a concurrent digest never reads half a file. A cache only
+ * saves time: a location that cannot be written does not fail the caller.
+ */
+export function writeJsonCache(file: string, value: unknown): void {
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(cache));
+    fs.writeFileSync(tmp, JSON.stringify(value));
     fs.renameSync(tmp, file);
   } catch {
-    // The cache only saves time; a read-only location must not fail the digest.
+    // read-only or full: compute again next time
   }
 }

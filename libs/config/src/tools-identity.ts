@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeJsonAtomic } from './facts';
+import { readJsonCache, writeJsonCache } from './input-digest';
 import { signature } from './probe';
 
 /** The host tools the Debian engine runs, with the argument printing their version. */
@@ -40,14 +40,7 @@ function firstLine(file: string, arg: string): string {
 
 /** name -> version line ("not installed" when absent), remembered in `cacheFile` when given. */
 export function hostToolVersions(env: Record<string, string | undefined> = process.env, cacheFile?: string): Record<string, string> {
-  let cache: Record<string, { sig: string; version: string }> = {};
-  if (cacheFile) {
-    try {
-      cache = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
-    } catch {
-      cache = {};
-    }
-  }
+  const cache = (cacheFile && readJsonCache<Record<string, { sig: string; version: string }>>(cacheFile)) || {};
   let changed = false;
   const out: Record<string, string> = {};
   for (const [cmd, arg] of HOST_TOOLS) {
@@ -67,6 +60,6 @@ export function hostToolVersions(env: Record<string, string | undefined> = proce
     cache[file] = { sig, version: out[cmd] };
     changed = true;
   }
-  if (cacheFile && changed) writeJsonAtomic(cacheFile, cache);
+  if (cacheFile && changed) writeJsonCache(cacheFile, cache);
   return out;
 }

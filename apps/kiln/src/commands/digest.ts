@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fingerprintLines, FingerprintError, loadProject } from '@kiln/config';
+import { fingerprintLines, FingerprintError, isFactsError, projectFacts } from '@kiln/config';
 import { reportWarnings } from '../report';
 import { buildIdentity } from '../version';
 
@@ -8,7 +8,9 @@ import { buildIdentity } from '../version';
  * the same function), or with --list the lines it is made of, or with --json both.
  */
 export function digestCommand(opts: { directory: string; preset?: string; list?: boolean; json?: boolean }): void {
-  reportWarnings(loadProject(opts.directory).warnings);
+  // The facts the fingerprint reads (cached): their warnings, without reading the project twice.
+  const facts = projectFacts(opts.directory);
+  if (!isFactsError(facts)) reportWarnings(facts.warnings.map((w) => ({ origin: { file: w.file, line: w.line }, message: w.message })));
   let lines: string[];
   try {
     lines = fingerprintLines(opts.directory, opts.preset, { identity: buildIdentity() });
