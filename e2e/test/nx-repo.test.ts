@@ -17,8 +17,9 @@ it('runs the plugin\'s executors in this repository (nx run system:summary)', ()
   try {
     const r = spawnSync(process.execPath, [nxBin, 'run', 'system:summary', '--outputStyle=static'], { cwd: repo, env: nxEnv(data), encoding: 'utf8' });
     expect({ status: r.status, out: r.status === 0 ? '' : `${r.stdout}\n${r.stderr}` }).toEqual({ status: 0, out: '' });
-    expect(r.stdout).toContain('Successfully ran target summary for project system');
-    expect(r.stdout).toMatch(/base/);
+    // The executor ran kiln summary (Nx's closing lines differ with CI=true, so not those).
+    expect(r.stdout).toContain('IMAGE: base');
+    expect(r.stdout).toContain('Distribution: debian');
   } finally {
     fs.rmSync(data, { recursive: true, force: true });
   }
