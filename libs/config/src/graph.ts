@@ -1,18 +1,32 @@
 /**
  * The preset graph: Dependencies= edges, plus the edges implied when a preset reads another's
- * output (BaseTrees=%O/base, Initrds=%O/initrd, a tree whose source is an output). Build order is
- * a topological sort, ties broken by name so that it is stable; a cycle is an error naming it.
+ * output (BaseTrees=%O/base, Initrds=%O/initrd, a tree whose source is an output: the settings the
+ * table marks `readsOutputs`). Build order is a topological sort, ties broken by name so that it
+ * is stable; a cycle is an error naming it.
+ *
+ * Each edge carries the settings and paths that read the other preset's output, worked out once
+ * here: the Nx inputs, the lock, the incremental layer and the build ask the edges which preset
+ * produces a path (producerOf) instead of matching paths against outputs again.
  */
 import * as path from 'node:path';
 import { ConfigError } from './errors';
 import type { Preset } from './project';
+import { SETTINGS, type SettingDef } from './settings';
 import type { Tree } from './values';
+
+/** A path in one of a preset's settings that names another preset's output. */
+export interface OutputRead {
+  setting: string;
+  path: string;
+}
 
 export interface Edge {
   /** The preset depended on. */
   preset: string;
-  /** The setting that makes the edge (Dependencies=, BaseTrees=, ...). */
+  /** The setting that makes the edge (Dependencies=, BaseTrees=, ...): the first one, for messages. */
   reason: string;
+  /** The paths naming the preset's output, in table order then value order; none for Dependencies= alone. */
+  reads: OutputRead[];
 }
 
 /** Where a preset's output lands: OutputDirectory/Output (plus a format's suffix when written). */
@@ -20,13 +34,20 @@ export function outputPath(p: Preset): string {
   return path.join(p.config.OutputDirectory as string, p.config.Output as string);
 }
 
-/** Settings whose paths can point at another preset's output. */
-const READS_OUTPUTS: [string, (v: unknown) => string[]][] = [
-  ['BaseTrees', (v) => v as string[]],
-  ['Initrds', (v) => v as string[]],
-  ['SkeletonTrees', (v) => (v as Tree[]).map((t) => t.source)],
-  ['ExtraTrees', (v) => (v as Tree[]).map((t) => t.source)],
-];
+/** The host paths a setting's value holds: path lists, single paths, and trees by their source. */
+export function settingPaths(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items.map((v) => (typeof v === 'string' ? v : (v as Tree).source)).filter((p) => path.isAbsolute(p));
+}
+
+const READS_OUTPUTS = (SETTINGS as readonly SettingDef[]).filter((d) => d.readsOutputs);
+
+/** The preset whose output `file` (a value of one of `preset`'s settings) names, from the graph's edges. */
+export function producerOf(project: { presets: Preset[] }, preset: Preset, file: string): Preset | undefined {
+  const edge = preset.dependencies.find((e) => e.reads.some((r) => r.path === file));
+  return edge && project.presets.find((p) => p.name === edge.preset);
+}
 
 /** Whether path `p` is the output `out` or one of its forms (out.tar.zst, a file inside out/). */
 export function readsOutput(p: string, out: string): boolean {
@@ -55,7 +76,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
   }
 
   for (const p of presets) {
-    const edges = new Map<string, string>();
+    const edges = new Map<string, Edge>();
     for (const name of p.config.Dependencies as string[]) {
       const origin = p.origins.Dependencies ?? { file: root, line: 0 };
       const target = byName.get(name);
@@ -64,16 +85,19 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
         throw new ConfigError(`Dependencies= names "${name}", which is not a preset (accepted: ${known.join(', ') || 'none: add presets in mkosi.images/'})`, origin);
       }
       if (name === p.name) throw new ConfigError(`Dependencies=: preset "${name}" cannot depend on itself`, origin);
-      edges.set(name, 'Dependencies=');
+      edges.set(name, { preset: name, reason: 'Dependencies=', reads: [] });
     }
-    for (const [setting, paths] of READS_OUTPUTS) {
-      for (const f of paths(p.config[setting])) {
+    for (const def of READS_OUTPUTS) {
+      for (const f of settingPaths(p.config[def.name])) {
         for (const [out, q] of outputs) {
-          if (q !== p && readsOutput(f, out) && !edges.has(q.name)) edges.set(q.name, `${setting}=`);
+          if (q === p || !readsOutput(f, out)) continue;
+          const edge = edges.get(q.name) ?? { preset: q.name, reason: `${def.name}=`, reads: [] };
+          edge.reads.push({ setting: def.name, path: f });
+          edges.set(q.name, edge);
         }
       }
     }
-    p.dependencies = [...edges].map(([preset, reason]) => ({ preset, reason })).sort((a, b) => a.preset.localeCompare(b.preset));
+    p.dependencies = [...edges.values()].sort((a, b) => a.preset.localeCompare(b.preset));
   }
   return topoSort(presets, byName, root);
 }

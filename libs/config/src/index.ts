@@ -6,7 +6,7 @@ export { parseToml } from './toml';
 export { conditionsHold, matchKeys } from './match';
 export { expandSpecifiers, SPECIFIERS } from './specifiers';
 export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions } from './project';
-export { outputPath, readsOutput, Edge } from './graph';
+export { outputPath, producerOf, readsOutput, settingPaths, type Edge, type OutputRead } from './graph';
 export { summaryJson, summaryText, SummaryJson } from './summary';
 export { tomlJsonSchema } from './json-schema';
 export { presetInputs, presetSettings, PresetInputs } from './inputs';

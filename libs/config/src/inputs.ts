@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { checkoutOf } from './input-digest';
-import { outputPath, readsOutput } from './graph';
+import { settingPaths } from './graph';
 import { lockfilePath } from './lockfile';
 import type { Preset, Project } from './project';
 import { SETTINGS, type SettingDef } from './settings';
@@ -29,13 +29,6 @@ export interface PresetInputs {
   environment: string[];
 }
 
-/** Paths a setting's value points at (trees by their source). */
-function pathsOf(value: unknown): string[] {
-  if (value === null || value === undefined) return [];
-  const items = Array.isArray(value) ? value : [value];
-  return items.map((v) => (typeof v === 'string' ? v : (v as Tree).source)).filter((p) => path.isAbsolute(p));
-}
-
 /**
  * The one walk of the settings table: the resolved value of every setting that takes part in the
  * cache key (relative to the project root), and the paths the path and script settings point at,
@@ -45,7 +38,8 @@ function walkSettings(project: Project, preset: Preset): { settings: Record<stri
   const settings: Record<string, unknown> = {};
   const paths = new Set<string>();
   const readsOutputsOf = new Set<string>();
-  const outputs = project.presets.filter((p) => p !== preset).map((p) => [outputPath(p), p.name] as const);
+  // Paths naming another preset's output, from the graph's edges: that preset's task tracks them.
+  const producers = new Map(preset.dependencies.flatMap((e) => e.reads.map((r) => [r.path, e.preset] as const)));
   const table = SETTINGS as readonly SettingDef[];
   const runsScripts = table.some((d) => d.cache === 'script' && (preset.config[d.name] as string[]).length > 0);
   const base = anchor(project.root);
@@ -57,9 +51,9 @@ function walkSettings(project: Project, preset: Preset): { settings: Record<stri
     // Only host paths are made relative: RemoveFiles=/usr/share/man is a path in the image.
     settings[def.name] = isPath ? relativise(value, base) : value;
     if (!isPath) continue;
-    for (const p of pathsOf(value)) {
-      const producer = outputs.find(([out]) => readsOutput(p, out));
-      if (producer) readsOutputsOf.add(producer[1]);
+    for (const p of settingPaths(value)) {
+      const producer = producers.get(p);
+      if (producer) readsOutputsOf.add(producer);
       else paths.add(p);
     }
   }

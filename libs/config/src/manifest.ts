@@ -28,7 +28,7 @@ import { presetInputs, presetSettings } from './inputs';
 import { LockedPackageSchema, packageDigest, readLockfile, type Lock, type LockedPackage } from './lockfile';
 import { cachedOutputNames, manifestName } from './outputs';
 import type { Preset, Project } from './project';
-import { SETTINGS } from './settings';
+import { findSetting, SETTINGS, type SettingDef } from './settings';
 
 export const MANIFEST_VERSION = 1;
 
@@ -68,8 +68,6 @@ export interface ManifestOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Settings whose value is a secret: recorded as a hash, shown as "changed". */
-const HIDDEN_SETTINGS = new Set(['RootPassword']);
 /** What stands for a passed-through Environment= value (recorded under `environment`). */
 export const PASSED_THROUGH = '(from the environment)';
 
@@ -162,15 +160,12 @@ function fileHash(file: string): string | null {
   }
 }
 
-/** The settings record, with secrets replaced: RootPassword= by a hash, passed-through variables by a marker. */
+/** The settings record, with secrets (the table's `secret` column) by a hash and passed-through variables by a marker. */
 function recordedSettings(project: Project, preset: Preset): Record<string, unknown> {
   const settings = presetSettings(project, preset);
-  for (const name of HIDDEN_SETTINGS) {
-    const v = settings[name];
-    if (v !== null && v !== undefined) settings[name] = `sha256:${sha256(JSON.stringify(v))}`;
-  }
-  for (const def of SETTINGS) {
+  for (const def of SETTINGS as readonly SettingDef[]) {
     const v = settings[def.name];
+    if (def.secret && v !== null && v !== undefined) settings[def.name] = `sha256:${sha256(JSON.stringify(v))}`;
     if (def.cache !== 'environment' || !v || typeof v !== 'object') continue;
     settings[def.name] = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, preset.passedEnvironment.includes(k) ? PASSED_THROUGH : x]));
   }
@@ -471,7 +466,7 @@ export function explanationItems(d: ManifestDiff): ExplanationItem[] {
   const items: ExplanationItem[] = [];
   const add = (group: (typeof GROUPS)[number], text: string, line: string) => items.push({ group, text, line });
   for (const s of d.settings) {
-    const text = HIDDEN_SETTINGS.has(s.name) ? `${s.name}: changed (the value is not shown)` : `${s.name}: ${show(s.old)} -> ${show(s.new)}`;
+    const text = findSetting(s.name)?.secret ? `${s.name}: changed (the value is not shown)` : `${s.name}: ${show(s.old)} -> ${show(s.new)}`;
     add('settings', text, `setting ${text}`);
   }
   for (const f of d.files) {

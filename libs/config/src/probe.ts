@@ -83,6 +83,13 @@ export function isDirectory(p: string): boolean {
   }
 }
 
+/** A symlink's target when `p` is a symlink whose target does not exist (a dangling link); else null. */
+export function danglingTarget(p: string): string | null {
+  if (!isSymlink(p)) return null;
+  if (current()) content(p);
+  return fs.existsSync(p) ? null : fs.readlinkSync(p);
+}
+
 export function readText(p: string): string {
   lookup(p);
   content(p);

@@ -303,7 +303,7 @@ class Reader {
         const p = path.join(dir, name);
         if (!probe.exists(p)) continue;
         let a: Assignment;
-        if (def.name === 'ImageVersion' || def.name === 'Seed') {
+        if (def.fileText) {
           state.files.push(p);
           a = { key: def.name, value: probe.readText(p).trim(), line: 0 };
         } else if (name.endsWith('.d') && probe.isDirectory(p)) {
@@ -362,6 +362,9 @@ function sortedEntries(dir: string): Entry[] {
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     .map((name) => {
       const p = path.join(dir, name);
+      // A dangling link would otherwise be skipped or fail to open: say what it is.
+      const target = probe.danglingTarget(p);
+      if (target !== null) throw new ConfigError(`is a symlink to "${target}", which does not exist (fix the link or remove it)`, { file: p, line: 0 });
       const isDir = probe.isDirectory(p);
       return { name, path: p, isDirectory: () => isDir, isFile: () => !isDir };
     });

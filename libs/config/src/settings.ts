@@ -44,6 +44,19 @@ export type Scope = 'universal' | 'inherited' | 'local';
  */
 export type CacheRole = 'value' | 'path' | 'script' | 'environment' | 'scripts' | 'none';
 
+/**
+ * The first build step that reads a setting (build.ts runs them in this order):
+ * install: base, skeleton and sandbox trees, the package manager's view, prepare scripts: the
+ *   steps before the incremental layer, so every such setting is part of the layer's key
+ *   (layers.ts derives the key from this column);
+ * packages: Packages=, which the layer keys by its locked packages instead (a layer can be
+ *   appended to);
+ * image: what is done to the image after the layer (extra trees, scripts, image settings);
+ * output: how the image is written (format, compression, disk layout, boot);
+ * none: read by kiln itself, never by a build step (where outputs go, caches, `kiln vm`).
+ */
+export type Stage = 'install' | 'packages' | 'image' | 'output' | 'none';
+
 /** Defaults that depend on other settings or on the preset are computed, never read from the host. */
 export interface DefaultContext {
   /** The preset's name; `main` for the main image. */
@@ -70,6 +83,16 @@ export interface SettingDef<T = unknown> {
   defaultPaths?: readonly string[];
   /** The key a [Match] section tests this setting with, when it can be matched. */
   match?: string;
+  /** The build step that first reads it (see Stage). */
+  stage: Stage;
+  /** A secret (RootPassword=): summaries say only whether it is set, manifests keep a hash. */
+  secret?: boolean;
+  /** Its default file (mkosi.version, mkosi.seed) holds the value as text, rather than being the value as a path. */
+  fileText?: boolean;
+  /** The `%x` specifier letter that stands for its value (%d is Distribution=). */
+  specifier?: string;
+  /** Its paths can name another preset's output (BaseTrees=%O/base), which makes an edge of the preset graph. */
+  readsOutputs?: boolean;
 }
 
 // mkosi's names (mkosi/distributions/__init__.py, mkosi/config.py).
@@ -130,154 +153,154 @@ function s<T>(def: SettingDef<T>): SettingDef<T> {
 
 export const SETTINGS = [
   // [Include] ([Config] before mkosi v25)
-  s({ name: 'Include', section: 'Include', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', oldSections: ['Config'],
+  s({ name: 'Include', section: 'Include', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'none', oldSections: ['Config'],
     help: 'Extra configuration files or directories, read at the point of the Include= line (each once).' }),
 
   // [Config]
-  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^[^/]+$/, hint: 'profile names without "/"' }), default: [], scope: 'inherited', cache: 'scripts',
+  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^[^/]+$/, hint: 'profile names without "/"' }), default: [], scope: 'inherited', cache: 'scripts', stage: 'install',
     match: 'Profiles', aliases: ['Profile'], help: 'Profiles to enable: mkosi.profiles/NAME(.conf) is read for each, and [Match] Profiles= tests them.' }),
-  s({ name: 'Dependencies', section: 'Config', kind: stringList(), default: null, scope: 'local', cache: 'value',
+  s({ name: 'Dependencies', section: 'Config', kind: stringList(), default: null, scope: 'local', cache: 'value', stage: 'none',
     help: 'Presets to build before this one; the main image depends on every preset unless it says otherwise.' }),
-  s({ name: 'PassEnvironment', section: 'Config', kind: spaceList(), default: [], scope: 'universal', cache: 'value',
+  s({ name: 'PassEnvironment', section: 'Config', kind: spaceList(), default: [], scope: 'universal', cache: 'value', stage: 'none',
     help: "Keys of the main image's Environment= that presets receive too." }),
 
   // [Distribution]
   s({ name: 'Distribution', section: 'Distribution', kind: choice(DISTRIBUTIONS),
     // mkosi defaults to the host's distribution; kiln never reads the host for a default (a preset
     // must be a pure function of its inputs), so the default is fixed.
-    default: 'debian', scope: 'universal', cache: 'value', match: 'Distribution',
+    default: 'debian', scope: 'universal', cache: 'value', stage: 'install', specifier: 'd', match: 'Distribution',
     help: 'The distribution to install.' }),
-  s({ name: 'Release', section: 'Distribution', kind: text(), scope: 'universal', cache: 'value', match: 'Release',
+  s({ name: 'Release', section: 'Distribution', kind: text(), scope: 'universal', cache: 'value', stage: 'install', specifier: 'r', match: 'Release',
     default: (c) => RELEASE_DEFAULTS[String(c.get('Distribution'))] ?? null,
     help: 'The release of the distribution (bookworm, 41, 23.0, ...).' }),
   s({ name: 'Architecture', section: 'Distribution', kind: choice(ARCHITECTURES, { x86_64: 'x86-64', aarch64: 'arm64', amd64: 'x86-64' }),
-    default: () => hostArchitecture(), scope: 'universal', cache: 'value', match: 'Architecture',
+    default: () => hostArchitecture(), scope: 'universal', cache: 'value', stage: 'install', specifier: 'a', match: 'Architecture',
     help: "The architecture to build for; defaults to the build machine's (and is then part of the cache key)." }),
-  s({ name: 'Mirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value',
+  s({ name: 'Mirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value', stage: 'install',
     help: "The distribution's mirror (a URL); the distribution's default when unset." }),
-  s({ name: 'LocalMirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value',
+  s({ name: 'LocalMirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value', stage: 'install',
     help: 'A mirror used instead of all other repositories while building the image.' }),
-  s({ name: 'RepositoryKeyCheck', section: 'Distribution', kind: boolean(), default: true, scope: 'universal', cache: 'value',
+  s({ name: 'RepositoryKeyCheck', section: 'Distribution', kind: boolean(), default: true, scope: 'universal', cache: 'value', stage: 'install',
     help: 'Verify repository signatures.' }),
-  s({ name: 'Repositories', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', match: 'Repositories',
+  s({ name: 'Repositories', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', stage: 'install', match: 'Repositories',
     help: 'Extra repositories or components to enable (main, contrib, non-free-firmware, ...).' }),
   // Gentoo (kiln's own; mkosi has none of these).
-  s({ name: 'Binhosts', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value',
+  s({ name: 'Binhosts', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', stage: 'install',
     help: 'Gentoo binary package repositories (binhost URLs, http(s) or file), in priority order.' }),
   s({ name: 'PortageProfile', section: 'Distribution', kind: text({ pattern: /^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)*$/, hint: 'a profile path such as default/linux/amd64/23.0/systemd' }),
     default: (c) => (c.get('Distribution') === 'gentoo' && GENTOO_ARCH[String(c.get('Architecture'))] ? `default/linux/${GENTOO_ARCH[String(c.get('Architecture'))]}/${c.get('Release')}/systemd` : null),
-    scope: 'universal', cache: 'value',
+    scope: 'universal', cache: 'value', stage: 'install',
     help: 'The Gentoo profile (it also picks the stage3 variant); a make.profile symlink in a sandbox tree wins.' }),
   s({ name: 'PortageSnapshot', section: 'Distribution', kind: text({ pattern: /^(latest|\d{8})$/, hint: 'latest, or a snapshot date such as 20261101' }), default: 'latest',
-    scope: 'universal', cache: 'value',
+    scope: 'universal', cache: 'value', stage: 'install',
     help: 'The Gentoo repository snapshot (Mirror=/snapshots/gentoo-<value>.tar.xz) whose profiles emerge reads, when the tools tree has no repository.' }),
-  s({ name: 'GentooInstaller', section: 'Distribution', kind: choice(GENTOO_INSTALLERS), default: 'native', scope: 'universal', cache: 'value',
+  s({ name: 'GentooInstaller', section: 'Distribution', kind: choice(GENTOO_INSTALLERS), default: 'native', scope: 'universal', cache: 'value', stage: 'install',
     help: "How Gentoo packages are installed: native (kiln reads the binhost and unpacks binary packages itself) or emerge (portage from the host or a stage3 tools tree)." }),
-  s({ name: 'GentooKeyring', section: 'Distribution', kind: pathValue(), default: null, scope: 'universal', cache: 'path',
+  s({ name: 'GentooKeyring', section: 'Distribution', kind: pathValue(), default: null, scope: 'universal', cache: 'path', stage: 'install',
     help: 'OpenPGP keys (armoured or binary keyring) that verify stage3 downloads and signed binary packages.' }),
-  s({ name: 'BinpkgSignatures', section: 'Distribution', kind: choice(BINPKG_SIGNATURES), default: 'auto', scope: 'universal', cache: 'value',
+  s({ name: 'BinpkgSignatures', section: 'Distribution', kind: choice(BINPKG_SIGNATURES), default: 'auto', scope: 'universal', cache: 'value', stage: 'install',
     help: 'Gentoo binary package signatures: auto verifies those present, required refuses unsigned packages.' }),
 
   // [Output]
-  s({ name: 'Format', section: 'Output', kind: choice(FORMATS), default: 'disk', scope: 'local', cache: 'value', match: 'Format',
+  s({ name: 'Format', section: 'Output', kind: choice(FORMATS), default: 'disk', scope: 'local', cache: 'value', stage: 'output', specifier: 't', match: 'Format',
     help: 'The output format.' }),
-  s({ name: 'Output', section: 'Output', kind: text({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'a file name without "/"' }), scope: 'local', cache: 'value',
+  s({ name: 'Output', section: 'Output', kind: text({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'a file name without "/"' }), scope: 'local', cache: 'value', stage: 'output', specifier: 'o',
     default: (c) => {
       const base = c.image === 'main' ? (c.get('ImageId') as string | null) ?? 'image' : c.image;
       const version = c.get('ImageVersion') as string | null;
       return version ? `${base}_${version}` : base;
     },
     help: 'The output name inside OutputDirectory=: ImageId= (or "image") for the main image, the preset name for presets, then "_" and ImageVersion= when set.' }),
-  s({ name: 'OutputDirectory', section: 'Output', kind: pathValue(), default: (c) => `${c.root}/mkosi.output`, scope: 'universal', cache: 'none',
+  s({ name: 'OutputDirectory', section: 'Output', kind: pathValue(), default: (c) => `${c.root}/mkosi.output`, scope: 'universal', cache: 'none', stage: 'none', specifier: 'O',
     defaultPaths: ['mkosi.output'],
     help: 'Where outputs are written. kiln defaults to mkosi.output/ even when it does not exist yet, so that Nx always knows where the outputs are.' }),
   s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"' }),
-    default: null, scope: 'inherited', cache: 'scripts', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
-  s({ name: 'ImageVersion', section: 'Output', kind: text(), default: null, scope: 'inherited', cache: 'scripts', match: 'ImageVersion',
+    default: null, scope: 'inherited', cache: 'scripts', stage: 'install', specifier: 'i', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
+  s({ name: 'ImageVersion', section: 'Output', kind: text(), default: null, scope: 'inherited', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
     defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
     default: (c) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(String(c.get('Format'))) ? 'zstd' : c.get('Format') === 'oci' ? 'gz' : 'none'),
-    scope: 'local', cache: 'value',
+    scope: 'local', cache: 'value', stage: 'output',
     help: 'Compression of the output: zstd for tar, cpio, uki, esp and addon by default (cached images stay small), gz for oci, none otherwise; yes means zstd.' }),
-  s({ name: 'CompressLevel', section: 'Output', kind: integer({ min: 0, max: 22 }), default: 3, scope: 'inherited', cache: 'value',
+  s({ name: 'CompressLevel', section: 'Output', kind: integer({ min: 0, max: 22 }), default: 3, scope: 'inherited', cache: 'value', stage: 'output',
     help: 'The compression level.' }),
-  s({ name: 'RepartDirectories', section: 'Output', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', defaultPaths: ['mkosi.repart'],
+  s({ name: 'RepartDirectories', section: 'Output', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'output', defaultPaths: ['mkosi.repart'],
     help: 'systemd-repart partition definitions for disk images.' }),
   s({ name: 'Seed', section: 'Output', kind: text({ pattern: /^([0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}|random)$/, hint: 'a UUID or "random"' }),
-    default: null, scope: 'local', cache: 'value', defaultPaths: ['mkosi.seed'],
+    default: null, scope: 'local', cache: 'value', stage: 'output', fileText: true, defaultPaths: ['mkosi.seed'],
     help: 'The seed for systemd-repart (partition UUIDs). kiln derives a fixed one from the image name when unset, so disk images are reproducible.' }),
 
   // [Content]
-  s({ name: 'Packages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value',
+  s({ name: 'Packages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',
     help: 'Packages to install (kept sorted, as mkosi does).' }),
-  s({ name: 'BuildPackages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value',
+  s({ name: 'BuildPackages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'image',
     help: 'Packages installed for the build scripts only; they do not stay in the image.' }),
-  s({ name: 'RemovePackages', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value',
+  s({ name: 'RemovePackages', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value', stage: 'image',
     help: 'Packages removed at the end of the build.' }),
-  s({ name: 'WithDocs', section: 'Content', kind: boolean(), default: true, scope: 'local', cache: 'value', help: 'Install documentation.' }),
-  s({ name: 'WithRecommends', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value',
+  s({ name: 'WithDocs', section: 'Content', kind: boolean(), default: true, scope: 'local', cache: 'value', stage: 'install', help: 'Install documentation.' }),
+  s({ name: 'WithRecommends', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'install',
     help: 'Install weak dependencies (Recommends:).' }),
-  s({ name: 'BaseTrees', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path',
+  s({ name: 'BaseTrees', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path', stage: 'install', readsOutputs: true,
     help: "Directories or archives the image starts from, often another preset's output (%O/base)." }),
-  s({ name: 'SkeletonTrees', section: 'Content', kind: treeList({ required: true }), default: [], scope: 'local', cache: 'path',
+  s({ name: 'SkeletonTrees', section: 'Content', kind: treeList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'install', readsOutputs: true,
     defaultPaths: ['mkosi.skeleton', 'mkosi.skeleton.tar'], help: 'Trees copied in before packages are installed (SOURCE[:TARGET]).' }),
-  s({ name: 'ExtraTrees', section: 'Content', kind: treeList(), default: [], scope: 'local', cache: 'path',
+  s({ name: 'ExtraTrees', section: 'Content', kind: treeList(), default: [], scope: 'local', cache: 'path', stage: 'image', readsOutputs: true,
     defaultPaths: ['mkosi.extra', 'mkosi.extra.tar'], help: 'Trees copied in after packages are installed (SOURCE[:TARGET]).' }),
-  s({ name: 'RemoveFiles', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value',
+  s({ name: 'RemoveFiles', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value', stage: 'image',
     help: 'Globs of files removed from the image at the end of the build.' }),
-  s({ name: 'CleanPackageMetadata', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value',
+  s({ name: 'CleanPackageMetadata', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'image',
     help: "Remove the package manager's database from the image (auto: when the package manager itself is not installed)." }),
-  s({ name: 'SourceDateEpoch', section: 'Content', kind: integer({ min: 0 }), default: null, scope: 'universal', cache: 'value', oldSections: ['Output'],
+  s({ name: 'SourceDateEpoch', section: 'Content', kind: integer({ min: 0 }), default: null, scope: 'universal', cache: 'value', stage: 'install', oldSections: ['Output'],
     help: 'Timestamp clamping every mtime (SOURCE_DATE_EPOCH); the SOURCE_DATE_EPOCH environment variable is used when unset.' }),
-  s({ name: 'PrepareScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['PrepareScript'],
+  s({ name: 'PrepareScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'install', aliases: ['PrepareScript'],
     defaultPaths: scriptPaths('mkosi.prepare'), help: 'Scripts run after packages are installed.' }),
-  s({ name: 'BuildScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['BuildScript'],
+  s({ name: 'BuildScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'image', aliases: ['BuildScript'],
     defaultPaths: scriptPaths('mkosi.build'), help: 'Scripts that build software into $DESTDIR.' }),
-  s({ name: 'PostInstallationScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['PostInstallationScript'],
+  s({ name: 'PostInstallationScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'image', aliases: ['PostInstallationScript'],
     defaultPaths: scriptPaths('mkosi.postinst'), help: 'Scripts run after the extra trees are copied.' }),
-  s({ name: 'FinalizeScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', aliases: ['FinalizeScript'],
+  s({ name: 'FinalizeScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'image', aliases: ['FinalizeScript'],
     defaultPaths: scriptPaths('mkosi.finalize'), help: 'Scripts run last, before the output is written.' }),
-  s({ name: 'Bootable', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', match: 'Bootable',
+  s({ name: 'Bootable', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'output', match: 'Bootable',
     help: 'Make a disk image bootable (auto: when a kernel and systemd-boot are available).' }),
-  s({ name: 'Bootloader', section: 'Content', kind: choice(BOOTLOADERS), default: 'systemd-boot', scope: 'local', cache: 'value',
+  s({ name: 'Bootloader', section: 'Content', kind: choice(BOOTLOADERS), default: 'systemd-boot', scope: 'local', cache: 'value', stage: 'output',
     help: 'The bootloader of a bootable image.' }),
-  s({ name: 'KernelCommandLine', section: 'Content', kind: spaceList(), default: [], scope: 'local', cache: 'value',
+  s({ name: 'KernelCommandLine', section: 'Content', kind: spaceList(), default: [], scope: 'local', cache: 'value', stage: 'output',
     help: 'The kernel command line (items split on spaces only).' }),
-  s({ name: 'Initrds', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path',
+  s({ name: 'Initrds', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path', stage: 'output', readsOutputs: true,
     help: "Initrds to use, e.g. another preset's cpio output (%O/initrd)." }),
   s({ name: 'Hostname', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$/, hint: 'a valid hostname' }),
-    default: null, scope: 'local', cache: 'value', help: "The image's /etc/hostname." }),
-  s({ name: 'Locale', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', help: 'The system locale (LANG=).' }),
+    default: null, scope: 'local', cache: 'value', stage: 'image', help: "The image's /etc/hostname." }),
+  s({ name: 'Locale', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system locale (LANG=).' }),
   s({ name: 'Timezone', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9_+\-/]+$/, hint: 'a zone name such as Europe/Berlin' }),
-    default: null, scope: 'local', cache: 'value', help: 'The system timezone.' }),
-  s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value',
+    default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system timezone.' }),
+  s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', secret: true,
     help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
 
   // [Build] (v25 gathered these from [Output], [Host], [Content] and [Distribution])
-  s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'path',
+  s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'path', stage: 'install',
     oldSections: ['Host'], defaultPaths: ['mkosi.tools'],
     help: 'A tree with the tools the build runs: a path, "default" to build one, or unset for the host tools.' }),
   s({ name: 'Incremental', section: 'Build', kind: choice(INCREMENTAL, booleanAliases('yes', 'no')),
-    default: 'no', scope: 'universal', cache: 'none', oldSections: ['Host', 'Output'],
+    default: 'no', scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Host', 'Output'],
     help: 'Cache the image after its packages and prepare scripts, and start from it when nothing before that changed (strict: fail instead of building without one).' }),
-  s({ name: 'CacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', oldSections: ['Output'],
+  s({ name: 'CacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.cache'], help: 'Where incremental layers are kept (default: the user\'s cache directory, ~/.cache/kiln/layers).' }),
-  s({ name: 'CacheMaxSize', section: 'Build', kind: size(), default: 16 * 1024 ** 3, scope: 'universal', cache: 'none',
+  s({ name: 'CacheMaxSize', section: 'Build', kind: size(), default: 16 * 1024 ** 3, scope: 'universal', cache: 'none', stage: 'none',
     help: 'Incremental layers beyond this total size are evicted, least recently used first.' }),
-  s({ name: 'CacheMaxAge', section: 'Build', kind: integer({ min: 0 }), default: 30, scope: 'universal', cache: 'none',
+  s({ name: 'CacheMaxAge', section: 'Build', kind: integer({ min: 0 }), default: 30, scope: 'universal', cache: 'none', stage: 'none',
     help: 'Incremental layers unused for this many days are evicted (0: never by age).' }),
-  s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', oldSections: ['Output'],
+  s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.pkgcache'], help: "Where downloaded packages are kept across builds and presets (default: the user's cache directory)." }),
-  s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path',
+  s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path', stage: 'install',
     aliases: ['PackageManagerTrees'], oldSections: ['Distribution', 'Content'], defaultPaths: ['mkosi.sandbox', 'mkosi.sandbox.tar', 'mkosi.pkgmngr', 'mkosi.pkgmngr.tar'],
     help: "Trees overlaid on the package manager's view (repository files, keys, apt.conf.d, ...)." }),
-  s({ name: 'Environment', section: 'Build', kind: environment(), default: {}, scope: 'local', cache: 'environment', oldSections: ['Content'], match: 'Environment',
+  s({ name: 'Environment', section: 'Build', kind: environment(), default: {}, scope: 'local', cache: 'environment', stage: 'install', oldSections: ['Content'], match: 'Environment',
     help: 'Variables set for scripts: KEY=VALUE (quotes allowed), or KEY to pass one through from the environment.' }),
 
   // [Runtime] ([Host] before v25): how `kiln vm` boots the image; never part of the image.
-  s({ name: 'RAM', section: 'Runtime', kind: size(), default: 2 * 1024 ** 3, scope: 'inherited', cache: 'none',
+  s({ name: 'RAM', section: 'Runtime', kind: size(), default: 2 * 1024 ** 3, scope: 'inherited', cache: 'none', stage: 'none',
     aliases: ['QemuMem'], oldSections: ['Host'], help: 'Memory of the virtual machine `kiln vm` starts.' }),
-  s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'inherited', cache: 'none', oldSections: ['Host'],
+  s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Grow the disk image to this size before booting it in `kiln vm`.' }),
 ] as const;
 

@@ -3,6 +3,7 @@
  * "Specifiers"). Values are those configured at that point, or their defaults.
  */
 import { ValueError } from './errors';
+import { SETTINGS, type SettingDef } from './settings';
 
 export interface SpecifierContext {
   get(name: string): unknown;
@@ -20,15 +21,13 @@ const FILESYSTEMS: Record<string, string> = { fedora: 'btrfs', opensuse: 'btrfs'
 
 type Expander = (c: SpecifierContext) => unknown;
 
+/** The letters that stand for a setting's value come from the settings table's `specifier` column. */
+const FROM_SETTINGS: Record<string, { help: string; value: Expander }> = Object.fromEntries(
+  (SETTINGS as readonly SettingDef[]).filter((d) => d.specifier).map((d) => [d.specifier, { help: `${d.name}=`, value: (c: SpecifierContext) => c.get(d.name) }]),
+);
+
 export const SPECIFIERS: Record<string, { help: string; value: Expander }> = {
-  d: { help: 'Distribution=', value: (c) => c.get('Distribution') },
-  r: { help: 'Release=', value: (c) => c.get('Release') },
-  a: { help: 'Architecture=', value: (c) => c.get('Architecture') },
-  i: { help: 'ImageId=', value: (c) => c.get('ImageId') },
-  v: { help: 'ImageVersion=', value: (c) => c.get('ImageVersion') },
-  t: { help: 'Format=', value: (c) => c.get('Format') },
-  o: { help: 'Output=', value: (c) => c.get('Output') },
-  O: { help: 'OutputDirectory=', value: (c) => c.get('OutputDirectory') },
+  ...FROM_SETTINGS,
   C: { help: 'the directory of the config file', value: (c) => c.configFileDir },
   P: { help: 'the config directory being read', value: (c) => c.configDir },
   D: { help: 'the project directory (-C)', value: (c) => c.root },

@@ -35,9 +35,9 @@ function lockState(p: Preset): { packages: number } | null | string {
   }
 }
 
-/** RootPassword= is a secret: summaries say only whether it is set. */
+/** A secret (RootPassword=): summaries say only whether it is set. */
 function presentable(def: SettingDef, value: unknown): unknown {
-  if (def.name === 'RootPassword' && value !== null) return '(set)';
+  if (def.secret && value !== null) return '(set)';
   return value;
 }
 
@@ -50,10 +50,10 @@ export function summaryJson(project: Project): SummaryJson {
       const settings: Record<string, Record<string, unknown>> = {};
       for (const def of SETTINGS as readonly SettingDef[]) {
         const v = presentable(def, p.config[def.name]);
-        (settings[def.section] ??= {})[def.name] = v === null || def.name === 'RootPassword' ? v : def.kind.json(v as never, ctx);
+        (settings[def.section] ??= {})[def.name] = v === null || def.secret ? v : def.kind.json(v as never, ctx);
       }
       const lock = lockState(p);
-      return { name: p.name, main: p.main, dependencies: p.dependencies, lock: typeof lock === 'string' ? null : lock, settings };
+      return { name: p.name, main: p.main, dependencies: p.dependencies.map(({ preset, reason }) => ({ preset, reason })), lock: typeof lock === 'string' ? null : lock, settings };
     }),
     edges: project.presets.flatMap((p) => p.dependencies.map((d) => ({ from: p.name, to: d.preset, reason: d.reason }))),
   };
@@ -74,7 +74,7 @@ export function summaryText(project: Project): string {
       out.push(`    ${section.toUpperCase()}:`);
       for (const def of defs) {
         const v = presentable(def, p.config[def.name]);
-        const shown = v === null ? '(default)' : def.name === 'RootPassword' ? String(v) : def.kind.show(v as never, ctx);
+        const shown = v === null ? '(default)' : def.secret ? String(v) : def.kind.show(v as never, ctx);
         const [first, ...rest] = shown.split('\n');
         out.push(`${def.name.padStart(LABEL_WIDTH)}: ${first}`);
         for (const line of rest) out.push(`${' '.repeat(LABEL_WIDTH + 2)}${line}`);

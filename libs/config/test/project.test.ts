@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadProject } from '../src';
+import { ConfigError, loadProject } from '../src';
 import { configError, load, main, makeProject, preset } from './helpers';
 
 describe('assignments', () => {
@@ -271,9 +271,10 @@ describe('dependencies', () => {
       'mkosi.images/base.conf': '[Output]\nFormat=directory\n',
       'mkosi.images/initrd.conf': '[Output]\nFormat=cpio\n',
     });
+    const out = path.join(p.root, 'mkosi.output');
     expect(p.main.dependencies).toEqual([
-      { preset: 'base', reason: 'BaseTrees=' },
-      { preset: 'initrd', reason: 'Initrds=' },
+      { preset: 'base', reason: 'BaseTrees=', reads: [{ setting: 'BaseTrees', path: path.join(out, 'base') }] },
+      { preset: 'initrd', reason: 'Initrds=', reads: [{ setting: 'Initrds', path: path.join(out, 'initrd.cpio.zst') }] },
     ]);
   });
   it('an unknown name is an error listing the presets', () => {
@@ -332,6 +333,26 @@ describe('errors and warnings name file:line', () => {
     const e = configError({ 'mkosi.conf': '[Content]\nSkeletonTrees=missing\n' });
     expect(e).toMatchObject({ file: 'mkosi.conf', line: 2 });
     expect(e.message).toMatch(/^SkeletonTrees=: .*missing does not exist/);
+  });
+  it.each([
+    ['mkosi.conf.d/10-net.conf', 'mkosi.conf.d'],
+    ['mkosi.conf.d/20-extra', 'mkosi.conf.d'],
+    ['mkosi.images/web.conf', 'mkosi.images'],
+    ['mkosi.images/web', 'mkosi.images'],
+  ])('a dangling symlink %s is an error naming the link and its target', (link) => {
+    const root = makeProject({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.conf.d/': null, 'mkosi.images/': null });
+    fs.symlinkSync('../gone/target', path.join(root, link));
+    let error: unknown;
+    try {
+      loadProject(root, { env: {} });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as ConfigError;
+    expect(path.relative(root, e.origin!.file)).toBe(link);
+    expect(e.reason).toBe('is a symlink to "../gone/target", which does not exist (fix the link or remove it)');
+    fs.rmSync(path.dirname(root), { recursive: true });
   });
   it('no config at all is a clear error', () => {
     const root = makeProject({ 'README.md': 'hi' });

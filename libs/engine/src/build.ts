@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { cachedOutputNames, lockfilePath, outputPath, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { cachedOutputNames, lockfilePath, outputPath, producerOf, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, publishManifest, startManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -332,8 +332,8 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
  * output directory by an older build is never read in its place.
  */
 function resolveBaseTree(ctx: BuildContext, base: string): string {
-  const producer = ctx.project.presets.find((p) => outputPath(p) === base);
-  if (producer && fs.existsSync(`${base}.tar.zst`)) return `${base}.tar.zst`;
+  const producer = producerOf(ctx.project, ctx.preset, base);
+  if (producer && outputPath(producer) === base && fs.existsSync(`${base}.tar.zst`)) return `${base}.tar.zst`;
   if (fs.existsSync(base)) return base;
   for (const suffix of ['.tar.zst', '.tar', '.tar.xz', '.tar.gz']) if (fs.existsSync(base + suffix)) return base + suffix;
   const hint = producer ? `build preset "${producer.name}" first (kiln build --preset ${producer.name})` : 'check the path';

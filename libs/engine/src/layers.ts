@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { digestInputs, LockedPackageSchema, outputPath, type Lock, type LockedPackage, type Preset, type Tree } from '@kiln/config';
+import { digestInputs, LockedPackageSchema, outputPath, packageDigest, producerOf, SETTINGS, type Lock, type LockedPackage, type Preset, type SettingDef, type Tree } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
@@ -34,7 +34,8 @@ import { run } from './exec';
 import { ensureDir, mounts, mountsUnder, processAlive, removeTree, sha256File, userCacheDir } from './fsutil';
 import { toolsIdentity } from './tools';
 
-const FORMAT = 'kiln-layer/1';
+// 2: keys derived from the settings table's stages, packages by every digest.
+const FORMAT = 'kiln-layer/2';
 const TREE = 'tree';
 const INDEX = 'index';
 const MANIFEST = 'manifest.json';
@@ -85,10 +86,22 @@ export function layerCacheDir(preset: Preset, env: Record<string, string | undef
 
 const relTo = (root: string, p: string) => path.relative(root, p) || '.';
 
-/** Trees as (path in the project, target, content digest). */
-function treesPart(ctx: BuildContext, name: string): string {
-  const trees = cfg<Tree[]>(ctx, name);
-  return trees.length ? JSON.stringify(trees.map((t) => [relTo(ctx.project.root, t.source), t.target, digestInputs([t.source], { root: ctx.project.root })])) : '';
+/**
+ * A path setting's part: each path (relative to the project) with a digest of its contents; trees
+ * with their target. BaseTrees= entries go through baseTreePart (another preset's output).
+ */
+async function pathPart(ctx: BuildContext, def: SettingDef, baseSource: (base: string) => string): Promise<string> {
+  const value = ctx.preset.config[def.name];
+  if (value === null || (Array.isArray(value) && value.length === 0)) return '';
+  const items = (Array.isArray(value) ? value : [value]) as (string | Tree)[];
+  const out: unknown[] = [];
+  for (const item of items) {
+    const source = typeof item === 'string' ? item : item.source;
+    if (!path.isAbsolute(source)) out.push(source); // ToolsTree=default and the like: a word, not a path
+    else if (def.readsOutputs && typeof item === 'string') out.push(await baseTreePart(ctx, source, baseSource(source)));
+    else out.push([relTo(ctx.project.root, source), ...(typeof item === 'string' ? [] : [item.target]), digestInputs([source], { root: ctx.project.root })]);
+  }
+  return JSON.stringify(out);
 }
 
 /**
@@ -99,55 +112,50 @@ function treesPart(ctx: BuildContext, name: string): string {
 async function baseTreePart(ctx: BuildContext, base: string, source: string): Promise<[string, string]> {
   const name = relTo(ctx.project.root, base);
   if (fs.statSync(source).isFile()) return [name, await sha256File(source)];
-  const producer = ctx.project.presets.find((p) => outputPath(p) === base && p.config.Format === 'directory');
-  if (producer && fs.existsSync(`${source}.tar.zst`)) return [name, await sha256File(`${source}.tar.zst`)];
+  const producer = producerOf(ctx.project, ctx.preset, base);
+  if (producer && outputPath(producer) === base && producer.config.Format === 'directory' && fs.existsSync(`${source}.tar.zst`)) return [name, await sha256File(`${source}.tar.zst`)];
   return [name, digestInputs([source], { root: source })];
 }
 
-/** Prepare scripts by content, with the settings their environment carries. */
-function preparePart(ctx: BuildContext): string {
-  const scripts = cfg<string[]>(ctx, 'PrepareScripts');
-  if (!scripts.length) return '';
-  const c = ctx.preset.config;
-  return JSON.stringify({
-    scripts: scripts.map((s) => [relTo(ctx.project.root, s), digestInputs([s], { root: ctx.project.root })]),
-    environment: c.Environment,
-    profiles: c.Profiles,
-    imageId: c.ImageId,
-    imageVersion: c.ImageVersion,
-  });
+/** The settings the steps before the layer read. */
+const BEFORE_LAYER = (SETTINGS as readonly SettingDef[]).filter((d) => d.stage === 'install');
+
+/** Whether a script runs before the layer (PrepareScripts=). */
+function runsScriptsBeforeLayer(ctx: BuildContext): boolean {
+  return BEFORE_LAYER.some((d) => d.cache === 'script' && (ctx.preset.config[d.name] as string[]).length > 0);
 }
 
+/** What identifies a locked package's bytes: every checksum the lock has (Gentoo locks often have no SHA-256) and its build id. */
+const packageIdentity = (p: LockedPackage) => [p.name, p.version, p.architecture, packageDigest(p)];
+
 /**
- * The layer's key: everything the steps up to the layer read. `baseSource` maps each BaseTrees=
- * entry to what is copied (a directory, or an archive standing in for it).
+ * The layer's key: everything the steps up to the layer read. The settings are those the table
+ * marks stage `install` (so a new setting read before the layer cannot be forgotten here); a
+ * setting that reaches the image only through the scripts' environment counts when the preset
+ * runs a script before the layer. Packages= (stage `packages`) is keyed by the locked packages
+ * instead, apart from the prefix, so that a layer with fewer packages can be appended to.
+ * `baseSource` maps each BaseTrees= entry to what is copied (a directory, or an archive standing
+ * in for it).
  */
 export async function layerKey(ctx: BuildContext, lock: Lock | null, identity: string, baseSource: (base: string) => string): Promise<LayerKey> {
   const c = ctx.preset.config;
-  const bases: [string, string][] = [];
-  for (const base of cfg<string[]>(ctx, 'BaseTrees')) bases.push(await baseTreePart(ctx, base, baseSource(base)));
+  const runsScripts = runsScriptsBeforeLayer(ctx);
   const parts: Record<string, string> = {
     format: FORMAT,
     kiln: identity,
-    distribution: String(c.Distribution),
-    release: String(c.Release),
-    architecture: String(c.Architecture),
     mirror: distributionOf(ctx).mirror(ctx),
-    repositories: JSON.stringify([...(c.Repositories as string[])].sort()),
-    repositoryKeyCheck: String(c.RepositoryKeyCheck),
-    withRecommends: String(c.WithRecommends),
-    withDocs: String(c.WithDocs),
     tools: JSON.stringify(toolsIdentity(ctx.project, ctx.preset)),
-    baseTrees: bases.length ? JSON.stringify(bases) : '',
-    skeletonTrees: treesPart(ctx, 'SkeletonTrees'),
-    sandboxTrees: treesPart(ctx, 'SandboxTrees'),
-    prepareScripts: preparePart(ctx),
+    // The time the build clamps to, from SourceDateEpoch= or $SOURCE_DATE_EPOCH.
     sourceDateEpoch: String(ctx.sourceDateEpoch),
   };
+  for (const def of BEFORE_LAYER) {
+    if ((def.cache === 'scripts' || def.cache === 'environment') && !runsScripts) continue;
+    parts[def.name] = def.cache === 'path' || def.cache === 'script' ? await pathPart(ctx, def, baseSource) : JSON.stringify(c[def.name]);
+  }
   const prefix = sha256(JSON.stringify(parts));
   const requested = [...new Set(cfg<string[]>(ctx, 'Packages'))].sort();
   const packages = lock ? [...lock.package].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : null;
-  const installed = packages ? packages.map((p) => [p.name, p.version, p.architecture, p.sha256]) : 'unlocked';
+  const installed = packages ? packages.map(packageIdentity) : 'unlocked';
   return { key: sha256(JSON.stringify({ prefix, requested, installed })), prefix, parts, requested, packages };
 }
 
@@ -291,7 +299,7 @@ function isSubset(layer: LockedPackage[], wanted: LockedPackage[]): boolean {
   const byName = new Map(wanted.map((p) => [p.name, p]));
   return layer.every((p) => {
     const w = byName.get(p.name);
-    return !!w && w.version === p.version && w.architecture === p.architecture && w.sha256 === p.sha256;
+    return !!w && JSON.stringify(packageIdentity(w)) === JSON.stringify(packageIdentity(p));
   });
 }
 
@@ -318,7 +326,7 @@ export async function findLayer(ctx: BuildContext, k: LayerKey, say: (line: stri
     .filter((l) => l.manifest.requested.every((r) => k.requested.includes(r)))
     .sort((a, b) => b.manifest.packages!.length - a.manifest.packages!.length);
   if (!candidates.length) return { kind: 'none' };
-  if (k.parts.prepareScripts) {
+  if (runsScriptsBeforeLayer(ctx)) {
     // The cached layer ran them before the new packages would be there: not what a fresh build does.
     say('layer: a cached layer has a subset of the packages, but prepare scripts ran in it, so the packages are installed from scratch');
     return { kind: 'none' };

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, formatLockfile, lockfilePath, outputPath, readLockfile, readsOutput, staleness, type Lock, type LockedPackage, type LockRequest, type Preset, type Project } from '@kiln/config';
+import { ConfigError, formatLockfile, lockfilePath, producerOf, readLockfile, staleness, type Lock, type LockedPackage, type LockRequest, type Preset, type Project } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
@@ -32,7 +32,7 @@ export function lockRequest(ctx: BuildContext): LockRequest {
 function basePresets(project: Project, preset: Preset): Preset[] {
   const out: Preset[] = [];
   for (const tree of preset.config.BaseTrees as string[]) {
-    const producer = project.presets.find((p) => p !== preset && readsOutput(tree, outputPath(p)));
+    const producer = producerOf(project, preset, tree);
     if (producer && !out.includes(producer)) out.push(producer);
   }
   return out;
@@ -86,7 +86,7 @@ export async function resolveLock(ctx: BuildContext): Promise<Lock> {
   const bases = cfg<string[]>(ctx, 'BaseTrees');
   let status = '';
   for (const tree of bases) {
-    if (basePresets(ctx.project, ctx.preset).some((p) => readsOutput(tree, outputPath(p)))) continue;
+    if (producerOf(ctx.project, ctx.preset, tree)) continue;
     const db = path.join(tree, 'var/lib/dpkg/status');
     if (!fs.existsSync(db)) throw new BuildError(`base tree ${tree} has no package database (var/lib/dpkg/status) to lock against`, ctx.preset.name);
     status += fs.readFileSync(db, 'utf8') + '\n';
