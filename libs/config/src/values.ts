@@ -297,11 +297,6 @@ export function spaceList(): Kind<string[]> {
   return listOf('space-separated list', (raw, ctx) => ctx.expand(raw), z.string(), { split: (r) => r.split(/\s+/).filter(Boolean) });
 }
 
-export function choiceList<const V extends string>(values: readonly V[]): Kind<V[]> {
-  const one = choice(values);
-  return listOf('list of choices', (raw, ctx) => one.parse(raw, ctx), one.schema, { accepted: one.accepted });
-}
-
 export function pathList(opts: PathOptions = {}): Kind<string[]> {
   return listOf('list of paths', pathItem(opts), z.string(), { show: relPath, json: relPath });
 }
