@@ -148,13 +148,13 @@ function readFacts(dir: string): ProjectFacts | FactsError {
     const project = loadProject(dir);
     const presets = project.presets.map((preset): PresetFacts => {
       const inputs = presetInputs(project, preset);
-      const tools = preset.config.ToolsTree as string | null;
-      const out = preset.config.OutputDirectory as string;
+      const tools = preset.config.ToolsTree;
+      const out = preset.config.OutputDirectory;
       return {
         name: preset.name,
         main: preset.main,
         source: preset.source,
-        format: preset.config.Format as string,
+        format: preset.config.Format,
         files: inputs.configFiles,
         cachedOutputs: cachedOutputNames(preset.config).map((n) => path.join(out, n)),
         dependencies: preset.dependencies.map((d) => d.preset),

@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { ConfigError } from './errors';
 import type { Preset } from './project';
-import { SETTINGS, type SettingDef } from './settings';
+import { SETTINGS, settingValue, type SettingDef } from './settings';
 import type { Tree } from './values';
 
 /** A path in one of a preset's settings that names another preset's output. */
@@ -31,7 +31,7 @@ export interface Edge {
 
 /** Where a preset's output lands: OutputDirectory/Output (plus a format's suffix when written). */
 export function outputPath(p: Preset): string {
-  return path.join(p.config.OutputDirectory as string, p.config.Output as string);
+  return path.join(p.config.OutputDirectory, p.config.Output);
 }
 
 /** The host paths a setting's value holds: path lists, single paths, and trees by their source. */
@@ -77,7 +77,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
 
   for (const p of presets) {
     const edges = new Map<string, Edge>();
-    for (const name of p.config.Dependencies as string[]) {
+    for (const name of p.config.Dependencies ?? []) {
       const origin = p.origins.Dependencies ?? { file: root, line: 0 };
       const target = byName.get(name);
       if (!target || target.main) {
@@ -88,7 +88,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
       edges.set(name, { preset: name, reason: 'Dependencies=', reads: [] });
     }
     for (const def of READS_OUTPUTS) {
-      for (const f of settingPaths(p.config[def.name])) {
+      for (const f of settingPaths(settingValue(p.config, def.name))) {
         for (const [out, q] of outputs) {
           if (q === p || !readsOutput(f, out)) continue;
           const edge = edges.get(q.name) ?? { preset: q.name, reason: `${def.name}=`, reads: [] };

@@ -119,13 +119,13 @@ export class ImageState {
 
   /** Every setting with its final value, checked against the zod model. */
   resolve(): Config {
-    const out: Config = {};
+    const out: Record<string, unknown> = {};
     for (const def of SETTINGS as readonly SettingDef[]) out[def.name] = this.get(def.name) ?? null;
     const checked = ConfigSchema.safeParse(out);
     if (!checked.success) {
       // The parsers produce valid values; this guards the table against a wrong default.
       throw new Error(`kiln bug: resolved settings of ${this.image} do not fit the model: ${checked.error.message}`);
     }
-    return out;
+    return out as Config;
   }
 }

@@ -16,7 +16,7 @@ import { checkoutOf } from './input-digest';
 import { settingPaths } from './graph';
 import { lockfilePath } from './lockfile';
 import type { Preset, Project } from './project';
-import { SETTINGS, type SettingDef } from './settings';
+import { SETTINGS, settingValue, type SettingDef } from './settings';
 import type { Tree } from './values';
 
 export interface PresetInputs {
@@ -41,12 +41,12 @@ function walkSettings(project: Project, preset: Preset): { settings: Record<stri
   // Paths naming another preset's output, from the graph's edges: that preset's task tracks them.
   const producers = new Map(preset.dependencies.flatMap((e) => e.reads.map((r) => [r.path, e.preset] as const)));
   const table = SETTINGS as readonly SettingDef[];
-  const runsScripts = table.some((d) => d.cache === 'script' && (preset.config[d.name] as string[]).length > 0);
+  const runsScripts = table.some((d) => d.cache === 'script' && (settingValue(preset.config, d.name) as string[]).length > 0);
   const base = anchor(project.root);
 
   for (const def of table) {
     if (def.cache === 'none' || (def.cache === 'scripts' && !runsScripts)) continue;
-    const value = preset.config[def.name];
+    const value = settingValue(preset.config, def.name);
     const isPath = def.cache === 'path' || def.cache === 'script';
     // Only host paths are made relative: RemoveFiles=/usr/share/man is a path in the image.
     settings[def.name] = isPath ? relativise(value, base) : value;

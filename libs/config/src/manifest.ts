@@ -76,7 +76,7 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 /** Where a preset's manifest is, or null for a preset without outputs (Format=none). */
 export function manifestPath(preset: Preset): string | null {
   const name = manifestName(preset.config);
-  return name ? path.join(preset.config.OutputDirectory as string, name) : null;
+  return name ? path.join(preset.config.OutputDirectory, name) : null;
 }
 
 /** The manifest of the preset's inputs as they are now. */
@@ -99,7 +99,7 @@ export function currentManifest(project: Project, preset: Preset, opts: Manifest
   const readOutputs: Manifest['readOutputs'] = {};
   for (const name of inputs.readsOutputsOf) {
     const producer = byName.get(name)!;
-    const dir = producer.config.OutputDirectory as string;
+    const dir = producer.config.OutputDirectory;
     const own = manifestName(producer.config);
     readOutputs[name] = Object.fromEntries(cachedOutputNames(producer.config).filter((n) => n !== own).map((n) => [n, fileHash(path.join(dir, n))]));
   }

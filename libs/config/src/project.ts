@@ -20,7 +20,7 @@ import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
 import { CONDITION_SECTIONS, conditionsHold } from './match';
-import { Config, findSetting, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
+import { Config, findSetting, settingValue, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
 import { Assignment, SourceFile } from './source';
 import { parseToml } from './toml';
 import * as probe from './probe';
@@ -123,7 +123,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const mainConfig = main.resolve();
 
   const universal = new Map<string, unknown>();
-  for (const d of SETTINGS as readonly SettingDef[]) if (d.scope === 'universal') universal.set(d.name, mainConfig[d.name]);
+  for (const d of SETTINGS as readonly SettingDef[]) if (d.scope === 'universal') universal.set(d.name, settingValue(mainConfig, d.name));
 
   const states: ImageState[] = [];
   const sources = new Map<string, string>();

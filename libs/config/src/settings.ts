@@ -146,8 +146,13 @@ function booleanAliases<T extends string>(yes: T, no: T): Record<string, T> {
   return out;
 }
 
-/** Helper that keeps each entry's value type tied to its kind. */
-function s<T>(def: SettingDef<T>): SettingDef<T> {
+/**
+ * Keeps each entry's value type tied to its kind, and its name and default as written, so that
+ * the typed Config below knows every setting's name and value type.
+ */
+function s<const N extends string, T, D extends T | null | ((ctx: DefaultContext) => T | null)>(
+  def: SettingDef<T> & { name: N; default: D },
+): Omit<SettingDef<T>, 'name' | 'default'> & { name: N; default: D } {
   return def;
 }
 
@@ -313,7 +318,20 @@ export const ConfigSchema = z.object(
   ) as Record<string, z.ZodType>,
 );
 
-export type Config = Record<string, unknown>;
+/** A setting's resolved value type: its kind's, or null as well when it has no fixed default. */
+type ValueOf<D> = D extends { kind: Kind<infer T>; default: infer Def } ? (null extends Def ? T | null : Def extends (ctx: DefaultContext) => infer R ? R : T) : never;
+
+/**
+ * A resolved preset, one key per setting, typed from the table: `config.Pakages` or a string
+ * where a list belongs is a compile error.
+ */
+export type SettingName = AnySetting['name'];
+export type Config = { [K in SettingName]: ValueOf<Extract<AnySetting, { name: K }>> };
+
+/** A setting's value by a name known only at run time (walks of the table); typed code reads config.Name. */
+export function settingValue(config: Config, name: string): unknown {
+  return (config as unknown as Record<string, unknown>)[name];
+}
 
 const BY_NAME = new Map<string, SettingDef>();
 for (const d of SETTINGS as readonly SettingDef[]) {

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { lockfilePath, readLockfile } from './lockfile';
 import { Preset, Project } from './project';
-import { SECTIONS, SETTINGS, SettingDef } from './settings';
+import { SECTIONS, SETTINGS, settingValue, SettingDef } from './settings';
 import { ShowContext } from './values';
 
 export interface SummaryJson {
@@ -49,7 +49,7 @@ export function summaryJson(project: Project): SummaryJson {
     presets: project.presets.map((p) => {
       const settings: Record<string, Record<string, unknown>> = {};
       for (const def of SETTINGS as readonly SettingDef[]) {
-        const v = presentable(def, p.config[def.name]);
+        const v = presentable(def, settingValue(p.config, def.name));
         (settings[def.section] ??= {})[def.name] = v === null || def.secret ? v : def.kind.json(v as never, ctx);
       }
       const lock = lockState(p);
@@ -73,7 +73,7 @@ export function summaryText(project: Project): string {
       const defs = (SETTINGS as readonly SettingDef[]).filter((d) => d.section === section);
       out.push(`    ${section.toUpperCase()}:`);
       for (const def of defs) {
-        const v = presentable(def, p.config[def.name]);
+        const v = presentable(def, settingValue(p.config, def.name));
         const shown = v === null ? '(default)' : def.secret ? String(v) : def.kind.show(v as never, ctx);
         const [first, ...rest] = shown.split('\n');
         out.push(`${def.name.padStart(LABEL_WIDTH)}: ${first}`);

@@ -28,7 +28,7 @@ export function startManifest(project: Project, preset: Preset, opts: ManifestCo
   const name = manifestName(preset.config);
   const manifest = inputsManifest(project, preset, opts);
   if (!name || !manifest) return null;
-  const previous = path.join(preset.config.OutputDirectory as string, name);
+  const previous = path.join(preset.config.OutputDirectory, name);
   for (const line of rebuildReason(readManifest(previous), manifest, path.relative(project.root, previous))) opts.step?.(preset.name, line);
   return manifest;
 }
@@ -39,5 +39,5 @@ export async function publishManifest(preset: Preset, manifest: Manifest | null,
   if (!manifest || !name) return;
   const tmp = path.join(work, name);
   fs.writeFileSync(tmp, formatManifest(withLock(manifest, readLockfile(lockfilePath(preset)))));
-  await publish(tmp, path.join(preset.config.OutputDirectory as string, name));
+  await publish(tmp, path.join(preset.config.OutputDirectory, name));
 }

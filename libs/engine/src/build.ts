@@ -77,7 +77,7 @@ export function buildPlan(project: Project, target?: string): Preset[] {
 }
 
 export function sourceDateEpoch(preset: Preset, env: Record<string, string | undefined>): number {
-  const configured = preset.config.SourceDateEpoch as number | null;
+  const configured = preset.config.SourceDateEpoch;
   if (configured !== null) return configured;
   const fromEnv = env.SOURCE_DATE_EPOCH;
   if (fromEnv && /^\d+$/.test(fromEnv)) return Number(fromEnv);
@@ -85,7 +85,7 @@ export function sourceDateEpoch(preset: Preset, env: Record<string, string | und
 }
 
 export function defaultPackageCache(preset: Preset, env: Record<string, string | undefined>): string {
-  const configured = preset.config.PackageCacheDirectory as string | null;
+  const configured = preset.config.PackageCacheDirectory;
   if (configured) return configured;
   const c = preset.config;
   return userCacheDir(env, 'packages', `${c.Distribution}~${c.Release}~${c.Architecture}`);
@@ -96,7 +96,7 @@ export function defaultPackageCache(preset: Preset, env: Record<string, string |
  * is what caches restore and what BaseTrees= falls back to.
  */
 export function outputsExist(preset: Preset): boolean {
-  const dir = preset.config.OutputDirectory as string;
+  const dir = preset.config.OutputDirectory;
   const names = cachedOutputNames(preset.config);
   return names.length > 0 && names.every((n) => fs.existsSync(path.join(dir, n)));
 }
@@ -168,7 +168,7 @@ export async function clean(project: Project, presetName?: string, opts: { all?:
     }
   }
   for (const p of presets) {
-    const dir = p.config.OutputDirectory as string;
+    const dir = p.config.OutputDirectory;
     for (const name of outputNames(p.config)) {
       const f = path.join(dir, name);
       if (fs.existsSync(f)) {
@@ -197,7 +197,7 @@ async function removeStaleWork(workBase: string): Promise<void> {
  */
 export async function withBuildContext<T>(project: Project, preset: Preset, opts: BuildOptions, fn: (ctx: BuildContext) => Promise<T>): Promise<T> {
   const env = opts.env ?? process.env;
-  const outDir = ensureDir(preset.config.OutputDirectory as string);
+  const outDir = ensureDir(preset.config.OutputDirectory);
   const workBase = ensureDir(path.join(outDir, '.kiln-work'));
   await removeStaleWork(workBase);
   const work = ensureDir(path.join(workBase, `${preset.name}.${process.pid}`));
@@ -235,7 +235,7 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
 
 async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<string[]> {
   const { project, preset, work } = ctx;
-  const outDir = preset.config.OutputDirectory as string;
+  const outDir = preset.config.OutputDirectory;
   const step = (what: string) => opts.step?.(preset.name, what);
   const staging = ensureDir(path.join(work, 'out'));
   const scriptDirs = { outputdir: staging };
@@ -247,20 +247,20 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   await imageUpToLayer(ctx, lock, opts, scriptDirs);
   await buildScripts(ctx, staging, lock?.['build-package']);
 
-  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'ExtraTrees')) {
+  for (const tree of cfg(ctx, 'ExtraTrees')) {
     step(`extra tree ${path.relative(project.root, tree.source)}`);
     await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'extra tree' });
   }
-  await runScripts(ctx, 'postinst', cfg<string[]>(ctx, 'PostInstallationScripts'), scriptDirs);
+  await runScripts(ctx, 'postinst', cfg(ctx, 'PostInstallationScripts'), scriptDirs);
   await applyImageSettings(ctx);
   await removeFiles(ctx);
   await removePackages(ctx);
   await cleanPackageMetadata(ctx);
-  await runScripts(ctx, 'finalize', cfg<string[]>(ctx, 'FinalizeScripts'), scriptDirs);
+  await runScripts(ctx, 'finalize', cfg(ctx, 'FinalizeScripts'), scriptDirs);
   await normalise(ctx);
 
-  if (cfg<string>(ctx, 'Format') === 'directory') await flattenRoot(ctx);
-  step(`writing ${cfg<string>(ctx, 'Format')} output`);
+  if (cfg(ctx, 'Format') === 'directory') await flattenRoot(ctx);
+  step(`writing ${cfg(ctx, 'Format')} output`);
   const written = await writeOutputs(ctx, staging);
   // Files the scripts left in $OUTPUTDIR are outputs too.
   const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
@@ -274,7 +274,7 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
  * the layer cache when it has them (layers.ts), else built and kept there.
  */
 async function imageUpToLayer(ctx: BuildContext, lock: Lock | null, opts: BuildOptions, scriptDirs: ScriptDirs): Promise<void> {
-  const mode = cfg<string>(ctx, 'Incremental');
+  const mode = cfg(ctx, 'Incremental');
   if (mode === 'no') return installImage(ctx, lock, opts, scriptDirs);
   const step = (what: string) => opts.step?.(ctx.preset.name, what);
   const key = await layerKey(ctx, lock, opts.identity ?? 'unknown', (base) => resolveBaseTree(ctx, base));
@@ -303,19 +303,19 @@ async function imageUpToLayer(ctx: BuildContext, lock: Lock | null, opts: BuildO
 async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOptions, scriptDirs: ScriptDirs): Promise<void> {
   const { project } = ctx;
   const step = (what: string) => opts.step?.(ctx.preset.name, what);
-  const bases = cfg<string[]>(ctx, 'BaseTrees');
+  const bases = cfg(ctx, 'BaseTrees');
   for (const base of bases) {
     step(`base tree ${path.relative(project.root, base)}`);
     await copyTree(ctx, { source: resolveBaseTree(ctx, base), target: null }, ctx.root, { rootOwned: false, what: 'base tree' });
   }
-  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SkeletonTrees')) {
+  for (const tree of cfg(ctx, 'SkeletonTrees')) {
     await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'skeleton tree' });
   }
-  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
+  for (const tree of cfg(ctx, 'SandboxTrees')) {
     await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'sandbox tree' });
   }
   const d = distributionOf(ctx);
-  const packages = cfg<string[]>(ctx, 'Packages');
+  const packages = cfg(ctx, 'Packages');
   if (bases.length === 0) {
     step(`installing ${packages.length ? packages.join(' ') : 'the essential set'}`);
     await d.bootstrap(ctx, packages, lock?.package);
@@ -323,7 +323,7 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
     step(`installing ${packages.join(' ')} on the base tree`);
     await d.install(ctx, packages, lock?.package);
   }
-  await runScripts(ctx, 'prepare', cfg<string[]>(ctx, 'PrepareScripts'), scriptDirs);
+  await runScripts(ctx, 'prepare', cfg(ctx, 'PrepareScripts'), scriptDirs);
 }
 
 /**
@@ -345,14 +345,14 @@ function resolveBaseTree(ctx: BuildContext, base: string): string {
  * headers never reach the image; what they install into $DESTDIR is copied in afterwards.
  */
 async function buildScripts(ctx: BuildContext, staging: string, locked?: LockedPackage[]): Promise<void> {
-  const scripts = cfg<string[]>(ctx, 'BuildScripts');
+  const scripts = cfg(ctx, 'BuildScripts');
   if (!scripts.length) return;
   const buildRoot = ensureDir(path.join(ctx.work, 'buildroot'));
   const destdir = ensureDir(path.join(ctx.work, 'dest'));
   ctx.log('preparing the build overlay');
   await copyTree(ctx, { source: ctx.root, target: null }, buildRoot, { rootOwned: false, what: 'image' });
   const buildCtx = { ...ctx, root: buildRoot };
-  const buildPackages = cfg<string[]>(ctx, 'BuildPackages');
+  const buildPackages = cfg(ctx, 'BuildPackages');
   if (buildPackages.length) await distributionOf(ctx).install(buildCtx, buildPackages, locked);
   await runScripts(buildCtx, 'build', scripts, { destdir, outputdir: staging }, buildRoot);
   await copyTree(ctx, { source: destdir, target: null }, ctx.root, { rootOwned: true, what: '$DESTDIR' });

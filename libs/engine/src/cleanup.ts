@@ -11,7 +11,7 @@ import { distributionOf } from './distributions';
 import { run } from './exec';
 
 export async function removeFiles(ctx: BuildContext): Promise<void> {
-  const globs = cfg<string[]>(ctx, 'RemoveFiles');
+  const globs = cfg(ctx, 'RemoveFiles');
   if (!globs.length) return;
   const patterns = globs.map((g) => g.replace(/^\/+/, ''));
   const matches = await fg(patterns, { cwd: ctx.root, dot: true, onlyFiles: false, followSymbolicLinks: false, markDirectories: false });
@@ -19,12 +19,12 @@ export async function removeFiles(ctx: BuildContext): Promise<void> {
 }
 
 export async function removePackages(ctx: BuildContext): Promise<void> {
-  const packages = cfg<string[]>(ctx, 'RemovePackages');
+  const packages = cfg(ctx, 'RemovePackages');
   if (packages.length) await distributionOf(ctx).remove(ctx, packages);
 }
 
 export async function cleanPackageMetadata(ctx: BuildContext): Promise<void> {
-  const mode = cfg<string>(ctx, 'CleanPackageMetadata');
+  const mode = cfg(ctx, 'CleanPackageMetadata');
   if (mode === 'disabled') return;
   await distributionOf(ctx).cleanMetadata(ctx, mode === 'enabled');
 }

@@ -1,4 +1,4 @@
-import type { LockedTool, Preset, Project } from '@kiln/config';
+import type { Config, LockedTool, Preset, Project, SettingName } from '@kiln/config';
 import type { RunContext } from './exec';
 
 /** Everything a build step needs about the preset being built. */
@@ -20,4 +20,5 @@ export interface BuildContext extends RunContext {
   lockedTools?: LockedTool[];
 }
 
-export const cfg = <T>(ctx: BuildContext, name: string): T => ctx.preset.config[name] as T;
+/** A setting of the preset being built, typed by the settings table (a misspelled name does not compile). */
+export const cfg = <K extends SettingName>(ctx: BuildContext, name: K): Config[K] => ctx.preset.config[name];

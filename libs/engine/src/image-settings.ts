@@ -19,16 +19,16 @@ function write(root: string, rel: string, text: string, mode = 0o644): void {
 
 export async function applyImageSettings(ctx: BuildContext): Promise<void> {
   const root = ctx.root;
-  const hostname = cfg<string | null>(ctx, 'Hostname');
+  const hostname = cfg(ctx, 'Hostname');
   if (hostname) write(root, 'etc/hostname', `${hostname}\n`);
 
-  const locale = cfg<string | null>(ctx, 'Locale');
+  const locale = cfg(ctx, 'Locale');
   if (locale) {
     write(root, 'etc/locale.conf', `LANG=${locale}\n`);
     if (fs.existsSync(path.join(root, 'etc/default'))) write(root, 'etc/default/locale', `LANG=${locale}\n`);
   }
 
-  const timezone = cfg<string | null>(ctx, 'Timezone');
+  const timezone = cfg(ctx, 'Timezone');
   if (timezone) {
     const zone = path.join(root, 'usr/share/zoneinfo', timezone);
     if (!fs.existsSync(zone) && timezone !== 'UTC') {
@@ -40,7 +40,7 @@ export async function applyImageSettings(ctx: BuildContext): Promise<void> {
     if (fs.existsSync(path.join(root, 'etc/timezone'))) write(root, 'etc/timezone', `${timezone}\n`);
   }
 
-  const password = cfg<string | null>(ctx, 'RootPassword');
+  const password = cfg(ctx, 'RootPassword');
   if (password) await setRootPassword(ctx, password);
 }
 

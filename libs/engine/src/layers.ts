@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { digestInputs, LockedPackageSchema, outputPath, packageDigest, producerOf, SETTINGS, type Lock, type LockedPackage, type Preset, type SettingDef, type Tree } from '@kiln/config';
+import { digestInputs, LockedPackageSchema, outputPath, packageDigest, producerOf, SETTINGS, settingValue, type Lock, type LockedPackage, type Preset, type SettingDef, type Tree } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
@@ -79,7 +79,7 @@ export type LayerPlan = { kind: 'exact'; layer: Layer } | { kind: 'append'; laye
 
 /** CacheDirectory=, or the user's cache directory: layers are keyed by content, so projects can share them. */
 export function layerCacheDir(preset: Preset, env: Record<string, string | undefined>): string {
-  const configured = preset.config.CacheDirectory as string | null;
+  const configured = preset.config.CacheDirectory;
   if (configured) return configured;
   return userCacheDir(env, 'layers');
 }
@@ -91,7 +91,7 @@ const relTo = (root: string, p: string) => path.relative(root, p) || '.';
  * with their target. BaseTrees= entries go through baseTreePart (another preset's output).
  */
 async function pathPart(ctx: BuildContext, def: SettingDef, baseSource: (base: string) => string): Promise<string> {
-  const value = ctx.preset.config[def.name];
+  const value = settingValue(ctx.preset.config, def.name);
   if (value === null || (Array.isArray(value) && value.length === 0)) return '';
   const items = (Array.isArray(value) ? value : [value]) as (string | Tree)[];
   const out: unknown[] = [];
@@ -122,7 +122,7 @@ const BEFORE_LAYER = (SETTINGS as readonly SettingDef[]).filter((d) => d.stage =
 
 /** Whether a script runs before the layer (PrepareScripts=). */
 function runsScriptsBeforeLayer(ctx: BuildContext): boolean {
-  return BEFORE_LAYER.some((d) => d.cache === 'script' && (ctx.preset.config[d.name] as string[]).length > 0);
+  return BEFORE_LAYER.some((d) => d.cache === 'script' && (settingValue(ctx.preset.config, d.name) as string[]).length > 0);
 }
 
 /** What identifies a locked package's bytes: every checksum the lock has (Gentoo locks often have no SHA-256) and its build id. */
@@ -150,10 +150,10 @@ export async function layerKey(ctx: BuildContext, lock: Lock | null, identity: s
   };
   for (const def of BEFORE_LAYER) {
     if ((def.cache === 'scripts' || def.cache === 'environment') && !runsScripts) continue;
-    parts[def.name] = def.cache === 'path' || def.cache === 'script' ? await pathPart(ctx, def, baseSource) : JSON.stringify(c[def.name]);
+    parts[def.name] = def.cache === 'path' || def.cache === 'script' ? await pathPart(ctx, def, baseSource) : JSON.stringify(settingValue(c, def.name));
   }
   const prefix = sha256(JSON.stringify(parts));
-  const requested = [...new Set(cfg<string[]>(ctx, 'Packages'))].sort();
+  const requested = [...new Set(cfg(ctx, 'Packages'))].sort();
   const packages = lock ? [...lock.package].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : null;
   const installed = packages ? packages.map(packageIdentity) : 'unlocked';
   return { key: sha256(JSON.stringify({ prefix, requested, installed })), prefix, parts, requested, packages };
@@ -448,7 +448,7 @@ export async function storeLayer(ctx: BuildContext, k: LayerKey, say: (line: str
   } finally {
     await removeTree(tmp);
   }
-  for (const gone of await evictLayers(cacheDir, { maxSize: cfg<number>(ctx, 'CacheMaxSize'), maxAgeDays: cfg<number>(ctx, 'CacheMaxAge'), keep: k.key })) {
+  for (const gone of await evictLayers(cacheDir, { maxSize: cfg(ctx, 'CacheMaxSize'), maxAgeDays: cfg(ctx, 'CacheMaxAge'), keep: k.key })) {
     say(`layer: evicted ${gone}`);
   }
 }

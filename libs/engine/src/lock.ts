@@ -17,13 +17,13 @@ import { writeFileAtomic } from './fsutil';
 export function lockRequest(ctx: BuildContext): LockRequest {
   const sorted = (xs: string[]) => [...new Set(xs)].sort();
   return {
-    distribution: cfg<string>(ctx, 'Distribution'),
-    release: cfg<string>(ctx, 'Release'),
-    architecture: cfg<string>(ctx, 'Architecture'),
+    distribution: cfg(ctx, 'Distribution'),
+    release: cfg(ctx, 'Release'),
+    architecture: cfg(ctx, 'Architecture'),
     mirror: distributionOf(ctx).mirror(ctx),
-    repositories: sorted(cfg<string[]>(ctx, 'Repositories')),
-    packages: sorted(cfg<string[]>(ctx, 'Packages')),
-    'build-packages': sorted(cfg<string[]>(ctx, 'BuildPackages')),
+    repositories: sorted(cfg(ctx, 'Repositories')),
+    packages: sorted(cfg(ctx, 'Packages')),
+    'build-packages': sorted(cfg(ctx, 'BuildPackages')),
     base: basePresets(ctx.project, ctx.preset).map((p) => p.name),
   };
 }
@@ -31,7 +31,7 @@ export function lockRequest(ctx: BuildContext): LockRequest {
 /** The presets whose outputs this preset's BaseTrees= name, in order. */
 function basePresets(project: Project, preset: Preset): Preset[] {
   const out: Preset[] = [];
-  for (const tree of preset.config.BaseTrees as string[]) {
+  for (const tree of preset.config.BaseTrees) {
     const producer = producerOf(project, preset, tree);
     if (producer && !out.includes(producer)) out.push(producer);
   }
@@ -83,7 +83,7 @@ export async function resolveLock(ctx: BuildContext): Promise<Lock> {
     for (const p of lock.package) installed.set(p.name, p);
   }
   // A base tree that is not a preset's output: its own package database says what is installed.
-  const bases = cfg<string[]>(ctx, 'BaseTrees');
+  const bases = cfg(ctx, 'BaseTrees');
   let status = '';
   for (const tree of bases) {
     if (producerOf(ctx.project, ctx.preset, tree)) continue;

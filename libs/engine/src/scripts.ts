@@ -26,7 +26,7 @@ function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: Sc
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: '/root',
     LC_ALL: 'C.UTF-8',
-    ...(cfg<Record<string, string>>(ctx, 'Environment') ?? {}),
+    ...(cfg(ctx, 'Environment') ?? {}),
     ARCHITECTURE: String(c.Architecture),
     DISTRIBUTION: String(c.Distribution),
     RELEASE: String(c.Release),

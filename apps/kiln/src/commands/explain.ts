@@ -19,7 +19,7 @@ export function explainCommand(opts: { directory: string; preset?: string; json?
   const file = manifestPath(preset);
   if (!file) {
     if (opts.json) out(`${JSON.stringify({ preset: preset.name, manifest: null, previous: 'none', problem: null, changed: null, diff: null }, null, 2)}\n`);
-    else out(`${preset.name}: Format=${preset.config.Format as string} writes no outputs, so no build of it is recorded\n`);
+    else out(`${preset.name}: Format=${preset.config.Format} writes no outputs, so no build of it is recorded\n`);
     return;
   }
   const rel = path.relative(project.root, file);

@@ -46,7 +46,7 @@ const NO_DOCS = [
 ];
 
 export function debianArch(ctx: BuildContext): string {
-  const arch = cfg<string>(ctx, 'Architecture');
+  const arch = cfg(ctx, 'Architecture');
   const a = DEBIAN_ARCH[arch];
   if (!a) throw new BuildError(`Architecture=${arch} has no Debian name`, ctx.preset.name);
   return a;
@@ -54,16 +54,16 @@ export function debianArch(ctx: BuildContext): string {
 
 /** Mirror= (or LocalMirror=, or the distribution's default), without a trailing slash. */
 export function mirrorOf(ctx: BuildContext): string {
-  return (cfg<string | null>(ctx, 'LocalMirror') ?? cfg<string | null>(ctx, 'Mirror') ?? DEFAULT_MIRRORS[cfg<string>(ctx, 'Distribution')]).replace(/\/$/, '');
+  return (cfg(ctx, 'LocalMirror') ?? cfg(ctx, 'Mirror') ?? DEFAULT_MIRRORS[cfg(ctx, 'Distribution')]).replace(/\/$/, '');
 }
 
 /** The apt source lines of the preset: Mirror= (or the default), Release=, main plus Repositories=. */
 export function sourceLines(ctx: BuildContext): string[] {
-  const distribution = cfg<string>(ctx, 'Distribution');
+  const distribution = cfg(ctx, 'Distribution');
   const mirror = mirrorOf(ctx);
-  const release = cfg<string>(ctx, 'Release');
-  const components = [...new Set(['main', ...cfg<string[]>(ctx, 'Repositories')])].join(' ');
-  const options = cfg<boolean>(ctx, 'RepositoryKeyCheck') ? '' : '[trusted=yes] ';
+  const release = cfg(ctx, 'Release');
+  const components = [...new Set(['main', ...cfg(ctx, 'Repositories')])].join(' ');
+  const options = cfg(ctx, 'RepositoryKeyCheck') ? '' : '[trusted=yes] ';
   const lines = [`deb ${options}${mirror} ${release} ${components}`];
   // Security and updates suites exist for stable releases; a local mirror has only what it has.
   if (distribution === 'debian' && !cfg(ctx, 'LocalMirror') && !['sid', 'unstable', 'testing', 'experimental'].includes(release)) {
@@ -168,7 +168,7 @@ export function aptProgress(): AptProgress {
 
 async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
   const c = cacheDirs(ctx);
-  const withDocs = cfg<boolean>(ctx, 'WithDocs');
+  const withDocs = cfg(ctx, 'WithDocs');
   if (locked) await checkAvailable(ctx, locked);
   // Locked: apt preferences make each locked version the candidate while mmdebstrap installs; they
   // are removed before the image is finished.
@@ -196,15 +196,15 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     '--skip=essential/unlink',
     '--skip=download/empty',
     '--aptopt=Acquire::Languages "none"',
-    `--aptopt=APT::Install-Recommends "${cfg<boolean>(ctx, 'WithRecommends')}"`,
+    `--aptopt=APT::Install-Recommends "${cfg(ctx, 'WithRecommends')}"`,
     ...(withDocs ? [] : NO_DOCS.map((o) => `--dpkgopt=${o}`)),
-    ...(cfg<boolean>(ctx, 'RepositoryKeyCheck') ? [] : ['--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"']),
+    ...(cfg(ctx, 'RepositoryKeyCheck') ? [] : ['--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"']),
     ...(packages.length ? [`--include=${packages.join(',')}`] : []),
     // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
     `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec cp -al -t "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec cp -al -t "$1/var/lib/apt/lists/" {} +`,
     ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
     `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec cp -aln -t "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec cp -al -t "${c.lists}" {} +`,
-    cfg<string>(ctx, 'Release'),
+    cfg(ctx, 'Release'),
     ctx.root,
     ...sourceLines(ctx),
   ];
@@ -251,10 +251,10 @@ function aptConfig(ctx: BuildContext, a: AptSetup): string {
     `APT::Architecture "${debianArch(ctx)}";`,
     `APT::Architectures "${debianArch(ctx)}";`,
     'Acquire::Languages "none";',
-    `APT::Install-Recommends "${cfg<boolean>(ctx, 'WithRecommends')}";`,
+    `APT::Install-Recommends "${cfg(ctx, 'WithRecommends')}";`,
     'DPkg::Use-Pty "false";',
   ];
-  if (!cfg<boolean>(ctx, 'RepositoryKeyCheck')) conf.push('Acquire::AllowInsecureRepositories "true";', 'APT::Get::AllowUnauthenticated "true";');
+  if (!cfg(ctx, 'RepositoryKeyCheck')) conf.push('Acquire::AllowInsecureRepositories "true";', 'APT::Get::AllowUnauthenticated "true";');
   const file = path.join(dir, 'apt.conf');
   fs.writeFileSync(file, conf.join('\n') + '\n');
   return file;

@@ -19,20 +19,20 @@ export const SUPPORTED_FORMATS = ['directory', 'tar', 'cpio', 'none'];
 
 /** Writes the outputs into `staging`; returns [temporary path, final name] pairs. */
 export async function writeOutputs(ctx: BuildContext, staging: string): Promise<[string, string][]> {
-  const format = cfg<string>(ctx, 'Format');
+  const format = cfg(ctx, 'Format');
   const names = outputNames(ctx.preset.config);
-  const level = cfg<number>(ctx, 'CompressLevel');
+  const level = cfg(ctx, 'CompressLevel');
   switch (format) {
     case 'none':
       return [];
     case 'tar': {
       const tmp = path.join(staging, names[0]);
-      await writeTar(ctx, tmp, cfg<string>(ctx, 'CompressOutput'), level);
+      await writeTar(ctx, tmp, cfg(ctx, 'CompressOutput'), level);
       return [[tmp, names[0]]];
     }
     case 'cpio': {
       const tmp = path.join(staging, names[0]);
-      await writeCpio(ctx, tmp, cfg<string>(ctx, 'CompressOutput'), level);
+      await writeCpio(ctx, tmp, cfg(ctx, 'CompressOutput'), level);
       return [[tmp, names[0]]];
     }
     case 'directory': {

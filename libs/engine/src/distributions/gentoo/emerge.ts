@@ -77,8 +77,8 @@ export function binreposConf(ctx: BuildContext, extra: (i: number) => string = (
 /** The image's portage configuration for an emerge run. */
 export function portageConfig(ctx: BuildContext, local: boolean): { files: Record<string, string>; profileLink: string } {
   const profile = gentooProfile(ctx);
-  const verify = cfg<boolean>(ctx, 'RepositoryKeyCheck');
-  const required = cfg<string>(ctx, 'BinpkgSignatures') === 'required';
+  const verify = cfg(ctx, 'RepositoryKeyCheck');
+  const required = cfg(ctx, 'BinpkgSignatures') === 'required';
   const features = [NAMESPACE_FEATURES, local ? '' : 'getbinpkg', verify && required ? 'binpkg-request-signature' : '', verify ? '' : '-binpkg-request-signature binpkg-ignore-signature'].filter(Boolean).join(' ');
   const makeConf = [
     '# Written by kiln for installing binary packages in a namespace.',
@@ -174,7 +174,7 @@ export function emergeCommand(p: PlanInput): { bwrap: string[]; command: string[
 
 /** Where portage comes from: the Gentoo host, ToolsTree=, or a verified stage3. */
 async function toolsTree(ctx: BuildContext): Promise<{ tree: string; tools: LockedTool[] }> {
-  const tree = cfg<string | null>(ctx, 'ToolsTree');
+  const tree = cfg(ctx, 'ToolsTree');
   if (tree && path.isAbsolute(tree)) return { tree, tools: [] };
   if (fs.existsSync('/etc/gentoo-release') && fs.existsSync('/usr/bin/emerge')) return { tree: '/', tools: [] };
   const { tree: stage3, ...tool } = await stage3Tree(ctx, ctx.lockedTools?.find((t) => t.name.startsWith('stage3-')));
@@ -211,8 +211,8 @@ export function writePortageConfig(root: string, config: { files: Record<string,
 }
 
 export async function installEmerge(ctx: BuildContext, atoms: string[], locked?: LockedPackage[]): Promise<void> {
-  const required = cfg<string>(ctx, 'BinpkgSignatures') === 'required' && cfg<boolean>(ctx, 'RepositoryKeyCheck');
-  const keyring = cfg<string | null>(ctx, 'GentooKeyring');
+  const required = cfg(ctx, 'BinpkgSignatures') === 'required' && cfg(ctx, 'RepositoryKeyCheck');
+  const keyring = cfg(ctx, 'GentooKeyring');
   if (required && !keyring) throw new BuildError('BinpkgSignatures=required: set GentooKeyring= to the keys the binary packages are signed with', ctx.preset.name);
   const { tree: tools, grafts } = await emergeTools(ctx);
   const dirs = Object.fromEntries(['tmpdir', 'pkgdir', 'distdir'].map((d) => [d, fs.mkdtempSync(path.join(ctx.work, `${d}-`))])) as Record<'tmpdir' | 'pkgdir' | 'distdir', string>;

@@ -32,7 +32,7 @@ export function writeImagePortageConfig(ctx: BuildContext): void {
 
 async function install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
   gentooProfile(ctx); // checked before anything is downloaded
-  if (cfg<string>(ctx, 'GentooInstaller') === 'emerge') {
+  if (cfg(ctx, 'GentooInstaller') === 'emerge') {
     await installEmerge(ctx, packages, locked);
   } else {
     const pkgs = locked ?? (await resolveNative(ctx, packages, readVdb(ctx.root)));
@@ -62,7 +62,7 @@ export const gentoo: Distribution = {
 
   // The emerge path's stage3 and repository snapshot, pinned by kiln lock (and so Nx inputs).
   async tools(ctx) {
-    return cfg<string>(ctx, 'GentooInstaller') === 'emerge' ? (await emergeTools(ctx)).tools : [];
+    return cfg(ctx, 'GentooInstaller') === 'emerge' ? (await emergeTools(ctx)).tools : [];
   },
 
   bootstrap: install,

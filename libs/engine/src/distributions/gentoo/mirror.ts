@@ -15,12 +15,12 @@ import { fetchToFile } from './fetch';
 export const DEFAULT_GENTOO_MIRROR = 'https://distfiles.gentoo.org';
 
 export function gentooMirror(ctx: BuildContext): string {
-  return (cfg<string | null>(ctx, 'Mirror') ?? DEFAULT_GENTOO_MIRROR).replace(/\/+$/, '');
+  return (cfg(ctx, 'Mirror') ?? DEFAULT_GENTOO_MIRROR).replace(/\/+$/, '');
 }
 
 /** A cache directory for mirror downloads: under PackageCacheDirectory= if set, else the user's cache. */
 export function mirrorCache(ctx: BuildContext, name: string): string {
-  const dir = cfg<string | null>(ctx, 'PackageCacheDirectory') ? path.join(ctx.packageCache, name) : userCacheDir(ctx.env, name);
+  const dir = cfg(ctx, 'PackageCacheDirectory') ? path.join(ctx.packageCache, name) : userCacheDir(ctx.env, name);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -41,11 +41,11 @@ export async function fetchTo(ctx: BuildContext, url: string, file: string, miss
  * log). Without GentooKeyring= a verified download is impossible, which is an error.
  */
 export function mirrorKeyring(ctx: BuildContext, what: string): string | null {
-  if (!cfg<boolean>(ctx, 'RepositoryKeyCheck')) {
+  if (!cfg(ctx, 'RepositoryKeyCheck')) {
     ctx.log(`Not verifying ${what} (RepositoryKeyCheck=no)`);
     return null;
   }
-  const keyring = cfg<string | null>(ctx, 'GentooKeyring');
+  const keyring = cfg(ctx, 'GentooKeyring');
   if (!keyring) {
     throw new BuildError(
       `${what} must be verified: set GentooKeyring= to Gentoo's release keys (/usr/share/openpgp-keys/gentoo-release.asc; release key fingerprint 13EBBDBEDE7A12775DFDB1BABB572E0E2D182910), or use ToolsTree=`,

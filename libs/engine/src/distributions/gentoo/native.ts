@@ -28,23 +28,23 @@ const PARALLEL = 4;
 const INDEX_HASHES = { md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512', blake2b: 'blake2b512' } as const;
 
 export function binhosts(ctx: BuildContext): string[] {
-  const hosts = cfg<string[]>(ctx, 'Binhosts').map((b) => b.replace(/\/+$/, ''));
+  const hosts = cfg(ctx, 'Binhosts').map((b) => b.replace(/\/+$/, ''));
   if (!hosts.length) throw new BuildError('Distribution=gentoo needs Binhosts= (the binary package repositories to install from)', ctx.preset.name);
   for (const h of hosts) if (!/^(https?|file):\/\//.test(h)) throw new BuildError(`Binhosts=${h} is not an http(s):// or file:// URL`, ctx.preset.name);
   return hosts;
 }
 
 export function gentooArch(ctx: BuildContext): string {
-  const a = GENTOO_ARCH[cfg<string>(ctx, 'Architecture')];
-  if (!a) throw new BuildError(`Architecture=${cfg<string>(ctx, 'Architecture')} has no Gentoo keyword`, ctx.preset.name);
+  const a = GENTOO_ARCH[cfg(ctx, 'Architecture')];
+  if (!a) throw new BuildError(`Architecture=${cfg(ctx, 'Architecture')} has no Gentoo keyword`, ctx.preset.name);
   return a;
 }
 
 export function signaturePolicy(ctx: BuildContext): SignaturePolicy {
   return {
-    keyring: cfg<string | null>(ctx, 'GentooKeyring'),
-    required: cfg<string>(ctx, 'BinpkgSignatures') === 'required',
-    skip: !cfg<boolean>(ctx, 'RepositoryKeyCheck'),
+    keyring: cfg(ctx, 'GentooKeyring'),
+    required: cfg(ctx, 'BinpkgSignatures') === 'required',
+    skip: !cfg(ctx, 'RepositoryKeyCheck'),
   };
 }
 

@@ -31,7 +31,7 @@ export interface GentooProfile {
 
 /** A make.profile symlink in a sandbox tree: the profile it points at. */
 function sandboxProfile(ctx: BuildContext): string | null {
-  for (const tree of cfg<{ source: string; target: string | null }[]>(ctx, 'SandboxTrees')) {
+  for (const tree of cfg(ctx, 'SandboxTrees')) {
     const link = path.join(tree.source, 'etc/portage/make.profile');
     const st = fs.lstatSync(link, { throwIfNoEntry: false });
     if (st?.isSymbolicLink()) {
@@ -45,8 +45,8 @@ function sandboxProfile(ctx: BuildContext): string | null {
 
 export function gentooProfile(ctx: BuildContext): GentooProfile {
   const arch = gentooArch(ctx);
-  const release = cfg<string>(ctx, 'Release');
-  const chosen = sandboxProfile(ctx) ?? cfg<string | null>(ctx, 'PortageProfile') ?? `default/linux/${arch}/${release}/systemd`;
+  const release = cfg(ctx, 'Release');
+  const chosen = sandboxProfile(ctx) ?? cfg(ctx, 'PortageProfile') ?? `default/linux/${arch}/${release}/systemd`;
   const base = `default/linux/${arch}/${release}`;
   const variants = VARIANTS[arch] ?? {};
   const known = Object.keys(variants).map((s) => (s ? `${base}/${s}` : base));
@@ -54,7 +54,7 @@ export function gentooProfile(ctx: BuildContext): GentooProfile {
   const variant = suffix === null ? undefined : variants[suffix];
   if (!variant) {
     throw new BuildError(
-      `profile ${chosen} has no stage3 for Architecture=${cfg<string>(ctx, 'Architecture')} and Release=${release}` +
+      `profile ${chosen} has no stage3 for Architecture=${cfg(ctx, 'Architecture')} and Release=${release}` +
         (known.length ? `; profiles with one: ${known.join(', ')}` : ` (kiln knows stage3 variants for ${Object.keys(VARIANTS).join(', ')} only)`) +
         '. Set PortageProfile= to one of them.',
       ctx.preset.name,

@@ -39,7 +39,7 @@ export async function repoSnapshot(ctx: BuildContext, locked?: LockedTool): Prom
   const treeOf = (sha512: string) => path.join(cache, `repo-${sha512.slice(0, 32)}`);
   if (locked && fs.existsSync(path.join(treeOf(locked.sha512), MARKER))) return { ...locked, tree: treeOf(locked.sha512) };
 
-  const which = cfg<string>(ctx, 'PortageSnapshot');
+  const which = cfg(ctx, 'PortageSnapshot');
   const rel = locked?.path ?? `snapshots/gentoo-${which}.tar.xz`;
   const name = path.basename(rel);
   const url = `${gentooMirror(ctx)}/${rel}`;
