@@ -105,7 +105,8 @@ export class ImageState {
       if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}`, origin);
       throw e;
     }
-    if (def.name === 'Environment') {
+    // A bare KEY passes a variable through from kiln's environment: an input of the build.
+    if (def.cache === 'environment') {
       for (const item of a.items ?? splitQuoted(a.value)) if (item && !item.includes('=')) this.passedEnvironment.add(item);
     }
     if (kind.list) {

@@ -98,7 +98,8 @@ function testCondition(key: string, pattern: string, ctx: MatchContext, origin: 
     throw new ConfigError(`${key}= cannot be used in a condition section (accepted: ${matchKeys().join(', ')})`, origin);
   }
   const value = ctx.get(def.name);
-  if (def.name === 'Environment') {
+  if (def.cache === 'environment') {
+    // KEY matches when the variable is set, KEY=VALUE when it has that value.
     const env = (value ?? {}) as Record<string, string>;
     const eq = pattern.indexOf('=');
     return eq < 0 ? pattern in env : env[pattern.slice(0, eq)] === pattern.slice(eq + 1);
