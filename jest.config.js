@@ -8,7 +8,9 @@
  *   e2e    e2e/**: real Nx in temporary workspaces.
  *
  * The lane follows from the path alone: a new test file without ".unit" runs in the build lane.
- * Name it <topic>.unit.test.ts when it needs none of the above.
+ * Name it <topic>.unit.test.ts when it needs none of the above. libs/engine/test/lanes.unit.test.ts
+ * fails, naming the file, for a test jest would not find or a *.unit.test.ts that builds images,
+ * runs the built CLI or serves fixture repositories.
  */
 const fs = require('fs');
 const path = require('path');
