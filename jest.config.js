@@ -1,4 +1,17 @@
-/** Unit tests live next to each package in test/; e2e/ holds real-Nx suites. */
+/**
+ * Three lanes, one jest project each (`npx jest --selectProjects unit`, or npm run test:unit|build|e2e):
+ *
+ *   unit   *.unit.test.ts under libs/, apps/, plugins/: seconds, no root, no network, no real
+ *          builds, no fixture repositories (pure logic, parsing, in-process calls, short tools).
+ *   build  every other *.test.ts under libs/, apps/, plugins/: real builds from the Debian mirror,
+ *          fixture binhosts and mirrors, runs of the built CLI.
+ *   e2e    e2e/**: real Nx in temporary workspaces.
+ *
+ * The lane follows from the path alone: a new test file without ".unit" runs in the build lane.
+ * Name it <topic>.unit.test.ts when it needs none of the above. libs/engine/test/lanes.unit.test.ts
+ * fails, naming the file, for a test jest would not find or a *.unit.test.ts that builds images,
+ * runs the built CLI or serves fixture repositories.
+ */
 const fs = require('fs');
 const path = require('path');
 
@@ -32,10 +45,9 @@ function esmPackages() {
   return [...found].map((n) => n.replace(/[.+]/g, '\\$&'));
 }
 
-module.exports = {
+const common = {
+  rootDir: __dirname,
   testEnvironment: 'node',
-  roots: ['libs', 'apps', 'plugins', 'e2e'].filter((p) => fs.existsSync(path.join(__dirname, p))).map((p) => `<rootDir>/${p}`),
-  testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages().join('|')})/)`],
   moduleNameMapper: {
@@ -45,4 +57,14 @@ module.exports = {
     '^unicorn-magic$': '<rootDir>/node_modules/unicorn-magic/node.js',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+};
+
+const packages = ['libs', 'apps', 'plugins'].filter((p) => fs.existsSync(path.join(__dirname, p))).map((p) => `<rootDir>/${p}`);
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', roots: packages, testMatch: ['**/test/**/*.unit.test.ts'] },
+    { ...common, displayName: 'build', roots: packages, testMatch: ['**/test/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.unit\\.test\\.ts$'] },
+    { ...common, displayName: 'e2e', roots: ['<rootDir>/e2e'], testMatch: ['**/test/**/*.test.ts'] },
+  ],
 };

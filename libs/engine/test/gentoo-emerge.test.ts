@@ -19,7 +19,7 @@ import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/dis
 import { trustedHome } from '../src/distributions/gentoo/openpgp';
 import { repoSnapshot } from '../src/distributions/gentoo/snapshot';
 import { stage3Tree } from '../src/distributions/gentoo/stage3';
-import { kiln, removeTempDirs, tempDir, tempProject } from './kiln';
+import { lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { build } = require('../../../tools/gentoo-fixtures/build.js');
@@ -227,12 +227,12 @@ describe('stage3 and snapshot pinned by kiln.lock', () => {
     await expect(repoSnapshot(context({}), { ...rtool, sha512: 'e'.repeat(128) })).rejects.toThrow(/is not the snapshot kiln\.lock names \(a "latest" moves on; pin PortageSnapshot= to a date\): run kiln lock/);
   });
 
-  it('kiln lock on an emerge preset records the stage3 and the snapshot', async () => {
+  it('the lock (kiln lock) of an emerge preset records the stage3 and the snapshot', async () => {
     const root = tempProject({
       'mkosi.conf': `[Distribution]\nDistribution=gentoo\nArchitecture=x86-64\nBinhosts=${server.url}/binhost\nMirror=${server.url}\nGentooInstaller=emerge\nGentooKeyring=${fx}/keys/test.gpg\nPortageSnapshot=20261101\n\n[Content]\nPackages=app-misc/hello\n\n[Build]\nPackageCacheDirectory=${tempDir('kiln-gentoo-cache-')}\n`,
     });
-    const r = await kiln(['lock', '-C', root]);
-    expect(r.code).toBe(0);
+    const r = await lockIn(root);
+    expect(r.error).toBeUndefined();
     const lock = readLockfile(path.join(root, 'kiln.lock'))!;
     const manifest = JSON.parse(fs.readFileSync(path.join(fx, 'manifest.json'), 'utf8'));
     const dated = path.join(fx, 'snapshots/gentoo-20261101.tar.xz');

@@ -1,7 +1,7 @@
 /**
  * Gentoo images from a binhost with kiln's native installer, for real: tools/gentoo-fixtures
  * builds a binhost of real GPKG and XPAK packages with a real `Packages` index and serves it on
- * loopback; `kiln build` installs from it. Checked: the files (merged-usr, hard links, symlinks),
+ * loopback; the engine's build installs from it. Checked: the files (merged-usr, hard links, symlinks),
  * the vdb (every CONTENTS line against the file it names), the world file, the choices the
  * resolver makes, locks, signatures, and that tampered or malicious packages are refused with
  * nothing left behind.
@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkContents, md5 } from './gentoo-vdb';
-import { kiln, removeTempDirs, tempDir, tempProject } from './kiln';
+import { buildIn, failure, lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { build } = require('../../../tools/gentoo-fixtures/build.js');
@@ -43,9 +43,9 @@ function project(packages: string, extra = '', binhost = `${server.url}/binhost`
   });
 }
 
-async function buildOk(root: string, args: string[] = []) {
-  const r = await kiln(['build', '-C', root, ...args]);
-  if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stdout}\n${r.stderr}`);
+async function buildOk(root: string, opts: Parameters<typeof buildIn>[1] = {}) {
+  const r = await buildIn(root, opts);
+  if (r.error) throw new Error(`build failed:\n${r.log}\n${failure(r)}`);
   return r;
 }
 
@@ -56,7 +56,7 @@ describe('a native install from the fixture binhost', () => {
 
   beforeAll(async () => {
     root = project('app-misc/hello app-misc/wants-multi app-misc/legacy');
-    log = (await buildOk(root)).stderr;
+    log = (await buildOk(root)).log;
     image = path.join(root, 'mkosi.output/image');
   });
 
@@ -106,17 +106,17 @@ describe('a native install from the fixture binhost', () => {
     expect(fs.existsSync(path.join(image, 'etc/portage'))).toBe(false);
   });
 
-  it('kiln lock records CPV, BUILD_ID, PATH, SIZE and checksums; the locked build is the same image', async () => {
-    const r = await kiln(['lock', '-C', root]);
-    expect(r.code).toBe(0);
+  it('the lock (kiln lock) records CPV, BUILD_ID, PATH, SIZE and checksums; the locked build is the same image', async () => {
+    const r = await lockIn(root);
+    expect(r.error).toBeUndefined();
     const lock = fs.readFileSync(path.join(root, 'kiln.lock'), 'utf8');
     const multi = fs.readFileSync(path.join(fx, 'binhost/app-misc/multi/multi-1.0-1.gpkg.tar'));
     expect(lock).toContain(
       `name = "app-misc/multi"\nversion = "1.0"\narchitecture = "amd64"\nrepository = "${server.url}/binhost"\nsize = ${multi.length}\nbuild-id = 1\npath = "app-misc/multi/multi-1.0-1.gpkg.tar"\nsha1 = "${createHash('sha1').update(multi).digest('hex')}"\nmd5 = "${createHash('md5').update(multi).digest('hex')}"\n`,
     );
     const before = fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/hello-1.0/CONTENTS'), 'utf8');
-    const b = await buildOk(root, ['--force']);
-    expect(b.stderr).not.toContain('unlocked');
+    const b = await buildOk(root, { force: true });
+    expect(b.log).not.toContain('unlocked');
     expect(fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/hello-1.0/CONTENTS'), 'utf8')).toBe(before);
   });
 });
@@ -135,19 +135,19 @@ describe('portage config in the image', () => {
 describe('refusals', () => {
   it('a blocker in the final set names both packages', async () => {
     const root = project('app-misc/hello app-misc/conflict');
-    const r = await kiln(['build', '-C', root]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/app-misc\/conflict-1\.0[\s\S]*app-misc\/hello|app-misc\/hello[\s\S]*app-misc\/conflict-1\.0/);
+    const r = await buildIn(root);
+    expect(r.error).toBeDefined();
+    expect(failure(r)).toMatch(/app-misc\/conflict-1\.0[\s\S]*app-misc\/hello|app-misc\/hello[\s\S]*app-misc\/conflict-1\.0/);
     expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
   });
 
   it('a profile without a stage3 is an error listing those that exist, before any download', async () => {
     const root = project('app-misc/hello', '', 'http://127.0.0.1:9/nothing-listens-here');
     fs.appendFileSync(path.join(root, 'mkosi.conf'), '\n[Distribution]\nPortageProfile=default/linux/amd64/23.0/no-such\n');
-    const r = await kiln(['build', '-C', root]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('profile default/linux/amd64/23.0/no-such has no stage3');
-    expect(r.stderr).toContain('default/linux/amd64/23.0/systemd');
+    const r = await buildIn(root);
+    expect(r.error).toBeDefined();
+    expect(failure(r)).toContain('profile default/linux/amd64/23.0/no-such has no stage3');
+    expect(failure(r)).toContain('default/linux/amd64/23.0/systemd');
   });
 
   it('a signed package installs with the right key and is refused with another', async () => {
@@ -157,17 +157,17 @@ describe('refusals', () => {
     const armoured = project('app-misc/signed', `\n[Distribution]\nGentooKeyring=${fx}/keys/test.asc\n`);
     await buildOk(armoured);
     const bad = project('app-misc/signed', `\n[Distribution]\nGentooKeyring=${fx}/keys/other.gpg\n`);
-    const r = await kiln(['build', '-C', bad]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/signed-1\.0-1\.gpkg\.tar: the OpenPGP signature does not verify/);
+    const r = await buildIn(bad);
+    expect(r.error).toBeDefined();
+    expect(failure(r)).toMatch(/signed-1\.0-1\.gpkg\.tar: the OpenPGP signature does not verify/);
     expect(fs.existsSync(path.join(bad, 'mkosi.output/image'))).toBe(false);
   });
 
   it('BinpkgSignatures=required refuses unsigned packages', async () => {
     const root = project('app-misc/hello', `\n[Distribution]\nBinpkgSignatures=required\nGentooKeyring=${fx}/keys/test.gpg\n`);
-    const r = await kiln(['build', '-C', root]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/is not signed, and BinpkgSignatures=required/);
+    const r = await buildIn(root);
+    expect(r.error).toBeDefined();
+    expect(failure(r)).toMatch(/is not signed, and BinpkgSignatures=required/);
     expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
   });
 });
@@ -198,9 +198,9 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
   it.each(cases)('%s', async (_what, spec, message) => {
     const host = await evilBinhost(spec);
     const root = project('app-misc/evil', '', `${server.url}/${path.basename(host)}`);
-    const r = await kiln(['build', '-C', root]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(message);
+    const r = await buildIn(root);
+    expect(r.error).toBeDefined();
+    expect(failure(r)).toMatch(message);
     expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
     expect(fs.existsSync('/tmp/kiln-evil-escape')).toBe(false);
     expect(fs.existsSync('/tmp/kiln-evil-absolute')).toBe(false);
@@ -215,8 +215,8 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 2000] ^= 0xff;
     fs.writeFileSync(file, bytes);
-    const r = await kiln(['build', '-C', project('app-misc/evil', '', `${server.url}/${path.basename(host)}`)]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/does not match its index or lock \((SIZE|MD5|SHA1) mismatch\)/i);
+    const r = await buildIn(project('app-misc/evil', '', `${server.url}/${path.basename(host)}`));
+    expect(r.error).toBeDefined();
+    expect(failure(r)).toMatch(/does not match its index or lock \((SIZE|MD5|SHA1) mismatch\)/i);
   });
 });

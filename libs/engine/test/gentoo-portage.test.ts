@@ -1,5 +1,5 @@
 /**
- * GentooInstaller=emerge against real portage: `kiln build` with ToolsTree= a tree made from this
+ * GentooInstaller=emerge against real portage: the engine's build with ToolsTree= a tree made from this
  * host's /usr and a checkout of portage's public repository (tools/gentoo-fixtures/tools-tree.js),
  * the fixture binhost, and the fixture mirror's repository snapshot, which kiln fetches, verifies
  * and grafts into the namespace (the tools tree, like a stage3, has no repository).
@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLockfile } from '@kiln/config';
 import { checkContents, md5, vdbEntries } from './gentoo-vdb';
-import { kiln, removeTempDirs, tempDir, tempProject } from './kiln';
+import { buildIn, failure, lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { build } = require('../../../tools/gentoo-fixtures/build.js');
@@ -72,8 +72,9 @@ function project(packages: string, extra = ''): string {
   });
 }
 
-async function buildIt(root: string, args: string[] = []) {
-  return kiln(['build', '-C', root, '-v', ...args]);
+/** A build with the tools' output in its log (kiln build -v). */
+async function buildIt(root: string) {
+  return buildIn(root, { verbose: true });
 }
 
 suite('emerge (real portage) in a namespace over a read-only tools tree', () => {
@@ -84,8 +85,8 @@ suite('emerge (real portage) in a namespace over a read-only tools tree', () => 
   beforeAll(async () => {
     const root = project(atoms);
     const r = await buildIt(root);
-    if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stdout}\n${r.stderr}`);
-    log = r.stderr;
+    if (r.error) throw new Error(`build failed:\n${r.log}\n${failure(r)}`);
+    log = r.log;
     image = path.join(root, 'mkosi.output/image');
   });
 
@@ -93,8 +94,8 @@ suite('emerge (real portage) in a namespace over a read-only tools tree', () => 
     expect(log).toContain('Downloading');
     expect(log).toMatch(/Emerging binary .*app-misc\/hello-1\.0/);
     const native = project(atoms, 'GentooInstaller=native\n');
-    const r = await kiln(['build', '-C', native]);
-    expect(r.code).toBe(0);
+    const r = await buildIn(native);
+    expect(r.error).toBeUndefined();
     const nativeImage = path.join(native, 'mkosi.output/image');
     expect(vdbEntries(image)).toEqual(vdbEntries(nativeImage));
     // Portage's env-update rewrites /etc/ld.so.conf after merging (as on any Gentoo system).
@@ -119,15 +120,15 @@ suite('emerge (real portage) in a namespace over a read-only tools tree', () => 
 
   it('a locked build hands portage the packages kiln verified, without --getbinpkg, and the locked snapshot', async () => {
     const root = project(atoms);
-    expect((await kiln(['lock', '-C', root])).code).toBe(0);
+    expect((await lockIn(root)).error).toBeUndefined();
     // The tools tree has no repository: the lock pins the snapshot (ToolsTree= is not a download).
     expect(readLockfile(path.join(root, 'kiln.lock'))!.tool?.map((t) => t.path)).toEqual(['snapshots/gentoo-latest.tar.xz']);
     // "latest" moves on at the mirror: the locked build keeps to the locked (cached) snapshot.
     const latest = path.join(fx, 'snapshots/gentoo-latest.tar.xz');
     fs.renameSync(latest, `${latest}.away`);
     const r = await buildIt(root).finally(() => fs.renameSync(`${latest}.away`, latest));
-    if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stdout}\n${r.stderr}`);
-    expect(r.stderr).not.toContain('does not check their signatures');
+    if (r.error) throw new Error(`build failed:\n${r.log}\n${failure(r)}`);
+    expect(r.log).not.toContain('does not check their signatures');
     const locked = path.join(root, 'mkosi.output/image');
     expect(vdbEntries(locked)).toEqual(vdbEntries(image));
     const hello = fs.readFileSync(path.join(locked, 'var/db/pkg/app-misc/hello-1.0/BINPKGMD5'), 'utf8').trim();
@@ -138,13 +139,13 @@ suite('emerge (real portage) in a namespace over a read-only tools tree', () => 
   it('BinpkgSignatures=required: portage verifies with GentooKeyring= and refuses unsigned packages', async () => {
     const ok = project('app-misc/signed', 'BinpkgSignatures=required\n');
     const r = await buildIt(ok);
-    if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stdout}\n${r.stderr}`);
+    if (r.error) throw new Error(`build failed:\n${r.log}\n${failure(r)}`);
     expect(fs.readFileSync(path.join(ok, 'mkosi.output/image/usr/share/signed/README'), 'utf8')).toContain('signed');
 
     // (Another key is refused before portage runs: the snapshot does not verify against it.)
     const unsigned = project('app-misc/legacy', 'BinpkgSignatures=required\n');
     const u = await buildIt(unsigned);
-    expect(u.code).not.toBe(0);
+    expect(u.error).toBeDefined();
     expect(fs.existsSync(path.join(unsigned, 'mkosi.output/image'))).toBe(false);
     expect(listing(tools)).toBe(toolsBefore);
   });

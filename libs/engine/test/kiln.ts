@@ -1,38 +1,79 @@
-/** Test helpers: the built kiln CLI as a user runs it, temp projects, and archive inspection. */
-import { spawn, spawnSync } from 'node:child_process';
+/**
+ * Test helpers: the engine's build and lock as the CLI calls them, temp projects, and archive
+ * inspection. Engine tests call the engine; the CLI's own behaviour (exit codes, printed
+ * messages, signals) is tested in apps/kiln/test, which runs the built command.
+ */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { currentManifest, diffManifests, formatExplanation, loadProject, manifestPath, readManifest, type Project } from '@kiln/config';
+import { build, lockProject, type BuildOptions, type LockResult, type PresetResult } from '../src/build';
+import { toolsIdentity } from '../src/tools';
+
 export const repo = path.resolve(__dirname, '../../..');
-const bin = path.join(repo, 'apps/kiln/dist/main.js');
 
-export interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+/**
+ * Kept for test files written before engine tests called the engine (the CLI's tests have their
+ * own copy in apps/kiln/test/run-kiln.ts): new engine tests use build() and lock() below.
+ * @deprecated
+ */
+export { kiln, startKiln, kilnIn, type Result } from '../../../apps/kiln/test/run-kiln';
+
+/** The kiln identity engine tests' builds record in their manifests (the CLI passes version + code hash). */
+export const IDENTITY = '0.1.0+0123456789abcdef';
+
+/** What a build or lock did: its results, or the error it threw, and its progress lines. */
+export interface Run<T> {
+  results?: T;
+  error?: unknown;
+  /** Progress lines as the CLI prints them ("proj: installing hello"), tool output ("  ...") with verbose. */
+  log: string;
 }
 
-export function kiln(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+type Options = Omit<BuildOptions, 'log' | 'step'> & { verbose?: boolean };
+
+async function collect<T>(dir: string, opts: Options, fn: (project: Project, o: BuildOptions) => Promise<T>): Promise<Run<T>> {
+  const run: Run<T> = { log: '' };
+  const { verbose, ...rest } = opts;
+  try {
+    const project = loadProject(dir);
+    run.results = await fn(project, {
+      identity: IDENTITY,
+      ...rest,
+      log: verbose ? (line) => (run.log += `  ${line}\n`) : undefined,
+      step: (preset, what) => (run.log += `${preset}: ${what}\n`),
+    });
+  } catch (e) {
+    run.error = e;
+  }
+  return run;
 }
 
-/** Starts kiln without waiting, for interrupting it (its own process group, so a kill reaches its tools). */
-export function startKiln(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, detached: true });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<Result>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })));
-  return { child, done };
+/** The engine's build of the project in `dir` (loadProject + build, as `kiln build` does); never throws. */
+export function buildIn(dir: string, opts: Options = {}): Promise<Run<PresetResult[]>> {
+  return collect(dir, opts, build);
+}
+
+/** The engine's lock of the project in `dir` (loadProject + lockProject, as `kiln lock` does); never throws. */
+export function lockIn(dir: string, opts: Options = {}): Promise<Run<LockResult[]>> {
+  return collect(dir, opts, lockProject);
+}
+
+/** The message of a run's error ('' if it succeeded). */
+export function failure(run: Run<unknown>): string {
+  return run.error instanceof Error ? run.error.message : run.error === undefined ? '' : String(run.error);
+}
+
+/** What `kiln explain` says changed since a preset's last build, for builds made with IDENTITY. */
+export function explain(dir: string, presetName?: string): string {
+  const project = loadProject(dir);
+  const preset = presetName ? project.presets.find((p) => p.name === presetName)! : project.main;
+  const read = readManifest(manifestPath(preset)!);
+  if (read.status !== 'found') throw new Error(`no manifest for ${preset.name}: ${JSON.stringify(read)}`);
+  return formatExplanation(diffManifests(read.manifest, currentManifest(project, preset, { identity: IDENTITY, tools: toolsIdentity(project, preset) })));
 }
 
 /** Every temp directory a test made: image trees are large, so each suite removes them afterwards. */
@@ -98,14 +139,3 @@ export function waitFor(file: string, timeoutMs: number): Promise<void> {
   });
 }
 
-/**
- * Runs the CLI with exactly `env` (nothing of the test's own environment) and the given umask,
- * which only a shell can set for a child, as the builder's login shell would.
- */
-export function kilnIn(args: string[], opts: { cwd?: string; env: Record<string, string>; umask: string }): Promise<Result> {
-  const child = spawn('/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, bin, ...args], { cwd: opts.cwd ?? repo, env: opts.env });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d) => (out.stdout += d));
-  child.stderr.on('data', (d) => (out.stderr += d));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, ...out })));
-}

@@ -12,9 +12,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'smol-toml';
 import { loadProject, readLockfile, type Lock } from '@kiln/config';
-import { withBuildContext } from '../src/build';
+import { clean, withBuildContext } from '../src/build';
+import { BuildError } from '../src/errors';
 import { evictLayers, layerKey } from '../src/layers';
-import { installed, kiln, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
+import { buildIn, failure, installed, lockIn, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
 
 jest.setTimeout(600_000);
 afterAll(removeTempDirs);
@@ -38,9 +39,9 @@ type Pkg = { name: string; version: string };
 const lockedNames = () => (parse(fs.readFileSync(path.join(root, 'kiln.lock'), 'utf8')) as { package: Pkg[] }).package.map((p) => p.name);
 
 async function build(): Promise<string> {
-  const r = await kiln(['build', '-C', root, '--force']);
-  if (r.code !== 0) throw new Error(`kiln build failed:\n${r.stderr}`);
-  return r.stderr;
+  const r = await buildIn(root, { force: true });
+  if (r.error) throw new Error(`build failed:\n${r.log}${failure(r)}`);
+  return r.log;
 }
 
 /** The same image built with Incremental=no, then the project put back as it was. */
@@ -54,7 +55,7 @@ async function scratchBuild(pkgs = ''): Promise<string> {
 
 describe('Incremental=yes', () => {
   it('a cold build installs the packages and stores the layer with its manifest', async () => {
-    expect((await kiln(['lock', '-C', root])).code).toBe(0);
+    expect((await lockIn(root)).error).toBeUndefined();
     const log = await build();
     expect(log).toContain('layer: none cached for these packages and trees; building one');
     expect(log).toContain('installing the essential set');
@@ -87,7 +88,7 @@ describe('Incremental=yes', () => {
 
   it('an added package is installed on top of the cached layer, giving what a build from scratch gives', async () => {
     fs.writeFileSync(path.join(root, 'mkosi.conf'), config('yes', 'less'));
-    expect((await kiln(['lock', '-C', root])).code).toBe(0);
+    expect((await lockIn(root)).error).toBeUndefined();
     const log = await build();
     expect(log).toMatch(/layer: adding less to layer [0-9a-f]{12}, which has the rest of the lock/);
     expect(log).not.toContain('installing the essential set');
@@ -148,26 +149,25 @@ describe('Incremental=yes', () => {
     const empty = tempDir('kiln-layers-empty-');
     fs.writeFileSync(path.join(root, 'mkosi.conf'), config('strict', 'less', empty));
     const before = sha256(image);
-    const r = await kiln(['build', '-C', root, '--force']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`Incremental=strict, and ${empty} has no layer for this preset's packages and trees`);
-    expect(r.stderr).not.toContain('installing');
+    const r = await buildIn(root, { force: true });
+    expect(r.error).toBeInstanceOf(BuildError);
+    expect(failure(r)).toContain(`Incremental=strict, and ${empty} has no layer for this preset's packages and trees`);
+    expect(r.log + failure(r)).not.toContain('installing');
     expect(sha256(image)).toBe(before);
     // With the layer there, strict builds.
     fs.writeFileSync(path.join(root, 'mkosi.conf'), config('strict', 'less'));
     expect(await build()).toMatch(/layer: starting from/);
   });
 
-  it('kiln clean --all removes the outputs, the project\'s layers and its package cache', async () => {
+  it('clean --all removes the outputs, the project\'s layers and its package cache', async () => {
     const other = path.join(layers, 'e'.repeat(64));
     fs.mkdirSync(other);
     const manifest = JSON.parse(fs.readFileSync(path.join(layers, entries()[0], 'manifest.json'), 'utf8'));
     fs.writeFileSync(path.join(other, 'manifest.json'), JSON.stringify({ ...manifest, key: 'e'.repeat(64), project: '/elsewhere' }));
     fs.mkdirSync(path.join(other, 'tree'));
-    const r = await kiln(['clean', '-C', root, '--all']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^removed layer /m);
-    expect(r.stdout).toContain(`removed package cache ${packages}`);
+    const removed = await clean(loadProject(root), undefined, { all: true });
+    expect(removed).toContainEqual(expect.stringMatching(/^layer /));
+    expect(removed).toContain(`package cache ${packages}`);
     expect(fs.existsSync(image)).toBe(false);
     expect(entries()).toEqual(['e'.repeat(64)]); // another project's layer stays
     expect(fs.readdirSync(packages)).toEqual(['.lock']);

@@ -1,0 +1,136 @@
+/**
+ * `kiln build` and `kiln lock` as a user runs them (the built CLI, in a process of its own): what
+ * they print and their exit codes, the identity the CLI records and `kiln explain` compares with,
+ * errors as `kiln: message` or `file:line: message`, and a build interrupted (SIGINT to kiln) or
+ * killed (SIGKILL to its process group), which leaves the previous outputs exactly as they were
+ * and no half-written file; the next build cleans up. Real bookworm images with the essential set
+ * only, to stay quick. (What the engine builds is tested in libs/engine/test, through its API.)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readManifest } from '@kiln/config';
+import { removeTempDirs, sha256, tempProject, waitFor } from '../../../libs/engine/test/kiln';
+import { kiln, startKiln, type Result } from './run-kiln';
+
+jest.setTimeout(600_000);
+afterAll(removeTempDirs);
+
+const finalize = [
+  '#!/bin/sh',
+  'if [ -e "$SRCDIR/fail" ]; then echo "failing on purpose" >&2; exit 3; fi',
+  'if [ -e "$SRCDIR/hang" ]; then touch "$SRCDIR/started"; sleep 300; fi',
+  'echo finalized > "$BUILDROOT/etc/finalized"',
+  '',
+].join('\n');
+
+describe('kiln build and kiln lock', () => {
+  let root: string;
+  let out: string;
+  let first: Result;
+  let hashes: Record<string, string>;
+  const outputs = () => fs.readdirSync(out).sort();
+  const hashAll = () => Object.fromEntries(['small.tar.zst', 'initrd.cpio.zst', 'small.manifest.json', 'initrd.manifest.json'].map((f) => [f, sha256(path.join(out, f))]));
+  const OUTPUTS = ['initrd.cpio.zst', 'initrd.manifest.json', 'small.manifest.json', 'small.tar.zst'];
+
+  beforeAll(async () => {
+    root = tempProject({
+      'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n[Content]\nSourceDateEpoch=1700000000\nWithDocs=no\n',
+      'mkosi.finalize': { text: finalize, mode: 0o755 },
+      'mkosi.images/initrd/mkosi.conf': '[Output]\nFormat=cpio\n[Content]\nWithDocs=no\n',
+      'mkosi.images/initrd/mkosi.extra/init': { text: '#!/bin/sh\nexec /bin/sh\n', mode: 0o755 },
+    });
+    out = path.join(root, 'mkosi.output');
+    first = await kiln(['build', '-C', root]);
+    hashes = hashAll();
+  });
+
+  it('builds, printing progress on stderr and what it built on stdout, and exits 0', () => {
+    // stderr first, so that a failure shows kiln's message.
+    expect(first.stderr).not.toMatch(/^kiln: /m);
+    expect(first.stderr).toContain('proj: no previous build (no manifest)\n');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^initrd: built initrd\.cpio\.zst in \d+\.\ds\nproj: built small\.tar\.zst in \d+\.\ds\n$/);
+    expect(outputs()).toEqual(OUTPUTS);
+  });
+
+  it('records its own identity (version and code hash), with which kiln explain finds nothing changed', async () => {
+    const read = readManifest(path.join(out, 'small.manifest.json'));
+    if (read.status !== 'found') throw new Error(`no manifest: ${JSON.stringify(read)}`);
+    expect(read.manifest.kiln).toMatch(/^0\.1\.0\+[0-9a-f]{16}$/);
+    const explain = await kiln(['explain', '-C', root]);
+    expect(explain.code).toBe(0);
+    expect(explain.stdout).toBe('proj: changes since the last build (mkosi.output/small.manifest.json)\nNothing changed\npackages: unlocked (no kiln.lock), so a new package version in the mirror is not seen here\n');
+  });
+
+  it('says when the outputs exist, prints nothing on stdout and exits 0', async () => {
+    const r = await kiln(['build', '-C', root]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('initrd: up to date (its outputs exist; --force rebuilds)\nproj: up to date (its outputs exist; --force rebuilds)\n');
+    expect(r.stdout).toBe('');
+  });
+
+  it('a failing script exits 1 with "kiln: " and the build error, and leaves the previous output', async () => {
+    fs.writeFileSync(path.join(root, 'fail'), '');
+    try {
+      const r = await kiln(['build', '-C', root, '--force']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^kiln: proj: finalize script mkosi\.finalize failed \(.*mkosi\.finalize: exit code 3\)\n {2}failing on purpose$/m);
+      expect(outputs()).toEqual(OUTPUTS);
+      expect(hashAll()).toEqual(hashes);
+    } finally {
+      fs.rmSync(path.join(root, 'fail'));
+    }
+  });
+
+  it('an interrupted build (SIGINT) stops, exits 130 and leaves the previous output and no work files', async () => {
+    fs.writeFileSync(path.join(root, 'hang'), '');
+    try {
+      const { child, done } = startKiln(['build', '-C', root, '--force'], root);
+      await waitFor(path.join(root, 'started'), 120_000);
+      child.kill('SIGINT');
+      const r = await done;
+      expect(r.code).toBe(130);
+      expect(r.stderr).toMatch(/kiln: SIGINT: stopping the build/);
+      expect(r.stderr).toMatch(/interrupted; previous outputs are unchanged/);
+      expect(outputs()).toEqual(OUTPUTS);
+      expect(hashAll()).toEqual(hashes);
+    } finally {
+      fs.rmSync(path.join(root, 'hang'), { force: true });
+      fs.rmSync(path.join(root, 'started'), { force: true });
+    }
+  });
+
+  it('a killed build (SIGKILL) leaves the previous output; the next build removes its work files', async () => {
+    fs.writeFileSync(path.join(root, 'hang'), '');
+    const { child, done } = startKiln(['build', '-C', root, '--force'], root);
+    await waitFor(path.join(root, 'started'), 120_000);
+    process.kill(-child.pid!, 'SIGKILL');
+    await done;
+    fs.rmSync(path.join(root, 'hang'));
+    expect(fs.readdirSync(path.join(out, '.kiln-work'))).toHaveLength(1);
+    expect(hashAll()).toEqual(hashes);
+
+    const r = await kiln(['build', '-C', root, '--force']);
+    expect(r.code).toBe(0);
+    expect(outputs()).toEqual(OUTPUTS);
+    expect(hashAll()).toEqual(hashes);
+  });
+
+  it('kiln lock prints each lock written and what changed in it', async () => {
+    const r = await kiln(['lock', '-C', root]);
+    expect(r.stderr).toBe('initrd: resolving packages\nproj: resolving packages\n');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^initrd: \S*mkosi\.images\/initrd\/kiln\.lock: \d+ packages \(new lock\)$/m);
+    const again = await kiln(['lock', '-C', root]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^proj: \S*kiln\.lock: \d+ packages \(unchanged\)$/m);
+  });
+
+  it('a damaged lock exits 1 with file:line: message', async () => {
+    fs.writeFileSync(path.join(root, 'kiln.lock'), 'lock-version = 1\n[request\n');
+    const r = await kiln(['build', '-C', root, '--force', '--no-deps']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/kiln\.lock:2: invalid TOML: .*regenerate it with kiln lock/);
+    expect(hashAll()).toEqual(hashes);
+  });
+});
