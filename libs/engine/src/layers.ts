@@ -35,7 +35,8 @@ import { ensureDir, mounts, mountsUnder, processAlive, removeTree, sha256File, u
 import { toolsIdentity } from './tools';
 
 // 2: keys derived from the settings table's stages, packages by every digest.
-const FORMAT = 'kiln-layer/2';
+export const LAYER_FORMAT = 'kiln-layer/2';
+const FORMAT = LAYER_FORMAT;
 const TREE = 'tree';
 const INDEX = 'index';
 const MANIFEST = 'manifest.json';

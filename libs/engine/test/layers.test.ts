@@ -14,7 +14,7 @@ import { parse } from 'smol-toml';
 import { loadProject, readLockfile, type Lock } from '@kiln/config';
 import { clean, withBuildContext } from '../src/build';
 import { BuildError } from '../src/errors';
-import { evictLayers, layerKey } from '../src/layers';
+import { evictLayers, LAYER_FORMAT, layerKey } from '../src/layers';
 import { buildIn, failure, installed, lockIn, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
 
 jest.setTimeout(600_000);
@@ -64,7 +64,7 @@ describe('Incremental=yes', () => {
     const dir = path.join(layers, entries()[0]);
     expect(fs.readdirSync(dir).sort()).toEqual(['index', 'manifest.json', 'tree']);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ format: 'kiln-layer/1', key: entries()[0], preset: 'proj', project: root, requested: [] });
+    expect(manifest).toMatchObject({ format: LAYER_FORMAT, key: entries()[0], preset: 'proj', project: root, requested: [] });
     expect(manifest.packages.map((p: Pkg) => p.name)).toEqual(lockedNames());
     const index = fs.readFileSync(path.join(dir, 'index'), 'utf8');
     expect(manifest.tree.index).toBe(createHash('sha256').update(index).digest('hex'));
@@ -235,7 +235,7 @@ describe('eviction', () => {
       fs.mkdirSync(path.join(entry, 'tree/etc'), { recursive: true });
       fs.writeFileSync(path.join(entry, 'tree/etc/hostname'), `${key}\n`);
       const manifest = {
-        format: 'kiln-layer/1', key: key.repeat(64), prefix: '0'.repeat(64), preset: 'p', project: '/p', parts: {}, requested: [], packages: null,
+        format: LAYER_FORMAT, key: key.repeat(64), prefix: '0'.repeat(64), preset: 'p', project: '/p', parts: {}, requested: [], packages: null,
         tree: { entries: 3, bytes, index: '0'.repeat(64) }, created: new Date().toISOString(),
       };
       fs.writeFileSync(path.join(entry, 'manifest.json'), JSON.stringify(manifest));
