@@ -1,5 +1,23 @@
 export * from './errors';
 export * from './settings';
+export {
+  ARCHITECTURES,
+  Architecture,
+  architectureName,
+  defaultFilesystem,
+  DISTRIBUTION_FACTS,
+  DISTRIBUTIONS,
+  DistributionFacts,
+  distributionFacts,
+  DistributionName,
+  hostArchitecture,
+  PACKAGE_MANAGERS,
+  PackageManager,
+  packageManagerOf,
+  VERSION_SCHEMES,
+  VersionScheme,
+  versionSchemeOf,
+} from './distributions';
 export * from './values';
 export { parseIni } from './ini';
 export { parseToml } from './toml';
