@@ -19,6 +19,17 @@ export {
   versionSchemeOf,
 } from './distributions';
 export * from './values';
+export { compareDistributionVersions } from './distributions/versions';
+export { compareDebianVersions } from './distributions/dpkg-version';
+export {
+  compareParsedVersions as compareParsedGentooVersions,
+  compareVersions as compareGentooVersions,
+  isValidVersion as isValidGentooVersion,
+  parseVersion as parseGentooVersion,
+  SuffixKind as GentooSuffixKind,
+  Version as GentooVersion,
+} from './distributions/gentoo-version';
+export * from './values';
 export { parseIni } from './ini';
 export { parseToml } from './toml';
 export { conditionsHold, matchKeys } from './match';
@@ -46,7 +57,6 @@ export {
   readManifest,
   rebuildReason,
   withLock,
-  compareDebianVersions,
   Manifest,
   ManifestDiff,
   ManifestOptions,

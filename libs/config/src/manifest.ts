@@ -26,6 +26,7 @@ import { z } from 'zod';
 import { inputEntries, type InputEntry } from './input-digest';
 import { presetInputs, presetSettings } from './inputs';
 import { LockedPackageSchema, packageDigest, readLockfile, type Lock, type LockedPackage } from './lockfile';
+import { compareDistributionVersions } from './distributions/versions';
 import { cachedOutputNames, manifestName } from './outputs';
 import type { Preset, Project } from './project';
 import { SETTINGS } from './settings';
@@ -258,7 +259,8 @@ export interface PackageChange {
   architecture: string;
   /** A BuildPackages= package (installed for build scripts only). */
   build: boolean;
-  change: 'added' | 'removed' | 'upgraded' | 'downgraded' | 'rebuilt';
+  /** changed: another version, in an order kiln does not know (a distribution without a version scheme yet). */
+  change: 'added' | 'removed' | 'upgraded' | 'downgraded' | 'changed' | 'rebuilt';
   old: string | null;
   new: string | null;
 }
@@ -288,7 +290,9 @@ export function diffManifests(old: Manifest, cur: Manifest): ManifestDiff {
   if (old.packages === null && cur.packages !== null) lock = { change: 'locked', packages: cur.packages.length };
   else if (old.packages !== null && cur.packages === null) lock = { change: 'unlocked', packages: old.packages.length };
   else {
-    packages.push(...diffPackages(old.packages ?? [], cur.packages ?? [], false), ...diffPackages(old.buildPackages ?? [], cur.buildPackages ?? [], true));
+    // Versions in the order of the distribution's package manager (a Gentoo 1.0_rc1 -> 1.0 is an upgrade).
+    const distribution = String(cur.settings.Distribution ?? old.settings.Distribution ?? '');
+    packages.push(...diffPackages(old.packages ?? [], cur.packages ?? [], false, distribution), ...diffPackages(old.buildPackages ?? [], cur.buildPackages ?? [], true, distribution));
   }
 
   const readOutputs: ManifestDiff['readOutputs'] = [];
@@ -336,7 +340,7 @@ function fileChanges(a: FileEntry, b: FileEntry): FileChangeKind[] {
   return kinds;
 }
 
-function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boolean): PackageChange[] {
+function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boolean, distribution: string): PackageChange[] {
   const key = (p: ManifestPackage) => `${p.name}:${p.architecture}`;
   const a = new Map(old.map((p) => [key(p), p]));
   const b = new Map(cur.map((p) => [key(p), p]));
@@ -348,58 +352,11 @@ function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boo
     if (!x) out.push({ ...base, change: 'added', old: null, new: y!.version });
     else if (!y) out.push({ ...base, change: 'removed', old: x.version, new: null });
     else if (x.version !== y.version) {
-      out.push({ ...base, change: compareDebianVersions(y.version, x.version) >= 0 ? 'upgraded' : 'downgraded', old: x.version, new: y.version });
+      const order = compareDistributionVersions(distribution, y.version, x.version);
+      out.push({ ...base, change: order === null ? 'changed' : order >= 0 ? 'upgraded' : 'downgraded', old: x.version, new: y.version });
     } else if (packageDigest(x) !== packageDigest(y)) out.push({ ...base, change: 'rebuilt', old: x.version, new: y.version });
   }
   return out;
-}
-
-/** dpkg's version order (epoch:upstream-revision, "~" before everything, digits compared as numbers). */
-export function compareDebianVersions(a: string, b: string): number {
-  const split = (v: string) => {
-    const colon = v.indexOf(':');
-    const epoch = colon > 0 && /^\d+$/.test(v.slice(0, colon)) ? Number(v.slice(0, colon)) : 0;
-    const rest = colon > 0 ? v.slice(colon + 1) : v;
-    const dash = rest.lastIndexOf('-');
-    return { epoch, upstream: dash >= 0 ? rest.slice(0, dash) : rest, revision: dash >= 0 ? rest.slice(dash + 1) : '' };
-  };
-  const x = split(a);
-  const y = split(b);
-  return Math.sign(x.epoch - y.epoch || verrevcmp(x.upstream, y.upstream) || verrevcmp(x.revision, y.revision));
-}
-
-const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
-
-function order(c: string | undefined): number {
-  if (c === undefined || isDigit(c)) return 0;
-  if (c === '~') return -1;
-  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
-  return c.charCodeAt(0) + 256;
-}
-
-function verrevcmp(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
-      const d = order(a[i]) - order(b[j]);
-      if (d) return d;
-      i++;
-      j++;
-    }
-    while (a[i] === '0') i++;
-    while (b[j] === '0') j++;
-    let first = 0;
-    while (isDigit(a[i]) && isDigit(b[j])) {
-      if (!first) first = a.charCodeAt(i) - b.charCodeAt(j);
-      i++;
-      j++;
-    }
-    if (isDigit(a[i])) return 1;
-    if (isDigit(b[j])) return -1;
-    if (first) return first;
-  }
-  return 0;
 }
 
 export function diffIsEmpty(d: ManifestDiff): boolean {
