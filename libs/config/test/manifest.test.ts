@@ -309,7 +309,7 @@ describe('diffManifests and formatExplanation: one mutation of each kind', () =>
     });
     const lock = (packages: LockedPackage[], build: LockedPackage[] = []): Lock => ({
       'lock-version': 1,
-      request: { distribution: 'debian', release: 'bookworm', architecture: 'x86-64', mirror: 'http://deb.debian.org/debian', repositories: ['main'], packages: [], 'build-packages': [], base: [] },
+      request: { distribution: 'debian', release: 'bookworm', architecture: 'x86-64', mirror: ['http://deb.debian.org/debian'], repositories: ['main'], packages: [], 'build-packages': [], base: [] },
       package: packages,
       'build-package': build,
     });
@@ -366,7 +366,7 @@ describe('diffManifests and formatExplanation: one mutation of each kind', () =>
       });
       const gentooLock = (packages: LockedPackage[]): Lock => ({
         'lock-version': 1,
-        request: { distribution: 'gentoo', release: '23.0', architecture: 'x86-64', mirror: 'http://binhost.example', repositories: [], packages: [], 'build-packages': [], base: [] },
+        request: { distribution: 'gentoo', release: '23.0', architecture: 'x86-64', mirror: ['http://binhost.example'], repositories: [], packages: [], 'build-packages': [], base: [] },
         package: packages,
         'build-package': [],
       });
