@@ -27,7 +27,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { digestInputs, LockedPackageSchema, outputPath, type Lock, type LockedPackage, type Preset, type Tree } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
-import { distributionOf } from './distributions';
+import { installerOf } from './installers';
 import { BuildError } from './errors';
 import { execa } from 'execa';
 import { run } from './exec';
@@ -132,7 +132,7 @@ export async function layerKey(ctx: BuildContext, lock: Lock | null, identity: s
     distribution: String(c.Distribution),
     release: String(c.Release),
     architecture: String(c.Architecture),
-    mirror: distributionOf(ctx).mirror(ctx),
+    mirror: installerOf(ctx).sources(ctx).join(' '),
     repositories: JSON.stringify([...(c.Repositories as string[])].sort()),
     repositoryKeyCheck: String(c.RepositoryKeyCheck),
     withRecommends: String(c.WithRecommends),

@@ -1,22 +1,36 @@
 /**
- * A distribution installs packages into an image. Each lives in its own module; apt (Debian,
- * Ubuntu) and Gentoo (binary packages, natively or with portage) so far. Later: dnf, pacman, zypper.
+ * An installer puts a package manager's packages into an image: one folder each, apt (Debian,
+ * Ubuntu, Kali) and portage (Gentoo: natively or with emerge) so far; dnf, zypper and pacman
+ * later. Which distribution uses which installer, and everything else kiln knows of a
+ * distribution (releases, architecture names, mirrors, version order), is @kiln/config's
+ * distribution facts (libs/config/src/distributions/); the tools an installer runs are named in
+ * @kiln/config's tools-identity.ts, which the Nx fingerprint reads without loading the engine.
  */
-import type { LockedPackage, LockedTool } from '@kiln/config';
+import { DISTRIBUTION_FACTS, packageManagerOf, type LockedPackage, type LockedTool, type PackageManager } from '@kiln/config';
 import { BuildError } from '../errors';
-import type { BuildContext } from '../context';
-import { debian } from './debian';
-import { gentoo } from './gentoo';
+import { cfg, type BuildContext } from '../context';
+import { apt } from './apt/debian';
+import { portage } from './portage';
 
-export interface Distribution {
-  /** The repository URL a lock records (Mirror=, or the distribution's default). */
-  mirror(ctx: BuildContext): string;
+/** What is installed already when resolving: locked packages of base presets, and other base trees. */
+export interface Installed {
+  /** The locks of the presets whose images this one starts from. */
+  locked: LockedPackage[];
+  /** Base trees that are not a locked preset's output: the installer reads their package databases itself. */
+  trees: string[];
+}
+
+export interface Installer {
   /**
-   * The exact packages that installing `names` adds on top of `installed` (locked packages of a
-   * base) and `installedStatus` (the package database of a base that is not a locked preset),
-   * with the distribution's essential set when `essential` (a fresh root).
+   * Where the packages come from, as a lock records it (request.mirror) and a layer is keyed:
+   * Mirror= or the distribution's default for apt, the binhosts in order for portage.
    */
-  resolve(ctx: BuildContext, names: string[], installed: LockedPackage[], essential: boolean, installedStatus?: string): Promise<LockedPackage[]>;
+  sources(ctx: BuildContext): string[];
+  /**
+   * The exact packages that installing `names` adds on top of `installed`, with the essential set
+   * when `essential` (a fresh root).
+   */
+  resolve(ctx: BuildContext, names: string[], installed: Installed, essential: boolean): Promise<LockedPackage[]>;
   /** What a build runs from that a lock pins too (Gentoo's stage3 and repository snapshot); none when absent. */
   tools?(ctx: BuildContext): Promise<LockedTool[]>;
   /**
@@ -41,13 +55,17 @@ export interface Distribution {
   cleanMetadata(ctx: BuildContext, always: boolean): Promise<void>;
 }
 
-const DISTRIBUTIONS: Record<string, Distribution> = { debian, ubuntu: debian, kali: debian, gentoo };
+/** The installers there are, by package manager. */
+export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage };
 
-export function distributionOf(ctx: BuildContext): Distribution {
-  const name = ctx.preset.config.Distribution as string;
-  const d = DISTRIBUTIONS[name];
-  if (!d) {
-    throw new BuildError(`Distribution=${name} cannot be built yet (supported: ${Object.keys(DISTRIBUTIONS).join(', ')})`, ctx.preset.name);
+/** The installer of the preset's distribution, or a BuildError naming those that can be built. */
+export function installerOf(ctx: BuildContext): Installer {
+  const name = cfg<string>(ctx, 'Distribution');
+  const pm = packageManagerOf(name);
+  const installer = pm ? INSTALLERS[pm] : undefined;
+  if (!installer) {
+    const supported = Object.entries(DISTRIBUTION_FACTS).filter(([, f]) => f.packageManager && INSTALLERS[f.packageManager]).map(([d]) => d);
+    throw new BuildError(`Distribution=${name} cannot be built yet (supported: ${supported.join(', ')})`, ctx.preset.name);
   }
-  return d;
+  return installer;
 }
