@@ -18,7 +18,6 @@ export {
   VersionScheme,
   versionSchemeOf,
 } from './distributions';
-export * from './values';
 export { compareDistributionVersions } from './distributions/versions';
 export { compareDebianVersions } from './distributions/dpkg-version';
 export {
@@ -42,7 +41,7 @@ export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, checkoutOf, modePolicy, normalMode, DigestOptions, InputEntry, ModePolicy } from './input-digest';
 export { projectFacts, isFactsError, digestCacheDir, ProjectFacts, PresetFacts, FactsError, FactsWarning } from './facts';
 export { fingerprint, fingerprintLines, findPreset, FingerprintError, FingerprintOptions } from './fingerprint';
-export { hostToolVersions, HOST_TOOLS } from './tools-identity';
+export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
 export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockedPackageSchema, LockedTool, LockedToolSchema, packageDigest, LockRequest, LOCK_VERSION } from './lockfile';
 export {
