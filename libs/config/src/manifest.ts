@@ -12,7 +12,8 @@
  *  - readOutputs: the SHA-256 of the output files of the presets it reads (BaseTrees=%O/base);
  *  - environment: the variables the build reads, as a SHA-256 of the value (null when unset),
  *    never the value, which may be a secret;
- *  - tools: the host tools' versions (or the ToolsTree= and its digest); kiln: its build identity.
+ *  - tools: what the preset's installer runs (tools-identity.ts: host tools' versions, or the
+ *    ToolsTree= and its digest), the lines the fingerprint has; kiln: its build identity.
  *
  * It is deterministic: sorted keys, no timestamps, no absolute paths, no host names, so two builds
  * of the same inputs write the same bytes (caches compare and restore outputs bit for bit).
@@ -87,8 +88,8 @@ export function currentManifest(project: Project, preset: Preset, opts: Manifest
   const env = opts.env ?? process.env;
   const inputs = presetInputs(project, preset);
 
-  // The lockfile is a file input too (any edit of it rebuilds); the tools tree is recorded as a
-  // whole by the caller (tools), not file by file.
+  // The lockfile is a file input too (any edit of it rebuilds); a tools tree counts through the
+  // tools identity (its digest, when the installer runs from it), not file by file.
   const toolsTree = preset.config.ToolsTree;
   const paths = [...inputs.configFiles, inputs.lockfile, ...inputs.paths.filter((p) => p !== toolsTree)];
   const files: Record<string, FileEntry> = {};
