@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readJsonCache, writeJsonCache } from './input-digest';
 import { changedProbe, recording, signature, type Probes } from './probe';
+import { toolSourceOf, type ToolSource } from './tools-identity';
 
 export interface PresetFacts {
   name: string;
@@ -33,12 +34,10 @@ export interface PresetFacts {
   lockfile: string;
   /** Trees, scripts and other files whose content goes into the image, absolute. */
   paths: string[];
-  /** Of paths, those recorded with their modes as they are (a tools tree). */
-  exactPaths: string[];
   readsOutputsOf: string[];
   environment: string[];
-  /** ToolsTree=: null, a constant (default) or a path. */
-  toolsTree: string | null;
+  /** What the install runs (its installer, ToolsTree=): the tools identity is computed from it. */
+  tools: ToolSource;
 }
 
 export interface FactsWarning {
@@ -148,7 +147,6 @@ function readFacts(dir: string): ProjectFacts | FactsError {
     const project = loadProject(dir);
     const presets = project.presets.map((preset): PresetFacts => {
       const inputs = presetInputs(project, preset);
-      const tools = preset.config.ToolsTree;
       const out = preset.config.OutputDirectory;
       return {
         name: preset.name,
@@ -161,10 +159,9 @@ function readFacts(dir: string): ProjectFacts | FactsError {
         settingsHash: inputs.settingsHash,
         lockfile: inputs.lockfile,
         paths: inputs.paths,
-        exactPaths: tools && path.isAbsolute(tools) ? [tools] : [],
         readsOutputsOf: inputs.readsOutputsOf,
         environment: inputs.environment,
-        toolsTree: tools,
+        tools: toolSourceOf(preset.config),
       };
     });
     const warnings = project.warnings.map((w) => ({ file: w.origin.file, line: w.origin.line, message: w.message }));

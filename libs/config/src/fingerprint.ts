@@ -5,7 +5,7 @@
  *
  *   kiln <identity>                 the code that builds (version + hash of the engine)
  *   settings <hash>                 the resolved settings that can change the image
- *   tool <name> <version line>      the host tools (or the ToolsTree=)
+ *   tool <name> <identity>          the tools the installer runs (version lines, or ToolsTree= and its digest)
  *   env <NAME> <sha256|unset>       the variables the build reads
  *   file|dir|link|special|missing   every entry of the preset's trees and scripts (input-digest)
  *
@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { cacheKey, digestCacheDir, isFactsError, projectFacts, type FactsError, type PresetFacts, type ProjectFacts } from './facts';
 import { entryLine, inputEntries } from './input-digest';
-import { hostToolVersions } from './tools-identity';
+import { toolsIdentity } from './tools-identity';
 
 export interface FingerprintOptions {
   /** kiln's build identity (version + code hash). */
@@ -46,19 +46,14 @@ export function fingerprintLines(dir: string, name: string | undefined, opts: Fi
   const root = (facts as ProjectFacts).root;
   const lines = [`kiln ${opts.identity}`, `settings ${preset.settingsHash}`];
 
-  if (preset.toolsTree && path.isAbsolute(preset.toolsTree)) {
-    lines.push(`tool ToolsTree ${path.relative(root, preset.toolsTree) || '.'}`);
-  } else {
-    const versions = hostToolVersions(env, cacheDir ? path.join(cacheDir, 'tools.json') : undefined);
-    for (const [tool, version] of Object.entries(versions)) lines.push(`tool ${tool} ${version}`);
-    if (preset.toolsTree) lines.push(`tool ToolsTree ${preset.toolsTree}`);
-  }
+  // The same lines the build manifest records as `tools` (tools-identity.ts).
+  for (const [tool, value] of Object.entries(toolsIdentity(preset.tools, { root, env, cacheDir }))) lines.push(`tool ${tool} ${value}`);
   for (const v of preset.environment) lines.push(`env ${v} ${env[v] === undefined ? 'unset' : sha256(env[v]!)}`);
 
   const cacheFile = cacheDir ? path.join(cacheDir, `content-${cacheKey(dir)}-${preset.name}.json`) : undefined;
-  const trees = preset.paths.filter((p) => !preset.exactPaths.includes(p));
-  const entries = [...inputEntries(trees, { root, cacheFile }), ...inputEntries(preset.exactPaths, { root, modes: 'exact' })];
-  for (const e of entries) lines.push(entryLine(e));
+  // A tools tree counts through the tools identity (its digest) when the installer runs from it, and not at all otherwise.
+  const trees = preset.paths.filter((p) => p !== preset.tools.toolsTree);
+  for (const e of inputEntries(trees, { root, cacheFile })) lines.push(entryLine(e));
   return lines;
 }
 

@@ -1,5 +1,33 @@
 export * from './errors';
 export * from './settings';
+export {
+  ARCHITECTURES,
+  Architecture,
+  architectureName,
+  defaultFilesystem,
+  DISTRIBUTION_FACTS,
+  DISTRIBUTIONS,
+  DistributionFacts,
+  distributionFacts,
+  DistributionName,
+  hostArchitecture,
+  PACKAGE_MANAGERS,
+  PackageManager,
+  packageManagerOf,
+  VERSION_SCHEMES,
+  VersionScheme,
+  versionSchemeOf,
+} from './distributions';
+export { compareDistributionVersions } from './distributions/versions';
+export { compareDebianVersions } from './distributions/dpkg-version';
+export {
+  compareParsedVersions as compareParsedGentooVersions,
+  compareVersions as compareGentooVersions,
+  isValidVersion as isValidGentooVersion,
+  parseVersion as parseGentooVersion,
+  SuffixKind as GentooSuffixKind,
+  Version as GentooVersion,
+} from './distributions/gentoo-version';
 export * from './values';
 export { parseIni } from './ini';
 export { parseToml } from './toml';
@@ -13,7 +41,7 @@ export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, checkoutOf, modePolicy, normalMode, DigestOptions, InputEntry, ModePolicy } from './input-digest';
 export { projectFacts, isFactsError, digestCacheDir, ProjectFacts, PresetFacts, FactsError, FactsWarning } from './facts';
 export { fingerprint, fingerprintLines, findPreset, FingerprintError, FingerprintOptions } from './fingerprint';
-export { hostToolVersions, HOST_TOOLS } from './tools-identity';
+export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
 export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockedPackageSchema, LockedTool, LockedToolSchema, packageDigest, LockRequest, LOCK_VERSION } from './lockfile';
 export {
@@ -28,7 +56,6 @@ export {
   readManifest,
   rebuildReason,
   withLock,
-  compareDebianVersions,
   Manifest,
   ManifestDiff,
   ManifestOptions,

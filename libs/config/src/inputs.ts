@@ -47,7 +47,7 @@ function walkSettings(project: Project, preset: Preset): { settings: Record<stri
   for (const def of table) {
     if (def.cache === 'none' || (def.cache === 'scripts' && !runsScripts)) continue;
     const value = settingValue(preset.config, def.name);
-    const isPath = def.cache === 'path' || def.cache === 'script';
+    const isPath = def.cache === 'path' || def.cache === 'script' || def.cache === 'tools';
     // Only host paths are made relative: RemoveFiles=/usr/share/man is a path in the image.
     settings[def.name] = isPath ? relativise(value, base) : value;
     if (!isPath) continue;

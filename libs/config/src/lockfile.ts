@@ -69,7 +69,12 @@ const Request = z.strictObject({
   distribution: z.string(),
   release: z.string(),
   architecture: z.string(),
-  mirror: z.string(),
+  /**
+   * Where the packages come from (the installer's sources: Debian's mirror, Gentoo's binhosts in
+   * order). Written as a string when there is one, else as an array; locks of kiln versions that
+   * joined Gentoo's binhosts with spaces read back as the same list (URLs hold no spaces).
+   */
+  mirror: z.union([z.string().transform((s) => s.split(/\s+/).filter(Boolean)), z.array(z.string())]),
   repositories: z.array(z.string()),
   packages: z.array(z.string()),
   'build-packages': z.array(z.string()),
@@ -134,7 +139,7 @@ export function formatLockfile(lock: Lock, presetName: string): string {
     `distribution = ${str(r.distribution)}`,
     `release = ${str(r.release)}`,
     `architecture = ${str(r.architecture)}`,
-    `mirror = ${str(r.mirror)}`,
+    `mirror = ${r.mirror.length === 1 ? str(r.mirror[0]) : list(r.mirror)}`,
     `repositories = ${list(r.repositories)}`,
     `packages = ${list(r.packages)}`,
     `build-packages = ${list(r['build-packages'])}`,
@@ -162,9 +167,10 @@ export function formatLockfile(lock: Lock, presetName: string): string {
 export function staleness(lock: Lock, wanted: LockRequest): string[] {
   const reasons: string[] = [];
   const have = lock.request;
-  for (const key of ['distribution', 'release', 'architecture', 'mirror'] as const) {
+  for (const key of ['distribution', 'release', 'architecture'] as const) {
     if (have[key] !== wanted[key]) reasons.push(`${key} is ${wanted[key]}, the lock was made for ${have[key]}`);
   }
+  if (have.mirror.join(' ') !== wanted.mirror.join(' ')) reasons.push(`mirror is ${wanted.mirror.join(', ')}, the lock was made for ${have.mirror.join(', ')}`);
   for (const key of ['repositories', 'packages', 'build-packages', 'base'] as const) {
     const added = wanted[key].filter((x) => !have[key].includes(x));
     const removed = have[key].filter((x) => !wanted[key].includes(x));

@@ -12,7 +12,8 @@
  *  - readOutputs: the SHA-256 of the output files of the presets it reads (BaseTrees=%O/base);
  *  - environment: the variables the build reads, as a SHA-256 of the value (null when unset),
  *    never the value, which may be a secret;
- *  - tools: the host tools' versions (or the ToolsTree= and its digest); kiln: its build identity.
+ *  - tools: what the preset's installer runs (tools-identity.ts: host tools' versions, or the
+ *    ToolsTree= and its digest), the lines the fingerprint has; kiln: its build identity.
  *
  * It is deterministic: sorted keys, no timestamps, no absolute paths, no host names, so two builds
  * of the same inputs write the same bytes (caches compare and restore outputs bit for bit).
@@ -26,6 +27,7 @@ import { z } from 'zod';
 import { inputEntries, type InputEntry } from './input-digest';
 import { presetInputs, presetSettings } from './inputs';
 import { LockedPackageSchema, packageDigest, readLockfile, type Lock, type LockedPackage } from './lockfile';
+import { compareDistributionVersions } from './distributions/versions';
 import { cachedOutputNames, manifestName } from './outputs';
 import type { Preset, Project } from './project';
 import { findSetting, SETTINGS, type SettingDef } from './settings';
@@ -84,8 +86,8 @@ export function currentManifest(project: Project, preset: Preset, opts: Manifest
   const env = opts.env ?? process.env;
   const inputs = presetInputs(project, preset);
 
-  // The lockfile is a file input too (any edit of it rebuilds); the tools tree is recorded as a
-  // whole by the caller (tools), not file by file.
+  // The lockfile is a file input too (any edit of it rebuilds); a tools tree counts through the
+  // tools identity (its digest, when the installer runs from it), not file by file.
   const toolsTree = preset.config.ToolsTree;
   const paths = [...inputs.configFiles, inputs.lockfile, ...inputs.paths.filter((p) => p !== toolsTree)];
   const files: Record<string, FileEntry> = {};
@@ -253,7 +255,8 @@ export interface PackageChange {
   architecture: string;
   /** A BuildPackages= package (installed for build scripts only). */
   build: boolean;
-  change: 'added' | 'removed' | 'upgraded' | 'downgraded' | 'rebuilt';
+  /** changed: another version, in an order kiln does not know (a distribution without a version scheme yet). */
+  change: 'added' | 'removed' | 'upgraded' | 'downgraded' | 'changed' | 'rebuilt';
   old: string | null;
   new: string | null;
 }
@@ -283,7 +286,9 @@ export function diffManifests(old: Manifest, cur: Manifest): ManifestDiff {
   if (old.packages === null && cur.packages !== null) lock = { change: 'locked', packages: cur.packages.length };
   else if (old.packages !== null && cur.packages === null) lock = { change: 'unlocked', packages: old.packages.length };
   else {
-    packages.push(...diffPackages(old.packages ?? [], cur.packages ?? [], false), ...diffPackages(old.buildPackages ?? [], cur.buildPackages ?? [], true));
+    // Versions in the order of the distribution's package manager (a Gentoo 1.0_rc1 -> 1.0 is an upgrade).
+    const distribution = String(cur.settings.Distribution ?? old.settings.Distribution ?? '');
+    packages.push(...diffPackages(old.packages ?? [], cur.packages ?? [], false, distribution), ...diffPackages(old.buildPackages ?? [], cur.buildPackages ?? [], true, distribution));
   }
 
   const readOutputs: ManifestDiff['readOutputs'] = [];
@@ -331,7 +336,7 @@ function fileChanges(a: FileEntry, b: FileEntry): FileChangeKind[] {
   return kinds;
 }
 
-function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boolean): PackageChange[] {
+function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boolean, distribution: string): PackageChange[] {
   const key = (p: ManifestPackage) => `${p.name}:${p.architecture}`;
   const a = new Map(old.map((p) => [key(p), p]));
   const b = new Map(cur.map((p) => [key(p), p]));
@@ -343,58 +348,11 @@ function diffPackages(old: ManifestPackage[], cur: ManifestPackage[], build: boo
     if (!x) out.push({ ...base, change: 'added', old: null, new: y!.version });
     else if (!y) out.push({ ...base, change: 'removed', old: x.version, new: null });
     else if (x.version !== y.version) {
-      out.push({ ...base, change: compareDebianVersions(y.version, x.version) >= 0 ? 'upgraded' : 'downgraded', old: x.version, new: y.version });
+      const order = compareDistributionVersions(distribution, y.version, x.version);
+      out.push({ ...base, change: order === null ? 'changed' : order >= 0 ? 'upgraded' : 'downgraded', old: x.version, new: y.version });
     } else if (packageDigest(x) !== packageDigest(y)) out.push({ ...base, change: 'rebuilt', old: x.version, new: y.version });
   }
   return out;
-}
-
-/** dpkg's version order (epoch:upstream-revision, "~" before everything, digits compared as numbers). */
-export function compareDebianVersions(a: string, b: string): number {
-  const split = (v: string) => {
-    const colon = v.indexOf(':');
-    const epoch = colon > 0 && /^\d+$/.test(v.slice(0, colon)) ? Number(v.slice(0, colon)) : 0;
-    const rest = colon > 0 ? v.slice(colon + 1) : v;
-    const dash = rest.lastIndexOf('-');
-    return { epoch, upstream: dash >= 0 ? rest.slice(0, dash) : rest, revision: dash >= 0 ? rest.slice(dash + 1) : '' };
-  };
-  const x = split(a);
-  const y = split(b);
-  return Math.sign(x.epoch - y.epoch || verrevcmp(x.upstream, y.upstream) || verrevcmp(x.revision, y.revision));
-}
-
-const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
-
-function order(c: string | undefined): number {
-  if (c === undefined || isDigit(c)) return 0;
-  if (c === '~') return -1;
-  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
-  return c.charCodeAt(0) + 256;
-}
-
-function verrevcmp(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
-      const d = order(a[i]) - order(b[j]);
-      if (d) return d;
-      i++;
-      j++;
-    }
-    while (a[i] === '0') i++;
-    while (b[j] === '0') j++;
-    let first = 0;
-    while (isDigit(a[i]) && isDigit(b[j])) {
-      if (!first) first = a.charCodeAt(i) - b.charCodeAt(j);
-      i++;
-      j++;
-    }
-    if (isDigit(a[i])) return 1;
-    if (isDigit(b[j])) return -1;
-    if (first) return first;
-  }
-  return 0;
 }
 
 export function diffIsEmpty(d: ManifestDiff): boolean {

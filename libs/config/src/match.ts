@@ -12,7 +12,8 @@ import * as probe from './probe';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
 import { ConfigError, Origin, ValueError } from './errors';
-import { findSetting, hostArchitecture, MATCH_KEYS } from './settings';
+import { hostArchitecture } from './distributions';
+import { findSetting, MATCH_KEYS } from './settings';
 import { SourceFile, SourceSection } from './source';
 
 export const CONDITION_SECTIONS = ['Match', 'TriggerMatch', 'Assert', 'TriggerAssert'] as const;

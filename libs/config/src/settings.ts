@@ -21,6 +21,7 @@ import {
   text,
   treeList,
 } from './values';
+import { architectureName, ARCHITECTURES, distributionFacts, DISTRIBUTIONS, hostArchitecture } from './distributions';
 
 export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Build', 'Runtime'] as const;
 /** Sections older mkosi versions used; their settings are accepted there with a warning. */
@@ -40,9 +41,10 @@ export type Scope = 'universal' | 'inherited' | 'local';
  * mode, symlink target, empty directories); script: like path, and the script is executable code;
  * environment: names environment variables the build reads; scripts: reaches the image only
  * through the scripts' environment ($PROFILES, $IMAGE_VERSION), so it counts only for a preset
- * that runs scripts; none: cannot change the image (where to put caches, how to boot a VM, ...).
+ * that runs scripts; tools: the tools the build runs (ToolsTree=), a path whose contents count
+ * through the installer's tool identity (tools-identity.ts) when it runs from them; none: cannot change the image (where to put caches, how to boot a VM, ...).
  */
-export type CacheRole = 'value' | 'path' | 'script' | 'environment' | 'scripts' | 'none';
+export type CacheRole = 'value' | 'path' | 'script' | 'tools' | 'environment' | 'scripts' | 'none';
 
 /**
  * The first build step that reads a setting (build.ts runs them in this order):
@@ -95,15 +97,6 @@ export interface SettingDef<T = unknown> {
   readsOutputs?: boolean;
 }
 
-// mkosi's names (mkosi/distributions/__init__.py, mkosi/config.py).
-export const DISTRIBUTIONS = [
-  'debian', 'kali', 'ubuntu', 'fedora', 'centos', 'rhel', 'rhel-ubi', 'alma', 'rocky', 'opensuse',
-  'arch', 'mageia', 'openmandriva', 'azure', 'postmarketos', 'gentoo', 'custom',
-] as const;
-export const ARCHITECTURES = [
-  'x86-64', 'x86', 'arm64', 'arm', 'riscv64', 'riscv32', 'ppc64-le', 'ppc64', 'ppc', 's390x', 's390',
-  'loongarch64', 'mips64-le', 'mips-le', 'parisc', 'alpha', 'arc', 'ia64', 'tilegx',
-] as const;
 export const FORMATS = [
   'directory', 'tar', 'cpio', 'disk', 'uki', 'esp', 'oci', 'sysext', 'confext', 'portable', 'addon', 'none',
 ] as const;
@@ -112,28 +105,6 @@ export const BOOTLOADERS = ['none', 'uki', 'systemd-boot', 'grub', 'uki-signed',
 export const INCREMENTAL = ['yes', 'no', 'strict'] as const;
 export const GENTOO_INSTALLERS = ['native', 'emerge'] as const;
 export const BINPKG_SIGNATURES = ['auto', 'required'] as const;
-
-/** Gentoo's keyword for an architecture, in profile paths (default/linux/amd64/23.0/...). */
-export const GENTOO_ARCH: Record<string, string> = {
-  'x86-64': 'amd64', x86: 'x86', arm64: 'arm64', arm: 'arm', riscv64: 'riscv', 'ppc64-le': 'ppc64', ppc64: 'ppc64', ppc: 'ppc',
-  s390x: 's390', loongarch64: 'loong', alpha: 'alpha', parisc: 'hppa', ia64: 'ia64',
-};
-
-// mkosi's default releases (installer.default_release()), plus gentoo's profile version.
-const RELEASE_DEFAULTS: Record<string, string> = {
-  debian: 'testing', kali: 'kali-rolling', ubuntu: 'devel', fedora: 'rawhide', centos: '10', rhel: '10', 'rhel-ubi': '10',
-  alma: '10', rocky: '10', opensuse: 'tumbleweed', arch: 'rolling', mageia: 'cauldron',
-  openmandriva: 'cooker', azure: '3.0', postmarketos: 'edge', gentoo: '23.0', custom: '',
-};
-
-/** Node's names for the architectures kiln builds on, in mkosi's spelling. */
-export function hostArchitecture(): (typeof ARCHITECTURES)[number] {
-  const map: Record<string, (typeof ARCHITECTURES)[number]> = {
-    x64: 'x86-64', ia32: 'x86', arm64: 'arm64', arm: 'arm', riscv64: 'riscv64', ppc64: 'ppc64-le',
-    s390x: 's390x', loong64: 'loongarch64',
-  };
-  return map[process.arch] ?? 'x86-64';
-}
 
 // `defaultPaths` lists each script both plain and `.chroot` (run inside the image), and a `.d/`.
 const scriptPaths = (base: string) => [base, `${base}.chroot`, `${base}.d`];
@@ -176,7 +147,7 @@ export const SETTINGS = [
     default: 'debian', scope: 'universal', cache: 'value', stage: 'install', specifier: 'd', match: 'Distribution',
     help: 'The distribution to install.' }),
   s({ name: 'Release', section: 'Distribution', kind: text(), scope: 'universal', cache: 'value', stage: 'install', specifier: 'r', match: 'Release',
-    default: (c) => RELEASE_DEFAULTS[String(c.get('Distribution'))] ?? null,
+    default: (c) => distributionFacts(String(c.get('Distribution')))?.release ?? null,
     help: 'The release of the distribution (bookworm, 41, 23.0, ...).' }),
   s({ name: 'Architecture', section: 'Distribution', kind: choice(ARCHITECTURES, { x86_64: 'x86-64', aarch64: 'arm64', amd64: 'x86-64' }),
     default: () => hostArchitecture(), scope: 'universal', cache: 'value', stage: 'install', specifier: 'a', match: 'Architecture',
@@ -193,7 +164,10 @@ export const SETTINGS = [
   s({ name: 'Binhosts', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', stage: 'install',
     help: 'Gentoo binary package repositories (binhost URLs, http(s) or file), in priority order.' }),
   s({ name: 'PortageProfile', section: 'Distribution', kind: text({ pattern: /^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)*$/, hint: 'a profile path such as default/linux/amd64/23.0/systemd' }),
-    default: (c) => (c.get('Distribution') === 'gentoo' && GENTOO_ARCH[String(c.get('Architecture'))] ? `default/linux/${GENTOO_ARCH[String(c.get('Architecture'))]}/${c.get('Release')}/systemd` : null),
+    default: (c) => {
+      const arch = c.get('Distribution') === 'gentoo' ? architectureName('gentoo', String(c.get('Architecture'))) : undefined;
+      return arch ? `default/linux/${arch}/${c.get('Release')}/systemd` : null;
+    },
     scope: 'universal', cache: 'value', stage: 'install',
     help: 'The Gentoo profile (it also picks the stage3 variant); a make.profile symlink in a sandbox tree wins.' }),
   s({ name: 'PortageSnapshot', section: 'Distribution', kind: text({ pattern: /^(latest|\d{8})$/, hint: 'latest, or a snapshot date such as 20261101' }), default: 'latest',
@@ -282,7 +256,7 @@ export const SETTINGS = [
     help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
 
   // [Build] (v25 gathered these from [Output], [Host], [Content] and [Distribution])
-  s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'path', stage: 'install',
+  s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'tools', stage: 'install',
     oldSections: ['Host'], defaultPaths: ['mkosi.tools'],
     help: 'A tree with the tools the build runs: a path, "default" to build one, or unset for the host tools.' }),
   s({ name: 'Incremental', section: 'Build', kind: choice(INCREMENTAL, booleanAliases('yes', 'no')),

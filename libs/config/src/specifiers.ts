@@ -2,6 +2,7 @@
  * `%x` specifiers in setting values, expanded while the configuration is read (mkosi(1),
  * "Specifiers"). Values are those configured at that point, or their defaults.
  */
+import { defaultFilesystem } from './distributions';
 import { ValueError } from './errors';
 import { SETTINGS, type SettingDef } from './settings';
 
@@ -17,8 +18,6 @@ export interface SpecifierContext {
   root: string;
 }
 
-const FILESYSTEMS: Record<string, string> = { fedora: 'btrfs', opensuse: 'btrfs', centos: 'xfs', rhel: 'xfs', 'rhel-ubi': 'xfs', alma: 'xfs', rocky: 'xfs' };
-
 type Expander = (c: SpecifierContext) => unknown;
 
 /** The letters that stand for a setting's value come from the settings table's `specifier` column. */
@@ -32,7 +31,7 @@ export const SPECIFIERS: Record<string, { help: string; value: Expander }> = {
   P: { help: 'the config directory being read', value: (c) => c.configDir },
   D: { help: 'the project directory (-C)', value: (c) => c.root },
   I: { help: 'the preset name (main for the main image)', value: (c) => c.image },
-  F: { help: "the distribution's default filesystem", value: (c) => FILESYSTEMS[String(c.get('Distribution'))] ?? 'ext4' },
+  F: { help: "the distribution's default filesystem", value: (c) => defaultFilesystem(String(c.get('Distribution'))) },
 };
 
 export function expandSpecifiers(text: string, c: SpecifierContext): string {

@@ -1,22 +1,76 @@
 /**
- * The identity of the host tools a build runs: a new mmdebstrap, apt or dpkg can change an image,
- * so their version lines are part of every preset's fingerprint and build manifest. Asking a
- * tool its version costs tens of milliseconds (mmdebstrap is Perl), too much for every `nx run`:
- * answers are remembered by the signature of the binary (inode, size, mtime), so an upgrade is
- * seen and an unchanged tool is never asked twice. Node builtins only.
+ * The identity of the tools a preset's install runs: a new mmdebstrap or a new portage can change
+ * an image, so the tools are part of every preset's fingerprint (what Nx hashes) and of its build
+ * manifest (what `kiln explain` compares), the same lines in both. Which tools those are is the
+ * installer's: apt runs the host's mmdebstrap, apt-get and dpkg; Gentoo's native installer is
+ * kiln itself, plus the host's ldconfig, systemd-sysusers and systemd-hwdb writing into the
+ * image; emerge runs portage from ToolsTree=, a Gentoo host, or a stage3 that kiln.lock pins.
+ *
+ * Asking a tool its version costs tens of milliseconds (mmdebstrap is Perl), too much for every
+ * `nx run`: answers are remembered by the signature of the binary (inode, size, mtime), so an
+ * upgrade is seen and an unchanged tool is never asked twice. Node builtins only.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readJsonCache, writeJsonCache } from './input-digest';
+import { packageManagerOf, type PackageManager } from './distributions';
+import { digestInputs, readJsonCache, writeJsonCache } from './input-digest';
 import { signature } from './probe';
 
-/** The host tools the Debian engine runs, with the argument printing their version. */
-export const HOST_TOOLS: readonly [string, string][] = [
-  ['mmdebstrap', '--version'],
-  ['apt-get', '--version'],
-  ['dpkg', '--version'],
-];
+/** What decides the tools of a preset's install (kept in the project's facts). */
+export interface ToolSource {
+  /** The distribution's package manager (its installer); null: none (Distribution=custom). */
+  packageManager: PackageManager | null;
+  /** GentooInstaller= for portage (native or emerge); null for the others. */
+  variant: string | null;
+  /** ToolsTree=: null, a constant ("default") or an absolute path. */
+  toolsTree: string | null;
+}
+
+/** The tool source of a preset's resolved settings. */
+export function toolSourceOf(config: Record<string, unknown>): ToolSource {
+  const packageManager = packageManagerOf(String(config.Distribution));
+  return {
+    packageManager,
+    variant: packageManager === 'portage' ? String(config.GentooInstaller) : null,
+    toolsTree: (config.ToolsTree as string | null) ?? null,
+  };
+}
+
+/** A command and the argument that prints its version. */
+export type HostTool = readonly [command: string, versionArgument: string];
+
+/** The host commands each installer runs (by installer, with portage's variant), whose versions identify it. */
+export const HOST_TOOLS: Readonly<Record<string, readonly HostTool[]>> = {
+  apt: [
+    ['mmdebstrap', '--version'],
+    ['apt-get', '--version'],
+    ['dpkg', '--version'],
+  ],
+  // kiln's own installer: what the skipped pkg_postinst phases would have done, done by the host.
+  'portage native': [
+    ['ldconfig', '--version'],
+    ['systemd-sysusers', '--version'],
+    ['systemd-hwdb', '--version'],
+  ],
+};
+
+/** Where GentooInstaller=emerge runs portage from: ToolsTree=PATH, else a Gentoo host's, else a stage3 kiln downloads. */
+export type PortageTools = { from: 'tree'; tree: string } | { from: 'host' } | { from: 'stage3' };
+
+export function portageTools(toolsTree: string | null, hostRoot = '/'): PortageTools {
+  if (toolsTree && path.isAbsolute(toolsTree)) return { from: 'tree', tree: toolsTree };
+  if (fs.existsSync(path.join(hostRoot, 'etc/gentoo-release')) && fs.existsSync(path.join(hostRoot, 'usr/bin/emerge'))) return { from: 'host' };
+  return { from: 'stage3' };
+}
+
+/** The host's portage, by its own vdb record (sys-apps/portage-VERSION): no Python started. */
+function hostPortage(hostRoot: string): string {
+  const dir = path.join(hostRoot, 'var/db/pkg/sys-apps');
+  const found = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => /^portage-\d/.test(n)).sort() : [];
+  return found.length ? `sys-apps/${found.join(' ')} (the host's)` : "the host's (version unknown)";
+}
 
 function which(cmd: string, env: Record<string, string | undefined>): string | null {
   for (const dir of (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
@@ -39,11 +93,11 @@ function firstLine(file: string, arg: string): string {
 }
 
 /** name -> version line ("not installed" when absent), remembered in `cacheFile` when given. */
-export function hostToolVersions(env: Record<string, string | undefined> = process.env, cacheFile?: string): Record<string, string> {
+export function hostToolVersions(tools: readonly HostTool[], env: Record<string, string | undefined> = process.env, cacheFile?: string): Record<string, string> {
   const cache = (cacheFile && readJsonCache<Record<string, { sig: string; version: string }>>(cacheFile)) || {};
   let changed = false;
   const out: Record<string, string> = {};
-  for (const [cmd, arg] of HOST_TOOLS) {
+  for (const [cmd, arg] of tools) {
     const file = which(cmd, env);
     if (!file) {
       out[cmd] = 'not installed';
@@ -62,4 +116,46 @@ export function hostToolVersions(env: Record<string, string | undefined> = proce
   }
   if (cacheFile && changed) writeJsonCache(cacheFile, cache);
   return out;
+}
+
+export interface ToolsIdentityOptions {
+  /** The project root: a tools tree is named relative to it. */
+  root: string;
+  env?: Record<string, string | undefined>;
+  /** Where tool versions and a tools tree's content hashes are remembered; null: nowhere. */
+  cacheDir: string | null;
+  /** The root of the host a Gentoo host's portage is looked for in (tests). */
+  hostRoot?: string;
+}
+
+/** A tools tree: its path (relative to the project) and a digest of its contents, modes as they are. */
+export function toolsTreeIdentity(tree: string, root: string, cacheDir: string | null): Record<string, string> {
+  const cacheFile = cacheDir ? path.join(cacheDir, `tools-tree-${signatureKey(tree)}.json`) : undefined;
+  return { ToolsTree: path.relative(root, tree) || '.', digest: digestInputs([tree], { root: tree, modes: 'exact', cacheFile }) };
+}
+
+const signatureKey = (p: string) => createHash('sha256').update(path.resolve(p)).digest('hex').slice(0, 16);
+
+/**
+ * The tools of a preset's install, name -> what identifies it: the lines of the fingerprint
+ * (`tool NAME VALUE`) and the build manifest's `tools`, computed by this one function for both.
+ */
+export function toolsIdentity(source: ToolSource, opts: ToolsIdentityOptions): Record<string, string> {
+  const env = opts.env ?? process.env;
+  const versions = (tools: readonly HostTool[]) => hostToolVersions(tools, env, opts.cacheDir ? path.join(opts.cacheDir, 'tools.json') : undefined);
+  switch (source.packageManager) {
+    case 'apt':
+      return versions(HOST_TOOLS.apt);
+    case 'portage': {
+      if (source.variant !== 'emerge') return versions(HOST_TOOLS['portage native']);
+      const tools = portageTools(source.toolsTree, opts.hostRoot);
+      if (tools.from === 'tree') return toolsTreeIdentity(tools.tree, opts.root, opts.cacheDir);
+      if (tools.from === 'host') return { portage: hostPortage(opts.hostRoot ?? '/') };
+      // The stage3 and the repository snapshot are kiln.lock's [[tool]] (the lock is an input); unlocked, the mirror's latest.
+      return { portage: 'a stage3 from Mirror= (kiln.lock pins it)' };
+    }
+    default:
+      // No installer yet (dnf, zypper, pacman, apk, custom): nothing runs that could be named.
+      return {};
+  }
 }

@@ -309,7 +309,7 @@ describe('diffManifests and formatExplanation: one mutation of each kind', () =>
     });
     const lock = (packages: LockedPackage[], build: LockedPackage[] = []): Lock => ({
       'lock-version': 1,
-      request: { distribution: 'debian', release: 'bookworm', architecture: 'x86-64', mirror: 'http://deb.debian.org/debian', repositories: ['main'], packages: [], 'build-packages': [], base: [] },
+      request: { distribution: 'debian', release: 'bookworm', architecture: 'x86-64', mirror: ['http://deb.debian.org/debian'], repositories: ['main'], packages: [], 'build-packages': [], base: [] },
       package: packages,
       'build-package': build,
     });
@@ -358,6 +358,29 @@ describe('diffManifests and formatExplanation: one mutation of each kind', () =>
       const r = change((root) => fs.appendFileSync(path.join(root, 'kiln.lock'), '# reviewed\n'), { setup: writeLock(l) });
       expect(r.diff.packages).toEqual([]);
       expect(r.diff.files.map((f) => [f.path, f.change, f.kinds])).toEqual([['kiln.lock', 'changed', ['content']]]);
+    });
+
+    it('Gentoo packages are ordered as portage orders them: 1.0_rc1 -> 1.0 is an upgrade', () => {
+      const gentoo = (name: string, version: string): LockedPackage => ({
+        name, version, architecture: 'amd64', repository: 'http://binhost.example', size: 1000, path: `${name}-${version}.gpkg.tar`, sha1: sha(`${name} ${version}`).slice(0, 40),
+      });
+      const gentooLock = (packages: LockedPackage[]): Lock => ({
+        'lock-version': 1,
+        request: { distribution: 'gentoo', release: '23.0', architecture: 'x86-64', mirror: ['http://binhost.example'], repositories: [], packages: [], 'build-packages': [], base: [] },
+        package: packages,
+        'build-package': [],
+      });
+      const files = { ...FILES, 'mkosi.conf': FILES['mkosi.conf'].replace('Distribution=debian\nRelease=bookworm', 'Distribution=gentoo\nBinhosts=http://binhost.example') };
+      const r = change(writeLock(gentooLock([gentoo('app-misc/hello', '1.0'), gentoo('sys-libs/glibc', '2.40-r5'), gentoo('dev-lang/perl', '5.40.0')])), {
+        files,
+        setup: writeLock(gentooLock([gentoo('app-misc/hello', '1.0_rc1'), gentoo('sys-libs/glibc', '2.40-r10'), gentoo('dev-lang/perl', '5.40.0_p1')])),
+      });
+      expect(r.diff.packages.map((p) => `${p.name} ${p.change} ${p.old} -> ${p.new}`)).toEqual([
+        'app-misc/hello upgraded 1.0_rc1 -> 1.0',
+        'dev-lang/perl downgraded 5.40.0_p1 -> 5.40.0',
+        'sys-libs/glibc downgraded 2.40-r10 -> 2.40-r5',
+      ]);
+      expect(r.text).toContain('packages:\n  app-misc/hello:amd64 upgraded 1.0_rc1 -> 1.0\n');
     });
 
     it('dpkg\'s version order', () => {

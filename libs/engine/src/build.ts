@@ -17,7 +17,7 @@ import { cachedOutputNames, lockfilePath, outputPath, producerOf, type Lock, typ
 import { inputsManifest, publishManifest, startManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
-import { distributionOf } from './distributions';
+import { installerOf } from './installers';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
 import { ensureDir, processAlive, publish, removeTree, userCacheDir } from './fsutil';
@@ -289,7 +289,7 @@ async function imageUpToLayer(ctx: BuildContext, lock: Lock | null, opts: BuildO
   if (plan.kind === 'append') {
     step(`layer: adding ${plan.missing.map((p) => p.name).join(' ')} to layer ${short(plan.layer)}, which has the rest of the lock`);
     await restoreLayer(ctx, plan.layer, step);
-    await distributionOf(ctx).append(ctx, plan.missing, key.requested);
+    await installerOf(ctx).append(ctx, plan.missing, key.requested);
   } else {
     step('layer: none cached for these packages and trees; building one');
     await installImage(ctx, lock, opts, scriptDirs);
@@ -314,7 +314,7 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
   for (const tree of cfg(ctx, 'SandboxTrees')) {
     await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'sandbox tree' });
   }
-  const d = distributionOf(ctx);
+  const d = installerOf(ctx);
   const packages = cfg(ctx, 'Packages');
   if (bases.length === 0) {
     step(`installing ${packages.length ? packages.join(' ') : 'the essential set'}`);
@@ -353,7 +353,7 @@ async function buildScripts(ctx: BuildContext, staging: string, locked?: LockedP
   await copyTree(ctx, { source: ctx.root, target: null }, buildRoot, { rootOwned: false, what: 'image' });
   const buildCtx = { ...ctx, root: buildRoot };
   const buildPackages = cfg(ctx, 'BuildPackages');
-  if (buildPackages.length) await distributionOf(ctx).install(buildCtx, buildPackages, locked);
+  if (buildPackages.length) await installerOf(ctx).install(buildCtx, buildPackages, locked);
   await runScripts(buildCtx, 'build', scripts, { destdir, outputdir: staging }, buildRoot);
   await copyTree(ctx, { source: destdir, target: null }, ctx.root, { rootOwned: true, what: '$DESTDIR' });
   await removeTree(buildRoot);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fg from 'fast-glob';
 import { cfg, type BuildContext } from './context';
-import { distributionOf } from './distributions';
+import { installerOf } from './installers';
 import { run } from './exec';
 
 export async function removeFiles(ctx: BuildContext): Promise<void> {
@@ -20,13 +20,13 @@ export async function removeFiles(ctx: BuildContext): Promise<void> {
 
 export async function removePackages(ctx: BuildContext): Promise<void> {
   const packages = cfg(ctx, 'RemovePackages');
-  if (packages.length) await distributionOf(ctx).remove(ctx, packages);
+  if (packages.length) await installerOf(ctx).remove(ctx, packages);
 }
 
 export async function cleanPackageMetadata(ctx: BuildContext): Promise<void> {
   const mode = cfg(ctx, 'CleanPackageMetadata');
   if (mode === 'disabled') return;
-  await distributionOf(ctx).cleanMetadata(ctx, mode === 'enabled');
+  await installerOf(ctx).cleanMetadata(ctx, mode === 'enabled');
 }
 
 /** Files that record when or on which machine the image was built, not what it is. */

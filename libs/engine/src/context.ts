@@ -1,4 +1,5 @@
 import type { Config, LockedTool, Preset, Project, SettingName } from '@kiln/config';
+import { BuildError } from './errors';
 import type { RunContext } from './exec';
 
 /** Everything a build step needs about the preset being built. */
@@ -22,3 +23,10 @@ export interface BuildContext extends RunContext {
 
 /** A setting of the preset being built, typed by the settings table (a misspelled name does not compile). */
 export const cfg = <K extends SettingName>(ctx: BuildContext, name: K): Config[K] => ctx.preset.config[name];
+
+/** A setting this step cannot do without (Release= for apt's sources): a BuildError naming it when unset. */
+export function required<K extends SettingName>(ctx: BuildContext, name: K): NonNullable<Config[K]> {
+  const v = ctx.preset.config[name];
+  if (v === null || v === undefined) throw new BuildError(`${name}= is not set, and ${ctx.preset.config.Distribution} has no default for it: set it`, ctx.preset.name);
+  return v as NonNullable<Config[K]>;
+}

@@ -2,5 +2,4 @@ export { build, buildPlan, clean, lockProject, LockResult, buildPreset, defaultP
 export { BuildError } from './errors';
 export { outputNames } from './outputs';
 export { toolsIdentity } from './tools';
-export { sourceLines } from './distributions/debian';
 export { lockRequest, currentLock, resolveLock, writeLock, lockChanges, LockChange } from './lock';

@@ -27,7 +27,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { digestInputs, LockedPackageSchema, outputPath, packageDigest, producerOf, SETTINGS, settingValue, type Lock, type LockedPackage, type Preset, type SettingDef, type Tree } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
-import { distributionOf } from './distributions';
+import { installerOf } from './installers';
 import { BuildError } from './errors';
 import { execa } from 'execa';
 import { run } from './exec';
@@ -144,13 +144,14 @@ export async function layerKey(ctx: BuildContext, lock: Lock | null, identity: s
   const parts: Record<string, string> = {
     format: FORMAT,
     kiln: identity,
-    mirror: distributionOf(ctx).mirror(ctx),
+    mirror: installerOf(ctx).sources(ctx).join(' '),
     tools: JSON.stringify(toolsIdentity(ctx.project, ctx.preset)),
     // The time the build clamps to, from SourceDateEpoch= or $SOURCE_DATE_EPOCH.
     sourceDateEpoch: String(ctx.sourceDateEpoch),
   };
   for (const def of BEFORE_LAYER) {
     if ((def.cache === 'scripts' || def.cache === 'environment') && !runsScripts) continue;
+    if (def.cache === 'tools') continue; // parts.tools: what the installer runs, by its identity
     parts[def.name] = def.cache === 'path' || def.cache === 'script' ? await pathPart(ctx, def, baseSource) : JSON.stringify(settingValue(c, def.name));
   }
   const prefix = sha256(JSON.stringify(parts));

@@ -7,9 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, formatLockfile, lockfilePath, producerOf, readLockfile, staleness, type Lock, type LockedPackage, type LockRequest, type Preset, type Project } from '@kiln/config';
+import { compareDistributionVersions, ConfigError, formatLockfile, lockfilePath, producerOf, readLockfile, staleness, type Lock, type LockedPackage, type LockRequest, type Preset, type Project } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
-import { distributionOf } from './distributions';
+import { installerOf } from './installers';
 import { BuildError } from './errors';
 import { writeFileAtomic } from './fsutil';
 
@@ -18,9 +18,9 @@ export function lockRequest(ctx: BuildContext): LockRequest {
   const sorted = (xs: string[]) => [...new Set(xs)].sort();
   return {
     distribution: cfg(ctx, 'Distribution'),
-    release: cfg(ctx, 'Release'),
+    release: cfg(ctx, 'Release') ?? '',
     architecture: cfg(ctx, 'Architecture'),
-    mirror: distributionOf(ctx).mirror(ctx),
+    mirror: installerOf(ctx).sources(ctx),
     repositories: sorted(cfg(ctx, 'Repositories')),
     packages: sorted(cfg(ctx, 'Packages')),
     'build-packages': sorted(cfg(ctx, 'BuildPackages')),
@@ -74,25 +74,19 @@ export function currentLock(ctx: BuildContext): Lock | null {
 /** Resolves the preset's packages against its repositories now. Its base presets must be locked. */
 export async function resolveLock(ctx: BuildContext): Promise<Lock> {
   const request = lockRequest(ctx);
-  const d = distributionOf(ctx);
-  const installed = new Map<string, LockedPackage>();
+  const d = installerOf(ctx);
+  const locked = new Map<string, LockedPackage>();
   for (const base of basePresets(ctx.project, ctx.preset)) {
     const file = lockfilePath(base);
     const lock = readLock(ctx, file);
     if (!lock) throw new BuildError(`it is built on preset ${base.name}, which has no lock (${rel(ctx, file)}): lock ${base.name} first (kiln lock without --preset locks every preset)`, ctx.preset.name);
-    for (const p of lock.package) installed.set(p.name, p);
+    for (const p of lock.package) locked.set(p.name, p);
   }
-  // A base tree that is not a preset's output: its own package database says what is installed.
+  // A base tree that is not a preset's output: the installer reads its own package database in it.
   const bases = cfg(ctx, 'BaseTrees');
-  let status = '';
-  for (const tree of bases) {
-    if (producerOf(ctx.project, ctx.preset, tree)) continue;
-    const db = path.join(tree, 'var/lib/dpkg/status');
-    if (!fs.existsSync(db)) throw new BuildError(`base tree ${tree} has no package database (var/lib/dpkg/status) to lock against`, ctx.preset.name);
-    status += fs.readFileSync(db, 'utf8') + '\n';
-  }
-  const packages = await d.resolve(ctx, request.packages, [...installed.values()], bases.length === 0, status);
-  const buildPackages = request['build-packages'].length ? await d.resolve(ctx, request['build-packages'], [...installed.values(), ...packages], false, status) : [];
+  const trees = bases.filter((tree) => !producerOf(ctx.project, ctx.preset, tree));
+  const packages = await d.resolve(ctx, request.packages, { locked: [...locked.values()], trees }, bases.length === 0);
+  const buildPackages = request['build-packages'].length ? await d.resolve(ctx, request['build-packages'], { locked: [...locked.values(), ...packages], trees }, false) : [];
   const tool = (await d.tools?.(ctx)) ?? [];
   return { 'lock-version': 1, request, package: packages, 'build-package': buildPackages, ...(tool.length ? { tool } : {}) };
 }
@@ -100,18 +94,31 @@ export async function resolveLock(ctx: BuildContext): Promise<Lock> {
 export interface LockChange {
   added: string[];
   removed: string[];
+  /** "name old -> new", newer in the order of the distribution's package manager. */
+  upgraded: string[];
+  downgraded: string[];
+  /** "name old -> new" where kiln knows no order of the versions. */
   changed: string[];
 }
 
-/** What differs between two package lists, for the lock command's report. */
-export function lockChanges(old: LockedPackage[], now: LockedPackage[]): LockChange {
+/** What differs between two package lists of a `distribution`, for the lock command's report. */
+export function lockChanges(old: LockedPackage[], now: LockedPackage[], distribution: string): LockChange {
   const before = new Map(old.map((p) => [p.name, p]));
   const after = new Map(now.map((p) => [p.name, p]));
-  return {
+  const out: LockChange = {
     added: [...after.keys()].filter((n) => !before.has(n)).sort(),
     removed: [...before.keys()].filter((n) => !after.has(n)).sort(),
-    changed: [...after.values()].filter((p) => before.has(p.name) && before.get(p.name)!.version !== p.version).map((p) => `${p.name} ${before.get(p.name)!.version} -> ${p.version}`).sort(),
+    upgraded: [],
+    downgraded: [],
+    changed: [],
   };
+  for (const p of [...after.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const was = before.get(p.name)?.version;
+    if (was === undefined || was === p.version) continue;
+    const order = compareDistributionVersions(distribution, p.version, was);
+    out[order === null ? 'changed' : order >= 0 ? 'upgraded' : 'downgraded'].push(`${p.name} ${was} -> ${p.version}`);
+  }
+  return out;
 }
 
 /** Writes the preset's lock (atomically; untouched when nothing changed). */
@@ -126,5 +133,6 @@ export async function writeLock(ctx: BuildContext): Promise<{ file: string; lock
   const lock = await resolveLock(ctx);
   const text = formatLockfile(lock, ctx.preset.name);
   if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) writeFileAtomic(file, text);
-  return { file, lock, changes: old ? lockChanges([...old.package, ...old['build-package']], [...lock.package, ...lock['build-package']]) : null };
+  const changes = old ? lockChanges([...old.package, ...old['build-package']], [...lock.package, ...lock['build-package']], lock.request.distribution) : null;
+  return { file, lock, changes };
 }

@@ -1,27 +1,21 @@
 /**
- * The identity of the tools a build runs, for the build manifest: a new mmdebstrap, apt or dpkg
- * can change an image, so `kiln explain` names it. Without ToolsTree= these are the host's tools,
- * by their version lines; with ToolsTree=PATH, the tree's path and a digest of its contents.
- * Asked once per process (the version commands take a few tens of milliseconds).
+ * The identity of the tools a build runs, for the build manifest and the layer key: the
+ * installer's own (apt: the host's mmdebstrap, apt-get and dpkg; Gentoo: see @kiln/config's
+ * tools-identity.ts), computed by the function the Nx fingerprint uses, from the same caches, so
+ * both name the same tools with the same lines. Asked once per process.
  */
-import * as path from 'node:path';
-import { digestCacheDir, digestInputs, hostToolVersions, type Preset, type Project } from '@kiln/config';
+import { digestCacheDir, toolsIdentity as identityOf, toolSourceOf, type Preset, type Project } from '@kiln/config';
 
-let host: Record<string, string> | undefined;
-const trees = new Map<string, Record<string, string>>();
+const known = new Map<string, Record<string, string>>();
 
-/** name -> version line (or, with ToolsTree=, the tree and its digest). */
+/** name -> version line (or a tools tree and its digest), as the preset's installer runs them. */
 export function toolsIdentity(project: Project, preset: Preset): Record<string, string> {
-  const tree = preset.config.ToolsTree;
-  if (typeof tree === 'string' && path.isAbsolute(tree)) {
-    let id = trees.get(tree);
-    if (!id) {
-      id = { ToolsTree: path.relative(project.root, tree) || '.', digest: digestInputs([tree], { root: tree, modes: 'exact' }) };
-      trees.set(tree, id);
-    }
-    return { ...id };
+  const source = toolSourceOf(preset.config);
+  const key = JSON.stringify([project.root, source]);
+  let id = known.get(key);
+  if (!id) {
+    id = identityOf(source, { root: project.root, env: process.env, cacheDir: digestCacheDir() });
+    known.set(key, id);
   }
-  // The same answers the fingerprint gets (tools-identity.ts), from the same cache.
-  host ??= hostToolVersions(process.env, path.join(digestCacheDir(), 'tools.json'));
-  return { ...host, ...(typeof tree === 'string' ? { ToolsTree: tree } : {}) };
+  return { ...id };
 }

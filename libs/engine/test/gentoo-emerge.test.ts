@@ -14,11 +14,11 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fetchBytes } from '../src/distributions/gentoo/fetch';
-import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/distributions/gentoo/emerge';
-import { trustedHome } from '../src/distributions/gentoo/openpgp';
-import { repoSnapshot } from '../src/distributions/gentoo/snapshot';
-import { stage3Tree } from '../src/distributions/gentoo/stage3';
+import { fetchBytes } from '../src/installers/portage/fetch';
+import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/installers/portage/emerge';
+import { trustedHome } from '../src/installers/portage/openpgp';
+import { repoSnapshot } from '../src/installers/portage/snapshot';
+import { stage3Tree } from '../src/installers/portage/stage3';
 import { lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readLockfile } from '@kiln/config';
 import { checkContents, md5 } from './gentoo-vdb';
 import { buildIn, failure, lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 
@@ -118,6 +119,17 @@ describe('a native install from the fixture binhost', () => {
     const b = await buildOk(root, { force: true });
     expect(b.log).not.toContain('unlocked');
     expect(fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/hello-1.0/CONTENTS'), 'utf8')).toBe(before);
+  });
+
+  it("kiln lock on a base directory reads what its vdb says is installed (not a dpkg database it does not have)", async () => {
+    const base = tempDir('kiln-gentoo-base-');
+    fs.cpSync(image, base, { recursive: true, verbatimSymlinks: true });
+    const top = project('app-misc/hello app-alt/one', '\n[Content]\nBaseTrees=' + base + '\n');
+    const r = await lockIn(top);
+    expect(r.error).toBeUndefined();
+    const lock = readLockfile(path.join(top, 'kiln.lock'))!;
+    // hello and its dependencies are in the base's vdb: only what is new is locked.
+    expect(lock.package.map((p) => p.name)).toEqual(['app-alt/one']);
   });
 });
 

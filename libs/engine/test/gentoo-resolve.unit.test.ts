@@ -3,10 +3,11 @@
  * strings, binhost Packages indexes, and the resolver choosing binary packages, on indexes
  * written out below as a binhost serves them.
  */
-import { atomMatches, depToString, parseAtom, parseDeps, reduceDeps } from '../src/distributions/gentoo/atom';
-import { parsePackagesIndex, type BinPackage } from '../src/distributions/gentoo/packages-index';
-import { idependsOf, resolve, ResolveError, type Resolution } from '../src/distributions/gentoo/resolve';
-import { compareVersions, isValidVersion, parseVersion, splitCpv } from '../src/distributions/gentoo/version';
+import { atomMatches, depToString, parseAtom, parseDeps, reduceDeps } from '../src/installers/portage/atom';
+import { parsePackagesIndex, type BinPackage } from '../src/installers/portage/packages-index';
+import { idependsOf, resolve, ResolveError, type Resolution } from '../src/installers/portage/resolve';
+import { compareGentooVersions as compareVersions, isValidGentooVersion as isValidVersion, parseGentooVersion as parseVersion } from '@kiln/config';
+import { splitCpv } from '../src/installers/portage/cpv';
 
 const HOST = 'https://binhost.example/amd64/23.0';
 

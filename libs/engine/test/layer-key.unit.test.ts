@@ -62,7 +62,7 @@ describe('the layer key', () => {
     const pkg = (sha512: string): LockedPackage => ({ name: 'app-misc/hello', version: '2.12', architecture: 'amd64', repository: 'http://127.0.0.1:9/binhost', size: 10, 'build-id': 1, sha512 });
     const lock = (p: LockedPackage): Lock => ({
       'lock-version': 1,
-      request: { distribution: 'gentoo', release: '23.0', architecture: 'x86-64', mirror: '', repositories: [], packages: ['app-misc/hello'], 'build-packages': [], base: [] },
+      request: { distribution: 'gentoo', release: '23.0', architecture: 'x86-64', mirror: [], repositories: [], packages: ['app-misc/hello'], 'build-packages': [], base: [] },
       package: [p],
       'build-package': [],
     });

@@ -184,7 +184,7 @@ describe('the layer key', () => {
   });
   const lock = (version: string): Lock => ({
     'lock-version': 1,
-    request: { distribution: 'debian', release: 'bookworm', architecture: 'x86-64', mirror: 'http://deb.debian.org/debian', repositories: [], packages: ['less'], 'build-packages': [], base: [] },
+    request: { distribution: 'debian', release: 'bookworm', architecture: 'x86-64', mirror: ['http://deb.debian.org/debian'], repositories: [], packages: ['less'], 'build-packages': [], base: [] },
     package: [{ name: 'less', version, architecture: 'amd64', repository: 'main', size: 1, sha256: 'a'.repeat(64) }],
     'build-package': [],
   });

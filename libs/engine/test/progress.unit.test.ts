@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { aptProgress, aptSize } from '../src/distributions/debian';
+import { aptProgress, aptSize } from '../src/installers/apt/debian';
 import { progressInterval, reportProgress, run, type Ticker } from '../src/exec';
 import { archiveProgress } from '../src/outputs/tar';
 import { removeTempDirs, tempDir } from './kiln';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { loadProject } from '@kiln/config';
 import { BuildError } from '../src/errors';
 import type { BuildContext } from '../src/context';
-import { sourceLines } from '../src/distributions/debian';
+import { sourceLines } from '../src/installers/apt/debian';
 import { outputNames } from '../src/outputs';
 import { copyTree } from '../src/trees';
 

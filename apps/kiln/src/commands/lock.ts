@@ -24,10 +24,11 @@ export async function lockCommand(opts: LockCommandOptions): Promise<void> {
   for (const r of results) {
     const file = path.relative(process.cwd(), r.file) || r.file;
     const c = r.changes;
-    const what = !c
-      ? 'new lock'
-      : [c.added.length && `${c.added.length} added`, c.removed.length && `${c.removed.length} removed`, c.changed.length && `${c.changed.length} changed`].filter(Boolean).join(', ') || 'unchanged';
+    const kinds = ['added', 'removed', 'upgraded', 'downgraded', 'changed'] as const;
+    const what = !c ? 'new lock' : kinds.filter((k) => c[k].length).map((k) => `${c[k].length} ${k}`).join(', ') || 'unchanged';
     process.stdout.write(`${r.preset}: ${file}: ${r.packages} packages (${what})\n`);
-    for (const line of c ? [...c.added.map((n) => `+ ${n}`), ...c.removed.map((n) => `- ${n}`), ...c.changed.map((n) => `~ ${n}`)] : []) process.stdout.write(`  ${line}\n`);
+    // Versions go up or down in the order of the distribution's package manager.
+    const lines = c ? [...c.added.map((n) => `+ ${n}`), ...c.removed.map((n) => `- ${n}`), ...c.upgraded.map((n) => `~ ${n} (upgraded)`), ...c.downgraded.map((n) => `~ ${n} (downgraded)`), ...c.changed.map((n) => `~ ${n}`)] : [];
+    for (const line of lines) process.stdout.write(`  ${line}\n`);
   }
 }

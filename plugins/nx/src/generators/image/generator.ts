@@ -12,7 +12,7 @@
  */
 import * as path from 'node:path';
 import { formatFiles, glob, logger, type Tree } from '@nx/devkit';
-import { ConfigError, findSetting, parseIni, parseToml, SECTIONS, ValueError, type ParseContext, type SettingDef } from '@kiln/config';
+import { ConfigError, distributionFacts, findSetting, parseIni, parseToml, SECTIONS, ValueError, type ParseContext, type SettingDef } from '@kiln/config';
 import { INNER } from '../../plugin';
 
 export interface ImageOptions {
@@ -30,16 +30,6 @@ export interface ImageOptions {
 
 /** mkosi's image name rule (no path separators, no leading dot). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-/**
- * Debian's current stable release (Debian 13, stable since August 2025), pinned by a new debian
- * project when no --release is given, so the first build is reproducible: mkosi's own default for
- * debian is `testing`, a moving target. Update it when a new Debian stable is released.
- */
-const DEBIAN_STABLE = 'trixie';
-
-/** The release a new project pins when none is given, per distribution (Ubuntu: its current LTS). */
-const STABLE_RELEASE: Record<string, string> = { debian: DEBIAN_STABLE, ubuntu: 'noble' };
 
 /**
  * Settings to write (key, value). No section here: each setting's section comes from the settings
@@ -85,7 +75,10 @@ function newProject(tree: Tree, name: string, options: ImageOptions, packages: s
     if (tree.exists(path.posix.join(dir, f))) throw new Error(`kiln: ${dir} is already a kiln project (${f}); add a preset to it with --project ${dir}`);
   }
   const distribution = options.distribution ?? 'debian';
-  const release = options.release ?? STABLE_RELEASE[distribution];
+  // A new project pins the distribution's current stable release when it has one (Debian's,
+  // Ubuntu's LTS), so the first build is reproducible: mkosi's own default for debian is
+  // `testing`, a moving target.
+  const release = options.release ?? distributionFacts(distribution)?.stableRelease;
   const entries: Entries = [['Distribution', distribution]];
   if (release) entries.push(['Release', release]);
   entries.push(['Format', options.format ?? 'tar']);

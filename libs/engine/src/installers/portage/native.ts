@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { GENTOO_ARCH, type LockedPackage } from '@kiln/config';
+import { architectureName, type LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
@@ -35,7 +35,7 @@ export function binhosts(ctx: BuildContext): string[] {
 }
 
 export function gentooArch(ctx: BuildContext): string {
-  const a = GENTOO_ARCH[cfg(ctx, 'Architecture')];
+  const a = architectureName('gentoo', cfg(ctx, 'Architecture'));
   if (!a) throw new BuildError(`Architecture=${cfg(ctx, 'Architecture')} has no Gentoo keyword`, ctx.preset.name);
   return a;
 }

@@ -17,24 +17,13 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LockedPackage } from '@kiln/config';
-import { BuildError } from '../errors';
-import { cfg, type BuildContext } from '../context';
-import { run } from '../exec';
-import { ensureDir } from '../fsutil';
-import type { Distribution } from './index';
+import { architectureName, distributionFacts, type LockedPackage } from '@kiln/config';
+import { BuildError } from '../../errors';
+import { cfg, required, type BuildContext } from '../../context';
+import { run } from '../../exec';
+import { ensureDir } from '../../fsutil';
+import type { Installed, Installer } from '../index';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
-
-const DEBIAN_ARCH: Record<string, string> = {
-  'x86-64': 'amd64', x86: 'i386', arm64: 'arm64', arm: 'armhf', riscv64: 'riscv64',
-  'ppc64-le': 'ppc64el', s390x: 's390x', loongarch64: 'loong64', 'mips64-le': 'mips64el',
-};
-
-const DEFAULT_MIRRORS: Record<string, string> = {
-  debian: 'http://deb.debian.org/debian',
-  kali: 'http://http.kali.org/kali',
-  ubuntu: 'http://archive.ubuntu.com/ubuntu',
-};
 
 /** Documentation that WithDocs=no keeps out (copyright files stay: they are licences). */
 const NO_DOCS = [
@@ -47,28 +36,29 @@ const NO_DOCS = [
 
 export function debianArch(ctx: BuildContext): string {
   const arch = cfg(ctx, 'Architecture');
-  const a = DEBIAN_ARCH[arch];
+  const a = architectureName(cfg(ctx, 'Distribution'), arch);
   if (!a) throw new BuildError(`Architecture=${arch} has no Debian name`, ctx.preset.name);
   return a;
 }
 
 /** Mirror= (or LocalMirror=, or the distribution's default), without a trailing slash. */
 export function mirrorOf(ctx: BuildContext): string {
-  return (cfg(ctx, 'LocalMirror') ?? cfg(ctx, 'Mirror') ?? DEFAULT_MIRRORS[cfg(ctx, 'Distribution')]).replace(/\/$/, '');
+  const mirror = cfg(ctx, 'LocalMirror') ?? cfg(ctx, 'Mirror') ?? distributionFacts(cfg(ctx, 'Distribution'))?.mirror;
+  if (!mirror) throw new BuildError(`Distribution=${cfg(ctx, 'Distribution')} has no default mirror: set Mirror=`, ctx.preset.name);
+  return mirror.replace(/\/$/, '');
 }
 
 /** The apt source lines of the preset: Mirror= (or the default), Release=, main plus Repositories=. */
 export function sourceLines(ctx: BuildContext): string[] {
   const distribution = cfg(ctx, 'Distribution');
   const mirror = mirrorOf(ctx);
-  const release = cfg(ctx, 'Release');
+  const release = required(ctx, 'Release');
   const components = [...new Set(['main', ...cfg(ctx, 'Repositories')])].join(' ');
   const options = cfg(ctx, 'RepositoryKeyCheck') ? '' : '[trusted=yes] ';
   const lines = [`deb ${options}${mirror} ${release} ${components}`];
-  // Security and updates suites exist for stable releases; a local mirror has only what it has.
-  if (distribution === 'debian' && !cfg(ctx, 'LocalMirror') && !['sid', 'unstable', 'testing', 'experimental'].includes(release)) {
-    lines.push(`deb ${options}${mirror} ${release}-updates ${components}`);
-  }
+  // The distribution's other suites of the release (Debian's -updates for a stable one); a local mirror has only what it has.
+  const suites = cfg(ctx, 'LocalMirror') ? [] : (distributionFacts(distribution)?.extraSuites?.(release) ?? []);
+  for (const suite of suites) lines.push(`deb ${options}${mirror} ${suite} ${components}`);
   return lines;
 }
 
@@ -204,7 +194,7 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec cp -al -t "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec cp -al -t "$1/var/lib/apt/lists/" {} +`,
     ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
     `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec cp -aln -t "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec cp -al -t "${c.lists}" {} +`,
-    cfg(ctx, 'Release'),
+    required(ctx, 'Release'),
     ctx.root,
     ...sourceLines(ctx),
   ];
@@ -364,15 +354,26 @@ function toLocked(r: IndexRecord): LockedPackage {
   return { name: r.name, version: r.version, architecture: r.architecture, repository: r.repository, size: r.size, sha256: r.sha256 };
 }
 
+/** The dpkg databases of base trees that are not locked presets (a base directory), as one status file. */
+function treesStatus(ctx: BuildContext, trees: string[]): string {
+  return trees
+    .map((tree) => {
+      const db = path.join(tree, 'var/lib/dpkg/status');
+      if (!fs.existsSync(db)) throw new BuildError(`base tree ${tree} has no package database (var/lib/dpkg/status) to lock against`, ctx.preset.name);
+      return fs.readFileSync(db, 'utf8') + '\n';
+    })
+    .join('');
+}
+
 /**
  * The exact packages installing `names` adds on top of `installed` (with the essential set when
- * `essential`: a fresh root, as mmdebstrap's essential variant). `installedStatus` is a dpkg
- * status file for installed trees that are not locked presets (a base directory).
+ * `essential`: a fresh root, as mmdebstrap's essential variant).
  */
-async function resolve(ctx: BuildContext, names: string[], installed: LockedPackage[], essential: boolean, installedStatus = ''): Promise<LockedPackage[]> {
+async function resolve(ctx: BuildContext, names: string[], installed: Installed, essential: boolean): Promise<LockedPackage[]> {
+  const trees = treesStatus(ctx, installed.trees);
   const idx = await openIndexes(ctx);
   // The installed packages' own index records make their dpkg status entries.
-  fs.writeFileSync(idx.status, [installedStatus, statusOf(installed, idx.records, 'the base lock')].filter(Boolean).join('\n'));
+  fs.writeFileSync(idx.status, [trees, statusOf(installed.locked, idx.records, 'the base lock')].filter(Boolean).join('\n'));
   const wanted = [...names];
   const arch = debianArch(ctx);
   if (essential) wanted.push(...[...idx.records.values()].filter((r) => r.essential && (r.architecture === arch || r.architecture === 'all')).map((r) => r.name));
@@ -470,8 +471,8 @@ async function append(ctx: BuildContext, missing: LockedPackage[], manual: strin
   verifyInstalled(ctx, missing, before);
 }
 
-export const debian: Distribution = {
-  mirror: mirrorOf,
+export const apt: Installer = {
+  sources: (ctx) => [mirrorOf(ctx)],
   resolve,
   bootstrap,
   install,

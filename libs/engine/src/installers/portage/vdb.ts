@@ -53,12 +53,6 @@ export function addToWorld(root: string, atoms: string[]): void {
   writeFileAtomic(file, all.length ? `${all.join('\n')}\n` : '');
 }
 
-/** The world file's entries. */
-export function readWorld(root: string): string[] {
-  const file = path.join(root, WORLD);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-}
-
 /**
  * The packages installed in a root, as index entries (to satisfy dependencies without
  * reinstalling them): the vdb's metadata files read as the fields of a `Packages` entry.

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
-import type { Distribution } from '../index';
+import type { Installer } from '../index';
 import { binreposConf, emergeTools, installEmerge, writePortageConfig } from './emerge';
 import { binhosts, fetchIndexes, installNative, resolveNative } from './native';
 import { parseAtom, atomMatches } from './atom';
@@ -45,19 +45,20 @@ function md5File(file: string): string {
   return createHash('md5').update(fs.readFileSync(file)).digest('hex');
 }
 
-export const gentoo: Distribution = {
-  mirror: (ctx) => binhosts(ctx).join(' '),
+export const portage: Installer = {
+  sources: binhosts,
 
   async resolve(ctx, names, installed) {
     gentooProfile(ctx);
     // A base preset's locked packages, as the binhost describes them (slots, USE, dependencies).
-    const index = installed.length ? await fetchIndexes(ctx) : [];
-    const base = installed.map((l) => {
+    const index = installed.locked.length ? await fetchIndexes(ctx) : [];
+    const locked = installed.locked.map((l) => {
       const e = index.find((p) => `${p.category}/${p.pn}` === l.name && p.version === l.version && (l['build-id'] === undefined || p.buildId === l['build-id']));
       if (!e) throw new BuildError(`base package ${l.name}-${l.version} is not in the binhosts any more: lock the base preset again`, ctx.preset.name);
       return e;
     });
-    return resolveNative(ctx, names, base);
+    // Other base trees: what their vdb records.
+    return resolveNative(ctx, names, [...locked, ...installed.trees.flatMap((tree) => readVdb(tree))]);
   },
 
   // The emerge path's stage3 and repository snapshot, pinned by kiln lock (and so Nx inputs).

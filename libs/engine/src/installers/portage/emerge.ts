@@ -22,7 +22,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { LockedPackage, LockedTool } from '@kiln/config';
+import { portageTools, type LockedPackage, type LockedTool } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { run } from '../../exec';
@@ -172,11 +172,11 @@ export function emergeCommand(p: PlanInput): { bwrap: string[]; command: string[
   return { bwrap, command };
 }
 
-/** Where portage comes from: the Gentoo host, ToolsTree=, or a verified stage3. */
+/** Where portage comes from: ToolsTree=, the Gentoo host, or a verified stage3 (the tools identity names the same). */
 async function toolsTree(ctx: BuildContext): Promise<{ tree: string; tools: LockedTool[] }> {
-  const tree = cfg(ctx, 'ToolsTree');
-  if (tree && path.isAbsolute(tree)) return { tree, tools: [] };
-  if (fs.existsSync('/etc/gentoo-release') && fs.existsSync('/usr/bin/emerge')) return { tree: '/', tools: [] };
+  const from = portageTools(cfg(ctx, 'ToolsTree'));
+  if (from.from === 'tree') return { tree: from.tree, tools: [] };
+  if (from.from === 'host') return { tree: '/', tools: [] };
   const { tree: stage3, ...tool } = await stage3Tree(ctx, ctx.lockedTools?.find((t) => t.name.startsWith('stage3-')));
   return { tree: stage3, tools: [tool] };
 }

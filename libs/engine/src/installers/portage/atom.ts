@@ -5,7 +5,8 @@
  * that does not work, with no error anywhere.
  */
 import type { BinPackage } from './packages-index';
-import { CATEGORY_RE, compareParsedVersions, isValidPackageName, parseVersion, splitCpv, type Version } from './version';
+import { compareParsedGentooVersions as compareParsedVersions, parseGentooVersion as parseVersion, type GentooVersion as Version } from '@kiln/config';
+import { CATEGORY_RE, isValidPackageName, splitCpv } from './cpv';
 
 export type Operator = '' | '<' | '<=' | '=' | '~' | '>=' | '>';
 

@@ -7,15 +7,14 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { distributionFacts } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { userCacheDir } from '../../fsutil';
 import { fetchToFile } from './fetch';
 
-export const DEFAULT_GENTOO_MIRROR = 'https://distfiles.gentoo.org';
-
 export function gentooMirror(ctx: BuildContext): string {
-  return (cfg(ctx, 'Mirror') ?? DEFAULT_GENTOO_MIRROR).replace(/\/+$/, '');
+  return (cfg(ctx, 'Mirror') ?? (distributionFacts('gentoo')!.mirror as string)).replace(/\/+$/, '');
 }
 
 /** A cache directory for mirror downloads: under PackageCacheDirectory= if set, else the user's cache. */

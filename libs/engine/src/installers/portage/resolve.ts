@@ -11,7 +11,7 @@
  */
 import { atomMatches, depToString, parseAtom, parseDeps, reduceDeps, type Atom, type DepNode } from './atom';
 import type { BinPackage } from './packages-index';
-import { compareVersions } from './version';
+import { compareGentooVersions as compareVersions } from '@kiln/config';
 
 export interface ResolveRequest {
   /** What the user asked for (Packages=): "app-misc/hello", ">=sys-libs/fakelibc-2". */

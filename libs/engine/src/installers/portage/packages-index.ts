@@ -4,7 +4,7 @@
  * then one block per binary package, blocks separated by blank lines, lines "KEY: value". It is
  * all a resolver needs to choose packages without downloading any.
  */
-import { splitCpv } from './version';
+import { splitCpv } from './cpv';
 
 export interface BinPackage {
   cpv: string;
