@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { cachedOutputNames, lockfilePath, outputPath, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, lockfilePath, outputNames, outputPath, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, publishManifest, startManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -23,8 +23,8 @@ import type { RunContext } from './exec';
 import { ensureDir, processAlive, publish, removeTree, userCacheDir } from './fsutil';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
-import { outputNames, writeOutputs } from './outputs';
-import { findLayer, flattenRoot, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
+import { writeOutputs } from './outputs';
+import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
 
@@ -92,8 +92,8 @@ export function defaultPackageCache(preset: Preset, env: Record<string, string |
 }
 
 /**
- * Whether a preset's outputs are there. For Format=directory the archive counts, not the tree: it
- * is what caches restore and what BaseTrees= falls back to.
+ * Whether a preset's outputs are there: those a cache keeps (for Format=directory the archive, not
+ * the tree: it is what caches restore and what BaseTrees= reads).
  */
 export function outputsExist(preset: Preset): boolean {
   const dir = preset.config.OutputDirectory as string;
@@ -108,7 +108,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   for (const preset of plan) {
     const started = Date.now();
     const force = opts.force && preset === target;
-    if (preset.config.Format === 'none' && !force && preset !== target) {
+    if (!writesImage(preset.config) && !force && preset !== target) {
       results.push({ preset: preset.name, status: 'skipped', outputs: [], seconds: 0 });
       continue;
     }
@@ -259,7 +259,6 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   await runScripts(ctx, 'finalize', cfg<string[]>(ctx, 'FinalizeScripts'), scriptDirs);
   await normalise(ctx);
 
-  if (cfg<string>(ctx, 'Format') === 'directory') await flattenRoot(ctx);
   step(`writing ${cfg<string>(ctx, 'Format')} output`);
   const written = await writeOutputs(ctx, staging);
   // Files the scripts left in $OUTPUTDIR are outputs too.
@@ -327,13 +326,16 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
 }
 
 /**
- * BaseTrees= names a directory or an archive. For another preset's directory output, its archive
- * NAME.tar.zst is what counts: it is the output a cache keeps and restores, so a tree left in the
- * output directory by an older build is never read in its place.
+ * BaseTrees= names a directory or an archive. For another preset's output, the file its format
+ * says stands for it counts (a directory output's archive NAME.tar.zst): it is the output a cache
+ * keeps and restores, so a tree left in the output directory by an older build is never read in
+ * its place.
  */
 function resolveBaseTree(ctx: BuildContext, base: string): string {
   const producer = ctx.project.presets.find((p) => outputPath(p) === base);
-  if (producer && fs.existsSync(`${base}.tar.zst`)) return `${base}.tar.zst`;
+  const standIn = producer && baseTreeFile(producer.config);
+  const file = standIn && path.join(producer.config.OutputDirectory as string, standIn);
+  if (file && fs.existsSync(file)) return file;
   if (fs.existsSync(base)) return base;
   for (const suffix of ['.tar.zst', '.tar', '.tar.xz', '.tar.gz']) if (fs.existsSync(base + suffix)) return base + suffix;
   const hint = producer ? `build preset "${producer.name}" first (kiln build --preset ${producer.name})` : 'check the path';

@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { digestInputs, LockedPackageSchema, outputPath, type Lock, type LockedPackage, type Preset, type Tree } from '@kiln/config';
+import { baseTreeFile, digestInputs, LockedPackageSchema, outputPath, type Lock, type LockedPackage, type Preset, type Tree } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
@@ -99,8 +99,10 @@ function treesPart(ctx: BuildContext, name: string): string {
 async function baseTreePart(ctx: BuildContext, base: string, source: string): Promise<[string, string]> {
   const name = relTo(ctx.project.root, base);
   if (fs.statSync(source).isFile()) return [name, await sha256File(source)];
-  const producer = ctx.project.presets.find((p) => outputPath(p) === base && p.config.Format === 'directory');
-  if (producer && fs.existsSync(`${source}.tar.zst`)) return [name, await sha256File(`${source}.tar.zst`)];
+  const producer = ctx.project.presets.find((p) => outputPath(p) === base);
+  const standIn = producer && baseTreeFile(producer.config);
+  const file = standIn && path.join(producer.config.OutputDirectory as string, standIn);
+  if (file && fs.existsSync(file)) return [name, await sha256File(file)];
   return [name, digestInputs([source], { root: source })];
 }
 
@@ -370,7 +372,7 @@ export function isLayered(ctx: BuildContext): boolean {
   return mountsUnder(ctx.root).includes(path.resolve(ctx.root));
 }
 
-/** Turns an overlay root into a plain tree (for Format=directory, whose output is the tree itself). */
+/** Turns an overlay root into a plain tree (for a format whose output is the tree itself: Format=directory). */
 export async function flattenRoot(ctx: BuildContext): Promise<void> {
   if (!isLayered(ctx)) return;
   const flat = path.join(ctx.work, 'flat');

@@ -4,8 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BuildContext } from '../context';
+import { cfg, type BuildContext } from '../context';
 import { run } from '../exec';
+import type { StagedFile } from '.';
 
 /**
  * How far writing an archive is, for run()'s progress lines: the size of the file so far (what
@@ -47,4 +48,9 @@ export async function writeTar(ctx: BuildContext, file: string, compression: str
     step: `writing ${path.basename(file)}`,
     progress: archiveProgress(file),
   });
+}
+
+/** Format=tar: each file is a tar of the image root, compressed as the registry says. */
+export async function writeTarFiles(ctx: BuildContext, files: StagedFile[]): Promise<void> {
+  for (const f of files) await writeTar(ctx, f.path, f.compression, cfg<number>(ctx, 'CompressLevel'));
 }
