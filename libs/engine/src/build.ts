@@ -20,7 +20,7 @@ import { cfg, type BuildContext } from './context';
 import { distributionOf } from './distributions';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
-import { ensureDir, processAlive, publish, removeTree, userCacheDir } from './fsutil';
+import { ensureDir, processAlive, publish, removeIfEmpty, removeTree, REPLACED, userCacheDir } from './fsutil';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
 import { writeOutputs } from './outputs';
@@ -181,12 +181,23 @@ export async function clean(project: Project, presetName?: string, opts: { all?:
   return removed;
 }
 
-/** Work directories of builds that are no longer running (killed, or the machine rebooted). */
+/**
+ * Work directories of builds that are no longer running (killed, or the machine rebooted), and
+ * replaced output trees whose remover died (publish).
+ */
 async function removeStaleWork(workBase: string): Promise<void> {
-  for (const entry of fs.existsSync(workBase) ? fs.readdirSync(workBase) : []) {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(workBase);
+  } catch (e) {
+    // None, or a remover has just removed the empty work base.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  for (const entry of entries) {
     const pid = Number(entry.split('.').pop());
-    // This process's own are leftovers of an earlier build in it: stale too.
-    const alive = pid !== process.pid && processAlive(pid);
+    // This process's own are leftovers of an earlier build in it: stale too, except the trees it
+    // replaced, whose removers are starting (they rename them to their own pid).
+    const alive = pid === process.pid ? entry.startsWith(REPLACED) : processAlive(pid);
     if (!alive) await removeTree(path.join(workBase, entry));
   }
 }
@@ -217,7 +228,7 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     return await fn(ctx);
   } finally {
     await removeTree(work);
-    if (fs.existsSync(workBase) && fs.readdirSync(workBase).length === 0) fs.rmdirSync(workBase);
+    removeIfEmpty(workBase);
   }
 }
 
@@ -264,7 +275,7 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   // Files the scripts left in $OUTPUTDIR are outputs too.
   const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
   if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
-  for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name));
+  for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name), path.dirname(work));
   return [...written, ...extra].map(([, name]) => name);
 }
 
