@@ -70,12 +70,12 @@ describe('the format registry', () => {
   });
 
   it('knows what each format needs: a plain root, an image to read, a file standing for a base tree', () => {
-    const of = (Format: string, CompressOutput = 'zstd') => ({ Format, CompressOutput, Output: 'base' });
+    const of = (Format: string, CompressOutput = 'zstd') => ({ Format, CompressOutput, Output: 'base', OutputDirectory: '/out' });
     expect(FORMATS.filter((f) => publishesRoot(of(f)))).toEqual(['directory']);
     expect(FORMATS.filter((f) => !writesImage(of(f)))).toEqual(['none']);
-    expect(baseTreeFile(of('directory', 'xz'))).toBe('base.tar.zst');
-    expect(baseTreeFile(of('tar', 'xz'))).toBe('base.tar.xz');
-    expect(baseTreeFile(of('cpio', 'none'))).toBe('base.cpio');
+    expect(baseTreeFile(of('directory', 'xz'))).toBe('/out/base.tar.zst');
+    expect(baseTreeFile(of('tar', 'xz'))).toBe('/out/base.tar.xz');
+    expect(baseTreeFile(of('cpio', 'none'))).toBe('/out/base.cpio');
     expect(baseTreeFile(of('none'))).toBeNull();
     expect(baseTreeFile(of('disk'))).toBeNull();
   });

@@ -344,8 +344,7 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
  */
 function resolveBaseTree(ctx: BuildContext, base: string): string {
   const producer = ctx.project.presets.find((p) => outputPath(p) === base);
-  const standIn = producer && baseTreeFile(producer.config);
-  const file = standIn && path.join(producer.config.OutputDirectory as string, standIn);
+  const file = producer && baseTreeFile(producer.config);
   if (file && fs.existsSync(file)) return file;
   if (fs.existsSync(base)) return base;
   for (const suffix of ['.tar.zst', '.tar', '.tar.xz', '.tar.gz']) if (fs.existsSync(base + suffix)) return base + suffix;

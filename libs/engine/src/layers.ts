@@ -100,8 +100,7 @@ async function baseTreePart(ctx: BuildContext, base: string, source: string): Pr
   const name = relTo(ctx.project.root, base);
   if (fs.statSync(source).isFile()) return [name, await sha256File(source)];
   const producer = ctx.project.presets.find((p) => outputPath(p) === base);
-  const standIn = producer && baseTreeFile(producer.config);
-  const file = standIn && path.join(producer.config.OutputDirectory as string, standIn);
+  const file = producer && baseTreeFile(producer.config);
   if (file && fs.existsSync(file)) return [name, await sha256File(file)];
   return [name, digestInputs([source], { root: source })];
 }

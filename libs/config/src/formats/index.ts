@@ -7,6 +7,7 @@
  * A new format is one module beside these plus its entry below (replacing its `planned` line), and
  * a writer in libs/engine/src/outputs/.
  */
+import * as path from 'node:path';
 import { cpio } from './cpio';
 import { directory } from './directory';
 import { planned, type Compression, type FormatName, type OutputFile, type OutputFormat } from './format';
@@ -67,9 +68,10 @@ export function publishesRoot(config: Record<string, unknown>): boolean {
 }
 
 /**
- * The file, relative to OutputDirectory=, that stands for a preset's output when another preset
- * names it as a base tree (BaseTrees=%O/NAME), or null when its format has none.
+ * The file in OutputDirectory= that stands for a preset's output when another preset names it as a
+ * base tree (BaseTrees=%O/NAME), or null when its format has none.
  */
 export function baseTreeFile(config: Record<string, unknown>): string | null {
-  return imageFiles(config).find((f) => f.baseTree)?.name ?? null;
+  const name = imageFiles(config).find((f) => f.baseTree)?.name;
+  return name ? path.join(config.OutputDirectory as string, name) : null;
 }
