@@ -11,6 +11,7 @@ import { BuildError } from '../errors';
 import { flattenRoot } from '../layers';
 import { writeCpioFiles } from './cpio';
 import { writeDirectory } from './directory';
+import { writeNone } from './none';
 import { writeTarFiles } from './tar';
 
 /** A file or tree of the registry, with where the build stages it. */
@@ -26,8 +27,7 @@ export const WRITERS: Readonly<Record<string, Writer>> = {
   directory: writeDirectory,
   tar: writeTarFiles,
   cpio: writeCpioFiles,
-  // The build's scripts may still leave files in $OUTPUTDIR: those are published as for any format.
-  none: async () => undefined,
+  none: writeNone,
 };
 
 /** Writes the outputs into `staging`; returns [staged path, final name] pairs, in publishing order. */
