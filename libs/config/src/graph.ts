@@ -10,6 +10,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError } from './errors';
+import { writesImage } from './formats';
 import type { Preset } from './project';
 import { SETTINGS, settingValue, type SettingDef } from './settings';
 import type { Tree } from './values';
@@ -63,7 +64,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
 
   const outputs = new Map<string, Preset>();
   for (const p of presets) {
-    if (p.config.Format === 'none') continue;
+    if (!writesImage(p.config)) continue;
     const out = outputPath(p);
     const other = outputs.get(out);
     if (other) {

@@ -43,6 +43,7 @@ export { projectFacts, isFactsError, digestCacheDir, ProjectFacts, PresetFacts, 
 export { fingerprint, fingerprintLines, findPreset, FingerprintError, FingerprintOptions } from './fingerprint';
 export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
+export { OUTPUT_FORMATS, formatOf, defaultCompression, buildableFormats, imageFiles, writesImage, publishesRoot, baseTreeFile, FormatName, Compression, OutputFile, OutputFormat } from './formats';
 export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockedPackageSchema, LockedTool, LockedToolSchema, packageDigest, LockRequest, LOCK_VERSION } from './lockfile';
 export {
   currentManifest,

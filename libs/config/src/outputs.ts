@@ -1,27 +1,15 @@
 /**
  * The files a preset's build writes into OutputDirectory=, derived from its settings (the engine
- * writes them, the Nx plugin declares them as outputs, freshness checks look for them).
+ * writes them, the Nx plugin declares them as outputs, freshness checks look for them). The image
+ * files come from its format (formats/); the build manifest follows them.
  */
-const SUFFIX: Record<string, string> = { none: '', zstd: '.zst', xz: '.xz', gz: '.gz', bz2: '.bz2', lz4: '.lz4', lzma: '.lzma' };
+import { imageFiles } from './formats';
 
-export function compressionSuffix(compression: string): string {
-  return SUFFIX[compression] ?? '';
-}
+export { compressionSuffix } from './formats';
 
 /** The image files a preset writes, relative to OutputDirectory: for Format=directory the tree and its archive. */
 export function imageOutputNames(config: Record<string, unknown>): string[] {
-  const name = config.Output as string;
-  const suffix = compressionSuffix(config.CompressOutput as string);
-  switch (config.Format) {
-    case 'directory':
-      return [name, `${name}.tar.zst`];
-    case 'tar':
-      return [`${name}.tar${suffix}`];
-    case 'cpio':
-      return [`${name}.cpio${suffix}`];
-    default:
-      return [];
-  }
+  return imageFiles(config).map((f) => f.name);
 }
 
 /**
@@ -44,6 +32,7 @@ export function outputNames(config: Record<string, unknown>): string[] {
  * that a restored build can still be explained.
  */
 export function cachedOutputNames(config: Record<string, unknown>): string[] {
-  const names = outputNames(config);
-  return config.Format === 'directory' ? names.slice(1) : names;
+  const manifest = manifestName(config);
+  const files = imageFiles(config).filter((f) => f.kind === 'file').map((f) => f.name);
+  return manifest ? [...files, manifest] : [];
 }

@@ -4,6 +4,8 @@
  * entry here. Names, sections, types and defaults follow mkosi (mkosi/config.py, mkosi(1)).
  */
 import { z } from 'zod';
+// Runtime cycle-safe: formats/ imports only types from this file, and the default runs at read time.
+import { defaultCompression } from './formats';
 import {
   boolean,
   choice,
@@ -198,7 +200,7 @@ export const SETTINGS = [
   s({ name: 'ImageVersion', section: 'Output', kind: text(), default: null, scope: 'inherited', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
     defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
-    default: (c) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(String(c.get('Format'))) ? 'zstd' : c.get('Format') === 'oci' ? 'gz' : 'none'),
+    default: (c) => defaultCompression(String(c.get('Format'))),
     scope: 'local', cache: 'value', stage: 'output',
     help: 'Compression of the output: zstd for tar, cpio, uki, esp and addon by default (cached images stay small), gz for oci, none otherwise; yes means zstd.' }),
   s({ name: 'CompressLevel', section: 'Output', kind: integer({ min: 0, max: 22 }), default: 3, scope: 'inherited', cache: 'value', stage: 'output',

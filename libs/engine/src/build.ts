@@ -13,18 +13,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { cachedOutputNames, lockfilePath, outputPath, producerOf, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, publishManifest, startManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
 import { installerOf } from './installers';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
-import { ensureDir, processAlive, publish, removeTree, userCacheDir } from './fsutil';
+import { ensureDir, processAlive, publish, removeIfEmpty, removeTree, REPLACED, userCacheDir } from './fsutil';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
-import { outputNames, writeOutputs } from './outputs';
-import { findLayer, flattenRoot, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
+import { writeOutputs } from './outputs';
+import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
 
@@ -92,8 +92,8 @@ export function defaultPackageCache(preset: Preset, env: Record<string, string |
 }
 
 /**
- * Whether a preset's outputs are there. For Format=directory the archive counts, not the tree: it
- * is what caches restore and what BaseTrees= falls back to.
+ * Whether a preset's outputs are there: those a cache keeps (for Format=directory the archive, not
+ * the tree: it is what caches restore and what BaseTrees= reads).
  */
 export function outputsExist(preset: Preset): boolean {
   const dir = preset.config.OutputDirectory;
@@ -108,7 +108,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   for (const preset of plan) {
     const started = Date.now();
     const force = opts.force && preset === target;
-    if (preset.config.Format === 'none' && !force && preset !== target) {
+    if (!writesImage(preset.config) && !force && preset !== target) {
       results.push({ preset: preset.name, status: 'skipped', outputs: [], seconds: 0 });
       continue;
     }
@@ -181,12 +181,23 @@ export async function clean(project: Project, presetName?: string, opts: { all?:
   return removed;
 }
 
-/** Work directories of builds that are no longer running (killed, or the machine rebooted). */
+/**
+ * Work directories of builds that are no longer running (killed, or the machine rebooted), and
+ * replaced output trees whose remover died (publish).
+ */
 async function removeStaleWork(workBase: string): Promise<void> {
-  for (const entry of fs.existsSync(workBase) ? fs.readdirSync(workBase) : []) {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(workBase);
+  } catch (e) {
+    // None, or a remover has just removed the empty work base.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  for (const entry of entries) {
     const pid = Number(entry.split('.').pop());
-    // This process's own are leftovers of an earlier build in it: stale too.
-    const alive = pid !== process.pid && processAlive(pid);
+    // This process's own are leftovers of an earlier build in it: stale too, except the trees it
+    // replaced, whose removers are starting (they rename them to their own pid).
+    const alive = pid === process.pid ? entry.startsWith(REPLACED) : processAlive(pid);
     if (!alive) await removeTree(path.join(workBase, entry));
   }
 }
@@ -217,7 +228,7 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     return await fn(ctx);
   } finally {
     await removeTree(work);
-    if (fs.existsSync(workBase) && fs.readdirSync(workBase).length === 0) fs.rmdirSync(workBase);
+    removeIfEmpty(workBase);
   }
 }
 
@@ -259,13 +270,12 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   await runScripts(ctx, 'finalize', cfg(ctx, 'FinalizeScripts'), scriptDirs);
   await normalise(ctx);
 
-  if (cfg(ctx, 'Format') === 'directory') await flattenRoot(ctx);
   step(`writing ${cfg(ctx, 'Format')} output`);
   const written = await writeOutputs(ctx, staging);
   // Files the scripts left in $OUTPUTDIR are outputs too.
   const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
   if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
-  for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name));
+  for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name), path.dirname(work));
   return [...written, ...extra].map(([, name]) => name);
 }
 
@@ -327,13 +337,15 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
 }
 
 /**
- * BaseTrees= names a directory or an archive. For another preset's directory output, its archive
- * NAME.tar.zst is what counts: it is the output a cache keeps and restores, so a tree left in the
- * output directory by an older build is never read in its place.
+ * BaseTrees= names a directory or an archive. For another preset's output, the file its format
+ * says stands for it counts (a directory output's archive NAME.tar.zst): it is the output a cache
+ * keeps and restores, so a tree left in the output directory by an older build is never read in
+ * its place.
  */
 function resolveBaseTree(ctx: BuildContext, base: string): string {
   const producer = producerOf(ctx.project, ctx.preset, base);
-  if (producer && outputPath(producer) === base && fs.existsSync(`${base}.tar.zst`)) return `${base}.tar.zst`;
+  const file = producer && outputPath(producer) === base ? baseTreeFile(producer.config) : null;
+  if (file && fs.existsSync(file)) return file;
   if (fs.existsSync(base)) return base;
   for (const suffix of ['.tar.zst', '.tar', '.tar.xz', '.tar.gz']) if (fs.existsSync(base + suffix)) return base + suffix;
   const hint = producer ? `build preset "${producer.name}" first (kiln build --preset ${producer.name})` : 'check the path';

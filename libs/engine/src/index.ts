@@ -1,5 +1,4 @@
 export { build, buildPlan, clean, lockProject, LockResult, buildPreset, defaultPackageCache, outputsExist, sourceDateEpoch, BuildOptions, PresetResult, DEFAULT_SOURCE_DATE_EPOCH } from './build';
 export { BuildError } from './errors';
-export { outputNames } from './outputs';
 export { toolsIdentity } from './tools';
 export { lockRequest, currentLock, resolveLock, writeLock, lockChanges, LockChange } from './lock';

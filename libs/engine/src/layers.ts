@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { digestInputs, LockedPackageSchema, outputPath, packageDigest, producerOf, SETTINGS, settingValue, type Lock, type LockedPackage, type Preset, type SettingDef, type Tree } from '@kiln/config';
+import { baseTreeFile, digestInputs, LockedPackageSchema, outputPath, packageDigest, producerOf, SETTINGS, settingValue, type Lock, type LockedPackage, type Preset, type SettingDef, type Tree } from '@kiln/config';
 import { cfg, type BuildContext } from './context';
 import { installerOf } from './installers';
 import { BuildError } from './errors';
@@ -114,7 +114,8 @@ async function baseTreePart(ctx: BuildContext, base: string, source: string): Pr
   const name = relTo(ctx.project.root, base);
   if (fs.statSync(source).isFile()) return [name, await sha256File(source)];
   const producer = producerOf(ctx.project, ctx.preset, base);
-  if (producer && outputPath(producer) === base && producer.config.Format === 'directory' && fs.existsSync(`${source}.tar.zst`)) return [name, await sha256File(`${source}.tar.zst`)];
+  const file = producer && outputPath(producer) === base ? baseTreeFile(producer.config) : null;
+  if (file && fs.existsSync(file)) return [name, await sha256File(file)];
   return [name, digestInputs([source], { root: source })];
 }
 
@@ -380,7 +381,7 @@ export function isLayered(ctx: BuildContext): boolean {
   return mountsUnder(ctx.root).includes(path.resolve(ctx.root));
 }
 
-/** Turns an overlay root into a plain tree (for Format=directory, whose output is the tree itself). */
+/** Turns an overlay root into a plain tree (for a format whose output is the tree itself: Format=directory). */
 export async function flattenRoot(ctx: BuildContext): Promise<void> {
   if (!isLayered(ctx)) return;
   const flat = path.join(ctx.work, 'flat');

@@ -11,7 +11,6 @@ import { loadProject } from '@kiln/config';
 import { BuildError } from '../src/errors';
 import type { BuildContext } from '../src/context';
 import { sourceLines } from '../src/installers/apt/debian';
-import { outputNames } from '../src/outputs';
 import { copyTree } from '../src/trees';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-units-'));
@@ -82,15 +81,5 @@ describe('apt sources', () => {
     expect(sourceLines(context('[Distribution]\nRelease=bookworm\nLocalMirror=http://127.0.0.1:8080/debian\nRepositoryKeyCheck=no\n'))).toEqual([
       'deb [trusted=yes] http://127.0.0.1:8080/debian bookworm main',
     ]);
-  });
-});
-
-describe('output names', () => {
-  it('follow Format= and CompressOutput=, the build manifest last', () => {
-    expect(outputNames({ Format: 'tar', Output: 'x', CompressOutput: 'zstd' })).toEqual(['x.tar.zst', 'x.manifest.json']);
-    expect(outputNames({ Format: 'cpio', Output: 'i', CompressOutput: 'xz' })).toEqual(['i.cpio.xz', 'i.manifest.json']);
-    expect(outputNames({ Format: 'tar', Output: 'x', CompressOutput: 'none' })).toEqual(['x.tar', 'x.manifest.json']);
-    expect(outputNames({ Format: 'directory', Output: 'base', CompressOutput: 'none' })).toEqual(['base', 'base.tar.zst', 'base.manifest.json']);
-    expect(outputNames({ Format: 'none', Output: 'n', CompressOutput: 'none' })).toEqual([]);
   });
 });

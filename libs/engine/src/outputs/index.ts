@@ -1,47 +1,45 @@
 /**
- * Output formats. Each writes into the staging directory under a temporary name; the build
- * publishes the files by rename only once everything succeeded, so an output is whole or absent.
- *
- * Format=directory is for people to look at; since a cached artifact must be regular files (Nx
- * copies outputs file by file, and device nodes break it), a directory image is also written as
- * NAME.tar.zst: presets reading it (BaseTrees=%O/base) and the cache use that archive.
+ * Writing a preset's outputs. The format registry (@kiln/config formats/) says which files a format
+ * writes; each buildable format has a writer here, registered under its name. Files are written
+ * into the staging directory under their final names; a tree output is the image root itself. The
+ * build publishes them by rename only once everything succeeded, so an output is whole or absent.
  */
 import * as path from 'node:path';
-import { cfg, type BuildContext } from '../context';
+import { buildableFormats, formatOf, imageFiles, type OutputFile } from '@kiln/config';
+import type { BuildContext } from '../context';
 import { BuildError } from '../errors';
-import { writeCpio } from './cpio';
-import { writeTar } from './tar';
-import { outputNames } from '@kiln/config';
+import { flattenRoot } from '../layers';
+import { writeCpioFiles } from './cpio';
+import { writeDirectory } from './directory';
+import { writeNone } from './none';
+import { writeTarFiles } from './tar';
 
-export { outputNames };
+/** A file or tree of the registry, with where the build stages it. */
+export interface StagedFile extends OutputFile {
+  path: string;
+}
 
-export const SUPPORTED_FORMATS = ['directory', 'tar', 'cpio', 'none'];
+/** Writes a format's files (its trees are already there: they are the root). */
+export type Writer = (ctx: BuildContext, files: StagedFile[]) => Promise<void>;
 
-/** Writes the outputs into `staging`; returns [temporary path, final name] pairs. */
+/** The writer of each buildable format, by Format= value. */
+export const WRITERS: Readonly<Record<string, Writer>> = {
+  directory: writeDirectory,
+  tar: writeTarFiles,
+  cpio: writeCpioFiles,
+  none: writeNone,
+};
+
+/** Writes the outputs into `staging`; returns [staged path, final name] pairs, in publishing order. */
 export async function writeOutputs(ctx: BuildContext, staging: string): Promise<[string, string][]> {
-  const format = cfg(ctx, 'Format');
-  const names = outputNames(ctx.preset.config);
-  const level = cfg(ctx, 'CompressLevel');
-  switch (format) {
-    case 'none':
-      return [];
-    case 'tar': {
-      const tmp = path.join(staging, names[0]);
-      await writeTar(ctx, tmp, cfg(ctx, 'CompressOutput'), level);
-      return [[tmp, names[0]]];
-    }
-    case 'cpio': {
-      const tmp = path.join(staging, names[0]);
-      await writeCpio(ctx, tmp, cfg(ctx, 'CompressOutput'), level);
-      return [[tmp, names[0]]];
-    }
-    case 'directory': {
-      const archive = path.join(staging, names[1]);
-      await writeTar(ctx, archive, 'zstd', level);
-      // The tree itself is renamed into place: no copy.
-      return [[archive, names[1]], [ctx.root, names[0]]];
-    }
-    default:
-      throw new BuildError(`Format=${format} cannot be built yet (supported: ${SUPPORTED_FORMATS.join(', ')})`, ctx.preset.name);
-  }
+  const format = formatOf(ctx.preset.config);
+  const write = format.buildable ? WRITERS[format.name] : undefined;
+  if (!write) throw new BuildError(`Format=${format.name} cannot be built yet (supported: ${buildableFormats().join(', ')})`, ctx.preset.name);
+  const files = imageFiles(ctx.preset.config).map((f): StagedFile => ({ ...f, path: f.kind === 'tree' ? ctx.root : path.join(staging, f.name) }));
+  // A tree is renamed into place, no copy: an overlay root on an incremental layer cannot be.
+  if (files.some((f) => f.kind === 'tree')) await flattenRoot(ctx);
+  await write(ctx, files);
+  // Regular files first, trees last: a tree is written by nothing after this (the archives read it).
+  const ordered = [...files.filter((f) => f.kind === 'file'), ...files.filter((f) => f.kind === 'tree')];
+  return ordered.map((f) => [f.path, f.name]);
 }

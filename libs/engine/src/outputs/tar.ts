@@ -3,9 +3,11 @@
  * clamped to SOURCE_DATE_EPOCH and no atime/ctime headers, so two builds give the same bytes.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BuildContext } from '../context';
+import { cfg, type BuildContext } from '../context';
 import { run } from '../exec';
+import type { StagedFile } from '.';
 
 /**
  * How far writing an archive is, for run()'s progress lines: the size of the file so far (what
@@ -19,11 +21,23 @@ export function archiveProgress(file: string): () => string | undefined {
   };
 }
 
-/** A compressor reading stdin and writing stdout, deterministic (single-threaded, no names or times). */
+/**
+ * zstd's workers. Its CLI's default, -T1, is already its multi-threaded mode with one worker, and
+ * that mode's output does not depend on the number of workers (only --single-thread differs), so
+ * more workers give the same bytes sooner (outputs.test.ts checks it). At most 8: each holds its
+ * own window and tables (about 90 MB more per worker at level 19).
+ */
+const ZSTD_THREADS = Math.min(os.availableParallelism(), 8);
+
+/**
+ * A compressor reading stdin and writing stdout, deterministic: no names or times, and the same
+ * bytes whatever the machine (xz stays at -T1: its multi-threaded mode splits the stream into
+ * blocks, which gives other bytes).
+ */
 export function compressor(compression: string, level: number): string {
   switch (compression) {
     case 'zstd':
-      return `zstd -q -c -${Math.min(Math.max(level, 1), 19)}`;
+      return `zstd -q -c -T${ZSTD_THREADS} -${Math.min(Math.max(level, 1), 19)}`;
     case 'xz':
       return `xz -c -T1 -${Math.min(level, 9)}`;
     case 'lzma':
@@ -47,4 +61,9 @@ export async function writeTar(ctx: BuildContext, file: string, compression: str
     step: `writing ${path.basename(file)}`,
     progress: archiveProgress(file),
   });
+}
+
+/** Format=tar: each file is a tar of the image root, compressed as the registry says. */
+export async function writeTarFiles(ctx: BuildContext, files: StagedFile[]): Promise<void> {
+  for (const f of files) await writeTar(ctx, f.path, f.compression, cfg(ctx, 'CompressLevel'));
 }

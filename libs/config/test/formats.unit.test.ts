@@ -1,0 +1,89 @@
+import {
+  baseTreeFile,
+  buildableFormats,
+  cachedOutputNames,
+  COMPRESSIONS,
+  defaultCompression,
+  FORMATS,
+  imageOutputNames,
+  manifestName,
+  OUTPUT_FORMATS,
+  outputNames,
+  publishesRoot,
+  writesImage,
+} from '../src';
+import { main } from './helpers';
+
+/**
+ * The naming code the registry replaced (libs/config/src/outputs.ts and settings.ts at 602f66c),
+ * kept verbatim here: the registry must give the same names and defaults for every combination.
+ */
+const OLD = {
+  suffix: (c: string) => ({ none: '', zstd: '.zst', xz: '.xz', gz: '.gz', bz2: '.bz2', lz4: '.lz4', lzma: '.lzma' })[c] ?? '',
+  image(config: Record<string, unknown>): string[] {
+    const name = config.Output as string;
+    const suffix = OLD.suffix(config.CompressOutput as string);
+    switch (config.Format) {
+      case 'directory':
+        return [name, `${name}.tar.zst`];
+      case 'tar':
+        return [`${name}.tar${suffix}`];
+      case 'cpio':
+        return [`${name}.cpio${suffix}`];
+      default:
+        return [];
+    }
+  },
+  outputs(config: Record<string, unknown>): string[] {
+    const image = OLD.image(config);
+    return image.length ? [...image, `${config.Output as string}.manifest.json`] : [];
+  },
+  cached(config: Record<string, unknown>): string[] {
+    const names = OLD.outputs(config);
+    return config.Format === 'directory' ? names.slice(1) : names;
+  },
+  compression: (format: string) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(format) ? 'zstd' : format === 'oci' ? 'gz' : 'none'),
+};
+
+const combinations = FORMATS.flatMap((Format) => COMPRESSIONS.map((CompressOutput) => ({ Format, CompressOutput, Output: 'img_1.2' })));
+
+describe('the format registry', () => {
+  it('has one entry per Format= value, in FORMATS order', () => {
+    expect(Object.keys(OUTPUT_FORMATS)).toEqual([...FORMATS]);
+    for (const [name, f] of Object.entries(OUTPUT_FORMATS)) expect(f.name).toBe(name);
+  });
+
+  it.each(combinations)('Format=$Format CompressOutput=$CompressOutput names the files the old code named', (config) => {
+    expect(imageOutputNames(config)).toEqual(OLD.image(config));
+    expect(outputNames(config)).toEqual(OLD.outputs(config));
+    expect(cachedOutputNames(config)).toEqual(OLD.cached(config));
+    expect(manifestName(config)).toBe(OLD.image(config).length ? 'img_1.2.manifest.json' : null);
+  });
+
+  it("gives CompressOutput='s defaults as before, read from a configuration too", () => {
+    for (const format of FORMATS) expect([format, defaultCompression(format)]).toEqual([format, OLD.compression(format)]);
+    for (const format of FORMATS) expect([format, main({ 'mkosi.conf': `[Output]\nFormat=${format}\n` }).CompressOutput]).toEqual([format, OLD.compression(format)]);
+  });
+
+  it('builds directory, tar, cpio and none; the other mkosi formats are planned', () => {
+    expect(buildableFormats()).toEqual(['directory', 'tar', 'cpio', 'none']);
+  });
+
+  it('knows what each format needs: a plain root, an image to read, a file standing for a base tree', () => {
+    const of = (Format: string, CompressOutput = 'zstd') => ({ Format, CompressOutput, Output: 'base', OutputDirectory: '/out' });
+    expect(FORMATS.filter((f) => publishesRoot(of(f)))).toEqual(['directory']);
+    expect(FORMATS.filter((f) => !writesImage(of(f)))).toEqual(['none']);
+    expect(baseTreeFile(of('directory', 'xz'))).toBe('/out/base.tar.zst');
+    expect(baseTreeFile(of('tar', 'xz'))).toBe('/out/base.tar.xz');
+    expect(baseTreeFile(of('cpio', 'none'))).toBe('/out/base.cpio');
+    expect(baseTreeFile(of('none'))).toBeNull();
+    expect(baseTreeFile(of('disk'))).toBeNull();
+  });
+
+  it('a cache keeps regular files only: every tree has a file kept in its place', () => {
+    for (const f of Object.values(OUTPUT_FORMATS)) {
+      const files = f.files('x', 'zstd');
+      if (files.some((o) => o.kind === 'tree')) expect(files.some((o) => o.kind === 'file')).toBe(true);
+    }
+  });
+});
