@@ -16,12 +16,21 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { logger } from '@nx/devkit';
 import type { CreateDependencies, CreateNodesResult, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { configInputs, imageInputs, imageOutputs } from './inputs';
 
 export const name = '@kiln/nx';
+
+/**
+ * Nx's logger, loaded when there is something to say: @nx/devkit's entry point costs about 90 ms
+ * to load in the plugin worker, a tenth of the whole graph computation, and a workspace whose
+ * configs read cleanly never needs it.
+ */
+function warn(message: string): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('@nx/devkit') as typeof import('@nx/devkit')).logger.warn(message);
+}
 
 export interface KilnPluginOptions {
   /** Name of the cacheable build target of each preset (default: image). */
@@ -71,12 +80,12 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
         // "Failed to process project graph", even with partial results). So the project stays,
         // with targets that fail with the message, and every Nx command shows it once.
         const message = `kiln: ${relativeMessage(facts.error.message, context.workspaceRoot)}`;
-        logger.warn(`${message} (${dir}'s targets fail until this is fixed; every other project works)`);
+        warn(`${message} (${dir}'s targets fail until this is fixed; every other project works)`);
         results.push([file, { projects: brokenProject(dir, message, options) }]);
         continue;
       }
       for (const w of facts.warnings) {
-        logger.warn(`kiln: ${path.relative(context.workspaceRoot, w.file)}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`);
+        warn(`kiln: ${path.relative(context.workspaceRoot, w.file)}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`);
       }
       results.push([file, { projects: createProjects(facts, dir, options, context) }]);
     }
