@@ -14,7 +14,6 @@
  * computation and keeps one failing target; every other project keeps its targets. Warnings (an
  * unknown setting) are shown once per graph computation.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CreateDependencies, CreateNodesResult, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
@@ -126,8 +125,17 @@ function presetRoot(workspaceRoot: string, preset: PresetFacts, dir: string): st
   return preset.main ? dir : path.relative(workspaceRoot, preset.source);
 }
 
+/** What createDependencies needs of a preset, in its project's metadata. */
+interface KilnMetadata {
+  /** The projects of the presets built first. */
+  dependencies: string[];
+  /** The first config file the preset was read from (Nx wants a file of the source project). */
+  file: string;
+}
+
 export function createProjects(facts: ProjectFacts, dir: string, options: Options, context: { workspaceRoot: string }): Record<string, ProjectConfiguration> {
   const projects: Record<string, ProjectConfiguration> = {};
+  const byName = new Map(facts.presets.map((p) => [p.name, p]));
   for (const preset of facts.presets) {
     const root = presetRoot(context.workspaceRoot, preset, dir);
     const pname = projectName(facts, preset);
@@ -160,12 +168,16 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
       [options.lockTargetName]: lock,
     };
     if (preset.main) targets[options.summaryTargetName] = cli('summary', {}, `Show every preset of ${dir} with its resolved settings`);
+    const kiln: KilnMetadata = {
+      dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)),
+      file: path.relative(context.workspaceRoot, preset.files[0] ?? preset.source),
+    };
     projects[root] = {
       name: pname,
       root,
       tags: ['kiln', `kiln:${preset.format}`],
       targets,
-      metadata: { description: `kiln ${preset.main ? 'image' : 'preset'} ${preset.name}`, technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) } },
+      metadata: { description: `kiln ${preset.main ? 'image' : 'preset'} ${preset.name}`, technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) }, kiln },
     };
   }
   return projects;
@@ -173,32 +185,21 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
 
 /**
  * Preset -> preset edges: Dependencies=, and reading another preset's output (BaseTrees=%O/base).
- * Read again from the projects Nx has (facts are cached, so this costs a few stat calls), never
- * from what createNodes left in this process: Nx may run the two in different processes.
+ * createNodes wrote them into each project's metadata (`kiln.dependencies`, from the same facts
+ * that made the project), so they come from the projects Nx passes here, never from what
+ * createNodes left in this process (Nx may run the two in different processes), and cost no
+ * file system access: reading the facts again here cost as much as createNodes itself.
  */
 export const createDependencies: CreateDependencies<KilnPluginOptions> = async (_options, context) => {
   const deps: RawProjectGraphDependency[] = [];
+  const names = new Set(Object.values(context.projects).map((p) => p.name));
   for (const project of Object.values(context.projects)) {
-    const dir = project.root;
-    if (!isProjectDir(context.workspaceRoot, dir)) continue;
-    const facts = projectFacts(path.join(context.workspaceRoot, dir));
-    if (isFactsError(facts)) continue;
-    const byName = new Map(facts.presets.map((p) => [p.name, p]));
-    for (const preset of facts.presets) {
-      const source = projectName(facts, preset);
-      // Nx wants a file of the source project: the first config file the preset was read from.
-      const sourceFile = path.relative(context.workspaceRoot, preset.files[0] ?? preset.source);
-      for (const d of preset.dependencies) {
-        deps.push({ source, target: projectName(facts, byName.get(d)!), type: 'static', sourceFile } as RawProjectGraphDependency);
-      }
+    const kiln = (project.metadata as { kiln?: KilnMetadata } | undefined)?.kiln;
+    if (!kiln || !project.name) continue;
+    for (const target of kiln.dependencies) {
+      // An edge to a project Nx does not have fails every Nx command: leave it to kiln build's message.
+      if (names.has(target)) deps.push({ source: project.name, target, type: 'static', sourceFile: kiln.file } as RawProjectGraphDependency);
     }
   }
   return deps;
 };
-
-/** Whether an Nx project root is a kiln project directory (not a preset of one). */
-function isProjectDir(workspaceRoot: string, dir: string): boolean {
-  if (INNER.test(dir)) return false;
-  const abs = path.join(workspaceRoot, dir);
-  return ['mkosi.conf', 'kiln.toml', 'mkosi/mkosi.conf'].some((f) => fs.existsSync(path.join(abs, f)));
-}

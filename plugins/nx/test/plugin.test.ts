@@ -171,6 +171,15 @@ describe('createDependencies', () => {
     );
     expect(deps).toHaveLength(2);
   });
+
+  it('takes the edges from the projects createNodes made, without reading the configuration again', async () => {
+    const ws = workspace(files);
+    const projects = await nodes(ws);
+    expect(projects['images/os'].metadata).toMatchObject({ kiln: { dependencies: ['os-base', 'os-initrd'], file: 'images/os/mkosi.conf' } });
+    fs.rmSync(ws, { recursive: true });
+    const deps = await createDependencies({}, { workspaceRoot: ws, projects, nxJsonConfiguration: {} } as never);
+    expect(deps.map((d) => `${d.source} -> ${d.target}`).sort()).toEqual(['os -> os-base', 'os -> os-initrd']);
+  });
 });
 
 describe('@kiln/nx:image', () => {
