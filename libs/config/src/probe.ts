@@ -41,12 +41,15 @@ export function recording<T>(fn: () => T): { result: T; probes: Probes } {
 
 /** The signature of a path now: what a probe compares. */
 export function signature(p: string): string {
-  let st: fs.BigIntStats;
+  // throwIfNoEntry: a missing path is a common answer (mkosi.local.conf), and an exception's
+  // stack trace costs more than the stat itself. Other errors (ENOTDIR, EACCES) still throw.
+  let st: fs.BigIntStats | undefined;
   try {
-    st = fs.statSync(p, { bigint: true });
+    st = fs.statSync(p, { bigint: true, throwIfNoEntry: false });
   } catch {
     return 'missing';
   }
+  if (!st) return 'missing';
   const kind = st.isDirectory() ? 'd' : st.isFile() ? 'f' : 'o';
   return `${kind}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
@@ -77,7 +80,7 @@ export function isDirectory(p: string): boolean {
   lookup(p);
   if (current() && isSymlink(p)) content(p);
   try {
-    return fs.statSync(p).isDirectory();
+    return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
   } catch {
     return false;
   }
@@ -134,7 +137,7 @@ export function changedProbe(recorded: Probes): string | null {
 
 function isSymlink(p: string): boolean {
   try {
-    return fs.lstatSync(p).isSymbolicLink();
+    return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
   } catch {
     return false;
   }
