@@ -71,14 +71,21 @@ function lookup(p: string): void {
 
 export function exists(p: string): boolean {
   lookup(p);
-  // A symlink's target can change without its parent changing: follow it as a content probe.
-  if (current() && isSymlink(p)) content(p);
+  // One lstat answers for all but a symlink, whose target can change without its parent
+  // changing: followed, as a content probe.
+  const st = lstatQuiet(p);
+  if (!st) return false;
+  if (!st.isSymbolicLink()) return true;
+  if (current()) content(p);
   return fs.existsSync(p);
 }
 
 export function isDirectory(p: string): boolean {
   lookup(p);
-  if (current() && isSymlink(p)) content(p);
+  const st = lstatQuiet(p);
+  if (!st) return false;
+  if (!st.isSymbolicLink()) return st.isDirectory();
+  if (current()) content(p);
   try {
     return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
   } catch {
@@ -136,9 +143,14 @@ export function changedProbe(recorded: Probes): string | null {
 }
 
 function isSymlink(p: string): boolean {
+  return lstatQuiet(p)?.isSymbolicLink() ?? false;
+}
+
+/** lstat, undefined when the path is not there (or cannot be reached). */
+function lstatQuiet(p: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+    return fs.lstatSync(p, { throwIfNoEntry: false });
   } catch {
-    return false;
+    return undefined;
   }
 }
