@@ -129,8 +129,6 @@ function presetRoot(workspaceRoot: string, preset: PresetFacts, dir: string): st
 interface KilnMetadata {
   /** The projects of the presets built first. */
   dependencies: string[];
-  /** The first config file the preset was read from (Nx wants a file of the source project). */
-  file: string;
 }
 
 export function createProjects(facts: ProjectFacts, dir: string, options: Options, context: { workspaceRoot: string }): Record<string, ProjectConfiguration> {
@@ -168,10 +166,7 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
       [options.lockTargetName]: lock,
     };
     if (preset.main) targets[options.summaryTargetName] = cli('summary', {}, `Show every preset of ${dir} with its resolved settings`);
-    const kiln: KilnMetadata = {
-      dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)),
-      file: path.relative(context.workspaceRoot, preset.files[0] ?? preset.source),
-    };
+    const kiln: KilnMetadata = { dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)) };
     projects[root] = {
       name: pname,
       root,
@@ -189,6 +184,12 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
  * that made the project), so they come from the projects Nx passes here, never from what
  * createNodes left in this process (Nx may run the two in different processes), and cost no
  * file system access: reading the facts again here cost as much as createNodes itself.
+ *
+ * They are `implicit` edges, not `static` ones: Nx keeps a static edge with the file it names
+ * (sourceFile) and, while that file is unchanged, restores the edges it had from its cache and
+ * drops the ones returned now (nx 24, build-project-graph.ts). An edge added or removed by a
+ * drop-in, an included file, the main image's config or a gitignored mkosi.local.conf would stay
+ * wrong until `nx reset`. Implicit edges are taken as returned on every graph computation.
  */
 export const createDependencies: CreateDependencies<KilnPluginOptions> = async (_options, context) => {
   const deps: RawProjectGraphDependency[] = [];
@@ -198,7 +199,7 @@ export const createDependencies: CreateDependencies<KilnPluginOptions> = async (
     if (!kiln || !project.name) continue;
     for (const target of kiln.dependencies) {
       // An edge to a project Nx does not have fails every Nx command: leave it to kiln build's message.
-      if (names.has(target)) deps.push({ source: project.name, target, type: 'static', sourceFile: kiln.file } as RawProjectGraphDependency);
+      if (names.has(target)) deps.push({ source: project.name, target, type: 'implicit' } as RawProjectGraphDependency);
     }
   }
   return deps;
