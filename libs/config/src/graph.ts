@@ -76,6 +76,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
     outputs.set(out, p);
   }
 
+  const outputDirs = [...new Set([...outputs.keys()].map((out) => path.dirname(out) + path.sep))];
   for (const p of presets) {
     const edges = new Map<string, Edge>();
     for (const name of p.config.Dependencies ?? []) {
@@ -90,6 +91,9 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
     }
     for (const def of READS_OUTPUTS) {
       for (const f of settingPaths(settingValue(p.config, def.name))) {
+        // Most paths (trees, scripts) are outside every output directory: only those inside can
+        // name an output, so a project of many presets is not matched all against all.
+        if (!outputDirs.some((d) => f.startsWith(d))) continue;
         for (const [out, q] of outputs) {
           if (q === p || !readsOutput(f, out)) continue;
           const edge = edges.get(q.name) ?? { preset: q.name, reason: `${def.name}=`, reads: [] };

@@ -41,12 +41,15 @@ export function recording<T>(fn: () => T): { result: T; probes: Probes } {
 
 /** The signature of a path now: what a probe compares. */
 export function signature(p: string): string {
-  let st: fs.BigIntStats;
+  // throwIfNoEntry: a missing path is a common answer (mkosi.local.conf), and an exception's
+  // stack trace costs more than the stat itself. Other errors (ENOTDIR, EACCES) still throw.
+  let st: fs.BigIntStats | undefined;
   try {
-    st = fs.statSync(p, { bigint: true });
+    st = fs.statSync(p, { bigint: true, throwIfNoEntry: false });
   } catch {
     return 'missing';
   }
+  if (!st) return 'missing';
   const kind = st.isDirectory() ? 'd' : st.isFile() ? 'f' : 'o';
   return `${kind}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
@@ -68,16 +71,23 @@ function lookup(p: string): void {
 
 export function exists(p: string): boolean {
   lookup(p);
-  // A symlink's target can change without its parent changing: follow it as a content probe.
-  if (current() && isSymlink(p)) content(p);
+  // One lstat answers for all but a symlink, whose target can change without its parent
+  // changing: followed, as a content probe.
+  const st = lstatQuiet(p);
+  if (!st) return false;
+  if (!st.isSymbolicLink()) return true;
+  if (current()) content(p);
   return fs.existsSync(p);
 }
 
 export function isDirectory(p: string): boolean {
   lookup(p);
-  if (current() && isSymlink(p)) content(p);
+  const st = lstatQuiet(p);
+  if (!st) return false;
+  if (!st.isSymbolicLink()) return st.isDirectory();
+  if (current()) content(p);
   try {
-    return fs.statSync(p).isDirectory();
+    return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
   } catch {
     return false;
   }
@@ -140,9 +150,14 @@ export function changedProbe(recorded: Probes): string | null {
 }
 
 function isSymlink(p: string): boolean {
+  return lstatQuiet(p)?.isSymbolicLink() ?? false;
+}
+
+/** lstat, undefined when the path is not there (or cannot be reached). */
+function lstatQuiet(p: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(p).isSymbolicLink();
+    return fs.lstatSync(p, { throwIfNoEntry: false });
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -88,6 +88,18 @@ describe('presetInputs', () => {
     expect(path.relative(p.root, base.lockfile)).toBe('mkosi.images/base/kiln.lock');
   });
 
+  it('finds the outputs it reads in any OutputDirectory=, as a tree, an archive or a file inside', () => {
+    const p = load({
+      'mkosi.conf': '[Output]\nFormat=tar\nOutputDirectory=out/\n[Content]\nBaseTrees=out/base.tar.zst\nExtraTrees=out/tools/usr:/usr\nSkeletonTrees=outside\n',
+      'outside/x': 'x',
+      'mkosi.images/base/mkosi.conf': '[Output]\nFormat=directory\n',
+      'mkosi.images/tools/mkosi.conf': '[Output]\nFormat=directory\n',
+    });
+    const main = presetInputs(p, p.main);
+    expect(main.readsOutputsOf).toEqual(['base', 'tools']);
+    expect(main.paths.map((f) => path.relative(p.root, f))).toEqual(['outside']);
+  });
+
   it('puts the lock of a NAME.conf preset beside it', () => {
     const p = load({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.images/tools.conf': '[Output]\nFormat=tar\n' });
     expect(path.relative(p.root, presetInputs(p, preset(p, 'tools')).lockfile)).toBe('mkosi.images/tools.lock');

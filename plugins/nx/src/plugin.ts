@@ -14,14 +14,22 @@
  * computation and keeps one failing target; every other project keeps its targets. Warnings (an
  * unknown setting) are shown once per graph computation.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { logger } from '@nx/devkit';
 import type { CreateDependencies, CreateNodesResult, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { configInputs, imageInputs, imageOutputs } from './inputs';
 
 export const name = '@kiln/nx';
+
+/**
+ * Nx's logger, loaded when there is something to say: @nx/devkit's entry point costs about 90 ms
+ * to load in the plugin worker, a tenth of the whole graph computation, and a workspace whose
+ * configs read cleanly never needs it.
+ */
+function warn(message: string): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('@nx/devkit') as typeof import('@nx/devkit')).logger.warn(message);
+}
 
 export interface KilnPluginOptions {
   /** Name of the cacheable build target of each preset (default: image). */
@@ -71,12 +79,12 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
         // "Failed to process project graph", even with partial results). So the project stays,
         // with targets that fail with the message, and every Nx command shows it once.
         const message = `kiln: ${relativeMessage(facts.error.message, context.workspaceRoot)}`;
-        logger.warn(`${message} (${dir}'s targets fail until this is fixed; every other project works)`);
+        warn(`${message} (${dir}'s targets fail until this is fixed; every other project works)`);
         results.push([file, { projects: brokenProject(dir, message, options) }]);
         continue;
       }
       for (const w of facts.warnings) {
-        logger.warn(`kiln: ${path.relative(context.workspaceRoot, w.file)}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`);
+        warn(`kiln: ${path.relative(context.workspaceRoot, w.file)}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`);
       }
       results.push([file, { projects: createProjects(facts, dir, options, context) }]);
     }
@@ -117,8 +125,15 @@ function presetRoot(workspaceRoot: string, preset: PresetFacts, dir: string): st
   return preset.main ? dir : path.relative(workspaceRoot, preset.source);
 }
 
+/** What createDependencies needs of a preset, in its project's metadata. */
+interface KilnMetadata {
+  /** The projects of the presets built first. */
+  dependencies: string[];
+}
+
 export function createProjects(facts: ProjectFacts, dir: string, options: Options, context: { workspaceRoot: string }): Record<string, ProjectConfiguration> {
   const projects: Record<string, ProjectConfiguration> = {};
+  const byName = new Map(facts.presets.map((p) => [p.name, p]));
   for (const preset of facts.presets) {
     const root = presetRoot(context.workspaceRoot, preset, dir);
     const pname = projectName(facts, preset);
@@ -151,12 +166,13 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
       [options.lockTargetName]: lock,
     };
     if (preset.main) targets[options.summaryTargetName] = cli('summary', {}, `Show every preset of ${dir} with its resolved settings`);
+    const kiln: KilnMetadata = { dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)) };
     projects[root] = {
       name: pname,
       root,
       tags: ['kiln', `kiln:${preset.format}`],
       targets,
-      metadata: { description: `kiln ${preset.main ? 'image' : 'preset'} ${preset.name}`, technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) } },
+      metadata: { description: `kiln ${preset.main ? 'image' : 'preset'} ${preset.name}`, technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) }, kiln },
     };
   }
   return projects;
@@ -164,32 +180,27 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
 
 /**
  * Preset -> preset edges: Dependencies=, and reading another preset's output (BaseTrees=%O/base).
- * Read again from the projects Nx has (facts are cached, so this costs a few stat calls), never
- * from what createNodes left in this process: Nx may run the two in different processes.
+ * createNodes wrote them into each project's metadata (`kiln.dependencies`, from the same facts
+ * that made the project), so they come from the projects Nx passes here, never from what
+ * createNodes left in this process (Nx may run the two in different processes), and cost no
+ * file system access: reading the facts again here cost as much as createNodes itself.
+ *
+ * They are `implicit` edges, not `static` ones: Nx keeps a static edge with the file it names
+ * (sourceFile) and, while that file is unchanged, restores the edges it had from its cache and
+ * drops the ones returned now (nx 24, build-project-graph.ts). An edge added or removed by a
+ * drop-in, an included file, the main image's config or a gitignored mkosi.local.conf would stay
+ * wrong until `nx reset`. Implicit edges are taken as returned on every graph computation.
  */
 export const createDependencies: CreateDependencies<KilnPluginOptions> = async (_options, context) => {
   const deps: RawProjectGraphDependency[] = [];
+  const names = new Set(Object.values(context.projects).map((p) => p.name));
   for (const project of Object.values(context.projects)) {
-    const dir = project.root;
-    if (!isProjectDir(context.workspaceRoot, dir)) continue;
-    const facts = projectFacts(path.join(context.workspaceRoot, dir));
-    if (isFactsError(facts)) continue;
-    const byName = new Map(facts.presets.map((p) => [p.name, p]));
-    for (const preset of facts.presets) {
-      const source = projectName(facts, preset);
-      // Nx wants a file of the source project: the first config file the preset was read from.
-      const sourceFile = path.relative(context.workspaceRoot, preset.files[0] ?? preset.source);
-      for (const d of preset.dependencies) {
-        deps.push({ source, target: projectName(facts, byName.get(d)!), type: 'static', sourceFile } as RawProjectGraphDependency);
-      }
+    const kiln = (project.metadata as { kiln?: KilnMetadata } | undefined)?.kiln;
+    if (!kiln || !project.name) continue;
+    for (const target of kiln.dependencies) {
+      // An edge to a project Nx does not have fails every Nx command: leave it to kiln build's message.
+      if (names.has(target)) deps.push({ source: project.name, target, type: 'implicit' } as RawProjectGraphDependency);
     }
   }
   return deps;
 };
-
-/** Whether an Nx project root is a kiln project directory (not a preset of one). */
-function isProjectDir(workspaceRoot: string, dir: string): boolean {
-  if (INNER.test(dir)) return false;
-  const abs = path.join(workspaceRoot, dir);
-  return ['mkosi.conf', 'kiln.toml', 'mkosi/mkosi.conf'].some((f) => fs.existsSync(path.join(abs, f)));
-}

@@ -165,11 +165,20 @@ describe('createDependencies', () => {
     const deps = await createDependencies({}, { workspaceRoot: ws, projects, nxJsonConfiguration: {} } as never);
     expect(deps).toEqual(
       expect.arrayContaining([
-        { source: 'os', target: 'os-base', type: 'static', sourceFile: 'images/os/mkosi.conf' },
-        { source: 'os', target: 'os-initrd', type: 'static', sourceFile: 'images/os/mkosi.conf' },
+        { source: 'os', target: 'os-base', type: 'implicit' },
+        { source: 'os', target: 'os-initrd', type: 'implicit' },
       ]),
     );
     expect(deps).toHaveLength(2);
+  });
+
+  it('takes the edges from the projects createNodes made, without reading the configuration again', async () => {
+    const ws = workspace(files);
+    const projects = await nodes(ws);
+    expect(projects['images/os'].metadata).toMatchObject({ kiln: { dependencies: ['os-base', 'os-initrd'] } });
+    fs.rmSync(ws, { recursive: true });
+    const deps = await createDependencies({}, { workspaceRoot: ws, projects, nxJsonConfiguration: {} } as never);
+    expect(deps.map((d) => `${d.source} -> ${d.target}`).sort()).toEqual(['os -> os-base', 'os -> os-initrd']);
   });
 });
 
@@ -181,7 +190,7 @@ describe('@kiln/nx:image', () => {
     const projects = await nodes(ws);
     const byName = Object.fromEntries(Object.values(projects).map((p) => [p.name!, p]));
     const deps = await createDependencies({}, { workspaceRoot: ws, projects, nxJsonConfiguration: {} } as never);
-    const graph = { nodes: {}, dependencies: { os: deps.filter((d) => d.source === 'os').map((d) => ({ source: d.source, target: d.target, type: 'static' })) } };
+    const graph = { nodes: {}, dependencies: { os: deps.filter((d) => d.source === 'os').map((d) => ({ source: d.source, target: d.target, type: d.type })) } };
     const context = { root: ws, projectName: 'os', targetName: 'image', projectsConfigurations: { version: 2, projects: byName }, projectGraph: graph } as never;
     const options = { directory: 'images/os', preset: 'os' };
     expect(staleGraph(options, context)).toBeNull();

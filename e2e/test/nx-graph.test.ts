@@ -1,0 +1,96 @@
+/**
+ * The edges between presets in a real Nx graph follow the configuration as it is now, whichever
+ * file changed them: a drop-in, the main image's config, a gitignored mkosi.local.conf. (Nx keeps
+ * a `static` edge with the file it names and restores it from its cache while that file is
+ * unchanged: such edges would stay until `nx reset`. The plugin's edges are `implicit`.) No
+ * image is built: this reads graphs only, with the daemon off and on.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { nxBin, nxEnv, repo } from './workspace';
+
+jest.setTimeout(300_000);
+
+function suite(daemon: boolean) {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-graph-'));
+  const env = { ...nxEnv(ws), NX_DAEMON: daemon ? 'true' : 'false' };
+  const img = path.join(ws, 'img');
+
+  function sh(cmd: string, args: string[]) {
+    const r = spawnSync(cmd, args, { cwd: ws, env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  }
+  const git = (...args: string[]) => sh('git', ['-c', 'user.email=e2e@kiln', '-c', 'user.name=e2e', ...args]);
+  const write = (rel: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(img, rel)), { recursive: true });
+    fs.writeFileSync(path.join(img, rel), text);
+  };
+
+  /** Each project's dependencies in Nx's graph, as "target" names, sorted. */
+  function edges(): Record<string, string[]> {
+    const file = path.join(ws, '.nx-data', `graph-${Date.now()}.json`);
+    sh(process.execPath, [nxBin, 'graph', `--file=${file}`]);
+    const graph = JSON.parse(fs.readFileSync(file, 'utf8')).graph as { dependencies: Record<string, { target: string }[]> };
+    return Object.fromEntries(
+      Object.entries(graph.dependencies)
+        .filter(([source]) => source.startsWith('img'))
+        .map(([source, deps]) => [source, deps.map((d) => d.target).sort()]),
+    );
+  }
+
+  beforeAll(() => {
+    write('mkosi.conf', '[Output]\nFormat=tar\n[Content]\nBaseTrees=%O/base\n');
+    write('mkosi.images/base/mkosi.conf', '[Output]\nFormat=directory\n');
+    write('mkosi.images/tools/mkosi.conf', '[Output]\nFormat=directory\n');
+    write('mkosi.images/app/mkosi.conf', '[Config]\nDependencies=base\n[Output]\nFormat=tar\n');
+    fs.symlinkSync(path.join(repo, 'node_modules'), path.join(ws, 'node_modules'));
+    fs.writeFileSync(path.join(ws, 'package.json'), '{ "name": "e2e-graph", "private": true }\n');
+    fs.writeFileSync(path.join(ws, 'nx.json'), '{ "plugins": ["@kiln/nx"] }\n');
+    fs.writeFileSync(path.join(ws, '.gitignore'), 'node_modules\nmkosi.output/\n.nx-cache/\n.nx-data/\nmkosi.local.conf\n');
+    git('init', '-q');
+    git('add', '-A');
+    git('commit', '-qm', 'initial');
+  });
+
+  afterAll(() => {
+    if (daemon) spawnSync(process.execPath, [nxBin, 'daemon', '--stop'], { cwd: ws, env, encoding: 'utf8' });
+    fs.rmSync(ws, { recursive: true, force: true });
+  });
+
+  it('has the edges of Dependencies= and of reading an output', () => {
+    expect(edges()).toMatchObject({ img: ['img-app', 'img-base', 'img-tools'], 'img-app': ['img-base'], 'img-base': [], 'img-tools': [] });
+  });
+
+  it('adds and drops an edge set in a drop-in, while the preset\'s first file is unchanged', () => {
+    write('mkosi.images/app/mkosi.conf.d/10-tools.conf', '[Config]\nDependencies=tools\n');
+    expect(edges()['img-app']).toEqual(['img-base', 'img-tools']);
+    write('mkosi.images/app/mkosi.conf.d/10-tools.conf', '[Config]\nDependencies=\n');
+    expect(edges()['img-app']).toEqual([]);
+    fs.rmSync(path.join(img, 'mkosi.images/app/mkosi.conf.d'), { recursive: true });
+    expect(edges()['img-app']).toEqual(['img-base']);
+  });
+
+  it('drops and restores edges set in a drop-in of the main image', () => {
+    // The main image builds after every preset, unless its Dependencies= says otherwise.
+    write('mkosi.conf.d/20-deps.conf', '[Config]\nDependencies=tools\n');
+    expect(edges().img).toEqual(['img-base', 'img-tools']);
+    fs.rmSync(path.join(img, 'mkosi.conf.d'), { recursive: true });
+    expect(edges().img).toEqual(['img-app', 'img-base', 'img-tools']);
+  });
+
+  if (!daemon) {
+    // The daemon does not watch gitignored files (shared/DESIGN.md): without it, every command sees them.
+    it('follows a gitignored mkosi.local.conf', () => {
+      write('mkosi.images/app/mkosi.local.conf', '[Config]\nDependencies=tools\n');
+      expect(edges()['img-app']).toEqual(['img-base', 'img-tools']);
+      fs.rmSync(path.join(img, 'mkosi.images/app/mkosi.local.conf'));
+      expect(edges()['img-app']).toEqual(['img-base']);
+    });
+  }
+}
+
+describe('daemon off', () => suite(false));
+describe('daemon on', () => suite(true));
