@@ -22,6 +22,7 @@ import { BuildError } from '../errors';
 import { cfg, type BuildContext } from '../context';
 import { run } from '../exec';
 import { ensureDir } from '../fsutil';
+import * as img from '../image-fs';
 import type { Distribution } from './index';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
 
@@ -310,14 +311,15 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
  */
 async function cleanMetadata(ctx: BuildContext, always: boolean): Promise<void> {
   const r = ctx.root;
-  const has = (bin: string) => fs.existsSync(path.join(r, 'usr/bin', bin));
+  // Paths resolved inside the image (image-fs.ts): its links never lead a removal onto the host.
+  const has = (bin: string) => img.exists(r, `usr/bin/${bin}`);
   const remove = ['var/lib/apt/lists', 'var/cache/apt', 'var/log/apt'];
   if (always || !has('apt-get')) remove.push('var/lib/apt');
   if (always || !has('dpkg')) remove.push('var/lib/dpkg', 'var/cache/debconf', 'var/lib/ucf');
-  for (const p of remove) fs.rmSync(path.join(r, p), { recursive: true, force: true });
+  for (const p of remove) img.remove(r, p);
   if (has('apt-get') && !always) {
-    fs.mkdirSync(path.join(r, 'var/lib/apt/lists/partial'), { recursive: true });
-    fs.mkdirSync(path.join(r, 'var/cache/apt/archives/partial'), { recursive: true });
+    img.mkdirp(r, 'var/lib/apt/lists/partial');
+    img.mkdirp(r, 'var/cache/apt/archives/partial');
   }
 }
 
