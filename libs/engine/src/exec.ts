@@ -36,6 +36,8 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** How far the tool is, asked at the progress interval while it runs; a changed answer is shown as a note. */
   progress?: () => string | undefined;
+  /** The program an error message names (default `file`): the tool a sandbox runs, not bwrap. */
+  program?: string;
 }
 
 /** Proxies are how this machine reaches the mirror; they change no byte of what is fetched (apt checks signatures). */
@@ -119,7 +121,7 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
       if (ctx.signal?.aborted) throw new BuildError(`${opts.step}: interrupted`, ctx.label);
       const tail = String(e.all ?? '').trim().split('\n').slice(-8).join('\n  ');
       const why = e.exitCode !== undefined ? `exit code ${e.exitCode}` : e.shortMessage;
-      throw new BuildError(`${opts.step} failed (${file}: ${why})${tail ? `\n  ${tail}` : ''}`, ctx.label);
+      throw new BuildError(`${opts.step} failed (${opts.program ?? file}: ${why})${tail ? `\n  ${tail}` : ''}`, ctx.label);
     }
     throw e;
   } finally {
