@@ -211,7 +211,8 @@ function suite(daemon: boolean) {
         append('mkosi.conf', '\n[Content]\nHostname=stale-check\n');
       }, ONLY_SYSTEM, {}],
       // A tool upgrade (here a wrapper reporting another mmdebstrap version) rebuilds everything.
-      ['another mmdebstrap version on PATH', () => undefined, { system: 'miss', 'system-base': 'miss', 'system-initrd': 'miss' }, { PATH: `${fakeTools()}:${process.env.PATH}` }],
+      // Tools are found on a fixed PATH; KILN_TOOLS_PATH is the documented way to put others first.
+      ['another mmdebstrap version on KILN_TOOLS_PATH', () => undefined, { system: 'miss', 'system-base': 'miss', 'system-initrd': 'miss' }, { KILN_TOOLS_PATH: fakeTools() }],
       ['a config line of initrd', () => append('mkosi.images/initrd/mkosi.conf', '\n[Content]\nRemoveFiles=/usr/share/locale\n'), { system: 'miss', 'system-base': 'hit', 'system-initrd': 'miss' }, {}],
       // SourceDateEpoch= is set, so the variable is not read.
       ['SOURCE_DATE_EPOCH in the environment (SourceDateEpoch= wins)', () => undefined, ALL_HIT, { SOURCE_DATE_EPOCH: '1234567890' }],
@@ -235,7 +236,7 @@ function suite(daemon: boolean) {
       "an extra file made executable (git's one mode bit)": 'system:   file mkosi.extra/etc/motd changed (mode 644 -> 755 only)',
       "a symlink's target": 'system:   file mkosi.extra/etc/link changed (symlink target /etc/hostname -> /etc/os-release)',
       "a skeleton file of base (base's output changes, system reads it)": 'system:   the output of preset base changed',
-      'another mmdebstrap version on PATH': 'base:   tool mmdebstrap',
+      'another mmdebstrap version on KILN_TOOLS_PATH': 'base:   tool mmdebstrap',
       'the lockfile of base (written by kiln lock)': 'base:   packages: kiln.lock added (',
       "any edit of base's lockfile": 'base:   file mkosi.images/base/kiln.lock changed (content)',
     };

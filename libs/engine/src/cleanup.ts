@@ -3,19 +3,21 @@
  * normalising what differs between two builds of the same inputs (logs, caches, machine-id,
  * mtimes), so that tar and cpio outputs are bit-identical.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import fg from 'fast-glob';
 import { cfg, type BuildContext } from './context';
 import { installerOf } from './installers';
 import { run } from './exec';
+import * as img from './image-fs';
 
+/**
+ * RemoveFiles=: the globs are expanded as in the image (a link on the way is followed inside it,
+ * never onto the host: image-fs.ts), and what matches is removed, a symlink itself and not what
+ * it points to. Deepest first, so that a directory and its contents can both match.
+ */
 export async function removeFiles(ctx: BuildContext): Promise<void> {
   const globs = cfg(ctx, 'RemoveFiles');
   if (!globs.length) return;
-  const patterns = globs.map((g) => g.replace(/^\/+/, ''));
-  const matches = await fg(patterns, { cwd: ctx.root, dot: true, onlyFiles: false, followSymbolicLinks: false, markDirectories: false });
-  for (const m of matches.sort((a, b) => b.length - a.length)) fs.rmSync(path.join(ctx.root, m), { recursive: true, force: true });
+  const matches = await img.glob(ctx.root, globs);
+  for (const m of matches.sort((a, b) => b.length - a.length)) img.remove(ctx.root, m);
 }
 
 export async function removePackages(ctx: BuildContext): Promise<void> {
@@ -39,10 +41,10 @@ const VOLATILE = [
 
 export async function normalise(ctx: BuildContext): Promise<void> {
   const root = ctx.root;
-  for (const f of await fg(VOLATILE, { cwd: root, dot: true, onlyFiles: true, followSymbolicLinks: false })) fs.rmSync(path.join(root, f), { force: true });
-  // systemd's first-boot marker: the machine gets its own id when it boots.
-  const machineId = path.join(root, 'etc/machine-id');
-  if (fs.existsSync(machineId)) fs.writeFileSync(machineId, 'uninitialized\n');
+  for (const f of await img.glob(root, VOLATILE, { onlyFiles: true })) img.remove(root, f);
+  // systemd's first-boot marker: the machine gets its own id when it boots (written where the
+  // image has it: a link is followed inside the image).
+  if (img.exists(root, 'etc/machine-id')) img.writeFile(root, 'etc/machine-id', 'uninitialized\n', { follow: true });
   await clampMtimes(ctx);
 }
 

@@ -8,6 +8,7 @@
  * far they are through reportProgress(), at a fixed interval.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { toolPath } from '@kiln/config';
 import { execa, ExecaError } from 'execa';
 import treeKill from 'tree-kill';
 import { BuildError } from './errors';
@@ -35,32 +36,31 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** How far the tool is, asked at the progress interval while it runs; a changed answer is shown as a note. */
   progress?: () => string | undefined;
+  /** The program an error message names (default `file`): the tool a sandbox runs, not bwrap. */
+  program?: string;
 }
 
 /** Proxies are how this machine reaches the mirror; they change no byte of what is fetched (apt checks signatures). */
 const PROXIES = ['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy'].flatMap((v) => [v, v.toUpperCase()]);
 
-/** Where system tools live; dpkg refuses to run when ldconfig or start-stop-daemon are not on PATH. */
-const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
 /**
- * The environment every tool starts from. Kept from the host: PATH (where the tools are; the
- * system directories are appended when missing, as `su` without `-` or `sudo -E` leave out the
- * sbin ones) and the proxy variables. Fixed: the C.UTF-8 locale (untranslated, stable output that
- * kiln parses, byte-wise sorting), TZ=UTC, and HOME=/root: kiln builds as root, /root is root's
- * home on the host and in the image (maintainer scripts chrooted into the image see the image's
- * own), and it is what mkosi gives scripts. Everything else is dropped, so that TAR_OPTIONS,
- * ZSTD_CLEVEL, XZ_OPT, GZIP, DPKG_*, APT_CONFIG, LANG, SOURCE_DATE_EPOCH and whatever a tool
- * reads next year cannot change an image; callers pass what a tool needs (run's `env`).
+ * The environment every tool starts from. PATH is the fixed tools' PATH (toolPath: the system
+ * directories, after KILN_TOOLS_PATH when set), never the builder's: a tool is found where the
+ * fingerprint looked for it, and what it runs in turn (mmdebstrap's `#!/usr/bin/env python3`
+ * filters) does not go through a version manager's shims. Kept from the host: the proxy
+ * variables. Fixed: the C.UTF-8 locale (untranslated, stable output that kiln parses, byte-wise
+ * sorting), TZ=UTC, and HOME=/root: kiln builds as root, /root is root's home on the host and in
+ * the image (maintainer scripts chrooted into the image see the image's own), and it is what
+ * mkosi gives scripts. Everything else is dropped, so that TAR_OPTIONS, ZSTD_CLEVEL, XZ_OPT,
+ * GZIP, DPKG_*, APT_CONFIG, LANG, SOURCE_DATE_EPOCH and whatever a tool reads next year cannot
+ * change an image; callers pass what a tool needs (run's `env`).
  * TMPDIR is dropped too: no tool here writes large temporary files (downloads go to the package
  * cache, images to the work directory), and a host path in it is meaningless to dpkg and to
  * maintainer scripts chrooted into the image (mmdebstrap unsets it for the same reason).
  */
 export function toolEnv(host: Record<string, string | undefined> = process.env): Record<string, string> {
   const kept = Object.fromEntries(PROXIES.filter((v) => host[v]).map((v) => [v, host[v] as string]));
-  const dirs = (host.PATH ?? '').split(':').filter(Boolean);
-  const PATH = [...dirs, ...SYSTEM_PATH.filter((d) => !dirs.includes(d))].join(':');
-  return { ...kept, PATH, LC_ALL: 'C.UTF-8', TZ: 'UTC', HOME: '/root' };
+  return { ...kept, PATH: toolPath(host), LC_ALL: 'C.UTF-8', TZ: 'UTC', HOME: '/root' };
 }
 
 function childEnv(opts: RunOptions): Record<string, string> {
@@ -121,7 +121,7 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
       if (ctx.signal?.aborted) throw new BuildError(`${opts.step}: interrupted`, ctx.label);
       const tail = String(e.all ?? '').trim().split('\n').slice(-8).join('\n  ');
       const why = e.exitCode !== undefined ? `exit code ${e.exitCode}` : e.shortMessage;
-      throw new BuildError(`${opts.step} failed (${file}: ${why})${tail ? `\n  ${tail}` : ''}`, ctx.label);
+      throw new BuildError(`${opts.step} failed (${opts.program ?? file}: ${why})${tail ? `\n  ${tail}` : ''}`, ctx.label);
     }
     throw e;
   } finally {

@@ -3,13 +3,15 @@
  * scripts run with $BUILDROOT, $SRCDIR, $DESTDIR (build scripts), $OUTPUTDIR, $ARCHITECTURE,
  * $DISTRIBUTION, $RELEASE, $PROFILES, $IMAGE_ID, $IMAGE_VERSION, $SOURCE_DATE_EPOCH and
  * Environment=. A script named *.chroot runs inside the image (bubblewrap, with the image as /,
- * the sources at /work/src, $DESTDIR at /work/dest and $OUTPUTDIR at /work/out); any other script
- * runs on the build machine with $BUILDROOT pointing at the image.
+ * the sources at /work/src, $DESTDIR at /work/dest and $OUTPUTDIR at /work/out: sandbox.ts);
+ * any other script runs on the build machine with $BUILDROOT pointing at the image.
  */
 import * as path from 'node:path';
+import { SYSTEM_PATH } from '@kiln/config';
 import { BuildError } from './errors';
 import { cfg, type BuildContext } from './context';
 import { run } from './exec';
+import { ROOT_IN_IMAGE, runIn, type Sandbox } from './sandbox';
 
 export type ScriptKind = 'prepare' | 'build' | 'postinst' | 'finalize';
 
@@ -23,7 +25,7 @@ function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: Sc
   const c = ctx.preset.config;
   const inside = (host: string, where: string) => (chroot ? where : host);
   const env: Record<string, string> = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: SYSTEM_PATH,
     HOME: '/root',
     LC_ALL: 'C.UTF-8',
     ...(cfg(ctx, 'Environment') ?? {}),
@@ -58,23 +60,22 @@ export async function runScripts(ctx: BuildContext, kind: ScriptKind, scripts: s
       }
       const target = `/work/${path.basename(script)}`;
       env.SCRIPT = target;
-      const args = [
-        '--bind', root, '/',
-        '--dev', '/dev',
-        '--proc', '/proc',
-        '--tmpfs', '/tmp',
-        '--ro-bind-try', '/etc/resolv.conf', '/run/kiln-resolv.conf',
-        '--ro-bind', ctx.project.root, '/work/src',
-        '--bind', dirs.outputdir, '/work/out',
-        ...(kind === 'build' && dirs.destdir ? ['--bind', dirs.destdir, '/work/dest'] : []),
-        '--ro-bind', script, target,
-        '--chdir', '/work/src',
-        '--unshare-pid', '--unshare-ipc', '--die-with-parent',
-        '--clearenv',
-        ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
-        target,
-      ];
-      await run(ctx, 'bwrap', args, { step: `${kind} script ${name}` });
+      // The image as /, as root in it (ROOT_IN_IMAGE: no mounting or other host administration).
+      const box: Sandbox = {
+        root,
+        dev: 'minimal',
+        env,
+        cwd: '/work/src',
+        caps: ROOT_IN_IMAGE,
+        mounts: [
+          { type: 'ro-bind', source: '/etc/resolv.conf', target: '/run/kiln-resolv.conf', optional: true },
+          { type: 'ro-bind', source: ctx.project.root, target: '/work/src' },
+          { type: 'bind', source: dirs.outputdir, target: '/work/out' },
+          ...(kind === 'build' && dirs.destdir ? [{ type: 'bind' as const, source: dirs.destdir, target: '/work/dest' }] : []),
+          { type: 'ro-bind', source: script, target },
+        ],
+      };
+      await runIn(ctx, box, [target], { step: `${kind} script ${name}` });
     } catch (e) {
       if (e instanceof BuildError) throw e;
       throw new BuildError(`${kind} script ${name} could not run: ${(e as Error).message}`, ctx.preset.name);

@@ -3,12 +3,21 @@
  * sandbox trees, base trees). GNU tar does the copying in both cases, because it keeps modes,
  * symlinks, xattrs and numeric owners and, with --keep-directory-symlink, writes through the
  * image's /lib -> usr/lib style links instead of replacing them.
+ *
+ * tar follows those links as the host sees them, though: an image's `var/run -> /run` would send
+ * an extra tree's var/run/x to the host's /run. So the directories of the tree that meet a
+ * symlink in the image are found first and resolved inside the image (image-fs.ts); when there
+ * are any, tar extracts at the image root with --transform rules that send their contents to the
+ * resolved place (where the image itself would see them), and the linked directory's own entry
+ * is left out (as --keep-directory-symlink leaves the link and its target's attributes alone).
+ * Without such links (nearly always) the command is the plain copy it always was.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { modePolicy, type Tree } from '@kiln/config';
 import { BuildError } from './errors';
 import { run, RunContext } from './exec';
+import { mkdirp, resolveIn } from './image-fs';
 
 const ARCHIVE = /\.(tar|tar\.(gz|xz|zst|zstd|bz2|lz4)|tgz|txz|cpio(\.\w+)?)$/;
 
@@ -37,9 +46,11 @@ export interface CopyOptions {
 export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, tree: Tree, root: string, opts: CopyOptions): Promise<void> {
   const src = tree.source;
   if (!fs.existsSync(src)) throw new BuildError(`${opts.what} ${src} does not exist`, ctx.label);
-  const dest = path.join(root, tree.target ?? '/');
-  fs.mkdirSync(dest, { recursive: true });
+  // TARGET is an image path: made (and its links resolved) inside the image.
+  const target = mkdirp(root, tree.target ?? '/');
+  const dest = target ? path.join(root, target) : root;
   if (fs.statSync(src).isDirectory()) {
+    const links = linkedDirs(root, target, sourceDirs(src, root, target));
     const owner = opts.rootOwned ? '--owner=0 --group=0' : '';
     let create = `--numeric-owner ${owner} --xattrs --xattrs-include='*'`;
     let extract = `--numeric-owner --same-owner --keep-directory-symlink --xattrs --xattrs-include='*'`;
@@ -50,12 +61,39 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
       create = `--numeric-owner ${owner} ${mode} --mtime=@${ctx.sourceDateEpoch ?? 0}`;
       extract = '--numeric-owner --same-owner --keep-directory-symlink';
     }
-    const script = `tar -C "$1" -cf - ${create} . | tar -C "$2" -xpf - ${extract}`;
-    await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'copy', src, dest], { step: `copying ${opts.what} ${src}` });
+    if (!links.length) {
+      const script = `tar -C "$1" -cf - ${create} . | tar -C "$2" -xpf - ${extract}`;
+      await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'copy', src, dest], { step: `copying ${opts.what} ${src}` });
+      return;
+    }
+    // The members named one by one (NUL-separated on stdin), without the linked directories'
+    // own entries; extracted at the root, each member renamed to where the image puts it.
+    const skip = new Set(links.map((l) => l.member));
+    const names = ['.', ...walk(src).filter((m) => !skip.has(m))].map((m) => (m === '.' ? './' : `./${m}`));
+    const rules = transforms(target, links).map((r) => `--transform=${r}`);
+    const script = `tar -C "$1" -cf - ${create} --no-recursion --null -T - | tar -C "$2" -xpf - ${extract} "\${@:3}"`;
+    await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'copy', src, root, ...rules], { step: `copying ${opts.what} ${src}`, input: names.join('\0') + '\0' });
     return;
   }
   if (!isArchive(src)) throw new BuildError(`${opts.what} ${src} is neither a directory nor an archive (.tar, .tar.zst, .tar.xz, .tar.gz, .cpio)`, ctx.label);
-  await checkMembers(ctx, src, opts.what);
+  const members = await checkMembers(ctx, src, opts.what);
+  if (linkedDirs(root, target, memberDirs(members)).length) {
+    // Rare (an archive with a directory that is a link in the image): unpacked beside the image
+    // first, then copied as a directory, which resolves the links.
+    const stage = fs.mkdtempSync(path.join(path.dirname(root), '.kiln-unpack-'));
+    // Its top stands for TARGET, whose attributes the copy gives to TARGET: they stay its own
+    // unless the archive has a "./" entry, as when it is unpacked there directly.
+    const st = fs.statSync(dest);
+    fs.chmodSync(stage, st.mode & 0o7777);
+    fs.chownSync(stage, st.uid, st.gid);
+    try {
+      await copyTree(ctx, { source: src, target: null }, stage, { ...opts, userTree: false });
+      await copyTree(ctx, { source: stage, target: tree.target }, root, { ...opts, userTree: false, rootOwned: false });
+    } finally {
+      fs.rmSync(stage, { recursive: true, force: true });
+    }
+    return;
+  }
   if (/\.cpio(\.\w+)?$/.test(src)) {
     await run(ctx, 'bash', ['-o', 'pipefail', '-c', `${decompressor(src)} < "$1" | (cd "$2" && cpio -idm --quiet --no-absolute-filenames ${opts.rootOwned ? '-R 0:0' : ''})`, 'cpio', src, dest], {
       step: `unpacking ${opts.what} ${src}`,
@@ -65,6 +103,91 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
   await run(ctx, 'tar', ['-xpf', src, '-C', dest, '--numeric-owner', '--keep-directory-symlink', '--xattrs', '--xattrs-include=*', ...(opts.rootOwned ? ['--no-same-owner'] : ['--same-owner'])], {
     step: `unpacking ${opts.what} ${src}`,
   });
+}
+
+/** A directory of a tree that is a symlink in the image: `member` (tree path) goes to `real` (image path). */
+interface Link {
+  member: string;
+  /** Where tar would write it, relative to the root, after the rules before it: `<real parent>/<name>`. */
+  at: string;
+  real: string;
+}
+
+/** Every entry of a directory tree, parents first (tree paths without "./"); symlinks are not followed. */
+function walk(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(rel ? path.join(dir, rel) : dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const m = rel ? `${rel}/${e.name}` : e.name;
+    out.push(m);
+    if (e.isDirectory()) out.push(...walk(dir, m));
+  }
+  return out;
+}
+
+/**
+ * The directories of a tree that could meet a link in the image: only where the image has
+ * something at the same place (below a missing directory there is no link to meet).
+ */
+function sourceDirs(src: string, root: string, target: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(rel ? path.join(src, rel) : src, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    const m = rel ? `${rel}/${e.name}` : e.name;
+    out.push(m);
+    const there = fs.lstatSync(path.join(root, target, m), { throwIfNoEntry: false });
+    if (there?.isDirectory()) out.push(...sourceDirs(src, root, target, m));
+  }
+  return out;
+}
+
+/** The directories of an archive's members ("./a/b/c" -> a, a/b; "a/d/" -> a/d). */
+function memberDirs(members: string[]): string[] {
+  const dirs = new Set<string>();
+  for (const m of members) {
+    const parts = m.split('/').filter((p) => p && p !== '.');
+    for (let i = 1; i < parts.length + (m.endsWith('/') ? 1 : 0); i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  return [...dirs];
+}
+
+/** Which of `dirs` (tree paths, with `target` their place in the image) meet a symlink in the image. */
+function linkedDirs(root: string, target: string, dirs: string[]): Link[] {
+  // Where each directory of the tree really is in the image (undefined: not there, or not a directory).
+  const real = new Map<string, string | undefined>([['', target]]);
+  const links: Link[] = [];
+  const depth = (d: string) => d.split('/').length;
+  for (const d of [...dirs].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : 1))) {
+    const parent = real.get(path.posix.dirname(d) === '.' ? '' : path.posix.dirname(d));
+    if (parent === undefined) continue;
+    const at = parent ? `${parent}/${path.posix.basename(d)}` : path.posix.basename(d);
+    const st = fs.lstatSync(path.join(root, at), { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      const r = resolveIn(root, at, { follow: true });
+      links.push({ member: d, at, real: r });
+      real.set(d, fs.lstatSync(path.join(root, r), { throwIfNoEntry: false })?.isDirectory() ? r : undefined);
+    } else real.set(d, st?.isDirectory() ? at : undefined);
+  }
+  return links;
+}
+
+/**
+ * tar --transform rules: every member moves under TARGET, then each linked directory's members
+ * to its real place. Rules apply in order, each to the name the one before made, so a rule names
+ * the directory by its real parent. Symlink targets are left alone (S); hard link targets are
+ * member names and move with them. The delimiter is \x01, which no file name of a tree has.
+ */
+function transforms(target: string, links: Link[]): string[] {
+  const D = '\x01';
+  // Basic regular expressions: special characters in brackets.
+  const re = (s: string) => s.replace(/[.*[\]\\$]/g, (c) => (c === ']' ? '[]]' : `[${c}]`));
+  const sub = (s: string) => s.replace(/[\\&]/g, (c) => `\\${c}`);
+  for (const l of links) {
+    if (/[\x01\n]/.test(l.at + l.real)) throw new BuildError(`${l.member}: a file name with a control character cannot be copied through the image's symlink`);
+  }
+  const rules = [`s${D}^\\(\\./\\)*${D}./${target ? `${sub(target)}/` : ''}${D}S`];
+  // A link to the root itself (`etc/up -> /`) sends its members to the top.
+  for (const l of links) rules.push(`s${D}^\\./${re(l.at)}\\(/\\|$\\)${D}.${l.real ? `/${sub(l.real)}` : ''}\\1${D}S`);
+  return rules;
 }
 
 function decompressor(file: string): string {
@@ -80,7 +203,7 @@ function decompressor(file: string): string {
  * Archives may come from outside: refuse absolute member names and `..` before unpacking
  * anything, so a crafted archive cannot write outside the image.
  */
-async function checkMembers(ctx: RunContext, archive: string, what: string): Promise<void> {
+async function checkMembers(ctx: RunContext, archive: string, what: string): Promise<string[]> {
   const list = /\.cpio(\.\w+)?$/.test(archive)
     ? await run(ctx, 'bash', ['-o', 'pipefail', '-c', `${decompressor(archive)} < "$1" | cpio -it --quiet`, 'list', archive], { step: `listing ${archive}` })
     : await run({ ...ctx, log: () => undefined }, 'tar', ['-tf', archive], { step: `listing ${archive}` });
@@ -90,4 +213,5 @@ async function checkMembers(ctx: RunContext, archive: string, what: string): Pro
       throw new BuildError(`${what} ${archive} has a member that escapes the image ("${member}"): refusing to unpack it`, ctx.label);
     }
   }
+  return list.split('\n').filter(Boolean);
 }

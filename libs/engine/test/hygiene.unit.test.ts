@@ -20,16 +20,20 @@ const hostile = (home: string): Record<string, string> => ({
 });
 
 describe('the environment tools get', () => {
-  it('keeps PATH (with the system directories) and proxies, fixes locale, time zone and HOME, drops the rest', () => {
+  it('gives a fixed PATH (not the host\'s), keeps proxies, fixes locale, time zone and HOME, drops the rest', () => {
     const env = toolEnv({ ...hostile('/home/someone'), PATH: '/opt/tools/bin:/usr/bin', https_proxy: 'http://proxy:3128', NO_PROXY: 'local', TMPDIR: '/scratch', SOURCE_DATE_EPOCH: '1', APT_CONFIG: '/x' });
     expect(env).toEqual({
-      PATH: '/opt/tools/bin:/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/bin',
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       https_proxy: 'http://proxy:3128',
       NO_PROXY: 'local',
       LC_ALL: 'C.UTF-8',
       TZ: 'UTC',
       HOME: '/root',
     });
+  });
+
+  it('puts KILN_TOOLS_PATH (absolute directories only) before the system directories', () => {
+    expect(toolEnv({ PATH: '/shims', KILN_TOOLS_PATH: '/opt/a:relative:/opt/b' }).PATH).toBe('/opt/a:/opt/b:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   });
 
   it('lays what a caller passes over it, and gives scripts (extendEnv: false) exactly what they are given', async () => {

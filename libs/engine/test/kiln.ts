@@ -15,12 +15,6 @@ import { toolsIdentity } from '../src/tools';
 
 export const repo = path.resolve(__dirname, '../../..');
 
-/**
- * Kept for test files written before engine tests called the engine (the CLI's tests have their
- * own copy in apps/kiln/test/run-kiln.ts): new engine tests use build() and lock() below.
- * @deprecated
- */
-export { kiln, startKiln, kilnIn, type Result } from '../../../apps/kiln/test/run-kiln';
 
 /** The kiln identity engine tests' builds record in their manifests (the CLI passes version + code hash). */
 export const IDENTITY = '0.1.0+0123456789abcdef';

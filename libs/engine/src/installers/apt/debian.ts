@@ -20,8 +20,10 @@ import * as path from 'node:path';
 import { architectureName, distributionFacts, type LockedPackage } from '@kiln/config';
 import { BuildError } from '../../errors';
 import { cfg, required, type BuildContext } from '../../context';
-import { run } from '../../exec';
+import { run, toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
+import * as img from '../../image-fs';
+import { ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
 import type { Installed, Installer } from '../index';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
 
@@ -165,12 +167,6 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
   const pins = locked ? pinFile(ctx, locked) : null;
   const pinDir = '"$1/etc/apt/preferences.d"';
   const args = [
-    // A private mount namespace: mmdebstrap's /proc, /sys and /dev mounts in the root cannot
-    // outlive it, even if it is killed.
-    '--mount',
-    '--propagation',
-    'private',
-    '--',
     'flock',
     c.lock,
     'mmdebstrap',
@@ -199,7 +195,11 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ...sourceLines(ctx),
   ];
   // flock: presets built in parallel (by Nx) share one cache; apt locks its own directories.
-  await run(ctx, 'unshare', args, { step: 'installing packages (mmdebstrap)', env: aptEnv(ctx), ...aptProgress() });
+  // A private mount namespace (sandbox.ts's unshare backend: mmdebstrap makes its own mounts and
+  // needs all of root for them): its /proc, /sys and /dev mounts in the root cannot outlive it,
+  // even if it is killed.
+  const box: Sandbox = { root: 'host', backend: 'unshare', env: { ...toolEnv(), ...aptEnv(ctx) } };
+  await runIn(ctx, box, args, { step: 'installing packages (mmdebstrap)', ...aptProgress() });
   if (locked) verifyInstalled(ctx, locked, new Map());
 }
 
@@ -256,7 +256,7 @@ interface Marks {
   auto: string[];
 }
 
-/** Runs apt-get against the image: private mount namespace, /proc and /dev for maintainer scripts. */
+/** Runs apt-get against the image in a sandbox: /proc and /dev for maintainer scripts, the host read-only. */
 async function aptGet(ctx: BuildContext, args: string[], step: string, preferences?: string, marks?: Marks): Promise<void> {
   if (!fs.existsSync(path.join(ctx.root, 'var/lib/dpkg/status'))) {
     throw new BuildError(
@@ -267,29 +267,41 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
   }
   const conf = aptConfig(ctx, { root: ctx.root, dir: path.join(ctx.work, 'apt'), chroot: true, preferences });
   const c = cacheDirs(ctx);
-  const policy = path.join(ctx.root, 'usr/sbin/policy-rc.d');
-  const hadPolicy = fs.existsSync(policy);
+  const policy = 'usr/sbin/policy-rc.d';
+  const hadPolicy = img.exists(ctx.root, policy);
   // Services must not start inside a build.
-  if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  if (!hadPolicy) img.writeFile(ctx.root, policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  // The cache's mount point, made inside the image as everything else kiln writes there.
+  img.mkdirp(ctx.root, 'var/cache/apt/archives');
   const script = [
     'set -e',
-    'mount -t proc proc "$ROOT/proc"',
-    'mount --rbind /dev "$ROOT/dev"',
-    'mkdir -p "$ROOT/var/cache/apt/archives"',
-    'mount --bind "$ARCHIVES" "$ROOT/var/cache/apt/archives"',
     'flock "$LOCK" apt-get -q update',
     'flock "$LOCK" apt-get -q -y "$@"',
     'if [ -n "$MARK_AUTO" ]; then apt-mark auto $MARK_AUTO >/dev/null; fi',
     'if [ -n "$MARK_MANUAL" ]; then apt-mark manual $MARK_MANUAL >/dev/null; fi',
   ].join('\n');
+  // apt runs from the host, which it sees read-only: it writes only the image, kiln's work
+  // directory (its config and logs) and the package cache. dpkg chroots into the image, where
+  // maintainer scripts get /proc, the host's /dev and the cached .debs; the mounts go with the
+  // sandbox. As root in the image only (ROOT_IN_IMAGE: chroot, owners, device nodes, no mounts).
+  const box: Sandbox = {
+    root: 'host',
+    dev: 'host',
+    caps: ROOT_IN_IMAGE,
+    env: { ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf, LOCK: c.lock, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
+    mounts: [
+      { type: 'bind', source: ctx.work, target: ctx.work },
+      { type: 'bind', source: ctx.packageCache, target: ctx.packageCache },
+      { type: 'bind', source: ctx.root, target: ctx.root },
+      { type: 'proc', target: path.join(ctx.root, 'proc') },
+      { type: 'dev-bind', source: '/dev', target: path.join(ctx.root, 'dev') },
+      { type: 'bind', source: c.archives, target: path.join(ctx.root, 'var/cache/apt/archives') },
+    ],
+  };
   try {
-    await run(ctx, 'unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'apt', ...args], {
-      step,
-      env: { ...aptEnv(ctx), APT_CONFIG: conf, ROOT: ctx.root, LOCK: c.lock, ARCHIVES: c.archives, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
-      ...aptProgress(),
-    });
+    await runIn(ctx, box, ['bash', '-c', script, 'apt', ...args], { step, ...aptProgress() });
   } finally {
-    if (!hadPolicy) fs.rmSync(policy, { force: true });
+    if (!hadPolicy) img.remove(ctx.root, policy);
   }
 }
 
@@ -300,14 +312,15 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
  */
 async function cleanMetadata(ctx: BuildContext, always: boolean): Promise<void> {
   const r = ctx.root;
-  const has = (bin: string) => fs.existsSync(path.join(r, 'usr/bin', bin));
+  // Paths resolved inside the image (image-fs.ts): its links never lead a removal onto the host.
+  const has = (bin: string) => img.exists(r, `usr/bin/${bin}`);
   const remove = ['var/lib/apt/lists', 'var/cache/apt', 'var/log/apt'];
   if (always || !has('apt-get')) remove.push('var/lib/apt');
   if (always || !has('dpkg')) remove.push('var/lib/dpkg', 'var/cache/debconf', 'var/lib/ucf');
-  for (const p of remove) fs.rmSync(path.join(r, p), { recursive: true, force: true });
+  for (const p of remove) img.remove(r, p);
   if (has('apt-get') && !always) {
-    fs.mkdirSync(path.join(r, 'var/lib/apt/lists/partial'), { recursive: true });
-    fs.mkdirSync(path.join(r, 'var/cache/apt/archives/partial'), { recursive: true });
+    img.mkdirp(r, 'var/lib/apt/lists/partial');
+    img.mkdirp(r, 'var/cache/apt/archives/partial');
   }
 }
 

@@ -25,7 +25,8 @@ import * as path from 'node:path';
 import { portageTools, type LockedPackage, type LockedTool } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
-import { run } from '../../exec';
+import * as img from '../../image-fs';
+import { bwrapArgs, ROOT_IN_IMAGE, runIn, type Mount, type Sandbox } from '../../sandbox';
 import { binhosts, verifyLocked } from './native';
 import { trustedHome } from './openpgp';
 import { gentooProfile } from './profile';
@@ -125,7 +126,7 @@ const OWN = ['dev', 'proc', 'sys', 'tmp', 'run', 'buildroot'];
  * becomes a tmpfs assembled the same way, so the tools tree is never written and a graft needs
  * no mount point in it.
  */
-function assemble(bwrap: string[], dir: string | null, at: string, grafts: Graft[]): void {
+function assemble(mounts: Mount[], dir: string | null, at: string, grafts: Graft[]): void {
   const below = new Map<string, Graft[]>();
   for (const g of grafts) {
     const [first, ...rest] = g.at.split('/');
@@ -138,38 +139,50 @@ function assemble(bwrap: string[], dir: string | null, at: string, grafts: Graft
     if (inner?.some((g) => !g.at)) continue; // replaced by a graft, mounted below
     if (inner && !e.isDirectory()) throw new BuildError(`the tools tree's ${path.join(dir!, e.name)} is not a directory: cannot mount ${inner[0].source} below it`);
     if (inner) {
-      bwrap.push('--tmpfs', here);
-      assemble(bwrap, path.join(dir!, e.name), here, inner);
-      bwrap.push('--remount-ro', here);
+      mounts.push({ type: 'tmpfs', target: here });
+      assemble(mounts, path.join(dir!, e.name), here, inner);
+      mounts.push({ type: 'remount-ro', target: here });
       below.delete(e.name);
-    } else if (e.isSymbolicLink()) bwrap.push('--symlink', fs.readlinkSync(path.join(dir!, e.name)), here);
-    else if (at || e.isDirectory()) bwrap.push('--ro-bind', path.join(dir!, e.name), here);
+    } else if (e.isSymbolicLink()) mounts.push({ type: 'symlink', source: fs.readlinkSync(path.join(dir!, e.name)), target: here });
+    else if (at || e.isDirectory()) mounts.push({ type: 'ro-bind', source: path.join(dir!, e.name), target: here });
   }
   // Grafts where the tools tree has nothing: bwrap creates the mount points in the tmpfs.
-  for (const [first, inner] of below) for (const g of inner) bwrap.push('--ro-bind', g.source, [at, first, g.at].filter(Boolean).join('/'));
+  for (const [first, inner] of below) for (const g of inner) mounts.push({ type: 'ro-bind', source: g.source, target: [at, first, g.at].filter(Boolean).join('/') });
 }
 
-/** The namespace and the emerge command line. */
-export function emergeCommand(p: PlanInput): { bwrap: string[]; command: string[] } {
-  // `/` is a tmpfs with the tools tree's entries bound read-only into it: a read-only bind of the
-  // whole tree as `/` cannot get the mount points bwrap needs (/buildroot, /dev, ...).
-  const bwrap = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--clearenv'];
+/**
+ * The namespace (sandbox.ts) and the emerge command line. `/` is a tmpfs with the tools tree's
+ * entries bound read-only into it: a read-only bind of the whole tree as `/` cannot get the mount
+ * points bwrap needs (/buildroot, /dev, ...). Portage acts as root in the image only.
+ */
+export function emergeSandbox(p: PlanInput): Sandbox {
+  const mounts: Mount[] = [];
   const grafts = [...(p.grafts ?? [])];
   // Downloads need the host's resolver config (a stage3 has none).
   if (!p.local && fs.existsSync('/etc/resolv.conf')) grafts.push({ at: 'etc/resolv.conf', source: '/etc/resolv.conf' });
-  assemble(bwrap, p.tools, '', grafts);
-  bwrap.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
+  assemble(mounts, p.tools, '', grafts);
   // The tools tree stays read-only; what portage writes there lands on throw-away tmpfs.
   for (const rel of ['var/log', 'var/cache/edb', 'etc/portage/gnupg', 'var/tmp']) {
-    if (fs.existsSync(path.join(p.tools, rel))) bwrap.push('--tmpfs', `/${rel}`);
+    if (fs.existsSync(path.join(p.tools, rel))) mounts.push({ type: 'tmpfs', target: `/${rel}` });
   }
-  bwrap.push('--bind', p.root, IN.root, '--bind', p.tmpdir, IN.tmp, '--bind', p.pkgdir, IN.pkgdir, '--bind', p.distdir, IN.distdir);
-  if (p.gnupg) bwrap.push('--bind', p.gnupg, IN.gnupg);
-  for (const [k, v] of Object.entries({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TERM: 'dumb', PORTAGE_CONFIGROOT: IN.root, ROOT: IN.root })) {
-    bwrap.push('--setenv', k, v);
-  }
+  const bind = (source: string, target: string): Mount => ({ type: 'bind', source, target });
+  mounts.push(bind(p.root, IN.root), bind(p.tmpdir, IN.tmp), bind(p.pkgdir, IN.pkgdir), bind(p.distdir, IN.distdir));
+  if (p.gnupg) mounts.push(bind(p.gnupg, IN.gnupg));
+  return {
+    root: null,
+    dev: 'minimal',
+    unshare: ['pid', 'ipc', 'uts'],
+    caps: ROOT_IN_IMAGE,
+    mounts,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TERM: 'dumb', PORTAGE_CONFIGROOT: IN.root, ROOT: IN.root },
+  };
+}
+
+/** The sandbox, its bwrap arguments, and the emerge command line. */
+export function emergeCommand(p: PlanInput): { box: Sandbox; bwrap: string[]; command: string[] } {
+  const box = emergeSandbox(p);
   const command = ['emerge', `--root=${IN.root}`, `--config-root=${IN.root}`, '--usepkgonly', ...(p.local ? [] : ['--getbinpkg']), '--binpkg-respect-use=y', '--with-bdeps=n', '--noreplace', '--package-moves=n', `--jobs=${p.jobs}`, '--quiet-build=y', '--color=n', ...p.atoms];
-  return { bwrap, command };
+  return { box, bwrap: bwrapArgs(box), command };
 }
 
 /** Where portage comes from: ToolsTree=, the Gentoo host, or a verified stage3 (the tools identity names the same). */
@@ -201,13 +214,9 @@ export async function emergeTools(ctx: BuildContext): Promise<{ tree: string; gr
 
 /** Writes the image's portage config (files plus the make.profile symlink). */
 export function writePortageConfig(root: string, config: { files: Record<string, string>; profileLink: string }): void {
-  for (const [rel, text] of Object.entries(config.files)) {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
-  }
-  const link = path.join(root, 'etc/portage/make.profile');
-  fs.rmSync(link, { force: true });
-  fs.symlinkSync(config.profileLink, link);
+  // Inside the image (image-fs.ts): a link of the image never leads these writes onto the host.
+  for (const [rel, text] of Object.entries(config.files)) img.writeFile(root, rel, text);
+  img.symlink(root, 'etc/portage/make.profile', config.profileLink);
 }
 
 export async function installEmerge(ctx: BuildContext, atoms: string[], locked?: LockedPackage[]): Promise<void> {
@@ -236,7 +245,7 @@ export async function installEmerge(ctx: BuildContext, atoms: string[], locked?:
     });
   }
   writePortageConfig(ctx.root, portageConfig(ctx, !!locked));
-  const { bwrap, command } = emergeCommand({ tools, root: ctx.root, ...dirs, atoms, local: !!locked, jobs: Math.max(1, Math.min(os.cpus().length, 4)), grafts, gnupg });
-  await run(ctx, 'bwrap', [...bwrap, ...command], { step: 'installing packages (emerge)' });
+  const { box, command } = emergeCommand({ tools, root: ctx.root, ...dirs, atoms, local: !!locked, jobs: Math.max(1, Math.min(os.cpus().length, 4)), grafts, gnupg });
+  await runIn(ctx, box, command, { step: 'installing packages (emerge)' });
   clampContents(ctx.root, ctx.sourceDateEpoch);
 }

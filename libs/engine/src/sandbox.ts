@@ -1,0 +1,135 @@
+/**
+ * One way to run a tool that acts on an image: a description of the namespace it runs in (what
+ * `/` is, what is bound where and whether it can be written, tmpfs, /dev, /proc, the whole
+ * environment, the working directory, the capabilities it keeps), turned into a bubblewrap
+ * command line and run through exec.ts run(), so its output, abort, progress and error handling
+ * are every other tool's.
+ *
+ * Three views of `/`:
+ * - an image root (`root: "/path/to/image"`): a chroot, the image's own tools run (scripts named
+ *   *.chroot);
+ * - the host (`root: "host"`): the host's tree read-only, tools from the host's /usr (or, later,
+ *   from a tools tree's: `tools`), and only what the step declares writable (the image, its
+ *   caches, scratch space) bound read-write over it; a fresh /tmp;
+ * - nothing (`root: null`): an empty tmpfs that `mounts` furnish (emerge's tools tree, assembled
+ *   read-only entry by entry).
+ *
+ * Every sandbox dies with kiln (--die-with-parent), has its own PID and IPC namespaces by default
+ * (a daemon a maintainer script starts cannot outlive the step), and keeps only the capabilities
+ * it names: ROOT_IN_IMAGE for tools that act as root inside an image.
+ *
+ * bwrap cannot host everything: mmdebstrap --mode=root makes its own namespace (it mounts /proc,
+ * /sys and /dev into the target, creates device nodes and chroots for maintainer scripts), which
+ * needs the full root capabilities, CAP_SYS_ADMIN among them, and the real host tree for its
+ * hooks. For such a tool `backend: "unshare"` gives a private mount namespace only (its mounts
+ * vanish with it, even when it is killed), with the same environment contract; the description
+ * may then say nothing else (no mounts, no capability list), and sandboxCommand refuses otherwise.
+ */
+import * as path from 'node:path';
+import { run, type RunContext, type RunOptions } from './exec';
+
+/** One mount, applied in order after the view of `/`. */
+export type Mount =
+  | { type: 'bind' | 'ro-bind' | 'dev-bind'; source: string; target: string; optional?: boolean }
+  | { type: 'tmpfs' | 'remount-ro' | 'proc' | 'dev'; target: string }
+  | { type: 'symlink'; source: string; target: string };
+
+export interface Sandbox {
+  /** What `/` is: an image root (chroot), "host" (the host's tree, read-only), or null (an empty tmpfs). */
+  root: string | 'host' | null;
+  /**
+   * With root "host": a tools tree whose /usr (and the /etc files its programs read) stand in
+   * for the host's, so that tools come from it (ToolsTree=); null or absent: the host's /usr.
+   */
+  tools?: string | null;
+  /** Further mounts, in order: binds (read-write, read-only, devices), tmpfs, symlinks, /proc, /dev. */
+  mounts?: Mount[];
+  /** /dev: "minimal" (bwrap's own: null, zero, full, random, urandom, tty, pts, shm), "host" (bound), or none. */
+  dev?: 'minimal' | 'host' | null;
+  /** A /proc of the sandbox's PID namespace (default true). */
+  proc?: boolean;
+  /** A fresh tmpfs at /tmp (default true). */
+  tmp?: boolean;
+  /** The tool's whole environment (nothing else of kiln's or bwrap's reaches it). */
+  env: Record<string, string>;
+  /** Working directory inside the sandbox. */
+  cwd?: string;
+  /** Capabilities kept; every other one is dropped (bwrap keeps them all for root otherwise). */
+  caps?: readonly string[];
+  /** Namespaces besides the mount namespace (default pid and ipc). */
+  unshare?: ('pid' | 'ipc' | 'uts' | 'net')[];
+  /** "unshare" only for tools that make their own namespaces (see the module comment). */
+  backend?: 'bwrap' | 'unshare';
+}
+
+/**
+ * What a tool acting as root inside an image may do, and no more: own and change files (owners,
+ * modes, file capabilities, device nodes), switch users, chroot, signal its children. Docker's
+ * default set for a container's root, which package maintainer scripts are written to work with;
+ * no mounting (CAP_SYS_ADMIN), no modules, raw I/O, clock or network administration.
+ */
+export const ROOT_IN_IMAGE = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
+] as const;
+
+/** The tools tree's files that stand in for the host's (its programs' libraries and alternatives). */
+const TOOLS_ETC = ['etc/ld.so.cache', 'etc/alternatives', 'etc/ssl', 'etc/ca-certificates'];
+
+function mountArgs(m: Mount): string[] {
+  switch (m.type) {
+    case 'bind':
+    case 'ro-bind':
+    case 'dev-bind':
+      return [`--${m.type}${m.optional ? '-try' : ''}`, m.source, m.target];
+    case 'symlink':
+      return ['--symlink', m.source, m.target];
+    default:
+      return [`--${m.type}`, m.target];
+  }
+}
+
+/** The bwrap arguments (everything before the command) of a sandbox. */
+export function bwrapArgs(box: Sandbox): string[] {
+  const args = ['--die-with-parent', ...(box.unshare ?? ['pid', 'ipc']).map((n) => `--unshare-${n}`)];
+  if (box.root === 'host') {
+    args.push('--ro-bind', '/', '/');
+    if (box.tools) {
+      args.push('--ro-bind', path.join(box.tools, 'usr'), '/usr');
+      for (const rel of TOOLS_ETC) args.push('--ro-bind-try', path.join(box.tools, rel), `/${rel}`);
+    }
+  } else if (box.root) {
+    args.push('--bind', box.root, '/');
+  }
+  if (box.dev === 'host') args.push('--dev-bind', '/dev', '/dev');
+  else if (box.dev === 'minimal') args.push('--dev', '/dev');
+  if (box.proc ?? true) args.push('--proc', '/proc');
+  if (box.tmp ?? true) args.push('--tmpfs', '/tmp');
+  for (const m of box.mounts ?? []) args.push(...mountArgs(m));
+  if (box.cwd) args.push('--chdir', box.cwd);
+  if (box.caps) args.push('--cap-drop', 'ALL', ...box.caps.flatMap((c) => ['--cap-add', c]));
+  args.push('--clearenv', ...Object.entries(box.env).flatMap(([k, v]) => ['--setenv', k, v]));
+  return args;
+}
+
+/** The program and arguments that run `command` in the sandbox. */
+export function sandboxCommand(box: Sandbox, command: string[]): { file: string; args: string[] } {
+  if (box.backend === 'unshare') {
+    const extra = box.mounts?.length || box.caps || box.tools || box.root !== 'host';
+    if (extra) throw new Error('an unshare sandbox is the host with a private mount namespace: it takes no mounts, tools tree or capability list');
+    return { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', ...command] };
+  }
+  return { file: 'bwrap', args: [...bwrapArgs(box), '--', ...command] };
+}
+
+/**
+ * Runs `command` in the sandbox through run(): the log, abort, progress and error message are
+ * run()'s, the error naming the command rather than bwrap.
+ */
+export async function runIn(ctx: RunContext, box: Sandbox, command: string[], opts: Omit<RunOptions, 'env' | 'extendEnv' | 'cwd'>): Promise<string> {
+  const { file, args } = sandboxCommand(box, command);
+  if (box.backend === 'unshare') return run(ctx, file, args, { ...opts, env: box.env, extendEnv: false, cwd: box.cwd, program: command[0] });
+  // bwrap itself gets the tools' environment (it is found on their PATH); the command gets box.env.
+  return run(ctx, file, args, { ...opts, program: command[0] });
+}
+

@@ -1,0 +1,83 @@
+/**
+ * sandbox.ts: the description of a tool's namespace becomes a bwrap (or unshare) command line,
+ * and the tool sees exactly that: the host read-only but for what is declared writable, its whole
+ * environment, its working directory, only the capabilities named.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { toolEnv } from '../src/exec';
+import { bwrapArgs, ROOT_IN_IMAGE, runIn, sandboxCommand, type Sandbox } from '../src/sandbox';
+
+const temps: string[] = [];
+const temp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-sandbox-'));
+  temps.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const ctx = { log: () => undefined, label: 'test' };
+const sh = (box: Sandbox, script: string) => runIn(ctx, box, ['sh', '-c', script], { step: 'test' });
+
+/** The capability mask of a list of CAP_ names, as /proc/PID/status prints it. */
+const CAP_BITS: Record<string, number> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7, CAP_SETPCAP: 8,
+  CAP_NET_BIND_SERVICE: 10, CAP_NET_RAW: 13, CAP_SYS_CHROOT: 18, CAP_MKNOD: 27, CAP_AUDIT_WRITE: 29, CAP_SETFCAP: 31,
+};
+const mask = (caps: readonly string[]) => caps.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c])), 0n).toString(16).padStart(16, '0');
+
+describe('the command line', () => {
+  it('describes an image root as /, with binds, the environment, the working directory and the capabilities', () => {
+    const box: Sandbox = { root: '/img', dev: 'minimal', env: { A: '1' }, cwd: '/work', caps: ['CAP_CHOWN'], mounts: [{ type: 'ro-bind', source: '/src', target: '/work', optional: true }] };
+    expect(sandboxCommand(box, ['tool', 'x'])).toEqual({
+      file: 'bwrap',
+      args: ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--bind', '/img', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--ro-bind-try', '/src', '/work', '--chdir', '/work', '--cap-drop', 'ALL', '--cap-add', 'CAP_CHOWN', '--clearenv', '--setenv', 'A', '1', '--', 'tool', 'x'],
+    });
+  });
+
+  it('shows the host read-only, or a tools tree\'s /usr over it', () => {
+    expect(bwrapArgs({ root: 'host', env: {}, proc: false, tmp: false, unshare: [] })).toEqual(['--die-with-parent', '--ro-bind', '/', '/', '--clearenv']);
+    const tools = bwrapArgs({ root: 'host', tools: '/tools', env: {}, proc: false, tmp: false, unshare: [] });
+    expect(tools.slice(0, 7)).toEqual(['--die-with-parent', '--ro-bind', '/', '/', '--ro-bind', '/tools/usr', '/usr']);
+    expect(tools).toContain('/tools/etc/ld.so.cache');
+  });
+
+  it('takes unshare only for a private mount namespace on the host', () => {
+    expect(sandboxCommand({ root: 'host', backend: 'unshare', env: {} }, ['mmdebstrap'])).toEqual({ file: 'unshare', args: ['--mount', '--propagation', 'private', '--', 'mmdebstrap'] });
+    expect(() => sandboxCommand({ root: 'host', backend: 'unshare', env: {}, caps: [] }, ['x'])).toThrow(/unshare sandbox/);
+  });
+});
+
+describe('a tool in the sandbox', () => {
+  it('writes only where a bind is read-write; sees its environment, working directory and capabilities only', async () => {
+    const rw = temp();
+    const ro = temp();
+    const box: Sandbox = { root: 'host', dev: 'host', caps: ROOT_IN_IMAGE, env: { ...toolEnv(), ONLY: 'this' }, cwd: rw, mounts: [{ type: 'bind', source: rw, target: rw }] };
+    const out = await sh(box, `touch ok && (touch ${ro}/no 2>/dev/null && echo wrote || echo read-only) && echo "$ONLY|\${TAR_OPTIONS-unset}|$PATH" && grep ^CapEff /proc/self/status && echo $$`);
+    const [written, env, caps, pid] = out.split('\n');
+    expect(written).toBe('read-only');
+    expect(fs.existsSync(path.join(rw, 'ok'))).toBe(true);
+    expect(fs.readdirSync(ro)).toEqual([]);
+    expect(env).toBe('this|unset|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    expect(caps).toBe(`CapEff:\t${mask(ROOT_IN_IMAGE)}`);
+    // Its own PID namespace: nothing it starts outlives it.
+    expect(Number(pid)).toBeLessThan(10);
+  });
+
+  it('runs in an image root, the image as /', async () => {
+    const root = temp();
+    fs.mkdirSync(path.join(root, 'etc'));
+    fs.writeFileSync(path.join(root, 'etc/marker'), 'image\n');
+    for (const d of ['bin', 'lib', 'lib64', 'sbin']) if (fs.lstatSync(`/${d}`, { throwIfNoEntry: false })?.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(`/${d}`), path.join(root, d));
+    const box: Sandbox = { root, dev: 'minimal', env: toolEnv(), caps: ROOT_IN_IMAGE, mounts: [{ type: 'ro-bind', source: '/usr', target: '/usr' }] };
+    expect(await sh(box, 'cat /etc/marker && touch /etc/new')).toBe('image');
+    expect(fs.existsSync(path.join(root, 'etc/new'))).toBe(true);
+  });
+
+  it('fails with the step and the sandboxed program\'s exit code, not bwrap\'s name', async () => {
+    await expect(sh({ root: 'host', env: toolEnv() }, 'echo why >&2; exit 3')).rejects.toThrow(/^test: test failed \(sh: exit code 3\)\n {2}why$/);
+  });
+});
