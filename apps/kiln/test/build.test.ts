@@ -9,19 +9,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readManifest } from '@kiln/config';
-import { removeTempDirs, sha256, tempProject, waitFor } from '../../../libs/engine/test/kiln';
+import { removeTempDirs, SMALL_OUTPUTS, smallHashes, smallProject, waitFor } from '../../../libs/engine/test/kiln';
 import { kiln, startKiln, type Result } from './run-kiln';
 
 jest.setTimeout(600_000);
 afterAll(removeTempDirs);
-
-const finalize = [
-  '#!/bin/sh',
-  'if [ -e "$SRCDIR/fail" ]; then echo "failing on purpose" >&2; exit 3; fi',
-  'if [ -e "$SRCDIR/hang" ]; then touch "$SRCDIR/started"; sleep 300; fi',
-  'echo finalized > "$BUILDROOT/etc/finalized"',
-  '',
-].join('\n');
 
 describe('kiln build and kiln lock', () => {
   let root: string;
@@ -29,16 +21,11 @@ describe('kiln build and kiln lock', () => {
   let first: Result;
   let hashes: Record<string, string>;
   const outputs = () => fs.readdirSync(out).sort();
-  const hashAll = () => Object.fromEntries(['small.tar.zst', 'initrd.cpio.zst', 'small.manifest.json', 'initrd.manifest.json'].map((f) => [f, sha256(path.join(out, f))]));
-  const OUTPUTS = ['initrd.cpio.zst', 'initrd.manifest.json', 'small.manifest.json', 'small.tar.zst'];
+  const hashAll = () => smallHashes(out);
+  const OUTPUTS = SMALL_OUTPUTS;
 
   beforeAll(async () => {
-    root = tempProject({
-      'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n[Content]\nSourceDateEpoch=1700000000\nWithDocs=no\n',
-      'mkosi.finalize': { text: finalize, mode: 0o755 },
-      'mkosi.images/initrd/mkosi.conf': '[Output]\nFormat=cpio\n[Content]\nWithDocs=no\n',
-      'mkosi.images/initrd/mkosi.extra/init': { text: '#!/bin/sh\nexec /bin/sh\n', mode: 0o755 },
-    });
+    root = smallProject();
     out = path.join(root, 'mkosi.output');
     first = await kiln(['build', '-C', root]);
     hashes = hashAll();

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadProject } from '@kiln/config';
 import { defaultPackageCache } from '@kiln/engine';
-import { removeTempDirs, sha256, tempDir, tempProject } from '../../../libs/engine/test/kiln';
+import { hostileEnv, removeTempDirs, sha256, tempDir, tempProject } from '../../../libs/engine/test/kiln';
 import { kilnIn, type Result } from './run-kiln';
 
 jest.setTimeout(600_000);
@@ -27,19 +27,7 @@ const clean: Record<string, string> = {
   KILN_PROGRESS_INTERVAL: '1',
 };
 
-/** Variables that tar, zstd, xz, gzip, apt and scripts would read if kiln passed them on. */
-const hostile = (home: string): Record<string, string> => ({
-  TAR_OPTIONS: '--owner=1234 --mode=0777',
-  LC_ALL: 'de_DE.UTF-8',
-  LANG: 'de_DE.UTF-8',
-  LANGUAGE: 'de',
-  TZ: 'Pacific/Kiritimati',
-  HOME: home,
-  ZSTD_CLEVEL: '1',
-  ZSTD_NBTHREADS: '4',
-  XZ_DEFAULTS: '-T0',
-  GZIP: '-1',
-});
+const hostile = hostileEnv;
 
 const project = {
   'mkosi.conf': [

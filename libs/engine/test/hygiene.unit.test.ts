@@ -4,20 +4,9 @@
  * different environments and umasks gives the same bytes: apps/kiln/test/hygiene.test.ts.)
  */
 import { run, toolEnv } from '../src/exec';
+import { hostileEnv } from './kiln';
 
-/** Variables that tar, zstd, xz, gzip, apt and scripts would read if kiln passed them on. */
-const hostile = (home: string): Record<string, string> => ({
-  TAR_OPTIONS: '--owner=1234 --mode=0777',
-  LC_ALL: 'de_DE.UTF-8',
-  LANG: 'de_DE.UTF-8',
-  LANGUAGE: 'de',
-  TZ: 'Pacific/Kiritimati',
-  HOME: home,
-  ZSTD_CLEVEL: '1',
-  ZSTD_NBTHREADS: '4',
-  XZ_DEFAULTS: '-T0',
-  GZIP: '-1',
-});
+const hostile = hostileEnv;
 
 describe('the environment tools get', () => {
   it('gives a fixed PATH (not the host\'s), keeps proxies, fixes locale, time zone and HOME, drops the rest', () => {

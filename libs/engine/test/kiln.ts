@@ -133,3 +133,44 @@ export function waitFor(file: string, timeoutMs: number): Promise<void> {
   });
 }
 
+
+/**
+ * The small real project the safety and CLI build tests share: bookworm's essential set as a tar
+ * image with an initrd preset (cpio), and a finalize script that writes a file (whose mtime must
+ * be clamped), fails when $SRCDIR/fail exists and hangs when $SRCDIR/hang does.
+ */
+export function smallProject(): string {
+  const finalize = [
+    '#!/bin/sh',
+    'if [ -e "$SRCDIR/fail" ]; then echo "failing on purpose" >&2; exit 3; fi',
+    'if [ -e "$SRCDIR/hang" ]; then touch "$SRCDIR/started"; sleep 300; fi',
+    'echo finalized > "$BUILDROOT/etc/finalized"',
+    '',
+  ].join('\n');
+  return tempProject({
+    'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n[Content]\nSourceDateEpoch=1700000000\nWithDocs=no\n',
+    'mkosi.finalize': { text: finalize, mode: 0o755 },
+    'mkosi.images/initrd/mkosi.conf': '[Output]\nFormat=cpio\n[Content]\nWithDocs=no\n',
+    'mkosi.images/initrd/mkosi.extra/init': { text: '#!/bin/sh\nexec /bin/sh\n', mode: 0o755 },
+  });
+}
+
+/** smallProject()'s outputs: the images and their build manifests (a manifest is as reproducible as its image). */
+export const SMALL_OUTPUTS = ['initrd.cpio.zst', 'initrd.manifest.json', 'small.manifest.json', 'small.tar.zst'];
+
+/** sha256 of each of smallProject()'s outputs in `out`. */
+export const smallHashes = (out: string): Record<string, string> => Object.fromEntries(SMALL_OUTPUTS.map((f) => [f, sha256(path.join(out, f))]));
+
+/** Variables that tar, zstd, xz, gzip, apt and scripts would read if kiln passed them on. */
+export const hostileEnv = (home: string): Record<string, string> => ({
+  TAR_OPTIONS: '--owner=1234 --mode=0777',
+  LC_ALL: 'de_DE.UTF-8',
+  LANG: 'de_DE.UTF-8',
+  LANGUAGE: 'de',
+  TZ: 'Pacific/Kiritimati',
+  HOME: home,
+  ZSTD_CLEVEL: '1',
+  ZSTD_NBTHREADS: '4',
+  XZ_DEFAULTS: '-T0',
+  GZIP: '-1',
+});

@@ -7,35 +7,21 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BuildError } from '../src/errors';
-import { buildIn, failure, removeTempDirs, sha256, tempProject } from './kiln';
+import { buildIn, failure, removeTempDirs, SMALL_OUTPUTS, smallHashes, smallProject } from './kiln';
 
 jest.setTimeout(600_000);
 afterAll(removeTempDirs);
-
-const finalize = [
-  '#!/bin/sh',
-  'if [ -e "$SRCDIR/fail" ]; then echo "failing on purpose" >&2; exit 3; fi',
-  // A file written now: its mtime differs every build, and must be clamped.
-  'echo finalized > "$BUILDROOT/etc/finalized"',
-  '',
-].join('\n');
 
 describe('reproducible, atomic builds', () => {
   let root: string;
   let out: string;
   let hashes: Record<string, string>;
   const outputs = () => fs.readdirSync(out).sort();
-  // The images and their build manifests: a manifest is as reproducible as the image.
-  const hashAll = () => Object.fromEntries(['small.tar.zst', 'initrd.cpio.zst', 'small.manifest.json', 'initrd.manifest.json'].map((f) => [f, sha256(path.join(out, f))]));
-  const OUTPUTS = ['initrd.cpio.zst', 'initrd.manifest.json', 'small.manifest.json', 'small.tar.zst'];
+  const hashAll = () => smallHashes(out);
+  const OUTPUTS = SMALL_OUTPUTS;
 
   beforeAll(async () => {
-    root = tempProject({
-      'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n[Content]\nSourceDateEpoch=1700000000\nWithDocs=no\n',
-      'mkosi.finalize': { text: finalize, mode: 0o755 },
-      'mkosi.images/initrd/mkosi.conf': '[Output]\nFormat=cpio\n[Content]\nWithDocs=no\n',
-      'mkosi.images/initrd/mkosi.extra/init': { text: '#!/bin/sh\nexec /bin/sh\n', mode: 0o755 },
-    });
+    root = smallProject();
     out = path.join(root, 'mkosi.output');
     const r = await buildIn(root);
     expect(r.error).toBeUndefined();
