@@ -73,6 +73,15 @@ export const ROOT_IN_IMAGE = [
   'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_MKNOD', 'CAP_AUDIT_WRITE', 'CAP_SETFCAP',
 ] as const;
 
+/**
+ * The host's tools acting on an image or kiln's caches from outside (ldconfig -r, systemd-sysusers
+ * --root, apt-get update into the package cache): the host read-only, and only `writable` (the
+ * image, the work directory, a cache) bound read-write at their own paths; as root in the image.
+ */
+export function hostTools(env: Record<string, string>, writable: string[], tools?: string | null): Sandbox {
+  return { root: 'host', tools, dev: 'minimal', caps: ROOT_IN_IMAGE, env, mounts: writable.map((p) => ({ type: 'bind', source: p, target: p })) };
+}
+
 /** The tools tree's files that stand in for the host's (its programs' libraries and alternatives). */
 const TOOLS_ETC = ['etc/ld.so.cache', 'etc/alternatives', 'etc/ssl', 'etc/ca-certificates'];
 

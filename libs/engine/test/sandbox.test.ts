@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { toolEnv } from '../src/exec';
-import { bwrapArgs, ROOT_IN_IMAGE, runIn, sandboxCommand, type Sandbox } from '../src/sandbox';
+import { bwrapArgs, hostTools, ROOT_IN_IMAGE, runIn, sandboxCommand, type Sandbox } from '../src/sandbox';
 
 const temps: string[] = [];
 const temp = () => {
@@ -79,5 +79,25 @@ describe('a tool in the sandbox', () => {
 
   it('fails with the step and the sandboxed program\'s exit code, not bwrap\'s name', async () => {
     await expect(sh({ root: 'host', env: toolEnv() }, 'echo why >&2; exit 3')).rejects.toThrow(/^test: test failed \(sh: exit code 3\)\n {2}why$/);
+  });
+});
+
+describe('the host tools acting on an image from outside (hostTools)', () => {
+  it('lets ldconfig -r and systemd-sysusers --root write the image, and nothing else of the host', async () => {
+    const image = temp();
+    // Outside /tmp, which the sandbox has a fresh one of.
+    const elsewhere = fs.mkdtempSync('/var/tmp/kiln-sandbox-');
+    temps.push(elsewhere);
+    fs.mkdirSync(path.join(image, 'etc'), { recursive: true });
+    fs.mkdirSync(path.join(image, 'usr/lib/sysusers.d'), { recursive: true });
+    fs.writeFileSync(path.join(image, 'etc/ld.so.conf'), '/usr/lib\n');
+    fs.writeFileSync(path.join(image, 'usr/lib/sysusers.d/kiln-test.conf'), 'u kilntest - "kiln test user"\n');
+    const box = hostTools(toolEnv(), [image]);
+    await runIn(ctx, box, ['ldconfig', '-X', '-r', image], { step: 'ldconfig' });
+    await runIn(ctx, box, ['systemd-sysusers', `--root=${image}`], { step: 'sysusers' });
+    expect(fs.existsSync(path.join(image, 'etc/ld.so.cache'))).toBe(true);
+    expect(fs.readFileSync(path.join(image, 'etc/passwd'), 'utf8')).toMatch(/^kilntest:x:\d+:\d+:kiln test user:/m);
+    await expect(sh(box, `touch ${elsewhere}/x`)).rejects.toThrow(/Read-only file system/);
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 });

@@ -20,10 +20,10 @@ import * as path from 'node:path';
 import { architectureName, distributionFacts, type LockedPackage } from '@kiln/config';
 import { BuildError } from '../../errors';
 import { cfg, required, type BuildContext } from '../../context';
-import { run, toolEnv } from '../../exec';
+import { toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
-import { ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
+import { hostTools, ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
 import type { Installed, Installer } from '../index';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
 
@@ -339,6 +339,11 @@ interface Indexes {
 
 let scratchCount = 0;
 
+/** apt resolving against kiln's lists: the host read-only, the work directory (its scratch root) and the package cache writable. */
+function listsSandbox(ctx: BuildContext, conf: string): Sandbox {
+  return hostTools({ ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf }, [ctx.work, ctx.packageCache]);
+}
+
 /** Updates the lists in kiln's cache and reads the indexes, in a scratch root with nothing installed. */
 async function openIndexes(ctx: BuildContext): Promise<Indexes> {
   const root = ensureDir(path.join(ctx.work, `resolve-${scratchCount++}`));
@@ -346,9 +351,9 @@ async function openIndexes(ctx: BuildContext): Promise<Indexes> {
   const status = path.join(root, 'var/lib/dpkg/status');
   fs.writeFileSync(status, '');
   const conf = aptConfig(ctx, { root, dir: path.join(root, '.apt'), chroot: false });
-  const env = { ...aptEnv(ctx), APT_CONFIG: conf };
-  await run(ctx, 'flock', [cacheDirs(ctx).lock, 'apt-get', '-q', 'update'], { step: 'updating the package lists', env });
-  const targets = packageTargets(await run({ ...ctx, log: () => undefined }, 'apt-get', ['indextargets'], { step: 'reading the package lists', env }));
+  const box = listsSandbox(ctx, conf);
+  await runIn(ctx, box, ['flock', cacheDirs(ctx).lock, 'apt-get', '-q', 'update'], { step: 'updating the package lists' });
+  const targets = packageTargets(await runIn({ ...ctx, log: () => undefined }, box, ['apt-get', 'indextargets'], { step: 'reading the package lists' }));
   return { records: readIndexes(targets), conf, status };
 }
 
@@ -391,9 +396,8 @@ async function resolve(ctx: BuildContext, names: string[], installed: Installed,
   const arch = debianArch(ctx);
   if (essential) wanted.push(...[...idx.records.values()].filter((r) => r.essential && (r.architecture === arch || r.architecture === 'all')).map((r) => r.name));
   if (!wanted.length) return [];
-  const out = await run({ ...ctx, log: () => undefined }, 'apt-get', ['install', '--simulate', '-q', '-y', ...new Set(wanted)], {
+  const out = await runIn({ ...ctx, log: () => undefined }, listsSandbox(ctx, idx.conf), ['apt-get', 'install', '--simulate', '-q', '-y', ...new Set(wanted)], {
     step: `resolving ${names.join(' ') || 'the essential set'}`,
-    env: { ...aptEnv(ctx), APT_CONFIG: idx.conf },
   });
   return simulatedInstalls(out).map((p) => {
     const r = idx.records.get(recordKey(p.name, p.version, p.architecture));

@@ -14,7 +14,8 @@ import { gunzipSync } from 'node:zlib';
 import { architectureName, type LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
-import { run } from '../../exec';
+import { toolEnv } from '../../exec';
+import { hostTools, runIn } from '../../sandbox';
 import { fetchBytes, fetchToFile } from './fetch';
 import { BinpkgError, openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
 import { mergeImage } from './merge';
@@ -264,13 +265,15 @@ const has = (ctx: BuildContext, rel: string) => fs.existsSync(path.join(ctx.root
 async function afterMerge(ctx: BuildContext, merged: BinPackage[]): Promise<void> {
   const phases = merged.filter((p) => /\b(preinst|postinst|config)\b/.test(p.raw.DEFINED_PHASES ?? '')).map((p) => p.cpv);
   if (phases.length) (ctx.note ?? ctx.log)(`skipped pkg_preinst/pkg_postinst (native installer): ${phases.join(', ')}; kiln runs ldconfig, systemd-sysusers and systemd-hwdb instead, and no locale-gen or env-update`);
+  // The host's tools, seeing the host read-only: they can write the image and nothing else.
+  const box = hostTools(toolEnv(), [ctx.root]);
   if (has(ctx, 'etc/ld.so.conf') || has(ctx, 'etc/ld.so.conf.d')) {
-    await run(ctx, 'ldconfig', ['-X', '-r', ctx.root], { step: 'updating the image\'s ld.so.cache (ldconfig)' });
+    await runIn(ctx, box, ['ldconfig', '-X', '-r', ctx.root], { step: 'updating the image\'s ld.so.cache (ldconfig)' });
   }
   if (has(ctx, 'usr/lib/sysusers.d')) {
-    await run(ctx, 'systemd-sysusers', [`--root=${ctx.root}`], { step: 'creating system users (systemd-sysusers)' });
+    await runIn(ctx, box, ['systemd-sysusers', `--root=${ctx.root}`], { step: 'creating system users (systemd-sysusers)' });
   }
   if (has(ctx, 'usr/lib/udev/hwdb.d')) {
-    await run(ctx, 'systemd-hwdb', ['update', `--root=${ctx.root}`, '--usr'], { step: 'building the hardware database (systemd-hwdb)' });
+    await runIn(ctx, box, ['systemd-hwdb', 'update', `--root=${ctx.root}`, '--usr'], { step: 'building the hardware database (systemd-hwdb)' });
   }
 }
