@@ -29,21 +29,31 @@ const GENTOO_HOST = tree(path.join(tmp, 'gentoo-host'), {
   'var/db/pkg/sys-apps/sandbox-2.39/SLOT': '0\n',
 });
 
+/**
+ * Stand-ins for the host's tools, found first through KILN_TOOLS_PATH (tools are looked up on the
+ * tools' fixed PATH, never the builder's): each prints "NAME fake 1.0" for --version.
+ */
+const FAKE_BIN = path.join(tmp, 'fake-bin');
+for (const name of ['mmdebstrap', 'apt-get', 'dpkg', 'ldconfig', 'systemd-sysusers', 'systemd-hwdb']) {
+  fs.mkdirSync(FAKE_BIN, { recursive: true });
+  fs.writeFileSync(path.join(FAKE_BIN, name), `#!/bin/sh\necho "${name} fake 1.0"\n`, { mode: 0o755 });
+}
+const FAKE_ENV = { PATH: '/nonexistent', KILN_TOOLS_PATH: FAKE_BIN };
+const fake = (...names: string[]) => Object.fromEntries(names.map((n) => [n, `${n} fake 1.0`]));
+
 const source = (s: Partial<ToolSource>): ToolSource => ({ packageManager: 'apt', variant: null, toolsTree: null, ...s });
-const identity = (s: ToolSource, hostRoot = EMPTY_HOST) => toolsIdentity(s, { root: tmp, env: { PATH: '/nonexistent' }, cacheDir: null, hostRoot });
+const identity = (s: ToolSource, hostRoot = EMPTY_HOST) => toolsIdentity(s, { root: tmp, env: FAKE_ENV, cacheDir: null, hostRoot });
 
 describe("an installer's tools", () => {
   it('apt: the host mmdebstrap, apt-get and dpkg, whatever ToolsTree= says', () => {
-    const missing = { mmdebstrap: 'not installed', 'apt-get': 'not installed', dpkg: 'not installed' };
-    expect(identity(source({}))).toEqual(missing);
-    expect(identity(source({ toolsTree: path.join(tmp, 'tools') }))).toEqual(missing);
+    const host = fake('mmdebstrap', 'apt-get', 'dpkg');
+    expect(identity(source({}))).toEqual(host);
+    expect(identity(source({ toolsTree: path.join(tmp, 'tools') }))).toEqual(host);
     expect(Object.keys(identity(source({})))).toEqual(HOST_TOOLS.apt.map(([cmd]) => cmd));
   });
 
   it("Gentoo's native installer: kiln itself, and the host tools it runs on the image", () => {
-    expect(identity(source({ packageManager: 'portage', variant: 'native', toolsTree: path.join(tmp, 'tools') }))).toEqual({
-      ldconfig: 'not installed', 'systemd-sysusers': 'not installed', 'systemd-hwdb': 'not installed',
-    });
+    expect(identity(source({ packageManager: 'portage', variant: 'native', toolsTree: path.join(tmp, 'tools') }))).toEqual(fake('ldconfig', 'systemd-sysusers', 'systemd-hwdb'));
   });
 
   it('emerge: the tools tree by its digest, which follows its content and modes', () => {
@@ -79,8 +89,8 @@ describe("an installer's tools", () => {
 describe('the fingerprint', () => {
   it('a tools tree Debian does not run is no input: neither a tool line nor its files', () => {
     const root = makeProject({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n[Build]\nToolsTree=mkosi.tools\n', 'mkosi.tools/usr/bin/apt': 'apt\n' });
-    const lines = fingerprintLines(root, undefined, { identity: 'test', cacheDir: null, env: { PATH: '/nonexistent' } });
-    expect(lines.filter((l) => l.startsWith('tool '))).toEqual(['tool mmdebstrap not installed', 'tool apt-get not installed', 'tool dpkg not installed']);
+    const lines = fingerprintLines(root, undefined, { identity: 'test', cacheDir: null, env: FAKE_ENV });
+    expect(lines.filter((l) => l.startsWith('tool '))).toEqual(['tool mmdebstrap mmdebstrap fake 1.0', 'tool apt-get apt-get fake 1.0', 'tool dpkg dpkg fake 1.0']);
     expect(lines.filter((l) => l.includes('mkosi.tools'))).toEqual([]);
   });
 
