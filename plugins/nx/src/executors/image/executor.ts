@@ -44,7 +44,9 @@ export function staleGraph(options: ImageExecutorOptions, context: ExecutorConte
   if (target && declared.join('\n') !== now.join('\n')) return `its outputs are now ${now.join(', ')}, not ${declared.join(', ')}`;
   // Edges to this project's presets only: a user may add implicit dependencies of their own.
   const ours = new Set(facts.presets.map((p) => dependencyName(facts, p.name)));
-  const graphDeps = (context.projectGraph?.dependencies[context.projectName ?? ''] ?? []).map((d) => d.target).filter((t) => ours.has(t)).sort();
+  // One edge may be there twice, static and implicit: a workspace whose Nx cache still has the
+  // static edges an older @kiln/nx declared (Nx restores those while their file is unchanged).
+  const graphDeps = [...new Set((context.projectGraph?.dependencies[context.projectName ?? ''] ?? []).map((d) => d.target))].filter((t) => ours.has(t)).sort();
   const deps = preset.dependencies.map((d) => dependencyName(facts, d)).sort();
   if (context.projectGraph && graphDeps.join() !== deps.join()) return `it now depends on ${deps.join(', ') || 'nothing'}, not ${graphDeps.join(', ') || 'nothing'}`;
   return null;
