@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { nxBin, nxEnv, repo } from './workspace';
+import { initWorkspace, nxBin, nxEnv, removeWorkspace, repo } from './workspace';
 
 jest.setTimeout(900_000);
 
@@ -78,19 +78,10 @@ function suite(daemon: boolean) {
 
   beforeAll(() => {
     fs.cpSync(path.join(repo, 'examples/system'), sys, { recursive: true, filter: (s) => !s.includes('mkosi.output') });
-    fs.symlinkSync(path.join(repo, 'node_modules'), path.join(ws, 'node_modules'));
-    fs.writeFileSync(path.join(ws, 'package.json'), '{ "name": "e2e", "private": true }\n');
-    fs.writeFileSync(path.join(ws, 'nx.json'), '{ "plugins": ["@kiln/nx"] }\n');
-    fs.writeFileSync(path.join(ws, '.gitignore'), 'node_modules\nmkosi.output/\n.nx-cache/\n.nx-data/\nmkosi.local.conf\n.fake-tools/\n');
-    git('init', '-q');
-    git('add', '-A');
-    git('commit', '-qm', 'initial');
+    initWorkspace(ws, 'e2e', ['.fake-tools/']);
   });
 
-  afterAll(() => {
-    if (daemon) spawnSync(process.execPath, [nxBin, 'daemon', '--stop'], { cwd: ws, env, encoding: 'utf8' });
-    fs.rmSync(ws, { recursive: true, force: true });
-  });
+  afterAll(() => removeWorkspace(ws, env, daemon));
 
   describe('nx run system:image', () => {
     let built: Record<string, string>;

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { nxBin, nxEnv, repo } from './workspace';
+import { initWorkspace, nxBin, nxEnv, removeWorkspace } from './workspace';
 
 jest.setTimeout(300_000);
 
@@ -23,7 +23,6 @@ function suite(daemon: boolean) {
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   }
-  const git = (...args: string[]) => sh('git', ['-c', 'user.email=e2e@kiln', '-c', 'user.name=e2e', ...args]);
   const write = (rel: string, text: string) => {
     fs.mkdirSync(path.dirname(path.join(img, rel)), { recursive: true });
     fs.writeFileSync(path.join(img, rel), text);
@@ -46,19 +45,10 @@ function suite(daemon: boolean) {
     write('mkosi.images/base/mkosi.conf', '[Output]\nFormat=directory\n');
     write('mkosi.images/tools/mkosi.conf', '[Output]\nFormat=directory\n');
     write('mkosi.images/app/mkosi.conf', '[Config]\nDependencies=base\n[Output]\nFormat=tar\n');
-    fs.symlinkSync(path.join(repo, 'node_modules'), path.join(ws, 'node_modules'));
-    fs.writeFileSync(path.join(ws, 'package.json'), '{ "name": "e2e-graph", "private": true }\n');
-    fs.writeFileSync(path.join(ws, 'nx.json'), '{ "plugins": ["@kiln/nx"] }\n');
-    fs.writeFileSync(path.join(ws, '.gitignore'), 'node_modules\nmkosi.output/\n.nx-cache/\n.nx-data/\nmkosi.local.conf\n');
-    git('init', '-q');
-    git('add', '-A');
-    git('commit', '-qm', 'initial');
+    initWorkspace(ws, 'e2e-graph');
   });
 
-  afterAll(() => {
-    if (daemon) spawnSync(process.execPath, [nxBin, 'daemon', '--stop'], { cwd: ws, env, encoding: 'utf8' });
-    fs.rmSync(ws, { recursive: true, force: true });
-  });
+  afterAll(() => removeWorkspace(ws, env, daemon));
 
   it('has the edges of Dependencies= and of reading an output', () => {
     expect(edges()).toMatchObject({ img: ['img-app', 'img-base', 'img-tools'], 'img-app': ['img-base'], 'img-base': [], 'img-tools': [] });

@@ -1,4 +1,6 @@
-/** What the e2e suites share: the repository's nx binary and an Nx environment of a temp workspace. */
+/** What the e2e suites share: the repository's nx binary, an Nx environment of a temp workspace, and setting one up. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const repo = path.resolve(__dirname, '../..');
@@ -15,4 +17,30 @@ export function nxEnv(ws: string): Record<string, string | undefined> {
     NX_CACHE_DIRECTORY: path.join(ws, '.nx-cache'),
     NX_WORKSPACE_DATA_DIRECTORY: path.join(ws, '.nx-data'),
   };
+}
+
+/**
+ * Makes `ws` an Nx workspace using this repository's node_modules (so @kiln/nx is the one under
+ * test) and commits it to a fresh git repository. Nx's cache and workspace data, outputs and
+ * mkosi.local.conf are gitignored (the daemon would otherwise watch its own log), plus `ignore`.
+ */
+export function initWorkspace(ws: string, name: string, ignore: string[] = []): void {
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(ws, 'node_modules'));
+  fs.writeFileSync(path.join(ws, 'package.json'), `{ "name": "${name}", "private": true }\n`);
+  fs.writeFileSync(path.join(ws, 'nx.json'), '{ "plugins": ["@kiln/nx"] }\n');
+  fs.writeFileSync(path.join(ws, '.gitignore'), ['node_modules', 'mkosi.output/', '.nx-cache/', '.nx-data/', 'mkosi.local.conf', ...ignore].join('\n') + '\n');
+  for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-qm', 'initial']]) gitIn(ws, ...args);
+}
+
+/** git in `ws` as a fixed e2e user; throws with its output when it fails. */
+export function gitIn(ws: string, ...args: string[]): string {
+  const r = spawnSync('git', ['-c', 'user.email=e2e@kiln', '-c', 'user.name=e2e', ...args], { cwd: ws, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Stops the workspace's daemon (when the suite ran with one) and removes the workspace. */
+export function removeWorkspace(ws: string, env: Record<string, string | undefined>, daemon: boolean): void {
+  if (daemon) spawnSync(process.execPath, [nxBin, 'daemon', '--stop'], { cwd: ws, env, encoding: 'utf8' });
+  fs.rmSync(ws, { recursive: true, force: true });
 }
