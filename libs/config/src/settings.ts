@@ -181,6 +181,15 @@ export const SETTINGS = [
     help: 'OpenPGP keys (armoured or binary keyring) that verify stage3 downloads and signed binary packages.' }),
   s({ name: 'BinpkgSignatures', section: 'Distribution', kind: choice(BINPKG_SIGNATURES), default: 'auto', scope: 'universal', cache: 'value', stage: 'install',
     help: 'Gentoo binary package signatures: auto verifies those present, required refuses unsigned packages.' }),
+  s({ name: 'AcceptKeywords', section: 'Distribution', kind: stringList({ pattern: /^(\*\*|-?~?\*|-?~?[A-Za-z0-9][A-Za-z0-9_-]*)$/, hint: 'KEYWORDS tokens such as ~amd64, **, -*' }), default: [],
+    scope: 'universal', cache: 'value', stage: 'install',
+    help: "Gentoo ACCEPT_KEYWORDS, added to the profile's (the architecture's stable keyword) as make.conf's are: ~amd64 accepts testing packages, ** any." }),
+  s({ name: 'CollisionIgnore', section: 'Distribution', kind: stringList(), default: ['/lib/modules/*', '*.py[co]', '*$py.class'], scope: 'universal', cache: 'value', stage: 'install',
+    help: "Gentoo COLLISION_IGNORE: files (fnmatch patterns, or directories) a package may overwrite although another installed package owns them (portage's default)." }),
+  s({ name: 'ConfigProtect', section: 'Distribution', kind: stringList(), default: ['/etc'], scope: 'universal', cache: 'value', stage: 'install',
+    help: "Gentoo CONFIG_PROTECT: where a package's file that would replace a different existing one is installed as ._cfg0000_<name> beside it instead." }),
+  s({ name: 'ConfigProtectMask', section: 'Distribution', kind: stringList(), default: ['/etc/env.d'], scope: 'universal', cache: 'value', stage: 'install',
+    help: 'Gentoo CONFIG_PROTECT_MASK: exceptions to ConfigProtect=.' }),
 
   // [Output]
   s({ name: 'Format', section: 'Output', kind: choice(FORMATS), default: 'disk', scope: 'local', cache: 'value', stage: 'output', specifier: 't', match: 'Format',

@@ -37,10 +37,11 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-/** A project installing `packages` from the fixture binhost (or `binhost`), as a directory image. */
-function project(packages: string, extra = '', binhost = `${server.url}/binhost`): string {
+/** A project installing `packages` from the fixture binhost (or `binhost`), as a directory image; `files` are added to it. */
+function project(packages: string, extra = '', binhost = `${server.url}/binhost`, files: Record<string, string> = {}): string {
   return tempProject({
     'mkosi.conf': `[Distribution]\nDistribution=gentoo\nArchitecture=x86-64\nBinhosts=${binhost}\n\n[Output]\nFormat=directory\nOutput=image\n\n[Content]\nSourceDateEpoch=1700000000\nPackages=${packages}\n\n[Build]\nPackageCacheDirectory=${cache}\n${extra}`,
+    ...files,
   });
 }
 
@@ -230,5 +231,109 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
     const r = await buildIn(project('app-misc/evil', '', `${server.url}/${path.basename(host)}`));
     expect(r.error).toBeDefined();
     expect(failure(r)).toMatch(/does not match its index or lock \((SIZE|MD5|SHA1) mismatch\)/i);
+  });
+});
+
+describe("portage's masks: KEYWORDS against ACCEPT_KEYWORDS, EAPI, CHOST", () => {
+  /** The error of a build that must fail before anything is installed. */
+  async function refused(root: string): Promise<string> {
+    const r = await buildIn(root);
+    expect(r.error).toBeDefined();
+    expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
+    return failure(r);
+  }
+
+  it('a ~amd64 package is masked on amd64, naming the keyword and AcceptKeywords=~amd64; accepting it installs it', async () => {
+    expect(await refused(project('app-misc/testing'))).toContain(
+      'cannot satisfy "app-misc/testing" (requested): every build that could is masked: app-misc/testing-1.0::gentoo (build 1) (masked by: ~amd64 keyword): it is in testing on amd64: accept it with AcceptKeywords=~amd64',
+    );
+    const ok = project('app-misc/testing', '\n[Distribution]\nAcceptKeywords=~amd64\n');
+    await buildOk(ok);
+    expect(fs.readFileSync(path.join(ok, 'mkosi.output/image/usr/share/testing/README'), 'utf8')).toBe('a ~amd64 package\n');
+  });
+
+  it('ACCEPT_KEYWORDS is incremental as portage reads it: -* drops the profile\'s keyword, ~* and ** accept more', async () => {
+    // "-* ~amd64": only testing packages, so the stable ones are masked ("missing keyword").
+    expect(await refused(project('app-misc/hello-data', '\n[Distribution]\nAcceptKeywords=-* ~amd64\n'))).toMatch(/app-misc\/hello-data-1\.0::gentoo \(build 1\) \(masked by: missing keyword\)/);
+    // ~* accepts any testing keyword; nothing accepts an empty KEYWORDS but **.
+    await buildOk(project('app-misc/testing', '\n[Distribution]\nAcceptKeywords=~*\n'));
+    expect(await refused(project('app-misc/unkeyworded', '\n[Distribution]\nAcceptKeywords=~amd64\n'))).toContain('app-misc/unkeyworded-1.0::gentoo (build 1) (masked by: missing keyword): its KEYWORDS (none) do not name amd64: accept it with AcceptKeywords=**');
+    await buildOk(project('app-misc/unkeyworded', '\n[Distribution]\nAcceptKeywords=**\n'));
+  });
+
+  it('an EAPI portage does not support is masked, and no AcceptKeywords= lifts it', async () => {
+    expect(await refused(project('app-misc/future-eapi', '\n[Distribution]\nAcceptKeywords=**\n'))).toContain('app-misc/future-eapi-1.0::gentoo (build 1) (masked by: EAPI 10): kiln installs packages of EAPI 0 to 9');
+  });
+
+  it('a package built for another CHOST than the profile\'s is masked', async () => {
+    expect(await refused(project('app-misc/musl-built'))).toContain('app-misc/musl-built-1.0::gentoo (build 1) (masked by: CHOST: x86_64-pc-linux-musl): it was built for another system type than the profile\'s CHOST x86_64-pc-linux-gnu');
+  });
+
+  it('a lock is no way around a mask: the locked package is masked as its index entry was', async () => {
+    const root = project('app-misc/testing', '\n[Distribution]\nAcceptKeywords=~amd64\n');
+    expect((await lockIn(root)).error).toBeUndefined();
+    fs.writeFileSync(path.join(root, 'mkosi.conf'), fs.readFileSync(path.join(root, 'mkosi.conf'), 'utf8').replace('AcceptKeywords=~amd64', ''));
+    expect(await refused(root)).toMatch(/the lock does not satisfy Packages= .*masked by: ~amd64 keyword/);
+  });
+});
+
+describe('file collisions (FEATURES=protect-owned) and CONFIG_PROTECT, as a default portage merges', () => {
+  it('a file another installed package owns stops the merge before anything of the package is written, naming both', async () => {
+    const root = project('app-misc/collide');
+    const r = await buildIn(root);
+    expect(r.error).toBeDefined();
+    // /usr/lib/libfake.so.6 is fakelibc's /lib/libfake.so.6 through the merged-usr symlink.
+    expect(failure(r)).toContain('app-misc/collide-1.0 would overwrite files another installed package owns: /usr/bin/hello (owned by app-misc/hello-1.0); /usr/lib/libfake.so.6 (owned by sys-libs/fakelibc-2.40-r1). Package app-misc/collide-1.0 NOT merged');
+    expect(failure(r)).toContain('add the paths to CollisionIgnore=');
+    expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
+  });
+
+  it('CollisionIgnore= lets a package overwrite them (a directory means everything under it)', async () => {
+    const root = project('app-misc/collide', '\n[Distribution]\nCollisionIgnore=/usr/bin/hello /usr/lib\n');
+    await buildOk(root);
+    expect(fs.readFileSync(path.join(root, 'mkosi.output/image/usr/bin/hello'), 'utf8')).toContain('not the real hello');
+  });
+
+  it('a file nobody owns (a skeleton tree\'s) is overwritten, and the log says so', async () => {
+    const root = project('app-misc/hello-data', '', undefined, { 'mkosi.skeleton/usr/share/hello-data/words.txt': 'from the skeleton\n' });
+    const { log } = await buildOk(root);
+    expect(fs.readFileSync(path.join(root, 'mkosi.output/image/usr/share/hello-data/words.txt'), 'utf8')).toBe('hello\nworld\n');
+    expect(log).toContain('app-misc/hello-data-1.0 overwrites files no installed package owns: /usr/share/hello-data/words.txt');
+  });
+
+  describe('CONFIG_PROTECT over a skeleton tree\'s /etc', () => {
+    let image: string;
+    let log: string;
+    beforeAll(async () => {
+      const root = project('app-misc/confd', '', undefined, {
+        'mkosi.skeleton/etc/confd.conf': 'setting = mine\n',
+        'mkosi.skeleton/etc/confd-same.conf': 'same = yes\n',
+        'mkosi.skeleton/etc/env.d/50confd': 'CONFD=mine\n',
+        'mkosi.skeleton/etc/confd.d/.keep_confd': '',
+        // An earlier update already waiting, with other contents: the next number is taken.
+        'mkosi.skeleton/etc/._cfg0000_confd.conf': 'setting = older update\n',
+      });
+      log = (await buildOk(root)).log;
+      image = path.join(root, 'mkosi.output/image');
+    });
+
+    it("keeps the existing file and puts the package's beside it as ._cfgNNNN_<name>", () => {
+      expect(fs.readFileSync(path.join(image, 'etc/confd.conf'), 'utf8')).toBe('setting = mine\n');
+      expect(fs.readFileSync(path.join(image, 'etc/._cfg0000_confd.conf'), 'utf8')).toBe('setting = older update\n');
+      expect(fs.readFileSync(path.join(image, 'etc/._cfg0001_confd.conf'), 'utf8')).toBe('setting = package\n');
+      expect(log).toContain('app-misc/confd-1.0: /etc/confd.conf differs from the file already there, which is kept (CONFIG_PROTECT): the package\'s is /etc/._cfg0001_confd.conf');
+    });
+
+    it('replaces a file with the same contents, and files under CONFIG_PROTECT_MASK or empty .keep files', () => {
+      expect(fs.readdirSync(path.join(image, 'etc')).filter((f) => f.startsWith('._cfg')).sort()).toEqual(['._cfg0000_confd.conf', '._cfg0001_confd.conf']);
+      expect(fs.readFileSync(path.join(image, 'etc/env.d/50confd'), 'utf8')).toBe('CONFD=package\n');
+      expect(fs.readdirSync(path.join(image, 'etc/confd.d'))).toEqual(['.keep_confd']);
+    });
+
+    it("records the package's path and contents in CONTENTS, as portage does", () => {
+      const contents = fs.readFileSync(path.join(image, 'var/db/pkg/app-misc/confd-1.0/CONTENTS'), 'utf8');
+      expect(contents).toMatch(new RegExp(`^obj /etc/confd\\.conf ${createHash('md5').update('setting = package\n').digest('hex')} 1700000000$`, 'm'));
+      expect(contents).not.toContain('._cfg');
+    });
   });
 });

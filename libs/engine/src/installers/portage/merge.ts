@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BinpkgError, type ImageEntry } from './binpkg';
+import { existingDigest, protectedName, type ConfigProtect } from './config-protect';
 
 /** At most this many symlinks are followed resolving one path (Linux's limit). */
 const MAX_LINKS = 40;
@@ -25,6 +26,10 @@ export interface MergeOptions {
   clamp: number;
   /** For messages: the package. */
   label: string;
+  /** CONFIG_PROTECT: a different existing file there is kept, the package's goes to ._cfgNNNN_<name>. */
+  protect?: ConfigProtect;
+  /** Told of each protected file written under a ._cfg name (`real`: where, inside the root). */
+  onProtected?: (name: string, real: string) => void;
 }
 
 /** Splits a member name into checked components; throws on absolute paths, `..` and NULs. */
@@ -70,6 +75,57 @@ export function resolveInRoot(root: string, parts: string[], followLast: boolean
   return path.join(root, ...done);
 }
 
+/**
+ * Reads a package's image once before anything of it is merged: refuses what mergeImage would
+ * refuse part-way (bad names, duplicates, device nodes, hard links to members not seen earlier)
+ * and a member written through a symlink the package itself installs (`usr/x -> /etc`, then
+ * `usr/x/passwd`): a package has no business doing that, and it would write where its CONTENTS
+ * do not say. Returns the package's file and symlink paths ("/usr/bin/x"), for collision checks.
+ */
+export async function planImage(entries: AsyncIterable<ImageEntry>, label: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const files = new Set<string>();
+  const links = new Set<string>();
+  const out: string[] = [];
+  for await (const entry of entries) {
+    const h = entry.header;
+    const parts = memberPath(entry.name, label);
+    if (parts.length === 0) continue;
+    const name = `/${parts.join('/')}`;
+    if (seen.has(name)) throw new BinpkgError(`${label}: member ${name} appears twice: refusing the package`);
+    seen.add(name);
+    for (let i = 1; i < parts.length; i++) {
+      const up = `/${parts.slice(0, i).join('/')}`;
+      if (links.has(up)) throw new BinpkgError(`${label}: member ${name} would be written through the symlink ${up} the package itself installs: refusing the package`);
+      if (files.has(up)) throw new BinpkgError(`${label}: member ${name} is under ${up}, which the package installs as a file: refusing the package`);
+    }
+    switch (h.type) {
+      case 'directory':
+        break;
+      case 'file':
+      case 'contiguous-file':
+        files.add(name);
+        out.push(name);
+        break;
+      case 'link': {
+        const target = entry.linkname === null ? null : `/${memberPath(entry.linkname, label).join('/')}`;
+        if (target === null || !files.has(target)) throw new BinpkgError(`${label}: member ${name} is a hard link to ${entry.linkname ?? '(nothing)'}, which the package has not installed before it: refusing the package`);
+        files.add(name);
+        out.push(name);
+        break;
+      }
+      case 'symlink':
+        if (/[\0\n]/.test(h.linkname ?? '')) throw new BinpkgError(`${label}: symlink ${name} has a newline in its target: refusing the package`);
+        links.add(name);
+        out.push(name);
+        break;
+      default:
+        throw new BinpkgError(`${label}: member ${name} is a ${h.type}: binary packages may not create device nodes or FIFOs; refusing the package`);
+    }
+  }
+  return out;
+}
+
 /** Merges a package's image into `root`; returns its CONTENTS lines. */
 export async function mergeImage(entries: AsyncIterable<ImageEntry>, root: string, opts: MergeOptions): Promise<string[]> {
   const { label } = opts;
@@ -100,6 +156,21 @@ export async function mergeImage(entries: AsyncIterable<ImageEntry>, root: strin
     fs.unlinkSync(real);
   };
 
+  /** Whether CONFIG_PROTECT applies: a protected path where a file or symlink already is. */
+  const protectedHere = (name: string, real: string): boolean => {
+    if (!opts.protect?.isProtected(name)) return false;
+    const st = fs.lstatSync(real, { throwIfNoEntry: false });
+    return !!st && (st.isFile() || st.isSymbolicLink());
+  };
+  /** Where a protected member goes: its own path when what is there is the same, else a ._cfg name. */
+  const placeProtected = (name: string, real: string, md5: string, link: string | null): string => {
+    const there = existingDigest(real);
+    if (there && there.md5 === md5 && there.link === link) return real;
+    const aside = protectedName(real, md5, link);
+    opts.onProtected?.(name, aside);
+    return aside;
+  };
+
   for await (const entry of entries) {
     const h = entry.header;
     const parts = memberPath(entry.name, label);
@@ -127,10 +198,14 @@ export async function mergeImage(entries: AsyncIterable<ImageEntry>, root: strin
         listDirs(parts, parts.length - 1);
         const parent = resolveInRoot(root, parts.slice(0, -1), true);
         fs.mkdirSync(parent, { recursive: true });
-        const real = path.join(parent, parts[parts.length - 1]);
-        replaceable(real, `file ${name}`);
+        let real = path.join(parent, parts[parts.length - 1]);
+        // A protected file is written aside first: only its md5 says whether it may replace what is there.
+        const guarded = protectedHere(name, real) && !(h.size === 0 && parts[parts.length - 1].startsWith('.keep'));
+        const target = guarded ? path.join(parent, `.kiln-merging-${process.pid}-${parts[parts.length - 1]}`) : real;
+        if (guarded) fs.rmSync(target, { force: true });
+        else replaceable(real, `file ${name}`);
         const md5 = createHash('md5');
-        const out = await fs.promises.open(real, 'wx', 0o600);
+        const out = await fs.promises.open(target, 'wx', 0o600);
         try {
           for await (const chunk of entry.stream) {
             md5.update(chunk);
@@ -138,6 +213,11 @@ export async function mergeImage(entries: AsyncIterable<ImageEntry>, root: strin
           }
         } finally {
           await out.close();
+        }
+        if (guarded) {
+          const digest = md5.copy().digest('hex');
+          real = placeProtected(name, real, digest, null);
+          fs.renameSync(target, real);
         }
         const mtime = mtimeOf(h);
         fs.lchownSync(real, h.uid, h.gid);
@@ -155,7 +235,11 @@ export async function mergeImage(entries: AsyncIterable<ImageEntry>, root: strin
         listDirs(parts, parts.length - 1);
         const parent = resolveInRoot(root, parts.slice(0, -1), true);
         fs.mkdirSync(parent, { recursive: true });
-        const real = path.join(parent, parts[parts.length - 1]);
+        let real = path.join(parent, parts[parts.length - 1]);
+        if (protectedHere(name, real)) {
+          real = placeProtected(name, real, of.md5, null);
+          if (real !== path.join(parent, parts[parts.length - 1])) fs.rmSync(real, { force: true });
+        }
         replaceable(real, `hard link ${name}`);
         fs.linkSync(of.real, real);
         files.set(name, { ...of, real });
@@ -167,7 +251,11 @@ export async function mergeImage(entries: AsyncIterable<ImageEntry>, root: strin
         listDirs(parts, parts.length - 1);
         const parent = resolveInRoot(root, parts.slice(0, -1), true);
         fs.mkdirSync(parent, { recursive: true });
-        const real = path.join(parent, parts[parts.length - 1]);
+        let real = path.join(parent, parts[parts.length - 1]);
+        if (protectedHere(name, real)) {
+          real = placeProtected(name, real, createHash('md5').update(h.linkname).digest('hex'), h.linkname);
+          if (real !== path.join(parent, parts[parts.length - 1])) fs.rmSync(real, { force: true });
+        }
         const st = fs.lstatSync(real, { throwIfNoEntry: false });
         // baselayout's /lib -> usr/lib over a /lib a base tree already has as the same link.
         if (st?.isSymbolicLink() && fs.readlinkSync(real) === h.linkname) fs.unlinkSync(real);

@@ -18,10 +18,14 @@ import { toolEnv } from '../../exec';
 import { hostTools, runIn } from '../../sandbox';
 import { fetchBytes, fetchToFile } from './fetch';
 import { BinpkgError, openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
-import { mergeImage } from './merge';
+import { maskReasons, profileChost, type MaskPolicy } from './masks';
+import { ConfigProtect } from './config-protect';
+import { findCollisions, Owners } from './collisions';
+import { mergeImage, planImage } from './merge';
 import { parsePackagesIndex, type BinPackage } from './packages-index';
 import { idependsOf, resolve } from './resolve';
 import { addToWorld, readVdb, writeVdbEntry } from './vdb';
+import { gentooProfile } from './profile';
 
 /** Downloads at once: enough to hide latency, few enough for a small binhost. */
 const PARALLEL = 4;
@@ -47,6 +51,12 @@ export function signaturePolicy(ctx: BuildContext): SignaturePolicy {
     required: cfg(ctx, 'BinpkgSignatures') === 'required',
     skip: !cfg(ctx, 'RepositoryKeyCheck'),
   };
+}
+
+/** What portage would mask here: the profile's keyword and CHOST, AcceptKeywords= on top. */
+export function maskPolicy(ctx: BuildContext): MaskPolicy {
+  const arch = gentooArch(ctx);
+  return { arch, acceptKeywords: cfg(ctx, 'AcceptKeywords'), chost: profileChost(arch, gentooProfile(ctx).path) };
 }
 
 /** Every binhost's index, in Binhosts= order (`Packages.gz` first, as portage does). */
@@ -97,7 +107,8 @@ export function lockedOf(ctx: BuildContext, p: BinPackage): LockedPackage {
 export async function resolveNative(ctx: BuildContext, atoms: string[], installed: BinPackage[]): Promise<LockedPackage[]> {
   const available = await fetchIndexes(ctx);
   try {
-    return resolve({ atoms, available, installed }).install.map((p) => lockedOf(ctx, p));
+    const policy = maskPolicy(ctx);
+    return resolve({ atoms, available, installed, masked: (p) => maskReasons(p, policy) }).install.map((p) => lockedOf(ctx, p));
   } catch (e) {
     throw new BuildError((e as Error).message, ctx.preset.name);
   }
@@ -172,7 +183,7 @@ function entryOf(p: LockedPackage, pkg: Binpkg): BinPackage {
   const meta = (k: string) => (pkg.metadata.get(k)?.toString('utf8') ?? '').replace(/\s+/g, ' ').trim();
   const fields: [string, string][] = [['CPV', `${p.name}-${p.version}`], ['SIZE', String(p.size)], ['PATH', p.path ?? '']];
   if (p['build-id'] !== undefined) fields.push(['BUILD_ID', String(p['build-id'])]);
-  for (const k of ['SLOT', 'USE', 'IUSE', 'EAPI', 'RDEPEND', 'PDEPEND', 'IDEPEND', 'DEFINED_PHASES']) if (meta(k)) fields.push([k, meta(k)]);
+  for (const k of ['SLOT', 'USE', 'IUSE', 'EAPI', 'KEYWORDS', 'CHOST', 'RDEPEND', 'PDEPEND', 'IDEPEND', 'DEFINED_PHASES']) if (meta(k)) fields.push([k, meta(k)]);
   if (p.sha1) fields.push(['SHA1', p.sha1]);
   const text = `\n\n${fields.map(([k, v]) => `${k}: ${v}`).join('\n')}\n`;
   return parsePackagesIndex(text, p.repository, `${p.name}-${p.version} metadata`).packages[0];
@@ -225,7 +236,9 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
   const installed = readVdb(ctx.root);
   let order: BinPackage[];
   try {
-    order = resolve({ atoms, available: opened.map((o) => o.entry), installed }).install;
+    // The package's own metadata is masked as its index entry would be (a lock is no way around a mask).
+    const policy = maskPolicy(ctx);
+    order = resolve({ atoms, available: opened.map((o) => o.entry), installed, masked: (p) => maskReasons(p, policy) }).install;
   } catch (e) {
     throw new BuildError(`the lock does not satisfy Packages= (${(e as Error).message}); run kiln lock`, label);
   }
@@ -235,15 +248,26 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
   for (const o of sequence) rest.delete(o);
   sequence.push(...rest); // locked but not needed by the atoms (a lock made for more): still installed, last
 
+  const owners = new Owners(ctx.root);
+  const protect = new ConfigProtect(ctx.root, cfg(ctx, 'ConfigProtect'), cfg(ctx, 'ConfigProtectMask'));
   for (const { p, pkg, md5, file } of sequence) {
     const [category, pf] = [p.name.split('/')[0], `${p.name.split('/')[1]}-${p.version}`];
-    ctx.log(`Merging ${category}/${pf}${p['build-id'] !== undefined ? ` (build ${p['build-id']})` : ''}`);
-    const contents = await mergeImage(pkg.image(), ctx.root, { clamp: ctx.sourceDateEpoch, label: `${category}/${pf}` }).catch((e: Error) => {
-      // A package refused while merging (a path escape, a device node) leaves the cache too.
+    const cpv = `${category}/${pf}`;
+    // A package refused for what it is (a path escape, a device node, a truncated stream) leaves the cache too.
+    const refused = (e: Error): never => {
       if (e instanceof BinpkgError) fs.rmSync(file, { force: true });
       throw new BuildError(e.message, label);
-    });
+    };
+    // Read whole and checked before a file of it is written; then the collisions, as portage does.
+    const paths = await planImage(pkg.image(), cpv).catch(refused);
+    const { owned, unowned } = findCollisions(ctx.root, owners, { paths, ignore: cfg(ctx, 'CollisionIgnore'), protect });
+    if (owned.size) throw new BuildError(collisionMessage(cpv, owned), label);
+    if (unowned.length) (ctx.note ?? ctx.log)(`${cpv} overwrites files no installed package owns: ${unowned.join(', ')}`);
+    ctx.log(`Merging ${cpv}${p['build-id'] !== undefined ? ` (build ${p['build-id']})` : ''}`);
+    const onProtected = (name: string, real: string) => (ctx.note ?? ctx.log)(`${cpv}: ${name} differs from the file already there, which is kept (CONFIG_PROTECT): the package's is /${path.relative(ctx.root, real)}`);
+    const contents = await mergeImage(pkg.image(), ctx.root, { clamp: ctx.sourceDateEpoch, label: cpv, protect, onProtected }).catch(refused);
     writeVdbEntry(ctx.root, { category, pf, metadata: pkg.metadata, contents, binpkgMd5: md5 });
+    owners.add(cpv, contents);
   }
   addToWorld(ctx.root, atoms.map((a) => worldAtom(a)));
   fs.rmSync(path.join(ctx.work, 'binpkgs'), { recursive: true, force: true });
@@ -251,6 +275,13 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
   const idepend = idependsOf(sequence.map((o) => o.entry));
   if (idepend.length) (ctx.note ?? ctx.log)(`not installed (IDEPEND belongs to the building root, not the image): ${idepend.join(', ')}`);
   await afterMerge(ctx, sequence.map((o) => o.entry));
+}
+
+/** Portage's "Detected file collision(s)" with protect-owned, on one line, and how to allow them. */
+function collisionMessage(cpv: string, owned: Map<string, string[]>): string {
+  const list = [...owned].map(([owner, files]) => `${files.slice(0, 5).join(', ')}${files.length > 5 ? ` and ${files.length - 5} more` : ''} (owned by ${owner})`);
+  const first = [...owned.values()][0][0];
+  return `${cpv} would overwrite files another installed package owns: ${list.join('; ')}. Package ${cpv} NOT merged (file collision, as portage's FEATURES=protect-owned refuses it); if the packages may share them, add the paths to CollisionIgnore= (e.g. CollisionIgnore=${first})`;
 }
 
 /** The cat/pn a world file lists for a requested atom. */

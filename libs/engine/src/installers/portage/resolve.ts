@@ -12,6 +12,7 @@
 import { atomMatches, depToString, parseAtom, parseDeps, reduceDeps, type Atom, type DepNode } from './atom';
 import type { BinPackage } from './packages-index';
 import { compareGentooVersions as compareVersions } from '@kiln/config';
+import { describeMasked, type MaskReason } from './masks';
 
 export interface ResolveRequest {
   /** What the user asked for (Packages=): "app-misc/hello", ">=sys-libs/fakelibc-2". */
@@ -20,6 +21,8 @@ export interface ResolveRequest {
   available: BinPackage[];
   /** What the image already has (a base tree): satisfies dependencies without reinstalling. */
   installed?: BinPackage[];
+  /** Why a package may not be installed (masks.ts); masked packages are never chosen. */
+  masked?: (p: BinPackage) => MaskReason[];
 }
 
 export interface Resolution {
@@ -117,6 +120,8 @@ class Resolver {
     private readonly installed: Map<string, BinPackage[]>,
     /** Per slot, the atoms an earlier attempt found its package must satisfy. */
     private readonly learned: Map<string, Atom[]>,
+    /** The masked builds by cat/pn, with why: named when only they would do. */
+    private readonly masked: Map<string, { p: BinPackage; reasons: MaskReason[] }[]> = new Map(),
   ) {
     this.installedBySlot = new Map([...installed.values()].flat().map((p) => [slotKey(p), p]));
     // What is installed may block what gets chosen (not each other: that is the base tree's business).
@@ -283,6 +288,12 @@ class Resolver {
   private unsatisfiable(n: Need): ResolveError {
     const { atom } = n;
     const known = [...(this.available.get(atom.cp) ?? []), ...(this.installed.get(atom.cp) ?? [])];
+    // As emerge: "All ebuilds that could satisfy ... have been masked", each with its reasons.
+    const masked = (this.masked.get(atom.cp) ?? []).filter((m) => atomMatches(atom, m.p));
+    if (masked.length && !known.some((p) => atomMatches(atom, p))) {
+      masked.sort((a, b) => compareVersions(b.p.version, a.p.version));
+      return new ResolveError(`cannot satisfy ${path(n)}: every build that could is masked: ${masked.map((m) => describeMasked(m.p, m.reasons)).join('; ')}`);
+    }
     if (!known.length) return new ResolveError(`cannot satisfy ${path(n)}: the binhosts have no ${atom.cp}`);
     // Name the builds that only the USE dependencies rule out, with their USE.
     const plain = { ...atom, use: [] };
@@ -326,13 +337,16 @@ export function resolve(req: ResolveRequest): Resolution {
   });
   const blocker = atoms.find((a) => a.blocker);
   if (blocker) throw new ResolveError(`"${blocker.text}" is a blocker: ask for packages to install, blockers only make sense in dependencies`);
-  const available = byCp(req.available);
+  const masks = req.available.map((p) => ({ p, reasons: req.masked?.(p) ?? [] }));
+  const available = byCp(masks.filter((m) => !m.reasons.length).map((m) => m.p));
+  const masked = new Map<string, { p: BinPackage; reasons: MaskReason[] }[]>();
+  for (const m of masks) if (m.reasons.length) masked.set(`${m.p.category}/${m.p.pn}`, [...(masked.get(`${m.p.category}/${m.p.pn}`) ?? []), m]);
   const installed = byCp(req.installed ?? []);
   const learned = new Map<string, Atom[]>();
   // Ends: every retry learns an atom more for a slot, and there are finitely many.
   for (;;) {
     try {
-      const state = new Resolver(available, installed, learned).run(atoms);
+      const state = new Resolver(available, installed, learned, masked).run(atoms);
       return { install: installOrder(state), world: [...new Set(atoms.map((a) => a.cp))].sort() };
     } catch (e) {
       if (!(e instanceof Retry)) throw e;
