@@ -192,10 +192,13 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
   async function evilBinhost(spec: Record<string, unknown>): Promise<string> {
     const dir = path.join(fx, `evil-${++evil}`);
     const rel = 'app-misc/evil/evil-1.0-1.gpkg.tar';
-    const parts = await g.makeGpkgParts({ category: 'app-misc', pf: 'evil-1.0', buildId: 1, metadata: { EAPI: '8', SLOT: '0', KEYWORDS: 'amd64', DESCRIPTION: 'evil' }, files: [{ path: '/usr/share/evil/ok', content: 'fine\n' }], comp: 'zst', sign: null, ...spec });
+    const { mangle, ...rest } = spec as { mangle?: (b: Buffer) => Buffer };
+    const parts = await g.makeGpkgParts({ category: 'app-misc', pf: 'evil-1.0', buildId: 1, metadata: { EAPI: '8', SLOT: '0', KEYWORDS: 'amd64', DESCRIPTION: 'evil' }, files: [{ path: '/usr/share/evil/ok', content: 'fine\n' }], comp: 'zst', sign: null, ...rest });
+    // `mangle`: the binhost serves (and indexes) other bytes than the writer made, e.g. a truncated file.
+    const buffer: Buffer = mangle ? mangle(parts.buffer) : parts.buffer;
     fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), parts.buffer);
-    g.writePackagesIndex(dir, { ARCH: 'amd64', TIMESTAMP: 1700000000, VERSION: 0 }, [g.packageIndexEntry({ buffer: parts.buffer, cpv: 'app-misc/evil-1.0', path: rel, metadata: parts.metadata, mtime: 1700000000 })]);
+    fs.writeFileSync(path.join(dir, rel), buffer);
+    g.writePackagesIndex(dir, { ARCH: 'amd64', TIMESTAMP: 1700000000, VERSION: 0 }, [g.packageIndexEntry({ buffer, cpv: 'app-misc/evil-1.0', path: rel, metadata: parts.metadata, mtime: 1700000000 })]);
     return dir;
   }
 
@@ -204,6 +207,16 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
     ['an absolute member', { files: [{ name: '/tmp/kiln-evil-absolute', content: 'x\n' }] }, /is an absolute path: refusing the package|is not under image\//],
     ['a device node', { files: [{ path: '/dev/evil', type: 'chardev', devmajor: 1, devminor: 3 }] }, /binary packages may not create device nodes/],
     ['a hard link to an unseen member', { order: 'given', files: [{ path: '/usr/bin/link', type: 'hardlink', linkname: 'image/etc/shadow' }] }, /hard link to .*which the package has not installed before it/],
+    ['a symlink, then a file written through it', { rawImageEntries: [{ name: 'image/usr/share/evil/link', type: 'symlink', linkname: '/tmp' }, { name: 'image/usr/share/evil/link/kiln-evil-through', content: 'x\n' }] }, /app-misc\/evil-1\.0: member \/usr\/share\/evil\/link\/kiln-evil-through would be written through the symlink \/usr\/share\/evil\/link the package itself installs: refusing the package/],
+    ['a device node after a file (nothing of the package is merged)', { rawImageEntries: [{ name: 'image/usr/share/evil/zz-null', type: 'character-device', devmajor: 1, devminor: 3 }] }, /app-misc\/evil-1\.0: member \/usr\/share\/evil\/zz-null is a character-device/],
+    ['a metadata/.. member', { tamper: { metadataTar: (t: object[]) => [...t, { name: 'metadata/..', content: 'x\n' }] } }, /evil-1\.0-1\.gpkg\.tar: metadata member "metadata\/\.\." is not a file under metadata\/: refusing the package/],
+    ['a metadata/../ member', { tamper: { metadataTar: (t: object[]) => [...t, { name: 'metadata/../../../tmp/kiln-evil-escape', content: 'x\n' }] } }, /evil-1\.0-1\.gpkg\.tar: metadata member "metadata\/\.\.\/.*" is not a file under metadata\//],
+    ['an absolute metadata member', { tamper: { metadataTar: (t: object[]) => [...t, { name: '/tmp/kiln-evil-absolute', content: 'x\n' }] } }, /evil-1\.0-1\.gpkg\.tar: metadata member "\/tmp\/kiln-evil-absolute" is not a file under metadata\//],
+    ['a device node in the metadata', { tamper: { metadataTar: (t: object[]) => [...t, { name: 'metadata/null', type: 'character-device', devmajor: 1, devminor: 3 }] } }, /evil-1\.0-1\.gpkg\.tar: metadata member "metadata\/null" is not a file under metadata\//],
+    ['a hard link in the metadata', { tamper: { metadataTar: (t: object[]) => [...t, { name: 'metadata/link', type: 'link', linkname: 'metadata/nowhere' }] } }, /evil-1\.0-1\.gpkg\.tar: metadata member "metadata\/link" is not a file under metadata\//],
+    ['a symlink in the metadata', { tamper: { metadataTar: (t: object[]) => [...t, { name: 'metadata/sym', type: 'symlink', linkname: '/etc/shadow' }] } }, /evil-1\.0-1\.gpkg\.tar: metadata member "metadata\/sym" is not a file under metadata\//],
+    ['a truncated package its index describes', { mangle: (b: Buffer) => b.subarray(0, b.length - 1536 - 700) }, /evil-1\.0-1\.gpkg\.tar: the package is truncated \(its tar ends inside a member\); refusing the package/],
+    ['a truncated image inside a package whose Manifest describes it', { tamper: { members: (m: { name: string; content: Buffer }[]) => m.map((x) => (x.name.startsWith('image.tar') ? { ...x, content: x.content.subarray(0, Math.floor(x.content.length / 2)) } : x)) } }, /evil-1\.0-1\.gpkg\.tar: image\.tar\.zst is damaged: zstd failed .*; refusing the package|evil-1\.0-1\.gpkg\.tar: the package is truncated/],
     ['a wrong hash in the Manifest', { tamper: { manifest: (lines: string[]) => lines.map((l) => (l.startsWith('DATA image') ? l.replace(/BLAKE2B [0-9a-f]{8}/, 'BLAKE2B 00000000') : l)) } }, /does not match its Manifest BLAKE2B/],
     ['a member missing from the Manifest', { tamper: { manifest: (lines: string[]) => lines.filter((l) => !l.startsWith('DATA metadata')) } }, /has no Manifest entry/],
   ];
@@ -217,9 +230,26 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
     expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
     expect(fs.existsSync('/tmp/kiln-evil-escape')).toBe(false);
     expect(fs.existsSync('/tmp/kiln-evil-absolute')).toBe(false);
+    expect(fs.existsSync('/tmp/kiln-evil-through')).toBe(false);
+    // One line naming the package, never a bare "Unexpected end of data" or a stack trace.
+    expect(failure(r)).not.toMatch(/\n\s+at |^Unexpected end of data/m);
     // The refused package does not stay in the package cache.
     const cached = fs.readdirSync(path.join(cache, 'gentoo'), { recursive: true }).map(String).filter((f) => f.endsWith('evil-1.0-1.gpkg.tar'));
     expect(cached).toEqual([]);
+  });
+
+  it('a truncated package in the cache is fetched again', async () => {
+    const host = await evilBinhost({});
+    const root = project('app-misc/evil', '', `${server.url}/${path.basename(host)}`);
+    await buildOk(root);
+    const cached = fs.readdirSync(path.join(cache, 'gentoo'), { recursive: true }).map(String).filter((f) => f.endsWith('evil-1.0-1.gpkg.tar'));
+    expect(cached).toHaveLength(1);
+    const file = path.join(cache, 'gentoo', cached[0]);
+    const whole = fs.readFileSync(file);
+    fs.writeFileSync(file, whole.subarray(0, whole.length - 4096));
+    await buildOk(root, { force: true });
+    expect(fs.readFileSync(file).equals(whole)).toBe(true);
+    fs.rmSync(file);
   });
 
   it('a package that does not match its index is refused before it is opened', async () => {

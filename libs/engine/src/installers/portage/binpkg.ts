@@ -101,7 +101,7 @@ async function openGpkg(file: string, work: string, policy: SignaturePolicy): Pr
   let prefix: string | null = null;
   const extract = tar.extract();
   const reading = feed(fs.createReadStream(file), extract, label);
-  for await (const entry of extract) {
+  for await (const entry of readable(extract, label)) {
     const h = entry.header;
     const parts = h.name.split('/');
     if (h.name.startsWith('/') || parts.length !== 2 || !parts[0] || !parts[1] || parts[1] === '.' || parts[1] === '..') fail(`member "${h.name}" is not <basename>/<file>: refusing the package`);
@@ -171,14 +171,15 @@ async function openGpkg(file: string, work: string, policy: SignaturePolicy): Pr
   }
 
   const metadata = new Map<string, Buffer>();
-  for await (const entry of tarEntries(members.get(metadataName)!.saved, suffixOf(metadataName), label)) {
+  for await (const entry of tarEntries(members.get(metadataName)!.saved, suffixOf(metadataName), label, undefined, metadataName)) {
     const name = entry.header.name.replace(/^\.\//, '');
     const m = /^metadata\/([^/]+)$/.exec(name);
     if (entry.header.type === 'directory' && /^metadata\/?$/.test(name)) {
       entry.resume();
       continue;
     }
-    if (!m || entry.header.type !== 'file') fail(`metadata member "${entry.header.name}" is not a file under metadata/`);
+    if (!m || m[1] === '.' || m[1] === '..' || entry.header.type !== 'file') fail(`metadata member "${entry.header.name}" is not a file under metadata/: refusing the package`);
+    if (metadata.has(m![1])) fail(`metadata member "${entry.header.name}" appears twice: refusing the package`);
     metadata.set(m![1], await readAll(entry));
   }
   const imageFile = members.get(imageName)!.saved;
@@ -186,7 +187,7 @@ async function openGpkg(file: string, work: string, policy: SignaturePolicy): Pr
     format: 'gpkg',
     signed,
     metadata,
-    image: () => imageEntries(tarEntries(imageFile, suffixOf(imageName), label), 'image/'),
+    image: () => imageEntries(tarEntries(imageFile, suffixOf(imageName), label, undefined, imageName), 'image/'),
   };
 }
 
@@ -252,7 +253,7 @@ function suffixOf(member: string): string {
 }
 
 /** The entries of a (compressed) tar file, or of its first `end` bytes. */
-async function* tarEntries(file: string, comp: string, label: string, end?: number): AsyncGenerator<EntryStream> {
+async function* tarEntries(file: string, comp: string, label: string, end?: number, what = 'its image'): AsyncGenerator<EntryStream> {
   const input = fs.createReadStream(file, end === undefined ? {} : { end: end - 1 });
   let source: Readable = input;
   let child: ReturnType<typeof spawn> | null = null;
@@ -273,10 +274,19 @@ async function* tarEntries(file: string, comp: string, label: string, end?: numb
   const extract = tar.extract();
   const reading = feed(source, extract, label);
   try {
-    for await (const entry of extract) yield entry as unknown as EntryStream;
-    await reading;
+    try {
+      for await (const entry of readable(extract, label)) yield entry as unknown as EntryStream;
+      await reading;
+    } catch (e) {
+      // A damaged compressed stream: what the decompressor says is the better reason.
+      // Drained, the decompressor of a finite file ends by itself; its exit code says if it failed.
+      child?.stdout!.resume();
+      const code = child ? await exited.catch(() => 0) : 0;
+      if (code !== 0) throw new BinpkgError(`${label}: ${what} is damaged: ${DECOMPRESS[comp][0]} failed (exit code ${code}): ${stderr.trim() || 'no message'}; refusing the package`);
+      throw e;
+    }
     const code = await exited;
-    if (code !== 0) throw new BinpkgError(`${label}: ${DECOMPRESS[comp][0]} failed (exit code ${code}): ${stderr.trim()}`);
+    if (code !== 0) throw new BinpkgError(`${label}: ${what} is damaged: ${DECOMPRESS[comp][0]} failed (exit code ${code}): ${stderr.trim() || 'no message'}; refusing the package`);
   } finally {
     if (child && child.exitCode === null) child.kill();
     input.destroy();
@@ -304,6 +314,20 @@ async function* imageEntries(entries: AsyncIterable<EntryStream>, under: string)
     yield { header: entry.header, name, linkname: entry.header.type === 'link' ? linkname : null, stream: entry };
     // An entry the consumer did not read must still be drained for the next one to come.
     entry.resume();
+  }
+}
+
+/**
+ * A tar extractor's entries; its failures (a stream that ends inside a member: tar-stream's bare
+ * "Unexpected end of data") become BinpkgErrors naming the package and the reason.
+ */
+async function* readable(extract: tar.Extract, label: string): AsyncGenerator<EntryStream> {
+  try {
+    for await (const entry of extract) yield entry as unknown as EntryStream;
+  } catch (e) {
+    if (e instanceof BinpkgError) throw e;
+    const m = (e as Error).message;
+    throw new BinpkgError(`${label}: ${/unexpected end/i.test(m) ? 'the package is truncated (its tar ends inside a member)' : `cannot read its tar (${m})`}; refusing the package`);
   }
 }
 

@@ -34,7 +34,7 @@ export function writeVdbEntry(root: string, e: VdbEntry): void {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true, mode: 0o755 });
   for (const [key, value] of e.metadata) {
-    if (!/^[A-Za-z0-9_.+-]+$/.test(key) || key === 'CONTENTS' || key === 'COUNTER') continue;
+    if (!/^[A-Za-z0-9_.+-]+$/.test(key) || key === '.' || key === '..' || key === 'CONTENTS' || key === 'COUNTER') continue;
     fs.writeFileSync(path.join(tmp, key), value, { mode: 0o644 });
   }
   fs.writeFileSync(path.join(tmp, 'CONTENTS'), e.contents.map((l) => `${l}\n`).join(''), { mode: 0o644 });
