@@ -56,7 +56,8 @@ function context(config: Record<string, unknown>): BuildContext & { lines: strin
       config: {
         Distribution: 'gentoo', Release: '23.0', Architecture: 'x86-64', PortageProfile: null, SandboxTrees: [], Binhosts: ['http://127.0.0.1:1/binhost'],
         RepositoryKeyCheck: true, BinpkgSignatures: 'auto', GentooKeyring: `${fx}/keys/test.gpg`, Mirror: server.url, ToolsTree: null,
-        PackageCacheDirectory: path.join(work, 'cache'), PortageSnapshot: 'latest', ...config,
+        PackageCacheDirectory: path.join(work, 'cache'), PortageSnapshot: 'latest',
+        AcceptKeywords: [], CollisionIgnore: ['/lib/modules/*', '*.py[co]', '*$py.class'], ConfigProtect: ['/etc'], ConfigProtectMask: ['/etc/env.d'], ...config,
       },
     } as unknown as BuildContext['preset'],
     root: path.join(work, 'root'),
@@ -255,6 +256,10 @@ describe('the emerge run', () => {
     expect(files['etc/portage/profile/packages']).toMatch(/^-\*$/m);
     expect(files['etc/portage/binrepos.conf/kiln.conf']).toContain('[kiln-1]\npriority = 100\nsync-uri = https://a.example/bin\nlocation = /tmp/kiln/binhost/kiln-1\nverify-signature = false\n');
     expect(files['etc/portage/binrepos.conf/kiln.conf']).toContain('[kiln-2]\npriority = 99\nsync-uri = https://b.example/bin\n');
+    // The native installer's rules, for portage: "$" escaped as make.globals writes it.
+    expect(files['etc/portage/make.conf']).toContain('COLLISION_IGNORE="/lib/modules/* *.py[co] *\\$py.class"\nCONFIG_PROTECT="-* /etc"\nCONFIG_PROTECT_MASK="-* /etc/env.d"\n');
+    expect(files['etc/portage/make.conf']).not.toContain('ACCEPT_KEYWORDS');
+    expect(portageConfig(context({ AcceptKeywords: ['~amd64'] }), false).files['etc/portage/make.conf']).toContain('ACCEPT_KEYWORDS="~amd64"\n');
     const required = portageConfig(context({ BinpkgSignatures: 'required' }), true).files;
     expect(required['etc/portage/make.conf']).toContain('binpkg-request-signature');
     expect(required['etc/portage/make.conf']).not.toContain('getbinpkg"');

@@ -60,8 +60,9 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function project(packages: string, extra = ''): string {
+function project(packages: string, extra = '', files: Record<string, string> = {}): string {
   return tempProject({
+    ...files,
     'mkosi.conf':
       `[Distribution]\nDistribution=gentoo\nArchitecture=x86-64\nBinhosts=${server.url}/binhost\nMirror=${server.url}\nGentooInstaller=emerge\nGentooKeyring=${fx}/keys/test.gpg\n${extra}\n` +
       `[Output]\nFormat=directory\nOutput=image\n\n[Content]\nSourceDateEpoch=1700000000\nPackages=${packages}\nCleanPackageMetadata=no\n\n` +
@@ -148,5 +149,71 @@ suite('emerge (real portage) in a namespace over a read-only tools tree', () => 
     expect(u.error).toBeDefined();
     expect(fs.existsSync(path.join(unsigned, 'mkosi.output/image'))).toBe(false);
     expect(listing(tools)).toBe(toolsBefore);
+  });
+});
+
+/**
+ * The rules the native installer takes from portage (issue 14 item 9), held against portage
+ * itself: the same project built by emerge and by the native installer either fails for the same
+ * reason or gives the same files.
+ */
+suite("portage's masks, collisions and CONFIG_PROTECT: emerge and the native installer agree", () => {
+  /** Builds with emerge and natively; both results. */
+  async function both(packages: string, extra = '', files: Record<string, string> = {}) {
+    const emerge = project(packages, extra, files);
+    const native = project(packages, `${extra}GentooInstaller=native\n`, files);
+    const [e, n] = [await buildIt(emerge), await buildIn(native)];
+    return { emerge: { root: emerge, run: e, image: path.join(emerge, 'mkosi.output/image') }, native: { root: native, run: n, image: path.join(native, 'mkosi.output/image') } };
+  }
+  const output = (run: { log: string; error?: unknown }) => `${run.log}\n${run.error ? failure(run as Parameters<typeof failure>[0]) : ''}`;
+
+  const masked: [string, string, string, RegExp, RegExp][] = [
+    ['a ~amd64 package on amd64', 'app-misc/testing', '', /masked by: ~amd64 keyword/, /masked by: ~amd64 keyword/],
+    ['a package without KEYWORDS', 'app-misc/unkeyworded', 'AcceptKeywords=~amd64\n', /masked by: missing keyword/, /masked by: missing keyword/],
+    ['an unsupported EAPI', 'app-misc/future-eapi', 'AcceptKeywords=**\n', /masked by: EAPI 10/, /masked by: EAPI 10/],
+    ['another CHOST', 'app-misc/musl-built', '', /masked by: CHOST: x86_64-pc-linux-musl/, /masked by: CHOST: x86_64-pc-linux-musl/],
+  ];
+  it.each(masked)('both refuse %s', async (_what, packages, extra, emergeSays, kilnSays) => {
+    const { emerge, native } = await both(packages, extra);
+    expect([emerge.run.error !== undefined, native.run.error !== undefined]).toEqual([true, true]);
+    expect(output(emerge.run)).toMatch(emergeSays);
+    expect(failure(native.run)).toMatch(kilnSays);
+  });
+
+  it('both accept ~amd64 with AcceptKeywords=~amd64 (ACCEPT_KEYWORDS)', async () => {
+    const { emerge, native } = await both('app-misc/testing', 'AcceptKeywords=~amd64\n');
+    expect([output(emerge.run), native.run.error]).toEqual([expect.anything(), undefined]);
+    expect(emerge.run.error).toBeUndefined();
+    expect(vdbEntries(emerge.image)).toEqual(vdbEntries(native.image));
+  });
+
+  it('both stop on a file another package owns (FEATURES=protect-owned), and both merge it with CollisionIgnore=', async () => {
+    const { emerge, native } = await both('app-misc/collide');
+    expect(output(emerge.run)).toMatch(/NOT merged due to file collisions/);
+    expect(output(emerge.run)).toMatch(/app-misc\/hello-1\.0[\s\S]*\/usr\/bin\/hello/);
+    expect(failure(native.run)).toMatch(/app-misc\/collide-1\.0 would overwrite files another installed package owns: \/usr\/bin\/hello \(owned by app-misc\/hello-1\.0\)/);
+    const ignored = await both('app-misc/collide', 'CollisionIgnore=/usr/bin/hello /usr/lib\n');
+    expect([ignored.emerge.run.error, ignored.native.run.error]).toEqual([undefined, undefined]);
+    for (const img of [ignored.emerge.image, ignored.native.image]) expect(fs.readFileSync(path.join(img, 'usr/bin/hello'), 'utf8')).toContain('not the real hello');
+  });
+
+  it("both keep a skeleton tree's different /etc file and put the package's in ._cfg0001_ (CONFIG_PROTECT), and replace what CONFIG_PROTECT_MASK covers", async () => {
+    const { emerge, native } = await both('app-misc/confd', '', {
+      'mkosi.skeleton/etc/confd.conf': 'setting = mine\n',
+      'mkosi.skeleton/etc/confd-same.conf': 'same = yes\n',
+      'mkosi.skeleton/etc/env.d/50confd': 'CONFD=mine\n',
+      'mkosi.skeleton/etc/._cfg0000_confd.conf': 'setting = older update\n',
+    });
+    if (emerge.run.error) throw new Error(output(emerge.run));
+    expect(native.run.error).toBeUndefined();
+    const view = (img: string) => ({
+      cfg: fs.readdirSync(path.join(img, 'etc')).filter((f) => f.startsWith('._cfg')).sort(),
+      kept: fs.readFileSync(path.join(img, 'etc/confd.conf'), 'utf8'),
+      update: fs.readFileSync(path.join(img, 'etc/._cfg0001_confd.conf'), 'utf8'),
+      masked: fs.readFileSync(path.join(img, 'etc/env.d/50confd'), 'utf8'),
+      contents: fs.readFileSync(path.join(img, 'var/db/pkg/app-misc/confd-1.0/CONTENTS'), 'utf8').split('\n').filter((l) => l.startsWith('obj /etc/confd')).map((l) => l.split(' ').slice(0, 3).join(' ')).sort(),
+    });
+    expect(view(native.image)).toEqual(view(emerge.image));
+    expect(view(native.image).cfg).toEqual(['._cfg0000_confd.conf', '._cfg0001_confd.conf']);
   });
 });

@@ -69,6 +69,11 @@ export interface PlanInput {
   gnupg?: string;
 }
 
+/** A word inside a make.conf double-quoted value: portage's getconfig expands "$" there (make.globals writes \$). */
+function shellWord(v: string): string {
+  return v.replace(/[\\"$`]/g, (c) => `\\${c}`);
+}
+
 /** binrepos.conf from Binhosts=, in priority order; `extra` adds lines to repository number i. */
 export function binreposConf(ctx: BuildContext, extra: (i: number) => string = () => ''): string {
   const repos = binhosts(ctx).map((uri, i) => `[kiln-${i + 1}]\npriority = ${100 - i}\nsync-uri = ${uri}\n${extra(i + 1)}`);
@@ -91,6 +96,12 @@ export function portageConfig(ctx: BuildContext, local: boolean): { files: Recor
     `DISTDIR="${IN.distdir}"`,
     'BINPKG_FORMAT="gpkg"',
     `EMERGE_DEFAULT_OPTS="--usepkgonly${local ? '' : ' --getbinpkg'} --binpkg-respect-use=y --with-bdeps=n"`,
+    // The rules the native installer follows too (masks.ts, collisions.ts, config-protect.ts):
+    // ACCEPT_KEYWORDS adds to the profile's; CONFIG_PROTECT* replace it ("-*": incremental variables).
+    ...(cfg(ctx, 'AcceptKeywords').length ? [`ACCEPT_KEYWORDS="${cfg(ctx, 'AcceptKeywords').join(' ')}"`] : []),
+    `COLLISION_IGNORE="${cfg(ctx, 'CollisionIgnore').map(shellWord).join(' ')}"`,
+    `CONFIG_PROTECT="-* ${cfg(ctx, 'ConfigProtect').map(shellWord).join(' ')}"`,
+    `CONFIG_PROTECT_MASK="-* ${cfg(ctx, 'ConfigProtectMask').map(shellWord).join(' ')}"`,
     // Signatures are checked with the keys kiln put in a GnuPG home (no getuto, as root in the namespace).
     ...(verify && required ? [`BINPKG_GPG_VERIFY_GPG_HOME="${IN.gnupg}"`, 'PORTAGE_TRUST_HELPER=""', 'GPG_VERIFY_USER_DROP="root"', 'GPG_VERIFY_GROUP_DROP="root"'] : []),
     '',
