@@ -331,6 +331,13 @@ describe('file collisions (FEATURES=protect-owned) and CONFIG_PROTECT, as a defa
     expect(log).toContain('app-misc/hello-data-1.0 overwrites files no installed package owns: /usr/share/hello-data/words.txt');
   });
 
+  it('a file where the package needs a directory is a clear refusal, not an ENOTDIR from deep inside', async () => {
+    const root = project('app-misc/hello-data', '', undefined, { 'mkosi.skeleton/usr/share/hello-data': 'a file, not a directory\n' });
+    const r = await buildIn(root);
+    expect(r.error).toBeDefined();
+    expect(failure(r)).toContain('app-misc/hello-data-1.0: /usr/share/hello-data/words.txt would be written under a path that is a file in the image (usr/share/hello-data): refusing to merge it');
+  });
+
   describe('CONFIG_PROTECT over a skeleton tree\'s /etc', () => {
     let image: string;
     let log: string;

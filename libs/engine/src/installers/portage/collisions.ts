@@ -77,7 +77,11 @@ export class Owners {
   }
 }
 
+export class CollisionError extends Error {}
+
 export interface CollisionCheck {
+  /** For messages: the package. */
+  label: string;
   /** The files and symlinks a package would merge, by its own paths ("/usr/bin/x"). */
   paths: string[];
   ignore: string[];
@@ -98,7 +102,14 @@ export function findCollisions(root: string, owners: Owners, check: CollisionChe
   for (const name of check.paths) {
     const parts = name.split('/').filter(Boolean);
     const real = path.join(resolveInRoot(root, parts.slice(0, -1), true), parts[parts.length - 1]);
-    const st = fs.lstatSync(real, { throwIfNoEntry: false });
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(real, { throwIfNoEntry: false });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
+      // A parent is a file in the image: portage reports that file as the collision.
+      throw new CollisionError(`${check.label}: ${name} would be written under a path that is a file in the image (${path.relative(root, path.dirname(real))}): refusing to merge it`);
+    }
     if (!st || st.isDirectory()) continue; // a symlink over a directory is merge.ts's refusal
     if (check.protect.isProtected(name)) continue;
     if (ignore.some((p) => fnmatch(p, name))) continue;

@@ -20,7 +20,7 @@ import { fetchBytes, fetchToFile } from './fetch';
 import { BinpkgError, openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
 import { maskReasons, profileChost, type MaskPolicy } from './masks';
 import { ConfigProtect } from './config-protect';
-import { findCollisions, Owners } from './collisions';
+import { CollisionError, findCollisions, Owners } from './collisions';
 import { mergeImage, planImage } from './merge';
 import { parsePackagesIndex, type BinPackage } from './packages-index';
 import { idependsOf, resolve } from './resolve';
@@ -260,7 +260,14 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
     };
     // Read whole and checked before a file of it is written; then the collisions, as portage does.
     const paths = await planImage(pkg.image(), cpv).catch(refused);
-    const { owned, unowned } = findCollisions(ctx.root, owners, { paths, ignore: cfg(ctx, 'CollisionIgnore'), protect });
+    let found: ReturnType<typeof findCollisions>;
+    try {
+      found = findCollisions(ctx.root, owners, { label: cpv, paths, ignore: cfg(ctx, 'CollisionIgnore'), protect });
+    } catch (e) {
+      if (e instanceof CollisionError) throw new BuildError(e.message, label);
+      throw e;
+    }
+    const { owned, unowned } = found;
     if (owned.size) throw new BuildError(collisionMessage(cpv, owned), label);
     if (unowned.length) (ctx.note ?? ctx.log)(`${cpv} overwrites files no installed package owns: ${unowned.join(', ')}`);
     ctx.log(`Merging ${cpv}${p['build-id'] !== undefined ? ` (build ${p['build-id']})` : ''}`);
