@@ -18,7 +18,7 @@ import { toolEnv } from '../../exec';
 import { hostTools, runIn } from '../../sandbox';
 import { fetchBytes, fetchToFile } from './fetch';
 import { BinpkgError, openBinpkg, type Binpkg, type SignaturePolicy } from './binpkg';
-import { maskReasons, profileChost, type MaskPolicy } from './masks';
+import { describeMasked, maskReasons, profileChost, type MaskPolicy } from './masks';
 import { ConfigProtect } from './config-protect';
 import { CollisionError, findCollisions, Owners } from './collisions';
 import { mergeImage, planImage } from './merge';
@@ -184,6 +184,7 @@ function entryOf(p: LockedPackage, pkg: Binpkg): BinPackage {
   const fields: [string, string][] = [['CPV', `${p.name}-${p.version}`], ['SIZE', String(p.size)], ['PATH', p.path ?? '']];
   if (p['build-id'] !== undefined) fields.push(['BUILD_ID', String(p['build-id'])]);
   for (const k of ['SLOT', 'USE', 'IUSE', 'EAPI', 'KEYWORDS', 'CHOST', 'RDEPEND', 'PDEPEND', 'IDEPEND', 'DEFINED_PHASES']) if (meta(k)) fields.push([k, meta(k)]);
+  if (meta('repository')) fields.push(['REPO', meta('repository')]);
   if (p.sha1) fields.push(['SHA1', p.sha1]);
   const text = `\n\n${fields.map(([k, v]) => `${k}: ${v}`).join('\n')}\n`;
   return parsePackagesIndex(text, p.repository, `${p.name}-${p.version} metadata`).packages[0];
@@ -233,12 +234,17 @@ export async function installNative(ctx: BuildContext, atoms: string[], locked: 
   const opened = await verifyLocked(ctx, locked);
 
   // The lock's packages in dependency order, on top of what the root already has.
+  // A package's own metadata is masked as its index entry would be: a lock is no way around a mask,
+  // not even for a locked package the atoms no longer need (those are installed too).
+  const policy = maskPolicy(ctx);
+  const masked = opened.map((o) => ({ o, reasons: maskReasons(o.entry, policy) })).filter((m) => m.reasons.length);
+  if (masked.length) {
+    throw new BuildError(`the lock installs masked packages: ${masked.map((m) => describeMasked(m.o.entry, m.reasons)).join('; ')}; or run kiln lock to choose others`, label);
+  }
   const installed = readVdb(ctx.root);
   let order: BinPackage[];
   try {
-    // The package's own metadata is masked as its index entry would be (a lock is no way around a mask).
-    const policy = maskPolicy(ctx);
-    order = resolve({ atoms, available: opened.map((o) => o.entry), installed, masked: (p) => maskReasons(p, policy) }).install;
+    order = resolve({ atoms, available: opened.map((o) => o.entry), installed }).install;
   } catch (e) {
     throw new BuildError(`the lock does not satisfy Packages= (${(e as Error).message}); run kiln lock`, label);
   }
