@@ -191,11 +191,13 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
   /** Served from inside the fixture root (the server refuses anything outside it). */
   async function evilBinhost(spec: Record<string, unknown>): Promise<string> {
     const dir = path.join(fx, `evil-${++evil}`);
-    const rel = 'app-misc/evil/evil-1.0-1.gpkg.tar';
-    const { mangle, ...rest } = spec as { mangle?: (b: Buffer) => Buffer };
-    const parts = await g.makeGpkgParts({ category: 'app-misc', pf: 'evil-1.0', buildId: 1, metadata: { EAPI: '8', SLOT: '0', KEYWORDS: 'amd64', DESCRIPTION: 'evil' }, files: [{ path: '/usr/share/evil/ok', content: 'fine\n' }], comp: 'zst', sign: null, ...rest });
+    // `xpak`: a legacy XPAK package instead of a GPKG.
+    const { mangle, xpak, ...rest } = spec as { mangle?: (b: Buffer, parts: { tar: Buffer; xpak: Buffer }) => Buffer; xpak?: boolean };
+    const rel = `app-misc/evil/evil-1.0-1.${xpak ? 'xpak' : 'gpkg.tar'}`;
+    const base = { category: 'app-misc', pf: 'evil-1.0', buildId: 1, metadata: { EAPI: '8', SLOT: '0', KEYWORDS: 'amd64', DESCRIPTION: 'evil' }, files: [{ path: '/usr/share/evil/ok', content: 'fine\n' }] };
+    const parts = xpak ? await g.makeXpakParts({ ...base, ...rest }) : await g.makeGpkgParts({ ...base, comp: 'zst', sign: null, ...rest });
     // `mangle`: the binhost serves (and indexes) other bytes than the writer made, e.g. a truncated file.
-    const buffer: Buffer = mangle ? mangle(parts.buffer) : parts.buffer;
+    const buffer: Buffer = mangle ? mangle(parts.buffer, parts) : parts.buffer;
     fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), buffer);
     g.writePackagesIndex(dir, { ARCH: 'amd64', TIMESTAMP: 1700000000, VERSION: 0 }, [g.packageIndexEntry({ buffer, cpv: 'app-misc/evil-1.0', path: rel, metadata: parts.metadata, mtime: 1700000000 })]);
@@ -217,6 +219,8 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
     ['a symlink in the metadata', { tamper: { metadataTar: (t: object[]) => [...t, { name: 'metadata/sym', type: 'symlink', linkname: '/etc/shadow' }] } }, /evil-1\.0-1\.gpkg\.tar: metadata member "metadata\/sym" is not a file under metadata\//],
     ['a truncated package its index describes', { mangle: (b: Buffer) => b.subarray(0, b.length - 1536 - 700) }, /evil-1\.0-1\.gpkg\.tar: the package is truncated \(its tar ends inside a member\); refusing the package/],
     ['a truncated image inside a package whose Manifest describes it', { tamper: { members: (m: { name: string; content: Buffer }[]) => m.map((x) => (x.name.startsWith('image.tar') ? { ...x, content: x.content.subarray(0, Math.floor(x.content.length / 2)) } : x)) } }, /evil-1\.0-1\.gpkg\.tar: image\.tar\.zst is damaged: zstd failed .*; refusing the package|evil-1\.0-1\.gpkg\.tar: the package is truncated/],
+    ['a truncated XPAK package its index describes', { xpak: true, mangle: (b: Buffer) => b.subarray(0, b.length - 100) }, /evil-1\.0-1\.xpak: has no XPAK trailer \(it is truncated, or not a binary package\): refusing it/],
+    ['an XPAK package whose image is cut short before an intact XPAK block', { xpak: true, mangle: (b: Buffer, p: { xpak: Buffer }) => { const trailer = b.subarray(b.length - p.xpak.length - 8); return Buffer.concat([b.subarray(0, Math.floor((b.length - trailer.length) / 2)), trailer]); } }, /evil-1\.0-1\.xpak: its image is damaged: bzip2 failed .*; refusing the package/],
     ['a wrong hash in the Manifest', { tamper: { manifest: (lines: string[]) => lines.map((l) => (l.startsWith('DATA image') ? l.replace(/BLAKE2B [0-9a-f]{8}/, 'BLAKE2B 00000000') : l)) } }, /does not match its Manifest BLAKE2B/],
     ['a member missing from the Manifest', { tamper: { manifest: (lines: string[]) => lines.filter((l) => !l.startsWith('DATA metadata')) } }, /has no Manifest entry/],
   ];
@@ -233,8 +237,9 @@ describe('tampered and malicious packages are refused, nothing left behind', () 
     expect(fs.existsSync('/tmp/kiln-evil-through')).toBe(false);
     // One line naming the package, never a bare "Unexpected end of data" or a stack trace.
     expect(failure(r)).not.toMatch(/\n\s+at |^Unexpected end of data/m);
+    expect(failure(r).trim().split('\n')).toHaveLength(1);
     // The refused package does not stay in the package cache.
-    const cached = fs.readdirSync(path.join(cache, 'gentoo'), { recursive: true }).map(String).filter((f) => f.endsWith('evil-1.0-1.gpkg.tar'));
+    const cached = fs.readdirSync(path.join(cache, 'gentoo'), { recursive: true }).map(String).filter((f) => /evil-1\.0-1\.(gpkg\.tar|xpak)$/.test(f));
     expect(cached).toEqual([]);
   });
 

@@ -203,7 +203,7 @@ async function openXpak(file: string, policy: SignaturePolicy): Promise<Binpkg> 
     const tail = Buffer.alloc(8);
     if (size < 8 + 16) fail('is neither a GPKG nor an XPAK package');
     fs.readSync(fd, tail, 0, 8, size - 8);
-    if (tail.subarray(4).toString('latin1') !== 'STOP') fail('is neither a GPKG nor an XPAK package (no STOP trailer)');
+    if (tail.subarray(4).toString('latin1') !== 'STOP') fail('has no XPAK trailer (it is truncated, or not a binary package): refusing it');
     const xlen = tail.readUInt32BE(0);
     const start = size - 8 - xlen;
     if (xlen < 24 || start < 0) fail('has a broken XPAK trailer');
@@ -282,11 +282,11 @@ async function* tarEntries(file: string, comp: string, label: string, end?: numb
       // Drained, the decompressor of a finite file ends by itself; its exit code says if it failed.
       child?.stdout!.resume();
       const code = child ? await exited.catch(() => 0) : 0;
-      if (code !== 0) throw new BinpkgError(`${label}: ${what} is damaged: ${DECOMPRESS[comp][0]} failed (exit code ${code}): ${stderr.trim() || 'no message'}; refusing the package`);
+      if (code !== 0) throw new BinpkgError(`${label}: ${what} is damaged: ${DECOMPRESS[comp][0]} failed (exit code ${code}): ${stderr.trim().split('\n')[0].trim() || 'no message'}; refusing the package`);
       throw e;
     }
     const code = await exited;
-    if (code !== 0) throw new BinpkgError(`${label}: ${what} is damaged: ${DECOMPRESS[comp][0]} failed (exit code ${code}): ${stderr.trim() || 'no message'}; refusing the package`);
+    if (code !== 0) throw new BinpkgError(`${label}: ${what} is damaged: ${DECOMPRESS[comp][0]} failed (exit code ${code}): ${stderr.trim().split('\n')[0].trim() || 'no message'}; refusing the package`);
   } finally {
     if (child && child.exitCode === null) child.kill();
     input.destroy();
