@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { NotAConfigFile, readText } from './probe';
 import type { Preset } from './project';
 
 export const LOCK_VERSION = 1;
@@ -104,10 +105,15 @@ export function lockfilePath(preset: Preset): string {
 export function readLockfile(file: string): Lock | null {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Bounded, and only a regular file: a FIFO or /dev/zero as kiln.lock must not hang or fill memory.
+    text = readText(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ConfigError(`cannot read: ${(e as Error).message}`, { file, line: 0 });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (!fs.lstatSync(file, { throwIfNoEntry: false })) return null;
+      throw new ConfigError('is a symlink to a file that does not exist (fix the link, or remove it and run kiln lock)', { file, line: 0 });
+    }
+    if (e instanceof NotAConfigFile) throw new ConfigError(`${e.message}; regenerate it with kiln lock`, { file, line: 0 });
+    throw new ConfigError(`cannot be read: ${(e as Error).message}`, { file, line: 0 });
   }
   let doc: unknown;
   try {
