@@ -59,7 +59,9 @@ function snapshot(root: string, skip: (p: string) => boolean): Map<string, strin
       if (skip(p)) continue;
       const st = fs.lstatSync(p);
       const kind = st.isSymbolicLink() ? `l:${fs.readlinkSync(p)}` : st.isDirectory() ? 'd' : st.isFile() ? 'f' : 'o';
-      out.set(path.relative(root, p), `${kind}:${st.mode}:${st.size}:${st.mtimeMs}`);
+      // A directory's own size and mtime change with any entry made in it (mkosi.output/, which a
+      // build may create); its entries are compared one by one instead.
+      out.set(path.relative(root, p), kind === 'd' ? `d:${st.mode}` : `${kind}:${st.mode}:${st.size}:${st.mtimeMs}`);
       if (st.isDirectory()) walk(p);
     }
   };
