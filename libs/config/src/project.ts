@@ -298,14 +298,13 @@ class Reader {
       state.included.add(id);
       if (probe.isDirectory(target)) this.readDirectory(target, state, { local: false, profiles: true });
       else {
-        // Include=/dev/zero, Include= of a FIFO: said at the Include= line that names it.
         try {
-          this.layout.read(target);
+          this.readFile(target, state, dir);
         } catch (e) {
+          // Include=/dev/zero, Include= of a FIFO: said at the Include= line that names it.
           if (e instanceof ConfigError && e.origin?.file === target && e.origin.line === 0) throw new ConfigError(`Include=: ${target} ${e.reason}`, { file, line: a.line });
           throw e;
         }
-        this.readFile(target, state, dir);
       }
     }
   }
