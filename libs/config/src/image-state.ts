@@ -136,6 +136,14 @@ export class ImageState {
     for (const def of SETTINGS as readonly SettingDef[]) {
       const v = this.get(def.name) ?? null;
       out[def.name] = v !== null && def.kind.finish ? def.kind.finish(v) : v;
+      if (v !== null && def.kind.validate) {
+        try {
+          def.kind.validate(v);
+        } catch (e) {
+          if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}`, this.origins.get(def.name) ?? { file: this.root, line: 0 });
+          throw e;
+        }
+      }
     }
     const checked = ConfigSchema.safeParse(out);
     if (!checked.success) {

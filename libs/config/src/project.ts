@@ -387,8 +387,11 @@ function sortedEntries(dir: string): Entry[] {
   let names: string[];
   try {
     names = probe.readdir(dir);
-  } catch {
-    return [];
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    // An unreadable mkosi.conf.d/ must not quietly drop its drop-ins.
+    throw new ConfigError(`cannot be listed: ${(e as Error).message}`, { file: dir, line: 0 });
   }
   return names
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))

@@ -42,6 +42,8 @@ export interface Kind<T> {
    */
   append?(into: T, add: T): void;
   finish?(v: T): T;
+  /** Checks the resolved value, defaults included (which are not parsed); throws a ValueError. */
+  validate?(v: T): void;
   /** The parsed value's schema (the zod model). */
   readonly schema: z.ZodType<T>;
   /** What kiln.toml accepts for this setting (drives the generated JSON Schema). */
@@ -227,11 +229,19 @@ export function pathValue(opts: PathOptions = {}): Kind<string> {
     type: 'path',
     list: false,
     parse: item,
+    // Defaults are never parsed: mkosi.output/ being a file is caught here.
+    validate: opts.directory ? checkWritableDirectory : undefined,
     schema: z.string(),
     toml: z.string(),
     show: shown,
     json: shown,
   };
+}
+
+/** A directory kiln writes into and cleans: not the host's root, and a directory if it exists. */
+function checkWritableDirectory(p: string): void {
+  if (p === '/') throw new ValueError('"/" is the host\'s root directory, which kiln would write into and clean (name a directory of its own, e.g. mkosi.output)');
+  if (probe.exists(p) && !probe.isDirectory(p)) throw new ValueError(`${p} exists and is not a directory (remove it, or name a directory)`);
 }
 
 export function resolvePath(raw: string, ctx: ParseContext): string {
@@ -254,10 +264,7 @@ function pathItem(opts: PathOptions): (raw: string, ctx: ParseContext) => string
     }
     // mkosi would copy (and kiln hash) all of the host: never what was meant, and minutes long.
     if (opts.tree && p === '/') throw new ValueError('"/" is the host\'s root directory, which would be copied into the image whole (name the directory to copy)');
-    if (opts.directory) {
-      if (p === '/') throw new ValueError('"/" is the host\'s root directory, which kiln would write into and clean (name a directory of its own, e.g. mkosi.output)');
-      if (probe.exists(p) && !probe.isDirectory(p)) throw new ValueError(`${p} exists and is not a directory (remove it, or name a directory)`);
-    }
+    if (opts.directory) checkWritableDirectory(p);
     return p;
   };
 }
