@@ -2,11 +2,16 @@
  * The validation rules added for hostile input (issue 14): each rule at the level of its value
  * kind, without a project. The corpus (apps/kiln/test/corpus) checks the same rules end to end.
  */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { quote, ValueError } from '../src/errors';
 import { parseIni } from '../src/ini';
 import { findSetting } from '../src/settings';
 import { tomlTypeName } from '../src/toml';
 import { describeToml, integer, ParseContext, parseSize } from '../src/values';
+import { hashFile } from '../src/input-digest';
 
 const ctx: ParseContext = { dir: '/proj', env: {}, expand: (t) => t };
 const parse = (name: string, raw: string) => findSetting(name)!.kind.parse(raw, ctx);
@@ -115,5 +120,17 @@ describe('lists append in linear time', () => {
     const into = kind.empty!() as string[];
     for (const a of parseIni(text, 'f.conf').sections[0].assignments) kind.append!(into, kind.parse(a.value, ctx));
     expect(into).toHaveLength(80_000);
+  });
+});
+
+describe('input digests hash files in pieces', () => {
+  it('a file larger than the read buffer hashes as the whole file does', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-hash-')), 'big');
+    const data = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    data.write('head', 0);
+    data.write('tail', data.length - 4);
+    fs.writeFileSync(file, data);
+    expect(hashFile(file)).toBe(createHash('sha256').update(data).digest('hex'));
+    fs.rmSync(path.dirname(file), { recursive: true });
   });
 });
