@@ -17,6 +17,8 @@ export interface GeneratedCase {
 }
 
 const MIN = '[Distribution]\nDistribution=debian\nRelease=bookworm\n';
+/** For `kiln build` cases: the package cache, which a build creates before it reads kiln.lock, stays in the output directory. */
+const BUILD_MIN = `${MIN}[Build]\nPackageCacheDirectory=mkosi.output/packages\n`;
 
 function write(dir: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) {
@@ -102,7 +104,7 @@ export const GENERATED: GeneratedCase[] = [
     category: 'lockfile', name: 'fifo-lock', why: 'kiln.lock is a FIFO (kiln build, which refuses it before any network access)', command: ['build'],
     expect: 'kiln: project: {dir}/kiln.lock: is a FIFO, not a regular file (a config file must be a regular file); regenerate it with kiln lock',
     make: (dir) => {
-      write(dir, { 'mkosi.conf': MIN });
+      write(dir, { 'mkosi.conf': BUILD_MIN });
       fifo(dir, 'kiln.lock');
     },
   },
@@ -190,7 +192,7 @@ export const GENERATED: GeneratedCase[] = [
     category: 'huge', name: 'lock-20mb', why: 'a 20 MB kiln.lock (kiln build, which refuses it before any network access)', command: ['build'],
     expect: 'kiln: project: {dir}/kiln.lock: is larger than 16 MiB, too large for a config file (is it the right file?); regenerate it with kiln lock',
     make: (dir) => {
-      write(dir, { 'mkosi.conf': MIN });
+      write(dir, { 'mkosi.conf': BUILD_MIN });
       repeatLines(path.join(dir, 'kiln.lock'), '', '#'.repeat(1023) + '\n', 20 * 1024, '');
     },
   },

@@ -6,7 +6,7 @@
  *
  * Each case runs in a fresh copy inside its own temp directory, next to a sentinel directory that
  * is also the working directory of kiln (so that messages name files by absolute path, and a
- * write to the working directory shows). Cases git cannot hold (FIFOs, huge files, 500 presets)
+ * write to the working directory shows) and to the HOME kiln is given (a write to its caches shows). Cases git cannot hold (FIFOs, huge files, 500 presets)
  * are made at test time by corpus-generated.ts.
  */
 import * as fs from 'node:fs';
@@ -90,6 +90,9 @@ async function runCase(c: Case): Promise<Outcome> {
     const sentinel = path.join(tmp, 'sentinel');
     fs.mkdirSync(sentinel);
     fs.writeFileSync(path.join(sentinel, 'keep'), 'untouched\n');
+    // kiln's own caches (~/.cache/kiln) are in the temp directory too, and so in the comparison.
+    const home = path.join(tmp, 'home');
+    fs.mkdirSync(home);
     if (c.source) fs.cpSync(c.source, dir, { recursive: true, verbatimSymlinks: true });
     else fs.mkdirSync(dir);
     fs.rmSync(path.join(dir, 'case.json'), { force: true });
@@ -99,7 +102,7 @@ async function runCase(c: Case): Promise<Outcome> {
     const output = path.join(dir, 'mkosi.output');
     const before = snapshot(tmp, (p) => p === output);
     const started = Date.now();
-    const result = await kiln([...c.command, '-C', dir], { cwd: sentinel, timeoutMs: CASE_TIMEOUT_MS });
+    const result = await kiln([...c.command, '-C', dir], { cwd: sentinel, timeoutMs: CASE_TIMEOUT_MS, env: { HOME: home, XDG_CACHE_HOME: path.join(home, '.cache') } });
     const ms = Date.now() - started;
     const changes = differences(before, snapshot(tmp, (p) => p === output));
     return { result, expected: c.expect.split('{dir}').join(dir), changes, ms };
