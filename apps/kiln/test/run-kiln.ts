@@ -12,9 +12,10 @@ export interface Result {
   stderr: string;
 }
 
-export function kiln(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
+/** `timeoutMs` bounds a run that must not hang (the corpus): past it kiln is killed (SIGKILL shows in the result). */
+export function kiln(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env } });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -40,3 +40,15 @@ export interface Warning {
   origin: Origin;
   message: string;
 }
+
+/** How much of a value an error message quotes: a 20 MB line must not become a 20 MB message. */
+const QUOTE_LIMIT = 120;
+
+/**
+ * A value quoted for a one-line message: control characters escaped (a newline or a NUL in a
+ * value must not break the `file:line: message` line), and cut short past QUOTE_LIMIT characters.
+ */
+export function quote(v: string): string {
+  const cut = v.length > QUOTE_LIMIT ? `${v.slice(0, QUOTE_LIMIT)}...` : v;
+  return `"${cut.replace(/[\u0000-\u001f\u007f"\\]/g, (c) => (c === '"' || c === '\\' ? c : c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))}"`;
+}

@@ -9,7 +9,7 @@
  * produces a path (producerOf) instead of matching paths against outputs again.
  */
 import * as path from 'node:path';
-import { ConfigError } from './errors';
+import { ConfigError, quote } from './errors';
 import { writesImage } from './formats';
 import type { Preset } from './project';
 import { SETTINGS, settingValue, type SettingDef } from './settings';
@@ -59,7 +59,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
   const byName = new Map(presets.map((p) => [p.name, p]));
   if (byName.size !== presets.length) {
     const main = presets.find((p) => p.main)!;
-    throw new ConfigError(`a preset has the same name as the main image ("${main.name}", the project directory): rename the preset`, { file: root, line: 0 });
+    throw new ConfigError(`a preset has the same name as the main image (${quote(main.name)}, the project directory): rename the preset`, { file: root, line: 0 });
   }
 
   const outputs = new Map<string, Preset>();
@@ -68,7 +68,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
     const out = outputPath(p);
     const other = outputs.get(out);
     if (other) {
-      throw new ConfigError(`presets "${other.name}" and "${p.name}" both write ${path.relative(root, out)} (give one of them another Output=)`, {
+      throw new ConfigError(`presets ${quote(other.name)} and ${quote(p.name)} both write ${path.relative(root, out)} (give one of them another Output=)`, {
         file: p.origins.Output?.file ?? root,
         line: p.origins.Output?.line ?? 0,
       });
@@ -84,9 +84,9 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
       const target = byName.get(name);
       if (!target || target.main) {
         const known = presets.filter((x) => !x.main).map((x) => x.name);
-        throw new ConfigError(`Dependencies= names "${name}", which is not a preset (accepted: ${known.join(', ') || 'none: add presets in mkosi.images/'})`, origin);
+        throw new ConfigError(`Dependencies= names ${quote(name)}, which is not a preset (accepted: ${known.join(', ') || 'none: add presets in mkosi.images/'})`, origin);
       }
-      if (name === p.name) throw new ConfigError(`Dependencies=: preset "${name}" cannot depend on itself`, origin);
+      if (name === p.name) throw new ConfigError(`Dependencies=: preset ${quote(name)} cannot depend on itself`, origin);
       edges.set(name, { preset: name, reason: 'Dependencies=', reads: [] });
     }
     for (const def of READS_OUTPUTS) {

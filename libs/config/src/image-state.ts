@@ -4,11 +4,12 @@
  * from the main image.
  */
 import * as path from 'node:path';
-import { ConfigError, Origin, ValueError } from './errors';
+import { ConfigError, Origin, quote, ValueError } from './errors';
 import { Config, ConfigSchema, DefaultContext, SETTINGS, SettingDef } from './settings';
 import { Assignment } from './source';
 import { expandSpecifiers } from './specifiers';
-import { ParseContext, splitQuoted } from './values';
+import { describeToml, ParseContext, splitQuoted } from './values';
+import { tomlTypeName } from './toml';
 
 export class ImageState {
   readonly values = new Map<string, unknown>();
@@ -85,6 +86,14 @@ export class ImageState {
       );
     }
     const kind = def.kind;
+    if (a.toml !== undefined && !kind.toml.safeParse(a.toml).success) {
+      // A value of an accepted type but a wrong value ("maybe" for a boolean) gets the parser's
+      // message below, which lists the accepted values; a wrong type is said here.
+      const accepted = describeToml(kind.toml);
+      const got = tomlTypeName(a.toml);
+      if (!accepted.split(' or ').includes(got)) throw new ConfigError(`${def.name}= takes ${accepted}, not ${got}`, origin);
+    }
+    checkCharacters(def, a, origin);
     if (a.value.trim() === '' && !a.items?.length) {
       if (kind.list) this.values.set(def.name, kind.empty!());
       else this.values.delete(def.name);
@@ -110,8 +119,11 @@ export class ImageState {
       for (const item of a.items ?? splitQuoted(a.value)) if (item && !item.includes('=')) this.passedEnvironment.add(item);
     }
     if (kind.list) {
-      const old = this.values.has(def.name) ? this.values.get(def.name) : kind.empty!();
-      this.values.set(def.name, kind.merge!(old, parsed));
+      // In place: the value is this image's own (inherit() clones), and copying the list on every
+      // assignment made 80,000 one-line assignments quadratic.
+      if (!this.values.has(def.name)) this.values.set(def.name, kind.empty!());
+      if (kind.append) kind.append(this.values.get(def.name), parsed);
+      else this.values.set(def.name, kind.merge!(this.values.get(def.name), parsed));
     } else {
       this.values.set(def.name, parsed);
     }
@@ -121,12 +133,48 @@ export class ImageState {
   /** Every setting with its final value, checked against the zod model. */
   resolve(): Config {
     const out: Record<string, unknown> = {};
-    for (const def of SETTINGS as readonly SettingDef[]) out[def.name] = this.get(def.name) ?? null;
+    for (const def of SETTINGS as readonly SettingDef[]) {
+      const v = this.get(def.name) ?? null;
+      out[def.name] = v !== null && def.kind.finish ? def.kind.finish(v) : v;
+      if (v !== null && def.kind.validate) {
+        try {
+          def.kind.validate(v);
+        } catch (e) {
+          if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}`, this.origins.get(def.name) ?? { file: this.root, line: 0 });
+          throw e;
+        }
+      }
+    }
     const checked = ConfigSchema.safeParse(out);
     if (!checked.success) {
       // The parsers produce valid values; this guards the table against a wrong default.
       throw new Error(`kiln bug: resolved settings of ${this.image} do not fit the model: ${checked.error.message}`);
     }
     return out as Config;
+  }
+}
+
+/**
+ * Characters no setting takes, checked before any parser sees the value: control characters
+ * (a NUL byte in a package name, an escape sequence), and, in a single-line setting, a newline.
+ * A newline reaches a single value through an indented continuation line (or a TOML "\n") and
+ * would add a line to the file the value is written to (Locale= to /etc/locale.conf), or an
+ * argument to a command line: mkosi accepts it; kiln refuses it.
+ */
+function checkCharacters(def: SettingDef, a: Assignment, origin: Origin): void {
+  for (const v of a.items ?? [a.value]) {
+    const bad = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(v);
+    if (bad) {
+      const code = `U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+      throw new ConfigError(`${def.name}=: ${quote(v)} contains the control character ${code} (remove it)`, origin);
+    }
+    if (!def.kind.list && v.trim().includes('\n')) {
+      throw new ConfigError(
+        a.toml !== undefined || a.line === 0
+          ? `${def.name}=: ${quote(v.trim())} spans several lines (${def.name}= takes a single line)`
+          : `${def.name}=: ${quote(v.trim())} spans several lines: an indented line continues the value, and ${def.name}= takes a single line (un-indent the next line or remove it)`,
+        origin,
+      );
+    }
   }
 }

@@ -4,7 +4,7 @@
  * comment anywhere on a line (so `Packages=systemd  # why` works; there is no escape). Blank and
  * comment-only lines never end a continued value. A common indent of the whole file is removed.
  */
-import { ConfigError } from './errors';
+import { ConfigError, quote } from './errors';
 import { SourceFile, SourceSection } from './source';
 
 export function parseIni(text: string, file: string): SourceFile {
@@ -15,6 +15,8 @@ export function parseIni(text: string, file: string): SourceFile {
 
   lines.forEach((full, i) => {
     const line = i + 1;
+    // A NUL byte is never text: in a value it would cut the argument a tool sees.
+    if (full.includes('\0')) throw new ConfigError('contains a NUL byte (a config file is text: remove it)', { file, line });
     const hash = full.indexOf('#');
     const raw = (hash < 0 ? full : full.slice(0, hash)).trimEnd();
     const trimmed = raw.trim();
@@ -22,7 +24,7 @@ export function parseIni(text: string, file: string): SourceFile {
 
     if (/^\s/.test(raw)) {
       if (!last) {
-        throw new ConfigError(`indented line "${trimmed}" continues no setting (start it at column 1 as KEY=VALUE, or put it under a KEY= line)`, { file, line });
+        throw new ConfigError(`indented line ${quote(trimmed)} continues no setting (start it at column 1 as KEY=VALUE, or put it under a KEY= line)`, { file, line });
       }
       last.value = last.value === '' ? trimmed : `${last.value}\n${trimmed}`;
       return;
@@ -40,7 +42,7 @@ export function parseIni(text: string, file: string): SourceFile {
 
     const eq = trimmed.indexOf('=');
     if (eq <= 0) {
-      throw new ConfigError(`"${trimmed}" is not a setting (expected KEY=VALUE)`, { file, line });
+      throw new ConfigError(`${quote(trimmed)} is not a setting (expected KEY=VALUE)`, { file, line });
     }
     const key = trimmed.slice(0, eq).trim();
     if (!current) {

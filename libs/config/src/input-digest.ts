@@ -160,9 +160,25 @@ function contentHash(p: string, st: fs.Stats, cache: StatCache, fresh: StatCache
     fresh[p] = hit;
     return hit.sha;
   }
-  const sha = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+  const sha = hashFile(p);
   fresh[p] = { ino: st.ino, size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs, sha };
   return sha;
+}
+
+/**
+ * A file's SHA-256, read in 1 MiB pieces: reading it whole failed past 2 GiB (Node's buffer limit,
+ * a stack trace for a 2.5 GB file in an extra tree) and held it all in memory.
+ */
+export function hashFile(p: string): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1024 * 1024);
+  const fd = fs.openSync(p, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 function readCache(file?: string): StatCache {

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { NotAConfigFile, readText } from './probe';
 import type { Preset } from './project';
 
 export const LOCK_VERSION = 1;
@@ -104,10 +105,15 @@ export function lockfilePath(preset: Preset): string {
 export function readLockfile(file: string): Lock | null {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Bounded, and only a regular file: a FIFO or /dev/zero as kiln.lock must not hang or fill memory.
+    text = readText(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ConfigError(`cannot read: ${(e as Error).message}`, { file, line: 0 });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (!fs.lstatSync(file, { throwIfNoEntry: false })) return null;
+      throw new ConfigError('is a symlink to a file that does not exist (fix the link, or remove it and run kiln lock)', { file, line: 0 });
+    }
+    if (e instanceof NotAConfigFile) throw new ConfigError(`${e.message}; regenerate it with kiln lock`, { file, line: 0 });
+    throw new ConfigError(`cannot be read: ${(e as Error).message}`, { file, line: 0 });
   }
   let doc: unknown;
   try {
@@ -119,9 +125,39 @@ export function readLockfile(file: string): Lock | null {
   const r = LockSchema.safeParse(doc);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new ConfigError(`not a kiln lock (${issue.path.join('.') || 'top level'}: ${issue.message}); regenerate it with kiln lock`, { file, line: 0 });
+    const where = issue.path.join('.') || 'top level';
+    const what = /received undefined$/.test(issue.message) ? 'missing' : issue.message;
+    throw new ConfigError(`not a kiln lock (${where}: ${what}); regenerate it with kiln lock`, { file, line: issueLine(text, issue.path) });
   }
   return r.data;
+}
+
+/**
+ * The line a schema issue points at: the key inside its [request] table or its Nth
+ * [[package]]/[[tool]] table (or that table's header when the key is missing); 0 when unknown.
+ * smol-toml gives no positions, so the text is scanned, as toml.ts does for kiln.toml.
+ */
+function issueLine(text: string, at: PropertyKey[]): number {
+  const lines = text.split(/\r?\n/);
+  const keyAt = (from: number, key: PropertyKey | undefined): number => {
+    if (typeof key !== 'string') return from + 1;
+    for (let i = from + 1; i < lines.length && !/^\s*\[/.test(lines[i]); i++) {
+      if (new RegExp(`^\\s*"?${key.replace(/[-]/g, '\\-')}"?\\s*=`).test(lines[i])) return i + 1;
+    }
+    return from + 1;
+  };
+  const [table, index, key] = at;
+  if (typeof table !== 'string') return 0;
+  if (typeof index === 'number') {
+    let seen = -1;
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].trim() === `[[${table}]]` && ++seen === index) return keyAt(i, key);
+    }
+    return 0;
+  }
+  const header = lines.findIndex((l) => l.trim() === `[${table}]`);
+  if (header >= 0) return keyAt(header, index);
+  return keyAt(-1, table) || 0;
 }
 
 const str = (s: string) => JSON.stringify(s);

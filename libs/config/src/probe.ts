@@ -100,10 +100,52 @@ export function danglingTarget(p: string): string | null {
   return fs.existsSync(p) ? null : fs.readlinkSync(p);
 }
 
+/** The largest config file read (mkosi.conf, a drop-in, mkosi.version): far beyond any real one. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** A config file that cannot be read as one: not a regular file, or too large. */
+export class NotAConfigFile extends Error {}
+
+/**
+ * A config file's text. Only regular files are opened: a FIFO would block the reader forever and
+ * /dev/zero would fill its memory, so their type is checked before opening (and again on the
+ * opened file, O_NONBLOCK so that a FIFO swapped in meanwhile cannot block), and at most
+ * MAX_CONFIG_BYTES are read.
+ */
+/** Whether following `p` never ends (a link to itself, or two links to each other). */
+export function isSymlinkLoop(p: string): boolean {
+  try {
+    fs.statSync(p);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ELOOP';
+  }
+}
+
 export function readText(p: string): string {
   lookup(p);
   content(p);
-  return fs.readFileSync(p, 'utf8');
+  refuseSpecial(fs.statSync(p));
+  const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    refuseSpecial(fs.fstatSync(fd));
+    const buf = Buffer.alloc(Math.min(fs.fstatSync(fd).size, MAX_CONFIG_BYTES) + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+    if (n > MAX_CONFIG_BYTES) throw new NotAConfigFile(`is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB, too large for a config file (is it the right file?)`);
+    return buf.toString('utf8', 0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function refuseSpecial(st: fs.Stats): void {
+  if (st.isFile()) {
+    if (st.size > MAX_CONFIG_BYTES) throw new NotAConfigFile(`is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB, too large for a config file (is it the right file?)`);
+    return;
+  }
+  const what = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+  throw new NotAConfigFile(`is ${what}, not a regular file (a config file must be a regular file)`);
 }
 
 export function readdir(dir: string): string[] {

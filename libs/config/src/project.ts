@@ -15,7 +15,7 @@
  * kiln.images/NAME.toml (or NAME/kiln.toml); the default files keep mkosi's names.
  */
 import * as path from 'node:path';
-import { ConfigError, Warning } from './errors';
+import { ConfigError, Warning, quote } from './errors';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -90,7 +90,11 @@ function readText(file: string): string {
   try {
     return probe.readText(file);
   } catch (e) {
-    throw new ConfigError(`cannot read: ${(e as Error).message}`, { file, line: 0 });
+    if (e instanceof probe.NotAConfigFile) throw new ConfigError(e.message, { file, line: 0 });
+    const err = e as NodeJS.ErrnoException;
+    // ELOOP, EACCES, ...: say so in words rather than with the syscall's text.
+    const why = err.code === 'ELOOP' ? 'is a symlink loop (fix the link or remove it)' : err.code === 'ENOENT' ? 'is a symlink to a file that does not exist (fix the link or remove it)' : `cannot be read: ${err.message}`;
+    throw new ConfigError(why, { file, line: 0 });
   }
 }
 
@@ -102,6 +106,8 @@ export interface LoadOptions {
 /** Finds the config directory of a project (mkosi also looks in a mkosi/ subdirectory) and its syntax. */
 export function findConfigDir(dir: string): { configDir: string; layout: Layout } {
   const root = path.resolve(dir);
+  // A broken mkosi.conf link would otherwise read as "no mkosi.conf here".
+  for (const name of [MKOSI.conf, TOML.conf]) refuseBrokenLink(path.join(root, name));
   const hasMkosi = probe.exists(path.join(root, MKOSI.conf));
   const hasToml = probe.exists(path.join(root, TOML.conf));
   if (hasMkosi && hasToml) {
@@ -200,6 +206,8 @@ class Reader {
     if (opts.profiles) {
       for (const profile of state.get('Profiles') as string[]) {
         const base = path.join(dir, this.layout.profiles, profile);
+        refuseBrokenLink(base);
+        refuseBrokenLink(base + this.layout.dropinExt);
         let found = false;
         if (probe.isDirectory(base)) {
           this.readDirectory(base, state, { local: false, profiles: false });
@@ -210,7 +218,7 @@ class Reader {
           found = true;
         }
         if (!found && dir === this.root && !this.knownProfile(profile)) {
-          this.warnings.push({ origin: state.origins.get('Profiles') ?? { file: dir, line: 0 }, message: `profile "${profile}" has no ${this.layout.profiles}/${profile} here (only [Match] Profiles= sections can use it)` });
+          this.warnings.push({ origin: state.origins.get('Profiles') ?? { file: dir, line: 0 }, message: `profile ${quote(profile)} has no ${this.layout.profiles}/${profile} here (only [Match] Profiles= sections can use it)` });
         }
       }
     }
@@ -221,6 +229,7 @@ class Reader {
         this.readDirectory(localDir, state, { local: false, profiles: false });
       }
       const local = path.join(dir, this.layout.local);
+      refuseBrokenLink(local);
       if (probe.exists(local)) this.readFile(local, state, dir);
     }
     return true;
@@ -279,15 +288,24 @@ class Reader {
   /** Include= reads each target where it appears: a file in the current config directory, a directory as its own. */
   private include(def: SettingDef, a: Assignment, file: string, dir: string, state: ImageState): void {
     if (a.value.trim() === '' && !a.items?.length) return; // Include= cannot be reset (mkosi: reset=False)
-    const before = (state.values.get('Include') as string[] | undefined) ?? [];
+    // A count, not the list: assign() appends to the list in place.
+    const before = ((state.values.get('Include') as string[] | undefined) ?? []).length;
     state.assign(def, a, file, dir);
-    const targets = (state.values.get('Include') as string[]).slice(before.length);
+    const targets = (state.values.get('Include') as string[]).slice(before);
     for (const target of targets) {
       const id = probe.realpath(target);
       if (state.included.has(id)) continue;
       state.included.add(id);
       if (probe.isDirectory(target)) this.readDirectory(target, state, { local: false, profiles: true });
-      else this.readFile(target, state, dir);
+      else {
+        try {
+          this.readFile(target, state, dir);
+        } catch (e) {
+          // Include=/dev/zero, Include= of a FIFO: said at the Include= line that names it.
+          if (e instanceof ConfigError && e.origin?.file === target && e.origin.line === 0) throw new ConfigError(`Include=: ${target} ${e.reason}`, { file, line: a.line });
+          throw e;
+        }
+      }
     }
   }
 
@@ -301,11 +319,12 @@ class Reader {
       if (def.scope === 'universal' && !state.isMain) continue;
       for (const name of def.defaultPaths ?? []) {
         const p = path.join(dir, name);
+        refuseBrokenLink(p);
         if (!probe.exists(p)) continue;
         let a: Assignment;
         if (def.fileText) {
           state.files.push(p);
-          a = { key: def.name, value: probe.readText(p).trim(), line: 0 };
+          a = { key: def.name, value: readText(p).trim(), line: 0 };
         } else if (name.endsWith('.d') && probe.isDirectory(p)) {
           const scripts = sortedEntries(p).filter((e) => e.isFile()).map((e) => e.path);
           if (!scripts.length) continue;
@@ -328,13 +347,13 @@ class Reader {
         else if (e.name.endsWith(this.layout.dropinExt)) name = e.name.slice(0, -this.layout.dropinExt.length);
         else continue;
         if (found.has(name)) {
-          throw new ConfigError(`preset "${name}" is defined twice, by ${path.relative(this.root, found.get(name)!)} and ${path.relative(this.root, e.path)} (keep one)`, {
+          throw new ConfigError(`preset ${quote(name)} is defined twice, by ${path.relative(this.root, found.get(name)!)} and ${path.relative(this.root, e.path)} (keep one)`, {
             file: e.path,
             line: 0,
           });
         }
         if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
-          throw new ConfigError(`preset name "${name}" is not valid (accepted: letters, digits, "_", "." and "-")`, { file: e.path, line: 0 });
+          throw new ConfigError(`preset name ${quote(name)} is not valid (accepted: letters, digits, "_", "." and "-")`, { file: e.path, line: 0 });
         }
         found.set(name, e.path);
       }
@@ -350,21 +369,36 @@ interface Entry {
   isFile(): boolean;
 }
 
+/**
+ * Refuses a broken symlink where kiln looks for an optional file or directory (mkosi.version,
+ * mkosi.conf.d/, a profile): mkosi reads such a link as "not there" and silently builds without
+ * it; kiln names the link instead.
+ */
+function refuseBrokenLink(p: string): void {
+  const target = probe.danglingTarget(p);
+  if (target === null) return;
+  if (probe.isSymlinkLoop(p)) throw new ConfigError(`is a symlink loop through ${quote(target)} (fix the link or remove it)`, { file: p, line: 0 });
+  throw new ConfigError(`is a symlink to ${quote(target)}, which does not exist (fix the link or remove it)`, { file: p, line: 0 });
+}
+
 /** Directory entries sorted by name (byte order, as mkosi sorts drop-ins); [] when absent. */
 function sortedEntries(dir: string): Entry[] {
+  refuseBrokenLink(dir);
   let names: string[];
   try {
     names = probe.readdir(dir);
-  } catch {
-    return [];
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    // An unreadable mkosi.conf.d/ must not quietly drop its drop-ins.
+    throw new ConfigError(`cannot be listed: ${(e as Error).message}`, { file: dir, line: 0 });
   }
   return names
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     .map((name) => {
       const p = path.join(dir, name);
       // A dangling link would otherwise be skipped or fail to open: say what it is.
-      const target = probe.danglingTarget(p);
-      if (target !== null) throw new ConfigError(`is a symlink to "${target}", which does not exist (fix the link or remove it)`, { file: p, line: 0 });
+      refuseBrokenLink(p);
       const isDir = probe.isDirectory(p);
       return { name, path: p, isDirectory: () => isDir, isFile: () => !isDir };
     });

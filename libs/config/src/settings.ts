@@ -11,8 +11,11 @@ import {
   choice,
   environment,
   feature,
+  fileName,
+  imagePathList,
   integer,
   Kind,
+  packageList,
   packageOrder,
   pathList,
   pathValue,
@@ -111,6 +114,17 @@ export const BINPKG_SIGNATURES = ['auto', 'required'] as const;
 // `defaultPaths` lists each script both plain and `.chroot` (run inside the image), and a `.d/`.
 const scriptPaths = (base: string) => [base, `${base}.chroot`, `${base}.d`];
 
+/**
+ * Values that reach file names, command lines or files in the image as one word. mkosi takes
+ * these as free strings; kiln holds them to what they name, so that a value cannot climb out of
+ * a directory (Release=../..), add an option (Mirror=-o...) or add lines to a file (newlines are
+ * refused for every single-line setting in image-state.ts).
+ */
+const RELEASE = { pattern: /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, hint: 'a release name such as bookworm, 41 or 23.0' };
+const URL = { pattern: /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s;|&$`'"\\<>()]+$/, hint: 'a URL such as http://deb.debian.org/debian, without white space or shell metacharacters' };
+const WORD = (what: string) => (v: string) =>
+  v.startsWith('-') ? `starts with "-" and would be read as an option (${what})` : /[\s;|&$`'"\\<>()]/.test(v) ? `contains white space or a shell metacharacter (${what})` : null;
+
 /** Enum settings that also take a boolean (CompressOutput=yes, Incremental=no). */
 function booleanAliases<T extends string>(yes: T, no: T): Record<string, T> {
   const out: Record<string, T> = {};
@@ -135,7 +149,7 @@ export const SETTINGS = [
     help: 'Extra configuration files or directories, read at the point of the Include= line (each once).' }),
 
   // [Config]
-  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^[^/]+$/, hint: 'profile names without "/"' }), default: [], scope: 'inherited', cache: 'scripts', stage: 'install',
+  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names without "/", not "." or ".."' }), default: [], scope: 'inherited', cache: 'scripts', stage: 'install',
     match: 'Profiles', aliases: ['Profile'], help: 'Profiles to enable: mkosi.profiles/NAME(.conf) is read for each, and [Match] Profiles= tests them.' }),
   s({ name: 'Dependencies', section: 'Config', kind: stringList(), default: null, scope: 'local', cache: 'value', stage: 'none',
     help: 'Presets to build before this one; the main image depends on every preset unless it says otherwise.' }),
@@ -148,24 +162,24 @@ export const SETTINGS = [
     // must be a pure function of its inputs), so the default is fixed.
     default: 'debian', scope: 'universal', cache: 'value', stage: 'install', specifier: 'd', match: 'Distribution',
     help: 'The distribution to install.' }),
-  s({ name: 'Release', section: 'Distribution', kind: text(), scope: 'universal', cache: 'value', stage: 'install', specifier: 'r', match: 'Release',
+  s({ name: 'Release', section: 'Distribution', kind: text(RELEASE), scope: 'universal', cache: 'value', stage: 'install', specifier: 'r', match: 'Release',
     default: (c) => distributionFacts(String(c.get('Distribution')))?.release ?? null,
     help: 'The release of the distribution (bookworm, 41, 23.0, ...).' }),
   s({ name: 'Architecture', section: 'Distribution', kind: choice(ARCHITECTURES, { x86_64: 'x86-64', aarch64: 'arm64', amd64: 'x86-64' }),
     default: () => hostArchitecture(), scope: 'universal', cache: 'value', stage: 'install', specifier: 'a', match: 'Architecture',
     help: "The architecture to build for; defaults to the build machine's (and is then part of the cache key)." }),
-  s({ name: 'Mirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value', stage: 'install',
+  s({ name: 'Mirror', section: 'Distribution', kind: text(URL), default: null, scope: 'universal', cache: 'value', stage: 'install',
     help: "The distribution's mirror (a URL); the distribution's default when unset." }),
-  s({ name: 'LocalMirror', section: 'Distribution', kind: text(), default: null, scope: 'universal', cache: 'value', stage: 'install',
+  s({ name: 'LocalMirror', section: 'Distribution', kind: text(URL), default: null, scope: 'universal', cache: 'value', stage: 'install',
     help: 'A mirror used instead of all other repositories while building the image.' }),
   s({ name: 'RepositoryKeyCheck', section: 'Distribution', kind: boolean(), default: true, scope: 'universal', cache: 'value', stage: 'install',
     help: 'Verify repository signatures.' }),
-  s({ name: 'Repositories', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', stage: 'install', match: 'Repositories',
+  s({ name: 'Repositories', section: 'Distribution', kind: stringList({ check: WORD('a repository or component name such as contrib') }), default: [], scope: 'universal', cache: 'value', stage: 'install', match: 'Repositories',
     help: 'Extra repositories or components to enable (main, contrib, non-free-firmware, ...).' }),
   // Gentoo (kiln's own; mkosi has none of these).
-  s({ name: 'Binhosts', section: 'Distribution', kind: stringList(), default: [], scope: 'universal', cache: 'value', stage: 'install',
+  s({ name: 'Binhosts', section: 'Distribution', kind: stringList(URL), default: [], scope: 'universal', cache: 'value', stage: 'install',
     help: 'Gentoo binary package repositories (binhost URLs, http(s) or file), in priority order.' }),
-  s({ name: 'PortageProfile', section: 'Distribution', kind: text({ pattern: /^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)*$/, hint: 'a profile path such as default/linux/amd64/23.0/systemd' }),
+  s({ name: 'PortageProfile', section: 'Distribution', kind: text({ pattern: /^(?!\.\.?(\/|$))[A-Za-z0-9_.+-]+(\/(?!\.\.?(\/|$))[A-Za-z0-9_.+-]+)*$/, hint: 'a profile path such as default/linux/amd64/23.0/systemd, without "." or ".." components' }),
     default: (c) => {
       const arch = c.get('Distribution') === 'gentoo' ? architectureName('gentoo', String(c.get('Architecture'))) : undefined;
       return arch ? `default/linux/${arch}/${c.get('Release')}/systemd` : null;
@@ -201,12 +215,12 @@ export const SETTINGS = [
       return version ? `${base}_${version}` : base;
     },
     help: 'The output name inside OutputDirectory=: ImageId= (or "image") for the main image, the preset name for presets, then "_" and ImageVersion= when set.' }),
-  s({ name: 'OutputDirectory', section: 'Output', kind: pathValue(), default: (c) => `${c.root}/mkosi.output`, scope: 'universal', cache: 'none', stage: 'none', specifier: 'O',
+  s({ name: 'OutputDirectory', section: 'Output', kind: pathValue({ directory: true }), default: (c) => `${c.root}/mkosi.output`, scope: 'universal', cache: 'none', stage: 'none', specifier: 'O',
     defaultPaths: ['mkosi.output'],
     help: 'Where outputs are written. kiln defaults to mkosi.output/ even when it does not exist yet, so that Nx always knows where the outputs are.' }),
-  s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"' }),
+  s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"', check: fileName('ImageId=') }),
     default: null, scope: 'inherited', cache: 'scripts', stage: 'install', specifier: 'i', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
-  s({ name: 'ImageVersion', section: 'Output', kind: text(), default: null, scope: 'inherited', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
+  s({ name: 'ImageVersion', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.~+-]+$/, hint: 'a version such as 1.2.3: letters, digits, ".", "_", "~", "+" and "-"', check: fileName('ImageVersion=') }), default: null, scope: 'inherited', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
     defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
     default: (c) => defaultCompression(String(c.get('Format'))),
@@ -221,22 +235,22 @@ export const SETTINGS = [
     help: 'The seed for systemd-repart (partition UUIDs). kiln derives a fixed one from the image name when unset, so disk images are reproducible.' }),
 
   // [Content]
-  s({ name: 'Packages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',
+  s({ name: 'Packages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',
     help: 'Packages to install (kept sorted, as mkosi does).' }),
-  s({ name: 'BuildPackages', section: 'Content', kind: stringList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'image',
+  s({ name: 'BuildPackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'image',
     help: 'Packages installed for the build scripts only; they do not stay in the image.' }),
-  s({ name: 'RemovePackages', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value', stage: 'image',
+  s({ name: 'RemovePackages', section: 'Content', kind: packageList(), default: [], scope: 'local', cache: 'value', stage: 'image',
     help: 'Packages removed at the end of the build.' }),
   s({ name: 'WithDocs', section: 'Content', kind: boolean(), default: true, scope: 'local', cache: 'value', stage: 'install', help: 'Install documentation.' }),
   s({ name: 'WithRecommends', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'install',
     help: 'Install weak dependencies (Recommends:).' }),
-  s({ name: 'BaseTrees', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path', stage: 'install', readsOutputs: true,
+  s({ name: 'BaseTrees', section: 'Content', kind: pathList({ tree: true }), default: [], scope: 'local', cache: 'path', stage: 'install', readsOutputs: true,
     help: "Directories or archives the image starts from, often another preset's output (%O/base)." }),
   s({ name: 'SkeletonTrees', section: 'Content', kind: treeList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'install', readsOutputs: true,
     defaultPaths: ['mkosi.skeleton', 'mkosi.skeleton.tar'], help: 'Trees copied in before packages are installed (SOURCE[:TARGET]).' }),
   s({ name: 'ExtraTrees', section: 'Content', kind: treeList(), default: [], scope: 'local', cache: 'path', stage: 'image', readsOutputs: true,
     defaultPaths: ['mkosi.extra', 'mkosi.extra.tar'], help: 'Trees copied in after packages are installed (SOURCE[:TARGET]).' }),
-  s({ name: 'RemoveFiles', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value', stage: 'image',
+  s({ name: 'RemoveFiles', section: 'Content', kind: imagePathList(), default: [], scope: 'local', cache: 'value', stage: 'image',
     help: 'Globs of files removed from the image at the end of the build.' }),
   s({ name: 'CleanPackageMetadata', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'image',
     help: "Remove the package manager's database from the image (auto: when the package manager itself is not installed)." }),
@@ -260,8 +274,8 @@ export const SETTINGS = [
     help: "Initrds to use, e.g. another preset's cpio output (%O/initrd)." }),
   s({ name: 'Hostname', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$/, hint: 'a valid hostname' }),
     default: null, scope: 'local', cache: 'value', stage: 'image', help: "The image's /etc/hostname." }),
-  s({ name: 'Locale', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system locale (LANG=).' }),
-  s({ name: 'Timezone', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9_+\-/]+$/, hint: 'a zone name such as Europe/Berlin' }),
+  s({ name: 'Locale', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, hint: 'a locale such as C.UTF-8 or en_US.UTF-8' }), default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system locale (LANG=).' }),
+  s({ name: 'Timezone', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, hint: 'a zone name such as Europe/Berlin' }),
     default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system timezone.' }),
   s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', secret: true,
     help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
@@ -273,13 +287,13 @@ export const SETTINGS = [
   s({ name: 'Incremental', section: 'Build', kind: choice(INCREMENTAL, booleanAliases('yes', 'no')),
     default: 'no', scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Host', 'Output'],
     help: 'Cache the image after its packages and prepare scripts, and start from it when nothing before that changed (strict: fail instead of building without one).' }),
-  s({ name: 'CacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
+  s({ name: 'CacheDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.cache'], help: 'Where incremental layers are kept (default: the user\'s cache directory, ~/.cache/kiln/layers).' }),
   s({ name: 'CacheMaxSize', section: 'Build', kind: size(), default: 16 * 1024 ** 3, scope: 'universal', cache: 'none', stage: 'none',
     help: 'Incremental layers beyond this total size are evicted, least recently used first.' }),
   s({ name: 'CacheMaxAge', section: 'Build', kind: integer({ min: 0 }), default: 30, scope: 'universal', cache: 'none', stage: 'none',
     help: 'Incremental layers unused for this many days are evicted (0: never by age).' }),
-  s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue(), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
+  s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.pkgcache'], help: "Where downloaded packages are kept across builds and presets (default: the user's cache directory)." }),
   s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path', stage: 'install',
     aliases: ['PackageManagerTrees'], oldSections: ['Distribution', 'Content'], defaultPaths: ['mkosi.sandbox', 'mkosi.sandbox.tar', 'mkosi.pkgmngr', 'mkosi.pkgmngr.tar'],

@@ -9,6 +9,8 @@ export interface Assignment {
   value: string;
   /** TOML arrays and tables: one string per item, parsed without splitting on whitespace. */
   items?: string[];
+  /** kiln.toml: the value as TOML typed it, checked against the setting's TOML type. */
+  toml?: unknown;
   line: number;
 }
 

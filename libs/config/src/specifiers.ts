@@ -3,7 +3,7 @@
  * "Specifiers"). Values are those configured at that point, or their defaults.
  */
 import { defaultFilesystem } from './distributions';
-import { ValueError } from './errors';
+import { ValueError, quote } from './errors';
 import { SETTINGS, type SettingDef } from './settings';
 
 export interface SpecifierContext {
@@ -41,11 +41,11 @@ export function expandSpecifiers(text: string, c: SpecifierContext): string {
     const spec = SPECIFIERS[letter];
     if (!spec) {
       const known = Object.entries(SPECIFIERS).map(([k, s]) => `%${k} (${s.help})`).join(', ');
-      throw new ValueError(`unknown specifier "${whole}" in "${text}" (accepted: %% for "%", ${known})`);
+      throw new ValueError(`unknown specifier ${quote(whole)} in ${quote(text)} (accepted: %% for "%", ${known})`);
     }
     const v = spec.value(c);
     if (v === null || v === undefined || v === '') {
-      throw new ValueError(`specifier "${whole}" in "${text}" has no value here (set ${spec.help} first)`);
+      throw new ValueError(`specifier ${quote(whole)} in ${quote(text)} has no value here (set ${spec.help} first)`);
     }
     return String(v);
   });

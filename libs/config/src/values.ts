@@ -7,7 +7,7 @@ import * as probe from './probe';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { ValueError } from './errors';
+import { ValueError, quote } from './errors';
 
 export interface ParseContext {
   /** Directory of the file being read: relative paths are relative to it, as in mkosi. */
@@ -35,6 +35,15 @@ export interface Kind<T> {
   /** Lists: the value before any assignment, and how a later assignment adds to an earlier one. */
   empty?(): T;
   merge?(old: T, add: T): T;
+  /**
+   * Lists: adds `add` to `into` in place, what the reader does for each assignment, so that 80,000
+   * `RemoveFiles=` lines cost linear time (merge copies; sorting on every line was quadratic).
+   * `finish` then puts the whole list in its final form (sorted, without duplicates) once.
+   */
+  append?(into: T, add: T): void;
+  finish?(v: T): T;
+  /** Checks the resolved value, defaults included (which are not parsed); throws a ValueError. */
+  validate?(v: T): void;
   /** The parsed value's schema (the zod model). */
   readonly schema: z.ZodType<T>;
   /** What kiln.toml accepts for this setting (drives the generated JSON Schema). */
@@ -58,7 +67,7 @@ export function parseBoolean(raw: string): boolean {
   const v = raw.trim().toLowerCase();
   if (TRUE.includes(v)) return true;
   if (FALSE.includes(v)) return false;
-  throw new ValueError(`"${raw}" is not a boolean (accepted: ${TRUE.join(' ')} / ${FALSE.join(' ')})`);
+  throw new ValueError(`${quote(raw)} is not a boolean (accepted: ${TRUE.join(' ')} / ${FALSE.join(' ')})`);
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -66,9 +75,11 @@ const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2,
 /** Sizes as mkosi reads them: K, M, G, T are 1024-based, fractions allowed, rounded up to 4096. */
 export function parseSize(raw: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(raw);
-  if (!m) throw new ValueError(`"${raw}" is not a size (accepted: a number with an optional K, M, G or T suffix, e.g. 512M or 1.5G)`);
-  const bytes = Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()];
-  return Math.ceil(bytes / 4096) * 4096;
+  if (!m) throw new ValueError(`${quote(raw)} is not a size (accepted: a number with an optional K, M, G or T suffix, e.g. 512M or 1.5G)`);
+  const bytes = Math.ceil((Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()]) / 4096) * 4096;
+  // Beyond 2^53 bytes (8 PiB) a number is no longer exact; no disk or cache is that large.
+  if (!Number.isSafeInteger(bytes)) throw new ValueError(`${quote(raw)} is too large (accepted: a size up to 8P, e.g. 512M or 1.5G)`);
+  return bytes;
 }
 
 function formatSize(n: number): string {
@@ -80,13 +91,18 @@ function formatSize(n: number): string {
 
 const showPlain = (v: unknown) => (v === null || v === undefined ? '(none)' : String(v));
 
-export function text(opts: { pattern?: RegExp; hint?: string } = {}): Kind<string> {
+/** A rule beyond a pattern: the reason a value is refused, or null when it is fine. */
+export type Check = (v: string) => string | null;
+
+export function text(opts: { pattern?: RegExp; hint?: string; check?: Check } = {}): Kind<string> {
   return {
     type: 'string',
     list: false,
     parse(raw, ctx) {
       const v = ctx.expand(raw);
-      if (opts.pattern && !opts.pattern.test(v)) throw new ValueError(`"${v}" is not valid (accepted: ${opts.hint})`);
+      if (opts.pattern && !opts.pattern.test(v)) throw new ValueError(`${quote(v)} is not valid (accepted: ${opts.hint})`);
+      const why = opts.check?.(v);
+      if (why) throw new ValueError(`${quote(v)} ${why}`);
       return v;
     },
     schema: z.string(),
@@ -120,7 +136,7 @@ export function choice<const V extends string>(values: readonly V[], aliases: Re
       const v = ctx.expand(raw).trim();
       if ((values as readonly string[]).includes(v)) return v as V;
       if (v in aliases) return aliases[v];
-      throw new ValueError(`"${v}" is not a valid value (accepted: ${accepted})`);
+      throw new ValueError(`${quote(v)} is not a valid value (accepted: ${accepted})`);
     },
     schema: z.enum(values as unknown as [V, ...V[]]),
     toml: z.enum([...values, ...Object.keys(aliases)] as [string, ...string[]]),
@@ -140,7 +156,7 @@ export function feature(): Kind<'enabled' | 'disabled' | 'auto'> {
       try {
         return parseBoolean(raw) ? 'enabled' : 'disabled';
       } catch {
-        throw new ValueError(`"${raw}" is not valid (accepted: yes, no, auto)`);
+        throw new ValueError(`${quote(raw)} is not valid (accepted: yes, no, auto)`);
       }
     },
     schema: z.enum(['enabled', 'disabled', 'auto']),
@@ -160,8 +176,10 @@ export function integer(opts: { min?: number; max?: number } = {}): Kind<number>
     parse(raw) {
       const v = raw.trim();
       if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-        throw new ValueError(`"${raw}" is not valid (accepted: ${hint})`);
+        throw new ValueError(`${quote(raw)} is not valid (accepted: ${hint})`);
       }
+      // Beyond 2^53 a JavaScript number is no longer exact (9007199254740993 reads as ...992).
+      if (!Number.isSafeInteger(Number(v))) throw new ValueError(`${quote(raw)} is too large (accepted: ${hint} up to ${Number.MAX_SAFE_INTEGER})`);
       return Number(v);
     },
     schema: z.number().int(),
@@ -190,6 +208,13 @@ export interface PathOptions {
   required?: boolean;
   /** Words taken literally instead of as paths (ToolsTree=default). */
   constants?: readonly string[];
+  /**
+   * A directory kiln writes into (OutputDirectory=, the caches): when the path exists it must be
+   * a directory, and it must not be the host's root, where `kiln clean` would remove entries of /.
+   */
+  directory?: boolean;
+  /** A tree copied into the image (BaseTrees=, ExtraTrees=, ...): the host's root is refused. */
+  tree?: boolean;
 }
 
 /**
@@ -204,6 +229,8 @@ export function pathValue(opts: PathOptions = {}): Kind<string> {
     type: 'path',
     list: false,
     parse: item,
+    // Defaults are never parsed: mkosi.output/ being a file is caught here.
+    validate: opts.directory ? checkWritableDirectory : undefined,
     schema: z.string(),
     toml: z.string(),
     show: shown,
@@ -211,9 +238,15 @@ export function pathValue(opts: PathOptions = {}): Kind<string> {
   };
 }
 
+/** A directory kiln writes into and cleans: not the host's root, and a directory if it exists. */
+function checkWritableDirectory(p: string): void {
+  if (p === '/') throw new ValueError('"/" is the host\'s root directory, which kiln would write into and clean (name a directory of its own, e.g. mkosi.output)');
+  if (probe.exists(p) && !probe.isDirectory(p)) throw new ValueError(`${p} exists and is not a directory (remove it, or name a directory)`);
+}
+
 export function resolvePath(raw: string, ctx: ParseContext): string {
   const v = ctx.expand(raw.trim());
-  if (v.includes('\0')) throw new ValueError(`"${raw}" is not a valid path`);
+  if (v.includes('\0')) throw new ValueError(`${quote(raw)} is not a valid path (it holds a NUL byte)`);
   if (v === '~' || v.startsWith('~/')) return path.join(os.homedir(), v.slice(1));
   return path.resolve(ctx.dir, v);
 }
@@ -223,8 +256,15 @@ function pathItem(opts: PathOptions): (raw: string, ctx: ParseContext) => string
     if (opts.constants?.includes(raw.trim())) return raw.trim();
     const p = resolvePath(raw, ctx);
     if (opts.required && !probe.exists(p)) {
+      const target = probe.danglingTarget(p);
+      if (target !== null) {
+        throw new ValueError(probe.isSymlinkLoop(p) ? `${p} is a symlink loop through ${quote(target)} (fix the link)` : `${p} is a symlink to ${quote(target)}, which does not exist (fix the link)`);
+      }
       throw new ValueError(`${p} does not exist (create it, or fix the path: relative paths are relative to ${ctx.dir})`);
     }
+    // mkosi would copy (and kiln hash) all of the host: never what was meant, and minutes long.
+    if (opts.tree && p === '/') throw new ValueError('"/" is the host\'s root directory, which would be copied into the image whole (name the directory to copy)');
+    if (opts.directory) checkWritableDirectory(p);
     return p;
   };
 }
@@ -258,6 +298,9 @@ function listOf<T>(
     parseItem: (raw, ctx) => [item(raw, ctx)],
     empty: () => [],
     merge: (old, add) => [...old, ...add],
+    append: (into, add) => {
+      for (const x of add) into.push(x);
+    },
     schema: z.array(itemSchema),
     toml: z.union([z.array(z.string()), z.string()]),
     show: (v, c) => (v.length ? v.map((x) => show(x, c)).join('\n') : '(none)'),
@@ -276,12 +319,14 @@ export function packageOrder(a: string, b: string): number {
   return group(a) - group(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-export function stringList(opts: { pattern?: RegExp; hint?: string; sort?: (a: string, b: string) => number } = {}): Kind<string[]> {
+export function stringList(opts: { pattern?: RegExp; hint?: string; check?: Check; sort?: (a: string, b: string) => number } = {}): Kind<string[]> {
   const kind = listOf(
     'list',
     (raw, ctx) => {
       const v = ctx.expand(raw);
-      if (opts.pattern && !opts.pattern.test(v)) throw new ValueError(`"${v}" is not valid (accepted: ${opts.hint})`);
+      if (opts.pattern && !opts.pattern.test(v)) throw new ValueError(`${quote(v)} is not valid (accepted: ${opts.hint})`);
+      const why = opts.check?.(v);
+      if (why) throw new ValueError(`${quote(v)} ${why}`);
       return v;
     },
     z.string(),
@@ -289,7 +334,47 @@ export function stringList(opts: { pattern?: RegExp; hint?: string; sort?: (a: s
   );
   if (!opts.sort) return kind;
   const sort = opts.sort;
-  return { ...kind, merge: (old, add) => [...new Set([...old, ...add])].sort(sort) };
+  const finish = (v: string[]) => [...new Set(v)].sort(sort);
+  return { ...kind, merge: (old, add) => finish([...old, ...add]), finish };
+}
+
+/**
+ * Package lists (Packages=, BuildPackages=, RemovePackages=). The names reach apt, dpkg and emerge
+ * as arguments, so an entry starting with "-" would be read as an option
+ * (`Packages=-oAPT::Get::Simulate=true` turns the install into a dry run). mkosi passes such
+ * entries on; kiln refuses them, since no package name starts with "-".
+ */
+export function packageList(opts: { sort?: (a: string, b: string) => number } = {}): Kind<string[]> {
+  return stringList({
+    ...opts,
+    check: (v) =>
+      v.startsWith('-')
+        ? 'starts with "-" and would be read as an option, not a package (package names start with a letter or digit)'
+        : /[\s,]/.test(v)
+          ? 'contains white space or a comma (give one package per item)'
+          : /[;|&$`'"\\]/.test(v)
+            ? 'contains a shell metacharacter (;|&$`\'"\\), which no package name or atom holds'
+            : null,
+  });
+}
+
+/**
+ * Names used as one file name component: ImageId=, ImageVersion= (they make the output name
+ * ImageId_ImageVersion). mkosi checks only Output=, not the values its default is made from, so
+ * `ImageVersion=1/../../..` would put the output outside the output directory; kiln refuses "/",
+ * and "." and ".." on their own, as mkosi's is_valid_filename() does for Output=.
+ */
+export function fileName(what: string): Check {
+  return (v) => (v.includes('/') ? `contains "/" (${what} is part of the output's file name)` : v === '.' || v === '..' ? `is not a file name (${what} is part of the output's file name)` : null);
+}
+
+/**
+ * Paths inside the image (RemoveFiles= globs): relative to the image root whether written with a
+ * leading "/" or not. mkosi globs them under the root with pathlib, where ".." climbs out of the
+ * image onto the host (`RemoveFiles=../../../..`); kiln refuses any ".." component.
+ */
+export function imagePathList(): Kind<string[]> {
+  return stringList({ check: (v) => (v.split('/').includes('..') ? 'contains ".." (paths are inside the image; ".." would leave it)' : null) });
 }
 
 /** A list whose items may contain commas: split on whitespace only (KernelCommandLine=). */
@@ -333,15 +418,15 @@ export interface Tree {
 export function parseTree(raw: string, ctx: ParseContext, required = false): Tree {
   const v = ctx.expand(raw.trim());
   const i = v.indexOf(':');
-  const [src, target] = i > 0 ? [v.slice(0, i), v.slice(i + 1)] : [v, null];
-  if (!src) throw new ValueError(`"${raw}" has no source (accepted: SOURCE[:TARGET])`);
+  const [src, target] = i >= 0 ? [v.slice(0, i), v.slice(i + 1)] : [v, null];
+  if (!src) throw new ValueError(`${quote(raw)} has no source (accepted: SOURCE[:TARGET])`);
   if (target !== null && !target.startsWith('/')) {
-    throw new ValueError(`target "${target}" in "${raw}" must be an absolute path inside the image (accepted: SOURCE[:/TARGET])`);
+    throw new ValueError(`target ${quote(target)} in ${quote(raw)} must be an absolute path inside the image (accepted: SOURCE[:/TARGET])`);
   }
   if (target !== null && target.split('/').includes('..')) {
-    throw new ValueError(`target "${target}" in "${raw}" must not contain ".." (it would escape the image)`);
+    throw new ValueError(`target ${quote(target)} in ${quote(raw)} must not contain ".." (it would escape the image)`);
   }
-  const source = pathItem({ required })(src, { ...ctx, expand: (t) => t });
+  const source = pathItem({ required, tree: true })(src, { ...ctx, expand: (t) => t });
   return { source, target: target === null ? null : path.posix.normalize(target) };
 }
 
@@ -366,7 +451,7 @@ export function environment(): Kind<EnvMap> {
   const item = (raw: string, ctx: ParseContext): EnvMap => {
     const eq = raw.indexOf('=');
     const key = eq < 0 ? raw : raw.slice(0, eq);
-    if (!ENV_KEY.test(key)) throw new ValueError(`"${raw}" is not a variable assignment (accepted: KEY=VALUE, or KEY to pass it through)`);
+    if (!ENV_KEY.test(key)) throw new ValueError(`${quote(raw)} is not a variable assignment (accepted: KEY=VALUE, or KEY to pass it through)`);
     if (eq >= 0) return { [key]: ctx.expand(raw.slice(eq + 1)) };
     // A bare KEY passes the variable through from kiln's environment ("" when unset), as in mkosi.
     return { [key]: ctx.env[key] ?? '' };
@@ -378,6 +463,7 @@ export function environment(): Kind<EnvMap> {
     parseItem: item,
     empty: () => ({}),
     merge: (old, add) => ({ ...old, ...add }),
+    append: (into, add) => void Object.assign(into, add),
     schema: z.record(z.string(), z.string()),
     toml: z.union([z.record(z.string(), z.string()), z.array(z.string())]),
     show: (v) => (Object.keys(v).length ? Object.entries(v).map(([k, x]) => `${k}=${x}`).join('\n') : '(none)'),
@@ -395,15 +481,15 @@ export function splitQuoted(raw: string): string[] {
   const out: string[] = [];
   let cur = '';
   let inToken = false;
-  let quote: '"' | "'" | null = null;
+  let q: '"' | "'" | null = null;
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i];
-    if (quote) {
-      if (c === quote) quote = null;
-      else if (c === '\\' && quote === '"' && i + 1 < raw.length && '"\\$`'.includes(raw[i + 1])) cur += raw[++i];
+    if (q) {
+      if (c === q) q = null;
+      else if (c === '\\' && q === '"' && i + 1 < raw.length && '"\\$`'.includes(raw[i + 1])) cur += raw[++i];
       else cur += c;
     } else if (c === '"' || c === "'") {
-      quote = c;
+      q = c;
       inToken = true;
     } else if (c === '\\' && i + 1 < raw.length) {
       cur += raw[++i];
@@ -417,7 +503,26 @@ export function splitQuoted(raw: string): string[] {
       inToken = true;
     }
   }
-  if (quote) throw new ValueError(`unterminated ${quote} quote in "${raw}"`);
+  if (q) throw new ValueError(`unterminated ${q} quote in ${quote(raw)}`);
   if (inToken) out.push(cur);
   return out;
+}
+
+/** What a kind's TOML type accepts, in words, for type errors in kiln.toml ("a string or an array of strings"). */
+export function describeToml(schema: z.ZodType): string {
+  const def = (schema as unknown as { _zod: { def: { type: string; options?: z.ZodType[]; element?: z.ZodType; valueType?: z.ZodType; checks?: unknown[] } } })._zod.def;
+  switch (def.type) {
+    case 'union':
+      return [...new Set(def.options!.map(describeToml))].join(' or ');
+    case 'array':
+      return `an array of ${describeToml(def.element!).replace(/^an? /, '')}s`;
+    case 'record':
+      return `a table of ${describeToml(def.valueType!).replace(/^an? /, '')}s`;
+    case 'boolean':
+      return 'a boolean';
+    case 'number':
+      return def.checks?.length ? 'an integer' : 'a number';
+    default:
+      return 'a string';
+  }
 }

@@ -326,8 +326,8 @@ describe('errors and warnings name file:line', () => {
     expect(configError({ 'mkosi.conf': '[Content]\nHostname=host-%q\n' }).message).toMatch(/^Hostname=: unknown specifier "%q" in "host-%q" \(accepted: %% for "%", %d \(Distribution=\)/);
   });
   it('specifiers expand to the values configured so far', () => {
-    const c = main({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n[Output]\nImageId=img\n[Content]\nHostname=%i-%d-%r\nLocale=100%%\n' });
-    expect([c.Hostname, c.Locale]).toEqual(['img-debian-trixie', '100%']);
+    const c = main({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n[Output]\nImageId=img\n[Content]\nHostname=%i-%d-%r\nRootPassword=100%%\n' });
+    expect([c.Hostname, c.RootPassword]).toEqual(['img-debian-trixie', '100%']);
   });
   it('a required tree that does not exist is an error', () => {
     const e = configError({ 'mkosi.conf': '[Content]\nSkeletonTrees=missing\n' });

@@ -53,7 +53,7 @@ describe('kiln.toml', () => {
 
   it('refuses top-level keys that are not section tables, and a list for a single value', () => {
     expect(configError({ 'kiln.toml': 'Packages = ["a"]\n' }).message).toMatch(/"Packages" must be a table of settings/);
-    expect(configError({ 'kiln.toml': '[Content]\nHostname = ["a", "b"]\n' }).message).toMatch(/^Hostname=: takes one value, not a list/);
+    expect(configError({ 'kiln.toml': '[Content]\nHostname = ["a", "b"]\n' }).message).toMatch(/^Hostname= takes a string, not an array of strings$/);
   });
 
   it('a project with both mkosi.conf and kiln.toml is refused', () => {
