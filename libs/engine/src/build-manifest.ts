@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { currentManifest, formatManifest, lockfilePath, manifestName, readLockfile, readManifest, rebuildReason, withLock, type Manifest, type Preset, type Project } from '@kiln/config';
+import { isNoSpace, noSpaceError } from './errors';
 import { toolsIdentity } from './tools';
 
 export interface ManifestContext {
@@ -40,6 +41,11 @@ export async function writeManifest(preset: Preset, manifest: Manifest | null, w
   const name = manifestName(preset.config);
   if (!manifest || !name) return null;
   const tmp = path.join(work, name);
-  fs.writeFileSync(tmp, formatManifest(withLock(manifest, readLockfile(lockfilePath(preset)))));
+  try {
+    fs.writeFileSync(tmp, formatManifest(withLock(manifest, readLockfile(lockfilePath(preset)))));
+  } catch (e) {
+    if (isNoSpace(e)) throw noSpaceError(`writing the build manifest ${name}`, work, preset.name);
+    throw e;
+  }
   return [tmp, name];
 }

@@ -19,7 +19,7 @@ import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
 import { installerOf } from './installers';
-import { BuildError } from './errors';
+import { BuildError, isNoSpace, noSpaceError } from './errors';
 import type { RunContext } from './exec';
 import { ensureDir, processAlive, removeDetached, removeIfEmpty, removeTree, REPLACED, userCacheDir } from './fsutil';
 import { packageCacheLockFile, presetLockFile, takeLock, withLocks } from './locks';
@@ -107,6 +107,8 @@ export function outputsExist(preset: Preset): boolean {
 export async function build(project: Project, opts: BuildOptions = {}): Promise<PresetResult[]> {
   const plan = opts.noDeps ? buildPlan(project, opts.preset).slice(-1) : buildPlan(project, opts.preset);
   const target = plan[plan.length - 1];
+  // Never an output outside its output directory, whatever the configuration says: before anything is written.
+  for (const p of plan) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   const results: PresetResult[] = [];
   for (const preset of plan) {
     const started = Date.now();
@@ -202,6 +204,8 @@ export async function clean(
   const note = opts.note ?? (() => undefined);
   // The presets' locks first, then the caches', as builds take them (no deadlock): builds of these
   // presets end first, and builds of other presets sharing the cache too (their shared lock).
+  // Never a path outside an output directory, whatever the configuration says: checked first.
+  for (const p of presets) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   const doing = `kiln clean${opts.all ? ' --all' : ''}`;
   const presetLocks = presets.map((p) => () =>
     takeLock(presetLockFile(p.config.OutputDirectory, p.name), 'exclusive', {
@@ -236,7 +240,6 @@ export async function clean(
     for (const p of presets) {
       const dir = p.config.OutputDirectory;
       for (const name of outputNames(p.config)) {
-        checkOutputName(dir, name, p.name); // never a path outside the output directory, whatever the config says
         const f = path.join(dir, name);
         if (fs.existsSync(f)) {
           await removeTree(f);
@@ -315,8 +318,6 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
   const manifestOpts = { identity: opts.identity, env: opts.env ?? process.env, step: opts.step };
   const manifest = startManifest(project, preset, manifestOpts);
   const outDir = preset.config.OutputDirectory;
-  // Refused before anything is built: the names the build would publish (publish.ts checks again).
-  for (const name of outputNames(preset.config)) checkOutputName(outDir, name, preset.name);
   return withBuildContext(project, preset, opts, async (ctx) => {
     const outputs = await noSpace(ctx, () => buildInContext(ctx, opts));
     // --relock rewrote kiln.lock, one of the inputs: the manifest records it as the build used it.
@@ -332,21 +333,17 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
 }
 
 /**
- * A full file system as one clear error: what was being written, where, and the fix (a failed
- * tool's message already names its step; node's own writes are named by the caller's step).
+ * A full file system as one clear error (errors.ts): a failed tool's message names its step
+ * ("writing small.tar.zst"); node's own writes are named by their file.
  */
 async function noSpace<T>(ctx: BuildContext, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
+    if (!isNoSpace(e) || (e instanceof BuildError && /no space left on device in /.test(e.message))) throw e;
     const err = e as NodeJS.ErrnoException;
-    const full = err.code === 'ENOSPC' || /No space left on device/.test(err.message ?? '');
-    if (!full) throw e;
     const what = e instanceof BuildError ? err.message.split('\n')[0].replace(`${ctx.preset.name}: `, '').replace(/ failed \(.*$/, '') : `writing ${err.path ?? 'the outputs'}`;
-    throw new BuildError(
-      `${what}: no space left on device in ${ctx.work} (the output directory's file system): free space there or set OutputDirectory= to a larger one; the previous outputs are unchanged`,
-      ctx.preset.name,
-    );
+    throw noSpaceError(what, ctx.work, ctx.preset.name);
   }
 }
 

@@ -8,8 +8,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { loadProject } from '@kiln/config';
+import { inputsManifest, writeManifest } from '../src/build-manifest';
+import { build, clean } from '../src/build';
 import { processAlive, REPLACED, removeDetached } from '../src/fsutil';
 import { checkOutputName, committed, JOURNAL, publishSet, rollForward } from '../src/publish';
+import { tempProject } from './kiln';
 
 jest.setTimeout(120_000);
 
@@ -146,6 +150,36 @@ describe('publishing an output set', () => {
       expect(fs.readFileSync(path.join(workBase, left, 'sub/host-file'), 'utf8')).toBe('keep');
     } finally {
       for (const e of fs.readdirSync(workBase)) execFileSync('umount', [path.join(workBase, e, 'sub')]);
+    }
+  });
+
+  it('the engine refuses a crafted config whose output names leave the output directory: build and clean write and remove nothing outside', async () => {
+    const root = tempProject({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n' });
+    const project = loadProject(root);
+    // What the config validation refuses, set behind its back: the engine checks anyway.
+    project.main.config.Output = '../escape';
+    for (const f of ['escape.tar.zst', 'escape.manifest.json']) fs.writeFileSync(path.join(root, f), 'not kiln\'s');
+    const before = fs.readdirSync(root).sort();
+    const message = /^proj: refusing output name "\.\.\/escape\.tar\.zst": outputs are plain file names inside OutputDirectory= \(.*\/mkosi\.output\); check Output= and ImageVersion=$/;
+    await expect(build(project, { force: true, env: {} })).rejects.toThrow(message);
+    await expect(clean(project, undefined, { env: {} })).rejects.toThrow(message);
+    expect(fs.readdirSync(root).sort()).toEqual(before);
+    for (const f of ['escape.tar.zst', 'escape.manifest.json']) expect(fs.readFileSync(path.join(root, f), 'utf8')).toBe("not kiln's");
+  });
+
+  it('a full disk while writing the manifest is one clear error naming it', async () => {
+    const root = tempProject({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n' });
+    const project = loadProject(root);
+    const work = tmp();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', work]);
+    try {
+      execFileSync('sh', ['-c', 'cat /dev/zero > "$1/fill" 2>/dev/null; true', 'sh', work]);
+      const manifest = inputsManifest(project, project.main, { env: {} });
+      await expect(writeManifest(project.main, manifest, work)).rejects.toThrow(
+        `proj: writing the build manifest small.manifest.json: no space left on device in ${work}: free space there or set OutputDirectory= to a larger file system; the previous outputs are unchanged`,
+      );
+    } finally {
+      execFileSync('umount', [work]);
     }
   });
 });
