@@ -191,7 +191,8 @@ export async function lockProject(project: Project, opts: BuildOptions = {}): Pr
 
 /**
  * Removes a preset's outputs (and a killed build's work files); with `all`, also its incremental
- * layers and its package cache. Returns what was removed.
+ * layers and its package cache. Waits for builds of the presets (and, with `all`, builds using the
+ * package cache) to end, saying so through `note`. Returns what was removed.
  */
 export async function clean(
   project: Project,
@@ -202,10 +203,10 @@ export async function clean(
   const removed: string[] = [];
   const env = opts.env ?? process.env;
   const note = opts.note ?? (() => undefined);
-  // The presets' locks first, then the caches', as builds take them (no deadlock): builds of these
-  // presets end first, and builds of other presets sharing the cache too (their shared lock).
   // Never a path outside an output directory, whatever the configuration says: checked first.
   for (const p of presets) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
+  // The presets' locks first, then the caches', as builds take them (no deadlock): builds of these
+  // presets end first, and builds of other presets sharing the cache too (their shared lock).
   const doing = `kiln clean${opts.all ? ' --all' : ''}`;
   const presetLocks = presets.map((p) => () =>
     takeLock(presetLockFile(p.config.OutputDirectory, p.name), 'exclusive', {

@@ -24,6 +24,11 @@
  *
  * Names are checked first (checkOutputName): whatever Output= or ImageVersion= hold, nothing is
  * renamed anywhere but directly into OutputDirectory=.
+ *
+ * Test hook: KILN_TEST_PUBLISH_PAUSE=FIFO makes every rename of a publish or roll-forward wait
+ * until a writer has opened and closed the FIFO, so that a test can kill kiln between two given
+ * renames by an event (a publish is a few synchronous renames: no other event falls inside it).
+ * Unset, it costs one environment lookup per rename.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -51,7 +56,7 @@ export function checkOutputName(outDir: string, name: string, label?: string): v
   }
 }
 
-/** Optional test hook: a FIFO opened and read to its end before every rename of a publish. */
+/** The test hook (module comment): the FIFO opened and read to its end. */
 function pausePoint(env: Record<string, string | undefined>): void {
   const fifo = env.KILN_TEST_PUBLISH_PAUSE;
   if (!fifo) return;
