@@ -58,7 +58,8 @@ export function program(): Command {
     .option('-p, --preset <name>', 'only this preset')
     .option('--all', 'also remove its incremental layers and its package cache (downloaded packages)')
     .action(async (opts) => {
-      const removed = await clean(loadProject(opts.directory), opts.preset, { all: opts.all });
+      // A build of the preset (or using the package cache, with --all) is waited for: its locks.
+      const removed = await clean(loadProject(opts.directory), opts.preset, { all: opts.all, note: (line) => process.stderr.write(`${line}\n`) });
       for (const r of removed) process.stdout.write(`removed ${r}\n`);
     });
 

@@ -25,11 +25,13 @@ export function kiln(args: string[], opts: { cwd?: string; env?: Record<string, 
 }
 
 /** Starts kiln without waiting, for interrupting it (its own process group, so a kill reaches its tools). */
-export function startKiln(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [bin, ...args], { cwd, detached: true });
+export function startKiln(args: string[], cwd: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, detached: true, env: { ...process.env, ...env } });
+  let stdout = '';
   let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<Result>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })));
+  const done = new Promise<Result>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, done };
 }
 

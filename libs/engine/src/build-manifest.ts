@@ -2,13 +2,13 @@
  * The build manifest's part in a build (the manifest itself: @kiln/config manifest.ts). Before a
  * preset is built, its inputs are recorded and compared with the manifest of its last build, and
  * the reason for rebuilding goes to the log, so that it shows in Nx's output of a cache miss;
- * after the outputs are published, the manifest is published beside them, last, so that it
- * exists only for a complete build.
+ * the manifest is published with the outputs as one set, last (publish.ts), so that it exists
+ * only beside the outputs of the build it describes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { currentManifest, formatManifest, lockfilePath, manifestName, readLockfile, readManifest, rebuildReason, withLock, type Manifest, type Preset, type Project } from '@kiln/config';
-import { publish } from './fsutil';
+import { isNoSpace, noSpaceError } from './errors';
 import { toolsIdentity } from './tools';
 
 export interface ManifestContext {
@@ -33,11 +33,19 @@ export function startManifest(project: Project, preset: Preset, opts: ManifestCo
   return manifest;
 }
 
-/** Writes the manifest into `work` and renames it beside the outputs; the packages are the lock's as the build leaves it. */
-export async function publishManifest(preset: Preset, manifest: Manifest | null, work: string): Promise<void> {
+/**
+ * Writes the manifest into `work`, for publishing with the outputs (last: publish.ts); the
+ * packages are the lock's as the build leaves it. Returns [its path, its name], or null.
+ */
+export async function writeManifest(preset: Preset, manifest: Manifest | null, work: string): Promise<[string, string] | null> {
   const name = manifestName(preset.config);
-  if (!manifest || !name) return;
+  if (!manifest || !name) return null;
   const tmp = path.join(work, name);
-  fs.writeFileSync(tmp, formatManifest(withLock(manifest, readLockfile(lockfilePath(preset)))));
-  await publish(tmp, path.join(preset.config.OutputDirectory, name));
+  try {
+    fs.writeFileSync(tmp, formatManifest(withLock(manifest, readLockfile(lockfilePath(preset)))));
+  } catch (e) {
+    if (isNoSpace(e)) throw noSpaceError(`writing the build manifest ${name}`, work, preset.name);
+    throw e;
+  }
+  return [tmp, name];
 }

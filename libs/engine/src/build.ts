@@ -7,20 +7,23 @@
  *   extra trees -> post-installation scripts -> Hostname/Locale/Timezone/RootPassword ->
  *   RemoveFiles/RemovePackages/CleanPackageMetadata -> finalize scripts -> normalise -> output
  *
- * Everything happens in a work directory next to the outputs; outputs appear by rename at the
- * very end, so a failed or interrupted build leaves the previous output as it was.
+ * Everything happens in a work directory next to the outputs; the outputs and the manifest are
+ * published as one set at the very end (publish.ts), so a failed, interrupted or killed build
+ * leaves the previous outputs as they were. A preset is built under its lock (locks.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { baseTreeFile, cachedOutputNames, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
-import { inputsManifest, publishManifest, startManifest } from './build-manifest';
+import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
 import { installerOf } from './installers';
-import { BuildError } from './errors';
+import { BuildError, isNoSpace, noSpaceError } from './errors';
 import type { RunContext } from './exec';
-import { ensureDir, processAlive, publish, removeIfEmpty, removeTree, REPLACED, userCacheDir } from './fsutil';
+import { ensureDir, processAlive, removeDetached, removeIfEmpty, removeTree, REPLACED, userCacheDir } from './fsutil';
+import { packageCacheLockFile, presetLockFile, takeLock, withLocks } from './locks';
+import { checkOutputName, committed, publishSet, rollForward } from './publish';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
 import { writeOutputs } from './outputs';
@@ -104,6 +107,8 @@ export function outputsExist(preset: Preset): boolean {
 export async function build(project: Project, opts: BuildOptions = {}): Promise<PresetResult[]> {
   const plan = opts.noDeps ? buildPlan(project, opts.preset).slice(-1) : buildPlan(project, opts.preset);
   const target = plan[plan.length - 1];
+  // Never an output outside its output directory, whatever the configuration says: before anything is written.
+  for (const p of plan) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   const results: PresetResult[] = [];
   for (const preset of plan) {
     const started = Date.now();
@@ -112,15 +117,52 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
       results.push({ preset: preset.name, status: 'skipped', outputs: [], seconds: 0 });
       continue;
     }
-    if (!force && outputsExist(preset)) {
-      opts.step?.(preset.name, 'up to date (its outputs exist; --force rebuilds)');
-      results.push({ preset: preset.name, status: 'up-to-date', outputs: outputNames(preset.config), seconds: 0 });
-      continue;
-    }
-    const outputs = await buildPreset(project, preset, opts);
-    results.push({ preset: preset.name, status: 'built', outputs, seconds: (Date.now() - started) / 1000 });
+    const result = await withPresetLocks(preset, opts, `kiln build of ${preset.name}`, async () => {
+      if (!force && outputsExist(preset)) {
+        opts.step?.(preset.name, 'up to date (its outputs exist; --force rebuilds)');
+        return { preset: preset.name, status: 'up-to-date' as const, outputs: outputNames(preset.config), seconds: 0 };
+      }
+      const outputs = await buildPreset(project, preset, opts);
+      return { preset: preset.name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 };
+    });
+    results.push(result);
   }
   return results;
+}
+
+/**
+ * Runs `fn` holding the preset's lock and, shared, its package cache's (locks.ts), after rolling
+ * forward or removing what a dead build of the preset left (publish.ts): so a preset is built by
+ * one process at a time, its outputs are read whole, and `kiln clean --all` waits for the build.
+ */
+async function withPresetLocks<T>(preset: Preset, opts: BuildOptions, doing: string, fn: () => Promise<T>): Promise<T> {
+  const env = opts.env ?? process.env;
+  const outDir = preset.config.OutputDirectory;
+  const say = (what: string) => opts.step?.(preset.name, what);
+  try {
+    return await withLocks(
+      [
+        () =>
+          takeLock(presetLockFile(outDir, preset.name), 'exclusive', {
+            doing,
+            removeOnRelease: true,
+            signal: opts.signal,
+            onWait: (holder) => say(`waiting for ${holder ?? 'another kiln process'} to finish with this preset (its lock: ${presetLockFile(outDir, preset.name)})`),
+          }),
+        async () => {
+          await removeStaleWork(path.join(outDir, '.kiln-work'), outDir, preset.name);
+          const cache = defaultPackageCache(preset, env);
+          return takeLock(packageCacheLockFile(cache), 'shared', {
+            signal: opts.signal,
+            onWait: (holder) => say(`waiting for ${holder ?? 'another kiln process'}, which is emptying the package cache ${cache}`),
+          });
+        },
+      ],
+      fn,
+    );
+  } finally {
+    removeIfEmpty(path.join(outDir, '.kiln-work')); // the lock file went on release
+  }
 }
 
 export interface LockResult {
@@ -141,7 +183,7 @@ export async function lockProject(project: Project, opts: BuildOptions = {}): Pr
   for (const preset of plan) {
     if (opts.preset && preset.name !== opts.preset && fs.existsSync(lockfilePath(preset))) continue;
     opts.step?.(preset.name, 'resolving packages');
-    const r = await withBuildContext(project, preset, opts, (ctx) => writeLock(ctx));
+    const r = await withPresetLocks(preset, opts, `kiln lock of ${preset.name}`, () => withBuildContext(project, preset, opts, (ctx) => writeLock(ctx)));
     results.push({ preset: preset.name, file: r.file, packages: r.lock.package.length + r.lock['build-package'].length, changes: r.changes });
   }
   return results;
@@ -149,43 +191,76 @@ export async function lockProject(project: Project, opts: BuildOptions = {}): Pr
 
 /**
  * Removes a preset's outputs (and a killed build's work files); with `all`, also its incremental
- * layers and its package cache. Returns what was removed.
+ * layers and its package cache. Waits for builds of the presets (and, with `all`, builds using the
+ * package cache) to end, saying so through `note`. Returns what was removed.
  */
-export async function clean(project: Project, presetName?: string, opts: { all?: boolean; env?: Record<string, string | undefined> } = {}): Promise<string[]> {
+export async function clean(
+  project: Project,
+  presetName?: string,
+  opts: { all?: boolean; env?: Record<string, string | undefined>; note?: (line: string) => void } = {},
+): Promise<string[]> {
   const presets = presetName ? buildPlan(project, presetName).slice(-1) : project.presets;
   const removed: string[] = [];
   const env = opts.env ?? process.env;
-  if (opts.all) {
-    const names = presets.map((p) => p.name);
-    for (const dir of new Set(presets.map((p) => layerCacheDir(p, env)))) {
-      for (const entry of await removeLayers(dir, project.root, names)) removed.push(`layer ${entry}`);
+  const note = opts.note ?? (() => undefined);
+  // Never a path outside an output directory, whatever the configuration says: checked first.
+  for (const p of presets) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
+  // The presets' locks first, then the caches', as builds take them (no deadlock): builds of these
+  // presets end first, and builds of other presets sharing the cache too (their shared lock).
+  const doing = `kiln clean${opts.all ? ' --all' : ''}`;
+  const presetLocks = presets.map((p) => () =>
+    takeLock(presetLockFile(p.config.OutputDirectory, p.name), 'exclusive', {
+      doing,
+      removeOnRelease: true,
+      onWait: (holder) => note(`${p.name}: waiting for ${holder ?? 'another kiln process'} to finish with its outputs`),
+    }),
+  );
+  const caches = opts.all ? [...new Set(presets.map((p) => defaultPackageCache(p, env)))].filter((d) => fs.existsSync(d)) : [];
+  const cacheLocks = caches.map((dir) => () =>
+    takeLock(packageCacheLockFile(dir), 'exclusive', {
+      doing,
+      onWait: () => note(`waiting for the builds using the package cache ${dir} to end`),
+    }),
+  );
+  await withLocks([...presetLocks, ...cacheLocks], async () => {
+    for (const p of presets) {
+      const dir = p.config.OutputDirectory;
+      await removeStaleWork(path.join(dir, '.kiln-work'), dir, p.name);
     }
-    for (const dir of new Set(presets.map((p) => defaultPackageCache(p, env)))) {
-      if (!fs.existsSync(dir)) continue;
-      // Under its lock: a build sharing the cache is not pulled from under.
-      await execa('flock', [path.join(dir, '.lock'), 'find', dir, '-mindepth', '1', '-maxdepth', '1', '!', '-name', '.lock', '-exec', 'rm', '-rf', '{}', '+']);
-      removed.push(`package cache ${dir}`);
-    }
-  }
-  for (const p of presets) {
-    const dir = p.config.OutputDirectory;
-    for (const name of outputNames(p.config)) {
-      const f = path.join(dir, name);
-      if (fs.existsSync(f)) {
-        await removeTree(f);
-        removed.push(path.relative(project.root, f));
+    if (opts.all) {
+      const names = presets.map((p) => p.name);
+      for (const dir of new Set(presets.map((p) => layerCacheDir(p, env)))) {
+        for (const entry of await removeLayers(dir, project.root, names)) removed.push(`layer ${entry}`);
+      }
+      for (const dir of caches) {
+        // Under apt's lock too, and keeping both lock files (held by this process).
+        await execa('flock', [path.join(dir, '.lock'), 'find', dir, '-mindepth', '1', '-maxdepth', '1', '!', '-name', '.lock', '!', '-name', path.basename(packageCacheLockFile(dir)), '-exec', 'rm', '-rf', '{}', '+']);
+        removed.push(`package cache ${dir}`);
       }
     }
-    await removeStaleWork(path.join(dir, '.kiln-work'));
-  }
+    for (const p of presets) {
+      const dir = p.config.OutputDirectory;
+      for (const name of outputNames(p.config)) {
+        const f = path.join(dir, name);
+        if (fs.existsSync(f)) {
+          await removeTree(f);
+          removed.push(path.relative(project.root, f));
+        }
+      }
+    }
+  });
+  for (const p of presets) removeIfEmpty(path.join(p.config.OutputDirectory, '.kiln-work'));
   return removed;
 }
 
 /**
- * Work directories of builds that are no longer running (killed, or the machine rebooted), and
- * replaced output trees whose remover died (publish).
+ * What builds that are no longer running left in the work base (killed, or the machine
+ * rebooted): their work directories, and replaced trees whose remover died (fsutil.ts). The
+ * caller holds `locked`'s preset lock, so every work directory of that preset is stale, and a
+ * committed publish among them is rolled forward first (publish.ts); another preset's committed
+ * one is left for that preset's next run, which holds its lock.
  */
-async function removeStaleWork(workBase: string): Promise<void> {
+async function removeStaleWork(workBase: string, outDir: string, locked: string): Promise<void> {
   let entries: string[] = [];
   try {
     entries = fs.readdirSync(workBase);
@@ -194,23 +269,31 @@ async function removeStaleWork(workBase: string): Promise<void> {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   for (const entry of entries) {
-    const pid = Number(entry.split('.').pop());
-    // This process's own are leftovers of an earlier build in it: stale too, except the trees it
-    // replaced, whose removers are starting (they rename them to their own pid).
-    const alive = pid === process.pid ? entry.startsWith(REPLACED) : processAlive(pid);
-    if (!alive) await removeTree(path.join(workBase, entry));
+    const m = /^(.*)\.(\d+)$/.exec(entry);
+    if (!m) continue; // a preset's lock file
+    const [, name, pidText] = m;
+    const pid = Number(pidText);
+    const dir = path.join(workBase, entry);
+    if (entry.startsWith(REPLACED)) {
+      // Its remover renames it to its own pid: this process's are starting.
+      if (pid !== process.pid && !processAlive(pid)) await removeTree(dir);
+      continue;
+    }
+    if (name !== locked && (processAlive(pid) || committed(dir))) continue;
+    if (committed(dir)) rollForward(dir, outDir);
+    await removeTree(dir);
   }
 }
 
 /**
  * Runs `fn` with a build context: a work directory of its own next to the outputs, removed
- * afterwards whatever happens (stale ones of killed builds are removed first).
+ * afterwards whatever happens. The caller holds the preset's locks (withPresetLocks), whose
+ * taking removed stale work directories of killed builds.
  */
 export async function withBuildContext<T>(project: Project, preset: Preset, opts: BuildOptions, fn: (ctx: BuildContext) => Promise<T>): Promise<T> {
   const env = opts.env ?? process.env;
   const outDir = ensureDir(preset.config.OutputDirectory);
   const workBase = ensureDir(path.join(outDir, '.kiln-work'));
-  await removeStaleWork(workBase);
   const work = ensureDir(path.join(workBase, `${preset.name}.${process.pid}`));
   const run: RunContext = { log: opts.log ?? (() => undefined), signal: opts.signal, label: preset.name };
   const ctx: BuildContext = {
@@ -228,25 +311,45 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     return await fn(ctx);
   } finally {
     await removeTree(work);
-    removeIfEmpty(workBase);
   }
 }
 
 export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
-  // Why it rebuilds, then the build; the manifest of its inputs is published after the outputs.
+  // Why it rebuilds, then the build; the manifest of its inputs is published with the outputs, last.
   const manifestOpts = { identity: opts.identity, env: opts.env ?? process.env, step: opts.step };
   const manifest = startManifest(project, preset, manifestOpts);
+  const outDir = preset.config.OutputDirectory;
   return withBuildContext(project, preset, opts, async (ctx) => {
-    const outputs = await buildInContext(ctx, opts);
+    const outputs = await noSpace(ctx, () => buildInContext(ctx, opts));
     // --relock rewrote kiln.lock, one of the inputs: the manifest records it as the build used it.
-    await publishManifest(preset, opts.relock ? inputsManifest(project, preset, manifestOpts) : manifest, ctx.work);
-    return outputs;
+    const written = await noSpace(ctx, () => writeManifest(preset, opts.relock ? inputsManifest(project, preset, manifestOpts) : manifest, ctx.work));
+    if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
+    const set = written ? [...outputs, written] : outputs;
+    opts.step?.(preset.name, `publishing ${set.map(([, n]) => n).join(', ')}`);
+    const old = await noSpace(ctx, () => publishSet(ctx.work, outDir, set, { label: preset.name, env: ctx.env }));
+    // Replaced trees go off the build's path: removing a whole image takes seconds.
+    if (old) removeDetached(old, path.dirname(ctx.work));
+    return outputs.map(([, name]) => name);
   });
 }
 
-async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<string[]> {
+/**
+ * A full file system as one clear error (errors.ts): a failed tool's message names its step
+ * ("writing small.tar.zst"); node's own writes are named by their file.
+ */
+async function noSpace<T>(ctx: BuildContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!isNoSpace(e) || (e instanceof BuildError && /no space left on device in /.test(e.message))) throw e;
+    const err = e as NodeJS.ErrnoException;
+    const what = e instanceof BuildError ? err.message.split('\n')[0].replace(`${ctx.preset.name}: `, '').replace(/ failed \(.*$/, '') : `writing ${err.path ?? 'the outputs'}`;
+    throw noSpaceError(what, ctx.work, ctx.preset.name);
+  }
+}
+
+async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<[string, string][]> {
   const { project, preset, work } = ctx;
-  const outDir = preset.config.OutputDirectory;
   const step = (what: string) => opts.step?.(preset.name, what);
   const staging = ensureDir(path.join(work, 'out'));
   const scriptDirs = { outputdir: staging };
@@ -275,8 +378,7 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<st
   // Files the scripts left in $OUTPUTDIR are outputs too.
   const extra = fs.readdirSync(staging).map((f) => [path.join(staging, f), f] as [string, string]).filter(([p]) => !written.some(([w]) => w === p));
   if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
-  for (const [tmp, name] of [...written, ...extra]) await publish(tmp, path.join(outDir, name), path.dirname(work));
-  return [...written, ...extra].map(([, name]) => name);
+  return [...written, ...extra];
 }
 
 /**

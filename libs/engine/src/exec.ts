@@ -40,6 +40,12 @@ export interface RunOptions {
   program?: string;
 }
 
+/**
+ * How kiln starts bash: never reading the user's (or root's) start-up files, whatever the stdin.
+ * `run(ctx, 'bash', [...BASH, '-c', script, ...])`.
+ */
+export const BASH = ['--noprofile', '--norc'] as const;
+
 /** Proxies are how this machine reaches the mirror; they change no byte of what is fetched (apt checks signatures). */
 const PROXIES = ['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy'].flatMap((v) => [v, v.toUpperCase()]);
 
@@ -95,7 +101,9 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     cwd: opts.cwd,
     env: childEnv(opts),
     extendEnv: false,
-    input: opts.input,
+    // stdin is /dev/null unless input is passed: a pipe from node is a socket, and bash run with
+    // a socket as stdin assumes rshd started it and sources ~/.bashrc (even with -c).
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     all: true,
     stripFinalNewline: true,
   });

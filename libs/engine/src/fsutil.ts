@@ -1,6 +1,6 @@
 /**
  * File-system helpers with the safety rules of the engine: nothing is removed through a mount
- * point left behind by an interrupted tool, and outputs appear by rename only (never half-written).
+ * point left behind by an interrupted tool (outputs are published by publish.ts).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -72,48 +72,17 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
   fs.renameSync(tmp, file);
 }
 
-/** The prefix of a replaced output tree moved aside (see publish). */
+/** The prefix of replaced output trees handed to the detached remover. */
 export const REPLACED = 'replaced-';
-
-/**
- * Moves a finished output into place. Files are renamed over the old one (atomic). A directory
- * replaces the old one by two renames, so a reader sees the old tree or the new one, whole (or
- * none between the renames); if the second fails, the old tree goes back.
- *
- * The old tree is moved into `asideDir` (the work base, on the same file system) and removed by a
- * detached process: removing a whole image takes seconds that neither the build nor Nx, waiting
- * for kiln to exit, need to wait for. Its name ends in the pid of the process removing it, so a
- * later build's sweep of stale work (build.ts) removes it only if that process died first.
- */
-export async function publish(tmp: string, final: string, asideDir = path.dirname(final)): Promise<void> {
-  const st = fs.lstatSync(tmp);
-  if (!st.isDirectory()) {
-    fs.renameSync(tmp, final);
-    return;
-  }
-  if (!fs.existsSync(final)) {
-    fs.renameSync(tmp, final);
-    return;
-  }
-  const aside = path.join(asideDir, `${REPLACED}${path.basename(final)}-${randomBytes(4).toString('hex')}.${process.pid}`);
-  fs.renameSync(final, aside);
-  try {
-    fs.renameSync(tmp, final);
-  } catch (e) {
-    fs.renameSync(aside, final);
-    throw e;
-  }
-  removeDetached(aside, asideDir !== path.dirname(final));
-}
 
 /**
  * The detached remover: renames the tree to end in its own pid, leaves it if anything is mounted
  * below it (removeTree's rule; the stale-work sweep unmounts and removes it later), removes it, and
- * then its directory when that is empty (`prune`: the work base, which builds remove when empty).
+ * then its directory when that is empty (the work base, which builds remove when empty).
  */
 const REMOVER = String.raw`
 const fs = require('fs'), path = require('path');
-const [from, prune] = process.argv.slice(1);
+const [from] = process.argv.slice(1);
 const dir = from.replace(/\.\d+$/, '.' + process.pid);
 fs.renameSync(from, dir);
 const unescape = (s) => s.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
@@ -121,11 +90,19 @@ const mounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
   .map((l) => unescape(l.split(' ')[4] || '')).some((m) => m === dir || m.startsWith(dir + '/'));
 if (mounted) process.exit(1);
 fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-if (prune === 'prune') try { fs.rmdirSync(path.dirname(dir)); } catch {}
+try { fs.rmdirSync(path.dirname(dir)); } catch {}
 `;
 
-function removeDetached(dir: string, prune: boolean): void {
-  const child = spawn(process.execPath, ['-e', REMOVER, dir, prune ? 'prune' : ''], { detached: true, stdio: 'ignore' });
+/**
+ * Removes a tree (old outputs a publish replaced) off the build's path: removing a whole image
+ * takes seconds that neither the build nor Nx, waiting for kiln to exit, need to wait for. The tree
+ * is moved into `workBase` (same file system) under a name ending in this pid, then in the
+ * remover's: a later build's sweep of stale work (build.ts) removes it only if that process died.
+ */
+export function removeDetached(dir: string, workBase: string): void {
+  const aside = path.join(workBase, `${REPLACED}${randomBytes(4).toString('hex')}.${process.pid}`);
+  fs.renameSync(dir, aside);
+  const child = spawn(process.execPath, ['-e', REMOVER, aside], { detached: true, stdio: 'ignore' });
   child.on('error', () => undefined); // not started: the stale-work sweep removes the tree later
   child.unref();
 }

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { modePolicy, type Tree } from '@kiln/config';
 import { BuildError } from './errors';
-import { run, RunContext } from './exec';
+import { BASH, run, RunContext } from './exec';
 import { mkdirp, resolveIn } from './image-fs';
 
 const ARCHIVE = /\.(tar|tar\.(gz|xz|zst|zstd|bz2|lz4)|tgz|txz|cpio(\.\w+)?)$/;
@@ -63,7 +63,7 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
     }
     if (!links.length) {
       const script = `tar -C "$1" -cf - ${create} . | tar -C "$2" -xpf - ${extract}`;
-      await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'copy', src, dest], { step: `copying ${opts.what} ${src}` });
+      await run(ctx, 'bash', [...BASH, '-o', 'pipefail', '-c', script, 'copy', src, dest], { step: `copying ${opts.what} ${src}` });
       return;
     }
     // The members named one by one (NUL-separated on stdin), without the linked directories'
@@ -72,7 +72,7 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
     const names = ['.', ...walk(src).filter((m) => !skip.has(m))].map((m) => (m === '.' ? './' : `./${m}`));
     const rules = transforms(target, links).map((r) => `--transform=${r}`);
     const script = `tar -C "$1" -cf - ${create} --no-recursion --null -T - | tar -C "$2" -xpf - ${extract} "\${@:3}"`;
-    await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'copy', src, root, ...rules], { step: `copying ${opts.what} ${src}`, input: names.join('\0') + '\0' });
+    await run(ctx, 'bash', [...BASH, '-o', 'pipefail', '-c', script, 'copy', src, root, ...rules], { step: `copying ${opts.what} ${src}`, input: names.join('\0') + '\0' });
     return;
   }
   if (!isArchive(src)) throw new BuildError(`${opts.what} ${src} is neither a directory nor an archive (.tar, .tar.zst, .tar.xz, .tar.gz, .cpio)`, ctx.label);
@@ -95,7 +95,7 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
     return;
   }
   if (/\.cpio(\.\w+)?$/.test(src)) {
-    await run(ctx, 'bash', ['-o', 'pipefail', '-c', `${decompressor(src)} < "$1" | (cd "$2" && cpio -idm --quiet --no-absolute-filenames ${opts.rootOwned ? '-R 0:0' : ''})`, 'cpio', src, dest], {
+    await run(ctx, 'bash', [...BASH, '-o', 'pipefail', '-c', `${decompressor(src)} < "$1" | (cd "$2" && cpio -idm --quiet --no-absolute-filenames ${opts.rootOwned ? '-R 0:0' : ''})`, 'cpio', src, dest], {
       step: `unpacking ${opts.what} ${src}`,
     });
     return;
@@ -205,7 +205,7 @@ function decompressor(file: string): string {
  */
 async function checkMembers(ctx: RunContext, archive: string, what: string): Promise<string[]> {
   const list = /\.cpio(\.\w+)?$/.test(archive)
-    ? await run(ctx, 'bash', ['-o', 'pipefail', '-c', `${decompressor(archive)} < "$1" | cpio -it --quiet`, 'list', archive], { step: `listing ${archive}` })
+    ? await run(ctx, 'bash', [...BASH, '-o', 'pipefail', '-c', `${decompressor(archive)} < "$1" | cpio -it --quiet`, 'list', archive], { step: `listing ${archive}` })
     : await run({ ...ctx, log: () => undefined }, 'tar', ['-tf', archive], { step: `listing ${archive}` });
   for (const member of list.split('\n')) {
     if (!member) continue;

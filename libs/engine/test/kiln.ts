@@ -121,15 +121,42 @@ export function installed(root: string): Map<string, string> {
   return out;
 }
 
-export function waitFor(file: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
+/**
+ * Resolves when `file` exists: an event (fs.watch on its directory, which must exist), never a
+ * deadline; the jest test's timeout is the only limit, so a loaded machine is only slower.
+ */
+export function waitFor(file: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (fs.existsSync(file)) resolve();
-      else if (Date.now() > until) reject(new Error(`${file} did not appear within ${timeoutMs} ms`));
-      else setTimeout(tick, 200);
+    const watcher = fs.watch(path.dirname(file), () => check());
+    watcher.on('error', (e) => {
+      watcher.close();
+      reject(e);
+    });
+    const check = () => {
+      if (!fs.existsSync(file)) return;
+      watcher.close();
+      resolve();
     };
-    tick();
+    check(); // it may be there already (made before the watch started)
+  });
+}
+
+/** Resolves with the first line of `stream` matching `pattern` (kiln's progress lines on stderr). */
+export function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let rest = '';
+    const onData = (chunk: Buffer | string) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      const hit = lines.find((l) => pattern.test(l));
+      if (hit === undefined) return;
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      resolve(hit);
+    };
+    const onEnd = () => reject(new Error(`the stream ended before a line matching ${pattern}`));
+    stream.on('data', onData);
+    stream.on('end', onEnd);
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { cfg, type BuildContext } from '../context';
-import { run } from '../exec';
+import { BASH, run } from '../exec';
 import type { StagedFile } from '.';
 import { archiveProgress, compressor } from './tar';
 
@@ -12,7 +12,7 @@ export async function writeCpio(ctx: BuildContext, file: string, compression: st
   const script =
     'cd "$1" && find . -mindepth 1 -printf "%P\\0" | LC_ALL=C sort -z | ' +
     `cpio --quiet --null --create --format=newc --reproducible | ${compressor(compression, level)} > "$2"`;
-  await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'cpio', ctx.root, file], { step: `writing ${path.basename(file)}`, progress: archiveProgress(file) });
+  await run(ctx, 'bash', [...BASH, '-o', 'pipefail', '-c', script, 'cpio', ctx.root, file], { step: `writing ${path.basename(file)}`, progress: archiveProgress(file) });
 }
 
 /** Format=cpio: each file is a cpio of the image root, compressed as the registry says. */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cfg, type BuildContext } from '../context';
-import { run } from '../exec';
+import { BASH, run } from '../exec';
 import type { StagedFile } from '.';
 
 /**
@@ -57,7 +57,7 @@ export async function writeTar(ctx: BuildContext, file: string, compression: str
   const script =
     'tar -C "$1" --sort=name --numeric-owner --xattrs --xattrs-include="*" ' +
     `--mtime="@$3" --clamp-mtime --format=pax --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf - . | ${compressor(compression, level)} > "$2"`;
-  await run(ctx, 'bash', ['-o', 'pipefail', '-c', script, 'tar', ctx.root, file, String(ctx.sourceDateEpoch)], {
+  await run(ctx, 'bash', [...BASH, '-o', 'pipefail', '-c', script, 'tar', ctx.root, file, String(ctx.sourceDateEpoch)], {
     step: `writing ${path.basename(file)}`,
     progress: archiveProgress(file),
   });

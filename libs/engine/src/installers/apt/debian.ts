@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { architectureName, distributionFacts, type LockedPackage } from '@kiln/config';
 import { BuildError } from '../../errors';
 import { cfg, required, type BuildContext } from '../../context';
-import { toolEnv } from '../../exec';
+import { BASH, toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
 import { hostTools, ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
@@ -299,7 +299,7 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
     ],
   };
   try {
-    await runIn(ctx, box, ['bash', '-c', script, 'apt', ...args], { step, ...aptProgress() });
+    await runIn(ctx, box, ['bash', ...BASH, '-c', script, 'apt', ...args], { step, ...aptProgress() });
   } finally {
     if (!hadPolicy) img.remove(ctx.root, policy);
   }
