@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fetchBytes } from '../src/installers/portage/fetch';
+import { runIn } from '../src/sandbox';
 import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/installers/portage/emerge';
 import { trustedHome } from '../src/installers/portage/openpgp';
 import { repoSnapshot } from '../src/installers/portage/snapshot';
@@ -289,7 +290,7 @@ describe('the emerge run', () => {
       const work = tempDir('kiln-gentoo-ns-work-');
       const dirs = Object.fromEntries(['root', 'tmpdir', 'pkgdir', 'distdir', 'gnupg'].map((d) => [d, path.join(work, d)]));
       for (const d of Object.values(dirs)) fs.mkdirSync(d);
-      const { bwrap } = emergeCommand({ tools, root: dirs.root, tmpdir: dirs.tmpdir, pkgdir: dirs.pkgdir, distdir: dirs.distdir, atoms: [], local: false, jobs: 1, grafts: [{ at: 'var/db/repos/gentoo', source: snap.tree }], gnupg: dirs.gnupg });
+      const { box } = emergeCommand({ tools, root: dirs.root, tmpdir: dirs.tmpdir, pkgdir: dirs.pkgdir, distdir: dirs.distdir, atoms: [], local: false, jobs: 1, grafts: [{ at: 'var/db/repos/gentoo', source: snap.tree }], gnupg: dirs.gnupg });
       const script = [
         'cat /var/db/repos/gentoo/profiles/repo_name',
         'test -f /etc/portage/make.profile/make.defaults && echo profile',
@@ -297,9 +298,9 @@ describe('the emerge run', () => {
         'touch /buildroot/ok /tmp/kiln/binpkgs/ok /tmp/kiln/gnupg/ok /var/log/ok && echo writable',
         'test -f /etc/resolv.conf && echo resolv.conf',
       ].join('\n');
-      const r = await promisify(execFile)('bwrap', [...bwrap, 'sh', '-c', script], { encoding: 'utf8' });
+      const stdout = await runIn({ log: () => undefined }, box, ['sh', '-c', script], { step: 'test' });
       // The host's resolv.conf comes in for downloads (a stage3 has none).
-      expect(r.stdout).toBe(`gentoo\nprofile\nwritable\n${fs.existsSync('/etc/resolv.conf') ? 'resolv.conf\n' : ''}`);
+      expect(stdout + '\n').toBe(`gentoo\nprofile\nwritable\n${fs.existsSync('/etc/resolv.conf') ? 'resolv.conf\n' : ''}`);
       expect(fs.existsSync(path.join(dirs.root, 'ok')) && fs.existsSync(path.join(dirs.pkgdir, 'ok')) && fs.existsSync(path.join(dirs.gnupg, 'ok'))).toBe(true);
       // var/db/repos did not exist in the tools tree and still does not; nothing else changed either.
       expect(fs.existsSync(path.join(tools, 'var/db/repos'))).toBe(false);

@@ -273,33 +273,54 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
   if (!hadPolicy) img.writeFile(ctx.root, policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   // The cache's mount point, made inside the image as everything else kiln writes there.
   img.mkdirp(ctx.root, 'var/cache/apt/archives');
+  // Two steps: apt downloads with the network (into the package cache), then installs without it,
+  // so that maintainer scripts never reach a network (WithNetwork=yes gives them the host's). The
+  // install reads the lists the download used, hard-linked aside under the same lock: another
+  // build sharing the cache may replace the cache's lists between the two steps.
+  const lists = path.join(ctx.work, 'apt', 'lists');
+  const fetch = [
+    'set -e',
+    'exec 9<>"$LOCK"',
+    'flock 9',
+    'apt-get -q update',
+    'apt-get -q -y --download-only "$@"',
+    'rm -rf "$LISTS"',
+    'mkdir -p "$LISTS/partial"',
+    // Hard links where the work directory shares the cache's file system, copies where not.
+    'for f in "$CACHE_LISTS"/*; do if [ -f "$f" ] && [ "${f##*/}" != lock ]; then ln "$f" "$LISTS/" 2>/dev/null || cp -a "$f" "$LISTS/"; fi; done',
+  ].join('\n');
   const script = [
     'set -e',
-    'flock "$LOCK" apt-get -q update',
-    'flock "$LOCK" apt-get -q -y "$@"',
+    'flock "$LOCK" apt-get -q -y -o Dir::State::Lists="$LISTS/" "$@"',
     'if [ -n "$MARK_AUTO" ]; then apt-mark auto $MARK_AUTO >/dev/null; fi',
     'if [ -n "$MARK_MANUAL" ]; then apt-mark manual $MARK_MANUAL >/dev/null; fi',
   ].join('\n');
+  const install = args[0] === 'install';
   // apt runs from the host, which it sees read-only: it writes only the image, kiln's work
   // directory (its config and logs) and the package cache. dpkg chroots into the image, where
-  // maintainer scripts get /proc, the host's /dev and the cached .debs; the mounts go with the
-  // sandbox. As root in the image only (ROOT_IN_IMAGE: chroot, owners, device nodes, no mounts).
-  const box: Sandbox = {
+  // maintainer scripts get /proc, bwrap's own /dev and the cached .debs; the mounts go with the
+  // sandbox. In a user namespace of its own (sandbox.ts): root over the image's files only, no
+  // device nodes, no mounts, the host's binds locked read-only.
+  const box = (net: boolean): Sandbox => ({
     root: 'host',
-    dev: 'host',
+    dev: 'minimal',
     caps: ROOT_IN_IMAGE,
-    env: { ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf, LOCK: c.lock, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
+    userns: 'identity',
+    net,
+    env: { ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf, LOCK: c.lock, LISTS: install ? lists : c.lists, CACHE_LISTS: c.lists, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
     mounts: [
       { type: 'bind', source: ctx.work, target: ctx.work },
       { type: 'bind', source: ctx.packageCache, target: ctx.packageCache },
       { type: 'bind', source: ctx.root, target: ctx.root },
       { type: 'proc', target: path.join(ctx.root, 'proc') },
-      { type: 'dev-bind', source: '/dev', target: path.join(ctx.root, 'dev') },
+      { type: 'dev', target: path.join(ctx.root, 'dev') },
       { type: 'bind', source: c.archives, target: path.join(ctx.root, 'var/cache/apt/archives') },
     ],
-  };
+  });
+  const progress = aptProgress();
   try {
-    await runIn(ctx, box, ['bash', '-c', script, 'apt', ...args], { step, ...aptProgress() });
+    if (install) await runIn(ctx, box(true), ['bash', '-c', fetch, 'apt', ...args], { step: `${step}: downloading`, ...progress });
+    await runIn(ctx, box(cfg(ctx, 'WithNetwork')), ['bash', '-c', script, 'apt', ...args], { step, ...progress });
   } finally {
     if (!hadPolicy) img.remove(ctx.root, policy);
   }
