@@ -52,7 +52,7 @@ echo owned > ${devMarker} 2>/dev/null || true
 escape sh -c 'echo owned > ${devMarker}' 2>/dev/null || true
 try mknod-host-disk mknod /kiln-vda b 254 0
 try write-host-disk sh -c 'test -b /dev/vda && echo x > /dev/vda'
-try write-kmsg sh -c 'echo kiln-contain > /dev/kmsg'
+try write-kmsg sh -c 'test -c /dev/kmsg && echo kiln-contain > /dev/kmsg'
 try connect-loopback bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}; echo hostile >&3'
 try connect-mirror bash -c 'exec 3<>/dev/tcp/${mirror}/80'
 echo done >> "$RESULTS"
