@@ -65,8 +65,12 @@ export interface Sandbox {
    * the image's owners come out right) and the capabilities kept are capabilities over it only:
    * no device nodes, no mounts of its own over the binds, nothing of the host's beyond what the
    * mounts show. See "User namespaces" below.
+   * "identity-mounting": the same map, for a tool that mounts in its namespace (mmdebstrap mounts
+   * /proc, /sys and device files into the root it builds): it keeps every capability over the
+   * namespace, which it enters only after bwrap made the binds, so that they are locked to it.
+   * Only with root "host" and no `caps` (the namespace is what limits it).
    */
-  userns?: 'identity';
+  userns?: 'identity' | 'identity-mounting';
   /** The host's network (default true); false: a network namespace of its own, with loopback only. */
   net?: boolean;
   /** "unshare" only for tools that make their own namespaces (see the module comment). */
@@ -114,7 +118,7 @@ export function bwrapArgs(box: Sandbox): string[] {
   const args = ['--die-with-parent', ...(box.unshare ?? ['pid', 'ipc']).map((n) => `--unshare-${n}`)];
   if (box.net === false && !box.unshare?.includes('net')) args.push('--unshare-net');
   // bwrap waits on descriptor 3 until kiln has written the id map; it says its child's PID on 4.
-  if (box.userns) args.push('--unshare-user', '--uid', '0', '--gid', '0', '--userns-block-fd', '3', '--info-fd', '4');
+  if (box.userns === 'identity') args.push('--unshare-user', '--uid', '0', '--gid', '0', '--userns-block-fd', '3', '--info-fd', '4');
   if (box.root === 'host') {
     args.push('--ro-bind', '/', '/');
     if (box.tools) {
@@ -142,6 +146,10 @@ export function sandboxCommand(box: Sandbox, command: string[]): { file: string;
     if (extra || box.userns || box.net === false) throw new Error('an unshare sandbox is the host with a private mount namespace: it takes no mounts, tools tree, capability list, user or network namespace');
     return { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', ...command] };
   }
+  if (box.userns === 'identity-mounting') {
+    if (box.root !== 'host' || box.caps) throw new Error('a sandbox whose tool mounts in its own user namespace sees the host (root "host") and keeps no capability list');
+    return { file: 'bwrap', args: [...bwrapArgs(box), '--', ...enterIdentity(command)] };
+  }
   return { file: 'bwrap', args: [...bwrapArgs(box), '--', ...command] };
 }
 
@@ -168,6 +176,31 @@ export function identityMap(ids: string, limit = 65536): string {
     if (inner < end) lines.push(`${inner} ${inner} ${end - inner}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * `command` in a user namespace (and a mount namespace) entered inside bwrap, after its binds:
+ * the host's sh and unshare start it, write its identity map from outside (as root on the host,
+ * or over kiln's namespace), and let it go on. Two FIFOs in bwrap's own /tmp, which this shell
+ * holds open both ways so that nothing blocks on a side that died: on the first the child says
+ * its PID once unshared (or its subshell says "exit N" when unshare failed), on the second the
+ * shell says the map is written. /proc stays bwrap's (mmdebstrap binds it when it cannot mount one).
+ */
+function enterIdentity(command: string[]): string[] {
+  const map = (kind: string) => identityMap(fs.readFileSync(`/proc/self/${kind}`, 'utf8')).replace(/\n/g, '\\n');
+  const script = [
+    'set -e',
+    'mkfifo /tmp/.kiln-unshared /tmp/.kiln-mapped',
+    'exec 3<>/tmp/.kiln-unshared 4<>/tmp/.kiln-mapped',
+    `( rc=0; unshare --user --mount --keep-caps -- sh -c 'exec 3>&- 4>&-; echo $$ > /tmp/.kiln-unshared; read _ < /tmp/.kiln-mapped; exec "$@"' sh "$@" || rc=$?; echo "exit $rc" >&3; exit $rc ) &`,
+    'read pid <&3',
+    'case "$pid" in exit*) wait $!; exit 1;; esac',
+    `printf '${map('uid_map')}' > /proc/$pid/uid_map`,
+    `printf '${map('gid_map')}' > /proc/$pid/gid_map`,
+    'echo >&4',
+    'wait $!',
+  ].join('\n');
+  return ['sh', '-c', script, 'sh', ...command];
 }
 
 /** Reads bwrap's --info-fd JSON (its child's PID), writes the child's id maps, then lets it go on. */

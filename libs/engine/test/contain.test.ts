@@ -22,19 +22,20 @@ const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
 
 jest.setTimeout(600_000);
 
-/** Everything the attacks try, in the order the script records them; every one must fail. */
-const ATTEMPTS = [
+/** Everything the attacks try on the host's files, in the order the script records them; every one must fail. */
+const HOST_ATTEMPTS = [
   'remount-root', 'remount-usr', 'escape-remount-root', 'escape-remount-usr', 'nested-userns-remount',
   'write-host-marker', 'escape-write-host-marker', 'mknod-host-disk', 'write-host-disk', 'write-kmsg',
-  'connect-loopback', 'connect-mirror',
 ];
+/** And on the network. */
+const NET_ATTEMPTS = ['connect-loopback', 'connect-mirror'];
 
 /**
  * The attack, as sh: every attempt in a subshell, its outcome a line "name: failed|succeeded" in
  * $RESULTS. `escape` leaves a chroot the classic way (chroot into a subdirectory, climb out of it
  * with the working directory, chroot to what is there): dpkg runs maintainer scripts chrooted.
  */
-function attack(results: string, marker: string, devMarker: string, port: number, mirror: string): string {
+function attack(results: string, marker: string, devMarker: string, net: { port: number; mirror: string } | null): string {
   return `#!/bin/sh
 RESULTS=${results}
 mkdir -p "$(dirname "$RESULTS")"
@@ -53,9 +54,7 @@ escape sh -c 'echo owned > ${devMarker}' 2>/dev/null || true
 try mknod-host-disk mknod /kiln-vda b 254 0
 try write-host-disk sh -c 'test -b /dev/vda && echo x > /dev/vda'
 try write-kmsg sh -c 'test -c /dev/kmsg && echo kiln-contain > /dev/kmsg'
-try connect-loopback bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}; echo hostile >&3'
-try connect-mirror bash -c 'exec 3<>/dev/tcp/${mirror}/80'
-echo done >> "$RESULTS"
+${net ? `try connect-loopback bash -c 'exec 3<>/dev/tcp/127.0.0.1/${net.port}; echo hostile >&3'\ntry connect-mirror bash -c 'exec 3<>/dev/tcp/${net.mirror}/80'\n` : ''}echo done >> "$RESULTS"
 exit 0
 `;
 }
@@ -79,17 +78,19 @@ function treeHash(...roots: string[]): { hash: string; entries: number } {
 }
 const HOST_STATE = ['/etc', '/var/lib/dpkg/status', '/var/cache/apt', '/var/lib/apt'];
 
-/** A Debian package whose postinst is `postinst`, and a flat repository of it (Packages, Release). */
-function hostileRepo(postinst: string): string {
+/** A flat apt repository (a Packages index, no Release: sources say [trusted=yes]) of packages named for their postinst. */
+function hostileRepo(packages: Record<string, string>): string {
   const repo = tempDir('kiln-contain-repo-');
-  const pkg = path.join(tempDir('kiln-contain-pkg-'), 'kiln-hostile');
-  fs.mkdirSync(path.join(pkg, 'DEBIAN'), { recursive: true });
-  fs.mkdirSync(path.join(pkg, 'usr/share/kiln-hostile'), { recursive: true });
-  fs.writeFileSync(path.join(pkg, 'usr/share/kiln-hostile/README'), 'a package whose postinst attacks the build host\n');
-  fs.writeFileSync(path.join(pkg, 'DEBIAN/control'), 'Package: kiln-hostile\nVersion: 1.0\nArchitecture: all\nMaintainer: kiln tests <kiln@example.org>\nDescription: hostile maintainer scripts\n');
-  fs.writeFileSync(path.join(pkg, 'DEBIAN/postinst'), postinst, { mode: 0o755 });
-  const deb = spawnSync('dpkg-deb', ['--root-owner-group', '--build', pkg, path.join(repo, 'kiln-hostile_1.0_all.deb')], { encoding: 'utf8' });
-  if (deb.status !== 0) throw new Error(`dpkg-deb: ${deb.stderr}`);
+  for (const [name, postinst] of Object.entries(packages)) {
+    const pkg = path.join(tempDir('kiln-contain-pkg-'), name);
+    fs.mkdirSync(path.join(pkg, 'DEBIAN'), { recursive: true });
+    fs.mkdirSync(path.join(pkg, 'usr/share', name), { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'usr/share', name, 'README'), 'a package whose postinst attacks the build host\n');
+    fs.writeFileSync(path.join(pkg, 'DEBIAN/control'), `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: kiln tests <kiln@example.org>\nDescription: hostile maintainer scripts\n`);
+    fs.writeFileSync(path.join(pkg, 'DEBIAN/postinst'), postinst, { mode: 0o755 });
+    const deb = spawnSync('dpkg-deb', ['--root-owner-group', '--build', pkg, path.join(repo, `${name}_1.0_all.deb`)], { encoding: 'utf8' });
+    if (deb.status !== 0) throw new Error(`dpkg-deb: ${deb.stderr}`);
+  }
   const index = spawnSync('dpkg-scanpackages', ['--multiversion', '.'], { cwd: repo, encoding: 'utf8' });
   if (index.status !== 0) throw new Error(`dpkg-scanpackages: ${index.stderr}`);
   fs.writeFileSync(path.join(repo, 'Packages'), index.stdout);
@@ -118,16 +119,21 @@ describe('package code runs contained', () => {
       s.destroy();
     });
     await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
-    const port = (trap.address() as net.AddressInfo).port;
-    const mirror = (await dns.lookup('deb.debian.org', { family: 4 })).address;
-    const repo = hostileRepo(attack('/var/lib/kiln-hostile/postinst', markers, devMarker, port, mirror));
+    const reach = { port: (trap.address() as net.AddressInfo).port, mirror: (await dns.lookup('deb.debian.org', { family: 4 })).address };
+    const repo = hostileRepo({
+      'kiln-hostile': attack('/var/lib/kiln-hostile/apt', markers, devMarker, reach),
+      // mmdebstrap downloads and installs in one run, with the network: see debian.ts.
+      'kiln-hostile-bootstrap': attack('/var/lib/kiln-hostile/bootstrap', markers, devMarker, null),
+    });
     repoServer = await serve(repo, { port: 0 });
+    // The repository, as a skeleton tree's apt source (apt and mmdebstrap read the image's sources.list.d).
+    const source = `deb [trusted=yes] ${repoServer.url}/ ./\n`;
     project = tempProject({
       'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=app\nFormat=directory\n[Content]\nBaseTrees=%O/base\nPackages=kiln-hostile\nSourceDateEpoch=1700000000\nWithDocs=no\n',
-      // The repository, as a skeleton tree's apt source (apt reads the image's sources.list.d).
-      'mkosi.skeleton/etc/apt/sources.list.d/hostile.list': `deb [trusted=yes] ${repoServer.url}/ ./\n`,
-      'mkosi.postinst.chroot': { text: attack('/var/lib/kiln-hostile/chroot', markers, devMarker, port, mirror), mode: 0o755 },
-      'mkosi.images/base/mkosi.conf': '[Output]\nFormat=directory\n[Content]\nCleanPackageMetadata=no\nWithDocs=no\n',
+      'mkosi.skeleton/etc/apt/sources.list.d/hostile.list': source,
+      'mkosi.postinst.chroot': { text: attack('/var/lib/kiln-hostile/chroot', markers, devMarker, reach), mode: 0o755 },
+      'mkosi.images/base/mkosi.conf': '[Output]\nFormat=directory\n[Content]\nCleanPackageMetadata=no\nWithDocs=no\nPackages=kiln-hostile-bootstrap\n',
+      'mkosi.images/base/mkosi.skeleton/etc/apt/sources.list.d/hostile.list': source,
     });
     before = treeHash(...HOST_STATE);
     run = await buildIn(project);
@@ -141,20 +147,24 @@ describe('package code runs contained', () => {
     removeTempDirs();
   });
 
-  const image = () => path.join(project, 'mkosi.output/app');
-
-  it('builds the image with the hostile package installed', () => {
+  it('builds the images with the hostile packages installed', () => {
     expect(failure(run)).toBe('');
-    expect(fs.existsSync(path.join(image(), 'usr/share/kiln-hostile/README'))).toBe(true);
+    expect(fs.existsSync(path.join(project, 'mkosi.output/app/usr/share/kiln-hostile/README'))).toBe(true);
+    expect(fs.existsSync(path.join(project, 'mkosi.output/base/usr/share/kiln-hostile-bootstrap/README'))).toBe(true);
+    // The user namespace maps ids to themselves: the image's owners are the packages' own.
+    const shadowGroup = fs.readFileSync(path.join(project, 'mkosi.output/base/etc/group'), 'utf8').match(/^shadow:x:(\d+):/m)?.[1];
+    expect(fs.statSync(path.join(project, 'mkosi.output/base/etc/shadow')).gid).toBe(Number(shadowGroup));
+    expect(Number(shadowGroup)).toBeGreaterThan(0);
   });
 
   it.each([
-    ['the postinst, run by dpkg through apt (BaseTrees= + Packages=)', 'postinst'],
-    ['a *.chroot post-installation script', 'chroot'],
-  ])('%s: every attempt on the host fails', (_what, file) => {
-    const got = results(path.join(image(), 'var/lib/kiln-hostile', file));
-    expect(Object.keys(got)).toEqual(ATTEMPTS);
-    expect(got).toEqual(Object.fromEntries(ATTEMPTS.map((a) => [a, 'failed'])));
+    ['a postinst run by dpkg through apt (BaseTrees= + Packages=)', 'app', 'apt', [...HOST_ATTEMPTS, ...NET_ATTEMPTS]],
+    ['a *.chroot post-installation script', 'app', 'chroot', [...HOST_ATTEMPTS, ...NET_ATTEMPTS]],
+    ['a postinst run by mmdebstrap (the bootstrap)', 'base', 'bootstrap', HOST_ATTEMPTS],
+  ])('%s: every attempt on the host fails', (_what, preset, file, attempts) => {
+    const got = results(path.join(project, 'mkosi.output', preset, 'var/lib/kiln-hostile', file));
+    expect(Object.keys(got)).toEqual(attempts);
+    expect(got).toEqual(Object.fromEntries(attempts.map((a) => [a, 'failed'])));
   });
 
   it('leaves no marker on the host and no connection on the test\'s server', () => {

@@ -158,6 +158,14 @@ export function aptProgress(): AptProgress {
   return { onLine, progress };
 }
 
+/**
+ * `find -exec` commands that hard-link files into a directory (the first argument), or copy them
+ * where a link cannot be made: in the sandbox, the image and the package cache are two bind
+ * mounts, and link(2) never crosses mounts, even on one file system. LINK_NEW keeps existing files.
+ */
+const LINK = `sh -c 'cp -al -t "$0" "$@" 2>/dev/null || cp -a -t "$0" "$@"'`;
+const LINK_NEW = `sh -c 'cp -aln -t "$0" "$@" 2>/dev/null || cp -an -t "$0" "$@"'`;
+
 async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
   const c = cacheDirs(ctx);
   const withDocs = cfg(ctx, 'WithDocs');
@@ -187,18 +195,27 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ...(cfg(ctx, 'RepositoryKeyCheck') ? [] : ['--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"']),
     ...(packages.length ? [`--include=${packages.join(',')}`] : []),
     // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
-    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec cp -al -t "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec cp -al -t "$1/var/lib/apt/lists/" {} +`,
+    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec ${LINK} "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$1/var/lib/apt/lists/" {} +`,
     ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
-    `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec cp -aln -t "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec cp -al -t "${c.lists}" {} +`,
+    `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec ${LINK_NEW} "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec ${LINK} "${c.lists}" {} +`,
     required(ctx, 'Release'),
     ctx.root,
     ...sourceLines(ctx),
   ];
   // flock: presets built in parallel (by Nx) share one cache; apt locks its own directories.
-  // A private mount namespace (sandbox.ts's unshare backend: mmdebstrap makes its own mounts and
-  // needs all of root for them): its /proc, /sys and /dev mounts in the root cannot outlive it,
-  // even if it is killed.
-  const box: Sandbox = { root: 'host', backend: 'unshare', env: { ...toolEnv(), ...aptEnv(ctx) } };
+  // mmdebstrap --mode=root mounts /proc, /sys and device files into the root and chroots into it
+  // for maintainer scripts: it runs in a user namespace of its own where it may (sandbox.ts,
+  // "identity-mounting"), entered after bwrap has made the host read-only and bound only the
+  // image, the work directory and the package cache writable, so that those binds are locked:
+  // nothing in it can remount them, make device nodes or act on the host. It keeps the network:
+  // it downloads and installs in one run, so the essential set's maintainer scripts have it too.
+  const box: Sandbox = {
+    root: 'host',
+    dev: 'minimal',
+    userns: 'identity-mounting',
+    env: { ...toolEnv(), ...aptEnv(ctx) },
+    mounts: [ctx.work, ctx.packageCache, ctx.root].map((p) => ({ type: 'bind', source: p, target: p })),
+  };
   await runIn(ctx, box, args, { step: 'installing packages (mmdebstrap)', ...aptProgress() });
   if (locked) verifyInstalled(ctx, locked, new Map());
 }
