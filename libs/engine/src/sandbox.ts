@@ -18,12 +18,11 @@
  * (a daemon a maintainer script starts cannot outlive the step), and keeps only the capabilities
  * it names: ROOT_IN_IMAGE for tools that act as root inside an image.
  *
- * bwrap cannot host everything: mmdebstrap --mode=root makes its own namespace (it mounts /proc,
- * /sys and /dev into the target, creates device nodes and chroots for maintainer scripts), which
- * needs the full root capabilities, CAP_SYS_ADMIN among them, and the real host tree for its
- * hooks. For such a tool `backend: "unshare"` gives a private mount namespace only (its mounts
- * vanish with it, even when it is killed), with the same environment contract; the description
- * may then say nothing else (no mounts, no capability list), and sandboxCommand refuses otherwise.
+ * Code that packages carry (maintainer scripts, pkg_* phases, *.chroot scripts) runs in a user
+ * namespace of its own (`userns`), so that root in it is root over the image only; see "User
+ * namespaces" below. mmdebstrap, which mounts /proc, /sys and device files into the root it
+ * builds, keeps every capability over its namespace ("identity-mounting") and enters it after
+ * bwrap's binds, which are then locked read-only to it. `net: false` takes the host's network away.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -73,8 +72,6 @@ export interface Sandbox {
   userns?: 'identity' | 'identity-mounting';
   /** The host's network (default true); false: a network namespace of its own, with loopback only. */
   net?: boolean;
-  /** "unshare" only for tools that make their own namespaces (see the module comment). */
-  backend?: 'bwrap' | 'unshare';
 }
 
 /**
@@ -141,11 +138,6 @@ export function bwrapArgs(box: Sandbox): string[] {
 
 /** The program and arguments that run `command` in the sandbox. */
 export function sandboxCommand(box: Sandbox, command: string[]): { file: string; args: string[] } {
-  if (box.backend === 'unshare') {
-    const extra = box.mounts?.length || box.caps || box.tools || box.root !== 'host';
-    if (extra || box.userns || box.net === false) throw new Error('an unshare sandbox is the host with a private mount namespace: it takes no mounts, tools tree, capability list, user or network namespace');
-    return { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', ...command] };
-  }
   if (box.userns === 'identity-mounting') {
     if (box.root !== 'host' || box.caps) throw new Error('a sandbox whose tool mounts in its own user namespace sees the host (root "host") and keeps no capability list');
     return { file: 'bwrap', args: [...bwrapArgs(box), '--', ...enterIdentity(command)] };
@@ -236,7 +228,6 @@ async function mapIdentity([block, info]: Duplex[]): Promise<void> {
  */
 export async function runIn(ctx: RunContext, box: Sandbox, command: string[], opts: Omit<RunOptions, 'env' | 'extendEnv' | 'cwd' | 'pipes'>): Promise<string> {
   const { file, args } = sandboxCommand(box, command);
-  if (box.backend === 'unshare') return run(ctx, file, args, { ...opts, env: box.env, extendEnv: false, cwd: box.cwd, program: command[0] });
   // bwrap itself gets the tools' environment (it is found on their PATH); the command gets box.env.
   return run(ctx, file, args, { ...opts, program: command[0], ...(box.userns ? { pipes: { count: 2, spawned: mapIdentity } } : {}) });
 }

@@ -54,9 +54,14 @@ describe('the command line', () => {
     expect(identityMap('0 1000 1\n')).toBe('0 0 1\n');
   });
 
-  it('takes unshare only for a private mount namespace on the host', () => {
-    expect(sandboxCommand({ root: 'host', backend: 'unshare', env: {} }, ['mmdebstrap'])).toEqual({ file: 'unshare', args: ['--mount', '--propagation', 'private', '--', 'mmdebstrap'] });
-    expect(() => sandboxCommand({ root: 'host', backend: 'unshare', env: {}, caps: [] }, ['x'])).toThrow(/unshare sandbox/);
+  it('enters a user namespace for a tool that mounts only after the binds, over the host, with every capability over it', () => {
+    const { file, args } = sandboxCommand({ root: 'host', userns: 'identity-mounting', env: {}, proc: false, tmp: false, unshare: [] }, ['mmdebstrap', 'x']);
+    expect(file).toBe('bwrap');
+    expect(args.slice(0, 4)).toEqual(['--die-with-parent', '--ro-bind', '/', '/']);
+    expect(args).not.toContain('--unshare-user');
+    expect(args.slice(-7, -2)).toEqual(['--', 'sh', '-c', expect.stringContaining('unshare --user --mount --keep-caps'), 'sh']);
+    expect(args.slice(-2)).toEqual(['mmdebstrap', 'x']);
+    expect(() => sandboxCommand({ root: 'host', userns: 'identity-mounting', env: {}, caps: [] }, ['x'])).toThrow(/keeps no capability list/);
   });
 });
 
@@ -99,6 +104,23 @@ describe('a tool in the sandbox', () => {
     expect(out.split('\n')).toEqual([' 0 0 65536', 'owned', 'no-remount', 'no-mknod', '1']);
     expect(fs.statSync(path.join(rw, 'f'))).toMatchObject({ uid: 42, gid: 4242 });
     expect(fs.existsSync(path.join(rw, 'disk'))).toBe(false);
+  });
+
+  it('mounting in a user namespace entered after the binds: its own mounts, never over the locked binds', async () => {
+    const rw = temp();
+    const box: Sandbox = { root: 'host', dev: 'minimal', userns: 'identity-mounting', env: toolEnv(), mounts: [{ type: 'bind', source: rw, target: rw }] };
+    const out = await sh(box, [
+      'head -1 /proc/self/uid_map | tr -s " "',
+      `mkdir ${rw}/m && mount -t tmpfs none ${rw}/m && echo mounted`,
+      'mount -o remount,rw / 2>/dev/null || echo no-remount',
+      'mount -o remount,rw /usr 2>/dev/null || echo no-remount-usr',
+      `mknod ${rw}/disk b 7 0 2>/dev/null || echo no-mknod`,
+      `touch ${rw}/m/x /etc/kiln-x 2>/dev/null || echo read-only`,
+    ].join('; '));
+    expect(out.split('\n')).toEqual([' 0 0 65536', 'mounted', 'no-remount', 'no-remount-usr', 'no-mknod', 'read-only']);
+    // The tmpfs was the namespace's own.
+    expect(fs.readdirSync(path.join(rw, 'm'))).toEqual([]);
+    await expect(sh(box, 'exit 7')).rejects.toThrow(/exit code 7/);
   });
 
   it('fails with the step and the sandboxed program\'s exit code, not bwrap\'s name', async () => {

@@ -11,6 +11,10 @@
  * the image, and dpkg runs chrooted into the image (DPkg::Chroot-Directory), in a private mount
  * namespace so that /proc and /dev mounts vanish with it.
  *
+ * Maintainer scripts never act on the host: mmdebstrap and apt run in user namespaces of their
+ * own (sandbox.ts), where root is root over the image only, the host is read-only (locked binds)
+ * and /dev is bwrap's; apt downloads first and dpkg installs without the network (WithNetwork=).
+ *
  * Downloads are shared through the package cache: .deb files are hard-linked in and out, lists
  * are kept so that apt only revalidates them; a lock serialises builds sharing one cache.
  */
