@@ -45,6 +45,8 @@ function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: Sc
     SCRIPT: '',
   };
   if (kind === 'build' && dirs.destdir) env.DESTDIR = inside(dirs.destdir, '/work/dest');
+  // As mkosi: prepare and build scripts are told whether the build has the network (WithNetwork=).
+  if (kind === 'prepare' || kind === 'build') env.WITH_NETWORK = cfg(ctx, 'WithNetwork') ? '1' : '0';
   return env;
 }
 
