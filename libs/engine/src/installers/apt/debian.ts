@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureName, distributionFacts, type LockedPackage } from '@kiln/config';
+import { architectureName, distributionFacts, which, type LockedPackage } from '@kiln/config';
 import { BuildError } from '../../errors';
 import { cfg, required, type BuildContext } from '../../context';
 import { toolEnv } from '../../exec';
@@ -200,6 +200,13 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ...(packages.length ? [`--include=${packages.join(',')}`] : []),
     // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
     `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec ${LINK} "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$1/var/lib/apt/lists/" {} +`,
+    // apt runs dpkg in the chroot as `env <DPkg::Options> dpkg`: options first in its configuration
+    // make that `env unshare --net -- env ... dpkg`, so maintainer scripts of Packages= run
+    // without the network (kiln's user namespace lets unshare make one); gone before the image is.
+    ...(cfg(ctx, 'WithNetwork') ? [] : [
+      `--setup-hook=mkdir -p "$1/etc/apt/apt.conf.d" && printf '%s\\n' 'DPkg::Options:: "unshare";' 'DPkg::Options:: "--net";' 'DPkg::Options:: "--";' 'DPkg::Options:: "env";' > "$1/etc/apt/apt.conf.d/00kiln-dpkg-offline"`,
+      '--customize-hook=rm -f "$1/etc/apt/apt.conf.d/00kiln-dpkg-offline"',
+    ]),
     ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
     `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec ${LINK_NEW} "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec ${LINK} "${c.lists}" {} +`,
     required(ctx, 'Release'),
@@ -212,12 +219,24 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
   // "identity-mounting"), entered after bwrap has made the host read-only and bound only the
   // image, the work directory and the package cache writable, so that those binds are locked:
   // nothing in it can remount them, make device nodes or act on the host. It keeps the network:
-  // it downloads and installs in one run, so the essential set's maintainer scripts have it too.
+  // apt needs it for the downloads; maintainer scripts go without it (below), unless WithNetwork=.
+  // mmdebstrap installs the essential set with `chroot ROOT dpkg --install`, found on PATH: a
+  // `chroot` first on it that enters a network namespace of its own first keeps those maintainer
+  // scripts (and every other command mmdebstrap runs in the root) off the network; apt, which
+  // downloads, runs outside the root and keeps it.
+  const env = { ...toolEnv(), ...aptEnv(ctx) };
+  if (!cfg(ctx, 'WithNetwork')) {
+    const realChroot = which('chroot');
+    if (!realChroot) throw new BuildError('chroot (coreutils) is not on the tools\' PATH', ctx.preset.name);
+    const bin = ensureDir(path.join(ctx.work, 'offline-bin'));
+    fs.writeFileSync(path.join(bin, 'chroot'), `#!/bin/sh\nexec unshare --net -- ${realChroot} "$@"\n`, { mode: 0o755 });
+    env.PATH = `${bin}:${env.PATH}`;
+  }
   const box: Sandbox = {
     root: 'host',
     dev: 'minimal',
     userns: 'identity-mounting',
-    env: { ...toolEnv(), ...aptEnv(ctx) },
+    env,
     mounts: [ctx.work, ctx.packageCache, ctx.root].map((p) => ({ type: 'bind', source: p, target: p })),
   };
   await runIn(ctx, box, args, { step: 'installing packages (mmdebstrap)', ...aptProgress() });
