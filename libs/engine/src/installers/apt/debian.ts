@@ -13,7 +13,7 @@
  *
  * Maintainer scripts never act on the host: mmdebstrap and apt run in user namespaces of their
  * own (sandbox.ts), where root is root over the image only, the host is read-only (locked binds)
- * and /dev is bwrap's; apt downloads first and dpkg installs without the network (WithNetwork=).
+ * and /dev is bwrap's; apt downloads with the network, dpkg installs without it (WithNetwork=).
  *
  * Downloads are shared through the package cache: .deb files are hard-linked in and out, lists
  * are kept so that apt only revalidates them; a lock serialises builds sharing one cache.
