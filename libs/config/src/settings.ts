@@ -298,6 +298,8 @@ export const SETTINGS = [
   s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path', stage: 'install',
     aliases: ['PackageManagerTrees'], oldSections: ['Distribution', 'Content'], defaultPaths: ['mkosi.sandbox', 'mkosi.sandbox.tar', 'mkosi.pkgmngr', 'mkosi.pkgmngr.tar'],
     help: "Trees overlaid on the package manager's view (repository files, keys, apt.conf.d, ...)." }),
+  s({ name: 'WithNetwork', section: 'Build', kind: boolean(), default: false, scope: 'universal', cache: 'value', stage: 'install',
+    help: 'Give build, post-installation and finalize scripts and package maintainer scripts the host\'s network (prepare scripts and downloads always have it, as in mkosi).' }),
   s({ name: 'Environment', section: 'Build', kind: environment(), default: {}, scope: 'local', cache: 'environment', stage: 'install', oldSections: ['Content'], match: 'Environment',
     help: 'Variables set for scripts: KEY=VALUE (quotes allowed), or KEY to pass one through from the environment.' }),
 

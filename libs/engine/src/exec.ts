@@ -7,6 +7,7 @@
  * environment reaches an image except what the configuration passes on. Long steps report how
  * far they are through reportProgress(), at a fixed interval.
  */
+import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { toolPath } from '@kiln/config';
 import { execa, ExecaError } from 'execa';
@@ -38,6 +39,12 @@ export interface RunOptions {
   progress?: () => string | undefined;
   /** The program an error message names (default `file`): the tool a sandbox runs, not bwrap. */
   program?: string;
+  /**
+   * Extra pipes the child gets as descriptors 3, 4, ... and what kiln does with their ends once
+   * it runs (sandbox.ts: bwrap waits on one for its user namespace's id map, which kiln writes).
+   * A rejection stops the child and fails the step with its message.
+   */
+  pipes?: { count: number; spawned: (ends: Duplex[], pid: number) => Promise<void> };
 }
 
 /**
@@ -106,6 +113,7 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     all: true,
     stripFinalNewline: true,
+    ...(opts.pipes ? { stdio: ['pipe', 'pipe', 'pipe', ...Array<'pipe'>(opts.pipes.count).fill('pipe')] } : {}),
   });
   // On abort the whole process tree goes: a script's own children (a `sleep`, a compiler) would
   // otherwise keep running, and keep the output pipes open so that nothing could finish.
@@ -120,11 +128,20 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     opts.onLine?.(line);
   });
   const stopProgress = opts.progress && ctx.note ? reportProgress(opts.progress, ctx.note) : undefined;
+  let setup: Error | undefined;
+  if (opts.pipes && child.pid !== undefined) {
+    const ends = child.stdio.slice(3) as Duplex[];
+    opts.pipes.spawned(ends, child.pid).catch((e: Error) => {
+      setup = e;
+      stop();
+    }).finally(() => ends.forEach((s) => s.destroy()));
+  }
   try {
     child.all?.on('data', (chunk: Buffer) => lines.write(chunk));
     const r = await child;
     return r.stdout as string;
   } catch (e) {
+    if (setup) throw new BuildError(`${opts.step} failed (${opts.program ?? file}: ${setup.message})`, ctx.label);
     if (e instanceof ExecaError) {
       if (ctx.signal?.aborted) throw new BuildError(`${opts.step}: interrupted`, ctx.label);
       const tail = String(e.all ?? '').trim().split('\n').slice(-8).join('\n  ');

@@ -18,14 +18,15 @@
  * (a daemon a maintainer script starts cannot outlive the step), and keeps only the capabilities
  * it names: ROOT_IN_IMAGE for tools that act as root inside an image.
  *
- * bwrap cannot host everything: mmdebstrap --mode=root makes its own namespace (it mounts /proc,
- * /sys and /dev into the target, creates device nodes and chroots for maintainer scripts), which
- * needs the full root capabilities, CAP_SYS_ADMIN among them, and the real host tree for its
- * hooks. For such a tool `backend: "unshare"` gives a private mount namespace only (its mounts
- * vanish with it, even when it is killed), with the same environment contract; the description
- * may then say nothing else (no mounts, no capability list), and sandboxCommand refuses otherwise.
+ * Code that packages carry (maintainer scripts, pkg_* phases, *.chroot scripts) runs in a user
+ * namespace of its own (`userns`), so that root in it is root over the image only; see "User
+ * namespaces" below. mmdebstrap, which mounts /proc, /sys and device files into the root it
+ * builds, keeps every capability over its namespace ("identity-mounting") and enters it after
+ * bwrap's binds, which are then locked read-only to it. `net: false` takes the host's network away.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { run, type RunContext, type RunOptions } from './exec';
 
 /** One mount, applied in order after the view of `/`. */
@@ -58,8 +59,19 @@ export interface Sandbox {
   caps?: readonly string[];
   /** Namespaces besides the mount namespace (default pid and ipc). */
   unshare?: ('pid' | 'ipc' | 'uts' | 'net')[];
-  /** "unshare" only for tools that make their own namespaces (see the module comment). */
-  backend?: 'bwrap' | 'unshare';
+  /**
+   * "identity": a user namespace of its own, in which ids 0-65535 are the same ids outside (so
+   * the image's owners come out right) and the capabilities kept are capabilities over it only:
+   * no device nodes, no mounts of its own over the binds, nothing of the host's beyond what the
+   * mounts show. See "User namespaces" below.
+   * "identity-mounting": the same map, for a tool that mounts in its namespace (mmdebstrap mounts
+   * /proc, /sys and device files into the root it builds): it keeps every capability over the
+   * namespace, which it enters only after bwrap made the binds, so that they are locked to it.
+   * Only with root "host" and no `caps` (the namespace is what limits it).
+   */
+  userns?: 'identity' | 'identity-mounting';
+  /** The host's network (default true); false: a network namespace of its own, with loopback only. */
+  net?: boolean;
 }
 
 /**
@@ -101,6 +113,9 @@ function mountArgs(m: Mount): string[] {
 /** The bwrap arguments (everything before the command) of a sandbox. */
 export function bwrapArgs(box: Sandbox): string[] {
   const args = ['--die-with-parent', ...(box.unshare ?? ['pid', 'ipc']).map((n) => `--unshare-${n}`)];
+  if (box.net === false && !box.unshare?.includes('net')) args.push('--unshare-net');
+  // bwrap waits on descriptor 3 until kiln has written the id map; it says its child's PID on 4.
+  if (box.userns === 'identity') args.push('--unshare-user', '--uid', '0', '--gid', '0', '--userns-block-fd', '3', '--info-fd', '4');
   if (box.root === 'host') {
     args.push('--ro-bind', '/', '/');
     if (box.tools) {
@@ -123,22 +138,97 @@ export function bwrapArgs(box: Sandbox): string[] {
 
 /** The program and arguments that run `command` in the sandbox. */
 export function sandboxCommand(box: Sandbox, command: string[]): { file: string; args: string[] } {
-  if (box.backend === 'unshare') {
-    const extra = box.mounts?.length || box.caps || box.tools || box.root !== 'host';
-    if (extra) throw new Error('an unshare sandbox is the host with a private mount namespace: it takes no mounts, tools tree or capability list');
-    return { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', ...command] };
+  if (box.userns === 'identity-mounting') {
+    if (box.root !== 'host' || box.caps) throw new Error('a sandbox whose tool mounts in its own user namespace sees the host (root "host") and keeps no capability list');
+    return { file: 'bwrap', args: [...bwrapArgs(box), '--', ...enterIdentity(command)] };
   }
   return { file: 'bwrap', args: [...bwrapArgs(box), '--', ...command] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// User namespaces. A sandbox with `userns: "identity"` is bwrap's child in a user namespace of
+// its own, created with its mount namespace: the host's mounts it copies are locked to it, and the
+// binds bwrap makes are made from the outside and then bwrap keeps only `caps`, which never hold
+// CAP_SYS_ADMIN; so nothing in it can mount, unmount or remount (`mount -o remount,rw` fails
+// with EPERM), and a user namespace it makes in turn gets the binds locked read-only. Its root is
+// root over the namespace only: it cannot create device nodes, reach a device the mounts do not
+// show, or use a capability on the host. bwrap maps a single id itself; packages own files as
+// other users (messagebus, _apt, portage), so kiln writes the map instead (--userns-block-fd):
+// every id 0-65535 kiln's own namespace has, to itself. As root on the host that is 0-65535;
+// run by the rootless mode from a user namespace of the user's subordinate ids, it is the ids that
+// namespace maps, still to themselves, so the image's owners are the same ids either way and
+// nesting needs no privilege kiln does not already hold in its namespace (CAP_SETUID over it).
+
+/** The identity map of `ids` (the lines of /proc/self/uid_map or gid_map) over 0-65535. */
+export function identityMap(ids: string, limit = 65536): string {
+  const lines: string[] = [];
+  for (const l of ids.trim().split('\n')) {
+    const [inner, , count] = l.trim().split(/\s+/).map(Number);
+    const end = Math.min(inner + count, limit);
+    if (inner < end) lines.push(`${inner} ${inner} ${end - inner}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * `command` in a user namespace (and a mount namespace) entered inside bwrap, after its binds:
+ * the host's sh and unshare start it, write its identity map from outside (as root on the host,
+ * or over kiln's namespace), and let it go on. Two FIFOs in bwrap's own /tmp, which this shell
+ * holds open both ways so that nothing blocks on a side that died: on the first the child says
+ * its PID once unshared (or its subshell says "exit N" when unshare failed), on the second the
+ * shell says the map is written. /proc stays bwrap's (mmdebstrap binds it when it cannot mount one).
+ */
+function enterIdentity(command: string[]): string[] {
+  const map = (kind: string) => identityMap(fs.readFileSync(`/proc/self/${kind}`, 'utf8')).replace(/\n/g, '\\n');
+  const script = [
+    'set -e',
+    'mkfifo /tmp/.kiln-unshared /tmp/.kiln-mapped',
+    'exec 3<>/tmp/.kiln-unshared 4<>/tmp/.kiln-mapped',
+    `( rc=0; unshare --user --mount --keep-caps -- sh -c 'exec 3>&- 4>&-; echo $$ > /tmp/.kiln-unshared; read _ < /tmp/.kiln-mapped; exec "$@"' sh "$@" || rc=$?; echo "exit $rc" >&3; exit $rc ) &`,
+    'read pid <&3',
+    'case "$pid" in exit*) wait $!; exit 1;; esac',
+    `printf '${map('uid_map')}' > /proc/$pid/uid_map`,
+    `printf '${map('gid_map')}' > /proc/$pid/gid_map`,
+    'echo >&4',
+    'wait $!',
+  ].join('\n');
+  return ['sh', '-c', script, 'sh', ...command];
+}
+
+/** Reads bwrap's --info-fd JSON (its child's PID), writes the child's id maps, then lets it go on. */
+async function mapIdentity([block, info]: Duplex[]): Promise<void> {
+  let text = '';
+  const pid = await new Promise<number | null>((resolve) => {
+    info.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      try {
+        resolve(JSON.parse(text)['child-pid']);
+      } catch {
+        // not whole yet
+      }
+    });
+    // bwrap failed before its child ran: its exit code and message say why.
+    info.on('close', () => resolve(null));
+    info.on('error', () => resolve(null));
+  });
+  if (pid === null) return;
+  for (const kind of ['uid_map', 'gid_map']) {
+    try {
+      fs.writeFileSync(`/proc/${pid}/${kind}`, identityMap(fs.readFileSync(`/proc/self/${kind}`, 'utf8')));
+    } catch (e) {
+      throw new Error(`cannot map the ids of the sandbox's user namespace (/proc/${pid}/${kind}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  await new Promise<void>((resolve) => block.end('1', resolve));
 }
 
 /**
  * Runs `command` in the sandbox through run(): the log, abort, progress and error message are
  * run()'s, the error naming the command rather than bwrap.
  */
-export async function runIn(ctx: RunContext, box: Sandbox, command: string[], opts: Omit<RunOptions, 'env' | 'extendEnv' | 'cwd'>): Promise<string> {
+export async function runIn(ctx: RunContext, box: Sandbox, command: string[], opts: Omit<RunOptions, 'env' | 'extendEnv' | 'cwd' | 'pipes'>): Promise<string> {
   const { file, args } = sandboxCommand(box, command);
-  if (box.backend === 'unshare') return run(ctx, file, args, { ...opts, env: box.env, extendEnv: false, cwd: box.cwd, program: command[0] });
   // bwrap itself gets the tools' environment (it is found on their PATH); the command gets box.env.
-  return run(ctx, file, args, { ...opts, program: command[0] });
+  return run(ctx, file, args, { ...opts, program: command[0], ...(box.userns ? { pipes: { count: 2, spawned: mapIdentity } } : {}) });
 }
 

@@ -5,6 +5,8 @@
  * Environment=. A script named *.chroot runs inside the image (bubblewrap, with the image as /,
  * the sources at /work/src, $DESTDIR at /work/dest and $OUTPUTDIR at /work/out: sandbox.ts);
  * any other script runs on the build machine with $BUILDROOT pointing at the image.
+ * A chroot script cannot write the host: it runs in a user namespace of its own, without the
+ * host's network unless it is a prepare script or WithNetwork= is set (sandbox.ts).
  */
 import * as path from 'node:path';
 import { SYSTEM_PATH } from '@kiln/config';
@@ -43,6 +45,8 @@ function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: Sc
     SCRIPT: '',
   };
   if (kind === 'build' && dirs.destdir) env.DESTDIR = inside(dirs.destdir, '/work/dest');
+  // As mkosi: prepare and build scripts are told whether the build has the network (WithNetwork=).
+  if (kind === 'prepare' || kind === 'build') env.WITH_NETWORK = cfg(ctx, 'WithNetwork') ? '1' : '0';
   return env;
 }
 
@@ -60,13 +64,17 @@ export async function runScripts(ctx: BuildContext, kind: ScriptKind, scripts: s
       }
       const target = `/work/${path.basename(script)}`;
       env.SCRIPT = target;
-      // The image as /, as root in it (ROOT_IN_IMAGE: no mounting or other host administration).
+      // The image as /, as root over it only: a user namespace of its own (sandbox.ts), ROOT_IN_IMAGE
+      // (no mounting, no device nodes), the host's network only for prepare scripts and when
+      // WithNetwork= asks for it (mkosi's rule).
       const box: Sandbox = {
         root,
         dev: 'minimal',
         env,
         cwd: '/work/src',
         caps: ROOT_IN_IMAGE,
+        userns: 'identity',
+        net: kind === 'prepare' || cfg(ctx, 'WithNetwork'),
         mounts: [
           { type: 'ro-bind', source: '/etc/resolv.conf', target: '/run/kiln-resolv.conf', optional: true },
           { type: 'ro-bind', source: ctx.project.root, target: '/work/src' },

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fetchBytes } from '../src/installers/portage/fetch';
+import { runIn } from '../src/sandbox';
 import { emergeCommand, IN, NAMESPACE_FEATURES, portageConfig } from '../src/installers/portage/emerge';
 import { trustedHome } from '../src/installers/portage/openpgp';
 import { repoSnapshot } from '../src/installers/portage/snapshot';
@@ -278,8 +279,12 @@ describe('the emerge run', () => {
     for (const [src] of pairs('--bind')) expect(src.startsWith(s.tree)).toBe(false);
     expect(bwrap).toContain('--clearenv');
     expect(pairs('--setenv')).toContainEqual(['ROOT', '/buildroot']);
-    const local = emergeCommand({ ...input, local: true }).command;
-    expect(local).not.toContain('--getbinpkg');
+    const local = emergeCommand({ ...input, local: true });
+    expect(local.command).not.toContain('--getbinpkg');
+    // In a user namespace of its own; a locked build (everything in PKGDIR) without the network.
+    expect(bwrap).toContain('--unshare-user');
+    expect(bwrap).not.toContain('--unshare-net');
+    expect(local.bwrap).toContain('--unshare-net');
   });
 
   it('assembles the namespace: tools tree read-only, the snapshot grafted where it has no repository, scratch and image writable', async () => {
@@ -294,17 +299,22 @@ describe('the emerge run', () => {
       const work = tempDir('kiln-gentoo-ns-work-');
       const dirs = Object.fromEntries(['root', 'tmpdir', 'pkgdir', 'distdir', 'gnupg'].map((d) => [d, path.join(work, d)]));
       for (const d of Object.values(dirs)) fs.mkdirSync(d);
-      const { bwrap } = emergeCommand({ tools, root: dirs.root, tmpdir: dirs.tmpdir, pkgdir: dirs.pkgdir, distdir: dirs.distdir, atoms: [], local: false, jobs: 1, grafts: [{ at: 'var/db/repos/gentoo', source: snap.tree }], gnupg: dirs.gnupg });
+      const { box } = emergeCommand({ tools, root: dirs.root, tmpdir: dirs.tmpdir, pkgdir: dirs.pkgdir, distdir: dirs.distdir, atoms: [], local: false, jobs: 1, grafts: [{ at: 'var/db/repos/gentoo', source: snap.tree }], gnupg: dirs.gnupg });
       const script = [
         'cat /var/db/repos/gentoo/profiles/repo_name',
         'test -f /etc/portage/make.profile/make.defaults && echo profile',
         'for d in /usr /var/db /var/db/repos/gentoo/profiles /etc /etc/portage; do touch $d/kiln-x 2>/dev/null && echo "$d writable"; done',
         'touch /buildroot/ok /tmp/kiln/binpkgs/ok /tmp/kiln/gnupg/ok /var/log/ok && echo writable',
         'test -f /etc/resolv.conf && echo resolv.conf',
+        // What a package's pkg_* phase might try: make the tools tree writable again, make a device node.
+        'mount -o remount,rw /usr 2>/dev/null || echo no-remount',
+        'unshare --user --map-root-user --mount sh -c "mount -o remount,rw /usr" 2>/dev/null || echo no-nested-remount',
+        'mknod /buildroot/disk b 254 0 2>/dev/null || echo no-mknod',
+        'touch /usr/kiln-x 2>/dev/null || echo usr-read-only',
       ].join('\n');
-      const r = await promisify(execFile)('bwrap', [...bwrap, 'sh', '-c', script], { encoding: 'utf8' });
+      const stdout = await runIn({ log: () => undefined }, box, ['sh', '-c', script], { step: 'test' });
       // The host's resolv.conf comes in for downloads (a stage3 has none).
-      expect(r.stdout).toBe(`gentoo\nprofile\nwritable\n${fs.existsSync('/etc/resolv.conf') ? 'resolv.conf\n' : ''}`);
+      expect(stdout + '\n').toBe(`gentoo\nprofile\nwritable\n${fs.existsSync('/etc/resolv.conf') ? 'resolv.conf\n' : ''}no-remount\nno-nested-remount\nno-mknod\nusr-read-only\n`);
       expect(fs.existsSync(path.join(dirs.root, 'ok')) && fs.existsSync(path.join(dirs.pkgdir, 'ok')) && fs.existsSync(path.join(dirs.gnupg, 'ok'))).toBe(true);
       // var/db/repos did not exist in the tools tree and still does not; nothing else changed either.
       expect(fs.existsSync(path.join(tools, 'var/db/repos'))).toBe(false);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { toolEnv } from '../src/exec';
-import { bwrapArgs, hostTools, ROOT_IN_IMAGE, runIn, sandboxCommand, type Sandbox } from '../src/sandbox';
+import { bwrapArgs, hostTools, identityMap, ROOT_IN_IMAGE, runIn, sandboxCommand, type Sandbox } from '../src/sandbox';
 
 const temps: string[] = [];
 const temp = () => {
@@ -45,9 +45,23 @@ describe('the command line', () => {
     expect(tools).toContain('/tools/etc/ld.so.cache');
   });
 
-  it('takes unshare only for a private mount namespace on the host', () => {
-    expect(sandboxCommand({ root: 'host', backend: 'unshare', env: {} }, ['mmdebstrap'])).toEqual({ file: 'unshare', args: ['--mount', '--propagation', 'private', '--', 'mmdebstrap'] });
-    expect(() => sandboxCommand({ root: 'host', backend: 'unshare', env: {}, caps: [] }, ['x'])).toThrow(/unshare sandbox/);
+  it('asks bwrap for a user namespace whose id map kiln writes, and for a network namespace', () => {
+    const args = bwrapArgs({ root: 'host', env: {}, proc: false, tmp: false, unshare: [], userns: 'identity', net: false });
+    expect(args).toEqual(['--die-with-parent', '--unshare-net', '--unshare-user', '--uid', '0', '--gid', '0', '--userns-block-fd', '3', '--info-fd', '4', '--ro-bind', '/', '/', '--clearenv']);
+    // Identity over 0-65535 of what kiln's own namespace maps: all of it as root on the host, the subordinate range when rootless.
+    expect(identityMap('         0          0 4294967295\n')).toBe('0 0 65536\n');
+    expect(identityMap('0 1000 1\n1 100000 65536\n')).toBe('0 0 1\n1 1 65535\n');
+    expect(identityMap('0 1000 1\n')).toBe('0 0 1\n');
+  });
+
+  it('enters a user namespace for a tool that mounts only after the binds, over the host, with every capability over it', () => {
+    const { file, args } = sandboxCommand({ root: 'host', userns: 'identity-mounting', env: {}, proc: false, tmp: false, unshare: [] }, ['mmdebstrap', 'x']);
+    expect(file).toBe('bwrap');
+    expect(args.slice(0, 4)).toEqual(['--die-with-parent', '--ro-bind', '/', '/']);
+    expect(args).not.toContain('--unshare-user');
+    expect(args.slice(-7, -2)).toEqual(['--', 'sh', '-c', expect.stringContaining('unshare --user --mount --keep-caps'), 'sh']);
+    expect(args.slice(-2)).toEqual(['mmdebstrap', 'x']);
+    expect(() => sandboxCommand({ root: 'host', userns: 'identity-mounting', env: {}, caps: [] }, ['x'])).toThrow(/keeps no capability list/);
   });
 });
 
@@ -75,6 +89,38 @@ describe('a tool in the sandbox', () => {
     const box: Sandbox = { root, dev: 'minimal', env: toolEnv(), caps: ROOT_IN_IMAGE, mounts: [{ type: 'ro-bind', source: '/usr', target: '/usr' }] };
     expect(await sh(box, 'cat /etc/marker && touch /etc/new')).toBe('image');
     expect(fs.existsSync(path.join(root, 'etc/new'))).toBe(true);
+  });
+
+  it('in a user namespace of its own: the same ids, no remounting the binds, no device nodes, no network', async () => {
+    const rw = temp();
+    const box: Sandbox = { root: 'host', dev: 'minimal', caps: ROOT_IN_IMAGE, userns: 'identity', net: false, env: toolEnv(), mounts: [{ type: 'bind', source: rw, target: rw }] };
+    const out = await sh(box, [
+      'head -1 /proc/self/uid_map | tr -s " "',
+      `touch ${rw}/f && chown 42:4242 ${rw}/f && echo owned`,
+      'mount -o remount,rw / 2>/dev/null || echo no-remount',
+      `mknod ${rw}/disk b 7 0 2>/dev/null || echo no-mknod`,
+      'grep -c : /proc/net/dev',
+    ].join('; '));
+    expect(out.split('\n')).toEqual([' 0 0 65536', 'owned', 'no-remount', 'no-mknod', '1']);
+    expect(fs.statSync(path.join(rw, 'f'))).toMatchObject({ uid: 42, gid: 4242 });
+    expect(fs.existsSync(path.join(rw, 'disk'))).toBe(false);
+  });
+
+  it('mounting in a user namespace entered after the binds: its own mounts, never over the locked binds', async () => {
+    const rw = temp();
+    const box: Sandbox = { root: 'host', dev: 'minimal', userns: 'identity-mounting', env: toolEnv(), mounts: [{ type: 'bind', source: rw, target: rw }] };
+    const out = await sh(box, [
+      'head -1 /proc/self/uid_map | tr -s " "',
+      `mkdir ${rw}/m && mount -t tmpfs none ${rw}/m && echo mounted`,
+      'mount -o remount,rw / 2>/dev/null || echo no-remount',
+      'mount -o remount,rw /usr 2>/dev/null || echo no-remount-usr',
+      `mknod ${rw}/disk b 7 0 2>/dev/null || echo no-mknod`,
+      `touch ${rw}/m/x /etc/kiln-x 2>/dev/null || echo read-only`,
+    ].join('; '));
+    expect(out.split('\n')).toEqual([' 0 0 65536', 'mounted', 'no-remount', 'no-remount-usr', 'no-mknod', 'read-only']);
+    // The tmpfs was the namespace's own.
+    expect(fs.readdirSync(path.join(rw, 'm'))).toEqual([]);
+    await expect(sh(box, 'exit 7')).rejects.toThrow(/exit code 7/);
   });
 
   it('fails with the step and the sandboxed program\'s exit code, not bwrap\'s name', async () => {

@@ -11,13 +11,17 @@
  * the image, and dpkg runs chrooted into the image (DPkg::Chroot-Directory), in a private mount
  * namespace so that /proc and /dev mounts vanish with it.
  *
+ * Maintainer scripts never act on the host: mmdebstrap and apt run in user namespaces of their
+ * own (sandbox.ts), where root is root over the image only, the host is read-only (locked binds)
+ * and /dev is bwrap's; apt downloads with the network, dpkg installs without it (WithNetwork=).
+ *
  * Downloads are shared through the package cache: .deb files are hard-linked in and out, lists
  * are kept so that apt only revalidates them; a lock serialises builds sharing one cache.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureName, distributionFacts, type LockedPackage } from '@kiln/config';
+import { architectureName, distributionFacts, which, type LockedPackage } from '@kiln/config';
 import { BuildError } from '../../errors';
 import { cfg, required, type BuildContext } from '../../context';
 import { BASH, toolEnv } from '../../exec';
@@ -158,6 +162,14 @@ export function aptProgress(): AptProgress {
   return { onLine, progress };
 }
 
+/**
+ * `find -exec` commands that hard-link files into a directory (the first argument), or copy them
+ * where a link cannot be made: in the sandbox, the image and the package cache are two bind
+ * mounts, and link(2) never crosses mounts, even on one file system. LINK_NEW keeps existing files.
+ */
+const LINK = `sh -c 'cp -al -t "$0" "$@" 2>/dev/null || cp -a -t "$0" "$@"'`;
+const LINK_NEW = `sh -c 'cp -aln -t "$0" "$@" 2>/dev/null || cp -an -t "$0" "$@"'`;
+
 async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
   const c = cacheDirs(ctx);
   const withDocs = cfg(ctx, 'WithDocs');
@@ -187,18 +199,46 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ...(cfg(ctx, 'RepositoryKeyCheck') ? [] : ['--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"']),
     ...(packages.length ? [`--include=${packages.join(',')}`] : []),
     // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
-    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec cp -al -t "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec cp -al -t "$1/var/lib/apt/lists/" {} +`,
+    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec ${LINK} "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$1/var/lib/apt/lists/" {} +`,
+    // apt runs dpkg in the chroot as `env <DPkg::Options> dpkg`: options first in its configuration
+    // make that `env unshare --net -- env ... dpkg`, so maintainer scripts of Packages= run
+    // without the network (kiln's user namespace lets unshare make one); gone before the image is.
+    ...(cfg(ctx, 'WithNetwork') ? [] : [
+      `--setup-hook=mkdir -p "$1/etc/apt/apt.conf.d" && printf '%s\\n' 'DPkg::Options:: "unshare";' 'DPkg::Options:: "--net";' 'DPkg::Options:: "--";' 'DPkg::Options:: "env";' > "$1/etc/apt/apt.conf.d/00kiln-dpkg-offline"`,
+      '--customize-hook=rm -f "$1/etc/apt/apt.conf.d/00kiln-dpkg-offline"',
+    ]),
     ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
-    `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec cp -aln -t "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec cp -al -t "${c.lists}" {} +`,
+    `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec ${LINK_NEW} "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec ${LINK} "${c.lists}" {} +`,
     required(ctx, 'Release'),
     ctx.root,
     ...sourceLines(ctx),
   ];
   // flock: presets built in parallel (by Nx) share one cache; apt locks its own directories.
-  // A private mount namespace (sandbox.ts's unshare backend: mmdebstrap makes its own mounts and
-  // needs all of root for them): its /proc, /sys and /dev mounts in the root cannot outlive it,
-  // even if it is killed.
-  const box: Sandbox = { root: 'host', backend: 'unshare', env: { ...toolEnv(), ...aptEnv(ctx) } };
+  // mmdebstrap --mode=root mounts /proc, /sys and device files into the root and chroots into it
+  // for maintainer scripts: it runs in a user namespace of its own where it may (sandbox.ts,
+  // "identity-mounting"), entered after bwrap has made the host read-only and bound only the
+  // image, the work directory and the package cache writable, so that those binds are locked:
+  // nothing in it can remount them, make device nodes or act on the host. It keeps the network:
+  // apt needs it for the downloads; maintainer scripts go without it (below), unless WithNetwork=.
+  // mmdebstrap installs the essential set with `chroot ROOT dpkg --install`, found on PATH: a
+  // `chroot` first on it that enters a network namespace of its own first keeps those maintainer
+  // scripts (and every other command mmdebstrap runs in the root) off the network; apt, which
+  // downloads, runs outside the root and keeps it.
+  const env = { ...toolEnv(), ...aptEnv(ctx) };
+  if (!cfg(ctx, 'WithNetwork')) {
+    const realChroot = which('chroot');
+    if (!realChroot) throw new BuildError('chroot (coreutils) is not on the tools\' PATH', ctx.preset.name);
+    const bin = ensureDir(path.join(ctx.work, 'offline-bin'));
+    fs.writeFileSync(path.join(bin, 'chroot'), `#!/bin/sh\nexec unshare --net -- ${realChroot} "$@"\n`, { mode: 0o755 });
+    env.PATH = `${bin}:${env.PATH}`;
+  }
+  const box: Sandbox = {
+    root: 'host',
+    dev: 'minimal',
+    userns: 'identity-mounting',
+    env,
+    mounts: [ctx.work, ctx.packageCache, ctx.root].map((p) => ({ type: 'bind', source: p, target: p })),
+  };
   await runIn(ctx, box, args, { step: 'installing packages (mmdebstrap)', ...aptProgress() });
   if (locked) verifyInstalled(ctx, locked, new Map());
 }
@@ -273,33 +313,54 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
   if (!hadPolicy) img.writeFile(ctx.root, policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   // The cache's mount point, made inside the image as everything else kiln writes there.
   img.mkdirp(ctx.root, 'var/cache/apt/archives');
+  // Two steps: apt downloads with the network (into the package cache), then installs without it,
+  // so that maintainer scripts never reach a network (WithNetwork=yes gives them the host's). The
+  // install reads the lists the download used, hard-linked aside under the same lock: another
+  // build sharing the cache may replace the cache's lists between the two steps.
+  const lists = path.join(ctx.work, 'apt', 'lists');
+  const fetch = [
+    'set -e',
+    'exec 9<>"$LOCK"',
+    'flock 9',
+    'apt-get -q update',
+    'apt-get -q -y --download-only "$@"',
+    'rm -rf "$LISTS"',
+    'mkdir -p "$LISTS/partial"',
+    // Hard links where the work directory shares the cache's file system, copies where not.
+    'for f in "$CACHE_LISTS"/*; do if [ -f "$f" ] && [ "${f##*/}" != lock ]; then ln "$f" "$LISTS/" 2>/dev/null || cp -a "$f" "$LISTS/"; fi; done',
+  ].join('\n');
   const script = [
     'set -e',
-    'flock "$LOCK" apt-get -q update',
-    'flock "$LOCK" apt-get -q -y "$@"',
+    'flock "$LOCK" apt-get -q -y -o Dir::State::Lists="$LISTS/" "$@"',
     'if [ -n "$MARK_AUTO" ]; then apt-mark auto $MARK_AUTO >/dev/null; fi',
     'if [ -n "$MARK_MANUAL" ]; then apt-mark manual $MARK_MANUAL >/dev/null; fi',
   ].join('\n');
+  const install = args[0] === 'install';
   // apt runs from the host, which it sees read-only: it writes only the image, kiln's work
   // directory (its config and logs) and the package cache. dpkg chroots into the image, where
-  // maintainer scripts get /proc, the host's /dev and the cached .debs; the mounts go with the
-  // sandbox. As root in the image only (ROOT_IN_IMAGE: chroot, owners, device nodes, no mounts).
-  const box: Sandbox = {
+  // maintainer scripts get /proc, bwrap's own /dev and the cached .debs; the mounts go with the
+  // sandbox. In a user namespace of its own (sandbox.ts): root over the image's files only, no
+  // device nodes, no mounts, the host's binds locked read-only.
+  const box = (net: boolean): Sandbox => ({
     root: 'host',
-    dev: 'host',
+    dev: 'minimal',
     caps: ROOT_IN_IMAGE,
-    env: { ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf, LOCK: c.lock, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
+    userns: 'identity',
+    net,
+    env: { ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf, LOCK: c.lock, LISTS: install ? lists : c.lists, CACHE_LISTS: c.lists, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
     mounts: [
       { type: 'bind', source: ctx.work, target: ctx.work },
       { type: 'bind', source: ctx.packageCache, target: ctx.packageCache },
       { type: 'bind', source: ctx.root, target: ctx.root },
       { type: 'proc', target: path.join(ctx.root, 'proc') },
-      { type: 'dev-bind', source: '/dev', target: path.join(ctx.root, 'dev') },
+      { type: 'dev', target: path.join(ctx.root, 'dev') },
       { type: 'bind', source: c.archives, target: path.join(ctx.root, 'var/cache/apt/archives') },
     ],
-  };
+  });
+  const progress = aptProgress();
   try {
-    await runIn(ctx, box, ['bash', ...BASH, '-c', script, 'apt', ...args], { step, ...aptProgress() });
+    if (install) await runIn(ctx, box(true), ['bash', ...BASH, '-c', fetch, 'apt', ...args], { step: `${step}: downloading`, ...progress });
+    await runIn(ctx, box(cfg(ctx, 'WithNetwork')), ['bash', ...BASH, '-c', script, 'apt', ...args], { step, ...progress });
   } finally {
     if (!hadPolicy) img.remove(ctx.root, policy);
   }

@@ -164,7 +164,9 @@ function assemble(mounts: Mount[], dir: string | null, at: string, grafts: Graft
 /**
  * The namespace (sandbox.ts) and the emerge command line. `/` is a tmpfs with the tools tree's
  * entries bound read-only into it: a read-only bind of the whole tree as `/` cannot get the mount
- * points bwrap needs (/buildroot, /dev, ...). Portage acts as root in the image only.
+ * points bwrap needs (/buildroot, /dev, ...). Portage acts as root in the image only: in a user
+ * namespace of its own, whose root cannot remount the tools tree writable, make device nodes or
+ * use any capability on the host.
  */
 export function emergeSandbox(p: PlanInput): Sandbox {
   const mounts: Mount[] = [];
@@ -184,6 +186,11 @@ export function emergeSandbox(p: PlanInput): Sandbox {
     dev: 'minimal',
     unshare: ['pid', 'ipc', 'uts'],
     caps: ROOT_IN_IMAGE,
+    // A package's pkg_* phases run in here: root over the image only, never the host's (sandbox.ts).
+    userns: 'identity',
+    // A locked build's packages are all in PKGDIR already: no network. An unlocked one downloads
+    // them in the same run (portage fetches and merges package by package), so it keeps it.
+    net: !p.local,
     mounts,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LC_ALL: 'C.UTF-8', TERM: 'dumb', PORTAGE_CONFIGROOT: IN.root, ROOT: IN.root },
   };
