@@ -186,7 +186,7 @@ const asRoot = process.getuid?.() === 0;
       expect(tar.get('./etc/passwd')).toBe('0/0');
       expect(tar.get('./usr/bin/dbus-daemon')).toBe('0/0');
       const group = sh('bash', ['-o', 'pipefail', '-c', 'zstd -dc "$0" | tar -xO ./etc/group', path.join(out, 'small.tar.zst')]);
-      const messagebus = group.match(/^messagebus:x:(\d+):/m)?.[1];
+      const messagebus = group.match(/^messagebus:[^:]*:(\d+):/m)?.[1];
       expect(Number(messagebus)).toBeGreaterThan(0);
       expect(tar.get('./usr/lib/dbus-1.0/dbus-daemon-launch-helper')).toBe(`0/${messagebus}`);
       // Every owner is an id of the image (below 65534), never the user's or an unmapped one.
@@ -201,7 +201,7 @@ const asRoot = process.getuid?.() === 0;
       }));
       expect([...new Set([...cpioOwners.values()].map((o) => o.split('/')[0]))]).toEqual(['0']);
       // base-passwd's groups keep their ids too (shadow owns unix_chkpwd in both images).
-      const shadow = group.match(/^shadow:x:(\d+):/m)?.[1];
+      const shadow = group.match(/^shadow:[^:]*:(\d+):/m)?.[1];
       expect(Number(shadow)).toBeGreaterThan(0);
       expect(cpioOwners.get('usr/sbin/unix_chkpwd')).toBe(`0/${shadow}`);
       expect(tar.get('./usr/sbin/unix_chkpwd')).toBe(`0/${shadow}`);
@@ -232,6 +232,26 @@ const asRoot = process.getuid?.() === 0;
       expect(fs.readdirSync(out).sort()).toEqual(SMALL_OUTPUTS);
       SMALL_OUTPUTS.forEach((f, i) => expect(fs.readFileSync(path.join(out, f)).equals(before[i]!)).toBe(true));
       expect(user.strangers()).toEqual([]);
+    });
+
+    it('kiln lock, a directory image (its groups are the subordinate ids) and kiln clean, which removes it', async () => {
+      const lock = await user.kiln(['lock', '-C', dir, '--preset', 'initrd'], dir);
+      expect(lock.stderr).not.toMatch(/^kiln: /m);
+      expect(lock.code).toBe(0);
+      expect(fs.statSync(path.join(dir, 'mkosi.images/initrd/kiln.lock'))).toMatchObject({ uid: user.uid });
+      fs.writeFileSync(path.join(dir, 'mkosi.images/initrd/mkosi.conf'), '[Output]\nFormat=directory\n[Content]\nWithDocs=no\n');
+      const built = await user.kiln(['build', '-C', dir, '--preset', 'initrd', '--no-deps'], dir);
+      expect(built.stderr).not.toMatch(/^kiln: /m);
+      expect(built.code).toBe(0);
+      const tree = path.join(out, 'initrd');
+      // On the host, root's files are the user's and shadow's are the subordinate id shadow maps to.
+      const subgid = findSubRange(read('/etc/subgid'), user.name, user.uid).range!.start;
+      const shadow = Number(read(path.join(tree, 'etc/group')).match(/^shadow:[^:]*:(\d+):/m)?.[1]);
+      expect(fs.statSync(path.join(tree, 'usr/sbin/unix_chkpwd'))).toMatchObject({ uid: user.uid, gid: subgid + shadow - 1 });
+      const clean = await user.kiln(['clean', '-C', dir, '--preset', 'initrd'], dir);
+      expect(clean.stderr).toBe('');
+      expect(clean.code).toBe(0);
+      expect(fs.existsSync(tree)).toBe(false);
     });
   });
 
