@@ -13,7 +13,11 @@
  * through util-linux's `unshare --map-user=0 --map-users=...`, which has the setuid newuidmap and
  * newgidmap (Debian's `uidmap` package) write the maps. Only a user namespace is made: the
  * network, PIDs and host file system stay the user's; the engine makes its own mount, PID and IPC
- * namespaces below it, as for root (nested user namespaces, as contained sandboxes make, work too).
+ * namespaces below it, as for root. Nested user namespaces (contained sandboxes) work too, with one
+ * rule: each extent of a nested uid_map/gid_map must lie inside one extent of this map, so a nested
+ * namespace that wants every id writes "0 0 1" and "1 1 65535" (the inner columns of
+ * /proc/self/uid_map, which is one extent as the real root), not "0 0 65536"; newuidmap, which
+ * checks /etc/subuid, cannot be used inside.
  * The package and layer caches are then the user's own (~/.cache/kiln).
  *
  * What cannot work without root is said before anything starts: user namespaces disabled, no
