@@ -11,6 +11,7 @@ import { digestCommand } from './commands/digest';
 import { explainCommand } from './commands/explain';
 import { lockCommand } from './commands/lock';
 import { reportError } from './report';
+import { attachToParent, needsNamespace, RootlessError, runInNamespace } from './rootless';
 import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
 import { version } from './version';
@@ -89,6 +90,17 @@ export function program(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // An ordinary user's build, lock and clean run as root in a user namespace (rootless.ts).
+  if (needsNamespace(argv)) {
+    try {
+      return await runInNamespace(argv);
+    } catch (e) {
+      if (!(e instanceof RootlessError)) throw e;
+      process.stderr.write(`kiln: ${e.message}\n`);
+      return 1;
+    }
+  }
+  attachToParent();
   try {
     await program().exitOverride().parseAsync(argv);
     // A command may have set its own exit code (kiln digest --preset with an unknown name).

@@ -25,6 +25,8 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
   reportWarnings(project.warnings);
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
+    // Once is enough: a rootless build's Ctrl-C comes from the terminal and again from the outer CLI.
+    if (abort.signal.aborted) return;
     process.stderr.write(`kiln: ${sig}: stopping the build\n`);
     abort.abort();
   };

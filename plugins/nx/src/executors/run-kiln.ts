@@ -1,7 +1,9 @@
 /**
  * Both executors run the kiln CLI of the workspace (@kiln/cli, resolved from the workspace root
  * when the task runs, so no target holds a path to it) as a child process: its signals, exit
- * code and output stay the CLI's own, and Nx shows the output as the task's.
+ * code and output stay the CLI's own, and Nx shows the output as the task's. Run by an ordinary
+ * user, the CLI enters its own user namespace for build, lock and clean (apps/kiln/src/rootless.ts),
+ * so Nx needs no root either.
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
