@@ -110,10 +110,15 @@ export async function run(ctx: RunContext, file: string, args: string[], opts: R
     extendEnv: false,
     // stdin is /dev/null unless input is passed: a pipe from node is a socket, and bash run with
     // a socket as stdin assumes rshd started it and sources ~/.bashrc (even with -c).
-    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+    // Extra pipes need the whole stdio array, where stdin is given the same way.
+    ...(opts.pipes
+      ? { stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe', ...Array<'pipe'>(opts.pipes.count).fill('pipe')] }
+      : opts.input === undefined
+        ? { stdin: 'ignore' as const }
+        : {}),
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
     all: true,
     stripFinalNewline: true,
-    ...(opts.pipes ? { stdio: ['pipe', 'pipe', 'pipe', ...Array<'pipe'>(opts.pipes.count).fill('pipe')] } : {}),
   });
   // On abort the whole process tree goes: a script's own children (a `sleep`, a compiler) would
   // otherwise keep running, and keep the output pipes open so that nothing could finish.
