@@ -201,7 +201,7 @@ describe('device nodes and hard links', () => {
     const own = await makeTar(path.join(project, 'own.tar'), [{ name: 'l', type: 'symlink', linkname: host }, { name: 'h', type: 'link', linkname: 'l/keep' }]);
     expect(await refused(copyTree(ctx(root, project), { source: own, target: null }, root, USER))).toContain('member "h" is a hard link to "l/keep", which is not a member before it');
     const abs = await makeTar(path.join(project, 'abs.tar'), [{ name: 'h', type: 'link', linkname: `${host}/keep` }]);
-    expect(await refused(copyTree(ctx(root, project), { source: abs, target: null }, root, USER))).toContain(`member "h" is a hard link to "${host}/keep"`);
+    expect(await refused(copyTree(ctx(root, project), { source: abs, target: null }, root, USER))).toContain(`member "h" is a hard link to "${host.slice(1)}/keep"`); // tar strips the leading "/"
     expect(fs.readdirSync(path.join(root, 'etc'))).toEqual(['esc']);
     expect(fs.statSync(path.join(host, 'keep')).nlink).toBe(1);
     hostUntouched(host);
