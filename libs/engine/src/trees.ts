@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { modePolicy, type Tree } from '@kiln/config';
+import { ConfigError, modePolicy, type Origin, type Tree } from '@kiln/config';
 import { BuildError } from './errors';
 import { run, RunContext } from './exec';
 import { mkdirp, resolveIn } from './image-fs';
@@ -111,7 +111,7 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
 async function refuseDevices(ctx: RunContext, dir: string, what: string): Promise<void> {
   const found = await run({ ...ctx, log: () => undefined }, 'find', [dir, '(', '-type', 'b', '-o', '-type', 'c', ')', '-print', '-quit'], { step: `checking ${what} ${dir}` });
   if (found) {
-    throw new BuildError(`${what} ${dir}: ${found} is a device node, which a tree of the project may not carry (put device nodes in the image with a script, or use BaseTrees=)`, ctx.label);
+    throw refuse(ctx, what, `${what} ${dir}: ${found} is a device node, which a tree of the project may not carry (put device nodes in the image with a script, or use BaseTrees=)`);
   }
 }
 
@@ -228,12 +228,24 @@ async function checkMembers(ctx: RunContext, archive: string, opts: CopyOptions)
       : await run({ ...ctx, log: () => undefined }, 'tar', ['-tvf', archive, '--quoting-style=c', '--numeric-owner'], { step: `listing ${archive}`, onLine: (l) => errors.push(l) });
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
-    throw new BuildError(`${opts.what} ${archive} cannot be read (${damage(errors)}): refusing to unpack it; replace the archive with a whole one`, ctx.label);
+    throw refuse(ctx, opts.what, `${opts.what} ${archive} cannot be read (${damage(errors)}): refusing to unpack it; replace the archive with a whole one`);
   }
   const members = cpio ? parseCpioListing(listing) : parseTarListing(listing);
   const why = refusal(members, { devices: !opts.userTree });
-  if (why) throw new BuildError(`${opts.what} ${archive}: ${why}: refusing to unpack it`, ctx.label);
+  if (why) throw refuse(ctx, opts.what, `${opts.what} ${archive}: ${why}: refusing to unpack it`);
   return members.map((m) => m.name);
+}
+
+const SETTING: Record<string, string> = { 'skeleton tree': 'SkeletonTrees', 'extra tree': 'ExtraTrees', 'sandbox tree': 'SandboxTrees', 'base tree': 'BaseTrees' };
+
+/**
+ * A tree refused for what it holds is bad input: the error names the setting where the
+ * configuration gave it (`file:line: SkeletonTrees=: ...`), else the preset.
+ */
+function refuse(ctx: RunContext, what: string, message: string): Error {
+  const setting = SETTING[what];
+  const origin = (ctx as { preset?: { origins?: Record<string, Origin> } }).preset?.origins?.[setting];
+  return setting && origin ? new ConfigError(`${setting}=: ${message}`, origin) : new BuildError(message, ctx.label);
 }
 
 /** The reason a tool gave for failing to read an archive: its first error line, without the tool's name. */
@@ -241,5 +253,9 @@ function damage(lines: string[]): string {
   const noise = /Exiting with failure status|Error is not recoverable|Child returned status|premature end of file$/;
   const errs = lines.filter((l) => /^(\/\S+\/)?(tar|cpio|gzip|xz|zstd|bzip2|lz4|bash)\b[^:]*: /.test(l) && !noise.test(l));
   const first = errs[0] ?? lines.filter((l) => !noise.test(l)).pop() ?? 'the tool failed';
-  return first.replace(/^(\/\S+\/)?(tar|cpio|gzip|xz|zstd|bzip2|lz4|bash)\b[^:]*: /, '').trim();
+  // "zstd: /*stdin*\ : Read error (39) : premature end", "gzip: stdin: invalid compressed data--crc error"
+  return first
+    .replace(/^(\/\S+\/)?(tar|cpio|gzip|xz|zstd|bzip2|lz4|bash)\b[^:]*: /, '')
+    .replace(/^(\/\*stdin\*\\|\(stdin\)|stdin)\s*: /, '')
+    .trim();
 }
