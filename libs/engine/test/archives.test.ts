@@ -13,6 +13,7 @@ import type { BuildContext } from '../src/context';
 import { removeFiles } from '../src/cleanup';
 import { applyImageSettings } from '../src/image-settings';
 import { copyTree } from '../src/trees';
+import { buildIn, failure, removeTempDirs, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tarStream = require('tar-stream');
@@ -25,6 +26,7 @@ const temp = (prefix: string) => {
 };
 afterAll(() => {
   for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  removeTempDirs();
 });
 
 /** An image root, a host directory (with a file `keep`) that links point at, and a project. */
@@ -269,6 +271,37 @@ describe('image settings and RemoveFiles= on a base tree whose links lead to the
     expect(fs.readFileSync(path.join(root, host, 'locale.conf'), 'utf8')).toBe('LANG=C.UTF-8\n');
     expect(fs.readdirSync(host).sort()).toEqual(['hostname', 'keep', 'machine-id']);
   });
+
+  it('a whole build on such a base tree (no packages: no network) keeps every step inside the image', async () => {
+    const host = temp('kiln-host-');
+    for (const f of ['keep', 'hostname', 'machine-id', 'locale.conf']) fs.writeFileSync(path.join(host, f), `host ${f}\n`);
+    const data = temp('kiln-host-');
+    fs.writeFileSync(path.join(data, 'keep'), 'host data\n');
+    const project = tempProject({
+      'mkosi.conf': [
+        '[Distribution]', 'Distribution=debian', 'Release=bookworm',
+        '[Output]', 'Format=directory', 'ImageId=img',
+        '[Content]', 'BaseTrees=base', 'Hostname=image', 'Locale=C.UTF-8', 'RemoveFiles=/etc/keep /data/*', 'SourceDateEpoch=1700000000', '',
+      ].join('\n'),
+      'base/etc': { symlink: host },
+      'base/data': { symlink: data },
+      [`base${data}/gone`]: 'image data\n',
+      // Where the link leads inside the image: the base tree's own copy of the host directory.
+      [`base${host}/machine-id`]: 'the image\'s id\n',
+      'mkosi.extra/etc/from-extra': 'extra\n',
+    });
+    const run = await buildIn(project);
+    expect(failure(run)).toBe('');
+    for (const f of ['keep', 'hostname', 'machine-id', 'locale.conf']) expect(fs.readFileSync(path.join(host, f), 'utf8')).toBe(`host ${f}\n`);
+    expect(fs.readdirSync(host).sort()).toEqual(['hostname', 'keep', 'locale.conf', 'machine-id']);
+    expect(fs.readdirSync(data)).toEqual(['keep']);
+    expect(fs.readFileSync(path.join(data, 'keep'), 'utf8')).toBe('host data\n');
+    expect(fs.readdirSync(path.join(project, 'mkosi.output/img', data))).toEqual([]);
+    const inImage = path.join(project, 'mkosi.output/img', host);
+    expect(fs.readFileSync(path.join(inImage, 'hostname'), 'utf8')).toBe('image\n');
+    expect(fs.readFileSync(path.join(inImage, 'from-extra'), 'utf8')).toBe('extra\n');
+    expect(fs.readFileSync(path.join(inImage, 'machine-id'), 'utf8')).toBe('uninitialized\n');
+  }, 300_000);
 
   it('RemoveFiles=/data/* with data -> a host directory removes nothing on the host; 80k entries in linear time', async () => {
     const { root, host, project } = setup();
