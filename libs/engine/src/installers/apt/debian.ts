@@ -199,6 +199,7 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
   // even if it is killed.
   const box: Sandbox = { root: 'host', backend: 'unshare', env: { ...toolEnv(), ...aptEnv(ctx), ...hookEnv(ctx, pins) } };
   await runIn(ctx, box, args, { step: 'installing packages (mmdebstrap)', ...aptProgress() });
+  await recordCache(ctx, records);
   if (locked) verifyInstalled(ctx, locked, new Map());
 }
 
@@ -404,12 +405,17 @@ async function openIndexes(ctx: BuildContext): Promise<Indexes> {
  */
 async function trustedCache(ctx: BuildContext): Promise<Map<string, IndexRecord>> {
   const { records } = await openIndexes(ctx);
+  await recordCache(ctx, records);
+  return records;
+}
+
+/** Checks the cache's .debs not checked yet (after an install: what apt fetched) and records them. */
+async function recordCache(ctx: BuildContext, records: Map<string, IndexRecord>): Promise<void> {
   const say = (line: string) => {
     ctx.log(line);
     ctx.note?.(line);
   };
   await verifyDebCache(cacheDirs(ctx).archives, path.join(ctx.packageCache, 'verified-debs.json'), records, say);
-  return records;
 }
 
 /** A dpkg status file listing `packages` as installed (their index records, marked installed). */
@@ -523,15 +529,20 @@ function verifyInstalled(ctx: BuildContext, locked: LockedPackage[], before: Map
 
 async function install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
   const records = await trustedCache(ctx);
-  if (!locked) return aptGet(ctx, ['install', ...packages], 'installing packages (apt)');
+  if (!locked) {
+    await aptGet(ctx, ['install', ...packages], 'installing packages (apt)');
+    return recordCache(ctx, records);
+  }
   checkAvailable(ctx, locked, records);
   const before = installedPackages(ctx.root);
   await aptGet(ctx, ['install', ...locked.map((p) => `${p.name}=${p.version}`)], 'installing the locked packages (apt)', pinFile(ctx, locked));
+  await recordCache(ctx, records);
   verifyInstalled(ctx, locked, before);
 }
 
 async function append(ctx: BuildContext, missing: LockedPackage[], manual: string[]): Promise<void> {
-  checkAvailable(ctx, missing, await trustedCache(ctx));
+  const records = await trustedCache(ctx);
+  checkAvailable(ctx, missing, records);
   const before = installedPackages(ctx.root);
   const wanted = new Set(manual);
   // Only real packages can be marked (a Packages= entry may name a virtual one).
@@ -540,6 +551,7 @@ async function append(ctx: BuildContext, missing: LockedPackage[], manual: strin
     auto: missing.filter((p) => !wanted.has(p.name)).map((p) => p.name),
   };
   await aptGet(ctx, ['install', ...missing.map((p) => `${p.name}=${p.version}`)], 'installing the new locked packages on the layer (apt)', pinFile(ctx, missing), marks);
+  await recordCache(ctx, records);
   verifyInstalled(ctx, missing, before);
 }
 
