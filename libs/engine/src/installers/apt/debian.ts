@@ -314,7 +314,8 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
   // The cache's mount point, made inside the image as everything else kiln writes there.
   img.mkdirp(ctx.root, 'var/cache/apt/archives');
   const script = [
-    'set -e',
+    // -f: the package names in MARK_* are split into words, never expanded as globs.
+    'set -ef',
     'flock "$LOCK" apt-get -q update',
     'flock "$LOCK" apt-get -q -y "$@"',
     'if [ -n "$MARK_AUTO" ]; then apt-mark auto $MARK_AUTO >/dev/null; fi',
