@@ -77,6 +77,11 @@ export function exists(root: string, rel: string): boolean {
   return lstat(hostPath(root, rel, { follow: true })) !== undefined;
 }
 
+/** Whether `rel` exists in the image itself (a dangling symlink counts: it is not followed). */
+export function lexists(root: string, rel: string): boolean {
+  return lstat(hostPath(root, rel)) !== undefined;
+}
+
 export function isDirectory(root: string, rel: string): boolean {
   return lstat(hostPath(root, rel, { follow: true }))?.isDirectory() ?? false;
 }

@@ -14,10 +14,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { modePolicy, type Tree } from '@kiln/config';
+import { ConfigError, modePolicy, type Origin, type Tree } from '@kiln/config';
 import { BuildError } from './errors';
 import { BASH, run, RunContext } from './exec';
 import { mkdirp, resolveIn } from './image-fs';
+import { parseCpioListing, parseTarListing, refusal } from './archive-members';
 
 const ARCHIVE = /\.(tar|tar\.(gz|xz|zst|zstd|bz2|lz4)|tgz|txz|cpio(\.\w+)?)$/;
 
@@ -50,6 +51,7 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
   const target = mkdirp(root, tree.target ?? '/');
   const dest = target ? path.join(root, target) : root;
   if (fs.statSync(src).isDirectory()) {
+    if (opts.userTree) await refuseDevices(ctx, src, opts.what);
     const links = linkedDirs(root, target, sourceDirs(src, root, target));
     const owner = opts.rootOwned ? '--owner=0 --group=0' : '';
     let create = `--numeric-owner ${owner} --xattrs --xattrs-include='*'`;
@@ -76,7 +78,7 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
     return;
   }
   if (!isArchive(src)) throw new BuildError(`${opts.what} ${src} is neither a directory nor an archive (.tar, .tar.zst, .tar.xz, .tar.gz, .cpio)`, ctx.label);
-  const members = await checkMembers(ctx, src, opts.what);
+  const members = await checkMembers(ctx, src, opts);
   if (linkedDirs(root, target, memberDirs(members)).length) {
     // Rare (an archive with a directory that is a link in the image): unpacked beside the image
     // first, then copied as a directory, which resolves the links.
@@ -103,6 +105,14 @@ export async function copyTree(ctx: RunContext & { sourceDateEpoch?: number }, t
   await run(ctx, 'tar', ['-xpf', src, '-C', dest, '--numeric-owner', '--keep-directory-symlink', '--xattrs', '--xattrs-include=*', ...(opts.rootOwned ? ['--no-same-owner'] : ['--same-owner'])], {
     step: `unpacking ${opts.what} ${src}`,
   });
+}
+
+/** Device nodes are for images (base trees), never for a tree of the project (as for archives: archive-members.ts). */
+async function refuseDevices(ctx: RunContext, dir: string, what: string): Promise<void> {
+  const found = await run({ ...ctx, log: () => undefined }, 'find', [dir, '(', '-type', 'b', '-o', '-type', 'c', ')', '-print', '-quit'], { step: `checking ${what} ${dir}` });
+  if (found) {
+    throw refuse(ctx, what, `${what} ${dir}: ${found} is a device node, which a tree of the project may not carry (put device nodes in the image with a script, or use BaseTrees=)`);
+  }
 }
 
 /** A directory of a tree that is a symlink in the image: `member` (tree path) goes to `real` (image path). */
@@ -200,18 +210,52 @@ function decompressor(file: string): string {
 }
 
 /**
- * Archives may come from outside: refuse absolute member names and `..` before unpacking
- * anything, so a crafted archive cannot write outside the image.
+ * Archives may come from outside: their whole member list is read and checked against the rules
+ * of archive-members.ts before anything is unpacked, so a crafted archive cannot write outside
+ * the image. A damaged archive (truncated, corrupt compression) is refused here with the reason,
+ * before it half-unpacks.
  */
-async function checkMembers(ctx: RunContext, archive: string, what: string): Promise<string[]> {
-  const list = /\.cpio(\.\w+)?$/.test(archive)
-    ? await run(ctx, 'bash', [...BASH, '-o', 'pipefail', '-c', `${decompressor(archive)} < "$1" | cpio -it --quiet`, 'list', archive], { step: `listing ${archive}` })
-    : await run({ ...ctx, log: () => undefined }, 'tar', ['-tf', archive], { step: `listing ${archive}` });
-  for (const member of list.split('\n')) {
-    if (!member) continue;
-    if (member.startsWith('/') || member.split('/').includes('..')) {
-      throw new BuildError(`${what} ${archive} has a member that escapes the image ("${member}"): refusing to unpack it`, ctx.label);
-    }
+async function checkMembers(ctx: RunContext, archive: string, opts: CopyOptions): Promise<string[]> {
+  const cpio = /\.cpio(\.\w+)?$/.test(archive);
+  const errors: string[] = [];
+  let listing: string;
+  try {
+    listing = cpio
+      ? await run({ ...ctx, log: () => undefined }, 'bash', [...BASH, '-o', 'pipefail', '-c', `${decompressor(archive)} < "$1" | cpio -itvn --quiet`, 'list', archive], {
+          step: `listing ${archive}`,
+          onLine: (l) => errors.push(l),
+        })
+      : await run({ ...ctx, log: () => undefined }, 'tar', ['-tvf', archive, '--quoting-style=c', '--numeric-owner'], { step: `listing ${archive}`, onLine: (l) => errors.push(l) });
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    throw refuse(ctx, opts.what, `${opts.what} ${archive} cannot be read (${damage(errors)}): refusing to unpack it; replace the archive with a whole one`);
   }
-  return list.split('\n').filter(Boolean);
+  const members = cpio ? parseCpioListing(listing) : parseTarListing(listing);
+  const why = refusal(members, { devices: !opts.userTree });
+  if (why) throw refuse(ctx, opts.what, `${opts.what} ${archive}: ${why}: refusing to unpack it`);
+  return members.map((m) => m.name);
+}
+
+const SETTING: Record<string, string> = { 'skeleton tree': 'SkeletonTrees', 'extra tree': 'ExtraTrees', 'sandbox tree': 'SandboxTrees', 'base tree': 'BaseTrees' };
+
+/**
+ * A tree refused for what it holds is bad input: the error names the setting where the
+ * configuration gave it (`file:line: SkeletonTrees=: ...`), else the preset.
+ */
+function refuse(ctx: RunContext, what: string, message: string): Error {
+  const setting = SETTING[what];
+  const origin = (ctx as { preset?: { origins?: Record<string, Origin> } }).preset?.origins?.[setting];
+  return setting && origin ? new ConfigError(`${setting}=: ${message}`, origin) : new BuildError(message, ctx.label);
+}
+
+/** The reason a tool gave for failing to read an archive: its first error line, without the tool's name. */
+function damage(lines: string[]): string {
+  const noise = /Exiting with failure status|Error is not recoverable|Child returned status|premature end of file$/;
+  const errs = lines.filter((l) => /^(\/\S+\/)?(tar|cpio|gzip|xz|zstd|bzip2|lz4|bash)\b[^:]*: /.test(l) && !noise.test(l));
+  const first = errs[0] ?? lines.filter((l) => !noise.test(l)).pop() ?? 'the tool failed';
+  // "zstd: /*stdin*\ : Read error (39) : premature end", "gzip: stdin: invalid compressed data--crc error"
+  return first
+    .replace(/^(\/\S+\/)?(tar|cpio|gzip|xz|zstd|bzip2|lz4|bash)\b[^:]*: /, '')
+    .replace(/^(\/\*stdin\*\\|\(stdin\)|stdin)\s*: /, '')
+    .trim();
 }

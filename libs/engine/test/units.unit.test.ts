@@ -39,7 +39,7 @@ describe('copying trees from archives', () => {
     const root = path.join(tmp(), 'root');
     fs.mkdirSync(root);
     await expect(copyTree(ctx, { source: archive, target: null }, root, { rootOwned: true, what: 'extra tree' })).rejects.toThrow(
-      new BuildError(`extra tree ${archive} has a member that escapes the image ("../evil"): refusing to unpack it`, 'test'),
+      new BuildError(`extra tree ${archive}: member "../evil" escapes the image (an absolute name or ".."): refusing to unpack it`, 'test'),
     );
     expect(fs.readdirSync(root)).toEqual([]);
     expect(fs.existsSync(path.join(path.dirname(root), 'evil'))).toBe(false);

@@ -29,6 +29,7 @@ import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
 import { hostTools, ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
 import type { Installed, Installer } from '../index';
+import { verifyDebCache } from './deb-cache';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
 
 /** Documentation that WithDocs=no keeps out (copyright files stay: they are licences). */
@@ -173,11 +174,12 @@ const LINK_NEW = `sh -c 'cp -aln -t "$0" "$@" 2>/dev/null || cp -an -t "$0" "$@"
 async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
   const c = cacheDirs(ctx);
   const withDocs = cfg(ctx, 'WithDocs');
-  if (locked) await checkAvailable(ctx, locked);
+  confSafe(ctx, ctx.root); // mmdebstrap writes it into its own apt configuration
+  const records = await trustedCache(ctx);
+  if (locked) checkAvailable(ctx, locked, records);
   // Locked: apt preferences make each locked version the candidate while mmdebstrap installs; they
   // are removed before the image is finished.
   const pins = locked ? pinFile(ctx, locked) : null;
-  const pinDir = '"$1/etc/apt/preferences.d"';
   const args = [
     'flock',
     c.lock,
@@ -198,8 +200,6 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ...(withDocs ? [] : NO_DOCS.map((o) => `--dpkgopt=${o}`)),
     ...(cfg(ctx, 'RepositoryKeyCheck') ? [] : ['--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"']),
     ...(packages.length ? [`--include=${packages.join(',')}`] : []),
-    // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
-    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "${c.archives}" -maxdepth 1 -name "*.deb" -exec ${LINK} "$1/var/cache/apt/archives/" {} + && find "${c.lists}" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$1/var/lib/apt/lists/" {} +`,
     // apt runs dpkg in the chroot as `env <DPkg::Options> dpkg`: options first in its configuration
     // make that `env unshare --net -- env ... dpkg`, so maintainer scripts of Packages= run
     // without the network (kiln's user namespace lets unshare make one); gone before the image is.
@@ -207,8 +207,7 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
       `--setup-hook=mkdir -p "$1/etc/apt/apt.conf.d" && printf '%s\\n' 'DPkg::Options:: "unshare";' 'DPkg::Options:: "--net";' 'DPkg::Options:: "--";' 'DPkg::Options:: "env";' > "$1/etc/apt/apt.conf.d/00kiln-dpkg-offline"`,
       '--customize-hook=rm -f "$1/etc/apt/apt.conf.d/00kiln-dpkg-offline"',
     ]),
-    ...(pins ? [`--setup-hook=mkdir -p ${pinDir} && cp "${pins}" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
-    `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec ${LINK_NEW} "${c.archives}" {} + ; find "${c.lists}" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec ${LINK} "${c.lists}" {} +`,
+    ...cacheHooks(pins !== null),
     required(ctx, 'Release'),
     ctx.root,
     ...sourceLines(ctx),
@@ -224,7 +223,7 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
   // `chroot` first on it that enters a network namespace of its own first keeps those maintainer
   // scripts (and every other command mmdebstrap runs in the root) off the network; apt, which
   // downloads, runs outside the root and keeps it.
-  const env = { ...toolEnv(), ...aptEnv(ctx) };
+  const env: Record<string, string> = { ...toolEnv(), ...aptEnv(ctx), ...hookEnv(ctx, pins) };
   if (!cfg(ctx, 'WithNetwork')) {
     const realChroot = which('chroot');
     if (!realChroot) throw new BuildError('chroot (coreutils) is not on the tools\' PATH', ctx.preset.name);
@@ -240,7 +239,31 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     mounts: [ctx.work, ctx.packageCache, ctx.root].map((p) => ({ type: 'bind', source: p, target: p })),
   };
   await runIn(ctx, box, args, { step: 'installing packages (mmdebstrap)', ...aptProgress() });
+  await recordCache(ctx, records);
   if (locked) verifyInstalled(ctx, locked, new Map());
+}
+
+/**
+ * mmdebstrap's hooks that share the package cache with the root, and put the lock's pins in place
+ * (then take them out). Hooks are shell code: the paths they use (the cache may be anywhere,
+ * PackageCacheDirectory= or $XDG_CACHE_HOME) reach them as environment variables (hookEnv),
+ * which mmdebstrap passes to its hooks, never spliced into the code, so that a `"` or `$(...)` in
+ * a path is only a name.
+ */
+function cacheHooks(pinned: boolean): string[] {
+  const pinDir = '"$1/etc/apt/preferences.d"';
+  return [
+    // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
+    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "$KILN_CACHE_ARCHIVES" -maxdepth 1 -name "*.deb" -exec ${LINK} "$1/var/cache/apt/archives/" {} + && find "$KILN_CACHE_LISTS" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$1/var/lib/apt/lists/" {} +`,
+    ...(pinned ? [`--setup-hook=mkdir -p ${pinDir} && cp "$KILN_PINS" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
+    `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec ${LINK_NEW} "$KILN_CACHE_ARCHIVES" {} + ; find "$KILN_CACHE_LISTS" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$KILN_CACHE_LISTS" {} +`,
+  ];
+}
+
+/** The values cacheHooks' shell code reads. */
+function hookEnv(ctx: BuildContext, pins: string | null): Record<string, string> {
+  const c = cacheDirs(ctx);
+  return { KILN_CACHE_ARCHIVES: c.archives, KILN_CACHE_LISTS: c.lists, ...(pins ? { KILN_PINS: pins } : {}) };
 }
 
 interface AptSetup {
@@ -263,13 +286,19 @@ function aptConfig(ctx: BuildContext, a: AptSetup): string {
   ensureDir(path.join(c.archives, 'partial'));
   ensureDir(path.join(c.lists, 'partial'));
   fs.writeFileSync(path.join(dir, 'sources.list'), sourceLines(ctx).join('\n') + '\n');
+  for (const p of [a.root, dir, a.preferences ?? '']) confSafe(ctx, p);
+  // The package cache may be anywhere (PackageCacheDirectory=, $XDG_CACHE_HOME): apt.conf reaches
+  // it through a link of kiln's own naming, so that its path never lands in apt's config syntax.
+  const lists = path.join(dir, 'cache-lists');
+  fs.rmSync(lists, { force: true });
+  fs.symlinkSync(c.lists, lists);
   const conf = [
     `Dir "${a.root}/";`,
     `Dir::State::Status "${a.root}/var/lib/dpkg/status";`,
     `Dir::Cache "${dir}/cache/";`,
     // The cache is bind-mounted here (see aptGet): dpkg runs chrooted and must find the .debs inside.
     `Dir::Cache::Archives "${a.root}/var/cache/apt/archives/";`,
-    `Dir::State::Lists "${c.lists}/";`,
+    `Dir::State::Lists "${lists}/";`,
     `Dir::Etc::SourceList "${dir}/sources.list";`,
     `Dir::Etc::SourceParts "${a.root}/etc/apt/sources.list.d/";`,
     // The host's archive keys verify the mirror (read only); the image need not ship a keyring.
@@ -288,6 +317,17 @@ function aptConfig(ctx: BuildContext, a: AptSetup): string {
   const file = path.join(dir, 'apt.conf');
   fs.writeFileSync(file, conf.join('\n') + '\n');
   return file;
+}
+
+/**
+ * A path written into apt's configuration, between double quotes: apt's syntax has no escape,
+ * so a `"` or a line break in it would end the value and start options of the path's choosing
+ * (DPkg::Pre-Invoke runs commands). Such paths are the work directory under OutputDirectory=.
+ */
+function confSafe(ctx: BuildContext, p: string): void {
+  if (/["\n\r\\]|[\x00-\x1f]/.test(p)) {
+    throw new BuildError(`the work directory ${JSON.stringify(p)} has a character apt's configuration cannot hold (a quote, backslash or control character): choose an OutputDirectory= without one`, ctx.preset.name);
+  }
 }
 
 /** apt-mark after an install: which packages count as installed by request, which as dependencies. */
@@ -330,7 +370,8 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
     'for f in "$CACHE_LISTS"/*; do if [ -f "$f" ] && [ "${f##*/}" != lock ]; then ln "$f" "$LISTS/" 2>/dev/null || cp -a "$f" "$LISTS/"; fi; done',
   ].join('\n');
   const script = [
-    'set -e',
+    // -f: the package names in MARK_* are split into words, never expanded as globs.
+    'set -ef',
     'flock "$LOCK" apt-get -q -y -o Dir::State::Lists="$LISTS/" "$@"',
     'if [ -n "$MARK_AUTO" ]; then apt-mark auto $MARK_AUTO >/dev/null; fi',
     'if [ -n "$MARK_MANUAL" ]; then apt-mark manual $MARK_MANUAL >/dev/null; fi',
@@ -418,6 +459,27 @@ async function openIndexes(ctx: BuildContext): Promise<Indexes> {
   return { records: readIndexes(targets), conf, status };
 }
 
+/**
+ * Before apt or mmdebstrap may use the package cache, locked build or not: the lists are brought
+ * up to date (apt checks them against the signed InRelease) and every cached .deb they list is
+ * checked against their SHA256 (deb-cache.ts); a damaged one leaves the cache and apt fetches it
+ * again. Returns the index records.
+ */
+async function trustedCache(ctx: BuildContext): Promise<Map<string, IndexRecord>> {
+  const { records } = await openIndexes(ctx);
+  await recordCache(ctx, records);
+  return records;
+}
+
+/** Checks the cache's .debs not checked yet (after an install: what apt fetched) and records them. */
+async function recordCache(ctx: BuildContext, records: Map<string, IndexRecord>): Promise<void> {
+  const say = (line: string) => {
+    ctx.log(line);
+    ctx.note?.(line);
+  };
+  await verifyDebCache(cacheDirs(ctx).archives, path.join(ctx.packageCache, 'verified-debs.json'), records, say);
+}
+
 /** A dpkg status file listing `packages` as installed (their index records, marked installed). */
 function statusOf(packages: LockedPackage[], records: Map<string, IndexRecord>, what: string): string {
   return packages
@@ -478,8 +540,7 @@ function pinFile(ctx: BuildContext, locked: LockedPackage[]): string {
  * Before installing from a lock: every locked version must still be in the repositories, with the
  * checksum the lock recorded. Says which are not, and what to do.
  */
-async function checkAvailable(ctx: BuildContext, locked: LockedPackage[]): Promise<void> {
-  const { records } = await openIndexes(ctx);
+function checkAvailable(ctx: BuildContext, locked: LockedPackage[], records: Map<string, IndexRecord>): void {
   const problems: string[] = [];
   for (const p of locked) {
     const r = records.get(recordKey(p.name, p.version, p.architecture));
@@ -529,15 +590,21 @@ function verifyInstalled(ctx: BuildContext, locked: LockedPackage[], before: Map
 }
 
 async function install(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
-  if (!locked) return aptGet(ctx, ['install', ...packages], 'installing packages (apt)');
-  await checkAvailable(ctx, locked);
+  const records = await trustedCache(ctx);
+  if (!locked) {
+    await aptGet(ctx, ['install', ...packages], 'installing packages (apt)');
+    return recordCache(ctx, records);
+  }
+  checkAvailable(ctx, locked, records);
   const before = installedPackages(ctx.root);
   await aptGet(ctx, ['install', ...locked.map((p) => `${p.name}=${p.version}`)], 'installing the locked packages (apt)', pinFile(ctx, locked));
+  await recordCache(ctx, records);
   verifyInstalled(ctx, locked, before);
 }
 
 async function append(ctx: BuildContext, missing: LockedPackage[], manual: string[]): Promise<void> {
-  await checkAvailable(ctx, missing);
+  const records = await trustedCache(ctx);
+  checkAvailable(ctx, missing, records);
   const before = installedPackages(ctx.root);
   const wanted = new Set(manual);
   // Only real packages can be marked (a Packages= entry may name a virtual one).
@@ -546,6 +613,7 @@ async function append(ctx: BuildContext, missing: LockedPackage[], manual: strin
     auto: missing.filter((p) => !wanted.has(p.name)).map((p) => p.name),
   };
   await aptGet(ctx, ['install', ...missing.map((p) => `${p.name}=${p.version}`)], 'installing the new locked packages on the layer (apt)', pinFile(ctx, missing), marks);
+  await recordCache(ctx, records);
   verifyInstalled(ctx, missing, before);
 }
 

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { LockedPackage } from '@kiln/config';
 import { cfg, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
+import * as img from '../../image-fs';
 import type { Installer } from '../index';
 import { binreposConf, emergeTools, installEmerge, writePortageConfig } from './emerge';
 import { binhosts, fetchIndexes, installNative, resolveNative } from './native';
@@ -22,9 +23,9 @@ import { readVdb, unmergePackage, VDB } from './vdb';
 export function writeImagePortageConfig(ctx: BuildContext): void {
   const files: Record<string, string> = { 'etc/portage/binrepos.conf/kiln.conf': binreposConf(ctx) };
   // Replaces the emerge run's make.conf (its PKGDIR was scratch space), not one of the user's.
-  const makeConf = path.join(ctx.root, 'etc/portage/make.conf');
-  if (!fs.existsSync(makeConf) || fs.readFileSync(makeConf, 'utf8').startsWith('# Written by kiln')) {
-    fs.rmSync(path.join(ctx.root, 'etc/portage/profile/packages'), { force: true });
+  // Paths resolved inside the image (image-fs.ts): a link of the image never leads them onto the host.
+  if (!img.exists(ctx.root, 'etc/portage/make.conf') || img.readFile(ctx.root, 'etc/portage/make.conf').startsWith('# Written by kiln')) {
+    img.remove(ctx.root, 'etc/portage/profile/packages');
     files['etc/portage/make.conf'] = '# Written by kiln. Binary packages come from the binhosts in binrepos.conf/.\nFEATURES="getbinpkg"\n';
   }
   writePortageConfig(ctx.root, { files, profileLink: `../../var/db/repos/gentoo/profiles/${gentooProfile(ctx).path}` });
@@ -87,8 +88,8 @@ export const portage: Installer = {
   },
 
   async cleanMetadata(ctx, always) {
-    const portage = fs.existsSync(path.join(ctx.root, 'usr/bin/emerge'));
-    const drop = (rel: string) => fs.rmSync(path.join(ctx.root, rel), { recursive: true, force: true });
+    const portage = img.exists(ctx.root, 'usr/bin/emerge');
+    const drop = (rel: string) => img.remove(ctx.root, rel);
     if (always || !portage) {
       drop('etc/portage');
       drop('var/cache/edb');
