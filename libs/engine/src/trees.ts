@@ -227,7 +227,8 @@ async function checkMembers(ctx: RunContext, archive: string, opts: CopyOptions)
         })
       : await run({ ...ctx, log: () => undefined }, 'tar', ['-tvf', archive, '--quoting-style=c', '--numeric-owner'], { step: `listing ${archive}`, onLine: (l) => errors.push(l) });
   } catch (e) {
-    if (!(e instanceof BuildError)) throw e;
+    // An interrupted listing is the interruption, not a damaged archive.
+    if (!(e instanceof BuildError) || ctx.signal?.aborted) throw e;
     throw refuse(ctx, opts.what, `${opts.what} ${archive} cannot be read (${damage(errors)}): refusing to unpack it; replace the archive with a whole one`);
   }
   const members = cpio ? parseCpioListing(listing) : parseTarListing(listing);
