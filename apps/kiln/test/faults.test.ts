@@ -163,7 +163,9 @@ describe('kiln build killed at ten points', () => {
     const inNamespace = (cmd: string[], stdin: 'pipe' | 'ignore') =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /root/.bashrc && mount --bind "$2" /root/.profile && shift 2 && exec "$@"', 'sh', path.join(home, '.bashrc'), path.join(home, '.profile'), ...cmd], {
-          env: { ...process.env, ...env, HOME: home },
+          // SHLVL unset, as in the environment kiln gives its tools: bash reads ~/.bashrc for a
+          // socket on stdin only when it is not the child of another shell.
+          env: { ...process.env, ...env, HOME: home, SHLVL: undefined },
           stdio: [stdin, 'ignore', 'pipe'],
         });
         let stderr = '';
@@ -182,9 +184,9 @@ describe('kiln build killed at ten points', () => {
   it('a full disk gives one clear error naming what was written where, and loses nothing', async () => {
     // The main image alone, its output directory on a small tmpfs (its layer is the one above).
     const copy = tempDir('kiln-faults-full-');
-    execFileSync('cp', ['-a', root, copy]);
     const proj = path.join(copy, path.basename(root));
-    fs.rmSync(path.join(proj, 'mkosi.output'), { recursive: true, force: true });
+    // Not its outputs: a tree the last build replaced may still be being removed in .kiln-work/.
+    fs.cpSync(root, proj, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, filter: (p) => p !== path.join(root, 'mkosi.output') });
     const full = path.join(copy, 'out');
     fs.mkdirSync(full);
     fs.writeFileSync(path.join(proj, 'mkosi.conf'), fs.readFileSync(path.join(proj, 'mkosi.conf'), 'utf8').replace('[Output]\n', `[Output]\nOutputDirectory=${full}\n`));
