@@ -6,7 +6,8 @@
  * (messagebus) keeps its id, the outputs belong to the user and nothing in the user's home was
  * written as anyone else; a Gentoo native build from the fixture binhost on loopback, likewise;
  * a build whose outer CLI is killed with SIGKILL stops and leaves the previous outputs; a user
- * without subordinate ids gets one line naming the fix. The users and their homes are removed in
+ * without subordinate ids gets one line naming the fix; the demo's base preset (systemd, udev,
+ * dbus) builds as the user too. The users and their homes are removed in
  * afterAll, also when a test fails.
  *
  * The user's package cache is seeded from the test runner's (a copy: kiln checks cached packages
@@ -252,6 +253,41 @@ const asRoot = process.getuid?.() === 0;
       expect(clean.stderr).toBe('');
       expect(clean.code).toBe(0);
       expect(fs.existsSync(tree)).toBe(false);
+    });
+  });
+
+  describe("the demo's base preset (examples/system: systemd, udev and dbus, Format=directory)", () => {
+    let dir: string;
+    let run: Result;
+
+    beforeAll(async () => {
+      const project = path.join(tempDir('kiln-rootless-demo-'), 'system');
+      fs.cpSync(path.join(repo, 'examples/system'), project, { recursive: true, filter: (p) => !p.endsWith('/mkosi.output') });
+      dir = user.own(project, 'system');
+      run = await user.kiln(['build', '-C', dir, '--preset', 'base'], dir);
+    });
+
+    it("builds as the user: the archive's files are root's, packages' users and groups keep their ids", () => {
+      expect(run.stderr).not.toMatch(/^kiln: /m);
+      expect(run.code).toBe(0);
+      const archive = path.join(dir, 'mkosi.output/base.tar.zst');
+      const tar = tarOwners(archive);
+      expect(tar.get('./usr/lib/systemd/systemd')).toBe('0/0');
+      const extract = (f: string) => sh('bash', ['-o', 'pipefail', '-c', 'zstd -dc "$0" | tar -xO "$1"', archive, f]);
+      const apt = Number(extract('./etc/passwd').match(/^_apt:[^:]*:(\d+):/m)?.[1]);
+      const messagebus = Number(extract('./etc/group').match(/^messagebus:[^:]*:(\d+):/m)?.[1]);
+      expect([apt, messagebus].every((id) => id > 0)).toBe(true);
+      expect(tar.get('./var/lib/apt/lists/partial/')).toBe(`${apt}/0`);
+      expect(tar.get('./usr/lib/dbus-1.0/dbus-daemon-launch-helper')).toBe(`0/${messagebus}`);
+      // The outputs are the user's (the tree beside them holds the subordinate ids: not checked).
+      expect(fs.statSync(archive)).toMatchObject({ uid: user.uid, gid: user.gid });
+    });
+
+    it("kiln clean as the user removes the tree with the subordinate ids' files; nothing in the home is anyone else's", async () => {
+      const clean = await user.kiln(['clean', '-C', dir, '--preset', 'base'], dir);
+      expect(clean.code).toBe(0);
+      expect(fs.existsSync(path.join(dir, 'mkosi.output/base'))).toBe(false);
+      expect(user.strangers()).toEqual([]);
     });
   });
 
