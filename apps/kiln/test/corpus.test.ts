@@ -29,6 +29,11 @@ interface Case {
   /** The committed directory, copied for each run (absent for a generated case without one). */
   source?: string;
   make?: GeneratedCase['make'];
+  /**
+   * Symlinks to devices (`/dev/zero`), made in the copy at test time: committed, they would be
+   * read endlessly by any tool that hashes the repository's files (Nx's file hasher does).
+   */
+  links?: Record<string, string>;
 }
 
 function committedCases(): Case[] {
@@ -39,7 +44,7 @@ function committedCases(): Case[] {
     for (const name of fs.readdirSync(dir).sort()) {
       const source = path.join(dir, name);
       const spec = JSON.parse(fs.readFileSync(path.join(source, 'case.json'), 'utf8')) as Omit<Case, 'id' | 'source'>;
-      out.push({ id: `${category}/${name}`, command: spec.command, expect: spec.expect, why: spec.why, source });
+      out.push({ id: `${category}/${name}`, command: spec.command, expect: spec.expect, why: spec.why, links: spec.links, source });
     }
   }
   return out;
@@ -96,6 +101,10 @@ async function runCase(c: Case): Promise<Outcome> {
     if (c.source) fs.cpSync(c.source, dir, { recursive: true, verbatimSymlinks: true });
     else fs.mkdirSync(dir);
     fs.rmSync(path.join(dir, 'case.json'), { force: true });
+    for (const [link, target] of Object.entries(c.links ?? {})) {
+      fs.mkdirSync(path.dirname(path.join(dir, link)), { recursive: true });
+      fs.symlinkSync(target, path.join(dir, link));
+    }
     if (c.make) await c.make(dir);
 
     // The output directory is the one place a refused input may leave something (none do today).
