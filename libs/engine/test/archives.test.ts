@@ -7,51 +7,21 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BuildContext } from '../src/context';
 import { removeFiles } from '../src/cleanup';
 import { applyImageSettings } from '../src/image-settings';
 import { copyTree } from '../src/trees';
-import { buildIn, failure, removeTempDirs, tempProject } from './kiln';
+import { buildIn, failure, imageContext, imageSetup, removeTempDirs, tempDir, tempProject, USER_TREE } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tarStream = require('tar-stream');
 
-const temps: string[] = [];
-const temp = (prefix: string) => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  temps.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-  removeTempDirs();
-});
+afterAll(removeTempDirs);
 
-/** An image root, a host directory (with a file `keep`) that links point at, and a project. */
-function setup() {
-  const work = temp('kiln-arch-');
-  const root = path.join(work, 'root');
-  fs.mkdirSync(root);
-  const host = temp('kiln-host-');
-  fs.writeFileSync(path.join(host, 'keep'), 'the host\'s\n');
-  const project = path.join(work, 'proj');
-  fs.mkdirSync(project);
-  return { work, root, host, project };
-}
+const setup = () => imageSetup('kiln-arch-');
 
-const ctx = (root: string, project: string, config: Record<string, unknown> = {}): BuildContext =>
-  ({
-    log: () => undefined,
-    label: 'test',
-    root,
-    work: path.dirname(root),
-    sourceDateEpoch: 1700000000,
-    project: { root: project },
-    preset: { name: 'test', config: { Hostname: null, Locale: null, Timezone: null, RootPassword: null, RemoveFiles: [], ...config } },
-  }) as unknown as BuildContext;
-const USER = { rootOwned: true, userTree: true, what: 'extra tree' };
+const ctx = imageContext;
+const USER = USER_TREE;
 const BASE = { rootOwned: false, what: 'base tree' };
 
 interface Entry {
@@ -273,9 +243,9 @@ describe('image settings and RemoveFiles= on a base tree whose links lead to the
   });
 
   it('a whole build on such a base tree (no packages: no network) keeps every step inside the image', async () => {
-    const host = temp('kiln-host-');
+    const host = tempDir('kiln-host-');
     for (const f of ['keep', 'hostname', 'machine-id', 'locale.conf']) fs.writeFileSync(path.join(host, f), `host ${f}\n`);
-    const data = temp('kiln-host-');
+    const data = tempDir('kiln-host-');
     fs.writeFileSync(path.join(data, 'keep'), 'host data\n');
     const project = tempProject({
       'mkosi.conf': [

@@ -7,52 +7,24 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BuildContext } from '../src/context';
 import { removeFiles } from '../src/cleanup';
 import { applyImageSettings } from '../src/image-settings';
 import { glob, hostPath, resolveIn } from '../src/image-fs';
 import { copyTree } from '../src/trees';
+import { imageContext, imageSetup, removeTempDirs, USER_TREE } from './kiln';
 
-const temps: string[] = [];
-const temp = (prefix: string) => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  temps.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+afterAll(removeTempDirs);
 
-/** An image root, a host directory an absolute link of the image points at, and a project. */
-function setup() {
-  const work = temp('kiln-imgfs-');
-  const root = path.join(work, 'root');
-  fs.mkdirSync(root);
-  const host = temp('kiln-test-');
-  fs.writeFileSync(path.join(host, 'keep'), 'the host\'s\n');
-  const project = path.join(work, 'proj');
-  fs.mkdirSync(project);
-  return { work, root, host, project };
-}
+const setup = () => imageSetup('kiln-imgfs-');
 
 const write = (file: string, text: string, mode = 0o644) => {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, text, { mode });
 };
 const ls = (dir: string) => fs.readdirSync(dir).sort();
-const ctx = (root: string, project: string, config: Record<string, unknown> = {}): BuildContext =>
-  ({
-    log: () => undefined,
-    label: 'test',
-    root,
-    work: path.dirname(root),
-    sourceDateEpoch: 1700000000,
-    project: { root: project },
-    preset: { name: 'test', config: { Hostname: null, Locale: null, Timezone: null, RootPassword: null, RemoveFiles: [], ...config } },
-  }) as unknown as BuildContext;
-const USER = { rootOwned: true, userTree: true, what: 'extra tree' };
+const ctx = imageContext;
+const USER = USER_TREE;
 
 describe('resolving a path inside the image', () => {
   it('starts an absolute link again at the image root, clamps "..", follows the last link only when asked', () => {

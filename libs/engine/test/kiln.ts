@@ -11,6 +11,7 @@ import * as path from 'node:path';
 
 import { currentManifest, diffManifests, formatExplanation, loadProject, manifestPath, readManifest, type Project } from '@kiln/config';
 import { build, lockProject, type BuildOptions, type LockResult, type PresetResult } from '../src/build';
+import type { BuildContext } from '../src/context';
 import { toolsIdentity } from '../src/tools';
 
 export const repo = path.resolve(__dirname, '../../..');
@@ -82,6 +83,37 @@ export function tempDir(prefix: string): string {
 export function removeTempDirs(): void {
   for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
+
+/**
+ * For tests of the engine's file operations on an image (image-fs, trees, archives): an image
+ * root, a host directory (holding a file `keep`) that the image's links point at, and a project.
+ */
+export function imageSetup(prefix = 'kiln-image-'): { work: string; root: string; host: string; project: string } {
+  const work = tempDir(prefix);
+  const root = path.join(work, 'root');
+  fs.mkdirSync(root);
+  const host = tempDir('kiln-host-');
+  fs.writeFileSync(path.join(host, 'keep'), "the host's\n");
+  const project = path.join(work, 'proj');
+  fs.mkdirSync(project);
+  return { work, root, host, project };
+}
+
+/** The little of a build context that copyTree, applyImageSettings and removeFiles read. */
+export function imageContext(root: string, project: string, config: Record<string, unknown> = {}): BuildContext {
+  return {
+    log: () => undefined,
+    label: 'test',
+    root,
+    work: path.dirname(root),
+    sourceDateEpoch: 1700000000,
+    project: { root: project },
+    preset: { name: 'test', config: { Hostname: null, Locale: null, Timezone: null, RootPassword: null, RemoveFiles: [], ...config } },
+  } as unknown as BuildContext;
+}
+
+/** copyTree's options for a tree of the project. */
+export const USER_TREE = { rootOwned: true, userTree: true, what: 'extra tree' };
 
 export function tempProject(files: Record<string, string | { text: string; mode: number } | { symlink: string }>, name = 'proj'): string {
   const root = path.join(tempDir('kiln-engine-'), name);
