@@ -41,6 +41,7 @@ export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, checkoutOf, modePolicy, normalMode, DigestOptions, InputEntry, ModePolicy } from './input-digest';
 export { projectFacts, isFactsError, digestCacheDir, ProjectFacts, PresetFacts, FactsError, FactsWarning } from './facts';
 export { fingerprint, fingerprintLines, findPreset, FingerprintError, FingerprintOptions } from './fingerprint';
+export { TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES } from './tools-tree';
 export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, SYSTEM_PATH, toolPath, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity, which } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
 export { OUTPUT_FORMATS, formatOf, defaultCompression, buildableFormats, imageFiles, writesImage, publishesRoot, baseTreeFile, FormatName, Compression, OutputFile, OutputFormat } from './formats';

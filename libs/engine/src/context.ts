@@ -19,6 +19,12 @@ export interface BuildContext extends RunContext {
   note?: (what: string) => void;
   /** What a locked build runs from (kiln.lock's [[tool]]: a stage3, a repository snapshot). */
   lockedTools?: LockedTool[];
+  /**
+   * The tools tree the output steps run their tools from (ToolsTree=: a path, or the tools
+   * preset's tree for ToolsTree=default): its /usr stands in for the host's (sandbox.ts
+   * hostTools). null or absent: the host's tools, whose versions are checked (tool-check.ts).
+   */
+  tools?: string | null;
 }
 
 /** A setting of the preset being built, typed by the settings table (a misspelled name does not compile). */
