@@ -28,7 +28,7 @@ import {
 } from './values';
 import { architectureName, ARCHITECTURES, distributionFacts, DISTRIBUTIONS, hostArchitecture } from './distributions';
 
-export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Build', 'Runtime'] as const;
+export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Validation', 'Build', 'Runtime'] as const;
 /** Sections older mkosi versions used; their settings are accepted there with a warning. */
 export const OLD_SECTIONS = ['Host'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -108,6 +108,8 @@ export const FORMATS = [
 export const COMPRESSIONS = ['none', 'zstd', 'xz', 'bz2', 'gz', 'lz4', 'lzma'] as const;
 export const BOOTLOADERS = ['none', 'uki', 'systemd-boot', 'grub', 'uki-signed', 'systemd-boot-signed', 'grub-signed'] as const;
 export const INCREMENTAL = ['yes', 'no', 'strict'] as const;
+/** mkosi's Verity= values: whether an extension image gets dm-verity, and signed (see outputs/extension-verity.ts). */
+export const VERITY = ['disabled', 'hash', 'signed', 'defer', 'auto'] as const;
 export const GENTOO_INSTALLERS = ['native', 'emerge'] as const;
 export const BINPKG_SIGNATURES = ['auto', 'required'] as const;
 
@@ -230,6 +232,8 @@ export const SETTINGS = [
     help: 'The compression level.' }),
   s({ name: 'RepartDirectories', section: 'Output', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'output', defaultPaths: ['mkosi.repart'],
     help: 'systemd-repart partition definitions for disk images.' }),
+  s({ name: 'Overlay', section: 'Output', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'output',
+    help: 'With BaseTrees=: the output holds only what the image adds or changes on top of its base trees (a system extension of a base image).' }),
   s({ name: 'Seed', section: 'Output', kind: text({ pattern: /^([0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}|random)$/, hint: 'a UUID or "random"' }),
     default: null, scope: 'local', cache: 'value', stage: 'output', fileText: true, defaultPaths: ['mkosi.seed'],
     help: 'The seed for systemd-repart (partition UUIDs). kiln derives a fixed one from the image name when unset, so disk images are reproducible.' }),
@@ -279,6 +283,14 @@ export const SETTINGS = [
     default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system timezone.' }),
   s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', secret: true,
     help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
+
+  // [Validation] (mkosi v25+): signing and verity
+  s({ name: 'Verity', section: 'Validation', kind: choice(VERITY, booleanAliases('signed', 'disabled')), default: 'auto', scope: 'local', cache: 'value', stage: 'output',
+    help: 'dm-verity of sysext, confext and portable images: auto (signed when VerityKey= and VerityCertificate= are set, none otherwise), signed (required), hash (a hash partition, no signature), disabled.' }),
+  s({ name: 'VerityKey', section: 'Validation', kind: pathValue({ required: true }), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.key'],
+    help: "The PEM private key signing the verity root hash (the image's verity signature partition); mkosi.key when present." }),
+  s({ name: 'VerityCertificate', section: 'Validation', kind: pathValue({ required: true }), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.crt'],
+    help: 'The X.509 certificate (PEM) of VerityKey=, embedded in the verity signature; mkosi.crt when present.' }),
 
   // [Build] (v25 gathered these from [Output], [Host], [Content] and [Distribution])
   s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'tools', stage: 'install',
