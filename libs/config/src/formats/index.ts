@@ -10,6 +10,7 @@
 import * as path from 'node:path';
 import { cpio } from './cpio';
 import { directory } from './directory';
+import { confext, portable, sysext } from './extension';
 import { planned, type Compression, type FormatName, type OutputFile, type OutputFormat } from './format';
 import { none } from './none';
 import { tar } from './tar';
@@ -25,9 +26,9 @@ export const OUTPUT_FORMATS: Readonly<Record<FormatName, OutputFormat>> = {
   uki: planned('uki', 'zstd'),
   esp: planned('esp', 'zstd'),
   oci: planned('oci', 'gz'),
-  sysext: planned('sysext', 'none'),
-  confext: planned('confext', 'none'),
-  portable: planned('portable', 'none'),
+  sysext,
+  confext,
+  portable,
   addon: planned('addon', 'zstd'),
   none,
 };
