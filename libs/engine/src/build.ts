@@ -26,7 +26,7 @@ import { packageCacheLockFile, presetLockFile, takeLock, withLocks } from './loc
 import { checkOutputName, committed, publishSet, rollForward } from './publish';
 import { applyImageSettings } from './image-settings';
 import { currentLock, writeLock, type LockChange } from './lock';
-import { writeOutputs } from './outputs';
+import { checkOutputs, writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
@@ -307,6 +307,8 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     env,
     note: (what) => opts.step?.(preset.name, what),
   };
+  // A test-only hook until ToolsTree= is wired: the tools tree the output steps run from.
+  ctx.tools ??= env.KILN_TOOLS_TREE || null;
   try {
     return await fn(ctx);
   } finally {
@@ -353,6 +355,7 @@ async function buildInContext(ctx: BuildContext, opts: BuildOptions): Promise<[s
   const step = (what: string) => opts.step?.(preset.name, what);
   const staging = ensureDir(path.join(work, 'out'));
   const scriptDirs = { outputdir: staging };
+  checkOutputs(ctx);
 
   const lock = opts.relock ? (await writeLock(ctx)).lock : currentLock(ctx);
   ctx.lockedTools = lock?.tool;
@@ -444,7 +447,7 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
  * keeps and restores, so a tree left in the output directory by an older build is never read in
  * its place.
  */
-function resolveBaseTree(ctx: BuildContext, base: string): string {
+export function resolveBaseTree(ctx: BuildContext, base: string): string {
   const producer = producerOf(ctx.project, ctx.preset, base);
   const file = producer && outputPath(producer) === base ? baseTreeFile(producer.config) : null;
   if (file && fs.existsSync(file)) return file;

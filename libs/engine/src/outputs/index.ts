@@ -11,6 +11,7 @@ import { BuildError } from '../errors';
 import { flattenRoot } from '../layers';
 import { writeCpioFiles } from './cpio';
 import { writeDirectory } from './directory';
+import { checkExtension, writeExtension } from './extension';
 import { writeNone } from './none';
 import { writeTarFiles } from './tar';
 
@@ -27,8 +28,26 @@ export const WRITERS: Readonly<Record<string, Writer>> = {
   directory: writeDirectory,
   tar: writeTarFiles,
   cpio: writeCpioFiles,
+  sysext: writeExtension,
+  confext: writeExtension,
+  portable: writeExtension,
   none: writeNone,
 };
+
+/**
+ * Checks of a format's settings that need no image (a verity key without its certificate), run
+ * before the build starts so that a bad configuration fails in a second, not after the packages.
+ */
+export const CHECKS: Readonly<Record<string, (ctx: BuildContext) => void>> = {
+  sysext: checkExtension,
+  confext: checkExtension,
+  portable: checkExtension,
+};
+
+/** Runs the format's checks (build.ts, first thing of a build). */
+export function checkOutputs(ctx: BuildContext): void {
+  CHECKS[formatOf(ctx.preset.config).name]?.(ctx);
+}
 
 /** Writes the outputs into `staging`; returns [staged path, final name] pairs, in publishing order. */
 export async function writeOutputs(ctx: BuildContext, staging: string): Promise<[string, string][]> {

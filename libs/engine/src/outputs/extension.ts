@@ -1,0 +1,143 @@
+/**
+ * Format=sysext, confext and portable (mkosi 26's make_extension_or_portable_image): the image
+ * tree goes through systemd-repart --offline=yes (no loop devices, no root needed beyond the
+ * sandbox's) into NAME.raw, a GPT image of
+ *   root   erofs, CopyFiles= of /usr and /opt (sysext), /etc (confext) or / (portable)
+ *   root-verity      its dm-verity hash tree   (Verity= hash or signed)
+ *   root-verity-sig  the root hash's PKCS#7 signature with VerityKey=/VerityCertificate= (signed)
+ * with partition and filesystem UUIDs from the repart seed (seed.ts) and file times from
+ * SOURCE_DATE_EPOCH, so two builds give the same bytes. The partition definitions are written
+ * here, from those facts, into the work directory (extension-verity.ts says which partitions).
+ * repart and mkfs.erofs come from the tools tree: the host's systemd (252) has no --offline.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cfg, type BuildContext } from '../context';
+import { BuildError } from '../errors';
+import { runIn, hostTools } from '../sandbox';
+import { toolEnv } from '../exec';
+import { ensureDir } from '../fsutil';
+import * as imageFs from '../image-fs';
+import type { StagedFile } from '.';
+import { extensionReleaseOf, writeExtensionRelease } from './extension-release';
+import { verityPlan, type VerityPlan } from './extension-verity';
+import { overlayOnBaseTrees } from './overlay';
+import { repartSeed } from './seed';
+import { compressor } from './tar';
+
+type ExtensionFormat = 'sysext' | 'confext' | 'portable';
+
+/** The image directories each format carries (only these reach the erofs partition). */
+export const EXTENSION_DIRS: Readonly<Record<ExtensionFormat, readonly string[]>> = {
+  sysext: ['usr', 'opt'],
+  confext: ['etc'],
+  portable: [''],
+};
+
+/** What must be there for the format to make sense, and how to say it is not. */
+const REQUIRED: Readonly<Record<ExtensionFormat, { dir: string; why: string }>> = {
+  sysext: { dir: 'usr', why: 'a system extension carries /usr (and /opt)' },
+  confext: { dir: 'etc', why: 'a configuration extension carries /etc' },
+  portable: { dir: 'usr', why: 'a portable service image is a whole OS tree' },
+};
+
+/** The systemd-repart definitions (file name, text) of a format's image with the given directories. */
+export function extensionDefinitions(dirs: readonly string[], verity: VerityPlan['kind']): [string, string][] {
+  const root = [
+    '[Partition]',
+    'Type=root',
+    'Format=erofs',
+    ...dirs.map((d) => `CopyFiles=/${d ? `${d}/` : ''}`),
+    ...(verity === 'none' ? [] : ['Verity=data', 'VerityMatchKey=root']),
+    'Minimize=best',
+  ];
+  const defs: [string, string][] = [['10-root.conf', root.join('\n') + '\n']];
+  if (verity !== 'none') defs.push(['20-root-verity.conf', ['[Partition]', 'Type=root-verity', 'Verity=hash', 'VerityMatchKey=root', 'Minimize=best'].join('\n') + '\n']);
+  if (verity === 'signed') defs.push(['30-root-verity-sig.conf', ['[Partition]', 'Type=root-verity-sig', 'Verity=signature', 'VerityMatchKey=root'].join('\n') + '\n']);
+  return defs;
+}
+
+/** Bad settings found before anything is built (build.ts runs the format's check first). */
+export function checkExtension(ctx: BuildContext): void {
+  const plan = verityPlan(ctx);
+  if ('error' in plan) throw new BuildError(`Format=${cfg(ctx, 'Format')}: ${plan.error}`, ctx.preset.name);
+  if (cfg(ctx, 'Overlay')) {
+    if (cfg(ctx, 'Format') === 'portable') throw new BuildError('Overlay=yes cannot be used with Format=portable (a portable image is a whole OS tree): remove Overlay=', ctx.preset.name);
+    if (!cfg(ctx, 'BaseTrees').length) throw new BuildError('Overlay=yes needs BaseTrees= (the output is what the image adds on top of them): set BaseTrees=, e.g. %O/base, or remove Overlay=', ctx.preset.name);
+  }
+}
+
+/** Whether image directory `rel` exists and has at least one entry. */
+function hasEntries(root: string, rel: string): boolean {
+  if (!imageFs.isDirectory(root, rel)) return false;
+  return fs.readdirSync(imageFs.hostPath(root, rel, { follow: true })).length > 0;
+}
+
+export async function writeExtension(ctx: BuildContext, files: StagedFile[]): Promise<void> {
+  const format = cfg(ctx, 'Format') as ExtensionFormat;
+  const plan = verityPlan(ctx);
+  if ('error' in plan) throw new BuildError(`Format=${format}: ${plan.error}`, ctx.preset.name);
+  const release = extensionReleaseOf(ctx);
+  if (cfg(ctx, 'Overlay')) await overlayOnBaseTrees(ctx);
+  const need = REQUIRED[format];
+  if (!hasEntries(ctx.root, need.dir)) {
+    const overlay = cfg(ctx, 'Overlay') ? ' beyond its base trees (Overlay=yes keeps only what the image adds)' : '';
+    throw new BuildError(`Format=${format}: the image has nothing in /${need.dir}${overlay}, and ${need.why}: add files under ${need.dir}/ (an extra tree, packages or a script), or choose another Format=`, ctx.preset.name);
+  }
+  writeExtensionRelease(ctx, release);
+  const dirs = EXTENSION_DIRS[format].filter((d) => d === '' || imageFs.isDirectory(ctx.root, d));
+
+  const defsDir = ensureDir(path.join(ctx.work, `${format}.repart.d`));
+  for (const [name, text] of extensionDefinitions(dirs, plan.kind)) fs.writeFileSync(path.join(defsDir, name), text);
+  const tmp = ensureDir(path.join(ctx.work, 'repart-tmp'));
+  for (const f of files) {
+    const raw = f.compression === 'none' ? f.path : path.join(ctx.work, `${cfg(ctx, 'Output')}.raw`);
+    const args = [
+      'systemd-repart',
+      `--root=${ctx.root}`,
+      '--json=short',
+      '--dry-run=no',
+      '--no-pager',
+      '--offline=yes',
+      `--seed=${repartSeed(ctx)}`,
+      '--empty=create',
+      '--size=auto',
+      `--architecture=${cfg(ctx, 'Architecture')}`,
+      `--definitions=${defsDir}`,
+      ...(plan.kind === 'signed' ? [`--private-key=${plan.key}`, `--certificate=${plan.certificate}`] : []),
+      raw,
+    ];
+    // mkfs.erofs takes file times (and its build time) from SOURCE_DATE_EPOCH; repart keeps its
+    // temporary file systems in TMPDIR, the work directory rather than the sandbox's small /tmp.
+    const env = { ...toolEnv(ctx.env), SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch), TMPDIR: tmp };
+    const box = hostTools(env, [ctx.work], ctx.tools);
+    // The sandbox has a /tmp of its own: the key and certificate are shown where they are, read-only.
+    if (plan.kind === 'signed') for (const f of [plan.key, plan.certificate]) box.mounts!.push({ type: 'ro-bind', source: f, target: f });
+    const json = await runIn(ctx, box, args, { step: `writing ${path.basename(raw)}` });
+    checkPartitions(ctx, json, plan);
+    if (raw !== f.path) {
+      await runIn(ctx, hostTools(toolEnv(ctx.env), [ctx.work], ctx.tools), ['bash', '--noprofile', '--norc', '-o', 'pipefail', '-c', `${compressor(f.compression, cfg(ctx, 'CompressLevel'))} < "$1" > "$2"`, 'compress', raw, f.path], {
+        step: `writing ${f.name}`,
+      });
+      fs.rmSync(raw);
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/** repart's JSON has the partitions the plan asked for (mkosi checks the signed case the same way). */
+function checkPartitions(ctx: BuildContext, json: string, plan: VerityPlan): void {
+  let parts: { type: string; roothash?: string }[];
+  try {
+    parts = JSON.parse(json);
+  } catch {
+    throw new BuildError(`systemd-repart did not describe the image it wrote (its --json output could not be read): ${json.slice(0, 200)}`, ctx.preset.name);
+  }
+  const types = parts.map((p) => p.type);
+  const want = plan.kind === 'signed' ? ['verity', 'verity-sig'] : plan.kind === 'hash' ? ['verity'] : [];
+  for (const suffix of want) {
+    if (!types.some((t) => t.endsWith(`-${suffix}`))) throw new BuildError(`systemd-repart wrote no ${suffix} partition (partitions: ${types.join(', ')}), though Verity= asks for one`, ctx.preset.name);
+  }
+  const hash = parts.find((p) => p.roothash)?.roothash;
+  if (hash) ctx.log(`verity root hash ${hash}`);
+}
