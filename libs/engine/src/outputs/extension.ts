@@ -61,6 +61,11 @@ export function extensionDefinitions(dirs: readonly string[], verity: VerityPlan
 export function checkExtension(ctx: BuildContext): void {
   const plan = verityPlan(ctx);
   if ('error' in plan) throw new BuildError(`Format=${cfg(ctx, 'Format')}: ${plan.error}`, ctx.preset.name);
+  // As mkosi: an extension's packages are installed on the base it extends, never bootstrapped alone.
+  const format = cfg(ctx, 'Format');
+  if ((format === 'sysext' || format === 'confext') && cfg(ctx, 'Packages').length && !cfg(ctx, 'BaseTrees').length) {
+    throw new BuildError(`Packages= in a Format=${format} image needs BaseTrees= (packages are installed on the image it extends): set BaseTrees=, e.g. %O/base, or remove Packages=`, ctx.preset.name);
+  }
   if (cfg(ctx, 'Overlay')) {
     if (cfg(ctx, 'Format') === 'portable') throw new BuildError('Overlay=yes cannot be used with Format=portable (a portable image is a whole OS tree): remove Overlay=', ctx.preset.name);
     if (!cfg(ctx, 'BaseTrees').length) throw new BuildError('Overlay=yes needs BaseTrees= (the output is what the image adds on top of them): set BaseTrees=, e.g. %O/base, or remove Overlay=', ctx.preset.name);
