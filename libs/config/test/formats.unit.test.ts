@@ -45,7 +45,9 @@ const OLD = {
   compression: (format: string) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(format) ? 'zstd' : format === 'oci' ? 'gz' : 'none'),
 };
 
-const combinations = FORMATS.flatMap((Format) => COMPRESSIONS.map((CompressOutput) => ({ Format, CompressOutput, Output: 'img_1.2' })));
+/** Formats built since the registry replaced the old code (which named no file for them). */
+const EXTENSIONS = ['sysext', 'confext', 'portable'];
+const combinations = FORMATS.filter((f) => !EXTENSIONS.includes(f)).flatMap((Format) => COMPRESSIONS.map((CompressOutput) => ({ Format, CompressOutput, Output: 'img_1.2' })));
 
 describe('the format registry', () => {
   it('has one entry per Format= value, in FORMATS order', () => {
@@ -65,8 +67,19 @@ describe('the format registry', () => {
     for (const format of FORMATS) expect([format, main({ 'mkosi.conf': `[Output]\nFormat=${format}\n` }).CompressOutput]).toEqual([format, OLD.compression(format)]);
   });
 
-  it('builds directory, tar, cpio and none; the other mkosi formats are planned', () => {
-    expect(buildableFormats()).toEqual(['directory', 'tar', 'cpio', 'none']);
+  it('builds directory, tar, cpio, sysext, confext, portable and none; the other mkosi formats are planned', () => {
+    expect(buildableFormats()).toEqual(['directory', 'tar', 'cpio', 'sysext', 'confext', 'portable', 'none']);
+  });
+
+  it.each(EXTENSIONS)('Format=%s writes NAME.raw (uncompressed by default, as mkosi), which the cache keeps', (Format) => {
+    const config = { Format, CompressOutput: defaultCompression(Format), Output: 'img_1.2' };
+    expect(config.CompressOutput).toBe('none');
+    expect(imageOutputNames(config)).toEqual(['img_1.2.raw']);
+    expect(outputNames(config)).toEqual(['img_1.2.raw', 'img_1.2.manifest.json']);
+    expect(cachedOutputNames(config)).toEqual(['img_1.2.raw', 'img_1.2.manifest.json']);
+    expect(imageOutputNames({ ...config, CompressOutput: 'zstd' })).toEqual(['img_1.2.raw.zst']);
+    // An extension image is not a tree another preset can start from.
+    expect(baseTreeFile({ ...config, OutputDirectory: '/out' })).toBeNull();
   });
 
   it('knows what each format needs: a plain root, an image to read, a file standing for a base tree', () => {
