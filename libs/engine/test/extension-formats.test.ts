@@ -101,22 +101,22 @@ const IMAGES = ['sysext', 'sysexthash', 'confext', 'portable'];
 
 const env = () => ({ ...process.env, KILN_TOOLS_TREE: tools });
 
-beforeAll(async () => {
-  tools = await testToolsTree();
-  project = tempProject(CONF, 'ext');
-  scratch = tempDir('kiln-ext-scratch-');
-  out = path.join(project, 'mkosi.output');
-  // A throwaway signing key and certificate, made now with the tools tree's openssl.
-  inTools(['openssl', 'req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kiln extension test', '-days', '3650',
-    '-keyout', path.join(project, 'verity.key'), '-out', path.join(project, 'verity.crt')], [project]);
-  const run = await buildIn(project, { env: env() });
-  if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
-  for (const name of IMAGES) firstBuild[name] = sha256(path.join(out, `${name}.raw`));
-}, 900_000);
-
 afterAll(removeTempDirs);
 
 describe('extension images', () => {
+  beforeAll(async () => {
+    tools = await testToolsTree();
+    project = tempProject(CONF, 'ext');
+    scratch = tempDir('kiln-ext-scratch-');
+    out = path.join(project, 'mkosi.output');
+    // A throwaway signing key and certificate, made now with the tools tree's openssl.
+    inTools(['openssl', 'req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kiln extension test', '-days', '3650',
+      '-keyout', path.join(project, 'verity.key'), '-out', path.join(project, 'verity.crt')], [project]);
+    const run = await buildIn(project, { env: env() });
+    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+    for (const name of IMAGES) firstBuild[name] = sha256(path.join(out, `${name}.raw`));
+  }, 900_000);
+
   it('are NAME.raw, uncompressed, and bit-identical when built again', async () => {
     for (const name of IMAGES) {
       const run = await buildIn(project, { env: env(), preset: name, force: true, noDeps: true });
