@@ -223,6 +223,8 @@ describe('extension images: bad input', () => {
     );
     const noBase = tempProject({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=sysext\nOverlay=yes\n' }, 'bad');
     expect((await failed(noBase)).message).toMatch(/^bad: Overlay=yes needs BaseTrees=/);
+    // Other formats do not take it yet: an error rather than a whole image where a diff was asked for.
+    expect((await failed(bad('[Output]\nFormat=tar\nOverlay=yes\n'))).message).toBe('bad: Overlay=yes is supported by kiln for Format=sysext and confext only, not Format=tar: remove Overlay=');
   });
 
   it('packages in a sysext without a base tree are refused, as mkosi does', async () => {

@@ -46,7 +46,12 @@ export const CHECKS: Readonly<Record<string, (ctx: BuildContext) => void>> = {
 
 /** Runs the format's checks (build.ts, first thing of a build). */
 export function checkOutputs(ctx: BuildContext): void {
-  CHECKS[formatOf(ctx.preset.config).name]?.(ctx);
+  const format = formatOf(ctx.preset.config).name;
+  // Overlay= is done by the extension writers only (outputs/overlay.ts); elsewhere it would be ignored.
+  if (ctx.preset.config.Overlay && !['sysext', 'confext', 'portable'].includes(format)) {
+    throw new BuildError(`Overlay=yes is supported by kiln for Format=sysext and confext only, not Format=${format}: remove Overlay=`, ctx.preset.name);
+  }
+  CHECKS[format]?.(ctx);
 }
 
 /** Writes the outputs into `staging`; returns [staged path, final name] pairs, in publishing order. */
