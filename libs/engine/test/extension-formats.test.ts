@@ -2,8 +2,10 @@
  * Format=sysext, confext and portable, built for real: a small bookworm base (the essential set,
  * a directory) built once, and extension presets on it (BaseTrees=%O/base) with an extra tree,
  * written by systemd-repart from the test tools tree (KILN_TOOLS_TREE, the hook until ToolsTree=
- * is wired). Each is built twice and compared byte for byte; the partitions are read back with
- * the tools tree's sfdisk, veritysetup, openssl and fsck.erofs.
+ * is wired): a signed sysext and a hash-only confext of what they add (Overlay=yes), a signed
+ * portable image of the whole tree; and an unsigned, compressed sysext of a plain directory (no
+ * packages, seconds). Each is built twice and compared byte for byte; the partitions are read
+ * back with the tools tree's sfdisk, veritysetup, openssl, zstd and fsck.erofs.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,7 +26,7 @@ let scratch: string;
 const firstBuild: Record<string, string> = {};
 
 /** Runs a tool of the tools tree (as the engine does), with `dirs` writable; returns its stdout. */
-function inTools(command: string[], dirs: string[] = [scratch, project]): string {
+function inTools(command: string[], dirs: string[] = [scratch, project].filter(Boolean)): string {
   const { file, args } = sandboxCommand(hostTools({ PATH: '/usr/bin:/usr/sbin', LC_ALL: 'C.UTF-8' }, dirs, tools), command);
   return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -86,18 +88,15 @@ const CONF = {
   'mkosi.images/sysext/mkosi.conf': '[Output]\nFormat=sysext\nOverlay=yes\n[Content]\nBaseTrees=%O/base\n',
   'mkosi.images/sysext/mkosi.extra/usr/share/kiln-ext/hello': 'hello from a system extension\n',
   'mkosi.images/sysext/mkosi.extra/opt/kiln/tool': 'an /opt file\n',
-  // Hash partition, no signature.
-  'mkosi.images/sysexthash/mkosi.conf': '[Output]\nFormat=sysext\nOverlay=yes\n[Content]\nBaseTrees=%O/base\n[Validation]\nVerity=hash\n',
-  'mkosi.images/sysexthash/mkosi.extra/usr/share/kiln-ext/hash': 'hashed\n',
-  // The unsigned variant: the erofs partition alone.
-  'mkosi.images/confext/mkosi.conf': '[Output]\nFormat=confext\nOverlay=yes\n[Content]\nBaseTrees=%O/base\n[Validation]\nVerity=disabled\n',
+  // A hash partition, no signature.
+  'mkosi.images/confext/mkosi.conf': '[Output]\nFormat=confext\nOverlay=yes\n[Content]\nBaseTrees=%O/base\n[Validation]\nVerity=hash\n',
   'mkosi.images/confext/mkosi.extra/etc/kiln-ext.conf': 'setting=1\n',
   'mkosi.images/confext/mkosi.extra/usr/share/not-in-a-confext': 'x\n',
   // The whole tree, signed.
   'mkosi.images/portable/mkosi.conf': '[Output]\nFormat=portable\n[Content]\nBaseTrees=%O/base\n',
   'mkosi.images/portable/mkosi.extra/usr/lib/systemd/system/kiln-portable.service': '[Service]\nExecStart=/bin/true\n',
 };
-const IMAGES = ['sysext', 'sysexthash', 'confext', 'portable'];
+const IMAGES = ['sysext', 'confext', 'portable'];
 
 const env = () => ({ ...process.env, KILN_TOOLS_TREE: tools });
 
@@ -157,16 +156,10 @@ describe('extension images', () => {
     expect(release.split('\n')).toEqual(['ID=debian', 'VERSION_ID=12', 'SYSEXT_ID=exttest', 'SYSEXT_SCOPE=initrd system portable', 'ARCHITECTURE=x86-64', '']);
   });
 
-  it('Verity=hash gives a hash partition and no signature, and it verifies', () => {
-    const image = path.join(out, 'sysexthash.raw');
-    expect(partitions(image).map((p) => p.type)).toEqual([ROOT, ROOT_VERITY]);
-    verifyVerity(image, 'sysexthash');
-    expect(fs.readFileSync(path.join(erofsTree(image, 'sysexthash'), 'usr/share/kiln-ext/hash'), 'utf8')).toBe('hashed\n');
-  });
-
-  it('a confext (Verity=disabled: the unsigned variant) is one erofs partition of /etc with its extension-release', () => {
+  it('a confext with Verity=hash has a hash partition and no signature, it verifies, and it holds only /etc and its extension-release', () => {
     const image = path.join(out, 'confext.raw');
-    expect(partitions(image).map((p) => p.type)).toEqual([ROOT]);
+    expect(partitions(image).map((p) => p.type)).toEqual([ROOT, ROOT_VERITY]);
+    verifyVerity(image, 'confext');
     const tree = erofsTree(image, 'confext');
     expect(fs.readdirSync(tree)).toEqual(['etc']);
     expect(fs.readFileSync(path.join(tree, 'etc/kiln-ext.conf'), 'utf8')).toBe('setting=1\n');
@@ -183,6 +176,34 @@ describe('extension images', () => {
     expect(fs.existsSync(path.join(tree, 'usr/lib/systemd/system/kiln-portable.service'))).toBe(true);
     expect(fs.existsSync(path.join(tree, 'usr/lib/extension-release.d'))).toBe(false);
   });
+});
+
+describe('an unsigned, compressed sysext of a plain tree', () => {
+  it('is NAME.raw.zst (CompressOutput=zstd), bit-identical when built again; unsigned (no key): the erofs partition alone', async () => {
+    tools = await testToolsTree();
+    scratch ??= tempDir('kiln-ext-scratch-');
+    // No packages: the base tree is a directory of the project, so this builds in seconds.
+    const dir = tempProject({
+      'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=sysext\nOutput=tool\nCompressOutput=zstd\n[Content]\nSourceDateEpoch=1700000000\nBaseTrees=tree\n',
+      'tree/usr/bin/kiln-tool': '#!/bin/sh\necho tool\n',
+      'tree/etc/not-in-a-sysext': 'x\n',
+    }, 'zst');
+    const image = path.join(dir, 'mkosi.output', 'tool.raw.zst');
+    const hashes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const run = await buildIn(dir, { env: env(), force: true });
+      expect(failure(run)).toBe('');
+      hashes.push(sha256(image));
+    }
+    expect(hashes[1]).toBe(hashes[0]);
+    expect(fs.readdirSync(path.join(dir, 'mkosi.output')).filter((f) => !f.startsWith('.')).sort()).toEqual(['tool.manifest.json', 'tool.raw.zst']);
+    const raw = path.join(scratch, 'tool.raw');
+    inTools(['zstd', '-q', '-d', '-o', raw, image], [scratch, dir]);
+    expect(partitions(raw).map((p) => p.type)).toEqual([ROOT]);
+    const tree = erofsTree(raw, 'tool');
+    expect(fs.readdirSync(tree)).toEqual(['usr']);
+    expect(fs.readFileSync(path.join(tree, 'usr/lib/extension-release.d/extension-release.tool'), 'utf8')).toBe('ID=_any\nSYSEXT_SCOPE=initrd system portable\nARCHITECTURE=x86-64\n');
+  }, 300_000);
 });
 
 describe('extension images: bad input', () => {

@@ -117,7 +117,7 @@ export async function writeExtension(ctx: BuildContext, files: StagedFile[]): Pr
     const env = { ...toolEnv(ctx.env), SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch), TMPDIR: tmp };
     const box = hostTools(env, [ctx.work], ctx.tools);
     // The sandbox has a /tmp of its own: the key and certificate are shown where they are, read-only.
-    if (plan.kind === 'signed') for (const f of [plan.key, plan.certificate]) box.mounts!.push({ type: 'ro-bind', source: f, target: f });
+    if (plan.kind === 'signed') for (const file of [plan.key, plan.certificate]) box.mounts!.push({ type: 'ro-bind', source: file, target: file });
     const json = await runIn(ctx, box, args, { step: `writing ${path.basename(raw)}` });
     checkPartitions(ctx, json, plan);
     if (raw !== f.path) {
