@@ -277,6 +277,8 @@ export const SETTINGS = [
   s({ name: 'Locale', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, hint: 'a locale such as C.UTF-8 or en_US.UTF-8' }), default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system locale (LANG=).' }),
   s({ name: 'Timezone', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, hint: 'a zone name such as Europe/Berlin' }),
     default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system timezone.' }),
+  s({ name: 'MakeInitrd', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'image',
+    help: 'Make the image usable as an initrd: /etc/initrd-release (a link to /etc/os-release), which makes systemd run as an initrd. (/init -> systemd is made in every image with systemd, as mkosi.)' }),
   s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', secret: true,
     help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
 
