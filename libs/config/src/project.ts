@@ -16,6 +16,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError, Warning, quote } from './errors';
+import { defaultInitrdPreset, GENERATED_NAMES, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -23,7 +24,11 @@ import { CONDITION_SECTIONS, conditionsHold } from './match';
 import { Config, findSetting, settingValue, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
 import { Assignment, SourceFile } from './source';
 import { parseToml } from './toml';
+import { imageFiles } from './formats';
 import * as probe from './probe';
+
+/** The initrd's file a bootable preset reads: its cpio archive. */
+const cachedImageName = (config: Config): string => imageFiles(config).find((f) => f.kind === 'file')!.name;
 
 export type Syntax = 'mkosi' | 'toml';
 
@@ -42,6 +47,8 @@ export interface Preset {
   passedEnvironment: string[];
   /** Presets this one needs built first, with why. */
   dependencies: Edge[];
+  /** A preset kiln generated (generated.ts): the tools tree of ToolsTree=default, the default initrd. */
+  generated?: GeneratedKind;
 }
 
 export interface Project {
@@ -154,8 +161,42 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
       return toPreset(s.image, false, s, config, sources.get(s.image) as string);
     }),
   ];
+  unordered.push(...generatedPresets(reader, configDir, main, mainConfig, universal, unordered));
   const presets = buildGraph(unordered, configDir);
   return { root: configDir, syntax: layout.syntax, presets, main: presets.find((p) => p.main) as Preset, warnings: reader.warnings };
+}
+
+/**
+ * The tools tree of ToolsTree=default and the default initrd (generated.ts), after the project's
+ * presets: a preset wanting the default initrd gets it as Initrds=, which makes the graph edge.
+ */
+function generatedPresets(reader: Reader, root: string, main: ImageState, mainConfig: Config, universal: ReadonlyMap<string, unknown>, presets: Preset[]): Preset[] {
+  const g: GeneratedContext = {
+    root,
+    env: reader.env,
+    main,
+    mainConfig,
+    read: (entry, state) => {
+      if (probe.isDirectory(entry)) reader.readDirectory(entry, state, { local: true, profiles: true });
+      else reader.readFile(entry, state, root);
+    },
+  };
+  for (const p of presets) {
+    if (!p.main && GENERATED_NAMES.includes(p.name)) {
+      throw new ConfigError(`preset name ${quote(p.name)} is kiln's (the generated tools tree and default initrd presets): rename the preset`, { file: p.source, line: 0 });
+    }
+  }
+  const made: GeneratedState[] = [];
+  const tools = toolsPreset(g);
+  if (tools) made.push(tools);
+  const wanting = presets.filter((p) => wantsDefaultInitrd(p.config));
+  const initrd = defaultInitrdPreset(g, wanting, universal);
+  if (initrd) {
+    made.push(initrd);
+    const file = path.join(initrd.config.OutputDirectory, cachedImageName(initrd.config));
+    for (const p of wanting) p.config.Initrds = [file];
+  }
+  return made.map((m) => ({ ...toPreset(m.state.image, false, m.state, m.config, m.source), generated: m.kind }));
 }
 
 function toPreset(name: string, main: boolean, state: ImageState, config: Config, source: string): Preset {

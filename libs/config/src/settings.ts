@@ -27,6 +27,7 @@ import {
   treeList,
 } from './values';
 import { architectureName, ARCHITECTURES, distributionFacts, DISTRIBUTIONS, hostArchitecture } from './distributions';
+import { TOOLS_TREE_DEFAULTS, toolsTreeRelease } from './tools-tree';
 
 export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Build', 'Runtime'] as const;
 /** Sections older mkosi versions used; their settings are accepted there with a warning. */
@@ -286,6 +287,23 @@ export const SETTINGS = [
   s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'tools', stage: 'install',
     oldSections: ['Host'], defaultPaths: ['mkosi.tools'],
     help: 'A tree with the tools the build runs: a path, "default" to build one, or unset for the host tools.' }),
+  // The default tools tree (ToolsTree=default): settings of the generated `tools` preset
+  // (tools-tree.ts), set in the main image only. They reach a preset's image through that preset's
+  // output (a graph edge), never directly: cache role none.
+  s({ name: 'ToolsTreeDistribution', section: 'Build', kind: choice(DISTRIBUTIONS), default: TOOLS_TREE_DEFAULTS.distribution, scope: 'universal', cache: 'none', stage: 'none',
+    help: 'The distribution of the default tools tree (kiln: debian; mkosi: the host\'s).' }),
+  s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'universal', cache: 'none', stage: 'none',
+    default: (c) => toolsTreeRelease(String(c.get('ToolsTreeDistribution'))),
+    help: 'The release of the default tools tree (trixie for debian, else the distribution\'s default release).' }),
+  s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'universal', cache: 'none', stage: 'none',
+    default: (c) => (c.get('Mirror') && c.get('Distribution') === c.get('ToolsTreeDistribution') ? (c.get('Mirror') as string) : null),
+    help: 'The mirror of the default tools tree (default: Mirror= when the distributions are the same).' }),
+  s({ name: 'ToolsTreeRepositories', section: 'Build', kind: stringList({ check: WORD('a repository or component name such as contrib') }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+    help: 'Repositories or components to enable in the default tools tree.' }),
+  s({ name: 'ToolsTreeSandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+    aliases: ['ToolsTreePackageManagerTrees'], help: 'Sandbox trees of the default tools tree.' }),
+  s({ name: 'ToolsTreePackages', section: 'Build', kind: packageList({ sort: packageOrder }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+    help: 'Packages added to the default tools tree.' }),
   s({ name: 'Incremental', section: 'Build', kind: choice(INCREMENTAL, booleanAliases('yes', 'no')),
     default: 'no', scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Host', 'Output'],
     help: 'Cache the image after its packages and prepare scripts, and start from it when nothing before that changed (strict: fail instead of building without one).' }),

@@ -30,6 +30,7 @@ import { writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
+import { resolveTools } from './tools-tree';
 
 /**
  * When neither SourceDateEpoch= nor $SOURCE_DATE_EPOCH is set, builds still clamp to a fixed
@@ -183,7 +184,7 @@ export async function lockProject(project: Project, opts: BuildOptions = {}): Pr
   for (const preset of plan) {
     if (opts.preset && preset.name !== opts.preset && fs.existsSync(lockfilePath(preset))) continue;
     opts.step?.(preset.name, 'resolving packages');
-    const r = await withPresetLocks(preset, opts, `kiln lock of ${preset.name}`, () => withBuildContext(project, preset, opts, (ctx) => writeLock(ctx)));
+    const r = await withPresetLocks(preset, opts, `kiln lock of ${preset.name}`, () => withBuildContext(project, preset, opts, (ctx) => writeLock(ctx), false));
     results.push({ preset: preset.name, file: r.file, packages: r.lock.package.length + r.lock['build-package'].length, changes: r.changes });
   }
   return results;
@@ -290,7 +291,14 @@ async function removeStaleWork(workBase: string, outDir: string, locked: string)
  * afterwards whatever happens. The caller holds the preset's locks (withPresetLocks), whose
  * taking removed stale work directories of killed builds.
  */
-export async function withBuildContext<T>(project: Project, preset: Preset, opts: BuildOptions, fn: (ctx: BuildContext) => Promise<T>): Promise<T> {
+export async function withBuildContext<T>(
+  project: Project,
+  preset: Preset,
+  opts: BuildOptions,
+  fn: (ctx: BuildContext) => Promise<T>,
+  /** Resolve ctx.tools (tools-tree.ts): a build does; writing a lock runs no output step. */
+  withTools = true,
+): Promise<T> {
   const env = opts.env ?? process.env;
   const outDir = ensureDir(preset.config.OutputDirectory);
   const workBase = ensureDir(path.join(outDir, '.kiln-work'));
@@ -308,6 +316,8 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     note: (what) => opts.step?.(preset.name, what),
   };
   try {
+    ctx.tools = withTools ? await resolveTools(project, preset, run, env) : null;
+    if (ctx.tools) opts.step?.(preset.name, `tools from ${path.relative(project.root, ctx.tools).startsWith('..') ? ctx.tools : path.relative(project.root, ctx.tools)}`);
     return await fn(ctx);
   } finally {
     await removeTree(work);
