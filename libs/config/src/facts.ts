@@ -38,6 +38,8 @@ export interface PresetFacts {
   environment: string[];
   /** What the install runs (its installer, ToolsTree=): the tools identity is computed from it. */
   tools: ToolSource;
+  /** A preset kiln generated (the tools tree, the default initrd), or absent. */
+  generated?: string;
 }
 
 export interface FactsWarning {
@@ -145,8 +147,11 @@ function readFacts(dir: string): ProjectFacts | FactsError {
   /* eslint-enable @typescript-eslint/no-require-imports */
   try {
     const project = loadProject(dir);
+    const all = new Map(project.presets.map((p) => [p.name, presetInputs(project, p)]));
+    const toolsPreset = project.presets.find((p) => p.generated === 'tools');
+    const toolsId = toolsPreset ? { name: toolsPreset.name, settingsHash: all.get(toolsPreset.name)!.settingsHash, lockfile: all.get(toolsPreset.name)!.lockfile } : null;
     const presets = project.presets.map((preset): PresetFacts => {
-      const inputs = presetInputs(project, preset);
+      const inputs = all.get(preset.name)!;
       const out = preset.config.OutputDirectory;
       return {
         name: preset.name,
@@ -161,7 +166,8 @@ function readFacts(dir: string): ProjectFacts | FactsError {
         paths: inputs.paths,
         readsOutputsOf: inputs.readsOutputsOf,
         environment: inputs.environment,
-        tools: toolSourceOf(preset.config),
+        tools: toolSourceOf(preset.config, preset.dependencies.some((e) => e.reason === 'ToolsTree=') ? toolsId : null),
+        ...(preset.generated ? { generated: preset.generated } : {}),
       };
     });
     const warnings = project.warnings.map((w) => ({ file: w.origin.file, line: w.origin.line, message: w.message }));

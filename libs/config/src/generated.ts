@@ -24,13 +24,16 @@
  *   graph edge. Its source is mkosi.default-initrd.conf in the config directory (never read): the
  *   lock is mkosi.default-initrd.lock.
  *
+ * Debian and its derivatives only (apt): for other distributions kiln has no list yet, and none is
+ * generated.
+ *
  * Which presets want the default initrd (mkosi's want_default_initrd): not Bootable=no; with
  * Bootable=yes any format that holds a kernel (not cpio, sysext, confext, portable, addon, none);
  * with Bootable=auto only disk, uki and esp images that install a kernel package (linux-image-*),
  * as mkosi checks, so an image of the default Format=disk without a kernel is left alone.
  */
 import * as path from 'node:path';
-import { ConfigError, quote, type Origin } from './errors';
+import { ConfigError, type Origin } from './errors';
 import { packageManagerOf } from './distributions';
 import { ImageState } from './image-state';
 import * as probe from './probe';
@@ -97,6 +100,8 @@ export function toolsPreset(g: GeneratedContext): GeneratedState | null {
   const passed = Object.fromEntries(g.mainConfig.PassEnvironment.filter((k) => k in env).map((k) => [k, env[k]]));
   if (Object.keys(passed).length) set('Environment', passed, g.main.origins.get('Environment'));
 
+  // Small: no documentation (mkosi.tools.conf may say otherwise).
+  set('WithDocs', false);
   const source = path.join(g.root, 'mkosi.tools.conf');
   if (probe.exists(source)) g.read(source, state);
 
@@ -131,16 +136,10 @@ export function wantsDefaultInitrd(config: Config): boolean {
 }
 
 /** The `default-initrd` preset, when one of `configs` wants it (mkosi generates one per project). */
-export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string; config: Config; origins: Record<string, Origin> }[], universal: ReadonlyMap<string, unknown>): GeneratedState | null {
-  if (!wanting.length) return null;
-  const first = wanting[0];
-  const distribution = g.mainConfig.Distribution;
-  if (packageManagerOf(distribution) !== 'apt') {
-    throw new ConfigError(
-      `preset ${quote(first.name)} is bootable and has no Initrds=, and kiln has no default initrd for Distribution=${distribution} yet: set Initrds= (an initrd preset's cpio output, %O/initrd.cpio.zst)`,
-      first.origins.Bootable ?? first.origins.Format ?? { file: g.root, line: 0 },
-    );
-  }
+export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string; config: Config }[], universal: ReadonlyMap<string, unknown>): GeneratedState | null {
+  // Debian and its derivatives only so far: for the others kiln has no package list (their boot
+  // step says Initrds= is needed).
+  if (!wanting.length || packageManagerOf(g.mainConfig.Distribution) !== 'apt') return null;
   const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal);
   state.inherit(g.main);
   const set = (name: string, value: unknown) => state.values.set(name, clone(value));
@@ -169,6 +168,3 @@ function checkToolsTreePath(g: GeneratedContext): void {
     throw new ConfigError(`ToolsTree=${tree} has no usr/ directory, so it is not a tools tree (give the root of one, or ToolsTree=default to build one)`, origin);
   }
 }
-
-/** Presets a project may not define itself: kiln generates them. */
-export const GENERATED_NAMES: readonly string[] = [TOOLS_PRESET, DEFAULT_INITRD_PRESET];

@@ -16,7 +16,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError, Warning, quote } from './errors';
-import { defaultInitrdPreset, GENERATED_NAMES, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
+import { defaultInitrdPreset, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -181,16 +181,18 @@ function generatedPresets(reader: Reader, root: string, main: ImageState, mainCo
       else reader.readFile(entry, state, root);
     },
   };
-  for (const p of presets) {
-    if (!p.main && GENERATED_NAMES.includes(p.name)) {
-      throw new ConfigError(`preset name ${quote(p.name)} is kiln's (the generated tools tree and default initrd presets): rename the preset`, { file: p.source, line: 0 });
-    }
-  }
   const made: GeneratedState[] = [];
   const tools = toolsPreset(g);
   if (tools) made.push(tools);
   const wanting = presets.filter((p) => wantsDefaultInitrd(p.config));
   const initrd = defaultInitrdPreset(g, wanting, universal);
+  for (const m of made.concat(initrd ? [initrd] : [])) {
+    const own = presets.find((p) => !p.main && p.name === m.state.image);
+    if (own) {
+      const why = m.kind === 'tools' ? 'the tools tree ToolsTree=default builds' : 'the initrd of the bootable presets without Initrds=';
+      throw new ConfigError(`preset name ${quote(own.name)} is taken by kiln's generated preset (${why}): rename the preset`, { file: own.source, line: 0 });
+    }
+  }
   if (initrd) {
     made.push(initrd);
     const file = path.join(initrd.config.OutputDirectory, cachedImageName(initrd.config));

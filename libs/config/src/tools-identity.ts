@@ -26,16 +26,42 @@ export interface ToolSource {
   variant: string | null;
   /** ToolsTree=: null, a constant ("default") or an absolute path. */
   toolsTree: string | null;
+  /** ToolsTree=default: the generated tools preset the output steps run from (generated.ts). */
+  toolsPreset?: ToolsPresetId | null;
 }
 
-/** The tool source of a preset's resolved settings. */
-export function toolSourceOf(config: Record<string, unknown>): ToolSource {
+/** What names a generated tools tree: its preset's resolved settings and its lock. */
+export interface ToolsPresetId {
+  name: string;
+  settingsHash: string;
+  /** Its kiln.lock (mkosi.tools.lock), present or not. */
+  lockfile: string;
+}
+
+/** The tool source of a preset's resolved settings (and of the tools preset it runs from, if any). */
+export function toolSourceOf(config: Record<string, unknown>, toolsPreset: ToolsPresetId | null = null): ToolSource {
   const packageManager = packageManagerOf(String(config.Distribution));
   return {
     packageManager,
     variant: packageManager === 'portage' ? String(config.GentooInstaller) : null,
     toolsTree: (config.ToolsTree as string | null) ?? null,
+    ...(toolsPreset ? { toolsPreset } : {}),
   };
+}
+
+/**
+ * The generated tools tree, named by its preset's settings hash and its lock's SHA-256, so that
+ * `kiln explain` and the fingerprint see a different tools tree (its output files are inputs of
+ * the preset's target as well, as a dependency's outputs).
+ */
+function toolsPresetIdentity(p: ToolsPresetId): Record<string, string> {
+  let lock = 'unlocked';
+  try {
+    lock = `sha256:${createHash('sha256').update(fs.readFileSync(p.lockfile)).digest('hex')}`;
+  } catch {
+    // no lock: resolved at build time
+  }
+  return { ToolsTree: `preset ${p.name}`, 'tools-settings': p.settingsHash, 'tools-lock': lock };
 }
 
 /** A command and the argument that prints its version. */
@@ -158,6 +184,12 @@ const signatureKey = (p: string) => createHash('sha256').update(path.resolve(p))
  * (`tool NAME VALUE`) and the build manifest's `tools`, computed by this one function for both.
  */
 export function toolsIdentity(source: ToolSource, opts: ToolsIdentityOptions): Record<string, string> {
+  const installer = installerTools(source, opts);
+  return source.toolsPreset ? { ...installer, ...toolsPresetIdentity(source.toolsPreset) } : installer;
+}
+
+/** The tools the installer runs (mmdebstrap, portage, ...), by version or by tree digest. */
+function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<string, string> {
   const env = opts.env ?? process.env;
   const versions = (tools: readonly HostTool[]) => hostToolVersions(tools, env, opts.cacheDir ? path.join(opts.cacheDir, 'tools.json') : undefined);
   switch (source.packageManager) {
