@@ -1,0 +1,111 @@
+/**
+ * ToolsTree=default for real: the generated `tools` preset builds from the real Debian mirror
+ * (trixie, with kiln's package list and the project's mkosi.tools.conf), and a consumer preset's
+ * build context gets ctx.tools: the tree unpacked from the tools preset's archive into the user's
+ * cache, keyed by the archive's SHA-256, whose systemd-repart (257) the sandbox runs instead of
+ * the host's (252). The packages come from the cache the test tools tree filled (testToolsTree()),
+ * so the build downloads nothing new.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadProject, type Project } from '@kiln/config';
+import { withBuildContext } from '../src/build';
+import { toolEnv } from '../src/exec';
+import { hostTools, runIn } from '../src/sandbox';
+import { buildIn, failure, removeTempDirs, sha256, tempDir, tempProject } from './kiln';
+import { testToolsTree } from './tools-tree';
+
+jest.setTimeout(600_000);
+
+const TRIXIE_PACKAGES = path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME ?? '/root', '.cache'), 'kiln', 'packages', 'debian~trixie~x86-64');
+
+let dir: string;
+let cache: string;
+let env: Record<string, string | undefined>;
+let project: Project;
+let out: string;
+let log = '';
+
+/** The consumer's ctx.tools, as its build would get it. */
+const consumerTools = (p: Project = project) => withBuildContext(p, p.main, { env, log: (l) => (log += `${l}\n`) }, async (ctx) => ctx.tools ?? null);
+
+beforeAll(async () => {
+  await testToolsTree(); // fills the trixie package cache
+  cache = tempDir('kiln-tools-cache-');
+  // The unpacked tools trees go to this test's cache; the packages come from the shared one.
+  env = { ...process.env, XDG_CACHE_HOME: cache };
+  dir = tempProject({
+    'mkosi.conf': [
+      '[Distribution]',
+      'Distribution=debian',
+      'Release=trixie',
+      '[Output]',
+      'Format=directory',
+      '[Build]',
+      'ToolsTree=default',
+      `PackageCacheDirectory=${TRIXIE_PACKAGES}`,
+      '[Content]',
+      'SourceDateEpoch=1700000000',
+      '',
+    ].join('\n'),
+    // mkosi.tools.conf as a directory: read like a project, so its mkosi.extra/ lands in the tools tree.
+    'mkosi.tools.conf/mkosi.conf': '[Content]\nCleanPackageMetadata=no\n',
+    'mkosi.tools.conf/mkosi.extra/usr/share/kiln-test/marker': 'from mkosi.tools.conf\n',
+  });
+  project = loadProject(dir);
+  out = path.join(dir, 'mkosi.output');
+  const run = await buildIn(dir, { preset: 'tools', env });
+  if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+  log += run.log;
+});
+
+afterAll(removeTempDirs);
+
+describe('ToolsTree=default', () => {
+  it('builds the tools preset into mkosi.output/mkosi.tools (and its archive), with the host tools and mkosi.tools.conf applied', () => {
+    expect(fs.existsSync(path.join(out, 'mkosi.tools/usr/bin/systemd-repart'))).toBe(true);
+    expect(fs.existsSync(path.join(out, 'mkosi.tools/usr/bin/ukify'))).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'mkosi.tools/usr/share/kiln-test/marker'), 'utf8')).toBe('from mkosi.tools.conf\n');
+    expect(fs.existsSync(path.join(out, 'mkosi.tools.tar.zst'))).toBe(true);
+    // Built with the host's tools: no "tools from" step for the tools preset itself.
+    expect(log).not.toMatch(/^tools: tools from /m);
+  });
+
+  it("gives a consumer ctx.tools: the archive unpacked into the user's cache by its SHA-256, whose systemd-repart the sandbox runs", async () => {
+    const tools = await consumerTools();
+    expect(tools).toBe(path.join(cache, 'kiln', 'tools', sha256(path.join(out, 'mkosi.tools.tar.zst'))));
+    expect(fs.existsSync(path.join(tools!, 'usr/bin/systemd-repart'))).toBe(true);
+    const version = await withBuildContext(project, project.main, { env }, (ctx) =>
+      runIn(ctx, hostTools(toolEnv(env), [], ctx.tools), ['systemd-repart', '--version'], { step: 'asking systemd-repart its version' }),
+    );
+    // The host has 252; the tools tree trixie's 257.
+    expect(version).toMatch(/^systemd 25[7-9]/);
+  });
+
+  it('unpacks the archive when only the archive is there (an Nx cache restore), once', async () => {
+    fs.rmSync(path.join(out, 'mkosi.tools'), { recursive: true, force: true });
+    fs.rmSync(path.join(cache, 'kiln', 'tools'), { recursive: true, force: true });
+    log = '';
+    const tools = await consumerTools();
+    expect(log).toMatch(/unpacking the tools tree .*mkosi\.tools\.tar\.zst/);
+    expect(fs.readFileSync(path.join(tools!, 'usr/share/kiln-test/marker'), 'utf8')).toBe('from mkosi.tools.conf\n');
+    const inode = fs.statSync(tools!).ino;
+    log = '';
+    expect(await consumerTools()).toBe(tools);
+    expect(log).not.toMatch(/unpacking/);
+    expect(fs.statSync(tools!).ino).toBe(inode);
+    // Nothing half-unpacked is left beside it.
+    expect(fs.readdirSync(path.join(cache, 'kiln', 'tools'))).toEqual([path.basename(tools!)]);
+  });
+
+  it('says the tools tree is not built yet when its archive is missing', async () => {
+    const p = tempProject({ 'mkosi.conf': '[Build]\nToolsTree=default\n[Output]\nFormat=directory\n' });
+    await expect(consumerTools(loadProject(p))).rejects.toThrow(/the tools tree \(preset tools, ToolsTree=default\) is not built yet: .*mkosi\.tools\.tar\.zst is missing \(kiln build --preset tools/);
+  });
+
+  it('runs a ToolsTree=PATH as given', async () => {
+    const tree = await testToolsTree();
+    const p = tempProject({ 'mkosi.conf': `[Build]\nToolsTree=${tree}\n[Output]\nFormat=directory\n` });
+    expect(await consumerTools(loadProject(p))).toBe(tree);
+  });
+});
