@@ -3,8 +3,9 @@
  * `<main>-tools` with a cached image target that every other preset depends on; a bootable
  * preset without Initrds= depends on `<main>-default-initrd`, which depends on the tools tree too.
  * Their outputs are inputs of the dependents (dependentTasksOutputFiles), so the same tools tree
- * is a hit and a different one a miss (Nx hashes them; this suite checks the inputs, it builds nothing). Edges follow the configuration as it is now. No image is
- * built: graphs and project configurations only, with the daemon off and on.
+ * is a hit and a different one a miss: Nx hashes those files; this suite checks that they are
+ * inputs. Edges follow the configuration as it is now. No image is built: graphs and project
+ * configurations only, with the daemon off and on.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { distributionFacts, fingerprintLines, lockfilePath, presetInputs, summaryJson, TOOLS_TREE_PACKAGES, type Project } from '../src';
+import { distributionFacts, fingerprintLines, lockfilePath, presetInputs, summaryJson, summaryText, TOOLS_TREE_PACKAGES, type Project } from '../src';
 import { configError, load, makeProject, preset } from './helpers';
 import { loadProject } from '../src';
 
@@ -91,6 +91,8 @@ describe('ToolsTree=default', () => {
     expect(p.presets[0].name).toBe('tools');
     expect(presetInputs(p, preset(p, 'base')).readsOutputsOf).toEqual(['tools']);
     expect(summaryJson(p).edges).toContainEqual({ from: 'base', to: 'tools', reason: 'ToolsTree=' });
+    expect(summaryJson(p).presets[0]).toMatchObject({ name: 'tools', generated: 'tools', main: false });
+    expect(summaryText(p)).toMatch(/^IMAGE: tools \(generated: the tools tree of ToolsTree=default\)$/m);
   });
 
   it('takes ToolsTree=yes as default, and generates nothing for ToolsTree=no or unset', () => {
