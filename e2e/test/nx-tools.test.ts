@@ -101,6 +101,13 @@ function suite(daemon: boolean) {
     expect(edges()['img-sys']).toEqual(['img-default-initrd', 'img-tools']);
   });
 
+  it('keeps the tools project without a mkosi.tools.conf (its root names the file it would be read from)', () => {
+    fs.rmSync(path.join(img, 'mkosi.tools.conf'));
+    expect(edges()['img-base']).toEqual(['img-tools']);
+    expect(show('img-tools').root).toBe('img/mkosi.tools.conf');
+    write('mkosi.tools.conf', '[Content]\nPackages=strace\n');
+  });
+
   it('drops the default initrd when the bootable preset gets Initrds=', () => {
     write('mkosi.images/sys.conf', '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\nInitrds=%O/base.tar.zst\n');
     const now = edges();

@@ -4,7 +4,8 @@
  * build context gets ctx.tools: the tree unpacked from the tools preset's archive into the user's
  * cache, keyed by the archive's SHA-256, whose systemd-repart (257) the sandbox runs instead of
  * the host's (252). The packages come from the cache the test tools tree filled (testToolsTree()),
- * so the build downloads nothing new.
+ * so the build downloads nothing new. A bootable preset without Initrds= gets the generated
+ * default-initrd preset, built here too (with the tools tree as its ctx.tools).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +13,7 @@ import { loadProject, type Project } from '@kiln/config';
 import { withBuildContext } from '../src/build';
 import { toolEnv } from '../src/exec';
 import { hostTools, runIn } from '../src/sandbox';
-import { buildIn, failure, removeTempDirs, sha256, tempDir, tempProject } from './kiln';
+import { buildIn, failure, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
 import { testToolsTree } from './tools-tree';
 
 jest.setTimeout(600_000);
@@ -51,6 +52,8 @@ beforeAll(async () => {
     // mkosi.tools.conf as a directory: read like a project, so its mkosi.extra/ lands in the tools tree.
     'mkosi.tools.conf/mkosi.conf': '[Content]\nCleanPackageMetadata=no\n',
     'mkosi.tools.conf/mkosi.extra/usr/share/kiln-test/marker': 'from mkosi.tools.conf\n',
+    // Bootable without Initrds=: the project gets the default-initrd preset.
+    'mkosi.images/system.conf': '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64\n',
   });
   project = loadProject(dir);
   out = path.join(dir, 'mkosi.output');
@@ -101,6 +104,25 @@ describe('ToolsTree=default', () => {
   it('says the tools tree is not built yet when its archive is missing', async () => {
     const p = tempProject({ 'mkosi.conf': '[Build]\nToolsTree=default\n[Output]\nFormat=directory\n' });
     await expect(consumerTools(loadProject(p))).rejects.toThrow(/the tools tree \(preset tools, ToolsTree=default\) is not built yet: .*mkosi\.tools\.tar\.zst is missing \(kiln build --preset tools/);
+  });
+
+  it('builds the default initrd (a cpio with /etc/initrd-release) with the tools tree, and the bootable preset reads it as Initrds=', async () => {
+    const run = await buildIn(dir, { preset: 'default-initrd', env });
+    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+    expect(run.results!.map((r) => [r.preset, r.status])).toEqual([
+      ['tools', 'up-to-date'],
+      ['default-initrd', 'built'],
+    ]);
+    expect(run.log).toMatch(/^default-initrd: tools from .*kiln\/tools\/[0-9a-f]{64}$/m);
+    const initrd = path.join(out, 'default-initrd.cpio.zst');
+    const tree = unpack(initrd);
+    expect(fs.readlinkSync(path.join(tree, 'etc/initrd-release'))).toBe('/etc/os-release');
+    expect(fs.readlinkSync(path.join(tree, 'init'))).toBe('/usr/lib/systemd/systemd');
+    for (const f of ['usr/lib/systemd/systemd', 'usr/bin/udevadm', 'usr/bin/kmod', 'usr/sbin/switch_root', 'usr/sbin/e2fsck']) expect(fs.existsSync(path.join(tree, f))).toBe(true);
+    // WithDocs=no: the copyright files only (dpkg keeps those), and no man pages.
+    expect(fs.readdirSync(path.join(tree, 'usr/share/doc/systemd'))).toEqual(['copyright']);
+    expect(fs.existsSync(path.join(tree, 'usr/share/man/man1'))).toBe(false);
+    expect(project.presets.find((p) => p.name === 'system')!.config.Initrds).toEqual([initrd]);
   });
 
   it('runs a ToolsTree=PATH as given', async () => {
