@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { distributionFacts, fingerprintLines, lockfilePath, presetInputs, summaryJson, summaryText, TOOLS_TREE_PACKAGES, type Project } from '../src';
+import { currentManifest, distributionFacts, fingerprintLines, lockfilePath, presetInputs, summaryJson, summaryText, TOOLS_TREE_PACKAGES, type Project } from '../src';
 import { configError, load, makeProject, preset } from './helpers';
 import { loadProject } from '../src';
 
@@ -93,6 +93,19 @@ describe('ToolsTree=default', () => {
     expect(summaryJson(p).edges).toContainEqual({ from: 'base', to: 'tools', reason: 'ToolsTree=' });
     expect(summaryJson(p).presets[0]).toMatchObject({ name: 'tools', generated: 'tools', main: false });
     expect(summaryText(p)).toMatch(/^IMAGE: tools \(generated: the tools tree of ToolsTree=default\)$/m);
+  });
+
+  it("records the tools tree's archive among the outputs a preset reads (what `kiln explain` compares)", () => {
+    const p = load({ 'mkosi.conf': TOOLS });
+    const archive = path.join(p.main.config.OutputDirectory, 'mkosi.tools.tar.zst');
+    fs.mkdirSync(path.dirname(archive), { recursive: true });
+    fs.writeFileSync(archive, 'one tools tree');
+    const read = () => currentManifest(p, p.main, { identity: 'test', tools: {}, env: {} }).readOutputs;
+    const first = read();
+    expect(Object.keys(first)).toEqual(['tools']);
+    expect(Object.keys(first.tools)).toEqual(['mkosi.tools.tar.zst']);
+    fs.writeFileSync(archive, 'another tools tree');
+    expect(read().tools['mkosi.tools.tar.zst']).not.toEqual(first.tools['mkosi.tools.tar.zst']);
   });
 
   it('takes ToolsTree=yes as default, and generates nothing for ToolsTree=no or unset', () => {
