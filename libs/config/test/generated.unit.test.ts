@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { currentManifest, distributionFacts, fingerprintLines, lockfilePath, presetInputs, summaryJson, summaryText, TOOLS_TREE_PACKAGES, type Project } from '../src';
 import { configError, load, makeProject, preset } from './helpers';
-import { loadProject } from '../src';
 
 const MAIN = '[Distribution]\nDistribution=debian\nRelease=bookworm\nMirror=http://deb.debian.org/debian\n[Output]\nFormat=directory\n';
 const TOOLS = `${MAIN}[Build]\nToolsTree=default\n`;
@@ -190,10 +189,3 @@ describe('the default initrd', () => {
   });
 });
 
-describe('MakeInitrd=', () => {
-  it('is a [Content] boolean, no by default', () => {
-    const root = makeProject({ 'mkosi.conf': `${MAIN}[Content]\nMakeInitrd=yes\n` });
-    expect(loadProject(root).main.config.MakeInitrd).toBe(true);
-    expect(load({ 'mkosi.conf': MAIN }).main.config.MakeInitrd).toBe(false);
-  });
-});

@@ -7,9 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BuildContext } from '../src/context';
-import { applyImageSettings } from '../src/image-settings';
 import { compareVersions, requireTool, versionOf } from '../src/tool-check';
-import { imageContext, removeTempDirs, tempDir } from './kiln';
+import { removeTempDirs, tempDir } from './kiln';
 
 afterAll(removeTempDirs);
 
@@ -75,28 +74,3 @@ describe('versions', () => {
   });
 });
 
-describe('MakeInitrd=', () => {
-  it('links /etc/initrd-release to os-release and /init to systemd, keeping what the image has', async () => {
-    const root = tempDir('kiln-initrd-');
-    fs.mkdirSync(path.join(root, 'usr/lib/systemd'), { recursive: true });
-    fs.mkdirSync(path.join(root, 'etc'));
-    fs.writeFileSync(path.join(root, 'usr/lib/systemd/systemd'), '');
-    await applyImageSettings(imageContext(root, root, { MakeInitrd: true }));
-    expect(fs.readlinkSync(path.join(root, 'etc/initrd-release'))).toBe('/etc/os-release');
-    expect(fs.readlinkSync(path.join(root, 'init'))).toBe('/usr/lib/systemd/systemd');
-
-    const own = tempDir('kiln-initrd-');
-    fs.mkdirSync(path.join(own, 'etc'));
-    fs.writeFileSync(path.join(own, 'etc/initrd-release'), 'ID=own\n');
-    await applyImageSettings(imageContext(own, own, { MakeInitrd: true }));
-    expect(fs.readFileSync(path.join(own, 'etc/initrd-release'), 'utf8')).toBe('ID=own\n');
-    // No systemd in the image: no /init pointing nowhere.
-    expect(fs.existsSync(path.join(own, 'init'))).toBe(false);
-  });
-
-  it('does nothing without it', async () => {
-    const root = tempDir('kiln-initrd-');
-    await applyImageSettings(imageContext(root, root, {}));
-    expect(fs.readdirSync(root)).toEqual([]);
-  });
-});
