@@ -1,8 +1,10 @@
 /**
- * The identity of the tools a preset's install runs: a new mmdebstrap or a new portage can change
+ * The identity of the tools a preset's build runs: a new mmdebstrap or a new portage can change
  * an image, so the tools are part of every preset's fingerprint (what Nx hashes) and of its build
- * manifest (what `kiln explain` compares), the same lines in both. Which tools those are is the
- * installer's: apt runs the host's mmdebstrap, apt-get and dpkg; Gentoo's native installer is
+ * manifest (what `kiln explain` compares), the same lines in both. The output steps run from the
+ * tools tree when there is one: ToolsTree=PATH counts by its digest, ToolsTree=default by the
+ * generated tools preset's settings and lock (whose output is an input as well). The install's
+ * tools are the installer's: apt runs the host's mmdebstrap, apt-get and dpkg; Gentoo's native installer is
  * kiln itself, plus the host's ldconfig, systemd-sysusers and systemd-hwdb writing into the
  * image; emerge runs portage from ToolsTree=, a Gentoo host, or a stage3 that kiln.lock pins.
  *
@@ -169,6 +171,12 @@ export interface ToolsIdentityOptions {
   cacheDir: string | null;
   /** The root of the host a Gentoo host's portage is looked for in (tests). */
   hostRoot?: string;
+  /**
+   * Whether the tools the output steps run count (default: yes): ToolsTree=PATH by its digest,
+   * ToolsTree=default by its preset. The incremental layer's key leaves them out (no output
+   * step runs before the layer).
+   */
+  outputTools?: boolean;
 }
 
 /** A tools tree: its path (relative to the project) and a digest of its contents, modes as they are. */
@@ -185,7 +193,13 @@ const signatureKey = (p: string) => createHash('sha256').update(path.resolve(p))
  */
 export function toolsIdentity(source: ToolSource, opts: ToolsIdentityOptions): Record<string, string> {
   const installer = installerTools(source, opts);
-  return source.toolsPreset ? { ...installer, ...toolsPresetIdentity(source.toolsPreset) } : installer;
+  if (opts.outputTools === false) return installer;
+  if (source.toolsPreset) return { ...installer, ...toolsPresetIdentity(source.toolsPreset) };
+  // ToolsTree=PATH: the output steps run from it (systemd-repart, ukify, mkfs.*), whatever the
+  // installer runs; emerge's identity names it already.
+  const tree = source.toolsTree;
+  if (tree && path.isAbsolute(tree) && installer.ToolsTree === undefined) return { ...installer, ...toolsTreeIdentity(tree, opts.root, opts.cacheDir) };
+  return installer;
 }
 
 /** The tools the installer runs (mmdebstrap, portage, ...), by version or by tree digest. */

@@ -17,13 +17,14 @@ const known = new Map<string, Record<string, string>>();
  * output step, so another tools tree must not discard it.
  */
 export function toolsIdentity(project: Project, preset: Preset, opts: { outputTools?: boolean } = {}): Record<string, string> {
-  const tools = opts.outputTools === false ? undefined : toolsPresetOf(project, preset);
+  const tools = toolsPresetOf(project, preset);
   const toolsId = tools ? { name: tools.name, settingsHash: presetInputs(project, tools).settingsHash, lockfile: lockfilePath(tools) } : null;
   const source = toolSourceOf(preset.config, toolsId);
-  const key = JSON.stringify([project.root, source]);
+  const outputTools = opts.outputTools !== false;
+  const key = JSON.stringify([project.root, source, outputTools]);
   let id = known.get(key);
   if (!id) {
-    id = identityOf(source, { root: project.root, env: process.env, cacheDir: digestCacheDir() });
+    id = identityOf(source, { root: project.root, env: process.env, cacheDir: digestCacheDir(), outputTools });
     known.set(key, id);
   }
   return { ...id };
