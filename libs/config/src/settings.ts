@@ -312,7 +312,7 @@ export const SETTINGS = [
   s({ name: 'CacheMaxSize', section: 'Build', kind: size(), default: 16 * 1024 ** 3, scope: 'universal', cache: 'none', stage: 'none',
     help: 'Incremental layers beyond this total size are evicted, least recently used first.' }),
   s({ name: 'CacheMaxAge', section: 'Build', kind: integer({ min: 0 }), default: 30, scope: 'universal', cache: 'none', stage: 'none',
-    help: 'Incremental layers unused for this many days are evicted (0: never by age).' }),
+    help: 'Incremental layers and unpacked tools trees (ToolsTree=default) unused for this many days are evicted (0: never by age).' }),
   s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.pkgcache'], help: "Where downloaded packages are kept across builds and presets (default: the user's cache directory)." }),
   s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path', stage: 'install',

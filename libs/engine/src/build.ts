@@ -30,7 +30,7 @@ import { writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
-import { resolveTools } from './tools-tree';
+import { resolveTools, unpackedToolsPath } from './tools-tree';
 
 /**
  * When neither SourceDateEpoch= nor $SOURCE_DATE_EPOCH is set, builds still clamp to a fixed
@@ -232,6 +232,15 @@ export async function clean(
       const names = presets.map((p) => p.name);
       for (const dir of new Set(presets.map((p) => layerCacheDir(p, env)))) {
         for (const entry of await removeLayers(dir, project.root, names)) removed.push(`layer ${entry}`);
+      }
+      // The tools tree unpacked from the project's tools archive (tools-tree.ts).
+      for (const p of presets.filter((x) => x.generated === 'tools')) {
+        const archive = baseTreeFile(p.config);
+        if (!archive || !fs.existsSync(archive)) continue;
+        const tree = await unpackedToolsPath(archive, env);
+        if (!fs.existsSync(tree)) continue;
+        await removeTree(tree);
+        removed.push(`tools tree ${tree}`);
       }
       for (const dir of caches) {
         // Under apt's lock too, and keeping both lock files (held by this process).

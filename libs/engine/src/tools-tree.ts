@@ -11,6 +11,8 @@
  * an older build would be the wrong tools. The archive is unpacked once into the user's cache,
  * ~/.cache/kiln/tools/<sha256 of the archive>/, whole or not at all (unpacked beside it, then
  * renamed into place), and reused by every build and every project with the same tools tree.
+ * Trees unused for CacheMaxAge= days go when another is used; `kiln clean --all` removes the
+ * project's own.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,14 +40,28 @@ export async function resolveTools(project: Project, preset: Preset, run: RunCon
   if (!archive || !fs.existsSync(archive)) {
     throw new BuildError(`the tools tree (preset ${tools.name}, ToolsTree=${value}) is not built yet: ${archive ?? tools.config.Output} is missing (kiln build --preset ${tools.name}, or build this preset with its dependencies)`, preset.name);
   }
-  return unpackedTools(archive, run, env);
+  return unpackedTools(archive, run, env, tools.config.CacheMaxAge);
 }
 
-/** The unpacked tree of a tools archive, from the cache (keyed by the archive's SHA-256) or unpacked now. */
-export async function unpackedTools(archive: string, run: RunContext, env: Record<string, string | undefined>): Promise<string> {
-  const base = userCacheDir(env, 'tools');
-  const tree = path.join(base, await sha256File(archive));
-  if (fs.existsSync(path.join(tree, 'usr'))) return tree;
+/** Where the tools tree of an archive is unpacked (shared by every project of the user). */
+export async function unpackedToolsPath(archive: string, env: Record<string, string | undefined>): Promise<string> {
+  return path.join(userCacheDir(env, 'tools'), await sha256File(archive));
+}
+
+/**
+ * The unpacked tree of a tools archive, from the cache (keyed by the archive's SHA-256) or
+ * unpacked now. Each use stamps the tree's mtime; trees unused for `maxAgeDays` (CacheMaxAge=,
+ * 0: never) are removed, as incremental layers are.
+ */
+export async function unpackedTools(archive: string, run: RunContext, env: Record<string, string | undefined>, maxAgeDays = 0): Promise<string> {
+  const tree = await unpackedToolsPath(archive, env);
+  const base = path.dirname(tree);
+  if (fs.existsSync(path.join(tree, 'usr'))) {
+    const now = new Date();
+    fs.utimesSync(tree, now, now);
+    await evictTools(base, tree, maxAgeDays);
+    return tree;
+  }
   fs.mkdirSync(base, { recursive: true });
   const partial = fs.mkdtempSync(path.join(base, '.unpacking-'));
   try {
@@ -60,5 +76,18 @@ export async function unpackedTools(archive: string, run: RunContext, env: Recor
   } finally {
     await removeTree(partial);
   }
+  await evictTools(base, tree, maxAgeDays);
   return tree;
+}
+
+/** Removes unpacked tools trees (not `keep`) unused for more than `maxAgeDays` days. */
+async function evictTools(base: string, keep: string, maxAgeDays: number): Promise<void> {
+  if (!maxAgeDays) return;
+  const limit = Date.now() - maxAgeDays * 86_400_000;
+  for (const name of fs.readdirSync(base)) {
+    const dir = path.join(base, name);
+    if (dir === keep || !/^[0-9a-f]{64}$/.test(name)) continue;
+    const st = fs.statSync(dir, { throwIfNoEntry: false });
+    if (st && st.mtimeMs < limit) await removeTree(dir);
+  }
 }

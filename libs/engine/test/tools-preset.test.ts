@@ -7,10 +7,11 @@
  * so the build downloads nothing new. A bootable preset without Initrds= gets the generated
  * default-initrd preset, built here too (with the tools tree as its ctx.tools).
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadProject, type Project } from '@kiln/config';
-import { withBuildContext } from '../src/build';
+import { clean, withBuildContext } from '../src/build';
 import { toolEnv } from '../src/exec';
 import { hostTools, runIn } from '../src/sandbox';
 import { buildIn, failure, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
@@ -93,12 +94,35 @@ describe('ToolsTree=default', () => {
     expect(log).toMatch(/unpacking the tools tree .*mkosi\.tools\.tar\.zst/);
     expect(fs.readFileSync(path.join(tools!, 'usr/share/kiln-test/marker'), 'utf8')).toBe('from mkosi.tools.conf\n');
     const inode = fs.statSync(tools!).ino;
+    // A tree unused for longer than CacheMaxAge= (30 days) goes when another is used.
+    const old = path.join(cache, 'kiln', 'tools', 'f'.repeat(64));
+    fs.mkdirSync(path.join(old, 'usr'), { recursive: true });
+    const longAgo = new Date(Date.now() - 40 * 86_400_000);
+    fs.utimesSync(old, longAgo, longAgo);
     log = '';
     expect(await consumerTools()).toBe(tools);
     expect(log).not.toMatch(/unpacking/);
     expect(fs.statSync(tools!).ino).toBe(inode);
-    // Nothing half-unpacked is left beside it.
+    // Nothing half-unpacked is left beside it, and the old tree is gone.
     expect(fs.readdirSync(path.join(cache, 'kiln', 'tools'))).toEqual([path.basename(tools!)]);
+  });
+
+  it('kiln clean --all removes the unpacked tools tree of the project', async () => {
+    // A project of its own: clean --all also empties the package cache, which must not be the shared one.
+    const p = tempProject({ 'mkosi.conf': `[Build]\nToolsTree=default\nPackageCacheDirectory=${tempDir('kiln-pkgs-')}\n[Output]\nFormat=directory\n` });
+    const archive = path.join(p, 'mkosi.output', 'mkosi.tools.tar.zst');
+    fs.mkdirSync(path.dirname(archive), { recursive: true });
+    // A small tools archive of its own (the shared one's tree stays for the other tests).
+    const small = tempDir('kiln-small-tools-');
+    fs.mkdirSync(path.join(small, 'usr/bin'), { recursive: true });
+    fs.writeFileSync(path.join(small, 'usr/bin/tool'), '');
+    execFileSync('tar', ['--zstd', '-cf', archive, '-C', small, 'usr']);
+    const loaded = loadProject(p);
+    const tree = await consumerTools(loaded);
+    const removed = await clean(loaded, undefined, { all: true, env });
+    expect(removed).toContain(`tools tree ${tree}`);
+    expect(fs.existsSync(tree!)).toBe(false);
+    expect(fs.existsSync(archive)).toBe(false);
   });
 
   it('says the tools tree is not built yet when its archive is missing', async () => {
