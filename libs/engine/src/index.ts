@@ -2,5 +2,5 @@ export { build, buildPlan, clean, lockProject, LockResult, buildPreset, defaultP
 export { BuildError } from './errors';
 export { toolsIdentity } from './tools';
 export { lockRequest, currentLock, resolveLock, writeLock, lockChanges, LockChange } from './lock';
-export { requireTool, compareVersions, versionOf, type ToolRequirement, type ToolFound } from './tool-check';
+export { requireTool, KNOWN_TOOLS, compareVersions, versionOf, type ToolRequirement, type ToolFound } from './tool-check';
 export { resolveTools, toolsPresetOf, unpackedTools } from './tools-tree';

@@ -7,8 +7,8 @@
  * through a build. Debian 12's systemd-repart (252) has no --offline (254+), and it has no ukify:
  * that is the common case.
  *
- * The format writers call requireTool(ctx, 'systemd-repart', { min: '254', package: ..., feature: '--offline' })
- * before running the tool through the sandbox (sandbox.ts hostTools with ctx.tools).
+ * The format writers call requireTool(ctx, 'systemd-repart') (the requirement from KNOWN_TOOLS,
+ * or given) before running the tool through the sandbox (sandbox.ts hostTools with ctx.tools).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,6 +40,31 @@ export interface ToolFound {
 
 const BIN_DIRS = ['usr/bin', 'usr/sbin', 'usr/lib/systemd'];
 
+/**
+ * What the image pipeline's tools need on a Debian host, by command: requireTool(ctx, NAME) looks
+ * the requirement up here, so every writer asks the same of the same tool. Package names are
+ * trixie's (bookworm-backports has the same for the systemd ones); versions only where an older
+ * one lacks what kiln runs.
+ */
+export const KNOWN_TOOLS: Readonly<Record<string, ToolRequirement>> = {
+  'systemd-repart': { package: 'systemd-repart', min: '254', feature: '--offline', from: 'bookworm-backports' },
+  ukify: { package: 'systemd-ukify', min: '254', from: 'bookworm-backports' },
+  bootctl: { package: 'systemd-boot-tools (systemd-boot on bookworm)' },
+  veritysetup: { package: 'cryptsetup-bin' },
+  'mkfs.erofs': { package: 'erofs-utils' },
+  'mkfs.ext4': { package: 'e2fsprogs' },
+  'mkfs.vfat': { package: 'dosfstools' },
+  mksquashfs: { package: 'squashfs-tools' },
+  mcopy: { package: 'mtools' },
+  mmd: { package: 'mtools' },
+  sfdisk: { package: 'fdisk' },
+  depmod: { package: 'kmod' },
+  cpio: { package: 'cpio' },
+  zstd: { package: 'zstd' },
+  xz: { package: 'xz-utils' },
+  openssl: { package: 'openssl' },
+};
+
 /** Compares dotted versions numerically ("254.1" > "254", "10" > "9"). */
 export function compareVersions(a: string, b: string): number {
   const x = a.split('.').map(Number);
@@ -61,7 +86,9 @@ export function versionOf(line: string): string | null {
  * and the fix. In a tools tree only its presence is checked: the tree is kiln's (ToolsTree=default,
  * Debian trixie) or the user's own choice (ToolsTree=PATH).
  */
-export function requireTool(ctx: BuildContext, name: string, req: ToolRequirement): ToolFound {
+export function requireTool(ctx: BuildContext, name: string, given?: ToolRequirement): ToolFound {
+  const req = given ?? KNOWN_TOOLS[name];
+  if (!req) throw new Error(`kiln bug: requireTool(${name}) without a requirement: add ${name} to KNOWN_TOOLS (tool-check.ts)`);
   const need = `${req.package}${req.min ? ` ${req.min} or later` : ''}`;
   if (ctx.tools) {
     for (const dir of BIN_DIRS) {

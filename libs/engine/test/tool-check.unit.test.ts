@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BuildContext } from '../src/context';
-import { compareVersions, requireTool, versionOf } from '../src/tool-check';
+import { compareVersions, KNOWN_TOOLS, requireTool, versionOf } from '../src/tool-check';
 import { removeTempDirs, tempDir } from './kiln';
 
 afterAll(removeTempDirs);
@@ -60,6 +60,18 @@ describe('requireTool with a tools tree', () => {
     expect(() => requireTool(ctx({}, tree), 'kiln-test-ukify', { package: 'systemd-ukify' })).toThrow(
       `disk: the tools tree ${tree} has no kiln-test-ukify: add the Debian package systemd-ukify to it (ToolsTreePackages=systemd-ukify for ToolsTree=default)`,
     );
+  });
+});
+
+describe('the known tools', () => {
+  it("take their requirement from KNOWN_TOOLS: systemd-repart needs 254's --offline", () => {
+    expect(KNOWN_TOOLS['systemd-repart']).toEqual(REPART);
+    const tree = tempDir('kiln-tools-');
+    expect(() => requireTool(ctx({}, tree), 'mkfs.erofs')).toThrow(/has no mkfs\.erofs: add the Debian package erofs-utils to it/);
+  });
+
+  it('refuse a tool kiln does not know without a requirement (a bug in the caller)', () => {
+    expect(() => requireTool(ctx({}), 'kiln-unknown')).toThrow(/add kiln-unknown to KNOWN_TOOLS/);
   });
 });
 
