@@ -9,7 +9,8 @@
  *   Distribution=/Release=/Mirror=/Repositories=/SandboxTrees= from ToolsTreeDistribution= and
  *   the like, Packages=ToolsTreePackages=; then the project's mkosi.tools.conf (a file, or a
  *   directory read like a project) on top; then kiln's own package list (tools-tree.ts) added,
- *   Format=directory and ToolsTree= unset forced (the tools tree builds with the host's tools).
+ *   Format=directory and ToolsTree= unset forced (the tools tree builds with the host's tools);
+ *   WithDocs=no unless mkosi.tools.conf says otherwise.
  *   It shares only the main image's Architecture=, OutputDirectory=, SourceDateEpoch= and cache
  *   settings. Every other preset depends on it (edge reason ToolsTree=).
  *   Its source, the lock's place and the Nx project's root, is mkosi.tools.conf, present or not:
@@ -35,6 +36,7 @@
 import * as path from 'node:path';
 import { ConfigError, type Origin } from './errors';
 import { packageManagerOf } from './distributions';
+import { imageFiles } from './formats';
 import { ImageState } from './image-state';
 import * as probe from './probe';
 import type { Config } from './settings';
@@ -154,6 +156,11 @@ export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string
   const config = state.resolve();
   config.Dependencies = [];
   return { state, config, source: path.join(g.root, 'mkosi.default-initrd.conf'), kind: 'default-initrd' };
+}
+
+/** The default initrd's file a bootable preset reads as Initrds=: its cpio archive in OutputDirectory=. */
+export function initrdFile(config: Config): string {
+  return path.join(config.OutputDirectory, imageFiles(config).find((f) => f.kind === 'file')!.name);
 }
 
 /**

@@ -16,7 +16,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError, Warning, quote } from './errors';
-import { defaultInitrdPreset, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
+import { defaultInitrdPreset, initrdFile, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -24,11 +24,7 @@ import { CONDITION_SECTIONS, conditionsHold } from './match';
 import { Config, findSetting, settingValue, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
 import { Assignment, SourceFile } from './source';
 import { parseToml } from './toml';
-import { imageFiles } from './formats';
 import * as probe from './probe';
-
-/** The initrd's file a bootable preset reads: its cpio archive. */
-const cachedImageName = (config: Config): string => imageFiles(config).find((f) => f.kind === 'file')!.name;
 
 export type Syntax = 'mkosi' | 'toml';
 
@@ -195,8 +191,7 @@ function generatedPresets(reader: Reader, root: string, main: ImageState, mainCo
   }
   if (initrd) {
     made.push(initrd);
-    const file = path.join(initrd.config.OutputDirectory, cachedImageName(initrd.config));
-    for (const p of wanting) p.config.Initrds = [file];
+    for (const p of wanting) p.config.Initrds = [initrdFile(initrd.config)];
   }
   return made.map((m) => ({ ...toPreset(m.state.image, false, m.state, m.config, m.source), generated: m.kind }));
 }
