@@ -2,8 +2,8 @@
  * The preset graph: Dependencies= edges, plus the edges implied when a preset reads another's
  * output (BaseTrees=%O/base, Initrds=%O/initrd, a tree whose source is an output: the settings the
  * table marks `readsOutputs`), and ToolsTree=default's edge from every preset to the generated
- * tools preset (it reads that preset's tree; generated.ts). Build order is a topological sort, ties broken by name so that it
- * is stable; a cycle is an error naming it.
+ * tools preset (it reads that preset's tree; generated.ts). Build order is a topological sort,
+ * ties broken by name so that it is stable; a cycle is an error naming it.
  *
  * Each edge carries the settings and paths that read the other preset's output, worked out once
  * here: the Nx inputs, the lock, the incremental layer and the build ask the edges which preset
