@@ -2,3 +2,4 @@ export { build, buildPlan, clean, lockProject, LockResult, buildPreset, defaultP
 export { BuildError } from './errors';
 export { toolsIdentity } from './tools';
 export { lockRequest, currentLock, resolveLock, writeLock, lockChanges, LockChange } from './lock';
+export { runVm, VM_FORMATS, VmOptions } from './vm';
