@@ -71,7 +71,7 @@ export async function runVm(preset: Preset, opts: VmOptions): Promise<number> {
   if (boot !== 'uefi' && boot !== 'linux' && boot !== 'linux-noinitrd') throw new ConfigError(`${preset.name}: ${boot}`, preset.origins.Firmware);
   const credentials = parseCredentials(config.Credentials);
   if (typeof credentials === 'string') throw new ConfigError(`${preset.name}: ${credentials}`, preset.origins.Credentials);
-  const found = await findArtifacts(preset, boot);
+  const found = await findArtifacts(preset, boot, opts.log);
   if (!which(QEMU, env)) throw fail(`${QEMU} is not installed (install the Debian package qemu-system-x86: tools/setup.sh does)`);
   if (boot === 'uefi') {
     for (const f of [OVMF_CODE, OVMF_VARS]) if (!fs.existsSync(f)) throw fail(`${f} does not exist (install the Debian package ovmf: tools/setup.sh does)`);
@@ -128,6 +128,10 @@ export async function runVm(preset: Preset, opts: VmOptions): Promise<number> {
       child.on('exit', (code, sig) => resolve(code ?? signalStatus(sig ?? 'SIGKILL')));
     });
     return interrupted ? signalStatus(interrupted) : status;
+  } catch (e) {
+    // Interrupted while preparing (the probe, decompressing): the signal's status, not the aborted step's error.
+    if (interrupted) return signalStatus(interrupted);
+    throw e;
   } finally {
     for (const s of signals) process.off(s, onSignal);
     cleanup();
@@ -147,7 +151,7 @@ function which(program: string, env: Record<string, string | undefined>): boolea
  * The image file and kernel of a preset in OutputDirectory=. The registry names the image files
  * of the formats kiln builds; for the others, mkosi's names (NAME.raw, NAME.efi).
  */
-async function findArtifacts(preset: Preset, boot: Boot): Promise<Artifacts> {
+async function findArtifacts(preset: Preset, boot: Boot, log: (line: string) => void): Promise<Artifacts> {
   const config = preset.config;
   const out = config.OutputDirectory;
   const output = config.Output;
@@ -160,7 +164,8 @@ async function findArtifacts(preset: Preset, boot: Boot): Promise<Artifacts> {
     throw new BuildError(`no image to boot: ${candidates[0] ?? path.join(out, output)} does not exist (build it first: kiln build --preset ${preset.name})`, preset.name);
   }
   if (format === 'uki' || format === 'disk' || format === 'esp') {
-    if (config.Linux) throw new ConfigError(`${preset.name}: Linux= is for direct kernel boot; a Format=${format} image boots its own kernel (remove Linux=)`, preset.origins.Linux);
+    // As mkosi: a warning, since Linux= is inherited from the main image by every preset.
+    if (config.Linux) log(`kiln vm: Linux= is not used: a Format=${format} image boots its own kernel`);
     return { image, kernel: null };
   }
   return { image, kernel: await findKernel(preset, image, boot) };
@@ -208,8 +213,11 @@ function toolsOf(preset: Preset): string | null {
 async function diskCopy(ctx: RunContext, preset: Preset, image: string, tmp: string, env: Record<string, string | undefined>): Promise<string> {
   const disk = path.join(tmp, 'disk.raw');
   const tools = toolsOf(preset);
+  // The sandbox shows the host read-only with its own /tmp: the image is bound in, only `tmp` is writable (and TMPDIR).
+  const box = hostTools({ ...toolEnv(env), TMPDIR: tmp }, [tmp], tools);
+  box.mounts = [...(box.mounts ?? []), { type: 'ro-bind', source: image, target: image }];
   if (image.endsWith('.zst')) {
-    await runIn(ctx, hostTools(toolEnv(env), [tmp], tools), ['zstd', '-q', '-d', '--sparse', '-o', disk, image], { step: `decompressing ${path.basename(image)}` });
+    await runIn(ctx, box, ['zstd', '-q', '-d', '--sparse', '-o', disk, image], { step: `decompressing ${path.basename(image)}` });
   } else {
     // Sparse and, where the file system can, a reflink: a 2 GB image with 300 MB in it copies as 300 MB.
     await run(ctx, 'cp', ['--sparse=always', '--reflink=auto', image, disk], { step: `copying ${path.basename(image)}` });
@@ -225,7 +233,7 @@ async function diskCopy(ctx: RunContext, preset: Preset, image: string, tmp: str
       // no definitions). Without a tools tree the host's repart may lack --offline: the guest's
       // kernel reads a table whose backup is not at the end with a warning, and repart there fixes it.
       if (tools) {
-        await runIn(ctx, hostTools(toolEnv(env), [tmp], tools), ['systemd-repart', '--definitions=/', '--no-pager', '--pretty=no', '--offline=yes', '--dry-run=no', `--size=${want}`, disk], { step: 'growing the disk image to RuntimeSize=' });
+        await runIn(ctx, box, ['systemd-repart', '--definitions=/', '--no-pager', '--pretty=no', '--offline=yes', '--dry-run=no', `--size=${want}`, disk], { step: 'growing the disk image to RuntimeSize=' });
       }
     }
   }
