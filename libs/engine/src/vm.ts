@@ -210,7 +210,7 @@ function toolsOf(preset: Preset): string | null {
 }
 
 /** A private copy of the disk image (decompressed), grown to RuntimeSize=. */
-async function diskCopy(ctx: RunContext, preset: Preset, image: string, tmp: string, env: Record<string, string | undefined>): Promise<string> {
+export async function diskCopy(ctx: RunContext, preset: Preset, image: string, tmp: string, env: Record<string, string | undefined>): Promise<string> {
   const disk = path.join(tmp, 'disk.raw');
   const tools = toolsOf(preset);
   // The sandbox shows the host read-only with its own /tmp: the image is bound in, only `tmp` is writable (and TMPDIR).
@@ -228,12 +228,15 @@ async function diskCopy(ctx: RunContext, preset: Preset, image: string, tmp: str
     const page = 4096;
     const want = Math.ceil(size / page) * page;
     if (want > fs.statSync(disk).size) {
-      fs.truncateSync(disk, want);
-      // The GPT's backup header belongs at the new end; repart moves it (and grows nothing else:
-      // no definitions). Without a tools tree the host's repart may lack --offline: the guest's
-      // kernel reads a table whose backup is not at the end with a warning, and repart there fixes it.
       if (tools) {
+        // repart grows the file and moves the GPT's backup header to the new end (no definitions:
+        // nothing else changes). It must do the growing itself: on a file already that large it
+        // sees nothing to do.
         await runIn(ctx, box, ['systemd-repart', '--definitions=/', '--no-pager', '--pretty=no', '--offline=yes', '--dry-run=no', `--size=${want}`, disk], { step: 'growing the disk image to RuntimeSize=' });
+      } else {
+        // The host's repart may lack --offline: the guest's kernel reads a table whose backup
+        // header is not at the end with a warning, and systemd-repart in the guest moves it.
+        fs.truncateSync(disk, want);
       }
     }
   }
