@@ -24,6 +24,11 @@ export interface PresetFacts {
   /** mkosi.images/NAME.conf or NAME/ (the config directory for the main image), absolute. */
   source: string;
   format: string;
+  /**
+   * Whether `kiln vm` can boot it (the Nx plugin gives it a `vm` target): a disk, ESP or UKI, or a
+   * cpio or directory image with a kernel to boot it (Linux=, or Bootable=yes: the image has one).
+   */
+  bootable: boolean;
   /** Config files the preset was read from, absolute, in reading order. */
   files: string[];
   /** The files its build leaves for a cache (image files and manifest), absolute. */
@@ -158,6 +163,7 @@ function readFacts(dir: string): ProjectFacts | FactsError {
         main: preset.main,
         source: preset.source,
         format: preset.config.Format,
+        bootable: bootableFormat(preset.config.Format, preset.config.Linux !== null, preset.config.Bootable === 'enabled'),
         files: inputs.configFiles,
         cachedOutputs: cachedOutputNames(preset.config).map((n) => path.join(out, n)),
         dependencies: preset.dependencies.map((d) => d.preset),
@@ -176,4 +182,10 @@ function readFacts(dir: string): ProjectFacts | FactsError {
     if (e instanceof ConfigError) return { error: { message: e.message, file: e.origin?.file ?? null, line: e.origin?.line ?? 0 } };
     throw e;
   }
+}
+
+/** See PresetFacts.bootable: mkosi's formats for `vm`, the direct-boot ones only with a kernel. */
+export function bootableFormat(format: string, linux: boolean, bootable: boolean): boolean {
+  if (format === 'disk' || format === 'esp' || format === 'uki') return true;
+  return (format === 'cpio' || format === 'directory') && (linux || bootable);
 }

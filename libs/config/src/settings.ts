@@ -109,6 +109,8 @@ export const FORMATS = [
 export const COMPRESSIONS = ['none', 'zstd', 'xz', 'bz2', 'gz', 'lz4', 'lzma'] as const;
 export const BOOTLOADERS = ['none', 'uki', 'systemd-boot', 'grub', 'uki-signed', 'systemd-boot-signed', 'grub-signed'] as const;
 export const INCREMENTAL = ['yes', 'no', 'strict'] as const;
+/** mkosi's Firmware= values `kiln vm` boots with (mkosi also has uefi-secure-boot and bios). */
+export const FIRMWARES = ['auto', 'uefi', 'linux', 'linux-noinitrd'] as const;
 export const GENTOO_INSTALLERS = ['native', 'emerge'] as const;
 export const BINPKG_SIGNATURES = ['auto', 'required'] as const;
 
@@ -328,6 +330,20 @@ export const SETTINGS = [
     aliases: ['QemuMem'], oldSections: ['Host'], help: 'Memory of the virtual machine `kiln vm` starts.' }),
   s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Grow the disk image to this size before booting it in `kiln vm`.' }),
+  s({ name: 'CPUs', section: 'Runtime', kind: integer({ min: 0, max: 1024 }), default: 1, scope: 'inherited', cache: 'none', stage: 'none',
+    aliases: ['QemuSmp'], oldSections: ['Host'], help: 'CPUs of the virtual machine `kiln vm` starts (0: as many as kiln may use).' }),
+  s({ name: 'KVM', section: 'Runtime', kind: feature(), default: 'auto', scope: 'inherited', cache: 'none', stage: 'none',
+    aliases: ['QemuKvm'], oldSections: ['Host'], help: '`kiln vm` with KVM (yes), without (no: TCG), or with KVM when a probe shows it works (auto).' }),
+  s({ name: 'Firmware', section: 'Runtime', kind: choice(FIRMWARES), default: 'auto', scope: 'inherited', cache: 'none', stage: 'none',
+    aliases: ['QemuFirmware'], oldSections: ['Host'], help: 'How `kiln vm` boots: uefi (OVMF), linux (direct kernel boot), linux-noinitrd, or auto (by the format).' }),
+  s({ name: 'Linux', section: 'Runtime', kind: pathValue(), default: null, scope: 'inherited', cache: 'none', stage: 'none', aliases: ['QemuKernel'], oldSections: ['Host'],
+    help: 'The kernel `kiln vm` boots directly: a kernel image, or a tree (another preset\'s directory output) whose newest installed kernel is taken.' }),
+  s({ name: 'QemuArgs', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+    help: 'Extra arguments of the qemu `kiln vm` runs.' }),
+  s({ name: 'Credentials', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+    help: 'NAME=VALUE credentials `kiln vm` passes to the guest (SMBIOS io.systemd.credential).' }),
+  s({ name: 'KernelCommandLineExtra', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+    help: 'Kernel command line words `kiln vm` adds at boot (-append, or SMBIOS io.systemd.stub.kernel-cmdline-extra for a UKI or disk).' }),
 ] as const;
 
 export type AnySetting = (typeof SETTINGS)[number];

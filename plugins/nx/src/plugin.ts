@@ -40,6 +40,8 @@ export interface KilnPluginOptions {
   cleanTargetName?: string;
   /** Name of the target writing a preset's kiln.lock (default: lock). */
   lockTargetName?: string;
+  /** Name of the target booting a bootable preset in qemu (default: vm). */
+  vmTargetName?: string;
 }
 
 type Options = Required<KilnPluginOptions>;
@@ -50,6 +52,7 @@ export function normalizeOptions(o: KilnPluginOptions | undefined): Options {
     summaryTargetName: o?.summaryTargetName ?? 'summary',
     cleanTargetName: o?.cleanTargetName ?? 'clean',
     lockTargetName: o?.lockTargetName ?? 'lock',
+    vmTargetName: o?.vmTargetName ?? 'vm',
   };
 }
 
@@ -172,6 +175,12 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
       [options.cleanTargetName]: cli('clean', { preset: preset.name }, `Remove the outputs of ${pname}`),
       [options.lockTargetName]: lock,
     };
+    if (preset.bootable) {
+      // Never cached (a boot is not a build), after the preset's own image target: `nx run system:vm`.
+      const vm = cli('vm', { preset: preset.name }, `Boot ${pname} in qemu (kiln vm), its serial console on the terminal`);
+      vm.dependsOn = [options.targetName];
+      targets[options.vmTargetName] = vm;
+    }
     if (preset.main) targets[options.summaryTargetName] = cli('summary', {}, `Show every preset of ${dir} with its resolved settings`);
     const kiln: KilnMetadata = { dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)) };
     projects[root] = {
