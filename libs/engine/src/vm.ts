@@ -26,12 +26,13 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compressionSuffix, ConfigError, imageFiles, type Preset } from '@kiln/config';
+import { compressionSuffix, ConfigError, imageFiles, type Preset, type Project } from '@kiln/config';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
 import { BASH, run, toolEnv } from './exec';
 import { exists, glob, hostPath } from './image-fs';
 import { hostTools, runIn } from './sandbox';
+import { resolveTools } from './tools-tree';
 import { consoleWords, parseCredentials, qemuCommand, resolveBoot, type Accel, type Boot, type QemuPlan } from './vm-command';
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -49,6 +50,8 @@ export interface VmOptions {
   env?: Record<string, string | undefined>;
   /** Where the temporary directory goes (default: $TMPDIR or /var/tmp: a disk copy can be large). */
   tmp?: string;
+  /** The preset's project: ToolsTree=default names its generated tools preset (tools-tree.ts). */
+  project?: Project;
 }
 
 /** What is booted, found in OutputDirectory=. */
@@ -108,7 +111,8 @@ export async function runVm(preset: Preset, opts: VmOptions): Promise<number> {
       fs.copyFileSync(OVMF_VARS, plan.ovmf.vars);
     }
     if (format === 'disk' || format === 'esp') {
-      plan.disk = await diskCopy(ctx, preset, found.image, tmp, env);
+      const tools = opts.project ? await resolveTools(opts.project, preset, ctx, env) : toolsOf(preset);
+      plan.disk = await diskCopy(ctx, preset, found.image, tmp, env, tools);
     } else if (format === 'uki') {
       plan.kernel = found.image;
       plan.uki = true;
@@ -204,15 +208,15 @@ export async function newestKernel(root: string): Promise<string | null> {
 }
 
 /** The tools tree of a preset when ToolsTree= names one (a path); the host's tools otherwise. */
+/** Without the project, only a ToolsTree=PATH can be resolved. */
 function toolsOf(preset: Preset): string | null {
   const t = preset.config.ToolsTree;
   return t && path.isAbsolute(t) ? t : null;
 }
 
 /** A private copy of the disk image (decompressed), grown to RuntimeSize=. */
-export async function diskCopy(ctx: RunContext, preset: Preset, image: string, tmp: string, env: Record<string, string | undefined>): Promise<string> {
+export async function diskCopy(ctx: RunContext, preset: Preset, image: string, tmp: string, env: Record<string, string | undefined>, tools = toolsOf(preset)): Promise<string> {
   const disk = path.join(tmp, 'disk.raw');
-  const tools = toolsOf(preset);
   // The sandbox shows the host read-only with its own /tmp: the image is bound in, only `tmp` is writable (and TMPDIR).
   const box = hostTools({ ...toolEnv(env), TMPDIR: tmp }, [tmp], tools);
   box.mounts = [...(box.mounts ?? []), { type: 'ro-bind', source: image, target: image }];

@@ -12,6 +12,6 @@ export async function vmCommand(opts: { directory: string; preset?: string }, qe
   reportWarnings(project.warnings);
   const preset = opts.preset ? project.presets.find((p) => p.name === opts.preset) : project.main;
   if (!preset) throw new BuildError(`no preset named "${opts.preset}" (accepted: ${project.presets.map((p) => p.name).join(', ')})`);
-  const status = await runVm(preset, { extraArgs: qemuArgs, log: (line) => process.stderr.write(`${line}\n`) });
+  const status = await runVm(preset, { project, extraArgs: qemuArgs, log: (line) => process.stderr.write(`${line}\n`) });
   process.exitCode = status;
 }
