@@ -11,8 +11,9 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # The tools kiln drives to build Debian images (and the tests use), from Debian's own packages;
 # gpgv and gnupg verify (and the fixture builder signs) Gentoo stage3s and binary packages,
 # bzip2 unpacks XPAK packages, systemd-sysusers stands in for pkg_postinst in native installs;
-# uidmap's newuidmap/newgidmap map a user's subordinate ids for rootless builds (kiln as a user).
-debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux gpgv gnupg bzip2 systemd uidmap)
+# uidmap's newuidmap/newgidmap map a user's subordinate ids for rootless builds (kiln as a user);
+# qemu-system-x86 and ovmf (UEFI firmware: /usr/share/OVMF/OVMF_CODE_4M.fd) run `kiln vm` and the boot tests.
+debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux gpgv gnupg bzip2 systemd uidmap qemu-system-x86 ovmf)
 missing=()
 for d in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then

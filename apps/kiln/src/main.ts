@@ -14,6 +14,7 @@ import { reportError } from './report';
 import { attachToParent, needsNamespace, RootlessError, runInNamespace } from './rootless';
 import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
+import { vmCommand } from './commands/vm';
 import { version } from './version';
 
 /** Every command reads a project: -C DIR, as in mkosi. */
@@ -80,6 +81,14 @@ export function program(): Command {
     .option('-p, --preset <name>', 'the preset (default: the main image)')
     .option('--json', 'print JSON instead of text')
     .action((opts) => explainCommand(opts));
+
+  cli
+    .command('vm')
+    .description('boot a built preset in qemu (OVMF, or direct kernel boot) with its serial console on the terminal; arguments after -- go to qemu')
+    .option(...DIRECTORY)
+    .option('-p, --preset <name>', 'the preset to boot (default: the main image)')
+    .argument('[qemu-args...]', 'extra qemu arguments (after --)')
+    .action((qemuArgs: string[], opts) => vmCommand(opts, qemuArgs));
 
   cli
     .command('schema')

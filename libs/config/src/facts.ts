@@ -24,6 +24,11 @@ export interface PresetFacts {
   /** mkosi.images/NAME.conf or NAME/ (the config directory for the main image), absolute. */
   source: string;
   format: string;
+  /**
+   * Whether `kiln vm` can boot it (the Nx plugin gives it a `vm` target): a disk, ESP or UKI, or a
+   * cpio or directory image with a kernel to boot it (Linux=, or Bootable=yes: the image has one).
+   */
+  bootable: boolean;
   /** Config files the preset was read from, absolute, in reading order. */
   files: string[];
   /** The files its build leaves for a cache (image files and manifest), absolute. */
@@ -38,6 +43,8 @@ export interface PresetFacts {
   environment: string[];
   /** What the install runs (its installer, ToolsTree=): the tools identity is computed from it. */
   tools: ToolSource;
+  /** A preset kiln generated (the tools tree, the default initrd), or absent. */
+  generated?: string;
 }
 
 export interface FactsWarning {
@@ -145,14 +152,18 @@ function readFacts(dir: string): ProjectFacts | FactsError {
   /* eslint-enable @typescript-eslint/no-require-imports */
   try {
     const project = loadProject(dir);
+    const all = new Map(project.presets.map((p) => [p.name, presetInputs(project, p)]));
+    const toolsPreset = project.presets.find((p) => p.generated === 'tools');
+    const toolsId = toolsPreset ? { name: toolsPreset.name, settingsHash: all.get(toolsPreset.name)!.settingsHash, lockfile: all.get(toolsPreset.name)!.lockfile } : null;
     const presets = project.presets.map((preset): PresetFacts => {
-      const inputs = presetInputs(project, preset);
+      const inputs = all.get(preset.name)!;
       const out = preset.config.OutputDirectory;
       return {
         name: preset.name,
         main: preset.main,
         source: preset.source,
         format: preset.config.Format,
+        bootable: bootableFormat(preset.config.Format, preset.config.Linux !== null, preset.config.Bootable === 'enabled'),
         files: inputs.configFiles,
         cachedOutputs: cachedOutputNames(preset.config).map((n) => path.join(out, n)),
         dependencies: preset.dependencies.map((d) => d.preset),
@@ -161,7 +172,8 @@ function readFacts(dir: string): ProjectFacts | FactsError {
         paths: inputs.paths,
         readsOutputsOf: inputs.readsOutputsOf,
         environment: inputs.environment,
-        tools: toolSourceOf(preset.config),
+        tools: toolSourceOf(preset.config, preset.dependencies.some((e) => e.reason === 'ToolsTree=') ? toolsId : null),
+        ...(preset.generated ? { generated: preset.generated } : {}),
       };
     });
     const warnings = project.warnings.map((w) => ({ file: w.origin.file, line: w.origin.line, message: w.message }));
@@ -170,4 +182,10 @@ function readFacts(dir: string): ProjectFacts | FactsError {
     if (e instanceof ConfigError) return { error: { message: e.message, file: e.origin?.file ?? null, line: e.origin?.line ?? 0 } };
     throw e;
   }
+}
+
+/** See PresetFacts.bootable: mkosi's formats for `vm`, the direct-boot ones only with a kernel. */
+export function bootableFormat(format: string, linux: boolean, bootable: boolean): boolean {
+  if (format === 'disk' || format === 'esp' || format === 'uki') return true;
+  return (format === 'cpio' || format === 'directory') && (linux || bootable);
 }

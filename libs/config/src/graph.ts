@@ -1,8 +1,9 @@
 /**
  * The preset graph: Dependencies= edges, plus the edges implied when a preset reads another's
  * output (BaseTrees=%O/base, Initrds=%O/initrd, a tree whose source is an output: the settings the
- * table marks `readsOutputs`). Build order is a topological sort, ties broken by name so that it
- * is stable; a cycle is an error naming it.
+ * table marks `readsOutputs`), and ToolsTree=default's edge from every preset to the generated
+ * tools preset (it reads that preset's tree; generated.ts). Build order is a topological sort,
+ * ties broken by name so that it is stable; a cycle is an error naming it.
  *
  * Each edge carries the settings and paths that read the other preset's output, worked out once
  * here: the Nx inputs, the lock, the incremental layer and the build ask the edges which preset
@@ -76,6 +77,7 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
     outputs.set(out, p);
   }
 
+  const tools = presets.find((p) => p.generated === 'tools');
   const outputDirs = [...new Set([...outputs.keys()].map((out) => path.dirname(out) + path.sep))];
   for (const p of presets) {
     const edges = new Map<string, Edge>();
@@ -102,6 +104,9 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
         }
       }
     }
+    // ToolsTree=default: every other preset's output steps run from the tools preset's tree, so
+    // its output is an input of theirs like a base tree's (generated.ts).
+    if (tools && p !== tools) edges.set(tools.name, { preset: tools.name, reason: 'ToolsTree=', reads: [{ setting: 'ToolsTree', path: outputPath(tools) }] });
     p.dependencies = [...edges.values()].sort((a, b) => a.preset.localeCompare(b.preset));
   }
   return topoSort(presets, byName, root);

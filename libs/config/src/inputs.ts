@@ -40,6 +40,8 @@ function walkSettings(project: Project, preset: Preset): { settings: Record<stri
   const readsOutputsOf = new Set<string>();
   // Paths naming another preset's output, from the graph's edges: that preset's task tracks them.
   const producers = new Map(preset.dependencies.flatMap((e) => e.reads.map((r) => [r.path, e.preset] as const)));
+  // ToolsTree=default reads the tools preset's tree (its setting holds a word, not the path).
+  for (const e of preset.dependencies) if (e.reason === 'ToolsTree=') readsOutputsOf.add(e.preset);
   const table = SETTINGS as readonly SettingDef[];
   const runsScripts = table.some((d) => d.cache === 'script' && (settingValue(preset.config, d.name) as string[]).length > 0);
   const base = anchor(project.root);

@@ -16,6 +16,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError, Warning, quote } from './errors';
+import { defaultInitrdPreset, initrdFile, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -42,6 +43,8 @@ export interface Preset {
   passedEnvironment: string[];
   /** Presets this one needs built first, with why. */
   dependencies: Edge[];
+  /** A preset kiln generated (generated.ts): the tools tree of ToolsTree=default, the default initrd. */
+  generated?: GeneratedKind;
 }
 
 export interface Project {
@@ -154,8 +157,43 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
       return toPreset(s.image, false, s, config, sources.get(s.image) as string);
     }),
   ];
+  unordered.push(...generatedPresets(reader, configDir, main, mainConfig, universal, unordered));
   const presets = buildGraph(unordered, configDir);
   return { root: configDir, syntax: layout.syntax, presets, main: presets.find((p) => p.main) as Preset, warnings: reader.warnings };
+}
+
+/**
+ * The tools tree of ToolsTree=default and the default initrd (generated.ts), after the project's
+ * presets: a preset wanting the default initrd gets it as Initrds=, which makes the graph edge.
+ */
+function generatedPresets(reader: Reader, root: string, main: ImageState, mainConfig: Config, universal: ReadonlyMap<string, unknown>, presets: Preset[]): Preset[] {
+  const g: GeneratedContext = {
+    root,
+    env: reader.env,
+    main,
+    mainConfig,
+    read: (entry, state) => {
+      if (probe.isDirectory(entry)) reader.readDirectory(entry, state, { local: true, profiles: true });
+      else reader.readFile(entry, state, root);
+    },
+  };
+  const made: GeneratedState[] = [];
+  const tools = toolsPreset(g);
+  if (tools) made.push(tools);
+  const wanting = presets.filter((p) => wantsDefaultInitrd(p.config));
+  const initrd = defaultInitrdPreset(g, wanting, universal);
+  for (const m of made.concat(initrd ? [initrd] : [])) {
+    const own = presets.find((p) => !p.main && p.name === m.state.image);
+    if (own) {
+      const why = m.kind === 'tools' ? 'the tools tree ToolsTree=default builds' : 'the initrd of the bootable presets without Initrds=';
+      throw new ConfigError(`preset name ${quote(own.name)} is taken by kiln's generated preset (${why}): rename the preset`, { file: own.source, line: 0 });
+    }
+  }
+  if (initrd) {
+    made.push(initrd);
+    for (const p of wanting) p.config.Initrds = [initrdFile(initrd.config)];
+  }
+  return made.map((m) => ({ ...toPreset(m.state.image, false, m.state, m.config, m.source), generated: m.kind }));
 }
 
 function toPreset(name: string, main: boolean, state: ImageState, config: Config, source: string): Preset {

@@ -27,6 +27,7 @@ import {
   treeList,
 } from './values';
 import { architectureName, ARCHITECTURES, distributionFacts, DISTRIBUTIONS, hostArchitecture } from './distributions';
+import { TOOLS_TREE_DEFAULTS, toolsTreeRelease } from './tools-tree';
 
 export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Validation', 'Build', 'Runtime'] as const;
 /** Sections older mkosi versions used; their settings are accepted there with a warning. */
@@ -110,6 +111,8 @@ export const BOOTLOADERS = ['none', 'uki', 'systemd-boot', 'grub', 'uki-signed',
 export const INCREMENTAL = ['yes', 'no', 'strict'] as const;
 /** mkosi's Verity= values: whether an extension image gets dm-verity, and signed (see outputs/extension-verity.ts). */
 export const VERITY = ['disabled', 'hash', 'signed', 'defer', 'auto'] as const;
+/** mkosi's Firmware= values `kiln vm` boots with (mkosi also has uefi-secure-boot and bios). */
+export const FIRMWARES = ['auto', 'uefi', 'linux', 'linux-noinitrd'] as const;
 export const GENTOO_INSTALLERS = ['native', 'emerge'] as const;
 export const BINPKG_SIGNATURES = ['auto', 'required'] as const;
 
@@ -281,6 +284,8 @@ export const SETTINGS = [
   s({ name: 'Locale', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, hint: 'a locale such as C.UTF-8 or en_US.UTF-8' }), default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system locale (LANG=).' }),
   s({ name: 'Timezone', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, hint: 'a zone name such as Europe/Berlin' }),
     default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system timezone.' }),
+  s({ name: 'MakeInitrd', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'image',
+    help: 'Make the image usable as an initrd: /etc/initrd-release (a link to /etc/os-release), which makes systemd run as an initrd. (/init -> systemd is made in every image with systemd, as mkosi.)' }),
   s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', secret: true,
     help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
 
@@ -296,6 +301,23 @@ export const SETTINGS = [
   s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'tools', stage: 'install',
     oldSections: ['Host'], defaultPaths: ['mkosi.tools'],
     help: 'A tree with the tools the build runs: a path, "default" to build one, or unset for the host tools.' }),
+  // The default tools tree (ToolsTree=default): settings of the generated `tools` preset
+  // (tools-tree.ts), set in the main image only. They reach a preset's image through that preset's
+  // output (a graph edge), never directly: cache role none.
+  s({ name: 'ToolsTreeDistribution', section: 'Build', kind: choice(DISTRIBUTIONS), default: TOOLS_TREE_DEFAULTS.distribution, scope: 'universal', cache: 'none', stage: 'none',
+    help: 'The distribution of the default tools tree (kiln: debian; mkosi: the host\'s).' }),
+  s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'universal', cache: 'none', stage: 'none',
+    default: (c) => toolsTreeRelease(String(c.get('ToolsTreeDistribution'))),
+    help: 'The release of the default tools tree (trixie for debian, else the distribution\'s default release).' }),
+  s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'universal', cache: 'none', stage: 'none',
+    default: (c) => (c.get('Mirror') && c.get('Distribution') === c.get('ToolsTreeDistribution') ? (c.get('Mirror') as string) : null),
+    help: 'The mirror of the default tools tree (default: Mirror= when the distributions are the same).' }),
+  s({ name: 'ToolsTreeRepositories', section: 'Build', kind: stringList({ check: WORD('a repository or component name such as contrib') }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+    help: 'Repositories or components to enable in the default tools tree.' }),
+  s({ name: 'ToolsTreeSandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+    aliases: ['ToolsTreePackageManagerTrees'], help: 'Sandbox trees of the default tools tree.' }),
+  s({ name: 'ToolsTreePackages', section: 'Build', kind: packageList({ sort: packageOrder }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+    help: 'Packages added to the default tools tree.' }),
   s({ name: 'Incremental', section: 'Build', kind: choice(INCREMENTAL, booleanAliases('yes', 'no')),
     default: 'no', scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Host', 'Output'],
     help: 'Cache the image after its packages and prepare scripts, and start from it when nothing before that changed (strict: fail instead of building without one).' }),
@@ -304,7 +326,7 @@ export const SETTINGS = [
   s({ name: 'CacheMaxSize', section: 'Build', kind: size(), default: 16 * 1024 ** 3, scope: 'universal', cache: 'none', stage: 'none',
     help: 'Incremental layers beyond this total size are evicted, least recently used first.' }),
   s({ name: 'CacheMaxAge', section: 'Build', kind: integer({ min: 0 }), default: 30, scope: 'universal', cache: 'none', stage: 'none',
-    help: 'Incremental layers unused for this many days are evicted (0: never by age).' }),
+    help: 'Incremental layers and unpacked tools trees (ToolsTree=default) unused for this many days are evicted (0: never by age).' }),
   s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.pkgcache'], help: "Where downloaded packages are kept across builds and presets (default: the user's cache directory)." }),
   s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path', stage: 'install',
@@ -320,6 +342,20 @@ export const SETTINGS = [
     aliases: ['QemuMem'], oldSections: ['Host'], help: 'Memory of the virtual machine `kiln vm` starts.' }),
   s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Grow the disk image to this size before booting it in `kiln vm`.' }),
+  s({ name: 'CPUs', section: 'Runtime', kind: integer({ min: 0, max: 1024 }), default: 1, scope: 'inherited', cache: 'none', stage: 'none',
+    aliases: ['QemuSmp'], oldSections: ['Host'], help: 'CPUs of the virtual machine `kiln vm` starts (0: as many as kiln may use).' }),
+  s({ name: 'KVM', section: 'Runtime', kind: feature(), default: 'auto', scope: 'inherited', cache: 'none', stage: 'none',
+    aliases: ['QemuKvm'], oldSections: ['Host'], help: '`kiln vm` with KVM (yes), without (no: TCG), or with KVM when a probe shows it works (auto).' }),
+  s({ name: 'Firmware', section: 'Runtime', kind: choice(FIRMWARES), default: 'auto', scope: 'inherited', cache: 'none', stage: 'none',
+    aliases: ['QemuFirmware'], oldSections: ['Host'], help: 'How `kiln vm` boots: uefi (OVMF), linux (direct kernel boot), linux-noinitrd, or auto (by the format).' }),
+  s({ name: 'Linux', section: 'Runtime', kind: pathValue(), default: null, scope: 'inherited', cache: 'none', stage: 'none', aliases: ['QemuKernel'], oldSections: ['Host'],
+    help: 'The kernel `kiln vm` boots directly: a kernel image, or a tree (another preset\'s directory output) whose newest installed kernel is taken.' }),
+  s({ name: 'QemuArgs', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+    help: 'Extra arguments of the qemu `kiln vm` runs.' }),
+  s({ name: 'Credentials', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+    help: 'NAME=VALUE credentials `kiln vm` passes to the guest (SMBIOS io.systemd.credential).' }),
+  s({ name: 'KernelCommandLineExtra', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+    help: 'Kernel command line words `kiln vm` adds at boot (-append, or SMBIOS io.systemd.stub.kernel-cmdline-extra for a UKI or disk).' }),
 ] as const;
 
 export type AnySetting = (typeof SETTINGS)[number];

@@ -17,6 +17,8 @@ export interface SummaryJson {
   presets: {
     name: string;
     main: boolean;
+    /** A preset kiln generated: "tools" (ToolsTree=default) or "default-initrd". */
+    generated?: string;
     dependencies: { preset: string; reason: string }[];
     /** Its kiln.lock: how many packages it pins, or null when the preset is unlocked. */
     lock: { packages: number } | null;
@@ -53,7 +55,7 @@ export function summaryJson(project: Project): SummaryJson {
         (settings[def.section] ??= {})[def.name] = v === null || def.secret ? v : def.kind.json(v as never, ctx);
       }
       const lock = lockState(p);
-      return { name: p.name, main: p.main, dependencies: p.dependencies.map(({ preset, reason }) => ({ preset, reason })), lock: typeof lock === 'string' ? null : lock, settings };
+      return { name: p.name, main: p.main, ...(p.generated ? { generated: p.generated } : {}), dependencies: p.dependencies.map(({ preset, reason }) => ({ preset, reason })), lock: typeof lock === 'string' ? null : lock, settings };
     }),
     edges: project.presets.flatMap((p) => p.dependencies.map((d) => ({ from: p.name, to: d.preset, reason: d.reason }))),
   };
@@ -61,11 +63,14 @@ export function summaryJson(project: Project): SummaryJson {
 
 const LABEL_WIDTH = 35;
 
+/** What a generated preset is for (generated.ts), in the summary's heading. */
+const GENERATED: Record<string, string> = { tools: 'the tools tree of ToolsTree=default', 'default-initrd': 'the initrd of bootable presets without Initrds=' };
+
 export function summaryText(project: Project): string {
   const ctx: ShowContext = { root: project.root };
   const out: string[] = [];
   for (const p of project.presets) {
-    out.push(`IMAGE: ${p.name}${p.main ? ' (main image)' : ''}`);
+    out.push(`IMAGE: ${p.name}${p.main ? ' (main image)' : p.generated ? ` (generated: ${GENERATED[p.generated]})` : ''}`);
     const lock = lockState(p);
     const lockFile = path.relative(project.root, lockfilePath(p));
     out.push(`${'Lock'.padStart(LABEL_WIDTH)}: ${lock === null ? 'unlocked (kiln lock pins exact package versions)' : typeof lock === 'string' ? `damaged: ${lock}` : `${lockFile} (${lock.packages} packages)`}`);

@@ -1,8 +1,10 @@
 /**
- * The identity of the tools a preset's install runs: a new mmdebstrap or a new portage can change
+ * The identity of the tools a preset's build runs: a new mmdebstrap or a new portage can change
  * an image, so the tools are part of every preset's fingerprint (what Nx hashes) and of its build
- * manifest (what `kiln explain` compares), the same lines in both. Which tools those are is the
- * installer's: apt runs the host's mmdebstrap, apt-get and dpkg; Gentoo's native installer is
+ * manifest (what `kiln explain` compares), the same lines in both. The output steps run from the
+ * tools tree when there is one: ToolsTree=PATH counts by its digest, ToolsTree=default by the
+ * generated tools preset's settings and lock (whose output is an input as well). The install's
+ * tools are the installer's: apt runs the host's mmdebstrap, apt-get and dpkg; Gentoo's native installer is
  * kiln itself, plus the host's ldconfig, systemd-sysusers and systemd-hwdb writing into the
  * image; emerge runs portage from ToolsTree=, a Gentoo host, or a stage3 that kiln.lock pins.
  *
@@ -26,16 +28,42 @@ export interface ToolSource {
   variant: string | null;
   /** ToolsTree=: null, a constant ("default") or an absolute path. */
   toolsTree: string | null;
+  /** ToolsTree=default: the generated tools preset the output steps run from (generated.ts). */
+  toolsPreset?: ToolsPresetId | null;
 }
 
-/** The tool source of a preset's resolved settings. */
-export function toolSourceOf(config: Record<string, unknown>): ToolSource {
+/** What names a generated tools tree: its preset's resolved settings and its lock. */
+export interface ToolsPresetId {
+  name: string;
+  settingsHash: string;
+  /** Its kiln.lock (mkosi.tools.lock), present or not. */
+  lockfile: string;
+}
+
+/** The tool source of a preset's resolved settings (and of the tools preset it runs from, if any). */
+export function toolSourceOf(config: Record<string, unknown>, toolsPreset: ToolsPresetId | null = null): ToolSource {
   const packageManager = packageManagerOf(String(config.Distribution));
   return {
     packageManager,
     variant: packageManager === 'portage' ? String(config.GentooInstaller) : null,
     toolsTree: (config.ToolsTree as string | null) ?? null,
+    ...(toolsPreset ? { toolsPreset } : {}),
   };
+}
+
+/**
+ * The generated tools tree, named by its preset's settings hash and its lock's SHA-256, so that
+ * `kiln explain` and the fingerprint see a different tools tree (its output files are inputs of
+ * the preset's target as well, as a dependency's outputs).
+ */
+function toolsPresetIdentity(p: ToolsPresetId): Record<string, string> {
+  let lock = 'unlocked';
+  try {
+    lock = `sha256:${createHash('sha256').update(fs.readFileSync(p.lockfile)).digest('hex')}`;
+  } catch {
+    // no lock: resolved at build time
+  }
+  return { ToolsTree: `preset ${p.name}`, 'tools-settings': p.settingsHash, 'tools-lock': lock };
 }
 
 /** A command and the argument that prints its version. */
@@ -143,6 +171,12 @@ export interface ToolsIdentityOptions {
   cacheDir: string | null;
   /** The root of the host a Gentoo host's portage is looked for in (tests). */
   hostRoot?: string;
+  /**
+   * Whether the tools the output steps run count (default: yes): ToolsTree=PATH by its digest,
+   * ToolsTree=default by its preset. The incremental layer's key leaves them out (no output
+   * step runs before the layer).
+   */
+  outputTools?: boolean;
 }
 
 /** A tools tree: its path (relative to the project) and a digest of its contents, modes as they are. */
@@ -158,6 +192,18 @@ const signatureKey = (p: string) => createHash('sha256').update(path.resolve(p))
  * (`tool NAME VALUE`) and the build manifest's `tools`, computed by this one function for both.
  */
 export function toolsIdentity(source: ToolSource, opts: ToolsIdentityOptions): Record<string, string> {
+  const installer = installerTools(source, opts);
+  if (opts.outputTools === false) return installer;
+  if (source.toolsPreset) return { ...installer, ...toolsPresetIdentity(source.toolsPreset) };
+  // ToolsTree=PATH: the output steps run from it (systemd-repart, ukify, mkfs.*), whatever the
+  // installer runs; emerge's identity names it already.
+  const tree = source.toolsTree;
+  if (tree && path.isAbsolute(tree) && installer.ToolsTree === undefined) return { ...installer, ...toolsTreeIdentity(tree, opts.root, opts.cacheDir) };
+  return installer;
+}
+
+/** The tools the installer runs (mmdebstrap, portage, ...), by version or by tree digest. */
+function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<string, string> {
   const env = opts.env ?? process.env;
   const versions = (tools: readonly HostTool[]) => hostToolVersions(tools, env, opts.cacheDir ? path.join(opts.cacheDir, 'tools.json') : undefined);
   switch (source.packageManager) {

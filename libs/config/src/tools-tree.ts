@@ -6,8 +6,30 @@
  * its mkosi-tools configuration, whose Debian list this follows, trimmed to what kiln's formats run).
  */
 
+import { distributionFacts } from './distributions';
+
 /** The distribution and release of the default tools tree (ToolsTreeDistribution=/ToolsTreeRelease= defaults). */
 export const TOOLS_TREE_DEFAULTS = { distribution: 'debian', release: 'trixie' } as const;
+
+/** ToolsTreeRelease='s default: trixie for Debian (bookworm's systemd is too old), else the distribution's default release. */
+export function toolsTreeRelease(distribution: string): string | null {
+  if (distribution === TOOLS_TREE_DEFAULTS.distribution) return TOOLS_TREE_DEFAULTS.release;
+  return distributionFacts(distribution)?.release ?? null;
+}
+
+/**
+ * The generated presets (generated.ts): the tools tree of ToolsTree=default, and the initrd of a
+ * bootable preset without Initrds=. Their names are mkosi's; each is a preset like any other
+ * (its own lock, its own cached Nx target `<project>-NAME`).
+ */
+export const TOOLS_PRESET = 'tools';
+export const DEFAULT_INITRD_PRESET = 'default-initrd';
+
+/**
+ * Where the tools preset's output goes in OutputDirectory=: mkosi's name (mkosi-tools' Output=),
+ * so the tree is OutputDirectory/mkosi.tools and its cached archive mkosi.tools.tar.zst.
+ */
+export const TOOLS_OUTPUT = 'mkosi.tools';
 
 /** The packages of the default tools tree on Debian trixie and later (ToolsTreePackages= adds to them). */
 export const TOOLS_TREE_PACKAGES: readonly string[] = [
@@ -33,4 +55,22 @@ export const TOOLS_TREE_PACKAGES: readonly string[] = [
   'tar',
   'xz-utils',
   'zstd',
+];
+
+/**
+ * The default initrd's packages on Debian (after mkosi-initrd's Debian essentials): systemd and
+ * udev find and mount the root, kmod loads the modules, util-linux has mount and switch_root's
+ * helpers, e2fsprogs and dosfstools check the root and the ESP, dmsetup for dm-verity roots.
+ */
+export const DEFAULT_INITRD_PACKAGES: readonly string[] = ['bash', 'dmsetup', 'dosfstools', 'e2fsprogs', 'kmod', 'systemd', 'udev', 'util-linux'];
+
+/** Files the default initrd drops (after mkosi-initrd): not needed to find and mount the root. */
+export const DEFAULT_INITRD_REMOVE_FILES: readonly string[] = [
+  '/usr/lib/systemd/catalog',
+  '/etc/udev/hwdb.d',
+  '/usr/lib/udev/hwdb.d',
+  '/usr/share/locale/*',
+  '/usr/lib/modules/*/vmlinuz*',
+  '/var/cache',
+  '/var/log',
 ];

@@ -78,7 +78,8 @@ describe("mkosi's repository root (mkosi.conf, mkosi.conf.d/)", () => {
   const config = project.main.config;
 
   it('reads the files in mkosi order: mkosi.conf, its Include= where it appears, then sorted drop-ins', () => {
-    expect(project.presets.map((p) => p.name)).toEqual(['mkosi-repo']);
+    // Generated presets, built first: the tools tree (ToolsTree=yes) and the default initrd (Bootable=yes, no Initrds=).
+    expect(project.presets.map((p) => p.name)).toEqual(['tools', 'default-initrd', 'mkosi-repo']);
     expect(project.main.files.map((f) => path.relative(REPO, f))).toEqual([
       'mkosi.conf',
       'mkosi.vm.conf',
@@ -199,7 +200,8 @@ describe("mkosi's repository root (mkosi.conf, mkosi.conf.d/)", () => {
 
   it('gives a summary JSON with paths relative to the project', () => {
     const json = JSON.parse(JSON.stringify(summaryJson(project)));
-    expect(json.order).toEqual(['mkosi-repo']);
+    expect(json.order).toEqual(['tools', 'default-initrd', 'mkosi-repo']);
+    json.presets = json.presets.filter((p: { main: boolean }) => p.main);
     expect(json.presets[0].settings.Output).toMatchObject({ Format: 'directory', OutputDirectory: 'mkosi.output' });
     // ToolsTree=yes is a word, not a path: shown as written.
     expect(json.presets[0].settings.Build).toMatchObject({ CacheDirectory: 'mkosi.cache', Incremental: 'yes', ToolsTree: 'yes' });
@@ -256,8 +258,9 @@ describe("mkosi-initrd's mkosi.conf (inline comments, resets of unknown settings
     expect(project.main.origins.WithDocs).toEqual({ file: path.join(INITRD, 'mkosi.conf'), line: 40 });
   });
 
-  it('warns for the unknown ManifestFormat=, SplitArtifacts= (empty resets) and MakeInitrd=', () => {
-    expect(unknownSettings(project)).toEqual(['mkosi.conf:6 ManifestFormat', 'mkosi.conf:7 SplitArtifacts', 'mkosi.conf:11 MakeInitrd']);
+  it('warns for the unknown ManifestFormat= and SplitArtifacts= (empty resets), and reads MakeInitrd=', () => {
+    expect(unknownSettings(project)).toEqual(['mkosi.conf:6 ManifestFormat', 'mkosi.conf:7 SplitArtifacts']);
+    expect(project.main.config.MakeInitrd).toBe(true);
   });
 });
 

@@ -45,15 +45,26 @@ const source = (s: Partial<ToolSource>): ToolSource => ({ packageManager: 'apt',
 const identity = (s: ToolSource, hostRoot = EMPTY_HOST) => toolsIdentity(s, { root: tmp, env: FAKE_ENV, cacheDir: null, hostRoot });
 
 describe("an installer's tools", () => {
-  it('apt: the host mmdebstrap, apt-get and dpkg, whatever ToolsTree= says', () => {
+  it('apt: the host mmdebstrap, apt-get and dpkg; a ToolsTree= the output steps run from, by its digest', () => {
     const host = fake('mmdebstrap', 'apt-get', 'dpkg');
     expect(identity(source({}))).toEqual(host);
-    expect(identity(source({ toolsTree: path.join(tmp, 'tools') }))).toEqual(host);
     expect(Object.keys(identity(source({})))).toEqual(HOST_TOOLS.apt.map(([cmd]) => cmd));
+    const tools = tree(path.join(tmp, 'apt-tools'), { 'usr/bin/systemd-repart': 'repart\n' });
+    const first = identity(source({ toolsTree: tools }));
+    expect(first).toEqual({ ...host, ToolsTree: 'apt-tools', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    fs.writeFileSync(path.join(tools, 'usr/bin/systemd-repart'), 'another repart\n');
+    expect(identity(source({ toolsTree: tools })).digest).not.toBe(first.digest);
+    // The incremental layer's key: the install's tools only.
+    expect(toolsIdentity(source({ toolsTree: tools }), { root: tmp, env: FAKE_ENV, cacheDir: null, hostRoot: EMPTY_HOST, outputTools: false })).toEqual(host);
   });
 
-  it("Gentoo's native installer: kiln itself, and the host tools it runs on the image", () => {
-    expect(identity(source({ packageManager: 'portage', variant: 'native', toolsTree: path.join(tmp, 'tools') }))).toEqual(fake('ldconfig', 'systemd-sysusers', 'systemd-hwdb'));
+  it("Gentoo's native installer: kiln itself, and the host tools it runs on the image (and the output steps' tools tree)", () => {
+    const tools = tree(path.join(tmp, 'native-tools'), { 'usr/bin/mkfs.erofs': 'erofs\n' });
+    expect(identity(source({ packageManager: 'portage', variant: 'native', toolsTree: tools }))).toEqual({
+      ...fake('ldconfig', 'systemd-sysusers', 'systemd-hwdb'),
+      ToolsTree: 'native-tools',
+      digest: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
   });
 
   it('emerge: the tools tree by its digest, which follows its content and modes', () => {
@@ -87,11 +98,17 @@ describe("an installer's tools", () => {
 });
 
 describe('the fingerprint', () => {
-  it('a tools tree Debian does not run is no input: neither a tool line nor its files', () => {
+  it("Debian's tools tree (the output steps run from it) counts by its digest, once: not by its files", () => {
     const root = makeProject({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n[Build]\nToolsTree=mkosi.tools\n', 'mkosi.tools/usr/bin/apt': 'apt\n' });
     const lines = fingerprintLines(root, undefined, { identity: 'test', cacheDir: null, env: FAKE_ENV });
-    expect(lines.filter((l) => l.startsWith('tool '))).toEqual(['tool mmdebstrap mmdebstrap fake 1.0', 'tool apt-get apt-get fake 1.0', 'tool dpkg dpkg fake 1.0']);
-    expect(lines.filter((l) => l.includes('mkosi.tools'))).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('tool '))).toEqual([
+      'tool mmdebstrap mmdebstrap fake 1.0',
+      'tool apt-get apt-get fake 1.0',
+      'tool dpkg dpkg fake 1.0',
+      'tool ToolsTree mkosi.tools',
+      expect.stringMatching(/^tool digest [0-9a-f]{64}$/),
+    ]);
+    expect(lines.filter((l) => l.includes('mkosi.tools/'))).toEqual([]);
   });
 
   it("emerge's tools tree counts by its digest, once", () => {

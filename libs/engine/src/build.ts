@@ -30,6 +30,7 @@ import { checkOutputs, writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
 import { copyTree } from './trees';
+import { resolveTools, unpackedToolsPath } from './tools-tree';
 
 /**
  * When neither SourceDateEpoch= nor $SOURCE_DATE_EPOCH is set, builds still clamp to a fixed
@@ -183,7 +184,7 @@ export async function lockProject(project: Project, opts: BuildOptions = {}): Pr
   for (const preset of plan) {
     if (opts.preset && preset.name !== opts.preset && fs.existsSync(lockfilePath(preset))) continue;
     opts.step?.(preset.name, 'resolving packages');
-    const r = await withPresetLocks(preset, opts, `kiln lock of ${preset.name}`, () => withBuildContext(project, preset, opts, (ctx) => writeLock(ctx)));
+    const r = await withPresetLocks(preset, opts, `kiln lock of ${preset.name}`, () => withBuildContext(project, preset, opts, (ctx) => writeLock(ctx), false));
     results.push({ preset: preset.name, file: r.file, packages: r.lock.package.length + r.lock['build-package'].length, changes: r.changes });
   }
   return results;
@@ -231,6 +232,15 @@ export async function clean(
       const names = presets.map((p) => p.name);
       for (const dir of new Set(presets.map((p) => layerCacheDir(p, env)))) {
         for (const entry of await removeLayers(dir, project.root, names)) removed.push(`layer ${entry}`);
+      }
+      // The tools tree unpacked from the project's tools archive (tools-tree.ts).
+      for (const p of presets.filter((x) => x.generated === 'tools')) {
+        const archive = baseTreeFile(p.config);
+        if (!archive || !fs.existsSync(archive)) continue;
+        const tree = await unpackedToolsPath(archive, env);
+        if (!fs.existsSync(tree)) continue;
+        await removeTree(tree);
+        removed.push(`tools tree ${tree}`);
       }
       for (const dir of caches) {
         // Under apt's lock too, and keeping both lock files (held by this process).
@@ -290,7 +300,14 @@ async function removeStaleWork(workBase: string, outDir: string, locked: string)
  * afterwards whatever happens. The caller holds the preset's locks (withPresetLocks), whose
  * taking removed stale work directories of killed builds.
  */
-export async function withBuildContext<T>(project: Project, preset: Preset, opts: BuildOptions, fn: (ctx: BuildContext) => Promise<T>): Promise<T> {
+export async function withBuildContext<T>(
+  project: Project,
+  preset: Preset,
+  opts: BuildOptions,
+  fn: (ctx: BuildContext) => Promise<T>,
+  /** Resolve ctx.tools (tools-tree.ts): a build does; writing a lock runs no output step. */
+  withTools = true,
+): Promise<T> {
   const env = opts.env ?? process.env;
   const outDir = ensureDir(preset.config.OutputDirectory);
   const workBase = ensureDir(path.join(outDir, '.kiln-work'));
@@ -307,9 +324,9 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     env,
     note: (what) => opts.step?.(preset.name, what),
   };
-  // A test-only hook until ToolsTree= is wired: the tools tree the output steps run from.
-  ctx.tools ??= env.KILN_TOOLS_TREE || null;
   try {
+    ctx.tools = withTools ? await resolveTools(project, preset, run, env) : null;
+    if (ctx.tools) opts.step?.(preset.name, `tools from ${path.relative(project.root, ctx.tools).startsWith('..') ? ctx.tools : path.relative(project.root, ctx.tools)}`);
     return await fn(ctx);
   } finally {
     await removeTree(work);

@@ -21,8 +21,10 @@ export interface BuildContext extends RunContext {
   lockedTools?: LockedTool[];
   /**
    * The tools tree the output steps run their tools from (ToolsTree=: a path, or the tools
-   * preset's tree for ToolsTree=default): its /usr stands in for the host's (sandbox.ts
-   * hostTools). null or absent: the host's tools, whose versions are checked (tool-check.ts).
+   * preset's tree for ToolsTree=default, unpacked from its archive into the user's cache): its
+   * /usr stands in for the host's (sandbox.ts hostTools). Set by build.ts's withBuildContext
+   * (tools-tree.ts resolveTools). null or absent: the host's tools, whose versions the steps
+   * check with requireTool (tool-check.ts). The tools preset itself always builds with null.
    */
   tools?: string | null;
 }

@@ -1,5 +1,5 @@
 /**
- * Hostname=, Locale=, Timezone= and RootPassword=, written the way systemd (and Debian's tools)
+ * Hostname=, Locale=, Timezone=, RootPassword= and MakeInitrd=, written the way systemd (and Debian's tools)
  * read them, after the post-installation scripts as mkosi does. Every path is resolved inside the
  * image (image-fs.ts): a link in the image never leads these writes onto the host.
  */
@@ -36,6 +36,23 @@ export async function applyImageSettings(ctx: BuildContext): Promise<void> {
 
   const password = cfg(ctx, 'RootPassword');
   if (password) await setRootPassword(ctx, password);
+  configureInitrd(ctx);
+}
+
+/** Formats that hold part of a system, never a root the kernel or systemd starts from. */
+const PARTIAL_FORMATS = new Set(['sysext', 'confext', 'portable', 'addon']);
+
+/**
+ * As mkosi: every image with systemd gets /init -> systemd, so that its cpio boots as an initrd
+ * (the kernel runs /init); MakeInitrd=yes adds /etc/initrd-release, which tells systemd it runs in
+ * an initrd (initrd.target, then switch-root into the root the command line names). Neither
+ * replaces what the image already has there.
+ */
+function configureInitrd(ctx: BuildContext): void {
+  const root = ctx.root;
+  if (PARTIAL_FORMATS.has(cfg(ctx, 'Format'))) return;
+  if (!img.lexists(root, 'init') && img.exists(root, 'usr/lib/systemd/systemd')) img.symlink(root, 'init', '/usr/lib/systemd/systemd');
+  if (cfg(ctx, 'MakeInitrd') && !img.lexists(root, 'etc/initrd-release')) img.symlink(root, 'etc/initrd-release', '/etc/os-release');
 }
 
 /**

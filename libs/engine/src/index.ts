@@ -2,3 +2,6 @@ export { build, buildPlan, clean, lockProject, LockResult, buildPreset, defaultP
 export { BuildError } from './errors';
 export { toolsIdentity } from './tools';
 export { lockRequest, currentLock, resolveLock, writeLock, lockChanges, LockChange } from './lock';
+export { requireTool, KNOWN_TOOLS, compareVersions, versionOf, type ToolRequirement, type ToolFound } from './tool-check';
+export { resolveTools, toolsPresetOf, unpackedTools } from './tools-tree';
+export { runVm, VM_FORMATS, VmOptions } from './vm';

@@ -146,7 +146,7 @@ export async function layerKey(ctx: BuildContext, lock: Lock | null, identity: s
     format: FORMAT,
     kiln: identity,
     mirror: installerOf(ctx).sources(ctx).join(' '),
-    tools: JSON.stringify(toolsIdentity(ctx.project, ctx.preset)),
+    tools: JSON.stringify(toolsIdentity(ctx.project, ctx.preset, { outputTools: false })),
     // The time the build clamps to, from SourceDateEpoch= or $SOURCE_DATE_EPOCH.
     sourceDateEpoch: String(ctx.sourceDateEpoch),
   };

@@ -1,11 +1,11 @@
 /**
  * Format=sysext, confext and portable, built for real: a small bookworm base (the essential set,
  * a directory) built once, and extension presets on it (BaseTrees=%O/base) with an extra tree,
- * written by systemd-repart from the test tools tree (KILN_TOOLS_TREE, the hook until ToolsTree=
- * is wired): a signed sysext and a hash-only confext of what they add (Overlay=yes), a signed
- * portable image of the whole tree; and an unsigned, compressed sysext of a plain directory (no
- * packages, seconds). Each is built twice and compared byte for byte; the partitions are read
- * back with the tools tree's sfdisk, veritysetup, openssl, zstd and fsck.erofs.
+ * written by systemd-repart from the test tools tree (ToolsTree=PATH): a signed sysext and a
+ * hash-only confext of what they add (Overlay=yes), a signed portable image of the whole tree;
+ * and an unsigned, compressed sysext of a plain directory (no packages, seconds). Each is built
+ * twice and compared byte for byte; the partitions are read back with the tools tree's sfdisk,
+ * veritysetup, openssl, zstd and fsck.erofs.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -81,7 +81,8 @@ const CONF = {
     '[Distribution]', 'Distribution=debian', 'Release=bookworm',
     '[Output]', 'ImageId=exttest', 'Format=none',
     '[Content]', 'SourceDateEpoch=1700000000', 'WithDocs=no',
-    '[Validation]', 'VerityKey=verity.key', 'VerityCertificate=verity.crt', '',
+    '[Validation]', 'VerityKey=verity.key', 'VerityCertificate=verity.crt',
+    '[Build]', 'ToolsTree=@TOOLS@', '',
   ].join('\n'),
   'mkosi.images/base/mkosi.conf': '[Output]\nFormat=directory\n[Content]\nWithDocs=no\n',
   // Signed (Verity=auto with the key and certificate), only what it adds to the base.
@@ -98,27 +99,26 @@ const CONF = {
 };
 const IMAGES = ['sysext', 'confext', 'portable'];
 
-const env = () => ({ ...process.env, KILN_TOOLS_TREE: tools });
 
 afterAll(removeTempDirs);
 
 describe('extension images', () => {
   beforeAll(async () => {
     tools = await testToolsTree();
-    project = tempProject(CONF, 'ext');
+    project = tempProject({ ...CONF, 'mkosi.conf': CONF['mkosi.conf'].replace('@TOOLS@', tools) }, 'ext');
     scratch = tempDir('kiln-ext-scratch-');
     out = path.join(project, 'mkosi.output');
     // A throwaway signing key and certificate, made now with the tools tree's openssl.
     inTools(['openssl', 'req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kiln extension test', '-days', '3650',
       '-keyout', path.join(project, 'verity.key'), '-out', path.join(project, 'verity.crt')], [project]);
-    const run = await buildIn(project, { env: env() });
+    const run = await buildIn(project);
     if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
     for (const name of IMAGES) firstBuild[name] = sha256(path.join(out, `${name}.raw`));
   }, 900_000);
 
   it('are NAME.raw, uncompressed, and bit-identical when built again', async () => {
     for (const name of IMAGES) {
-      const run = await buildIn(project, { env: env(), preset: name, force: true, noDeps: true });
+      const run = await buildIn(project, { preset: name, force: true, noDeps: true });
       expect(failure(run)).toBe('');
       expect([name, sha256(path.join(out, `${name}.raw`))]).toEqual([name, firstBuild[name]]);
     }
@@ -184,14 +184,14 @@ describe('an unsigned, compressed sysext of a plain tree', () => {
     scratch ??= tempDir('kiln-ext-scratch-');
     // No packages: the base tree is a directory of the project, so this builds in seconds.
     const dir = tempProject({
-      'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=sysext\nOutput=tool\nCompressOutput=zstd\n[Content]\nSourceDateEpoch=1700000000\nBaseTrees=tree\n',
+      'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=sysext\nOutput=tool\nCompressOutput=zstd\n[Content]\nSourceDateEpoch=1700000000\nBaseTrees=tree\n[Build]\nToolsTree=' + tools + '\n',
       'tree/usr/bin/kiln-tool': '#!/bin/sh\necho tool\n',
       'tree/etc/not-in-a-sysext': 'x\n',
     }, 'zst');
     const image = path.join(dir, 'mkosi.output', 'tool.raw.zst');
     const hashes: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const run = await buildIn(dir, { env: env(), force: true });
+      const run = await buildIn(dir, { force: true });
       expect(failure(run)).toBe('');
       hashes.push(sha256(image));
     }
@@ -215,7 +215,7 @@ describe('extension images: bad input', () => {
       ...files,
     }, 'bad');
   const failed = async (dir: string) => {
-    const run = await buildIn(dir, { env: env() });
+    const run = await buildIn(dir);
     const outputs = fs.existsSync(path.join(dir, 'mkosi.output')) ? fs.readdirSync(path.join(dir, 'mkosi.output')).filter((f) => !f.startsWith('.')) : [];
     return { message: failure(run), outputs };
   };
@@ -246,6 +246,12 @@ describe('extension images: bad input', () => {
     expect((await failed(noBase)).message).toMatch(/^bad: Overlay=yes needs BaseTrees=/);
     // Other formats do not take it yet: an error rather than a whole image where a diff was asked for.
     expect((await failed(bad('[Output]\nFormat=tar\nOverlay=yes\n'))).message).toBe('bad: Overlay=yes is supported by kiln for Format=sysext and confext only, not Format=tar: remove Overlay=');
+  });
+
+  it('without a tools tree, a host systemd-repart without --offline (Debian 12 has 252) is named with the fix, before it runs', async () => {
+    const r = await failed(bad('[Output]\nFormat=sysext\n', { 'tree/usr/share/x': 'x\n' }));
+    expect(r.message).toMatch(/^bad: systemd-repart (\S+ on this host lacks --offline \(254\+\)|is not installed on this host): install (the Debian package )?systemd-repart 254 or later from bookworm-backports, or set ToolsTree=default/);
+    expect(r.outputs).toEqual([]);
   });
 
   it('packages in a sysext without a base tree are refused, as mkosi does', async () => {

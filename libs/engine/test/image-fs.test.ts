@@ -144,4 +144,30 @@ describe('settings and RemoveFiles= through the image\'s links', () => {
     expect(fs.readFileSync(path.join(root, 'etc/hostname'), 'utf8')).toBe('image\n');
     expect(fs.readFileSync(path.join(root, host, 'shadow'), 'utf8')).toBe('root:$6$x$y:19675:0:99999:7:::\n');
   });
+
+  it('MakeInitrd=: /init -> systemd in every image with systemd, /etc/initrd-release -> /etc/os-release with MakeInitrd=yes, inside the image, keeping what is there', async () => {
+    const { root, host, project } = setup();
+    write(path.join(root, 'usr/lib/systemd/systemd'), '#!/bin/sh\n', 0o755);
+    fs.mkdirSync(path.join(root, 'etc'));
+    await applyImageSettings(ctx(root, project));
+    expect(fs.readlinkSync(path.join(root, 'init'))).toBe('/usr/lib/systemd/systemd');
+    expect(fs.existsSync(path.join(root, 'etc/initrd-release'))).toBe(false);
+    // An /etc that links to a host directory: the release file goes to the image's copy of it.
+    fs.rmSync(path.join(root, 'etc'), { recursive: true });
+    fs.symlinkSync(host, path.join(root, 'etc'));
+    fs.mkdirSync(path.join(root, host), { recursive: true });
+    await applyImageSettings(ctx(root, project, { MakeInitrd: true }));
+    expect(fs.readdirSync(host)).toEqual(['keep']);
+    expect(fs.readlinkSync(path.join(root, host, 'initrd-release'))).toBe('/etc/os-release');
+    // An /init of the image's own stays; a system extension gets neither.
+    const other = setup();
+    write(path.join(other.root, 'usr/lib/systemd/systemd'), '#!/bin/sh\n', 0o755);
+    write(path.join(other.root, 'init'), '#!/bin/sh\n', 0o755);
+    await applyImageSettings(ctx(other.root, other.project, { MakeInitrd: true }));
+    expect(fs.lstatSync(path.join(other.root, 'init')).isFile()).toBe(true);
+    const ext = setup();
+    write(path.join(ext.root, 'usr/lib/systemd/systemd'), '#!/bin/sh\n', 0o755);
+    await applyImageSettings(ctx(ext.root, ext.project, { Format: 'sysext', MakeInitrd: true }));
+    expect(fs.existsSync(path.join(ext.root, 'init'))).toBe(false);
+  });
 });

@@ -29,10 +29,10 @@ function project(files: Record<string, string>): Project {
 const TOOLS_TREE = { 'mkosi.tools/usr/bin/emerge': '#!/bin/sh\n' };
 
 describe('the tools a build is recorded with', () => {
-  it('Debian with ToolsTree=: the host tools apt runs, not the tools tree it does not run', () => {
+  it('Debian with ToolsTree=: the host tools apt runs, and the tools tree the output steps run (not in the layer key)', () => {
     const p = project({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n[Build]\nToolsTree=mkosi.tools\n', ...TOOLS_TREE });
-    const tools = toolsIdentity(p, p.main);
-    expect(Object.keys(tools).sort()).toEqual(['apt-get', 'dpkg', 'mmdebstrap']);
+    expect(Object.keys(toolsIdentity(p, p.main)).sort()).toEqual(['ToolsTree', 'apt-get', 'digest', 'dpkg', 'mmdebstrap']);
+    expect(Object.keys(toolsIdentity(p, p.main, { outputTools: false })).sort()).toEqual(['apt-get', 'dpkg', 'mmdebstrap']);
   });
 
   it.each([

@@ -108,7 +108,7 @@ export function imageContext(root: string, project: string, config: Record<strin
     work: path.dirname(root),
     sourceDateEpoch: 1700000000,
     project: { root: project },
-    preset: { name: 'test', config: { Hostname: null, Locale: null, Timezone: null, RootPassword: null, RemoveFiles: [], ...config } },
+    preset: { name: 'test', config: { Hostname: null, Locale: null, Timezone: null, RootPassword: null, RemoveFiles: [], Format: 'directory', MakeInitrd: false, ...config } },
   } as unknown as BuildContext;
 }
 

@@ -40,6 +40,8 @@ export interface KilnPluginOptions {
   cleanTargetName?: string;
   /** Name of the target writing a preset's kiln.lock (default: lock). */
   lockTargetName?: string;
+  /** Name of the target booting a bootable preset in qemu (default: vm). */
+  vmTargetName?: string;
 }
 
 type Options = Required<KilnPluginOptions>;
@@ -50,11 +52,12 @@ export function normalizeOptions(o: KilnPluginOptions | undefined): Options {
     summaryTargetName: o?.summaryTargetName ?? 'summary',
     cleanTargetName: o?.cleanTargetName ?? 'clean',
     lockTargetName: o?.lockTargetName ?? 'lock',
+    vmTargetName: o?.vmTargetName ?? 'vm',
   };
 }
 
 /** Config files that belong to a project read from a parent directory, never projects themselves. */
-export const INNER = /(^|\/)(mkosi\.images|mkosi\.presets|mkosi\.conf\.d|mkosi\.profiles|mkosi\.local|kiln\.images|kiln\.conf\.d|kiln\.profiles|mkosi\.output|node_modules)(\/|$)/;
+export const INNER = /(^|\/)(mkosi\.tools\.conf|mkosi\.images|mkosi\.presets|mkosi\.conf\.d|mkosi\.profiles|mkosi\.local|kiln\.images|kiln\.conf\.d|kiln\.profiles|mkosi\.output|node_modules)(\/|$)/;
 
 /** The project directory a config file makes, or null for a file read as part of another project. */
 export function projectDir(file: string): string | null {
@@ -125,6 +128,13 @@ function presetRoot(workspaceRoot: string, preset: PresetFacts, dir: string): st
   return preset.main ? dir : path.relative(workspaceRoot, preset.source);
 }
 
+const GENERATED: Record<string, string> = { tools: 'the tools tree of ToolsTree=default', 'default-initrd': 'the default initrd of the bootable presets without Initrds=' };
+
+function describe(preset: PresetFacts): string {
+  if (preset.main) return `kiln image ${preset.name}`;
+  return preset.generated ? `kiln preset ${preset.name}, generated: ${GENERATED[preset.generated] ?? preset.generated}` : `kiln preset ${preset.name}`;
+}
+
 /** What createDependencies needs of a preset, in its project's metadata. */
 interface KilnMetadata {
   /** The projects of the presets built first. */
@@ -165,14 +175,20 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
       [options.cleanTargetName]: cli('clean', { preset: preset.name }, `Remove the outputs of ${pname}`),
       [options.lockTargetName]: lock,
     };
+    if (preset.bootable) {
+      // Never cached (a boot is not a build), after the preset's own image target: `nx run system:vm`.
+      const vm = cli('vm', { preset: preset.name }, `Boot ${pname} in qemu (kiln vm), its serial console on the terminal`);
+      vm.dependsOn = [options.targetName];
+      targets[options.vmTargetName] = vm;
+    }
     if (preset.main) targets[options.summaryTargetName] = cli('summary', {}, `Show every preset of ${dir} with its resolved settings`);
     const kiln: KilnMetadata = { dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)) };
     projects[root] = {
       name: pname,
       root,
-      tags: ['kiln', `kiln:${preset.format}`],
+      tags: ['kiln', `kiln:${preset.format}`, ...(preset.generated ? ['kiln:generated'] : [])],
       targets,
-      metadata: { description: `kiln ${preset.main ? 'image' : 'preset'} ${preset.name}`, technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) }, kiln },
+      metadata: { description: describe(preset), technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) }, kiln },
     };
   }
   return projects;

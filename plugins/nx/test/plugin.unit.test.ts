@@ -95,6 +95,33 @@ describe('createNodes', () => {
     expect(projects['images/os'].targets!.image.metadata).toMatchObject({ technologies: ['kiln', 'mkosi'] });
   });
 
+  it('gives a vm target (kiln vm, never cached, after its own image) to the presets kiln vm can boot, and to no other', async () => {
+    const projects = await nodes(
+      workspace({
+        'images/os/mkosi.conf': '[Output]\nFormat=disk\n',
+        'images/os/mkosi.images/uki.conf': '[Output]\nFormat=uki\n',
+        'images/os/mkosi.images/esp.conf': '[Output]\nFormat=esp\n',
+        // A cpio or directory image boots with a kernel: Linux=, or Bootable=yes (it has one).
+        'images/os/mkosi.images/guest.conf': '[Output]\nFormat=cpio\n[Runtime]\nLinux=/boot/vmlinuz\n',
+        'images/os/mkosi.images/tree.conf': '[Output]\nFormat=directory\n[Content]\nBootable=yes\n',
+        'images/os/mkosi.images/initrd.conf': '[Output]\nFormat=cpio\n',
+        'images/os/mkosi.images/base.conf': '[Output]\nFormat=directory\n',
+        'images/os/mkosi.images/archive.conf': '[Output]\nFormat=tar\n',
+      }),
+    );
+    const withVm = Object.values(projects).filter((p) => p.targets!.vm).map((p) => p.name).sort();
+    expect(withVm).toEqual(['os', 'os-esp', 'os-guest', 'os-tree', 'os-uki']);
+    expect(projects['images/os'].targets!.vm).toMatchObject({
+      executor: '@kiln/nx:kiln',
+      cache: false,
+      dependsOn: ['image'],
+      options: { command: 'vm', directory: 'images/os', preset: 'os' },
+    });
+    expect(projects['images/os'].metadata).toMatchObject({ targetGroups: { kiln: ['image', 'clean', 'lock', 'vm', 'summary'] } });
+    const renamed = await nodes(workspace({ 'images/os/mkosi.conf': '[Output]\nFormat=disk\n' }), { targetName: 'build', vmTargetName: 'boot' });
+    expect(renamed['images/os'].targets!.boot.dependsOn).toEqual(['build']);
+  });
+
   it('lets options rename the targets', async () => {
     const projects = await nodes(workspace(files), { targetName: 'os-image' });
     expect(Object.keys(projects['images/os'].targets!)).toContain('os-image');

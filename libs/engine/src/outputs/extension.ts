@@ -8,7 +8,8 @@
  * with partition and filesystem UUIDs from the repart seed (seed.ts) and file times from
  * SOURCE_DATE_EPOCH, so two builds give the same bytes. The partition definitions are written
  * here, from those facts, into the work directory (extension-verity.ts says which partitions).
- * repart and mkfs.erofs come from the tools tree: the host's systemd (252) has no --offline.
+ * repart and mkfs.erofs come from the tools tree (ToolsTree=): the host's systemd (252) has no
+ * --offline, which requireTool says before anything runs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +25,7 @@ import { verityPlan, type VerityPlan } from './extension-verity';
 import { overlayOnBaseTrees } from './overlay';
 import { repartSeed } from './seed';
 import { compressor } from './tar';
+import { requireTool } from '../tool-check';
 
 type ExtensionFormat = 'sysext' | 'confext' | 'portable';
 
@@ -89,6 +91,10 @@ export async function writeExtension(ctx: BuildContext, files: StagedFile[]): Pr
     const overlay = cfg(ctx, 'Overlay') ? ' beyond its base trees (Overlay=yes keeps only what the image adds)' : '';
     throw new BuildError(`Format=${format}: the image has nothing in /${need.dir}${overlay}, and ${need.why}: add files under ${need.dir}/ (an extra tree, packages or a script), or choose another Format=`, ctx.preset.name);
   }
+  // The tools, checked before anything is written: a clear error naming the package, not a usage message.
+  requireTool(ctx, 'systemd-repart');
+  requireTool(ctx, 'mkfs.erofs');
+  for (const c of new Set(files.map((f) => f.compression))) if (c === 'zstd' || c === 'xz') requireTool(ctx, c);
   writeExtensionRelease(ctx, release);
   const dirs = EXTENSION_DIRS[format].filter((d) => d === '' || imageFs.isDirectory(ctx.root, d));
 

@@ -1,9 +1,9 @@
-/** @kiln/nx:kiln: the kiln commands that are not cached (summary, lock, clean, explain). */
+/** @kiln/nx:kiln: the kiln commands that are not cached (summary, lock, clean, explain, vm). */
 import type { ExecutorContext } from '@nx/devkit';
 import { runKiln, verbose } from '../run-kiln';
 
 export interface KilnExecutorOptions {
-  command: 'summary' | 'lock' | 'clean' | 'explain';
+  command: 'summary' | 'lock' | 'clean' | 'explain' | 'vm';
   directory: string;
   preset?: string;
 }

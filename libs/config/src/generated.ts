@@ -1,0 +1,177 @@
+/**
+ * The presets kiln generates, as mkosi does (mkosi/config.py finalize_default_tools and
+ * finalize_default_initrd), each a preset like any other: its own lock, its own cached Nx target,
+ * and graph edges from the presets that use it.
+ *
+ * - `tools` (ToolsTree=default or yes in the main image): the tools tree the output steps run
+ *   from. Format=directory, Output=mkosi.tools (mkosi's name), so the tree is
+ *   OutputDirectory/mkosi.tools and its cached archive mkosi.tools.tar.zst. Its settings:
+ *   Distribution=/Release=/Mirror=/Repositories=/SandboxTrees= from ToolsTreeDistribution= and
+ *   the like, Packages=ToolsTreePackages=; then the project's mkosi.tools.conf (a file, or a
+ *   directory read like a project) on top; then kiln's own package list (tools-tree.ts) added,
+ *   Format=directory and ToolsTree= unset forced (the tools tree builds with the host's tools);
+ *   WithDocs=no unless mkosi.tools.conf says otherwise.
+ *   It shares only the main image's Architecture=, OutputDirectory=, SourceDateEpoch= and cache
+ *   settings. Every other preset depends on it (edge reason ToolsTree=).
+ *   Its source, the lock's place and the Nx project's root, is mkosi.tools.conf, present or not:
+ *   the lock is mkosi.tools.lock beside it (mkosi.tools.conf/kiln.lock for a directory).
+ *
+ * - `default-initrd` (a bootable preset without Initrds=): Format=cpio, Output=default-initrd
+ *   (not mkosi's "initrd", which projects often name a preset of their own), MakeInitrd=yes
+ *   (/etc/initrd-release), Bootable=no, the Debian essentials of mkosi-initrd (tools-tree.ts).
+ *   It starts from the main image like any preset (universal and inherited settings). A preset
+ *   wanting it gets Initrds=OutputDirectory/default-initrd.cpio.zst: the resolved Initrds= value
+ *   is what the boot steps read, so they need nothing special, and the Initrds= path makes the
+ *   graph edge. Its source is mkosi.default-initrd.conf in the config directory (never read): the
+ *   lock is mkosi.default-initrd.lock.
+ *
+ * Debian and its derivatives only (apt): for other distributions kiln has no list yet, and none is
+ * generated.
+ *
+ * Which presets want the default initrd (mkosi's want_default_initrd): not Bootable=no; with
+ * Bootable=yes any format that holds a kernel (not cpio, sysext, confext, portable, addon, none);
+ * with Bootable=auto only disk, uki and esp images that install a kernel package (linux-image-*),
+ * as mkosi checks, so an image of the default Format=disk without a kernel is left alone.
+ */
+import * as path from 'node:path';
+import { ConfigError, type Origin } from './errors';
+import { packageManagerOf } from './distributions';
+import { imageFiles } from './formats';
+import { ImageState } from './image-state';
+import * as probe from './probe';
+import type { Config } from './settings';
+import {
+  DEFAULT_INITRD_PACKAGES,
+  DEFAULT_INITRD_PRESET,
+  DEFAULT_INITRD_REMOVE_FILES,
+  TOOLS_OUTPUT,
+  TOOLS_PRESET,
+  TOOLS_TREE_PACKAGES,
+} from './tools-tree';
+
+export type GeneratedKind = 'tools' | 'default-initrd';
+
+/** Whether ToolsTree= asks for the generated tools tree. */
+export const wantsToolsPreset = (config: Pick<Config, 'ToolsTree'>): boolean => config.ToolsTree === 'default' || config.ToolsTree === 'yes';
+
+/** The settings of the main image the tools tree shares (mkosi's multiversal ones, as kiln has them). */
+const SHARED_WITH_TOOLS = ['Architecture', 'OutputDirectory', 'SourceDateEpoch', 'CacheDirectory', 'CacheMaxSize', 'CacheMaxAge', 'PackageCacheDirectory', 'Incremental', 'RepositoryKeyCheck'] as const;
+
+/** main's ToolsTreeX= -> the tools preset's X=. */
+const TOOLS_SETTINGS: readonly (readonly [string, string])[] = [
+  ['ToolsTreeDistribution', 'Distribution'],
+  ['ToolsTreeRelease', 'Release'],
+  ['ToolsTreeMirror', 'Mirror'],
+  ['ToolsTreeRepositories', 'Repositories'],
+  ['ToolsTreeSandboxTrees', 'SandboxTrees'],
+  ['ToolsTreePackages', 'Packages'],
+];
+
+export interface GeneratedContext {
+  /** The config directory (holding mkosi.conf). */
+  root: string;
+  env: Record<string, string | undefined>;
+  main: ImageState;
+  mainConfig: Config;
+  /** Reads a config file or directory into `state` (the project reader, with its layout). */
+  read(entry: string, state: ImageState): void;
+}
+
+export interface GeneratedState {
+  state: ImageState;
+  config: Config;
+  source: string;
+  kind: GeneratedKind;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** The `tools` preset of a project with ToolsTree=default, or null. */
+export function toolsPreset(g: GeneratedContext): GeneratedState | null {
+  checkToolsTreePath(g);
+  if (!wantsToolsPreset(g.mainConfig)) return null;
+  const state = new ImageState(TOOLS_PRESET, g.root, g.env);
+  const set = (name: string, value: unknown, origin?: Origin) => {
+    state.values.set(name, clone(value));
+    if (origin) state.origins.set(name, origin);
+  };
+  for (const name of SHARED_WITH_TOOLS) set(name, g.main.get(name), g.main.origins.get(name));
+  for (const [from, to] of TOOLS_SETTINGS) set(to, g.mainConfig[from as keyof Config], g.main.origins.get(from));
+  // Environment= keys PassEnvironment= names, as every preset gets them.
+  const env = g.mainConfig.Environment;
+  const passed = Object.fromEntries(g.mainConfig.PassEnvironment.filter((k) => k in env).map((k) => [k, env[k]]));
+  if (Object.keys(passed).length) set('Environment', passed, g.main.origins.get('Environment'));
+
+  // Small: no documentation (mkosi.tools.conf may say otherwise).
+  set('WithDocs', false);
+  const source = path.join(g.root, 'mkosi.tools.conf');
+  if (probe.exists(source)) g.read(source, state);
+
+  // kiln's package list after the project's (mkosi reads its bundled mkosi-tools last).
+  const packages = (state.get('Packages') as string[]) ?? [];
+  set('Packages', [...packages, ...TOOLS_TREE_PACKAGES]);
+  // As mkosi forces them: the tools tree is a directory and is built with the host's tools.
+  set('Format', 'directory');
+  state.values.delete('ToolsTree');
+  state.values.delete('CompressOutput');
+  if (!state.values.has('Output')) set('Output', TOOLS_OUTPUT);
+  const config = state.resolve();
+  config.Dependencies = [];
+  return { state, config, source, kind: 'tools' };
+}
+
+/** A kernel package, by the distribution's naming (mkosi's is_kernel_package). */
+function isKernelPackage(distribution: string, name: string): boolean {
+  if (packageManagerOf(distribution) === 'apt') return /^linux-image-/.test(name);
+  if (distribution === 'gentoo') return /^(sys-kernel\/)?(gentoo|vanilla)-kernel(-bin)?\b/.test(name);
+  return name === 'kernel' || name === 'linux';
+}
+
+const NO_KERNEL_FORMATS = ['cpio', 'sysext', 'confext', 'portable', 'addon', 'none'];
+
+/** Whether a preset gets the default initrd (see the module comment). */
+export function wantsDefaultInitrd(config: Config): boolean {
+  if (config.Initrds.length || config.Bootable === 'disabled') return false;
+  if (config.Bootable === 'enabled') return !NO_KERNEL_FORMATS.includes(config.Format);
+  if (!['disk', 'uki', 'esp'].includes(config.Format)) return false;
+  return config.Packages.some((p) => isKernelPackage(config.Distribution, p));
+}
+
+/** The `default-initrd` preset, when one of `configs` wants it (mkosi generates one per project). */
+export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string; config: Config }[], universal: ReadonlyMap<string, unknown>): GeneratedState | null {
+  // Debian and its derivatives only so far: for the others kiln has no package list (their boot
+  // step says Initrds= is needed).
+  if (!wanting.length || packageManagerOf(g.mainConfig.Distribution) !== 'apt') return null;
+  const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal);
+  state.inherit(g.main);
+  const set = (name: string, value: unknown) => state.values.set(name, clone(value));
+  set('Format', 'cpio');
+  set('Output', DEFAULT_INITRD_PRESET);
+  set('Bootable', 'disabled');
+  set('MakeInitrd', true);
+  set('WithDocs', false);
+  set('CleanPackageMetadata', 'enabled');
+  set('Packages', DEFAULT_INITRD_PACKAGES);
+  set('RemoveFiles', DEFAULT_INITRD_REMOVE_FILES);
+  const config = state.resolve();
+  config.Dependencies = [];
+  return { state, config, source: path.join(g.root, 'mkosi.default-initrd.conf'), kind: 'default-initrd' };
+}
+
+/** The default initrd's file a bootable preset reads as Initrds=: its cpio archive in OutputDirectory=. */
+export function initrdFile(config: Config): string {
+  return path.join(config.OutputDirectory, imageFiles(config).find((f) => f.kind === 'file')!.name);
+}
+
+/**
+ * ToolsTree=PATH must be a tree with a /usr (its /usr stands in for the host's): said at the
+ * line that sets it, before any build.
+ */
+function checkToolsTreePath(g: GeneratedContext): void {
+  const tree = g.mainConfig.ToolsTree;
+  if (!tree || !path.isAbsolute(tree)) return;
+  if (!probe.isDirectory(path.join(tree, 'usr'))) {
+    const origin = g.main.origins.get('ToolsTree') ?? { file: g.root, line: 0 };
+    throw new ConfigError(`ToolsTree=${tree} has no usr/ directory, so it is not a tools tree (give the root of one, or ToolsTree=default to build one)`, origin);
+  }
+}
