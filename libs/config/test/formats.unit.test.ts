@@ -16,7 +16,9 @@ import { main } from './helpers';
 
 /**
  * The naming code the registry replaced (libs/config/src/outputs.ts and settings.ts at 602f66c),
- * kept verbatim here: the registry must give the same names and defaults for every combination.
+ * kept verbatim here: the registry must give the same names and defaults for every combination;
+ * plus the bootable formats (issue 15): disk and esp as NAME.raw compressed (zstd by default, a
+ * deviation from mkosi), uki as NAME.efi, with the default SplitArtifacts= files beside them.
  */
 const OLD = {
   suffix: (c: string) => ({ none: '', zstd: '.zst', xz: '.xz', gz: '.gz', bz2: '.bz2', lz4: '.lz4', lzma: '.lzma' })[c] ?? '',
@@ -30,6 +32,11 @@ const OLD = {
         return [`${name}.tar${suffix}`];
       case 'cpio':
         return [`${name}.cpio${suffix}`];
+      case 'disk':
+      case 'esp':
+        return [`${name}.raw${suffix}`, `${name}.efi`, `${name}.vmlinuz`, `${name}.initrd`];
+      case 'uki':
+        return [`${name}.efi`, `${name}.vmlinuz`, `${name}.initrd`];
       default:
         return [];
     }
@@ -42,10 +49,10 @@ const OLD = {
     const names = OLD.outputs(config);
     return config.Format === 'directory' ? names.slice(1) : names;
   },
-  compression: (format: string) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(format) ? 'zstd' : format === 'oci' ? 'gz' : 'none'),
+  compression: (format: string) => (['tar', 'cpio', 'disk', 'uki', 'esp', 'addon'].includes(format) ? 'zstd' : format === 'oci' ? 'gz' : 'none'),
 };
 
-const combinations = FORMATS.flatMap((Format) => COMPRESSIONS.map((CompressOutput) => ({ Format, CompressOutput, Output: 'img_1.2' })));
+const combinations = FORMATS.flatMap((Format) => COMPRESSIONS.map((CompressOutput) => ({ Format, CompressOutput, Output: 'img_1.2', SplitArtifacts: ['uki', 'kernel', 'initrd'] })));
 
 describe('the format registry', () => {
   it('has one entry per Format= value, in FORMATS order', () => {
@@ -65,8 +72,8 @@ describe('the format registry', () => {
     for (const format of FORMATS) expect([format, main({ 'mkosi.conf': `[Output]\nFormat=${format}\n` }).CompressOutput]).toEqual([format, OLD.compression(format)]);
   });
 
-  it('builds directory, tar, cpio and none; the other mkosi formats are planned', () => {
-    expect(buildableFormats()).toEqual(['directory', 'tar', 'cpio', 'none']);
+  it('builds directory, tar, cpio, disk, uki, esp and none; the other mkosi formats are planned', () => {
+    expect(buildableFormats()).toEqual(['directory', 'tar', 'cpio', 'disk', 'uki', 'esp', 'none']);
   });
 
   it('knows what each format needs: a plain root, an image to read, a file standing for a base tree', () => {
@@ -82,7 +89,7 @@ describe('the format registry', () => {
 
   it('a cache keeps regular files only: every tree has a file kept in its place', () => {
     for (const f of Object.values(OUTPUT_FORMATS)) {
-      const files = f.files('x', 'zstd');
+      const files = f.files('x', 'zstd', { Output: 'x', SplitArtifacts: ['uki', 'kernel', 'initrd'] });
       if (files.some((o) => o.kind === 'tree')) expect(files.some((o) => o.kind === 'file')).toBe(true);
     }
   });

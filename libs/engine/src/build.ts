@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -100,7 +100,9 @@ export function defaultPackageCache(preset: Preset, env: Record<string, string |
  */
 export function outputsExist(preset: Preset): boolean {
   const dir = preset.config.OutputDirectory;
-  const names = cachedOutputNames(preset.config);
+  // Optional files (a Bootable=auto image's split-out kernel) may be absent from a complete build.
+  const optional = new Set(imageFiles(preset.config).filter((f) => f.optional).map((f) => f.name));
+  const names = cachedOutputNames(preset.config).filter((n) => !optional.has(n));
   return names.length > 0 && names.every((n) => fs.existsSync(path.join(dir, n)));
 }
 
@@ -306,6 +308,9 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
     sourceDateEpoch: sourceDateEpoch(preset, env),
     env,
     note: (what) => opts.step?.(preset.name, what),
+    // TEST-ONLY HOOK until ToolsTree= is wired (the tools helper's part): the tools tree the output
+    // steps run from, taken from the build's environment. The integrator replaces this line.
+    tools: env.KILN_TOOLS_TREE || null,
   };
   try {
     return await fn(ctx);
