@@ -44,7 +44,7 @@ export { fingerprint, fingerprintLines, findPreset, FingerprintError, Fingerprin
 export { TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES } from './tools-tree';
 export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, SYSTEM_PATH, toolPath, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity, which } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
-export { splitArtifacts } from './formats/boot';
+export { splitArtifacts, unwrittenArtifacts } from './formats/boot';
 export { OUTPUT_FORMATS, formatOf, defaultCompression, buildableFormats, imageFiles, writesImage, publishesRoot, baseTreeFile, FormatName, Compression, OutputFile, OutputFormat } from './formats';
 export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockedPackageSchema, LockedTool, LockedToolSchema, packageDigest, LockRequest, LOCK_VERSION } from './lockfile';
 export {

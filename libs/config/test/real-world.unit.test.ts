@@ -256,8 +256,9 @@ describe("mkosi-initrd's mkosi.conf (inline comments, resets of unknown settings
     expect(project.main.origins.WithDocs).toEqual({ file: path.join(INITRD, 'mkosi.conf'), line: 40 });
   });
 
-  it('warns for the unknown ManifestFormat=, SplitArtifacts= (empty resets) and MakeInitrd=', () => {
-    expect(unknownSettings(project)).toEqual(['mkosi.conf:6 ManifestFormat', 'mkosi.conf:7 SplitArtifacts', 'mkosi.conf:11 MakeInitrd']);
+  it('warns for the unknown ManifestFormat= (an empty reset) and MakeInitrd=; SplitArtifacts= (known since issue 15) is reset to none', () => {
+    expect(unknownSettings(project)).toEqual(['mkosi.conf:6 ManifestFormat', 'mkosi.conf:11 MakeInitrd']);
+    expect(project.main.config.SplitArtifacts).toEqual([]);
   });
 });
 

@@ -25,10 +25,25 @@ const SPLIT_NAMES: Record<string, (output: string) => string> = {
   'os-release': (o) => `${o}.osrelease`,
 };
 
+/** SplitArtifacts= as artifacts: a boolean is what mkosi 26 still reads it as (compat_yes, compat_no). */
+export function wantedArtifacts(config: Record<string, unknown>): string[] {
+  const wanted = new Set<string>();
+  for (const v of (config.SplitArtifacts as string[] | undefined) ?? []) {
+    if (['yes', 'true', '1', 'on'].includes(v)) ['uki', 'kernel', 'initrd', 'partitions'].forEach((a) => wanted.add(a));
+    else if (['no', 'false', '0', 'off'].includes(v)) ['uki', 'kernel', 'initrd'].forEach((a) => wanted.add(a));
+    else wanted.add(v);
+  }
+  return [...wanted];
+}
+
 /** The split artifacts kiln writes for a preset, in SplitArtifacts= order, without `skip`. */
 export function splitArtifacts(config: Record<string, unknown>, skip: string[] = []): { artifact: string; name: string }[] {
-  const wanted = (config.SplitArtifacts as string[] | undefined) ?? [];
-  return wanted.filter((a) => SPLIT_NAMES[a] && !skip.includes(a)).map((a) => ({ artifact: a, name: SPLIT_NAMES[a](config.Output as string) }));
+  return wantedArtifacts(config).filter((a) => SPLIT_NAMES[a] && !skip.includes(a)).map((a) => ({ artifact: a, name: SPLIT_NAMES[a](config.Output as string) }));
+}
+
+/** The SplitArtifacts= values kiln does not write yet (partitions, tar, pcrs, roothash, repart-definitions). */
+export function unwrittenArtifacts(config: Record<string, unknown>): string[] {
+  return wantedArtifacts(config).filter((a) => !SPLIT_NAMES[a]);
 }
 
 function splitFiles(config: Record<string, unknown>, skip: string[]): OutputFile[] {

@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { splitArtifacts } from '@kiln/config';
+import { splitArtifacts, unwrittenArtifacts } from '@kiln/config';
 import { cfg, type BuildContext } from '../context';
 import { BuildError } from '../errors';
 import { BASH } from '../exec';
@@ -61,6 +61,8 @@ async function finishRaw(ctx: BuildContext, raw: string, file: StagedFile): Prom
 }
 
 async function writeSplit(ctx: BuildContext, files: StagedFile[], made: Made | null, skip: string[] = []): Promise<void> {
+  const unwritten = unwrittenArtifacts(ctx.preset.config);
+  if (unwritten.length) ctx.note?.(`SplitArtifacts=${unwritten.join(',')}: not written (kiln writes uki, kernel, initrd, kernel-modules-initrd and os-release)`);
   if (!made) return;
   const byName = new Map(files.map((f) => [f.name, f.path]));
   for (const { artifact, name } of splitArtifacts(ctx.preset.config, skip)) {

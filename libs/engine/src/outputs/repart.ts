@@ -69,7 +69,7 @@ export async function repart(ctx: BuildContext, r: RepartRun): Promise<Partition
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
     const defs = r.definitions.map((d) => (d.startsWith(ctx.work + path.sep) ? "kiln's default partition definitions" : path.relative(ctx.project.root, d))).join(', ');
-    const tooSmall = /fit|too small|No space left|Disk quota|exceeds|minimize/i.test(e.message);
+    const tooSmall = /fit|too small|No space left|Could not allocate|Disk quota|exceeds|minimize/i.test(e.message);
     const hint = tooSmall
       ? `a partition of ${defs} is too small for what it holds: raise its SizeMaxBytes= (or drop it and use Minimize=guess)`
       : `check the partition definitions in ${defs}`;
