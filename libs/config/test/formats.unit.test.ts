@@ -10,6 +10,7 @@ import {
   OUTPUT_FORMATS,
   outputNames,
   publishesRoot,
+  unwrittenArtifacts,
   writesImage,
 } from '../src';
 import { main } from './helpers';
@@ -92,5 +93,31 @@ describe('the format registry', () => {
       const files = f.files('x', 'zstd', { Output: 'x', SplitArtifacts: ['uki', 'kernel', 'initrd'] });
       if (files.some((o) => o.kind === 'tree')) expect(files.some((o) => o.kind === 'file')).toBe(true);
     }
+  });
+});
+
+describe('SplitArtifacts= of the bootable formats', () => {
+  const names = (Format: string, SplitArtifacts: string[], CompressOutput = 'zstd') => imageOutputNames({ Format, Output: 'img', CompressOutput, SplitArtifacts });
+
+  it("names the files as mkosi 26 does, beside the image, optional (an image without a kernel has none)", () => {
+    expect(names('disk', ['uki', 'kernel', 'initrd', 'kernel-modules-initrd', 'os-release'], 'none')).toEqual(['img.raw', 'img.efi', 'img.vmlinuz', 'img.initrd', 'img.kernel-modules-initrd', 'img.osrelease']);
+    expect(OUTPUT_FORMATS.disk.files('img', 'zstd', { Output: 'img', SplitArtifacts: ['kernel'] }).map((f) => [f.name, !!f.optional])).toEqual([['img.raw.zst', false], ['img.vmlinuz', true]]);
+    expect(names('esp', [])).toEqual(['img.raw.zst']);
+  });
+
+  it('for Format=uki, uki is the image itself', () => {
+    expect(names('uki', ['uki', 'initrd'])).toEqual(['img.efi', 'img.initrd']);
+  });
+
+  it("reads a boolean as mkosi's compatibility sets, and says which artifacts kiln does not write", () => {
+    expect(names('disk', ['yes'])).toEqual(['img.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
+    expect(names('disk', ['no'])).toEqual(['img.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
+    expect(unwrittenArtifacts({ SplitArtifacts: ['yes'] })).toEqual(['partitions']);
+    expect(unwrittenArtifacts({ SplitArtifacts: ['uki', 'roothash', 'tar'] })).toEqual(['roothash', 'tar']);
+  });
+
+  it('reads SplitArtifacts= from a configuration, mkosi\'s default being uki, kernel and initrd', () => {
+    expect(main({ 'mkosi.conf': '[Output]\nFormat=disk\n' }).SplitArtifacts).toEqual(['uki', 'kernel', 'initrd']);
+    expect(main({ 'mkosi.conf': '[Output]\nFormat=disk\nSplitArtifacts=kernel,os-release\n' }).SplitArtifacts).toEqual(['kernel', 'os-release']);
   });
 });

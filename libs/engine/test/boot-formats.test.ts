@@ -157,7 +157,7 @@ describe('Format=disk', () => {
     const s = sections(path.join(out, 'disk.efi'));
     expect(s['.initrd'].size).toBe(fs.statSync(path.join(out, 'disk.initrd')).size);
     const list = (cmd: string) => inTools(['bash', '-c', `zstd -dc "$1" | ${cmd}`, 'list', path.join(out, 'disk.initrd')]);
-    const members = list('cpio -t --quiet').split('\n');
+    const members = list('cpio -t --quiet').split('\n').filter(Boolean);
     const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
     const mod = (rel: string) => `usr/lib/modules/${kver}/kernel/${rel}`;
     expect(members).toEqual(expect.arrayContaining([mod('drivers/block/virtio_blk.ko'), mod('drivers/virtio/virtio_pci.ko'), mod('drivers/virtio/virtio_ring.ko'), mod('fs/fat/vfat.ko'), mod('fs/fat/fat.ko')]));
