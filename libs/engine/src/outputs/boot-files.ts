@@ -1,9 +1,11 @@
 /**
- * What a bootable image's ESP holds, staged in the image root where mkosi stages it: systemd-boot
- * installed by bootctl into /efi (from the image's systemd-boot-efi), the UKI in
- * /boot/EFI/Linux/TOKEN-KVER.efi, or with Bootloader=uki the UKI as /efi/EFI/BOOT/BOOTX64.EFI.
- * The ESP's definition copies /boot and /efi (CopyFiles=/boot:/ and /efi:/), so the project's own
- * repart definitions work as they do with mkosi. Their mtimes are the build's.
+ * What a bootable image's ESP holds, staged in the image's /efi (the ESP's mount point): systemd-boot
+ * installed by bootctl (from the image's systemd-boot-efi) and the UKI in /efi/EFI/Linux/TOKEN-KVER.efi,
+ * or with Bootloader=uki the UKI as /efi/EFI/BOOT/BOOTX64.EFI. mkosi stages the UKI in /boot and its
+ * default ESP copies /boot too; on Debian /boot holds the kernel package's own vmlinuz and
+ * initramfs-tools' initrd.img, which have no business in the ESP, so kiln stages everything in /efi
+ * and its default ESP definition copies /efi only (a project's definitions copy what they name).
+ * Their mtimes are the build's.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,10 +16,9 @@ import { runTool } from './boot-tools';
 import type { Boot } from './kernel';
 import { entryToken } from './uki';
 
-/** Installs the boot loader and the UKI (built at `uki`) into the image's /efi and /boot. */
+/** Installs the boot loader and the UKI (built at `uki`) into the image's /efi. */
 export async function stageEsp(ctx: BuildContext, boot: Boot, uki: string): Promise<void> {
   mkdirp(ctx.root, 'efi');
-  mkdirp(ctx.root, 'boot');
   if (boot.bootloader === 'systemd-boot') {
     await runTool(
       ctx,
@@ -25,17 +26,18 @@ export async function stageEsp(ctx: BuildContext, boot: Boot, uki: string): Prom
       [ctx.root],
       ['bootctl', 'install', `--root=${ctx.root}`, '--install-source=image', '--all-architectures', '--no-variables', '--random-seed=no', '--make-entry-directory=no'],
       'installing systemd-boot (bootctl)',
-      { SYSTEMD_ESP_PATH: '/efi', SYSTEMD_XBOOTLDR_PATH: '/boot', SYSTEMD_RELAX_ESP_CHECKS: '1', SYSTEMD_RELAX_XBOOTLDR_CHECKS: '1' },
+      // No XBOOTLDR: /boot is Debian's, and the ESP holds the UKI too.
+      { SYSTEMD_ESP_PATH: '/efi', SYSTEMD_RELAX_ESP_CHECKS: '1' },
     );
-    mkdirp(ctx.root, 'boot/EFI/Linux');
-    const dir = hostPath(ctx.root, 'boot/EFI/Linux', { follow: true });
+    mkdirp(ctx.root, 'efi/EFI/Linux');
+    const dir = hostPath(ctx.root, 'efi/EFI/Linux', { follow: true });
     fs.copyFileSync(uki, path.join(dir, `${entryToken(ctx)}-${boot.kernel.kver}.efi`));
   } else if (boot.bootloader === 'uki') {
     mkdirp(ctx.root, 'efi/EFI/BOOT');
     const dir = hostPath(ctx.root, 'efi/EFI/BOOT', { follow: true });
     fs.copyFileSync(uki, path.join(dir, 'BOOTX64.EFI'));
   }
-  await clampTimes(ctx, ['boot', 'efi']);
+  await clampTimes(ctx, ['efi']);
 }
 
 /** Sets the mtime of everything under the image's `dirs` to the build's time (mcopy keeps them). */

@@ -4,7 +4,7 @@
  * - disk: systemd-repart's first pass writes every partition but the ESP (deferred) from the
  *   image as it is; then the boot loader and a UKI of the image's kernel (Initrds=, then the
  *   kernel-modules initrd; the command line with root=PARTUUID of the new root partition) are
- *   staged in /efi and /boot, and a second pass fills the ESP from them. As mkosi's build_image.
+ *   staged in /efi, and a second pass fills the ESP from them. As mkosi's build_image.
  * - uki: a UKI of the image's kernel whose initrd is the image itself (a cpio compressed per
  *   CompressOutput=), as mkosi's make_uki: the format of an initrd preset that boots on its own.
  * - esp: that UKI (with systemd-boot, or as BOOTX64.EFI with Bootloader=uki) in an ESP image.
@@ -105,7 +105,7 @@ export const writeDisk: Writer = async (ctx, files) => {
     await stageEsp(ctx, boot, uki);
     made = { boot, uki, initrds, modules };
   } else {
-    await clampTimes(ctx, ['boot', 'efi']);
+    await clampTimes(ctx, ['efi']);
   }
   await repart(ctx, { image: raw, root: ctx.root, definitions, create: false, step: 'filling the ESP (systemd-repart)' });
   await finishRaw(ctx, raw, image);
@@ -137,15 +137,12 @@ export const writeEsp: Writer = async (ctx, files) => {
     made = await imageUki(ctx, boot, uki);
     await stageEsp(ctx, boot, uki);
   }
-  // The ESP holds just the boot loader and UKI, staged apart from the image; as mkosi, at least
-  // 36 MB (OVMF refuses a FAT too small to be FAT32), plus 10 MB for the file system's own data.
+  // The ESP holds what was staged in /efi; as mkosi, at least 36 MB (OVMF refuses a FAT too
+  // small to be FAT32), plus 10 MB for the file system's own data.
   const stage = path.join(ctx.work, 'esp-root');
   fs.mkdirSync(stage, { recursive: true });
-  // Only what was staged for the ESP: the image's /boot also holds Debian's own kernel and initrd.
-  for (const d of ['efi', 'boot/EFI', 'boot/loader']) {
-    const src = hostPath(ctx.root, d, { follow: true });
-    if (fs.existsSync(src)) fs.cpSync(src, path.join(stage, d.replace(/^(efi|boot)\/?/, '')), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-  }
+  const efi = hostPath(ctx.root, 'efi', { follow: true });
+  if (fs.existsSync(efi)) fs.cpSync(efi, stage, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
   const used = duBytes(stage);
   const size = Math.max(used, 26 * 1024 ** 2) + 10 * 1024 ** 2;
   const defs = path.join(ctx.work, 'esp-definitions');

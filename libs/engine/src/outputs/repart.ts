@@ -23,14 +23,15 @@ export interface Partition {
 
 /**
  * mkosi's default definitions for a disk when the project has none (make_disk): an ESP of 512 MB
- * when bootable, filled from the image's /boot and /efi (where the boot loader and UKI are
- * installed before the second pass), and a root partition of the distribution's file system with
- * the whole tree, as small as its contents (Minimize=guess).
+ * when bootable (OVMF refuses a FAT with too few clusters: smaller ones did not boot), filled from
+ * the image's /efi, where the boot loader and UKI are staged before the second pass (mkosi copies
+ * /boot too: boot-files.ts says why kiln does not), and a root partition of the distribution's
+ * file system with the whole tree, as small as its contents (Minimize=guess).
  */
 export function defaultDefinitions(ctx: BuildContext, bootable: boolean): string {
   const dir = ensureDir(path.join(ctx.work, 'repart-definitions'));
   if (bootable) {
-    fs.writeFileSync(path.join(dir, '00-esp.conf'), ['[Partition]', 'Type=esp', 'Format=vfat', 'CopyFiles=/boot:/', 'CopyFiles=/efi:/', 'SizeMinBytes=512M', 'SizeMaxBytes=512M', ''].join('\n'));
+    fs.writeFileSync(path.join(dir, '00-esp.conf'), ['[Partition]', 'Type=esp', 'Format=vfat', 'CopyFiles=/efi:/', 'SizeMinBytes=512M', 'SizeMaxBytes=512M', ''].join('\n'));
   }
   const fsType = defaultFilesystem(String(cfg(ctx, 'Distribution')));
   fs.writeFileSync(path.join(dir, '10-root.conf'), ['[Partition]', 'Type=root', `Format=${fsType}`, 'CopyFiles=/', 'Minimize=guess', ''].join('\n'));
