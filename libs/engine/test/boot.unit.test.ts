@@ -138,4 +138,16 @@ describe('Bootable= and Bootloader=', () => {
     expect(() => decideBoot(image([...KERNEL, SDBOOT], { Bootable: 'enabled' }), { needsBootloader: true })).toThrow(/no UKI stub: .*add systemd-boot-efi to Packages=/);
     expect(() => decideBoot(image([...KERNEL, STUB], { Bootable: 'enabled' }), { needsBootloader: true })).toThrow(/Bootloader=systemd-boot needs .*set Bootloader=uki/);
   });
+
+  it('a boot loader kiln cannot install yet is refused, naming those it can', () => {
+    expect(() => decideBoot(image([...KERNEL, STUB, SDBOOT], { Bootloader: 'grub' }), { needsBootloader: true })).toThrow(
+      'test: Bootloader=grub is not supported by kiln yet (supported: systemd-boot, uki, none): set Bootloader=systemd-boot or Bootloader=uki',
+    );
+  });
+
+  it('Format=uki needs a kernel and a stub whatever Bootable= says, and says so', () => {
+    const noKernel = () => decideBoot(image([STUB], { Bootable: 'disabled' }), { needsBootloader: false, required: 'Format=uki' });
+    expect(noKernel).toThrow(/^test: Format=uki: the image has no kernel .*for VMs\)$/);
+    expect(decideBoot(image([...KERNEL, STUB], { Bootable: 'disabled' }), { needsBootloader: false, required: 'Format=uki' })?.kernel.kver).toBe('6.1.0-9-amd64');
+  });
 });

@@ -123,7 +123,7 @@ async function imageUki(ctx: BuildContext, boot: Boot, out: string): Promise<Mad
 export const writeUkiFormat: Writer = async (ctx, files) => {
   const [efi] = files;
   // A UKI is the kernel: Bootable= cannot make it anything else (mkosi asserts the same).
-  const boot = decideBoot({ ...ctx, preset: { ...ctx.preset, config: { ...ctx.preset.config, Bootable: 'enabled' } } }, { needsBootloader: false });
+  const boot = decideBoot(ctx, { needsBootloader: false, required: 'Format=uki' });
   const made = await imageUki(ctx, boot!, efi.path);
   await writeSplit(ctx, files, made, ['uki']);
 };

@@ -58,12 +58,13 @@ const SUPPORTED_BOOTLOADERS = ['systemd-boot', 'uki', 'none'];
  * Bootable=: no: never; yes: a kernel, a stub and the boot loader must be there (an error naming
  * the preset and the fix otherwise); auto: bootable when they are.
  */
-export function decideBoot(ctx: BuildContext, opts: { needsBootloader: boolean }): Boot | null {
+export function decideBoot(ctx: BuildContext, opts: { needsBootloader: boolean; required?: string }): Boot | null {
   const mode = cfg(ctx, 'Bootable');
-  if (mode === 'disabled') return null;
-  const required = mode === 'enabled';
+  // `required`: what needs a kernel whatever Bootable= says (Format=uki is one).
+  const required = opts.required ?? (mode === 'enabled' ? 'Bootable=yes' : null);
+  if (mode === 'disabled' && !opts.required) return null;
   const fail = (msg: string) => {
-    if (required) throw new BuildError(`Bootable=yes: ${msg}`, ctx.preset.name);
+    if (required) throw new BuildError(`${required}: ${msg}`, ctx.preset.name);
     return null;
   };
   const bootloader = cfg(ctx, 'Bootloader');
@@ -71,7 +72,7 @@ export function decideBoot(ctx: BuildContext, opts: { needsBootloader: boolean }
     throw new BuildError(`Bootloader=${bootloader} is not supported by kiln yet (supported: ${SUPPORTED_BOOTLOADERS.join(', ')}): set Bootloader=systemd-boot or Bootloader=uki`, ctx.preset.name);
   }
   const [kernel] = findKernels(ctx.root);
-  if (!kernel) return fail('the image has no kernel (no /usr/lib/modules/KVER with /boot/vmlinuz-KVER): add one to Packages= (linux-image-amd64, or linux-image-cloud-amd64 for VMs), or set Bootable=no');
+  if (!kernel) return fail(`the image has no kernel (no /usr/lib/modules/KVER with /boot/vmlinuz-KVER): add one to Packages= (linux-image-amd64, or linux-image-cloud-amd64 for VMs)${required === 'Bootable=yes' ? ', or set Bootable=no' : ''}`);
   const stub = findStub(ctx);
   if (!stub) return fail(`no UKI stub: neither the image nor the tools tree has /${STUB}: add systemd-boot-efi to Packages=, or use a tools tree that has it (ToolsTree=default)`);
   if (opts.needsBootloader && bootloader === 'systemd-boot' && !exists(ctx.root, SYSTEMD_BOOT)) {
