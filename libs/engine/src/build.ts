@@ -332,6 +332,10 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
     const set = written ? [...outputs, written] : outputs;
     opts.step?.(preset.name, `publishing ${set.map(([, n]) => n).join(', ')}`);
     const old = await noSpace(ctx, () => publishSet(ctx.work, outDir, set, { label: preset.name, env: ctx.env }));
+    // An optional output this build did not write (a split-out kernel of an image that has none
+    // now) must not stay from an earlier build beside outputs it does not belong to.
+    const published = new Set(set.map(([, n]) => n));
+    for (const f of imageFiles(preset.config)) if (f.optional && !published.has(f.name)) fs.rmSync(path.join(outDir, f.name), { force: true });
     // Replaced trees go off the build's path: removing a whole image takes seconds.
     if (old) removeDetached(old, path.dirname(ctx.work));
     return outputs.map(([, name]) => name);

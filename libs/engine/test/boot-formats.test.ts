@@ -58,7 +58,11 @@ beforeAll(async () => {
     'mkosi.images/base/mkosi.conf': BASE,
     'mkosi.images/uki/mkosi.conf': `[Output]\nFormat=uki\n[Content]\nBaseTrees=%O/base\nKernelCommandLine=console=ttyS0 quiet\n${SLIM}`,
     'mkosi.images/esp/mkosi.conf': `[Output]\nFormat=esp\n[Content]\nBaseTrees=%O/base\nBootloader=uki\n${SLIM}`,
-    'mkosi.images/disk/mkosi.conf': '[Output]\nFormat=disk\n[Content]\nBaseTrees=%O/base\nKernelCommandLine=console=ttyS0\n',
+    // Initrds=: a stand-in for another preset's initrd (ukify checks no contents), 5 bytes so that
+    // joining it with the kernel-modules initrd needs padding.
+    'extra.initrd': 'hello',
+    'mkosi.images/disk/mkosi.conf':
+      '[Output]\nFormat=disk\nSplitArtifacts=uki,kernel,initrd,kernel-modules-initrd\n[Content]\nBaseTrees=%O/base\nInitrds=%D/extra.initrd\nKernelCommandLine=console=ttyS0\n',
   });
   out = path.join(project, 'mkosi.output');
   const run = await buildIn(project, { preset: 'base', env: env() });
@@ -125,7 +129,7 @@ describe('Format=esp', () => {
 });
 
 describe('Format=disk', () => {
-  const files = ['disk.raw.zst', 'disk.efi', 'disk.vmlinuz', 'disk.initrd'];
+  const files = ['disk.raw.zst', 'disk.efi', 'disk.vmlinuz', 'disk.initrd', 'disk.kernel-modules-initrd'];
   let first: Record<string, string>;
   let raw: string;
   let table: { sectorsize: number; partitions: { start: number; type: string; uuid: string }[] };
@@ -154,10 +158,13 @@ describe('Format=disk', () => {
     expect(sha256(copy)).toBe(sha256(path.join(out, 'disk.efi')));
   });
 
-  it("appends the kernel-modules initrd: a VM root's modules, their dependencies, and depmod's index of just those", () => {
+  it("appends the kernel-modules initrd after Initrds=: a VM root's modules, their dependencies, and depmod's index of just those", () => {
     const s = sections(path.join(out, 'disk.efi'));
+    const kmods = fs.readFileSync(path.join(out, 'disk.kernel-modules-initrd'));
+    // NAME.initrd is what the UKI holds: Initrds= (padded to 4 bytes, as ukify joins them), then the modules.
+    expect(fs.readFileSync(path.join(out, 'disk.initrd')).equals(Buffer.concat([Buffer.from('hello\0\0\0'), kmods]))).toBe(true);
     expect(s['.initrd'].size).toBe(fs.statSync(path.join(out, 'disk.initrd')).size);
-    const list = (cmd: string) => inTools(['bash', '-c', `zstd -dc "$1" | ${cmd}`, 'list', path.join(out, 'disk.initrd')]);
+    const list = (cmd: string) => inTools(['bash', '-c', `zstd -dc "$1" | ${cmd}`, 'list', path.join(out, 'disk.kernel-modules-initrd')]);
     const members = list('cpio -t --quiet').split('\n').filter(Boolean);
     const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
     const mod = (rel: string) => `usr/lib/modules/${kver}/kernel/${rel}`;
@@ -229,4 +236,17 @@ describe('bad input', () => {
     expect(r.message).toMatch(/mkosi\.images\/typo\/mkosi\.conf:4: .*Bootloader=.*sd-boot/);
     expect(r.left).toEqual([]);
   });
+});
+
+describe('split artifacts', () => {
+  it('a disk that is not bootable has none, and a split-out UKI of an earlier build does not stay beside it', async () => {
+    fs.mkdirSync(path.join(project, 'mkosi.images/plain'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'mkosi.images/plain/mkosi.conf'), '[Output]\nFormat=disk\n[Content]\nBaseTrees=%D/plain.tree\n');
+    fs.mkdirSync(path.join(project, 'plain.tree/usr/lib'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'plain.tree/usr/lib/os-release'), 'ID=debian\n');
+    fs.writeFileSync(path.join(out, 'plain.efi'), 'from an earlier build');
+    const run = await buildIn(project, { preset: 'plain', noDeps: true, env: env() });
+    expect(failure(run)).toBe('');
+    expect(fs.readdirSync(out).filter((f) => f.startsWith('plain.')).sort()).toEqual(['plain.manifest.json', 'plain.raw.zst']);
+  }, 120_000);
 });

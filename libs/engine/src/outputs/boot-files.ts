@@ -32,6 +32,10 @@ export async function stageEsp(ctx: BuildContext, boot: Boot, uki: string): Prom
     mkdirp(ctx.root, 'efi/EFI/Linux');
     const dir = hostPath(ctx.root, 'efi/EFI/Linux', { follow: true });
     fs.copyFileSync(uki, path.join(dir, `${entryToken(ctx)}-${boot.kernel.kver}.efi`));
+  } else if (boot.bootloader === 'none') {
+    // No boot loader (mkosi's Bootloader=none): the UKI where a loader or the firmware's menu finds it.
+    mkdirp(ctx.root, 'efi/EFI/Linux');
+    fs.copyFileSync(uki, path.join(hostPath(ctx.root, 'efi/EFI/Linux', { follow: true }), `${entryToken(ctx)}-${boot.kernel.kver}.efi`));
   } else if (boot.bootloader === 'uki') {
     mkdirp(ctx.root, 'efi/EFI/BOOT');
     const dir = hostPath(ctx.root, 'efi/EFI/BOOT', { follow: true });

@@ -60,6 +60,18 @@ async function finishRaw(ctx: BuildContext, raw: string, file: StagedFile): Prom
   fs.rmSync(raw);
 }
 
+/**
+ * The initrds one after the other, as ukify joins them into the UKI's .initrd section (each padded
+ * to 4 bytes when there are several), so that NAME.initrd is the same bytes as the UKI's.
+ */
+export function joinInitrds(initrds: string[]): Buffer {
+  if (initrds.length === 1) return fs.readFileSync(initrds[0]);
+  return Buffer.concat(initrds.flatMap((i) => {
+    const data = fs.readFileSync(i);
+    return [data, Buffer.alloc((4 - (data.length % 4)) % 4)];
+  }));
+}
+
 async function writeSplit(ctx: BuildContext, files: StagedFile[], made: Made | null, skip: string[] = []): Promise<void> {
   const unwritten = unwrittenArtifacts(ctx.preset.config);
   if (unwritten.length) ctx.note?.(`SplitArtifacts=${unwritten.join(',')}: not written (kiln writes uki, kernel, initrd, kernel-modules-initrd and os-release)`);
@@ -76,8 +88,7 @@ async function writeSplit(ctx: BuildContext, files: StagedFile[], made: Made | n
         fs.copyFileSync(hostPath(ctx.root, made.boot.kernel.image, { follow: true }), dest);
         break;
       case 'initrd':
-        // The initrds one after the other, as the UKI's .initrd section holds them.
-        fs.writeFileSync(dest, Buffer.concat(made.initrds.map((i) => fs.readFileSync(i))));
+        fs.writeFileSync(dest, joinInitrds(made.initrds));
         break;
       case 'kernel-modules-initrd':
         if (made.modules) fs.copyFileSync(made.modules, dest);
