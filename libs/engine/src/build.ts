@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, ConfigError, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -322,7 +322,15 @@ export async function withBuildContext<T>(project: Project, preset: Preset, opts
 export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
   // Why it rebuilds, then the build; the manifest of its inputs is published with the outputs, last.
   const manifestOpts = { identity: opts.identity, env: opts.env ?? process.env, step: opts.step };
-  const manifest = startManifest(project, preset, manifestOpts);
+  // The manifest reads the preset's kiln.lock before the build does: a broken lock is the
+  // preset's error, as currentLock says it (lock.ts readLock), whatever the format.
+  let manifest: ReturnType<typeof startManifest>;
+  try {
+    manifest = startManifest(project, preset, manifestOpts);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new BuildError(e.message, preset.name);
+    throw e;
+  }
   const outDir = preset.config.OutputDirectory;
   return withBuildContext(project, preset, opts, async (ctx) => {
     const outputs = await noSpace(ctx, () => buildInContext(ctx, opts));

@@ -88,7 +88,7 @@ export async function buildModulesInitrd(ctx: BuildContext, kver: string, out: s
     'cd "$1"',
     // Every member root-owned with the build's time, sorted: the same bytes on every build.
     'find . -mindepth 1 -exec touch -h -d "@$3" {} +',
-    `find . -mindepth 1 -printf "%P\\0" | LC_ALL=C sort -z | cpio --quiet --null --create --format=newc --reproducible --owner=0:0 | ${compressor('zstd', 19)} > "$4"`,
+    `find . -mindepth 1 -printf "%P\\0" | LC_ALL=C sort -z | cpio --quiet --null --create --format=newc --reproducible --owner=0:0 | ${compressor('zstd', 3)} > "$4"`,
   ].join('\n');
   await runTool(ctx, [stage, path.dirname(out)], ['bash', ...BASH, '-c', script, 'kmods', stage, kver, String(ctx.sourceDateEpoch), out], `building the kernel-modules initrd of ${kver} (${modules.length} modules)`);
 }
