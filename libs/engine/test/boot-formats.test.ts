@@ -161,8 +161,9 @@ describe('Format=disk', () => {
   it("appends the kernel-modules initrd after Initrds=: a VM root's modules, their dependencies, and depmod's index of just those", () => {
     const s = sections(path.join(out, 'disk.efi'));
     const kmods = fs.readFileSync(path.join(out, 'disk.kernel-modules-initrd'));
-    // NAME.initrd is what the UKI holds: Initrds= (padded to 4 bytes, as ukify joins them), then the modules.
-    expect(fs.readFileSync(path.join(out, 'disk.initrd')).equals(Buffer.concat([Buffer.from('hello\0\0\0'), kmods]))).toBe(true);
+    // NAME.initrd is what the UKI holds: Initrds=, then the modules, each padded to 4 bytes as ukify joins them.
+    const padded = Buffer.concat([kmods, Buffer.alloc((4 - (kmods.length % 4)) % 4)]);
+    expect(fs.readFileSync(path.join(out, 'disk.initrd')).equals(Buffer.concat([Buffer.from('hello\0\0\0'), padded]))).toBe(true);
     expect(s['.initrd'].size).toBe(fs.statSync(path.join(out, 'disk.initrd')).size);
     const list = (cmd: string) => inTools(['bash', '-c', `zstd -dc "$1" | ${cmd}`, 'list', path.join(out, 'disk.kernel-modules-initrd')]);
     const members = list('cpio -t --quiet').split('\n').filter(Boolean);
