@@ -113,6 +113,16 @@ export const INCREMENTAL = ['yes', 'no', 'strict'] as const;
 export const VERITY = ['disabled', 'hash', 'signed', 'defer', 'auto'] as const;
 /** mkosi's Firmware= values `kiln vm` boots with (mkosi also has uefi-secure-boot and bios). */
 export const FIRMWARES = ['auto', 'uefi', 'linux', 'linux-noinitrd'] as const;
+/** SplitArtifacts= values (mkosi 26's ArtifactOutput). */
+export const SPLIT_ARTIFACTS = ['uki', 'kernel', 'initrd', 'partitions', 'tar', 'pcrs', 'roothash', 'os-release', 'kernel-modules-initrd', 'repart-definitions'] as const;
+/**
+ * The modules of the kernel-modules initrd when KernelModulesInitrdInclude= is empty: what a qemu
+ * VM's root needs (virtio disks and their PCI transport, AHCI/SATA and SCSI disks, NVMe, and the
+ * file systems kiln's disk formats write). Their dependencies come from the image's modules.dep.
+ */
+export const DEFAULT_INITRD_MODULES = [
+  'virtio_pci', 'virtio_blk', 'virtio_scsi', 'virtio_console', 'ahci', 'sd_mod', 'sr_mod', 'nvme', 'ext4', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'erofs', 'crc32c_generic', 'crc32c_intel',
+] as const;
 export const GENTOO_INSTALLERS = ['native', 'emerge'] as const;
 export const BINPKG_SIGNATURES = ['auto', 'required'] as const;
 
@@ -230,7 +240,7 @@ export const SETTINGS = [
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
     default: (c) => defaultCompression(String(c.get('Format'))),
     scope: 'local', cache: 'value', stage: 'output',
-    help: 'Compression of the output: zstd for tar, cpio, uki, esp and addon by default (cached images stay small), gz for oci, none otherwise; yes means zstd.' }),
+    help: 'Compression of the output: zstd for tar, cpio, disk, uki, esp and addon by default (cached images stay small; for disk and esp the raw image is compressed, NAME.raw.zst, unlike mkosi: a cache stores a sparse image in full), gz for oci, none otherwise; yes means zstd. For uki it compresses the initrd inside.' }),
   s({ name: 'CompressLevel', section: 'Output', kind: integer({ min: 0, max: 22 }), default: 3, scope: 'inherited', cache: 'value', stage: 'output',
     help: 'The compression level.' }),
   s({ name: 'RepartDirectories', section: 'Output', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'output', defaultPaths: ['mkosi.repart'],
@@ -240,6 +250,9 @@ export const SETTINGS = [
   s({ name: 'Seed', section: 'Output', kind: text({ pattern: /^([0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}|random)$/, hint: 'a UUID or "random"' }),
     default: null, scope: 'local', cache: 'value', stage: 'output', fileText: true, defaultPaths: ['mkosi.seed'],
     help: 'The seed for systemd-repart (partition UUIDs). kiln derives a fixed one from the image name when unset, so disk images are reproducible.' }),
+  s({ name: 'SplitArtifacts', section: 'Output', kind: stringList({ pattern: new RegExp(`^(${SPLIT_ARTIFACTS.join('|')}|yes|no|true|false|1|0|on|off)$`), hint: `${SPLIT_ARTIFACTS.join(', ')} (or a boolean, as older mkosi)` }),
+    default: ['uki', 'kernel', 'initrd'], scope: 'local', cache: 'value', stage: 'output',
+    help: 'Artifacts written beside a bootable image (mkosi 26): uki (NAME.efi), kernel (NAME.vmlinuz), initrd (NAME.initrd), kernel-modules-initrd (NAME.kernel-modules-initrd), os-release (NAME.osrelease); kiln writes these five (the others are accepted and not written yet, which the build says); the default is uki, kernel and initrd, as mkosi; yes means those and partitions, no those three.' }),
 
   // [Content]
   s({ name: 'Packages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',
@@ -275,6 +288,10 @@ export const SETTINGS = [
     help: 'Make a disk image bootable (auto: when a kernel and systemd-boot are available).' }),
   s({ name: 'Bootloader', section: 'Content', kind: choice(BOOTLOADERS), default: 'systemd-boot', scope: 'local', cache: 'value', stage: 'output',
     help: 'The bootloader of a bootable image.' }),
+  s({ name: 'KernelModulesInitrd', section: 'Content', kind: boolean(), default: true, scope: 'local', cache: 'value', stage: 'output',
+    help: "A bootable image's UKI gets an extra initrd with the image kernel's modules (after Initrds=)." }),
+  s({ name: 'KernelModulesInitrdInclude', section: 'Content', kind: stringList({ pattern: /^[A-Za-z0-9_.*?\[\]^$|()+-]+$/, hint: 'module names or regular expressions over them' }), default: [], scope: 'local', cache: 'value', stage: 'output',
+    help: `The modules of the kernel-modules initrd (regular expressions over module names), with their dependencies. Empty: kiln's set for a VM's root (${DEFAULT_INITRD_MODULES.join(' ')}); mkosi takes every module then, which makes a far larger initrd.` }),
   s({ name: 'KernelCommandLine', section: 'Content', kind: spaceList(), default: [], scope: 'local', cache: 'value', stage: 'output',
     help: 'The kernel command line (items split on spaces only).' }),
   s({ name: 'Initrds', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path', stage: 'output', readsOutputs: true,

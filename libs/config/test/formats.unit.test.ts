@@ -10,13 +10,16 @@ import {
   OUTPUT_FORMATS,
   outputNames,
   publishesRoot,
+  unwrittenArtifacts,
   writesImage,
 } from '../src';
 import { main } from './helpers';
 
 /**
  * The naming code the registry replaced (libs/config/src/outputs.ts and settings.ts at 602f66c),
- * kept verbatim here: the registry must give the same names and defaults for every combination.
+ * kept verbatim here: the registry must give the same names and defaults for every combination;
+ * plus the bootable formats (issue 15): disk and esp as NAME.raw compressed (zstd by default, a
+ * deviation from mkosi), uki as NAME.efi, with the default SplitArtifacts= files beside them.
  */
 const OLD = {
   suffix: (c: string) => ({ none: '', zstd: '.zst', xz: '.xz', gz: '.gz', bz2: '.bz2', lz4: '.lz4', lzma: '.lzma' })[c] ?? '',
@@ -30,6 +33,11 @@ const OLD = {
         return [`${name}.tar${suffix}`];
       case 'cpio':
         return [`${name}.cpio${suffix}`];
+      case 'disk':
+      case 'esp':
+        return [`${name}.raw${suffix}`, `${name}.efi`, `${name}.vmlinuz`, `${name}.initrd`];
+      case 'uki':
+        return [`${name}.efi`, `${name}.vmlinuz`, `${name}.initrd`];
       default:
         return [];
     }
@@ -42,12 +50,12 @@ const OLD = {
     const names = OLD.outputs(config);
     return config.Format === 'directory' ? names.slice(1) : names;
   },
-  compression: (format: string) => (['tar', 'cpio', 'uki', 'esp', 'addon'].includes(format) ? 'zstd' : format === 'oci' ? 'gz' : 'none'),
+  compression: (format: string) => (['tar', 'cpio', 'disk', 'uki', 'esp', 'addon'].includes(format) ? 'zstd' : format === 'oci' ? 'gz' : 'none'),
 };
 
 /** Formats built since the registry replaced the old code (which named no file for them). */
 const EXTENSIONS = ['sysext', 'confext', 'portable'];
-const combinations = FORMATS.filter((f) => !EXTENSIONS.includes(f)).flatMap((Format) => COMPRESSIONS.map((CompressOutput) => ({ Format, CompressOutput, Output: 'img_1.2' })));
+const combinations = FORMATS.filter((f) => !EXTENSIONS.includes(f)).flatMap((Format) => COMPRESSIONS.map((CompressOutput) => ({ Format, CompressOutput, Output: 'img_1.2', SplitArtifacts: ['uki', 'kernel', 'initrd'] })));
 
 describe('the format registry', () => {
   it('has one entry per Format= value, in FORMATS order', () => {
@@ -67,8 +75,8 @@ describe('the format registry', () => {
     for (const format of FORMATS) expect([format, main({ 'mkosi.conf': `[Output]\nFormat=${format}\n` }).CompressOutput]).toEqual([format, OLD.compression(format)]);
   });
 
-  it('builds directory, tar, cpio, sysext, confext, portable and none; the other mkosi formats are planned', () => {
-    expect(buildableFormats()).toEqual(['directory', 'tar', 'cpio', 'sysext', 'confext', 'portable', 'none']);
+  it('builds directory, tar, cpio, disk, uki, esp, sysext, confext, portable and none; the other mkosi formats are planned', () => {
+    expect(buildableFormats()).toEqual(['directory', 'tar', 'cpio', 'disk', 'uki', 'esp', 'sysext', 'confext', 'portable', 'none']);
   });
 
   it.each(EXTENSIONS)('Format=%s writes NAME.raw (uncompressed by default, as mkosi), which the cache keeps', (Format) => {
@@ -95,8 +103,34 @@ describe('the format registry', () => {
 
   it('a cache keeps regular files only: every tree has a file kept in its place', () => {
     for (const f of Object.values(OUTPUT_FORMATS)) {
-      const files = f.files('x', 'zstd');
+      const files = f.files('x', 'zstd', { Output: 'x', SplitArtifacts: ['uki', 'kernel', 'initrd'] });
       if (files.some((o) => o.kind === 'tree')) expect(files.some((o) => o.kind === 'file')).toBe(true);
     }
+  });
+});
+
+describe('SplitArtifacts= of the bootable formats', () => {
+  const names = (Format: string, SplitArtifacts: string[], CompressOutput = 'zstd') => imageOutputNames({ Format, Output: 'img', CompressOutput, SplitArtifacts });
+
+  it("names the files as mkosi 26 does, beside the image, optional (an image without a kernel has none)", () => {
+    expect(names('disk', ['uki', 'kernel', 'initrd', 'kernel-modules-initrd', 'os-release'], 'none')).toEqual(['img.raw', 'img.efi', 'img.vmlinuz', 'img.initrd', 'img.kernel-modules-initrd', 'img.osrelease']);
+    expect(OUTPUT_FORMATS.disk.files('img', 'zstd', { Output: 'img', SplitArtifacts: ['kernel'] }).map((f) => [f.name, !!f.optional])).toEqual([['img.raw.zst', false], ['img.vmlinuz', true]]);
+    expect(names('esp', [])).toEqual(['img.raw.zst']);
+  });
+
+  it('for Format=uki, uki is the image itself', () => {
+    expect(names('uki', ['uki', 'initrd'])).toEqual(['img.efi', 'img.initrd']);
+  });
+
+  it("reads a boolean as mkosi's compatibility sets, and says which artifacts kiln does not write", () => {
+    expect(names('disk', ['yes'])).toEqual(['img.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
+    expect(names('disk', ['no'])).toEqual(['img.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
+    expect(unwrittenArtifacts({ SplitArtifacts: ['yes'] })).toEqual(['partitions']);
+    expect(unwrittenArtifacts({ SplitArtifacts: ['uki', 'roothash', 'tar'] })).toEqual(['roothash', 'tar']);
+  });
+
+  it('reads SplitArtifacts= from a configuration, mkosi\'s default being uki, kernel and initrd', () => {
+    expect(main({ 'mkosi.conf': '[Output]\nFormat=disk\n' }).SplitArtifacts).toEqual(['uki', 'kernel', 'initrd']);
+    expect(main({ 'mkosi.conf': '[Output]\nFormat=disk\nSplitArtifacts=kernel,os-release\n' }).SplitArtifacts).toEqual(['kernel', 'os-release']);
   });
 });

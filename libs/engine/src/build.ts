@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, ConfigError, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -101,7 +101,9 @@ export function defaultPackageCache(preset: Preset, env: Record<string, string |
  */
 export function outputsExist(preset: Preset): boolean {
   const dir = preset.config.OutputDirectory;
-  const names = cachedOutputNames(preset.config);
+  // Optional files (a Bootable=auto image's split-out kernel) may be absent from a complete build.
+  const optional = new Set(imageFiles(preset.config).filter((f) => f.optional).map((f) => f.name));
+  const names = cachedOutputNames(preset.config).filter((n) => !optional.has(n));
   return names.length > 0 && names.every((n) => fs.existsSync(path.join(dir, n)));
 }
 
@@ -336,7 +338,15 @@ export async function withBuildContext<T>(
 export async function buildPreset(project: Project, preset: Preset, opts: BuildOptions): Promise<string[]> {
   // Why it rebuilds, then the build; the manifest of its inputs is published with the outputs, last.
   const manifestOpts = { identity: opts.identity, env: opts.env ?? process.env, step: opts.step };
-  const manifest = startManifest(project, preset, manifestOpts);
+  // The manifest reads the preset's kiln.lock before the build does: a broken lock is the
+  // preset's error, as currentLock says it (lock.ts readLock), whatever the format.
+  let manifest: ReturnType<typeof startManifest>;
+  try {
+    manifest = startManifest(project, preset, manifestOpts);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new BuildError(e.message, preset.name);
+    throw e;
+  }
   const outDir = preset.config.OutputDirectory;
   return withBuildContext(project, preset, opts, async (ctx) => {
     const outputs = await noSpace(ctx, () => buildInContext(ctx, opts));
@@ -346,6 +356,10 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
     const set = written ? [...outputs, written] : outputs;
     opts.step?.(preset.name, `publishing ${set.map(([, n]) => n).join(', ')}`);
     const old = await noSpace(ctx, () => publishSet(ctx.work, outDir, set, { label: preset.name, env: ctx.env }));
+    // An optional output this build did not write (a split-out kernel of an image that has none
+    // now) must not stay from an earlier build beside outputs it does not belong to.
+    const published = new Set(set.map(([, n]) => n));
+    for (const f of imageFiles(preset.config)) if (f.optional && !published.has(f.name)) fs.rmSync(path.join(outDir, f.name), { force: true });
     // Replaced trees go off the build's path: removing a whole image takes seconds.
     if (old) removeDetached(old, path.dirname(ctx.work));
     return outputs.map(([, name]) => name);

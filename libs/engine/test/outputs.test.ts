@@ -17,8 +17,8 @@ describe('output writers', () => {
   });
 
   it('a format the registry plans but kiln cannot build yet is refused, naming those it can', async () => {
-    const ctx = { preset: { name: 'img', config: { Format: 'disk', Output: 'img', CompressOutput: 'none' } } } as unknown as BuildContext;
-    await expect(writeOutputs(ctx, '/nonexistent')).rejects.toThrow('Format=disk cannot be built yet (supported: directory, tar, cpio, sysext, confext, portable, none)');
+    const ctx = { preset: { name: 'img', config: { Format: 'oci', Output: 'img', CompressOutput: 'none' } } } as unknown as BuildContext;
+    await expect(writeOutputs(ctx, '/nonexistent')).rejects.toThrow('Format=oci cannot be built yet (supported: directory, tar, cpio, disk, uki, esp, sysext, confext, portable, none)');
   });
 });
 

@@ -26,6 +26,11 @@ export interface OutputFile {
    * (BaseTrees=%O/NAME): the cache keeps and restores it, so it is there when the tree is not.
    */
   baseTree?: boolean;
+  /**
+   * Written only when the build finds what it is made of (a split-out kernel or UKI of a
+   * Bootable=auto image that has no kernel): a build without it is still complete.
+   */
+  optional?: boolean;
 }
 
 export interface OutputFormat {
@@ -36,8 +41,8 @@ export interface OutputFormat {
   image: boolean;
   /** CompressOutput='s default for this format. */
   compression: Compression;
-  /** The files the format writes for Output= and CompressOutput= ([] until it can be built). */
-  files(output: string, compression: Compression): OutputFile[];
+  /** The files the format writes for Output=, CompressOutput= and the other settings ([] until it can be built). */
+  files(output: string, compression: Compression, config: Record<string, unknown>): OutputFile[];
 }
 
 const SUFFIX: Record<Compression, string> = { none: '', zstd: '.zst', xz: '.xz', gz: '.gz', bz2: '.bz2', lz4: '.lz4', lzma: '.lzma' };

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { cpio } from './cpio';
 import { directory } from './directory';
 import { confext, portable, sysext } from './extension';
+import { disk, esp, uki } from './boot';
 import { planned, type Compression, type FormatName, type OutputFile, type OutputFormat } from './format';
 import { none } from './none';
 import { tar } from './tar';
@@ -22,9 +23,9 @@ export const OUTPUT_FORMATS: Readonly<Record<FormatName, OutputFormat>> = {
   directory,
   tar,
   cpio,
-  disk: planned('disk', 'none'),
-  uki: planned('uki', 'zstd'),
-  esp: planned('esp', 'zstd'),
+  disk,
+  uki,
+  esp,
   oci: planned('oci', 'gz'),
   sysext,
   confext,
@@ -52,7 +53,7 @@ export function buildableFormats(): FormatName[] {
 
 /** The image files and trees a preset writes, relative to OutputDirectory=. */
 export function imageFiles(config: Record<string, unknown>): OutputFile[] {
-  return formatOf(config).files(config.Output as string, config.CompressOutput as Compression);
+  return formatOf(config).files(config.Output as string, config.CompressOutput as Compression, config);
 }
 
 /** Whether the preset publishes an image other presets can read (all formats but none). */

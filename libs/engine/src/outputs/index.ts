@@ -4,11 +4,13 @@
  * into the staging directory under their final names; a tree output is the image root itself. The
  * build publishes them by rename only once everything succeeded, so an output is whole or absent.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildableFormats, formatOf, imageFiles, type OutputFile } from '@kiln/config';
 import type { BuildContext } from '../context';
 import { BuildError } from '../errors';
 import { flattenRoot } from '../layers';
+import { writeDisk, writeEsp, writeUkiFormat } from './boot-formats';
 import { writeCpioFiles } from './cpio';
 import { writeDirectory } from './directory';
 import { checkExtension, writeExtension } from './extension';
@@ -31,6 +33,9 @@ export const WRITERS: Readonly<Record<string, Writer>> = {
   sysext: writeExtension,
   confext: writeExtension,
   portable: writeExtension,
+  disk: writeDisk,
+  uki: writeUkiFormat,
+  esp: writeEsp,
   none: writeNone,
 };
 
@@ -64,6 +69,8 @@ export async function writeOutputs(ctx: BuildContext, staging: string): Promise<
   if (files.some((f) => f.kind === 'tree')) await flattenRoot(ctx);
   await write(ctx, files);
   // Regular files first, trees last: a tree is written by nothing after this (the archives read it).
-  const ordered = [...files.filter((f) => f.kind === 'file'), ...files.filter((f) => f.kind === 'tree')];
+  // An optional file (a split-out kernel of an image without one) that was not written is not an output.
+  const written = files.filter((f) => !f.optional || fs.existsSync(f.path));
+  const ordered = [...written.filter((f) => f.kind === 'file'), ...written.filter((f) => f.kind === 'tree')];
   return ordered.map((f) => [f.path, f.name]);
 }

@@ -1,0 +1,256 @@
+/**
+ * The bootable formats, built for real: one small bookworm image (linux-image-cloud-amd64,
+ * systemd, systemd-boot-efi; Format=directory) built once, and uki, esp and disk presets starting
+ * from it (BaseTrees=%O/base), their tools run from the test tools tree (tools-tree.ts), named by
+ * the project's ToolsTree=. Each format is built twice and compared byte for
+ * byte; the outputs are inspected with the tools tree's own ukify, sfdisk, mtools and cpio.
+ */
+import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bwrapArgs, hostTools } from '../src/sandbox';
+import { toolEnv } from '../src/exec';
+import { buildIn, failure, removeTempDirs, sha256, tempDir, tempProject } from './kiln';
+import { testToolsTree } from './tools-tree';
+
+const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
+const ROOT_X86_64_TYPE = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
+
+let tools: string;
+let project: string;
+let out: string;
+let scratch: string;
+/** The main image's configuration, with its tools tree (ToolsTree= is the main image's alone). */
+const mainConf = (toolsTree: string) => `[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=none\n[Content]\nSourceDateEpoch=1700000000\n[Build]\nToolsTree=${toolsTree}\n`;
+
+/** Runs a command of the tools tree (ukify, sfdisk, mdir, cpio) with `dirs` readable and writable. */
+function inTools(command: string[], dirs: string[] = [scratch, out]): string {
+  const box = hostTools(toolEnv(), dirs, tools);
+  return execFileSync('bwrap', [...bwrapArgs(box), '--', ...command], { encoding: 'utf8', maxBuffer: 64 << 20 });
+}
+
+/** The sections of a UKI as `ukify inspect --json=short` reports them. */
+function sections(efi: string): Record<string, { size: number; text?: string }> {
+  const s: Record<string, { size: number; text?: string }> = JSON.parse(inTools(['ukify', '--json=short', 'inspect', efi]));
+  // The command line is NUL-terminated in the file (for older stubs).
+  for (const v of Object.values(s)) if (v.text !== undefined) v.text = v.text.replace(/\0+$/, '');
+  return s;
+}
+
+function decompress(file: string): string {
+  const raw = path.join(scratch, path.basename(file).replace(/\.zst$/, ''));
+  inTools(['bash', '-c', 'zstd -q -d -f -o "$2" "$1"', 'unzstd', file, raw]);
+  return raw;
+}
+
+const hashes = (names: string[]) => Object.fromEntries(names.map((n) => [n, sha256(path.join(out, n))]));
+
+const BASE = '[Output]\nFormat=directory\n[Content]\nBootable=no\nWithDocs=no\nPackages=linux-image-cloud-amd64 systemd systemd-boot-efi\n';
+// The image as the UKI's initrd (uki, esp) without its kernel modules and Debian's own initrd: a
+// smaller cpio, the same code.
+const SLIM = 'RemoveFiles=/usr/lib/modules/*/kernel /boot/initrd.img-* /usr/share/locale /usr/share/i18n\n';
+
+beforeAll(async () => {
+  tools = await testToolsTree();
+  scratch = tempDir('kiln-boot-');
+  project = tempProject({
+    'mkosi.conf': mainConf(tools),
+    'mkosi.images/base/mkosi.conf': BASE,
+    'mkosi.images/uki/mkosi.conf': `[Output]\nFormat=uki\n[Content]\nBaseTrees=%O/base\nKernelCommandLine=console=ttyS0 quiet\n${SLIM}`,
+    'mkosi.images/esp/mkosi.conf': `[Output]\nFormat=esp\n[Content]\nBaseTrees=%O/base\nBootloader=uki\n${SLIM}`,
+    // Initrds=: a stand-in for another preset's initrd (ukify checks no contents), 5 bytes so that
+    // joining it with the kernel-modules initrd needs padding.
+    'extra.initrd': 'hello',
+    'mkosi.images/disk/mkosi.conf':
+      '[Output]\nFormat=disk\nSplitArtifacts=uki,kernel,initrd,kernel-modules-initrd\n[Content]\nBaseTrees=%O/base\nInitrds=%D/extra.initrd\nKernelCommandLine=console=ttyS0\n',
+  });
+  out = path.join(project, 'mkosi.output');
+  const run = await buildIn(project, { preset: 'base' });
+  if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+}, 600_000);
+
+afterAll(removeTempDirs);
+
+describe('Format=uki', () => {
+  const files = ['uki.efi', 'uki.vmlinuz', 'uki.initrd'];
+  let first: Record<string, string>;
+
+  beforeAll(async () => {
+    const run = await buildIn(project, { preset: 'uki', noDeps: true });
+    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+    first = hashes(files);
+  }, 300_000);
+
+  it("is a UKI of the image's kernel, the image as its initrd, KernelCommandLine= and the image's os-release", () => {
+    const s = sections(path.join(out, 'uki.efi'));
+    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    expect(s['.uname'].text).toBe(kver);
+    expect(s['.cmdline'].text).toBe('console=ttyS0 quiet');
+    expect(s['.osrel'].text).toContain('VERSION_CODENAME=bookworm');
+    // SplitArtifacts= (mkosi's default: uki, kernel, initrd): the kernel and the initrd beside it.
+    expect(s['.linux'].size).toBe(fs.statSync(path.join(out, 'uki.vmlinuz')).size);
+    expect(sha256(path.join(out, 'uki.vmlinuz'))).toBe(sha256(path.join(out, `base/boot/vmlinuz-${kver}`)));
+    expect(s['.initrd'].size).toBe(fs.statSync(path.join(out, 'uki.initrd')).size);
+    const members = inTools(['bash', '-c', 'zstd -dc "$1" | cpio -t --quiet', 'list', path.join(out, 'uki.initrd')]).split('\n');
+    expect(members).toEqual(expect.arrayContaining(['usr/lib/systemd/systemd', 'etc/os-release']));
+  });
+
+  it('is bit-identical when built again', async () => {
+    const run = await buildIn(project, { preset: 'uki', noDeps: true, force: true });
+    expect(failure(run)).toBe('');
+    expect(hashes(files)).toEqual(first);
+  }, 300_000);
+});
+
+describe('Format=esp', () => {
+  let first: Record<string, string>;
+
+  beforeAll(async () => {
+    const run = await buildIn(project, { preset: 'esp', noDeps: true });
+    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+    first = hashes(['esp.raw.zst', 'esp.efi']);
+  }, 300_000);
+
+  it('is an ESP (GPT, one vfat partition) holding the UKI as EFI/BOOT/BOOTX64.EFI (Bootloader=uki)', () => {
+    const raw = decompress(path.join(out, 'esp.raw.zst'));
+    const table = JSON.parse(inTools(['sfdisk', '--json', raw])).partitiontable;
+    expect(table.partitions.map((p: { type: string }) => p.type)).toEqual([ESP_TYPE]);
+    const offset = table.partitions[0].start * table.sectorsize;
+    const copy = path.join(scratch, 'BOOTX64.EFI');
+    inTools(['mcopy', '-n', '-i', `${raw}@@${offset}`, '::/EFI/BOOT/BOOTX64.EFI', copy]);
+    expect(sha256(copy)).toBe(sha256(path.join(out, 'esp.efi')));
+  });
+
+  it('is bit-identical when built again', async () => {
+    const run = await buildIn(project, { preset: 'esp', noDeps: true, force: true });
+    expect(failure(run)).toBe('');
+    expect(hashes(['esp.raw.zst', 'esp.efi'])).toEqual(first);
+  }, 300_000);
+});
+
+describe('Format=disk', () => {
+  const files = ['disk.raw.zst', 'disk.efi', 'disk.vmlinuz', 'disk.initrd', 'disk.kernel-modules-initrd'];
+  let first: Record<string, string>;
+  let raw: string;
+  let table: { sectorsize: number; partitions: { start: number; type: string; uuid: string }[] };
+
+  beforeAll(async () => {
+    const run = await buildIn(project, { preset: 'disk', noDeps: true });
+    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+    first = hashes(files);
+    raw = decompress(path.join(out, 'disk.raw.zst'));
+    table = JSON.parse(inTools(['sfdisk', '--json', raw])).partitiontable;
+  }, 300_000);
+
+  it("has mkosi's default partitions, an ESP and a root partition, and the UKI boots that root", () => {
+    expect(table.partitions.map((p) => p.type)).toEqual([ESP_TYPE, ROOT_X86_64_TYPE]);
+    const cmdline = sections(path.join(out, 'disk.efi'))['.cmdline'].text!.split(' ');
+    expect(cmdline).toEqual([`root=PARTUUID=${table.partitions[1].uuid.toLowerCase()}`, 'console=ttyS0']);
+  });
+
+  it('has systemd-boot and the UKI in its ESP', () => {
+    const image = `${raw}@@${table.partitions[0].start * table.sectorsize}`;
+    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    const listing = inTools(['mdir', '-/', '-b', '-i', image, '::/EFI']).split('\n');
+    expect(listing).toEqual(expect.arrayContaining(['::/EFI/BOOT/BOOTX64.EFI', '::/EFI/systemd/systemd-bootx64.efi', `::/EFI/Linux/debian-${kver}.efi`]));
+    const copy = path.join(scratch, 'disk-uki.efi');
+    inTools(['mcopy', '-n', '-i', image, `::/EFI/Linux/debian-${kver}.efi`, copy]);
+    expect(sha256(copy)).toBe(sha256(path.join(out, 'disk.efi')));
+  });
+
+  it("appends the kernel-modules initrd after Initrds=: a VM root's modules, their dependencies, and depmod's index of just those", () => {
+    const s = sections(path.join(out, 'disk.efi'));
+    const kmods = fs.readFileSync(path.join(out, 'disk.kernel-modules-initrd'));
+    // NAME.initrd is what the UKI holds: Initrds=, then the modules, each padded to 4 bytes as ukify joins them.
+    const padded = Buffer.concat([kmods, Buffer.alloc((4 - (kmods.length % 4)) % 4)]);
+    expect(fs.readFileSync(path.join(out, 'disk.initrd')).equals(Buffer.concat([Buffer.from('hello\0\0\0'), padded]))).toBe(true);
+    expect(s['.initrd'].size).toBe(fs.statSync(path.join(out, 'disk.initrd')).size);
+    const list = (cmd: string) => inTools(['bash', '-c', `zstd -dc "$1" | ${cmd}`, 'list', path.join(out, 'disk.kernel-modules-initrd')]);
+    const members = list('cpio -t --quiet').split('\n').filter(Boolean);
+    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    const mod = (rel: string) => `usr/lib/modules/${kver}/kernel/${rel}`;
+    expect(members).toEqual(expect.arrayContaining([mod('drivers/block/virtio_blk.ko'), mod('drivers/virtio/virtio_pci.ko'), mod('drivers/virtio/virtio_ring.ko'), mod('fs/fat/vfat.ko'), mod('fs/fat/fat.ko')]));
+    // Nothing but modules under usr/lib/modules, no /lib link that would replace the main initrd's.
+    expect(members.filter((m) => !m.startsWith('usr'))).toEqual([]);
+    expect(members.some((m) => m.includes('/net/'))).toBe(false);
+    const dep = list(`cpio -i --quiet --to-stdout usr/lib/modules/${kver}/modules.dep`);
+    expect(dep).toContain('kernel/drivers/virtio/virtio_pci.ko: ');
+    expect(dep.split('\n').filter(Boolean).length).toBe(members.filter((m) => m.endsWith('.ko')).length);
+  });
+
+  it('is bit-identical when built again', async () => {
+    const run = await buildIn(project, { preset: 'disk', noDeps: true, force: true });
+    expect(failure(run)).toBe('');
+    expect(hashes(files)).toEqual(first);
+  }, 300_000);
+});
+
+describe('bad input', () => {
+  /**
+   * A preset beside the others, built from a small tree of the project (what each case needs and
+   * no more, so that it fails in seconds); its error, and what it left in the outputs.
+   */
+  async function fails(name: string, conf: string, tree: Record<string, string | Buffer>, toolsTree = tools): Promise<{ message: string; left: string[] }> {
+    fs.writeFileSync(path.join(project, 'mkosi.conf'), mainConf(toolsTree));
+    const dir = path.join(project, 'mkosi.images', name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'mkosi.conf'), `${conf}\n[Content]\nBaseTrees=%D/${name}.tree\n`);
+    for (const [rel, data] of Object.entries(tree)) {
+      fs.mkdirSync(path.dirname(path.join(project, `${name}.tree`, rel)), { recursive: true });
+      fs.writeFileSync(path.join(project, `${name}.tree`, rel), data);
+    }
+    try {
+      const run = await buildIn(project, { preset: name, noDeps: true });
+      return { message: failure(run), left: fs.readdirSync(out).filter((f) => f.startsWith(`${name}.`)) };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.writeFileSync(path.join(project, 'mkosi.conf'), mainConf(tools));
+    }
+  }
+  const OS_RELEASE = { 'usr/lib/os-release': 'ID=debian\nVERSION_CODENAME=bookworm\n' };
+  const KERNEL = { 'usr/lib/modules/6.1.0-9-amd64/modules.dep': '', 'boot/vmlinuz-6.1.0-9-amd64': 'not a kernel' };
+
+  it('Bootable=yes without a kernel names the preset and the fix, and leaves nothing', async () => {
+    const r = await fails('nokernel', '[Output]\nFormat=disk\n[Content]\nBootable=yes', OS_RELEASE);
+    expect(r.message).toMatch(/^nokernel: Bootable=yes: the image has no kernel .*add one to Packages= .*or set Bootable=no$/);
+    expect(r.left).toEqual([]);
+  }, 120_000);
+
+  it('a UKI without a stub (neither in the image nor in the tools tree) names the fix', async () => {
+    const bare = tempDir('kiln-no-stub-');
+    fs.mkdirSync(path.join(bare, 'usr'));
+    const r = await fails('nostub', '[Output]\nFormat=uki', { ...OS_RELEASE, ...KERNEL }, bare);
+    expect(r.message).toMatch(/^nostub: Format=uki: no UKI stub: .*add systemd-boot-efi to Packages=/);
+    expect(r.left).toEqual([]);
+  }, 120_000);
+
+  it('a repart definition too small for what it holds names the definitions and the fix', async () => {
+    fs.mkdirSync(path.join(project, 'tight.repart'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'tight.repart/10-root.conf'), '[Partition]\nType=root\nFormat=ext4\nCopyFiles=/\nSizeMaxBytes=16M\n');
+    // 40 MB that do not compress into the partition (16 MB asked; repart's smallest ext4 is 32 MB).
+    const r = await fails('tight', '[Output]\nFormat=disk\nRepartDirectories=%D/tight.repart\n[Content]\nBootable=no', { ...OS_RELEASE, 'srv/data': crypto.randomBytes(40 << 20) });
+    expect(r.message).toContain('tight: writing the disk image (systemd-repart, ESP deferred) failed');
+    expect(r.message).toMatch(/a partition of tight\.repart is too small for what it holds: raise its SizeMaxBytes=/);
+    expect(r.left).toEqual([]);
+  }, 120_000);
+
+  it('an unknown Bootloader= is a configuration error at its line', async () => {
+    const r = await fails('typo', '[Output]\nFormat=disk\n[Content]\nBootloader=sd-boot', {});
+    expect(r.message).toMatch(/mkosi\.images\/typo\/mkosi\.conf:4: .*Bootloader=.*sd-boot/);
+    expect(r.left).toEqual([]);
+  });
+});
+
+describe('split artifacts', () => {
+  it('a disk that is not bootable has none, and a split-out UKI of an earlier build does not stay beside it', async () => {
+    fs.mkdirSync(path.join(project, 'mkosi.images/plain'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'mkosi.images/plain/mkosi.conf'), '[Output]\nFormat=disk\n[Content]\nBaseTrees=%D/plain.tree\n');
+    fs.mkdirSync(path.join(project, 'plain.tree/usr/lib'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'plain.tree/usr/lib/os-release'), 'ID=debian\n');
+    fs.writeFileSync(path.join(out, 'plain.efi'), 'from an earlier build');
+    const run = await buildIn(project, { preset: 'plain', noDeps: true });
+    expect(failure(run)).toBe('');
+    expect(fs.readdirSync(out).filter((f) => f.startsWith('plain.')).sort()).toEqual(['plain.manifest.json', 'plain.raw.zst']);
+  }, 120_000);
+});
