@@ -13,7 +13,7 @@ describe('kiln.toml', () => {
     const ini = summaryJson(loadProject(path.join(repo, 'examples/system')));
     const toml = summaryJson(loadProject(twin));
     expect(toml).toEqual(ini);
-    expect(ini.order).toEqual(['base', 'initrd', 'system']);
+    expect(ini.order).toEqual(['tools', 'base', 'initrd', 'system']);
   });
 
   it('maps TOML types onto the same settings: arrays, booleans, integers, tables', () => {

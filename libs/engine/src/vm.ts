@@ -52,6 +52,11 @@ export interface VmOptions {
   tmp?: string;
   /** The preset's project: ToolsTree=default names its generated tools preset (tools-tree.ts). */
   project?: Project;
+  /**
+   * Where the serial console goes instead of the terminal (a test reading it): qemu's output,
+   * chunk by chunk, with no input. Without it, qemu has the terminal (`kiln vm`).
+   */
+  console?: (chunk: Buffer) => void;
 }
 
 /** What is booted, found in OutputDirectory=. */
@@ -127,7 +132,8 @@ export async function runVm(preset: Preset, opts: VmOptions): Promise<number> {
     opts.log(`kiln vm: booting ${preset.name} (${format}, ${boot === 'uefi' ? 'OVMF' : 'direct kernel boot'}, ${accel.toUpperCase()})`);
     if (env.KILN_VERBOSE === '1') opts.log(`kiln vm: ${argv.join(' ')}`);
     const status = await new Promise<number>((resolve, reject) => {
-      child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env: toolEnv(env) });
+      child = spawn(argv[0], argv.slice(1), { stdio: opts.console ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: toolEnv(env) });
+      if (opts.console) for (const stream of [child.stdout, child.stderr]) stream?.on('data', opts.console);
       child.on('error', (e) => reject(fail(`cannot run ${QEMU}: ${e.message}`)));
       child.on('exit', (code, sig) => resolve(code ?? signalStatus(sig ?? 'SIGKILL')));
     });
