@@ -26,14 +26,17 @@ function tempProject(files: Record<string, string>): string {
 }
 
 describe('kiln summary', () => {
-  it('--json shows the demo\'s three presets in dependency order with resolved settings', () => {
+  it('--json shows the demo\'s presets (and its generated tools tree) in dependency order with resolved settings', () => {
     const r = kiln(['summary', '--json', '-C', 'examples/system']);
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout);
-    expect(json.order).toEqual(['base', 'initrd', 'system']);
+    expect(json.order).toEqual(['tools', 'base', 'initrd', 'system']);
     expect(json.edges).toEqual([
+      { from: 'base', to: 'tools', reason: 'ToolsTree=' },
+      { from: 'initrd', to: 'tools', reason: 'ToolsTree=' },
       { from: 'system', to: 'base', reason: 'Dependencies=' },
       { from: 'system', to: 'initrd', reason: 'Dependencies=' },
+      { from: 'system', to: 'tools', reason: 'ToolsTree=' },
     ]);
     const byName = Object.fromEntries(json.presets.map((p: { name: string }) => [p.name, p]));
     expect(byName.base.settings.Content.Packages).toEqual(['dbus', 'systemd', 'udev']);
@@ -45,9 +48,10 @@ describe('kiln summary', () => {
   it('prints settings grouped by section, like mkosi summary', () => {
     const r = kiln(['summary', '-C', 'examples/system']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^IMAGE: base\n {31}Lock: unlocked \(kiln lock pins exact package versions\)\n {4}INCLUDE:\n/);
+    expect(r.stdout).toMatch(/^IMAGE: tools \(generated: the tools tree of ToolsTree=default\)\n {31}Lock: unlocked \(kiln lock pins exact package versions\)\n {4}INCLUDE:\n/);
+    expect(r.stdout).toMatch(/\nIMAGE: base\n {31}Lock: unlocked \(kiln lock pins exact package versions\)\n {4}INCLUDE:\n/);
     expect(r.stdout).toContain('    DISTRIBUTION:\n                       Distribution: debian\n                            Release: bookworm\n');
-    expect(r.stdout).toContain('DEPENDENCIES:\n    system -> base (Dependencies=)\n    system -> initrd (Dependencies=)\n');
+    expect(r.stdout).toContain('DEPENDENCIES:\n    base -> tools (ToolsTree=)\n    initrd -> tools (ToolsTree=)\n    system -> base (Dependencies=)\n    system -> initrd (Dependencies=)\n    system -> tools (ToolsTree=)\n');
   });
 
   it('a configuration error exits 1 with file:line: message and no stack trace', () => {
@@ -91,7 +95,7 @@ describe('kiln digest', () => {
   it('an unknown preset exits 1 and names the presets there are', () => {
     const r = kiln(['digest', '-C', 'examples/system', '--preset', 'nope']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('no preset named "nope" (accepted: base, initrd, system)');
+    expect(r.stderr).toContain('no preset named "nope" (accepted: tools, base, initrd, system)');
   });
 
   it('prints what the Nx target hashes: the runtime input of the plugin gives the same fingerprint', async () => {

@@ -200,7 +200,7 @@ describe('kiln vm', () => {
     expect(tar.code).toBe(1);
     fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), 'Format=disk\n');
     const missing = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
-    expect(missing.stderr).toBe(`kiln: tar: no image to boot: ${out}/tar.raw does not exist (build it first: kiln build --preset tar)\n`);
+    expect(missing.stderr).toBe(`kiln: tar: no image to boot: ${out}/tar.raw.zst does not exist (build it first: kiln build --preset tar)\n`);
     fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), '[Runtime]\nCredentials=novalue\n');
     const cred = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
     expect(cred.stderr).toBe(`${root}/mkosi.images/tar.conf:5: tar: Credentials=: "novalue" is not NAME=VALUE (kiln vm passes credentials as NAME=VALUE, NAME a file name)\n`);

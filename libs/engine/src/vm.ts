@@ -26,7 +26,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compressionSuffix, ConfigError, imageFiles, type Preset, type Project } from '@kiln/config';
+import { ConfigError, imageFiles, type Preset, type Project } from '@kiln/config';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
 import { BASH, run, toolEnv } from './exec';
@@ -158,17 +158,14 @@ function which(program: string, env: Record<string, string | undefined>): boolea
 }
 
 /**
- * The image file and kernel of a preset in OutputDirectory=. The registry names the image files
- * of the formats kiln builds; for the others, mkosi's names (NAME.raw, NAME.efi).
+ * The image file and kernel of a preset in OutputDirectory=, as the format registry names them.
  */
 async function findArtifacts(preset: Preset, boot: Boot, log: (line: string) => void): Promise<Artifacts> {
   const config = preset.config;
   const out = config.OutputDirectory;
   const output = config.Output;
   const format = config.Format;
-  const registered = imageFiles(config).map((f) => path.join(out, f.name));
-  const fallback = format === 'uki' ? [`${output}.efi`] : format === 'disk' || format === 'esp' ? [`${output}.raw${compressionSuffix(config.CompressOutput)}`, `${output}.raw`, `${output}.raw.zst`] : [];
-  const candidates = [...registered, ...fallback.map((n) => path.join(out, n))];
+  const candidates = imageFiles(config).filter((f) => !f.optional).map((f) => path.join(out, f.name));
   const image = candidates.find((c) => fs.existsSync(c));
   if (!image) {
     throw new BuildError(`no image to boot: ${candidates[0] ?? path.join(out, output)} does not exist (build it first: kiln build --preset ${preset.name})`, preset.name);
