@@ -147,10 +147,16 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
   for (const preset of facts.presets) {
     const root = presetRoot(context.workspaceRoot, preset, dir);
     const pname = projectName(facts, preset);
+    // Never cached, so their hash is never looked up: no inputs. Without them Nx hashes its default
+    // named inputs ("{projectRoot}/**/*" of the project and of every project it depends on), and
+    // its native hasher cannot find the files of a project rooted at a file that does not exist
+    // (a generated preset's mkosi.tools.conf): `nx run system:summary` failed with "project
+    // system-tools not found".
     const cli = (command: string, cliOptions: Record<string, unknown>, description: string): TargetConfiguration => ({
       executor: '@kiln/nx:kiln',
       options: { command, directory: dir, ...cliOptions },
       cache: false,
+      inputs: [],
       metadata: { description, technologies: ['kiln'] },
     });
     const image: TargetConfiguration = {
