@@ -77,6 +77,9 @@ if (!mkosiSrc || !fs.existsSync(path.join(mkosiSrc, 'mkosi/__main__.py'))) {
     '[Build]', `ToolsTree=${tools}`, 'Incremental=no',
   ]);
   fs.mkdirSync(path.join(mk, 'out'));
+  // mkosi's bootctl step resolves /efi in the image, which a tree from elsewhere does not have
+  // (mkosi's own distributions make it): an empty skeleton directory.
+  fs.mkdirSync(path.join(mk, 'mkosi.skeleton/efi'), { recursive: true });
   const mkosi = () => sh('python3', ['-m', 'mkosi', '-C', mk, '-f', 'build'], { cwd: mk, env: mkosiEnv });
   try {
     mkosi();
