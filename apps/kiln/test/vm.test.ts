@@ -71,6 +71,10 @@ describe('kiln vm', () => {
         '',
       ].join('\n'),
       'mkosi.extra/init': { text: INIT, mode: 0o755 },
+      // mkosi.credentials/: a file's contents, an executable's output; Credentials= overrides a file of the same name.
+      'mkosi.credentials/kiln.file': 'from a file\n',
+      'mkosi.credentials/kiln.run': { text: '#!/bin/sh\nprintf "run in %s" "$(basename "$PWD")"\n', mode: 0o755 },
+      'mkosi.credentials/kiln.test': 'overridden\n',
       'mkosi.images/kernel/mkosi.conf': '[Output]\nFormat=directory\n[Content]\nWithDocs=no\nPackages=linux-image-cloud-amd64\n',
       // The UKI preset's image is made by the test (ukify), not built: kiln vm boots what is in the output directory.
       'mkosi.images/uki.conf': '[Output]\nFormat=uki\n[Runtime]\nKVM=no\nCredentials=kiln.test=uki\n',
@@ -92,6 +96,10 @@ describe('kiln vm', () => {
     expect(r.stdout).toContain(MARKER);
     expect(r.stdout).toMatch(/^cmdline: console=ttyS0 kiln\.extra=1\r?$/m);
     expect(r.stdout).toMatch(/^smbios: io\.systemd\.credential:kiln\.test=from-smbios\r?$/m);
+    const binary = (name: string) => new RegExp(`^smbios: io\\.systemd\\.credential\\.binary:${name.replace('.', '\\.')}=(\\S+)\\r?$`, 'm').exec(r.stdout)?.[1];
+    expect(Buffer.from(binary('kiln.file') ?? '', 'base64').toString()).toBe('from a file\n');
+    expect(Buffer.from(binary('kiln.run') ?? '', 'base64').toString()).toBe('run in mkosi.credentials');
+    expect(binary('kiln.test')).toBeUndefined();
     expect(r.code).toBe(0);
   });
 
@@ -169,6 +177,10 @@ describe('kiln vm', () => {
     expect(r.stderr).toMatch(/^kiln vm: booting disk \(disk, OVMF, (KVM|TCG)\)$/m);
     expect(r.stdout).toContain(MARKER);
     expect(r.stdout).toMatch(/^smbios: io\.systemd\.credential:kiln\.test=from-smbios\r?$/m);
+    const binary = (name: string) => new RegExp(`^smbios: io\\.systemd\\.credential\\.binary:${name.replace('.', '\\.')}=(\\S+)\\r?$`, 'm').exec(r.stdout)?.[1];
+    expect(Buffer.from(binary('kiln.file') ?? '', 'base64').toString()).toBe('from a file\n');
+    expect(Buffer.from(binary('kiln.run') ?? '', 'base64').toString()).toBe('run in mkosi.credentials');
+    expect(binary('kiln.test')).toBeUndefined();
     expect(r.stdout).toMatch(/^vda: 2097152\r?$/m); // RuntimeSize=1G
     expect(r.code).toBe(0);
     // The output, a cache's file, is as it was; nothing else was left there.
@@ -201,10 +213,15 @@ describe('kiln vm', () => {
     fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), 'Format=disk\n');
     const missing = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
     expect(missing.stderr).toBe(`kiln: tar: no image to boot: ${out}/tar.raw.zst does not exist (build it first: kiln build --preset tar)\n`);
-    fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), '[Runtime]\nCredentials=novalue\n');
+    fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), '[Runtime]\nCredentials=a/b=x\n');
     const cred = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
-    expect(cred.stderr).toBe(`${root}/mkosi.images/tar.conf:5: tar: Credentials=: "novalue" is not NAME=VALUE (kiln vm passes credentials as NAME=VALUE, NAME a file name)\n`);
+    expect(cred.stderr).toBe(`${root}/mkosi.images/tar.conf:5: tar: Credentials=: "a/b=x" is not NAME=VALUE (kiln vm passes credentials as NAME=VALUE, NAME a file name)\n`);
     expect(cred.code).toBe(1);
+    // A value without "=" is a path (as in mkosi), which must exist: said when the config is read.
+    fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), 'Credentials=novalue\n');
+    const path_ = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
+    expect(path_.stderr).toMatch(new RegExp(`^${root}/mkosi\\.images/tar\\.conf:6: Credentials=: \\S*/novalue does not exist`));
+    expect(path_.code).toBe(1);
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 });

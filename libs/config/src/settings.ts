@@ -9,6 +9,7 @@ import { defaultCompression } from './formats';
 import {
   boolean,
   choice,
+  credentialList,
   environment,
   feature,
   fileName,
@@ -369,8 +370,9 @@ export const SETTINGS = [
     help: 'The kernel `kiln vm` boots directly: a kernel image, or a tree (another preset\'s directory output) whose newest installed kernel is taken.' }),
   s({ name: 'QemuArgs', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Extra arguments of the qemu `kiln vm` runs.' }),
-  s({ name: 'Credentials', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
-    help: 'NAME=VALUE credentials `kiln vm` passes to the guest (SMBIOS io.systemd.credential).' }),
+  s({ name: 'Credentials', section: 'Runtime', kind: credentialList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+    defaultPaths: ['mkosi.credentials'],
+    help: 'Credentials `kiln vm` passes to the guest (SMBIOS io.systemd.credential): NAME=VALUE words, or a file (named after it; run when executable, its output the value) or a directory of such files (mkosi.credentials/).' }),
   s({ name: 'KernelCommandLineExtra', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Kernel command line words `kiln vm` adds at boot (-append, or SMBIOS io.systemd.stub.kernel-cmdline-extra for a UKI or disk).' }),
 ] as const;

@@ -382,6 +382,27 @@ export function spaceList(): Kind<string[]> {
   return listOf('space-separated list', (raw, ctx) => ctx.expand(raw), z.string(), { split: (r) => r.split(/\s+/).filter(Boolean) });
 }
 
+/**
+ * Credentials= as mkosi reads it: NAME=VALUE words (quoted as Environment=), or, when the value
+ * holds no "=", one path: a file (the credential named after it) or a directory (each file in
+ * it), as mkosi.credentials/ is. Paths are resolved here, against the config directory, and must
+ * exist; their contents are read (an executable run) only when `kiln vm` starts, as mkosi does,
+ * since credentials are runtime settings and never inputs of a build.
+ */
+export function credentialList(): Kind<string[]> {
+  const item = (raw: string, ctx: ParseContext): string[] => {
+    const v = ctx.expand(raw.trim());
+    if (!v.includes('=')) return [pathItem({ required: true })(v, ctx)];
+    return splitQuoted(v);
+  };
+  const show = (v: string, c: ShowContext) => (v.includes('=') ? v : relPath(v, c));
+  return {
+    ...listOf('credentials', (raw) => raw, z.string(), { show, json: show, accepted: 'NAME=VALUE words, or the path of a file or directory' }),
+    parse: (raw, ctx) => item(raw, ctx),
+    parseItem: (raw, ctx) => item(raw, ctx),
+  };
+}
+
 export function pathList(opts: PathOptions = {}): Kind<string[]> {
   return listOf('list of paths', pathItem(opts), z.string(), { show: relPath, json: relPath });
 }

@@ -34,8 +34,8 @@ export interface QemuPlan {
   kernelCommandLine: string[];
   /** KernelCommandLineExtra= and kiln's console word. */
   kernelCommandLineExtra: string[];
-  /** NAME=VALUE credentials. */
-  credentials: [string, string][];
+  /** Credentials: text (NAME=VALUE words) or bytes (from files). */
+  credentials: [string, string | Buffer][];
   /** QemuArgs=, then the arguments after `--`. */
   extraArgs: string[];
 }
@@ -101,7 +101,9 @@ export function qemuCommand(p: QemuPlan): string[] {
   if (p.kernel) args.push('-kernel', p.kernel);
   if (p.initrd && p.boot !== 'linux-noinitrd') args.push('-initrd', p.initrd);
   for (const [name, value] of p.credentials) {
-    args.push('-smbios', `type=11,value=${escapeComma(`io.systemd.credential:${name}=${value}`)}`);
+    // Bytes go base64-encoded (systemd decodes io.systemd.credential.binary), so any file passes.
+    const oem = typeof value === 'string' ? `io.systemd.credential:${name}=${value}` : `io.systemd.credential.binary:${name}=${value.toString('base64')}`;
+    args.push('-smbios', `type=11,value=${escapeComma(oem)}`);
   }
   if (p.kernel && !p.uki) {
     // Direct kernel boot (qemu's loader or OVMF running the EFI stub): the whole command line.

@@ -8,7 +8,7 @@
  *   Firmware=uefi) of the kernel named by Linux= (a kernel image, or a tree whose newest kernel is
  *   taken) or the image's split kernel NAME.vmlinuz, with the cpio as the initrd. A directory image
  *   has no archive qemu can load: kiln packs its tree into a temporary cpio.
- * Runtime settings ([Runtime]: RAM=, CPUs=, KVM=, Firmware=, Linux=, Credentials=,
+ * Runtime settings ([Runtime]: RAM=, CPUs=, KVM=, Firmware=, Linux=, Credentials= (vm-credentials.ts),
  * KernelCommandLineExtra=, QemuArgs=, RuntimeSize=) never reach the image or its cache key.
  *
  * KVM: a /dev/kvm that opens is not enough (a paravirtual KVM may refuse the host CPU model and
@@ -33,7 +33,8 @@ import { BASH, run, toolEnv } from './exec';
 import { exists, glob, hostPath } from './image-fs';
 import { hostTools, runIn } from './sandbox';
 import { resolveTools } from './tools-tree';
-import { consoleWords, parseCredentials, qemuCommand, resolveBoot, type Accel, type Boot, type QemuPlan } from './vm-command';
+import { type Credential, readCredentials } from './vm-credentials';
+import { consoleWords, qemuCommand, resolveBoot, type Accel, type Boot, type QemuPlan } from './vm-command';
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
@@ -77,8 +78,12 @@ export async function runVm(preset: Preset, opts: VmOptions): Promise<number> {
   if (!VM_FORMATS.includes(format)) throw fail(`Format=${format} images cannot be booted by kiln vm (bootable formats: ${VM_FORMATS.join(', ')})`);
   const boot = resolveBoot(format, config.Firmware);
   if (boot !== 'uefi' && boot !== 'linux' && boot !== 'linux-noinitrd') throw new ConfigError(`${preset.name}: ${boot}`, preset.origins.Firmware);
-  const credentials = parseCredentials(config.Credentials);
-  if (typeof credentials === 'string') throw new ConfigError(`${preset.name}: ${credentials}`, preset.origins.Credentials);
+  let credentials: Credential[];
+  try {
+    credentials = await readCredentials(config.Credentials, env);
+  } catch (e) {
+    throw new ConfigError(`${preset.name}: ${(e as Error).message}`, preset.origins.Credentials);
+  }
   const found = await findArtifacts(preset, boot, opts.log);
   if (!which(QEMU, env)) throw fail(`${QEMU} is not installed (install the Debian package qemu-system-x86: tools/setup.sh does)`);
   if (boot === 'uefi') {

@@ -1,6 +1,10 @@
 /** The qemu command line of `kiln vm` (vm-command.ts) and the KVM probe's firmware, as pure logic. */
 import { consoleWords, escapeComma, parseCredentials, qemuCommand, resolveBoot, type QemuPlan } from '../src/vm-command';
 import { PROBE_STATUS, probeCommand, probeFirmware } from '../src/vm';
+import { readCredentials } from '../src/vm-credentials';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const base: QemuPlan = {
   qemu: 'qemu-system-x86_64',
@@ -49,7 +53,7 @@ describe('qemuCommand', () => {
       uki: true,
       kernelCommandLine: ['ignored=because-the-uki-has-its-own'],
       kernelCommandLineExtra: ['console=ttyS0', 'a=b,c'],
-      credentials: [['passwd.hashed-password.root', 'x,y'], ['firstboot.locale', 'C.UTF-8']],
+      credentials: [['passwd.hashed-password.root', 'x,y'], ['firstboot.locale', 'C.UTF-8'], ['key', Buffer.from([0, 1, 255])]],
     });
     expect(values(argv, '-machine')).toEqual(['type=q35,smm=off,hpet=off']);
     expect(values(argv, '-drive')).toEqual(['if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', 'if=pflash,format=raw,file=/tmp/kiln-vm-x/OVMF_VARS.fd']);
@@ -58,6 +62,8 @@ describe('qemuCommand', () => {
     expect(values(argv, '-smbios')).toEqual([
       'type=11,value=io.systemd.credential:passwd.hashed-password.root=x,,y',
       'type=11,value=io.systemd.credential:firstboot.locale=C.UTF-8',
+      // A file's bytes, base64 (commas cannot occur).
+      'type=11,value=io.systemd.credential.binary:key=AAH/',
       'type=11,value=io.systemd.stub.kernel-cmdline-extra=console=ttyS0 a=b,,c',
       'type=11,value=io.systemd.boot.kernel-cmdline-extra=console=ttyS0 a=b,,c',
     ]);
@@ -96,6 +102,32 @@ describe('runtime settings', () => {
     expect(parseCredentials(['novalue'])).toBe('Credentials=: "novalue" is not NAME=VALUE (kiln vm passes credentials as NAME=VALUE, NAME a file name)');
     expect(parseCredentials(['=x'])).toMatch(/^Credentials=: "=x" is not NAME=VALUE/);
     expect(parseCredentials(['a/b=x'])).toMatch(/^Credentials=: "a\/b=x" is not NAME=VALUE/);
+  });
+
+  it("readCredentials: words as text, a file's bytes, an executable's output (run in its directory), a directory's files; the last of a name wins", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-cred-'));
+    try {
+      const creds = path.join(dir, 'mkosi.credentials');
+      fs.mkdirSync(path.join(creds, 'sub'), { recursive: true });
+      fs.writeFileSync(path.join(creds, 'b.file'), Buffer.from([0, 10, 255]));
+      fs.writeFileSync(path.join(creds, 'a.run'), '#!/bin/sh\necho err >&2\nprintf %s "$(basename "$PWD")"\n', { mode: 0o755 });
+      fs.writeFileSync(path.join(creds, 'same'), 'from the directory');
+      fs.writeFileSync(path.join(dir, 'one'), 'single');
+      const got = await readCredentials([creds, 'same=from the word', 'w=x=y', path.join(dir, 'one')], process.env);
+      expect(got.map(([n, v]) => [n, typeof v === 'string' ? v : [...v]])).toEqual([
+        ['a.run', [...Buffer.from('mkosi.credentials')]],
+        ['b.file', [0, 10, 255]],
+        ['same', 'from the word'],
+        ['w', 'x=y'],
+        ['one', [...Buffer.from('single')]],
+      ]);
+      fs.writeFileSync(path.join(dir, 'bad'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+      await expect(readCredentials([path.join(dir, 'bad')], process.env)).rejects.toThrow(`Credentials=: ${dir}/bad failed (Command failed: ${dir}/bad); it is run because it is executable: fix it, or chmod -x it to pass its contents`);
+      await expect(readCredentials([path.join(dir, 'gone')], process.env)).rejects.toThrow(`Credentials=: ${dir}/gone does not exist`);
+      await expect(readCredentials(['a/b=x'], process.env)).rejects.toThrow('"a/b=x" is not NAME=VALUE');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('Firmware=auto: OVMF for disk, esp and uki, direct kernel boot for cpio and directory; a UKI or disk cannot boot directly', () => {
