@@ -12,6 +12,9 @@
  * `lint` or `test` target in the main image's project.json, or one inferred by another plugin),
  * and `^production`-like inputs of nx.json. The same fileset under `{workspaceRoot}` is matched
  * against the workspace's files instead, which needs no project entry and selects the same files.
+ * Out of reach: a target input `{ fileset: '{projectRoot}/…', dependencies: true }` is applied to
+ * each dependency as written, not through its named inputs, and still fails (only a root that is
+ * a directory owning a file would do; measured with Nx 24.0.6).
  *
  * The result depends on the project root and nx.json alone, never on which files exist: Nx hashes
  * a project's named inputs into every task of that project (its project configuration hash), so
