@@ -5,40 +5,17 @@
  * unchanged: such edges would stay until `nx reset`. The plugin's edges are `implicit`.) No
  * image is built: this reads graphs only, with the daemon off and on.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { initWorkspace, nxBin, nxEnv, removeWorkspace } from './workspace';
+import { graphEdges, initWorkspace, removeWorkspace, tempWorkspace, writeIn } from './workspace';
 
 jest.setTimeout(300_000);
 
 function suite(daemon: boolean) {
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-graph-'));
-  const env = { ...nxEnv(ws), NX_DAEMON: daemon ? 'true' : 'false' };
+  const { ws, env } = tempWorkspace('kiln-nx-graph-', daemon);
   const img = path.join(ws, 'img');
-
-  function sh(cmd: string, args: string[]) {
-    const r = spawnSync(cmd, args, { cwd: ws, env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-  }
-  const write = (rel: string, text: string) => {
-    fs.mkdirSync(path.dirname(path.join(img, rel)), { recursive: true });
-    fs.writeFileSync(path.join(img, rel), text);
-  };
-
-  /** Each project's dependencies in Nx's graph, as "target" names, sorted. */
-  function edges(): Record<string, string[]> {
-    const file = path.join(ws, '.nx-data', `graph-${Date.now()}.json`);
-    sh(process.execPath, [nxBin, 'graph', `--file=${file}`]);
-    const graph = JSON.parse(fs.readFileSync(file, 'utf8')).graph as { dependencies: Record<string, { target: string }[]> };
-    return Object.fromEntries(
-      Object.entries(graph.dependencies)
-        .filter(([source]) => source.startsWith('img'))
-        .map(([source, deps]) => [source, deps.map((d) => d.target).sort()]),
-    );
-  }
+  const write = (rel: string, text: string) => writeIn(img, rel, text);
+  const edges = () => graphEdges(ws, env, 'img');
 
   beforeAll(() => {
     write('mkosi.conf', '[Output]\nFormat=tar\n[Content]\nBaseTrees=%O/base\n');

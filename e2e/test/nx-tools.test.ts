@@ -4,14 +4,13 @@
  * preset without Initrds= depends on `<main>-default-initrd`, which depends on the tools tree too.
  * Their outputs are inputs of the dependents (dependentTasksOutputFiles), so the same tools tree
  * is a hit and a different one a miss: Nx hashes those files; this suite checks that they are
- * inputs. Edges follow the configuration as it is now. No image is built: graphs and project
- * configurations only, with the daemon off and on.
+ * inputs. Edges follow the configuration as it is now. A user's own targets with Nx's default
+ * inputs run on a project depending on them, whose roots are files or absent. No image is built:
+ * graphs, project configurations and `true` commands only, with the daemon off and on.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { initWorkspace, nxBin, nxEnv, removeWorkspace } from './workspace';
+import { graphEdges, initWorkspace, removeWorkspace, runNx, tempWorkspace, writeIn } from './workspace';
 
 jest.setTimeout(300_000);
 
@@ -23,38 +22,31 @@ interface ShownProject {
 }
 
 function suite(daemon: boolean) {
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-tools-'));
-  const env = { ...nxEnv(ws), NX_DAEMON: daemon ? 'true' : 'false' };
+  const { ws, env } = tempWorkspace('kiln-nx-tools-', daemon);
   const img = path.join(ws, 'img');
-
-  function nx(args: string[]): string {
-    const r = spawnSync(process.execPath, [nxBin, ...args], { cwd: ws, env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`nx ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-  }
-  const write = (rel: string, text: string) => {
-    fs.mkdirSync(path.dirname(path.join(img, rel)), { recursive: true });
-    fs.writeFileSync(path.join(img, rel), text);
-  };
-
-  function edges(): Record<string, string[]> {
-    const file = path.join(ws, '.nx-data', `graph-${Date.now()}.json`);
-    nx(['graph', `--file=${file}`]);
-    const graph = JSON.parse(fs.readFileSync(file, 'utf8')).graph as { dependencies: Record<string, { target: string }[]> };
-    return Object.fromEntries(
-      Object.entries(graph.dependencies)
-        .filter(([source]) => source.startsWith('img'))
-        .map(([source, deps]) => [source, deps.map((d) => d.target).sort()]),
-    );
-  }
+  const nx = (args: string[]) => runNx(ws, env, args);
+  const write = (rel: string, text: string) => writeIn(img, rel, text);
+  const edges = () => graphEdges(ws, env, 'img');
   const show = (name: string) => JSON.parse(nx(['show', 'project', name, '--json'])) as ShownProject;
+  /** Runs `nx ARGS` and gives each task's cache verdict (run.json). */
+  function run(args: string[]): Record<string, 'hit' | 'miss'> {
+    nx([...args, '--outputStyle=static']);
+    const last = JSON.parse(fs.readFileSync(path.join(ws, '.nx-cache', 'run.json'), 'utf8')) as { tasks: { taskId: string; cacheStatus: string }[] };
+    return Object.fromEntries(last.tasks.map((t) => [t.taskId, t.cacheStatus === 'cache-miss' ? 'miss' : 'hit']));
+  }
+  const inputFiles = (target: string) => (JSON.parse(nx(['show', 'target', 'inputs', target, '--json'])) as { files: string[] }).files;
 
   beforeAll(() => {
     write('mkosi.conf', '[Output]\nFormat=tar\n[Build]\nToolsTree=default\n');
     write('mkosi.tools.conf', '[Content]\nPackages=strace\n');
     write('mkosi.images/sys.conf', '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\n');
     write('mkosi.images/base.conf', '[Output]\nFormat=directory\n');
-    initWorkspace(ws, 'e2e-tools');
+    // A user's own targets on the main image's project, as a project.json or another plugin gives
+    // them: `lint` with Nx's default inputs, `check` with nx.json's production ones (which leave
+    // out the main image's mkosi.images/, so a preset's definition reaches `check` only through
+    // ^production, the preset project's own named input).
+    write('project.json', JSON.stringify({ targets: { lint: { command: 'true', cache: true }, check: { command: 'true', cache: true, inputs: ['production', '^production'] } } }));
+    initWorkspace(ws, 'e2e-tools', [], { namedInputs: { production: ['default', '!{projectRoot}/mkosi.images/**'] } });
   });
 
   afterAll(() => removeWorkspace(ws, env, daemon));
@@ -106,6 +98,37 @@ function suite(daemon: boolean) {
     expect(edges()['img-base']).toEqual(['img-tools']);
     expect(show('img-tools').root).toBe('img/mkosi.tools.conf');
     write('mkosi.tools.conf', '[Content]\nPackages=strace\n');
+  });
+
+  // Presets' projects are rooted at files (mkosi.images/sys.conf) or at paths that do not exist
+  // (mkosi.default-initrd.conf, mkosi.tools.conf removed here). Nx 24's hasher has no project
+  // file map entry for them: hashing their {projectRoot} filesets failed "project img-base not found".
+  it("runs a user's targets with default and production inputs on a project depending on presets rooted at files, without mkosi.tools.conf", () => {
+    fs.rmSync(path.join(img, 'mkosi.tools.conf'));
+    expect(run(['run-many', '-t', 'lint', 'check', '-p', 'img'])).toEqual({ 'img:lint': 'miss', 'img:check': 'miss' });
+    expect(run(['run-many', '-t', 'lint', 'check', '-p', 'img'])).toEqual({ 'img:lint': 'hit', 'img:check': 'hit' });
+  });
+
+  it("hashes each preset's definition through ^production, and mkosi.tools.conf once it exists", () => {
+    const files = inputFiles('img:check');
+    expect(files).toEqual(expect.arrayContaining(['img/mkosi.conf', 'img/mkosi.images/sys.conf', 'img/mkosi.images/base.conf', 'img/project.json']));
+    expect(files).not.toContain('img/mkosi.tools.conf');
+    write('mkosi.images/sys.conf', '# a comment\n[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\n');
+    expect(run(['run', 'img:check'])).toEqual({ 'img:check': 'miss' });
+    write('mkosi.tools.conf', '[Content]\nPackages=strace\n');
+    expect(inputFiles('img:check')).toContain('img/mkosi.tools.conf');
+    expect(run(['run-many', '-t', 'lint', 'check', '-p', 'img'])).toEqual({ 'img:lint': 'miss', 'img:check': 'miss' });
+  });
+
+  it('runs nx run img:summary, which shows the generated presets', () => {
+    fs.rmSync(path.join(img, 'mkosi.tools.conf'), { force: true });
+    try {
+      const out = nx(['run', 'img:summary', '--outputStyle=static']);
+      expect(out).toContain('IMAGE: tools (generated: the tools tree of ToolsTree=default)');
+      expect(out).toMatch(/IMAGE: default-initrd \(generated/);
+    } finally {
+      write('mkosi.tools.conf', '[Content]\nPackages=strace\n');
+    }
   });
 
   it('drops the default initrd when the bootable preset gets Initrds=', () => {

@@ -1,13 +1,19 @@
-/** What the e2e suites share: the repository's nx binary, an Nx environment of a temp workspace, and setting one up. */
+/**
+ * What the e2e suites share: the repository's nx binary, an Nx environment of a temp workspace,
+ * setting one up, running nx in it, writing its files and reading the edges of its graph.
+ */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+
+type Env = Record<string, string | undefined>;
 
 export const repo = path.resolve(__dirname, '../..');
 export const nxBin = path.join(repo, 'node_modules/nx/dist/bin/nx.js');
 
 /** No daemon, no cloud, no prompts; cache and workspace data inside the temp workspace. */
-export function nxEnv(ws: string): Record<string, string | undefined> {
+export function nxEnv(ws: string): Env {
   return {
     ...process.env,
     NX_DAEMON: 'false',
@@ -24,10 +30,10 @@ export function nxEnv(ws: string): Record<string, string | undefined> {
  * test) and commits it to a fresh git repository. Nx's cache and workspace data, outputs and
  * mkosi.local.conf are gitignored (the daemon would otherwise watch its own log), plus `ignore`.
  */
-export function initWorkspace(ws: string, name: string, ignore: string[] = []): void {
+export function initWorkspace(ws: string, name: string, ignore: string[] = [], nxJson: Record<string, unknown> = {}): void {
   fs.symlinkSync(path.join(repo, 'node_modules'), path.join(ws, 'node_modules'));
   fs.writeFileSync(path.join(ws, 'package.json'), `{ "name": "${name}", "private": true }\n`);
-  fs.writeFileSync(path.join(ws, 'nx.json'), '{ "plugins": ["@kiln/nx"] }\n');
+  fs.writeFileSync(path.join(ws, 'nx.json'), `${JSON.stringify({ plugins: ['@kiln/nx'], ...nxJson })}\n`);
   fs.writeFileSync(path.join(ws, '.gitignore'), ['node_modules', 'mkosi.output/', '.nx-cache/', '.nx-data/', 'mkosi.local.conf', ...ignore].join('\n') + '\n');
   for (const args of [['init', '-q'], ['add', '-A'], ['commit', '-qm', 'initial']]) gitIn(ws, ...args);
 }
@@ -39,8 +45,39 @@ export function gitIn(ws: string, ...args: string[]): string {
   return r.stdout;
 }
 
+/** A suite's temp workspace (named `prefix`XXXXXX) and its Nx environment, with the daemon on or off. */
+export function tempWorkspace(prefix: string, daemon: boolean): { ws: string; env: Env } {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { ws, env: { ...nxEnv(ws), NX_DAEMON: daemon ? 'true' : 'false' } };
+}
+
+/** nx ARGS in `ws`; its stdout, or an error with its output when it fails. */
+export function runNx(ws: string, env: Env, args: string[]): string {
+  const r = spawnSync(process.execPath, [nxBin, ...args], { cwd: ws, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nx ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Writes `text` to `dir`/`rel`, making the directories on the way. */
+export function writeIn(dir: string, rel: string, text: string): void {
+  fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+  fs.writeFileSync(path.join(dir, rel), text);
+}
+
+/** Each project's dependencies in Nx's graph (`nx graph --file`), as sorted names, for the projects named `prefix`*. */
+export function graphEdges(ws: string, env: Env, prefix: string): Record<string, string[]> {
+  const file = path.join(ws, '.nx-data', `graph-${Date.now()}.json`);
+  runNx(ws, env, ['graph', `--file=${file}`]);
+  const graph = JSON.parse(fs.readFileSync(file, 'utf8')).graph as { dependencies: Record<string, { target: string }[]> };
+  return Object.fromEntries(
+    Object.entries(graph.dependencies)
+      .filter(([source]) => source.startsWith(prefix))
+      .map(([source, deps]) => [source, deps.map((d) => d.target).sort()]),
+  );
+}
+
 /** Stops the workspace's daemon (when the suite ran with one) and removes the workspace. */
-export function removeWorkspace(ws: string, env: Record<string, string | undefined>, daemon: boolean): void {
+export function removeWorkspace(ws: string, env: Env, daemon: boolean): void {
   if (daemon) spawnSync(process.execPath, [nxBin, 'daemon', '--stop'], { cwd: ws, env, encoding: 'utf8' });
   fs.rmSync(ws, { recursive: true, force: true });
 }

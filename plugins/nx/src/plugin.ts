@@ -8,16 +8,18 @@
  * there makes only that preset (and the presets using it) affected. Every project gets an
  * `image` target (renamable with the `targetName` option), run by the `@kiln/nx:image` executor:
  * `kiln build` of that preset alone; Nx orders presets through the dependency edges and caches
- * each one. Inputs: see inputs.ts.
+ * each one. Inputs: see inputs.ts. A preset's root may be a file, or a path that does not exist
+ * (the generated presets): its named inputs say Nx's with `{workspaceRoot}` paths (named-inputs.ts).
  *
  * A project whose config cannot be read is shown (file:line: message) on every graph
  * computation and keeps one failing target; every other project keeps its targets. Warnings (an
  * unknown setting) are shown once per graph computation.
  */
 import * as path from 'node:path';
-import type { CreateDependencies, CreateNodesResult, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
+import type { CreateDependencies, CreateNodesContextV2, CreateNodesResult, CreateNodesV2, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { configInputs, imageInputs, imageOutputs } from './inputs';
+import { presetNamedInputs } from './named-inputs';
 
 export const name = '@kiln/nx';
 
@@ -141,17 +143,15 @@ interface KilnMetadata {
   dependencies: string[];
 }
 
-export function createProjects(facts: ProjectFacts, dir: string, options: Options, context: { workspaceRoot: string }): Record<string, ProjectConfiguration> {
+export function createProjects(facts: ProjectFacts, dir: string, options: Options, context: Pick<CreateNodesContextV2, 'workspaceRoot' | 'nxJsonConfiguration'>): Record<string, ProjectConfiguration> {
   const projects: Record<string, ProjectConfiguration> = {};
   const byName = new Map(facts.presets.map((p) => [p.name, p]));
   for (const preset of facts.presets) {
     const root = presetRoot(context.workspaceRoot, preset, dir);
     const pname = projectName(facts, preset);
-    // Never cached, so their hash is never looked up: no inputs. Without them Nx hashes its default
-    // named inputs ("{projectRoot}/**/*" of the project and of every project it depends on), and
-    // its native hasher cannot find the files of a project rooted at a file that does not exist
-    // (a generated preset's mkosi.tools.conf): `nx run system:summary` failed with "project
-    // system-tools not found".
+    // Never cached, so no hash is needed: no inputs, and Nx does not hash its default named
+    // inputs of this project and of every project it depends on (dozens of presets for `summary`)
+    // for nothing.
     const cli = (command: string, cliOptions: Record<string, unknown>, description: string): TargetConfiguration => ({
       executor: '@kiln/nx:kiln',
       options: { command, directory: dir, ...cliOptions },
@@ -192,6 +192,8 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
     projects[root] = {
       name: pname,
       root,
+      // A preset's root may be a file or not exist: see named-inputs.ts. The main image's is its directory.
+      ...(preset.main ? {} : { namedInputs: presetNamedInputs(root, context.nxJsonConfiguration?.namedInputs) }),
       tags: ['kiln', `kiln:${preset.format}`, ...(preset.generated ? ['kiln:generated'] : [])],
       targets,
       metadata: { description: describe(preset), technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) }, kiln },

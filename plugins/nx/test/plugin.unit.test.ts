@@ -26,8 +26,8 @@ const files = {
   'images/os/README.md': 'docs\n',
 };
 
-async function nodes(ws: string, options = {}) {
-  const context = { workspaceRoot: ws, nxJsonConfiguration: {} } as CreateNodesContextV2;
+async function nodes(ws: string, options = {}, nxJsonConfiguration = {}) {
+  const context = { workspaceRoot: ws, nxJsonConfiguration } as CreateNodesContextV2;
   const configFiles = ['images/os/mkosi.conf', 'images/os/mkosi.images/base/mkosi.conf'];
   const results = await createNodes[1](configFiles, options, context);
   return Object.assign({}, ...results.map(([, r]) => r.projects)) as Record<string, ProjectConfiguration>;
@@ -93,8 +93,8 @@ describe('createNodes', () => {
       ],
     });
     expect(projects['images/os'].targets!.image.metadata).toMatchObject({ technologies: ['kiln', 'mkosi'] });
-    // Never cached, so no inputs: Nx would otherwise hash "{projectRoot}/**/*" of every project
-    // they depend on, and a generated preset's root may be a file that does not exist.
+    // Never cached, so no inputs: Nx would otherwise hash the default inputs of every project
+    // they depend on, for nothing.
     for (const t of ['summary', 'clean']) expect(projects['images/os'].targets![t]).toMatchObject({ cache: false, inputs: [] });
   });
 
@@ -123,6 +123,29 @@ describe('createNodes', () => {
     expect(projects['images/os'].metadata).toMatchObject({ targetGroups: { kiln: ['image', 'clean', 'lock', 'vm', 'summary'] } });
     const renamed = await nodes(workspace({ 'images/os/mkosi.conf': '[Output]\nFormat=disk\n' }), { targetName: 'build', vmTargetName: 'boot' });
     expect(renamed['images/os'].targets!.boot.dependsOn).toEqual(['build']);
+  });
+
+  it("gives the presets named inputs without {projectRoot} filesets (a preset's root may be a file, or not exist), the same whichever files exist", async () => {
+    const ws = workspace({ ...files, 'images/os/mkosi.conf': '[Output]\nFormat=tar\n[Build]\nToolsTree=default\n' });
+    const nxJson = { namedInputs: { production: ['default', '!{projectRoot}/**/*.md'] } };
+    const projects = await nodes(ws, {}, nxJson);
+    // The main image is its directory: Nx's own named inputs work there.
+    expect(projects['images/os'].namedInputs).toBeUndefined();
+    // The generated tools preset, rooted at a mkosi.tools.conf that does not exist.
+    expect(projects['images/os/mkosi.tools.conf'].namedInputs).toEqual({
+      default: ['{workspaceRoot}/images/os/mkosi.tools.conf', '{workspaceRoot}/images/os/mkosi.tools.conf/**/*'],
+      production: ['default', '!{workspaceRoot}/images/os/mkosi.tools.conf/**/*.md'],
+    });
+    expect(projects['images/os/mkosi.images/initrd.conf'].namedInputs!.default).toEqual([
+      '{workspaceRoot}/images/os/mkosi.images/initrd.conf',
+      '{workspaceRoot}/images/os/mkosi.images/initrd.conf/**/*',
+    ]);
+    // Nx hashes a project's named inputs into each of its tasks: a config file appearing (here a
+    // gitignored one, which the daemon does not see) must not change them.
+    fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Content]\nWithDocs=no\n');
+    fs.writeFileSync(path.join(ws, 'images/os/mkosi.tools.conf'), '[Content]\nPackages=strace\n');
+    const again = await nodes(ws, {}, nxJson);
+    for (const root of Object.keys(projects)) expect(again[root].namedInputs).toEqual(projects[root].namedInputs);
   });
 
   it('lets options rename the targets', async () => {
