@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { derivedUuid, mkfsEnv, repartSeed } from '../src/outputs/boot-tools';
+import { derivedUuid, mkfsEnv, repartSeed } from '../src/outputs/seed';
 import { decideBoot, findKernels } from '../src/outputs/kernel';
 import { moduleName, selectModules } from '../src/outputs/modules-initrd';
 import { finalCmdline } from '../src/outputs/uki';
@@ -87,7 +87,7 @@ describe('the kernel command line', () => {
 });
 
 describe('the seed', () => {
-  const ctx = (Seed: string | null, name = 'disk') => ({ preset: { name, config: { Seed } } }) as never;
+  const ctx = (Seed: string | null, name = 'disk') => ({ preset: { name, config: { Seed, Output: name } } }) as never;
 
   it('is Seed= when set, else a UUID derived from the preset name, the same every time', () => {
     expect(repartSeed(ctx('0f7a2a5c-1a8e-4f5e-9c33-1c5ad1e4c2b1'))).toBe('0f7a2a5c-1a8e-4f5e-9c33-1c5ad1e4c2b1');

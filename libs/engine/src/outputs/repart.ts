@@ -1,7 +1,7 @@
 /**
  * systemd-repart from the tools tree, offline (--offline=yes: mkfs writes the file systems into
  * the image file directly, no loop devices), with the build's seed (partition and file system
- * UUIDs) and SOURCE_DATE_EPOCH (boot-tools.ts), so the same tree gives the same disk.
+ * UUIDs, seed.ts) and SOURCE_DATE_EPOCH (boot-tools.ts), so the same tree gives the same disk.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,7 +9,8 @@ import { defaultFilesystem } from '@kiln/config';
 import { cfg, type BuildContext } from '../context';
 import { BuildError } from '../errors';
 import { ensureDir } from '../fsutil';
-import { mkfsEnv, repartSeed, runTool } from './boot-tools';
+import { runTool } from './boot-tools';
+import { mkfsEnv, repartSeed } from './seed';
 
 /** A partition as systemd-repart's --json reports it. */
 export interface Partition {
