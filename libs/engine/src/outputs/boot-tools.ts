@@ -25,8 +25,3 @@ export function runTool(ctx: BuildContext, writable: string[], command: string[]
   box.mounts = [...read.map((p) => ({ type: 'ro-bind' as const, source: p, target: p })), ...[tmp, ...writable].map((p) => ({ type: 'bind' as const, source: p, target: p }))];
   return runIn(ctx, box, command, { step });
 }
-
-/** A file of the tools tree (or of the host without one), as a path on the host. */
-export function toolsPath(ctx: BuildContext, rel: string): string {
-  return path.join(ctx.tools ?? '/', rel);
-}
