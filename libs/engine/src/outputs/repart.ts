@@ -20,6 +20,10 @@ export interface Partition {
   file?: string;
   offset?: number;
   raw_size?: number;
+  /** With --split=yes: the partition's own file, beside the image ("-" or absent when none). */
+  split_path?: string;
+  /** A verity data partition's root hash ("TBD" while its hash partition is deferred). */
+  roothash?: string;
 }
 
 /**
@@ -47,6 +51,8 @@ export interface RepartRun {
   create: boolean;
   /** Partition types left unformatted for a later pass (--defer-partitions=). */
   defer?: string[];
+  /** Also write each partition to a file of its own beside the image (--split=yes, SplitArtifacts=partitions). */
+  split?: boolean;
   step: string;
 }
 
@@ -63,6 +69,7 @@ export async function repart(ctx: BuildContext, r: RepartRun): Promise<Partition
     r.create ? '--empty=create' : '--empty=allow',
     ...r.definitions.map((d) => `--definitions=${d}`),
     ...(r.defer?.length ? [`--defer-partitions=${r.defer.join(',')}`] : []),
+    ...(r.split ? ['--split=yes'] : []),
     r.image,
   ];
   let out: string;
