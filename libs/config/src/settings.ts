@@ -253,7 +253,7 @@ export const SETTINGS = [
     help: 'The seed for systemd-repart (partition UUIDs). kiln derives a fixed one from the image name when unset, so disk images are reproducible.' }),
   s({ name: 'SplitArtifacts', section: 'Output', kind: stringList({ pattern: new RegExp(`^(${SPLIT_ARTIFACTS.join('|')}|yes|no|true|false|1|0|on|off)$`), hint: `${SPLIT_ARTIFACTS.join(', ')} (or a boolean, as older mkosi)` }),
     default: ['uki', 'kernel', 'initrd'], scope: 'local', cache: 'value', stage: 'output',
-    help: 'Artifacts written beside a bootable image (mkosi 26): uki (NAME.efi), kernel (NAME.vmlinuz), initrd (NAME.initrd), kernel-modules-initrd (NAME.kernel-modules-initrd), os-release (NAME.osrelease); kiln writes these five (the others are accepted and not written yet, which the build says); the default is uki, kernel and initrd, as mkosi; yes means those and partitions, no those three.' }),
+    help: 'Artifacts written beside a bootable or disk image (mkosi 26): uki (NAME.efi), kernel (NAME.vmlinuz), initrd (NAME.initrd), kernel-modules-initrd (NAME.kernel-modules-initrd), os-release (NAME.osrelease), tar (NAME.tar, compressed per CompressOutput=), and for Format=disk partitions (NAME.<type>.raw per partition, compressed as the disk) and roothash (NAME.roothash, with a verity partition); pcrs (needs a signed UKI) and repart-definitions (a directory) are not written, which the build says; the default is uki, kernel and initrd, as mkosi; yes means those and partitions, no those three.' }),
 
   // [Content]
   s({ name: 'Packages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',

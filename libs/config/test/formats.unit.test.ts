@@ -13,6 +13,9 @@ import {
   unwrittenArtifacts,
   writesImage,
 } from '../src';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { main } from './helpers';
 
 /**
@@ -123,10 +126,40 @@ describe('SplitArtifacts= of the bootable formats', () => {
   });
 
   it("reads a boolean as mkosi's compatibility sets, and says which artifacts kiln does not write", () => {
-    expect(names('disk', ['yes'])).toEqual(['img.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
-    expect(names('disk', ['no'])).toEqual(['img.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
-    expect(unwrittenArtifacts({ SplitArtifacts: ['yes'] })).toEqual(['partitions']);
-    expect(unwrittenArtifacts({ SplitArtifacts: ['uki', 'roothash', 'tar'] })).toEqual(['roothash', 'tar']);
+    const disk = (SplitArtifacts: string[], extra: Record<string, unknown> = {}) =>
+      imageOutputNames({ Format: 'disk', Output: 'img', CompressOutput: 'zstd', Architecture: 'x86-64', Bootable: 'auto', SplitArtifacts, ...extra });
+    expect(disk(['yes'])).toEqual(['img.raw.zst', 'img.esp.raw.zst', 'img.root-x86-64.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
+    expect(disk(['no'])).toEqual(['img.raw.zst', 'img.efi', 'img.vmlinuz', 'img.initrd']);
+    expect(unwrittenArtifacts({ SplitArtifacts: ['yes'] })).toEqual([]);
+    expect(unwrittenArtifacts({ SplitArtifacts: ['uki', 'pcrs', 'repart-definitions', 'tar'] }).map((u) => u.artifact)).toEqual(['pcrs', 'repart-definitions']);
+  });
+
+  it('names tar and roothash as mkosi 26 does; roothash and partitions only for a disk', () => {
+    const split = ['roothash', 'tar', 'partitions'];
+    expect(imageOutputNames({ Format: 'disk', Output: 'img', CompressOutput: 'xz', Architecture: 'arm64', Bootable: 'disabled', SplitArtifacts: split })).toEqual([
+      'img.raw.xz', 'img.root-arm64.raw.xz', 'img.roothash', 'img.tar.xz',
+    ]);
+    expect(names('esp', split)).toEqual(['img.raw.zst', 'img.tar.zst']);
+    expect(names('uki', split)).toEqual(['img.efi', 'img.tar.zst']);
+  });
+
+  it("names a disk's partition files from the project's definitions (%t resolved, SplitName=- without one)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-split-'));
+    try {
+      fs.writeFileSync(path.join(dir, '00-esp.conf'), '[Partition]\nType=esp\nFormat=vfat\n');
+      fs.writeFileSync(path.join(dir, '10-usr.conf'), '[Partition]\nType=usr\nSplitName=%t.v1\n');
+      fs.writeFileSync(path.join(dir, '20-usr-verity.conf'), '# hash\n[Partition]\nType=usr-verity\n');
+      fs.writeFileSync(path.join(dir, '30-home.conf'), '[Partition]\nType=home\nSplitName=-\n');
+      fs.writeFileSync(path.join(dir, 'README'), 'not a definition');
+      const config = { Format: 'disk', Output: 'img', CompressOutput: 'none', Architecture: 'x86-64', RepartDirectories: [dir], SplitArtifacts: ['partitions'] };
+      expect(imageOutputNames(config)).toEqual(['img.raw', 'img.esp.raw', 'img.usr-x86-64.v1.raw', 'img.usr-x86-64-verity.raw']);
+      expect(OUTPUT_FORMATS.disk.files('img', 'none', config).every((f) => !f.optional)).toBe(true);
+      // A name kiln cannot know before the build (%U: the partition's UUID) has no output here: the build says why.
+      fs.writeFileSync(path.join(dir, '10-usr.conf'), '[Partition]\nType=usr\nSplitName=%U\n');
+      expect(imageOutputNames(config)).toEqual(['img.raw', 'img.esp.raw', 'img.usr-x86-64-verity.raw']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads SplitArtifacts= from a configuration, mkosi\'s default being uki, kernel and initrd', () => {

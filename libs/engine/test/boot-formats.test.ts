@@ -3,7 +3,8 @@
  * systemd, systemd-boot-efi; Format=directory) built once, and uki, esp and disk presets starting
  * from it (BaseTrees=%O/base), their tools run from the test tools tree (tools-tree.ts), named by
  * the project's ToolsTree=. Each format is built twice and compared byte for
- * byte; the outputs are inspected with the tools tree's own ukify, sfdisk, mtools and cpio.
+ * byte; the outputs are inspected with the tools tree's own ukify, sfdisk, mtools, cpio and
+ * veritysetup. The disk also splits out its partitions, tar and os-release (SplitArtifacts=).
  */
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -46,6 +47,33 @@ function decompress(file: string): string {
 
 const hashes = (names: string[]) => Object.fromEntries(names.map((n) => [n, sha256(path.join(out, n))]));
 
+/** The SHA-256 of `length` bytes of `file` from `offset` (a partition of a disk image), streamed. */
+function sliceHash(file: string, offset: number, length: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = crypto.createHash('sha256');
+    fs.createReadStream(file, { start: offset, end: offset + length - 1 })
+      .on('data', (d) => hash.update(d))
+      .on('end', () => resolve(hash.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+type Table = { sectorsize: number; partitions: { start: number; size: number; type: string; uuid: string }[] };
+
+/**
+ * Each split-out partition file (decompressed) is the partition of the disk at its offset, byte
+ * for byte, in partition table order.
+ */
+async function expectSplitPartitions(raw: string, table: Table, names: string[]): Promise<void> {
+  expect(names.length).toBe(table.partitions.length);
+  for (const [i, p] of table.partitions.entries()) {
+    // The same hash as the partition's exact bytes: the same length and content.
+    const file = path.join(out, names[i]);
+    const hash = inTools(['bash', '-o', 'pipefail', '-c', `${names[i].endsWith('.zst') ? 'zstd -dc' : 'cat'} "$1" | sha256sum`, 'hash', file]).split(' ')[0];
+    expect(hash).toBe(await sliceHash(raw, p.start * table.sectorsize, p.size * table.sectorsize));
+  }
+}
+
 const BASE = '[Output]\nFormat=directory\n[Content]\nBootable=no\nWithDocs=no\nPackages=linux-image-cloud-amd64 systemd systemd-boot-efi\n';
 // The image as the UKI's initrd (uki, esp) without its kernel modules and Debian's own initrd: a
 // smaller cpio, the same code.
@@ -63,7 +91,7 @@ beforeAll(async () => {
     // joining it with the kernel-modules initrd needs padding.
     'extra.initrd': 'hello',
     'mkosi.images/disk/mkosi.conf':
-      '[Output]\nFormat=disk\nSplitArtifacts=uki,kernel,initrd,kernel-modules-initrd\n[Content]\nBaseTrees=%O/base\nInitrds=%D/extra.initrd\nKernelCommandLine=console=ttyS0\n',
+      '[Output]\nFormat=disk\nSplitArtifacts=uki,kernel,initrd,kernel-modules-initrd,partitions,roothash,tar,os-release\n[Content]\nBaseTrees=%O/base\nInitrds=%D/extra.initrd\nKernelCommandLine=console=ttyS0\n',
   });
   out = path.join(project, 'mkosi.output');
   const run = await buildIn(project, { preset: 'base' });
@@ -130,10 +158,11 @@ describe('Format=esp', () => {
 });
 
 describe('Format=disk', () => {
-  const files = ['disk.raw.zst', 'disk.efi', 'disk.vmlinuz', 'disk.initrd', 'disk.kernel-modules-initrd'];
+  const parts = ['disk.esp.raw.zst', 'disk.root-x86-64.raw.zst'];
+  const files = ['disk.raw.zst', ...parts, 'disk.efi', 'disk.vmlinuz', 'disk.initrd', 'disk.kernel-modules-initrd', 'disk.tar.zst', 'disk.osrelease'];
   let first: Record<string, string>;
   let raw: string;
-  let table: { sectorsize: number; partitions: { start: number; type: string; uuid: string }[] };
+  let table: Table;
 
   beforeAll(async () => {
     const run = await buildIn(project, { preset: 'disk', noDeps: true });
@@ -179,6 +208,19 @@ describe('Format=disk', () => {
     expect(dep.split('\n').filter(Boolean).length).toBe(members.filter((m) => m.endsWith('.ko')).length);
   });
 
+  it('splits out its partitions as systemd-repart names them (SplitArtifacts=partitions), compressed as the disk, each the partition byte for byte', async () => {
+    await expectSplitPartitions(raw, table, parts);
+  }, 120_000);
+
+  it('writes the tree as a tar and the os-release beside it; no root hash without a verity partition', () => {
+    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    const members = inTools(['bash', '-c', 'zstd -dc "$1" | tar -t', 'list', path.join(out, 'disk.tar.zst')]).split('\n');
+    // The tree as it went into the disk: the boot loader and the UKI staged in /efi too.
+    expect(members).toEqual(expect.arrayContaining(['./usr/lib/os-release', `./boot/vmlinuz-${kver}`, `./efi/EFI/Linux/debian-${kver}.efi`]));
+    expect(fs.readFileSync(path.join(out, 'disk.osrelease'), 'utf8')).toContain('VERSION_CODENAME=bookworm');
+    expect(fs.existsSync(path.join(out, 'disk.roothash'))).toBe(false);
+  });
+
   it('is bit-identical when built again', async () => {
     const run = await buildIn(project, { preset: 'disk', noDeps: true, force: true });
     expect(failure(run)).toBe('');
@@ -217,7 +259,7 @@ describe('bad input', () => {
     expect(r.left).toEqual([]);
   }, 120_000);
 
-  it('a UKI without a stub (neither in the image nor in the tools tree) names the fix', async () => {
+  it("a UKI without a stub in the image (kiln takes the image's, as mkosi) names the fix", async () => {
     const bare = tempDir('kiln-no-stub-');
     fs.mkdirSync(path.join(bare, 'usr'));
     const r = await fails('nostub', '[Output]\nFormat=uki', { ...OS_RELEASE, ...KERNEL }, bare);
@@ -235,6 +277,13 @@ describe('bad input', () => {
     expect(r.left).toEqual([]);
   }, 120_000);
 
+  it('SplitArtifacts=pcrs (a signed UKI\'s PCR signatures) is an error naming the setting, before anything is written', async () => {
+    const stub = { 'usr/lib/systemd/boot/efi/linuxx64.efi.stub': 'not a stub' };
+    const r = await fails('pcrs', '[Output]\nFormat=uki\nSplitArtifacts=uki,pcrs', { ...OS_RELEASE, ...KERNEL, ...stub });
+    expect(r.message).toMatch(/^pcrs: SplitArtifacts=pcrs: .*not supported by kiln.*: remove pcrs from SplitArtifacts=$/);
+    expect(r.left).toEqual([]);
+  }, 120_000);
+
   it('an unknown Bootloader= is a configuration error at its line', async () => {
     const r = await fails('typo', '[Output]\nFormat=disk\n[Content]\nBootloader=sd-boot', {});
     expect(r.message).toMatch(/mkosi\.images\/typo\/mkosi\.conf:4: .*Bootloader=.*sd-boot/);
@@ -243,6 +292,33 @@ describe('bad input', () => {
 });
 
 describe('split artifacts', () => {
+  it("a disk of the project's verity definitions splits out data and hash partitions and writes the root hash they verify with, the same on a second build", async () => {
+    fs.mkdirSync(path.join(project, 'mkosi.images/verity'), { recursive: true });
+    fs.writeFileSync(
+      path.join(project, 'mkosi.images/verity/mkosi.conf'),
+      '[Output]\nFormat=disk\nCompressOutput=no\nSplitArtifacts=partitions,roothash\nRepartDirectories=%D/verity.repart\n[Content]\nBootable=no\nBaseTrees=%D/plain.tree\n',
+    );
+    fs.mkdirSync(path.join(project, 'verity.repart'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'verity.repart/10-root.conf'), '[Partition]\nType=root\nFormat=erofs\nCopyFiles=/\nVerity=data\nVerityMatchKey=root\nMinimize=best\n');
+    fs.writeFileSync(path.join(project, 'verity.repart/20-root-verity.conf'), '[Partition]\nType=root-verity\nVerity=hash\nVerityMatchKey=root\nMinimize=best\n');
+    fs.mkdirSync(path.join(project, 'plain.tree/usr/lib'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'plain.tree/usr/lib/os-release'), 'ID=debian\n');
+    const names = ['verity.root-x86-64.raw', 'verity.root-x86-64-verity.raw'];
+    const all = ['verity.raw', ...names, 'verity.roothash'];
+    const run = await buildIn(project, { preset: 'verity', noDeps: true });
+    expect(failure(run)).toBe('');
+    const table: Table = JSON.parse(inTools(['sfdisk', '--json', path.join(out, 'verity.raw')])).partitiontable;
+    await expectSplitPartitions(path.join(out, 'verity.raw'), table, names);
+    const roothash = fs.readFileSync(path.join(out, 'verity.roothash'), 'utf8');
+    expect(roothash).toMatch(/^[0-9a-f]{64}$/);
+    // veritysetup checks the data partition's blocks against the hash partition and that root hash.
+    inTools(['veritysetup', 'verify', ...names.map((n) => path.join(out, n)), roothash]);
+    const first = hashes(all);
+    const again = await buildIn(project, { preset: 'verity', noDeps: true, force: true });
+    expect(failure(again)).toBe('');
+    expect(hashes(all)).toEqual(first);
+  }, 180_000);
+
   it('a disk that is not bootable has none, and a split-out UKI of an earlier build does not stay beside it', async () => {
     fs.mkdirSync(path.join(project, 'mkosi.images/plain'), { recursive: true });
     fs.writeFileSync(path.join(project, 'mkosi.images/plain/mkosi.conf'), '[Output]\nFormat=disk\n[Content]\nBaseTrees=%D/plain.tree\n');

@@ -1,13 +1,15 @@
 /**
  * The logic of the bootable formats that needs no image: which modules the kernel-modules initrd
  * takes (modules.dep and modules.softdep), the kernel command line (mkosi's finalize_cmdline and
- * finalize_root), the seed, and Bootable=/Bootloader= deciding from what an image holds.
+ * finalize_root), the seed, Bootable=/Bootloader= deciding from what an image holds, and the
+ * root hash SplitArtifacts=roothash writes (mkosi's finalize_roothash).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { derivedUuid, mkfsEnv, repartSeed } from '../src/outputs/boot-tools';
+import { derivedUuid, mkfsEnv, repartSeed } from '../src/outputs/seed';
 import { decideBoot, findKernels } from '../src/outputs/kernel';
 import { moduleName, selectModules } from '../src/outputs/modules-initrd';
+import { rootHash } from '../src/outputs/split';
 import { finalCmdline } from '../src/outputs/uki';
 import { imageContext, imageSetup, removeTempDirs } from './kiln';
 
@@ -87,7 +89,7 @@ describe('the kernel command line', () => {
 });
 
 describe('the seed', () => {
-  const ctx = (Seed: string | null, name = 'disk') => ({ preset: { name, config: { Seed } } }) as never;
+  const ctx = (Seed: string | null, name = 'disk') => ({ preset: { name, config: { Seed, Output: name } } }) as never;
 
   it('is Seed= when set, else a UUID derived from the preset name, the same every time', () => {
     expect(repartSeed(ctx('0f7a2a5c-1a8e-4f5e-9c33-1c5ad1e4c2b1'))).toBe('0f7a2a5c-1a8e-4f5e-9c33-1c5ad1e4c2b1');
@@ -149,5 +151,15 @@ describe('Bootable= and Bootloader=', () => {
     const noKernel = () => decideBoot(image([STUB], { Bootable: 'disabled' }), { needsBootloader: false, required: 'Format=uki' });
     expect(noKernel).toThrow(/^test: Format=uki: the image has no kernel .*for VMs\)$/);
     expect(decideBoot(image([...KERNEL, STUB], { Bootable: 'disabled' }), { needsBootloader: false, required: 'Format=uki' })?.kernel.kver).toBe('6.1.0-9-amd64');
+  });
+});
+
+describe('the root hash (SplitArtifacts=roothash)', () => {
+  const part = (type: string, roothash?: string) => ({ type, uuid: 'u', ...(roothash ? { roothash } : {}) });
+
+  it("is the first root partition's, else the first /usr's; a deferred one (TBD) and partitions without one do not count", () => {
+    expect(rootHash([part('esp'), part('usr-x86-64', 'bb'), part('root-x86-64', 'TBD'), part('root-x86-64', 'aa'), part('root-x86-64', 'cc')])).toBe('aa');
+    expect(rootHash([part('esp'), part('usr-x86-64', 'bb'), part('usr-x86-64', 'dd')])).toBe('bb');
+    expect(rootHash([part('esp'), part('root-x86-64'), part('root-x86-64', 'TBD')])).toBeNull();
   });
 });

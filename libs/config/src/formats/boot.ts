@@ -10,69 +10,41 @@
  * compresses both by default (zstd: NAME.raw.zst); CompressOutput=no gives NAME.raw. For uki,
  * CompressOutput= is mkosi's: the compression of the initrd inside; the .efi itself is not.
  *
- * SplitArtifacts= (uki, kernel, initrd, kernel-modules-initrd, os-release) adds files beside the
- * image, named as mkosi names them; they are optional outputs: a Bootable=auto disk without a
- * kernel has none.
+ * SplitArtifacts= adds files beside the image (split.ts names them): uki, kernel, initrd,
+ * kernel-modules-initrd, os-release (optional: a Bootable=auto disk without a kernel has none),
+ * tar, and for a disk partitions and roothash, as mkosi 26 does (it splits no partitions out of
+ * an ESP image).
  */
-import { compressionSuffix, type Compression, type OutputFile, type OutputFormat } from './format';
+import { compressionSuffix, type Compression, type FormatName, type OutputFile, type OutputFormat } from './format';
+import { partitionFiles, splitFiles } from './split';
 
-/** The files SplitArtifacts= adds, by artifact, as mkosi 26 names them. */
-const SPLIT_NAMES: Record<string, (output: string) => string> = {
-  uki: (o) => `${o}.efi`,
-  kernel: (o) => `${o}.vmlinuz`,
-  initrd: (o) => `${o}.initrd`,
-  'kernel-modules-initrd': (o) => `${o}.kernel-modules-initrd`,
-  'os-release': (o) => `${o}.osrelease`,
-};
-
-/** SplitArtifacts= as artifacts: a boolean is what mkosi 26 still reads it as (compat_yes, compat_no). */
-export function wantedArtifacts(config: Record<string, unknown>): string[] {
-  const wanted = new Set<string>();
-  for (const v of (config.SplitArtifacts as string[] | undefined) ?? []) {
-    if (['yes', 'true', '1', 'on'].includes(v)) ['uki', 'kernel', 'initrd', 'partitions'].forEach((a) => wanted.add(a));
-    else if (['no', 'false', '0', 'off'].includes(v)) ['uki', 'kernel', 'initrd'].forEach((a) => wanted.add(a));
-    else wanted.add(v);
-  }
-  return [...wanted];
-}
-
-/** The split artifacts kiln writes for a preset, in SplitArtifacts= order, without `skip`. */
-export function splitArtifacts(config: Record<string, unknown>, skip: string[] = []): { artifact: string; name: string }[] {
-  return wantedArtifacts(config).filter((a) => SPLIT_NAMES[a] && !skip.includes(a)).map((a) => ({ artifact: a, name: SPLIT_NAMES[a](config.Output as string) }));
-}
-
-/** The SplitArtifacts= values kiln does not write yet (partitions, tar, pcrs, roothash, repart-definitions). */
-export function unwrittenArtifacts(config: Record<string, unknown>): string[] {
-  return wantedArtifacts(config).filter((a) => !SPLIT_NAMES[a]);
-}
-
-function splitFiles(config: Record<string, unknown>, skip: string[]): OutputFile[] {
-  return splitArtifacts(config, skip).map(({ name }) => ({ name, kind: 'file', compression: 'none', optional: true }));
-}
+export { splitArtifacts, unwrittenArtifacts, wantedArtifacts } from './split';
 
 const rawImage = (output: string, compression: Compression): OutputFile => ({ name: `${output}.raw${compressionSuffix(compression)}`, kind: 'file', compression });
 
-export const disk: OutputFormat = {
-  name: 'disk',
-  buildable: true,
-  image: true,
-  compression: 'zstd',
-  files: (output, compression, config) => [rawImage(output, compression), ...splitFiles(config, [])],
-};
+/** A raw image made by systemd-repart (disk, esp): NAME.raw, compressed per CompressOutput=, and its split artifacts. */
+function rawFormat(name: FormatName, opts: { partitions: boolean }): OutputFormat {
+  return {
+    name,
+    buildable: true,
+    image: true,
+    compression: 'zstd',
+    files: (output, compression, config) => [
+      rawImage(output, compression),
+      ...(opts.partitions ? partitionFiles(config, compression) : []),
+      ...splitFiles(config, opts.partitions ? [] : ['roothash']),
+    ],
+  };
+}
 
-export const esp: OutputFormat = {
-  name: 'esp',
-  buildable: true,
-  image: true,
-  compression: 'zstd',
-  files: (output, compression, config) => [rawImage(output, compression), ...splitFiles(config, [])],
-};
+export const disk = rawFormat('disk', { partitions: true });
+export const esp = rawFormat('esp', { partitions: false });
 
 export const uki: OutputFormat = {
   name: 'uki',
   buildable: true,
   image: true,
   compression: 'zstd',
-  // The UKI is the image: SplitArtifacts=uki names the same file.
-  files: (output, _compression, config) => [{ name: `${output}.efi`, kind: 'file', compression: 'none' }, ...splitFiles(config, ['uki'])],
+  // The UKI is the image: SplitArtifacts=uki names the same file. No partitions, no root hash.
+  files: (output, _compression, config) => [{ name: `${output}.efi`, kind: 'file', compression: 'none' }, ...splitFiles(config, ['uki', 'roothash'])],
 };

@@ -10,23 +10,23 @@
  * - esp: that UKI (with systemd-boot, or as BOOTX64.EFI with Bootloader=uki) in an ESP image.
  *
  * Raw images are compressed last (CompressOutput=, zstd by default: formats/boot.ts says why).
- * SplitArtifacts= files are copied out of what the build made.
+ * SplitArtifacts= files are copied out of what the build made; a disk's partitions and root hash
+ * come from its last repart pass (split.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { splitArtifacts, unwrittenArtifacts } from '@kiln/config';
 import { cfg, type BuildContext } from '../context';
 import { BuildError } from '../errors';
-import { BASH } from '../exec';
 import { hostPath } from '../image-fs';
 import type { StagedFile, Writer } from '.';
-import { runTool } from './boot-tools';
 import { clampTimes, stageEsp } from './boot-files';
 import { writeCpio } from './cpio';
 import { decideBoot, type Boot } from './kernel';
 import { buildModulesInitrd } from './modules-initrd';
 import { defaultDefinitions, repart } from './repart';
-import { compressor } from './tar';
+import { publishPartitions, refusePcrs, wants, writeRootHash, compressInto } from './split';
+import { writeTar } from './tar';
 import { buildUki, finalCmdline, osRelease } from './uki';
 
 /** What a bootable build made, for SplitArtifacts=. */
@@ -50,16 +50,6 @@ async function diskInitrds(ctx: BuildContext, boot: Boot): Promise<{ initrds: st
   return { initrds, modules };
 }
 
-/** Compresses (or moves) the raw image to its staged output. */
-async function finishRaw(ctx: BuildContext, raw: string, file: StagedFile): Promise<void> {
-  if (file.compression === 'none') {
-    fs.renameSync(raw, file.path);
-    return;
-  }
-  await runTool(ctx, [path.dirname(file.path)], ['bash', ...BASH, '-o', 'pipefail', '-c', `${compressor(file.compression, cfg(ctx, 'CompressLevel'))} < "$1" > "$2"`, 'compress', raw, file.path], `compressing ${file.name}`);
-  fs.rmSync(raw);
-}
-
 /**
  * The initrds one after the other, as ukify joins them into the UKI's .initrd section (each padded
  * to 4 bytes when there are several), so that NAME.initrd is the same bytes as the UKI's.
@@ -72,14 +62,17 @@ export function joinInitrds(initrds: string[]): Buffer {
   }));
 }
 
+/** The single-file split artifacts (formats/split.ts), from what the build made. */
 async function writeSplit(ctx: BuildContext, files: StagedFile[], made: Made | null, skip: string[] = []): Promise<void> {
-  const unwritten = unwrittenArtifacts(ctx.preset.config);
-  if (unwritten.length) ctx.note?.(`SplitArtifacts=${unwritten.join(',')}: not written (kiln writes uki, kernel, initrd, kernel-modules-initrd and os-release)`);
-  if (!made) return;
-  const byName = new Map(files.map((f) => [f.name, f.path]));
+  for (const { artifact, why } of unwrittenArtifacts(ctx.preset.config)) ctx.note?.(`SplitArtifacts=${artifact}: not written: ${why}`);
+  const byName = new Map(files.map((f) => [f.name, f]));
   for (const { artifact, name } of splitArtifacts(ctx.preset.config, skip)) {
-    const dest = byName.get(name);
-    if (!dest) continue;
+    const file = byName.get(name);
+    if (!file) continue;
+    const dest = file.path;
+    // The image tree, as it went into the image (mkosi's make_tar after the disk): whatever boots or not.
+    if (artifact === 'tar') await writeTar(ctx, dest, file.compression, cfg(ctx, 'CompressLevel'));
+    if (!made) continue;
     switch (artifact) {
       case 'uki':
         fs.copyFileSync(made.uki, dest);
@@ -103,13 +96,15 @@ async function writeSplit(ctx: BuildContext, files: StagedFile[], made: Made | n
 export const writeDisk: Writer = async (ctx, files) => {
   const [image] = files;
   const boot = decideBoot(ctx, { needsBootloader: true });
+  if (boot) refusePcrs(ctx);
   const configured = cfg(ctx, 'RepartDirectories');
   const definitions = configured.length ? configured : [defaultDefinitions(ctx, boot !== null)];
-  const raw = path.join(path.dirname(image.path), '.disk.raw');
-  const partitions = await repart(ctx, { image: raw, root: ctx.root, definitions, create: true, defer: ['esp'], step: 'writing the disk image (systemd-repart, ESP deferred)' });
+  // Named as the image, so that repart names the split-out partitions IMAGE.<type>.raw (mkosi's names).
+  const raw = path.join(path.dirname(image.path), `${cfg(ctx, 'Output')}.raw`);
+  const created = await repart(ctx, { image: raw, root: ctx.root, definitions, create: true, defer: ['esp'], step: 'writing the disk image (systemd-repart, ESP deferred)' });
   let made: Made | null = null;
   if (boot) {
-    const root = partitions.find((p) => p.type.startsWith('root'));
+    const root = created.find((p) => p.type.startsWith('root'));
     const { initrds, modules } = await diskInitrds(ctx, boot);
     const uki = path.join(ctx.work, 'disk.efi');
     await buildUki(ctx, boot, initrds, finalCmdline(ctx, root?.uuid ?? null), uki);
@@ -118,8 +113,13 @@ export const writeDisk: Writer = async (ctx, files) => {
   } else {
     await clampTimes(ctx, ['efi']);
   }
-  await repart(ctx, { image: raw, root: ctx.root, definitions, create: false, step: 'filling the ESP (systemd-repart)' });
-  await finishRaw(ctx, raw, image);
+  // The last pass writes the partition files too (SplitArtifacts=partitions): the disk is complete
+  // when repart splits it, so they are its partitions byte for byte (mkosi runs a third pass for it).
+  const split = wants(ctx, 'partitions');
+  const partitions = await repart(ctx, { image: raw, root: ctx.root, definitions, create: false, split, step: split ? 'filling the ESP and splitting out the partitions (systemd-repart)' : 'filling the ESP (systemd-repart)' });
+  await compressInto(ctx, raw, image);
+  if (split) await publishPartitions(ctx, files, partitions);
+  writeRootHash(ctx, files, [created, partitions]);
   await writeSplit(ctx, files, made);
 };
 
@@ -135,6 +135,7 @@ export const writeUkiFormat: Writer = async (ctx, files) => {
   const [efi] = files;
   // A UKI is the kernel: Bootable= cannot make it anything else (mkosi asserts the same).
   const boot = decideBoot(ctx, { needsBootloader: false, required: 'Format=uki' });
+  refusePcrs(ctx);
   const made = await imageUki(ctx, boot!, efi.path);
   await writeSplit(ctx, files, made, ['uki']);
 };
@@ -144,6 +145,7 @@ export const writeEsp: Writer = async (ctx, files) => {
   const boot = decideBoot(ctx, { needsBootloader: true });
   let made: Made | null = null;
   if (boot) {
+    refusePcrs(ctx);
     const uki = path.join(ctx.work, 'esp.efi');
     made = await imageUki(ctx, boot, uki);
     await stageEsp(ctx, boot, uki);
@@ -162,7 +164,7 @@ export const writeEsp: Writer = async (ctx, files) => {
   await clampTimes({ ...ctx, root: stage }, ['.']);
   const raw = path.join(path.dirname(image.path), '.esp.raw');
   await repart(ctx, { image: raw, root: stage, definitions: [defs], create: true, step: 'writing the ESP image (systemd-repart)' });
-  await finishRaw(ctx, raw, image);
+  await compressInto(ctx, raw, image);
   await writeSplit(ctx, files, made);
 };
 

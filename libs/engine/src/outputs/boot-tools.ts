@@ -4,7 +4,6 @@
  * over the host's (ToolsTree=, ctx.tools), only the directories a step writes bound read-write, and
  * SOURCE_DATE_EPOCH set so that mkfs, mcopy and ukify stamp the build's time, never the clock's.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BuildContext } from '../context';
@@ -25,37 +24,4 @@ export function runTool(ctx: BuildContext, writable: string[], command: string[]
     .sort((a, b) => a.length - b.length);
   box.mounts = [...read.map((p) => ({ type: 'ro-bind' as const, source: p, target: p })), ...[tmp, ...writable].map((p) => ({ type: 'bind' as const, source: p, target: p }))];
   return runIn(ctx, box, command, { step });
-}
-
-/** A file of the tools tree (or of the host without one), as a path on the host. */
-export function toolsPath(ctx: BuildContext, rel: string): string {
-  return path.join(ctx.tools ?? '/', rel);
-}
-
-/**
- * systemd-repart's --seed: Seed= when set ("random" stays random), else a UUID derived from the
- * preset's name, so that partition and file system UUIDs, and so the image's bytes, are the same
- * on every build.
- */
-export function repartSeed(ctx: BuildContext): string {
-  const configured = ctx.preset.config.Seed as string | null;
-  return configured ?? derivedUuid(`kiln seed\0${ctx.preset.name}`);
-}
-
-/** A version-4-shaped UUID derived from `text`. */
-export function derivedUuid(text: string): string {
-  const h = createHash('sha256').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/**
- * What systemd-repart 257 leaves random when it runs mkfs, given to mkfs through its
- * SYSTEMD_REPART_MKFS_OPTIONS_<FS> variables: ext4's directory hash seed (mke2fs draws it at
- * random even with SOURCE_DATE_EPOCH). Derived from the seed, so Seed=random stays random.
- */
-export function mkfsEnv(ctx: BuildContext): Record<string, string> {
-  const seed = repartSeed(ctx);
-  if (seed === 'random') return {};
-  const hashSeed = derivedUuid(`kiln ext4 hash seed\0${seed}`);
-  return { SYSTEMD_REPART_MKFS_OPTIONS_EXT4: `-E hash_seed=${hashSeed}`, SYSTEMD_REPART_MKFS_OPTIONS_EXT3: `-E hash_seed=${hashSeed}`, SYSTEMD_REPART_MKFS_OPTIONS_EXT2: `-E hash_seed=${hashSeed}` };
 }

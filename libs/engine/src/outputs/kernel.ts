@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import { cfg, type BuildContext } from '../context';
 import { BuildError } from '../errors';
 import { exists, hostPath, isDirectory } from '../image-fs';
-import { toolsPath } from './boot-tools';
 
 export interface Kernel {
   kver: string;
@@ -38,11 +37,21 @@ export function findKernels(root: string): Kernel[] {
   return kernels;
 }
 
-/** The stub: the image's (systemd-boot-efi), else the tools tree's; null when neither has one. */
+/**
+ * The stub: the image's own (systemd-boot-efi), as mkosi 26 takes it (systemd_stub_binary: the
+ * image's, never the tools tree's), so that the UKI's stub matches the image's systemd; null when
+ * the image has none.
+ *
+ * With a bookworm image (stub 252) and the tools tree's ukify 257 the firmware says "Overlapping PE
+ * sections detected" and boots anyway, with mkosi as with kiln: ukify merges the kernel's SBAT
+ * entries into the stub's .sbat section in place, which grows past the 256 bytes the 252 stub
+ * leaves before its .sdmagic section (0x19000 + 0x134 > 0x19100), and no ukify option leaves
+ * the kernel's entries out. The 252 stub only warns, and the image boots (the demo test boots
+ * one). Taking the tools tree's stub instead would pair the image's systemd with another
+ * version's stub, which mkosi does not do.
+ */
 export function findStub(ctx: BuildContext): string | null {
-  if (exists(ctx.root, STUB)) return hostPath(ctx.root, STUB, { follow: true });
-  const tools = toolsPath(ctx, STUB);
-  return fs.existsSync(tools) ? tools : null;
+  return exists(ctx.root, STUB) ? hostPath(ctx.root, STUB, { follow: true }) : null;
 }
 
 /** What a bootable build uses, or null when the image is not to be bootable. */
@@ -74,7 +83,7 @@ export function decideBoot(ctx: BuildContext, opts: { needsBootloader: boolean; 
   const [kernel] = findKernels(ctx.root);
   if (!kernel) return fail(`the image has no kernel (no /usr/lib/modules/KVER with /boot/vmlinuz-KVER): add one to Packages= (linux-image-amd64, or linux-image-cloud-amd64 for VMs)${required === 'Bootable=yes' ? ', or set Bootable=no' : ''}`);
   const stub = findStub(ctx);
-  if (!stub) return fail(`no UKI stub: neither the image nor the tools tree has /${STUB}: add systemd-boot-efi to Packages=, or use a tools tree that has it (ToolsTree=default)`);
+  if (!stub) return fail(`no UKI stub: the image has no /${STUB} (kiln takes the image's stub, as mkosi does): add systemd-boot-efi to Packages=`);
   if (opts.needsBootloader && bootloader === 'systemd-boot' && !exists(ctx.root, SYSTEMD_BOOT)) {
     return fail(`Bootloader=systemd-boot needs /${SYSTEMD_BOOT} in the image: add systemd-boot-efi to Packages=, or set Bootloader=uki`);
   }

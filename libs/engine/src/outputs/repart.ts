@@ -1,7 +1,7 @@
 /**
  * systemd-repart from the tools tree, offline (--offline=yes: mkfs writes the file systems into
  * the image file directly, no loop devices), with the build's seed (partition and file system
- * UUIDs) and SOURCE_DATE_EPOCH (boot-tools.ts), so the same tree gives the same disk.
+ * UUIDs, seed.ts) and SOURCE_DATE_EPOCH (boot-tools.ts), so the same tree gives the same disk.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,7 +9,8 @@ import { defaultFilesystem } from '@kiln/config';
 import { cfg, type BuildContext } from '../context';
 import { BuildError } from '../errors';
 import { ensureDir } from '../fsutil';
-import { mkfsEnv, repartSeed, runTool } from './boot-tools';
+import { runTool } from './boot-tools';
+import { mkfsEnv, repartSeed } from './seed';
 
 /** A partition as systemd-repart's --json reports it. */
 export interface Partition {
@@ -19,6 +20,10 @@ export interface Partition {
   file?: string;
   offset?: number;
   raw_size?: number;
+  /** With --split=yes: the partition's own file, beside the image ("-" or absent when none). */
+  split_path?: string;
+  /** A verity data partition's root hash ("TBD" while its hash partition is deferred). */
+  roothash?: string;
 }
 
 /**
@@ -46,6 +51,8 @@ export interface RepartRun {
   create: boolean;
   /** Partition types left unformatted for a later pass (--defer-partitions=). */
   defer?: string[];
+  /** Also write each partition to a file of its own beside the image (--split=yes, SplitArtifacts=partitions). */
+  split?: boolean;
   step: string;
 }
 
@@ -62,6 +69,7 @@ export async function repart(ctx: BuildContext, r: RepartRun): Promise<Partition
     r.create ? '--empty=create' : '--empty=allow',
     ...r.definitions.map((d) => `--definitions=${d}`),
     ...(r.defer?.length ? [`--defer-partitions=${r.defer.join(',')}`] : []),
+    ...(r.split ? ['--split=yes'] : []),
     r.image,
   ];
   let out: string;
