@@ -63,6 +63,10 @@ export const KNOWN_TOOLS: Readonly<Record<string, ToolRequirement>> = {
   zstd: { package: 'zstd' },
   xz: { package: 'xz-utils' },
   openssl: { package: 'openssl' },
+  // The Debian install (installers/apt): from the tools tree when there is one.
+  mmdebstrap: { package: 'mmdebstrap' },
+  'apt-get': { package: 'apt' },
+  chroot: { package: 'coreutils' },
 };
 
 /** Compares dotted versions numerically ("254.1" > "254", "10" > "9"). */
