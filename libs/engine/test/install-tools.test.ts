@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildIn, failure, lockIn, removeTempDirs, tempProject } from './kiln';
+import { buildIn, failure, lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 import { testToolsTree } from './tools-tree';
 
 jest.setTimeout(600_000);
@@ -51,7 +51,7 @@ beforeAll(async () => {
   out = path.join(project, 'mkosi.output');
   // kiln lock resolves with the host's apt (a lock written without a build runs no tools tree);
   // the build installs exactly that with the tree's.
-  const lock = await lockIn(project);
+  const lock = await lockIn(project, { preset: 'app' });
   if (lock.error) throw new Error(`${failure(lock)}\n${lock.log}`);
   // app and the base it starts from (the main image, Format=none, is not needed).
   const run = await buildIn(project, { preset: 'app', verbose: true });
@@ -90,5 +90,15 @@ describe('the Debian install with ToolsTree=', () => {
     const lock = fs.readFileSync(path.join(project, 'mkosi.images/app/kiln.lock'), 'utf8');
     const version = statusIn(path.join(out, 'app'), 'sensible-utils').split(' ').pop();
     expect(lock).toMatch(new RegExp(`name = "sensible-utils"\\nversion = "${version!.replace(/[.+]/g, '\\$&')}"`));
+  });
+
+  it('says which Debian package a ToolsTree=PATH lacks (mmdebstrap), before running anything, and leaves no output', async () => {
+    const tree = tempDir('kiln-no-mmdebstrap-');
+    fs.mkdirSync(path.join(tree, 'usr/bin'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'usr/bin/systemd-repart'), '');
+    const p = tempProject({ 'mkosi.conf': `[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=directory\n[Build]\nToolsTree=${tree}\n` });
+    const run = await buildIn(p);
+    expect(failure(run)).toBe(`proj: the tools tree ${tree} has no mmdebstrap: add the Debian package mmdebstrap to it (ToolsTreePackages=mmdebstrap for ToolsTree=default)`);
+    expect(fs.readdirSync(path.join(p, 'mkosi.output')).filter((n) => n !== '.kiln-work')).toEqual([]);
   });
 });
