@@ -112,8 +112,9 @@ describe('kiln digest', () => {
       const cli = kiln(['digest', '-C', 'examples/system', '--preset', preset]);
       expect(cli.stdout).toBe(nx.stdout);
       expect(cli.stdout).toMatch(/^[0-9a-f]{64}\n$/);
-      // --list shows the lines the fingerprint is made of, kiln's identity first.
-      expect(kiln(['digest', '-C', 'examples/system', '--preset', preset, '--list']).stdout).toMatch(/^kiln 0\.1\.0\+[0-9a-f]{16}\nsettings [0-9a-f]{32}\ntool mmdebstrap /);
+      // --list shows the lines the fingerprint is made of, kiln's identity first, then the tools:
+      // the demo's tools tree (ToolsTree=default), which its install and output steps run from.
+      expect(kiln(['digest', '-C', 'examples/system', '--preset', preset, '--list']).stdout).toMatch(/^kiln 0\.1\.0\+[0-9a-f]{16}\nsettings [0-9a-f]{32}\ntool ToolsTree preset tools\n/);
     }
   });
 });

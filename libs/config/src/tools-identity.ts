@@ -4,7 +4,9 @@
  * manifest (what `kiln explain` compares), the same lines in both. The output steps run from the
  * tools tree when there is one: ToolsTree=PATH counts by its digest, ToolsTree=default by the
  * generated tools preset's settings and lock (whose output is an input as well). The install's
- * tools are the installer's: apt runs the host's mmdebstrap, apt-get and dpkg; Gentoo's native installer is
+ * tools are the installer's: apt runs mmdebstrap, apt-get and dpkg from the tools tree when there
+ * is one (named as above: the tree is then the installer's identity too, so that the incremental
+ * layer, made by the install, is keyed by it), the host's otherwise; Gentoo's native installer is
  * kiln itself, plus the host's ldconfig, systemd-sysusers and systemd-hwdb writing into the
  * image; emerge runs portage from ToolsTree=, a Gentoo host, or a stage3 that kiln.lock pins.
  *
@@ -208,6 +210,9 @@ function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<
   const versions = (tools: readonly HostTool[]) => hostToolVersions(tools, env, opts.cacheDir ? path.join(opts.cacheDir, 'tools.json') : undefined);
   switch (source.packageManager) {
     case 'apt':
+      // The install runs from the tools tree when there is one (installers/apt/debian.ts).
+      if (source.toolsPreset) return toolsPresetIdentity(source.toolsPreset);
+      if (source.toolsTree && path.isAbsolute(source.toolsTree)) return toolsTreeIdentity(source.toolsTree, opts.root, opts.cacheDir);
       return versions(HOST_TOOLS.apt);
     case 'portage': {
       if (source.variant !== 'emerge') return versions(HOST_TOOLS['portage native']);

@@ -1,6 +1,7 @@
 /**
  * What ToolsTree=default holds: the tools every output step runs (systemd-repart, ukify, bootctl
- * and the stubs, mkfs.*, mtools, veritysetup, cpio and the compressors), from a newer Debian than
+ * and the stubs, mkfs.*, mtools, veritysetup, cpio and the compressors) and those of the Debian
+ * install (mmdebstrap, apt with sqv, the archive keyring that verifies the mirror), from a newer Debian than
  * the host's. Debian 12's systemd is 252: its systemd-repart has no --offline (254+) and it has no
  * ukify; trixie's 257 needs trixie's glibc, so it runs from a tree of its own (mkosi's answer too:
  * its mkosi-tools configuration, whose Debian list this follows, trimmed to what kiln's formats run).
@@ -33,19 +34,24 @@ export const TOOLS_OUTPUT = 'mkosi.tools';
 
 /** The packages of the default tools tree on Debian trixie and later (ToolsTreePackages= adds to them). */
 export const TOOLS_TREE_PACKAGES: readonly string[] = [
+  'apt', // the install (installers/apt/debian.ts), with dpkg and util-linux (flock, unshare) from the essential set
   'bash',
   'ca-certificates',
   'coreutils',
   'cpio',
   'cryptsetup-bin', // veritysetup
+  'debian-archive-keyring', // verifies the mirror (bookworm's Release files as well as trixie's): the tree's /etc/apt stands in for the host's
   'dosfstools',
   'e2fsprogs',
   'erofs-utils',
   'fdisk',
   'kmod',
+  'mmdebstrap', // bootstraps Debian images
+  'mount', // mmdebstrap --mode=root mounts /proc, /sys and /dev into the root it builds
   'mtools',
   'openssl',
   'python3-pefile',
+  'sqv', // apt 3 verifies signatures with it
   'squashfs-tools',
   'systemd',
   'systemd-boot-efi', // the stubs and systemd-boot itself

@@ -45,17 +45,24 @@ const source = (s: Partial<ToolSource>): ToolSource => ({ packageManager: 'apt',
 const identity = (s: ToolSource, hostRoot = EMPTY_HOST) => toolsIdentity(s, { root: tmp, env: FAKE_ENV, cacheDir: null, hostRoot });
 
 describe("an installer's tools", () => {
-  it('apt: the host mmdebstrap, apt-get and dpkg; a ToolsTree= the output steps run from, by its digest', () => {
+  it('apt: the host mmdebstrap, apt-get and dpkg; with a ToolsTree= the install and the output steps run from it: the tree by its digest alone', () => {
     const host = fake('mmdebstrap', 'apt-get', 'dpkg');
     expect(identity(source({}))).toEqual(host);
     expect(Object.keys(identity(source({})))).toEqual(HOST_TOOLS.apt.map(([cmd]) => cmd));
-    const tools = tree(path.join(tmp, 'apt-tools'), { 'usr/bin/systemd-repart': 'repart\n' });
+    const tools = tree(path.join(tmp, 'apt-tools'), { 'usr/bin/mmdebstrap': 'mmdebstrap\n' });
     const first = identity(source({ toolsTree: tools }));
-    expect(first).toEqual({ ...host, ToolsTree: 'apt-tools', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    fs.writeFileSync(path.join(tools, 'usr/bin/systemd-repart'), 'another repart\n');
+    expect(first).toEqual({ ToolsTree: 'apt-tools', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    fs.writeFileSync(path.join(tools, 'usr/bin/mmdebstrap'), 'another mmdebstrap\n');
     expect(identity(source({ toolsTree: tools })).digest).not.toBe(first.digest);
-    // The incremental layer's key: the install's tools only.
-    expect(toolsIdentity(source({ toolsTree: tools }), { root: tmp, env: FAKE_ENV, cacheDir: null, hostRoot: EMPTY_HOST, outputTools: false })).toEqual(host);
+    // The incremental layer's key (the install's tools only) is the tree too: the install ran from it.
+    expect(toolsIdentity(source({ toolsTree: tools }), { root: tmp, env: FAKE_ENV, cacheDir: null, hostRoot: EMPTY_HOST, outputTools: false })).toEqual(identity(source({ toolsTree: tools })));
+  });
+
+  it('apt with ToolsTree=default: the generated tools preset (its settings and lock) names the install tools as well', () => {
+    const toolsPreset = { name: 'tools', settingsHash: 'abc', lockfile: path.join(tmp, 'no-such.lock') };
+    const named = { ToolsTree: 'preset tools', 'tools-settings': 'abc', 'tools-lock': 'unlocked' };
+    expect(identity(source({ toolsTree: 'default', toolsPreset }))).toEqual(named);
+    expect(toolsIdentity(source({ toolsTree: 'default', toolsPreset }), { root: tmp, env: FAKE_ENV, cacheDir: null, outputTools: false })).toEqual(named);
   });
 
   it("Gentoo's native installer: kiln itself, and the host tools it runs on the image (and the output steps' tools tree)", () => {
@@ -98,16 +105,10 @@ describe("an installer's tools", () => {
 });
 
 describe('the fingerprint', () => {
-  it("Debian's tools tree (the output steps run from it) counts by its digest, once: not by its files", () => {
+  it("Debian's tools tree (the install and the output steps run from it) counts by its digest, once: not by its files, nor the host's apt", () => {
     const root = makeProject({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n[Build]\nToolsTree=mkosi.tools\n', 'mkosi.tools/usr/bin/apt': 'apt\n' });
     const lines = fingerprintLines(root, undefined, { identity: 'test', cacheDir: null, env: FAKE_ENV });
-    expect(lines.filter((l) => l.startsWith('tool '))).toEqual([
-      'tool mmdebstrap mmdebstrap fake 1.0',
-      'tool apt-get apt-get fake 1.0',
-      'tool dpkg dpkg fake 1.0',
-      'tool ToolsTree mkosi.tools',
-      expect.stringMatching(/^tool digest [0-9a-f]{64}$/),
-    ]);
+    expect(lines.filter((l) => l.startsWith('tool '))).toEqual(['tool ToolsTree mkosi.tools', expect.stringMatching(/^tool digest [0-9a-f]{64}$/)]);
     expect(lines.filter((l) => l.includes('mkosi.tools/'))).toEqual([]);
   });
 

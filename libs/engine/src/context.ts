@@ -20,7 +20,7 @@ export interface BuildContext extends RunContext {
   /** What a locked build runs from (kiln.lock's [[tool]]: a stage3, a repository snapshot). */
   lockedTools?: LockedTool[];
   /**
-   * The tools tree the output steps run their tools from (ToolsTree=: a path, or the tools
+   * The tools tree the output steps and the Debian install (mmdebstrap, apt) run their tools from (ToolsTree=: a path, or the tools
    * preset's tree for ToolsTree=default, unpacked from its archive into the user's cache): its
    * /usr stands in for the host's (sandbox.ts hostTools). Set by build.ts's withBuildContext
    * (tools-tree.ts resolveTools). null or absent: the host's tools, whose versions the steps

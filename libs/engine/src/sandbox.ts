@@ -8,8 +8,8 @@
  * Three views of `/`:
  * - an image root (`root: "/path/to/image"`): a chroot, the image's own tools run (scripts named
  *   *.chroot);
- * - the host (`root: "host"`): the host's tree read-only, tools from the host's /usr (or, later,
- *   from a tools tree's: `tools`), and only what the step declares writable (the image, its
+ * - the host (`root: "host"`): the host's tree read-only, tools from the host's /usr (or from a
+ *   tools tree's: `tools`, ToolsTree=), and only what the step declares writable (the image, its
  *   caches, scratch space) bound read-write over it; a fresh /tmp;
  * - nothing (`root: null`): an empty tmpfs that `mounts` furnish (emerge's tools tree, assembled
  *   read-only entry by entry).
@@ -86,16 +86,22 @@ export const ROOT_IN_IMAGE = [
 ] as const;
 
 /**
- * The host's tools acting on an image or kiln's caches from outside (ldconfig -r, systemd-sysusers
- * --root, apt-get update into the package cache): the host read-only, and only `writable` (the
- * image, the work directory, a cache) bound read-write at their own paths; as root in the image.
+ * Tools acting on an image or kiln's caches from outside (ldconfig -r, systemd-sysusers --root,
+ * apt-get update into the package cache, systemd-repart): the host read-only, its /usr replaced by
+ * the tools tree's when `tools` is given, and only `writable` (the image, the work directory, a
+ * cache) bound read-write at their own paths; as root in the image.
  */
 export function hostTools(env: Record<string, string>, writable: string[], tools?: string | null): Sandbox {
   return { root: 'host', tools, dev: 'minimal', caps: ROOT_IN_IMAGE, env, mounts: writable.map((p) => ({ type: 'bind', source: p, target: p })) };
 }
 
-/** The tools tree's files that stand in for the host's (its programs' libraries and alternatives). */
-const TOOLS_ETC = ['etc/ld.so.cache', 'etc/alternatives', 'etc/ssl', 'etc/ca-certificates'];
+/**
+ * The tools tree's files that stand in for the host's: its programs' libraries and alternatives,
+ * and the configuration of its apt and dpkg (the install step runs them), so that the host's
+ * /etc/apt (its apt.conf.d, its keyrings, which mmdebstrap asks apt-config for) never reaches a
+ * build: the mirror is verified with the tree's debian-archive-keyring.
+ */
+const TOOLS_ETC = ['etc/ld.so.cache', 'etc/alternatives', 'etc/ssl', 'etc/ca-certificates', 'etc/apt', 'etc/dpkg'];
 
 function mountArgs(m: Mount): string[] {
   switch (m.type) {
@@ -172,7 +178,7 @@ export function identityMap(ids: string, limit = 65536): string {
 
 /**
  * `command` in a user namespace (and a mount namespace) entered inside bwrap, after its binds:
- * the host's sh and unshare start it, write its identity map from outside (as root on the host,
+ * sh and unshare (the tools tree's when the sandbox has one) start it, write its identity map from outside (as root on the host,
  * or over kiln's namespace), and let it go on. Two FIFOs in bwrap's own /tmp, which this shell
  * holds open both ways so that nothing blocks on a side that died: on the first the child says
  * its PID once unshared (or its subshell says "exit N" when unshare failed), on the second the

@@ -1,5 +1,5 @@
 /**
- * Checks that a tool an output step runs is there and new enough, before the step runs it.
+ * Checks that a tool an output step (or the Debian install) runs is there and new enough, before the step runs it.
  * With a tools tree (ctx.tools), the tool must be in the tree (its /usr stands in for the host's);
  * without one, the host's tool must exist and have at least the version the step needs. Either
  * way a failure is one clear error naming the Debian package and the version needed, and the fix
@@ -63,6 +63,10 @@ export const KNOWN_TOOLS: Readonly<Record<string, ToolRequirement>> = {
   zstd: { package: 'zstd' },
   xz: { package: 'xz-utils' },
   openssl: { package: 'openssl' },
+  // The Debian install (installers/apt): from the tools tree when there is one.
+  mmdebstrap: { package: 'mmdebstrap' },
+  'apt-get': { package: 'apt' },
+  chroot: { package: 'coreutils' },
 };
 
 /** Compares dotted versions numerically ("254.1" > "254", "10" > "9"). */

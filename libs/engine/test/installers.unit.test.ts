@@ -29,10 +29,12 @@ function project(files: Record<string, string>): Project {
 const TOOLS_TREE = { 'mkosi.tools/usr/bin/emerge': '#!/bin/sh\n' };
 
 describe('the tools a build is recorded with', () => {
-  it('Debian with ToolsTree=: the host tools apt runs, and the tools tree the output steps run (not in the layer key)', () => {
+  it('Debian with ToolsTree=: the tools tree, which the install and the output steps run from (in the layer key too); the host tools without one', () => {
     const p = project({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n[Build]\nToolsTree=mkosi.tools\n', ...TOOLS_TREE });
-    expect(Object.keys(toolsIdentity(p, p.main)).sort()).toEqual(['ToolsTree', 'apt-get', 'digest', 'dpkg', 'mmdebstrap']);
-    expect(Object.keys(toolsIdentity(p, p.main, { outputTools: false })).sort()).toEqual(['apt-get', 'dpkg', 'mmdebstrap']);
+    expect(Object.keys(toolsIdentity(p, p.main)).sort()).toEqual(['ToolsTree', 'digest']);
+    expect(toolsIdentity(p, p.main, { outputTools: false })).toEqual(toolsIdentity(p, p.main));
+    const host = project({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n' });
+    expect(Object.keys(toolsIdentity(host, host.main)).sort()).toEqual(['apt-get', 'dpkg', 'mmdebstrap']);
   });
 
   it.each([

@@ -129,13 +129,15 @@ describe('ToolsTree=default', () => {
   });
 
   it('builds the default initrd (a cpio with /etc/initrd-release) with the tools tree, and the bootable preset reads it as Initrds=', async () => {
-    const run = await buildIn(dir, { preset: 'default-initrd', env });
+    const run = await buildIn(dir, { preset: 'default-initrd', env, verbose: true });
     if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
     expect(run.results!.map((r) => [r.preset, r.status])).toEqual([
       ['tools', 'up-to-date'],
       ['default-initrd', 'built'],
     ]);
     expect(run.log).toMatch(/^default-initrd: tools from .*kiln\/tools\/[0-9a-f]{64}$/m);
+    // Its packages are installed by the tree's mmdebstrap and apt (trixie's: 1.5, apt 3), as they say themselves.
+    expect(run.log).toMatch(/^ {2}install tools from the tools tree .*kiln\/tools\/[0-9a-f]{64}: mmdebstrap 1\.[5-9][.\d]*, apt [3-9]\.[.\d]+ \(amd64\)$/m);
     const initrd = path.join(out, 'default-initrd.cpio.zst');
     const tree = unpack(initrd);
     expect(fs.readlinkSync(path.join(tree, 'etc/initrd-release'))).toBe('/etc/os-release');

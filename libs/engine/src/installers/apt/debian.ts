@@ -6,10 +6,18 @@
  * reproducible with SOURCE_DATE_EPOCH (two builds give bit-identical trees). It is also faster
  * than debootstrap, and faster than an apt-in-chroot loop written here would be.
  *
- * Packages on top of an existing tree (BaseTrees=, build packages) use the host's apt with a
- * configuration generated in the work directory: apt's state and lists live in kiln's cache and
- * the image, and dpkg runs chrooted into the image (DPkg::Chroot-Directory), in a private mount
- * namespace so that /proc and /dev mounts vanish with it.
+ * Packages on top of an existing tree (BaseTrees=, build packages) use apt with a configuration
+ * generated in the work directory: apt's state and lists live in kiln's cache and the image, and
+ * dpkg runs chrooted into the image (DPkg::Chroot-Directory), in a private mount namespace so that
+ * /proc and /dev mounts vanish with it.
+ *
+ * Which mmdebstrap and apt: the tools tree's when the build has one (ToolsTree=, ctx.tools), the
+ * host's otherwise. Every sandbox here (the bootstrap, apt-get update and the resolver, the
+ * installs) gets ctx.tools, so that the tree's /usr and its /etc/apt and /etc/dpkg stand in for the
+ * host's (sandbox.ts): mmdebstrap, apt, apt-get's sqv and the shell, flock and unshare around them
+ * all come from the tree, and the mirror is verified with the tree's debian-archive-keyring. The
+ * programs that run inside the image (dpkg, chrooted, and maintainer scripts) are the image's own,
+ * as ever. The tools preset itself builds with the host's (it has no tools tree: tools-tree.ts).
  *
  * Maintainer scripts never act on the host: mmdebstrap and apt run in user namespaces of their
  * own (sandbox.ts), where root is root over the image only, the host is read-only (locked binds)
@@ -28,6 +36,7 @@ import { BASH, toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
 import { hostTools, ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
+import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
 import { verifyDebCache } from './deb-cache';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
@@ -171,7 +180,28 @@ export function aptProgress(): AptProgress {
 const LINK = `sh -c 'cp -al -t "$0" "$@" 2>/dev/null || cp -a -t "$0" "$@"'`;
 const LINK_NEW = `sh -c 'cp -aln -t "$0" "$@" 2>/dev/null || cp -an -t "$0" "$@"'`;
 
+/** The builds whose log names their install tools already. */
+const announced = new WeakSet<BuildContext>();
+
+/**
+ * With a tools tree: the tree has the install's tools (else a clear error naming the Debian
+ * package), and the build log says which versions run, once per build, as the programs say it
+ * themselves in the sandbox the install runs them in ("mmdebstrap 1.5.7, apt 3.0.4 (amd64)").
+ */
+async function treeTools(ctx: BuildContext, tools: string[]): Promise<void> {
+  if (!ctx.tools) return;
+  for (const t of tools) requireTool(ctx, t);
+  if (announced.has(ctx)) return;
+  announced.add(ctx);
+  const box = hostTools(toolEnv(), [], ctx.tools);
+  const out = await runIn({ ...ctx, log: () => undefined }, box, ['sh', '-c', 'mmdebstrap --version 2>/dev/null; apt-get --version | head -n 1'], {
+    step: 'asking the tools tree for its install tools',
+  });
+  ctx.log(`install tools from the tools tree ${ctx.tools}: ${out.trim().split('\n').join(', ')}`);
+}
+
 async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
+  await treeTools(ctx, ['mmdebstrap', 'apt-get']);
   const c = cacheDirs(ctx);
   const withDocs = cfg(ctx, 'WithDocs');
   confSafe(ctx, ctx.root); // mmdebstrap writes it into its own apt configuration
@@ -225,7 +255,7 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
   // downloads, runs outside the root and keeps it.
   const env: Record<string, string> = { ...toolEnv(), ...aptEnv(ctx), ...hookEnv(ctx, pins) };
   if (!cfg(ctx, 'WithNetwork')) {
-    const realChroot = which('chroot');
+    const realChroot = ctx.tools ? requireTool(ctx, 'chroot').path : which('chroot');
     if (!realChroot) throw new BuildError('chroot (coreutils) is not on the tools\' PATH', ctx.preset.name);
     const bin = ensureDir(path.join(ctx.work, 'offline-bin'));
     fs.writeFileSync(path.join(bin, 'chroot'), `#!/bin/sh\nexec unshare --net -- ${realChroot} "$@"\n`, { mode: 0o755 });
@@ -233,6 +263,7 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
   }
   const box: Sandbox = {
     root: 'host',
+    tools: ctx.tools,
     dev: 'minimal',
     userns: 'identity-mounting',
     env,
@@ -301,7 +332,8 @@ function aptConfig(ctx: BuildContext, a: AptSetup): string {
     `Dir::State::Lists "${lists}/";`,
     `Dir::Etc::SourceList "${dir}/sources.list";`,
     `Dir::Etc::SourceParts "${a.root}/etc/apt/sources.list.d/";`,
-    // The host's archive keys verify the mirror (read only); the image need not ship a keyring.
+    // The archive keys of the tools tree (its /etc/apt stands in for the host's: sandbox.ts) or of
+    // the host verify the mirror (read only); the image need not ship a keyring.
     'Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d/";',
     `Dir::Log "${dir}/log/";`,
     ...(a.chroot ? [`DPkg::Chroot-Directory "${a.root}/";`] : []),
@@ -377,13 +409,14 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
     'if [ -n "$MARK_MANUAL" ]; then apt-mark manual $MARK_MANUAL >/dev/null; fi',
   ].join('\n');
   const install = args[0] === 'install';
-  // apt runs from the host, which it sees read-only: it writes only the image, kiln's work
+  // apt runs from the tools tree or the host, which it sees read-only: it writes only the image, kiln's work
   // directory (its config and logs) and the package cache. dpkg chroots into the image, where
   // maintainer scripts get /proc, bwrap's own /dev and the cached .debs; the mounts go with the
   // sandbox. In a user namespace of its own (sandbox.ts): root over the image's files only, no
   // device nodes, no mounts, the host's binds locked read-only.
   const box = (net: boolean): Sandbox => ({
     root: 'host',
+    tools: ctx.tools,
     dev: 'minimal',
     caps: ROOT_IN_IMAGE,
     userns: 'identity',
@@ -441,13 +474,18 @@ interface Indexes {
 
 let scratchCount = 0;
 
-/** apt resolving against kiln's lists: the host read-only, the work directory (its scratch root) and the package cache writable. */
+/**
+ * apt resolving against kiln's lists: the host read-only, the work directory (its scratch root)
+ * and the package cache writable; the tools tree's apt when the build has one (a lock written
+ * without a build, `kiln lock`, runs no tools tree: the host's apt resolves it).
+ */
 function listsSandbox(ctx: BuildContext, conf: string): Sandbox {
-  return hostTools({ ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf }, [ctx.work, ctx.packageCache]);
+  return hostTools({ ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf }, [ctx.work, ctx.packageCache], ctx.tools);
 }
 
 /** Updates the lists in kiln's cache and reads the indexes, in a scratch root with nothing installed. */
 async function openIndexes(ctx: BuildContext): Promise<Indexes> {
+  await treeTools(ctx, ['apt-get']);
   const root = ensureDir(path.join(ctx.work, `resolve-${scratchCount++}`));
   for (const d of ['var/lib/dpkg', 'var/cache/apt/archives/partial', 'etc/apt/sources.list.d', 'etc/apt/preferences.d']) ensureDir(path.join(root, d));
   const status = path.join(root, 'var/lib/dpkg/status');

@@ -203,7 +203,12 @@ export function emergeCommand(p: PlanInput): { box: Sandbox; bwrap: string[]; co
   return { box, bwrap: bwrapArgs(box), command };
 }
 
-/** Where portage comes from: ToolsTree=, the Gentoo host, or a verified stage3 (the tools identity names the same). */
+/**
+ * Where portage comes from: ToolsTree=PATH (a Gentoo tree with portage), the Gentoo host, or a
+ * verified stage3 (the tools identity names the same). ToolsTree=default is kiln's Debian tools
+ * tree, which has no portage: emerge then runs from the host's or the stage3 kiln.lock pins,
+ * and only the output steps run from the Debian tree.
+ */
 async function toolsTree(ctx: BuildContext): Promise<{ tree: string; tools: LockedTool[] }> {
   const from = portageTools(cfg(ctx, 'ToolsTree'));
   if (from.from === 'tree') return { tree: from.tree, tools: [] };

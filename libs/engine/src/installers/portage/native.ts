@@ -310,6 +310,12 @@ async function afterMerge(ctx: BuildContext, merged: BinPackage[]): Promise<void
   const phases = merged.filter((p) => /\b(preinst|postinst|config)\b/.test(p.raw.DEFINED_PHASES ?? '')).map((p) => p.cpv);
   if (phases.length) (ctx.note ?? ctx.log)(`skipped pkg_preinst/pkg_postinst (native installer): ${phases.join(', ')}; kiln runs ldconfig, systemd-sysusers and systemd-hwdb instead, and no locale-gen or env-update`);
   // The host's tools, seeing the host read-only: they can write the image and nothing else.
+  // Not the tools tree's, on purpose: ToolsTree=default is a Debian tree made for the output steps
+  // and the Debian install (it has no systemd-hwdb, and a Gentoo image's ld.so.conf and sysusers.d
+  // are read the same by any glibc and systemd), and a ToolsTree=PATH Gentoo tree is emerge's
+  // (GentooInstaller=emerge). So with any ToolsTree=, the native install is kiln plus these three
+  // host tools, which the tools identity names by version (@kiln/config tools-identity.ts); the
+  // output steps (disk, UKI, ...) run from the tree as for every distribution.
   const box = hostTools(toolEnv(), [ctx.root]);
   if (has(ctx, 'etc/ld.so.conf') || has(ctx, 'etc/ld.so.conf.d')) {
     await runIn(ctx, box, ['ldconfig', '-X', '-r', ctx.root], { step: 'updating the image\'s ld.so.cache (ldconfig)' });
