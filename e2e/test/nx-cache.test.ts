@@ -1,7 +1,8 @@
 /**
  * The cache-correctness suite: the real `nx` binary in a temp git workspace holding a copy of
  * examples/system, with the kiln plugin and its own cache directory. Builds are real (Debian
- * bookworm from the mirror, warm package cache); hits and misses are read from Nx's run.json.
+ * bookworm from the mirror, warm package cache, Incremental=yes layers shared by both runs below);
+ * hits and misses are read from Nx's run.json.
  *
  *  1. `nx run system:image` builds the three presets; a second run is three cache hits, and
  *     outputs restored from the cache are bit-identical to the built ones.
