@@ -1,7 +1,8 @@
 /**
  * The cache-correctness suite: the real `nx` binary in a temp git workspace holding a copy of
  * examples/system, with the kiln plugin and its own cache directory. Builds are real (Debian
- * bookworm from the mirror, warm package cache); hits and misses are read from Nx's run.json.
+ * bookworm from the mirror, warm package cache, Incremental=yes layers shared by both runs below);
+ * hits and misses are read from Nx's run.json.
  *
  *  1. `nx run system:image` builds the three presets; a second run is three cache hits, and
  *     outputs restored from the cache are bit-identical to the built ones.
@@ -21,6 +22,16 @@ import { execFileSync } from 'node:child_process';
 import { initWorkspace, nxBin, nxEnv, removeWorkspace, repo } from './workspace';
 
 jest.setTimeout(900_000);
+
+/**
+ * Both suites build with Incremental=yes into this one layer directory: a rebuild whose packages
+ * and trees did not change starts from its layer (the same bytes as from scratch, README:
+ * "The incremental package layer"), so only a change before the layer installs packages, and the
+ * daemon-on suite, which repeats the daemon-off suite's configurations, installs none. Nx's
+ * verdict does not depend on it (Incremental= and CacheDirectory= are no cache inputs).
+ */
+const layers = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-layers-'));
+afterAll(() => fs.rmSync(layers, { recursive: true, force: true }));
 
 function suite(daemon: boolean) {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-'));
@@ -42,9 +53,30 @@ function suite(daemon: boolean) {
   /** Nx's terminal output of the last image() run. */
   let lastLog = '';
 
+  /**
+   * What the suite built, reported at the end (its cost, comparable across machines): per run, the
+   * presets that ran, and of those the ones that installed packages or started from a layer (by
+   * kiln's lines; Nx replays the output of the hits, so only the presets that ran are counted).
+   */
+  const tally = { nxRuns: 0, builds: 0, packageInstalls: 0, fromLayer: 0 };
+  const count = (log: string, ran: string[]) => {
+    tally.nxRuns++;
+    for (const preset of ran) {
+      tally.builds++;
+      if (new RegExp(`(^|\\s)${preset}: installing `).test(log)) tally.packageInstalls++;
+      if (new RegExp(`(^|\\s)${preset}: layer: starting from `).test(log)) tally.fromLayer++;
+    }
+    return log;
+  };
+  /** The presets the last Nx run built (its cache misses, from run.json). */
+  const ranInLastRun = () =>
+    (JSON.parse(fs.readFileSync(path.join(ws, '.nx-cache', 'run.json'), 'utf8')) as { tasks: { projectName: string; cacheStatus: string }[] }).tasks
+      .filter((t) => t.cacheStatus === 'cache-miss')
+      .map((t) => t.projectName.replace(/^system-/, ''));
+
   /** Runs the demo's image target and returns each project's cache status from run.json. */
   function image(extraEnv: Record<string, string> = {}): Record<string, 'hit' | 'miss'> {
-    lastLog = nx(['run', 'system:image', '--outputStyle=static'], extraEnv);
+    lastLog = count(nx(['run', 'system:image', '--outputStyle=static'], extraEnv), ranInLastRun());
     const run = JSON.parse(fs.readFileSync(path.join(ws, '.nx-cache', 'run.json'), 'utf8')) as { tasks: { projectName: string; cacheStatus: string }[] };
     return Object.fromEntries(run.tasks.map((t) => [t.projectName, t.cacheStatus === 'cache-miss' ? 'miss' : 'hit']));
   }
@@ -83,11 +115,18 @@ function suite(daemon: boolean) {
     // slower (the disk, its tools tree and its boot have suites of their own: nx-tools-cache,
     // libs/engine/test/demo.test.ts).
     const conf = path.join(sys, 'mkosi.conf');
-    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace(/^Format=disk$/m, 'Format=tar').replace(/^Packages=\n(\s+\S+\n)+/m, '').replace(/^(Bootable|KernelCommandLine|ToolsTree)=.*\n/gm, ''));
+    fs.writeFileSync(
+      conf,
+      fs.readFileSync(conf, 'utf8').replace(/^Format=disk$/m, 'Format=tar').replace(/^Packages=\n(\s+\S+\n)+/m, '').replace(/^(Bootable|KernelCommandLine|ToolsTree)=.*\n/gm, '') +
+        `\n[Build]\nIncremental=yes\nCacheDirectory=${layers}\n`,
+    );
     initWorkspace(ws, 'e2e', ['.fake-tools/']);
   });
 
-  afterAll(() => removeWorkspace(ws, env, daemon));
+  afterAll(() => {
+    console.log(`nx-cache (daemon ${daemon ? 'on' : 'off'}): ${JSON.stringify(tally)}`);
+    removeWorkspace(ws, env, daemon);
+  });
 
   describe('nx run system:image', () => {
     let built: Record<string, string>;
@@ -174,7 +213,9 @@ function suite(daemon: boolean) {
       }, ALL_HIT, {}],
       // A gitignored mkosi.local.conf, which the daemon does not watch: created, edited, deleted.
       ['a new gitignored mkosi.local.conf', () => write('mkosi.local.conf', '[Content]\nHostname=from-local-conf\n'), ONLY_SYSTEM, {}],
-      ['an edit of it that every preset sees (Repositories= is universal)', () => write('mkosi.local.conf', '[Content]\nHostname=from-local-conf\n[Distribution]\nRepositories=main contrib\n'),
+      // PassEnvironment= is universal: every preset now gets system's STAGE=1 (from the Environment=
+      // row above), so every hash changes, though no preset's packages do (their layers serve).
+      ['an edit of it that every preset sees (PassEnvironment= is universal)', () => write('mkosi.local.conf', '[Content]\nHostname=from-local-conf\n[Config]\nPassEnvironment=STAGE\n'),
         { system: 'miss', 'system-base': 'miss', 'system-initrd': 'miss' }, {}],
       // Back to the configuration built before it: every image is in the cache.
       ['it deleted', () => fs.rmSync(path.join(sys, 'mkosi.local.conf')), ALL_HIT, {}],
@@ -200,11 +241,14 @@ function suite(daemon: boolean) {
       }, ONLY_SYSTEM, {}],
       ['a mode inside the symlinked extra tree', () => fs.chmodSync(path.join(ws, 'extra-real/etc/one'), 0o755), ONLY_SYSTEM, {}],
       ['Profiles= in the main image: only system runs scripts', () => append('mkosi.conf', '\n[Config]\nProfiles=dev\n'), ONLY_SYSTEM, {}],
-      ['a skeleton file of base (base\'s output changes, system reads it)', () => write('mkosi.images/base/mkosi.skeleton/etc/kiln-base', 'v1\n'), { system: 'miss', 'system-base': 'miss', 'system-initrd': 'hit' }, {}],
+      // An extra file rather than a skeleton file: the two are the same kind of Nx input (trees,
+      // cache 'path'), and an extra file does not invalidate base's package layer (a skeleton
+      // file, read before packages, is the nx affected case below).
+      ['an extra file of base (base\'s output changes, system reads it)', () => write('mkosi.images/base/mkosi.extra/etc/kiln-base', 'v1\n'), { system: 'miss', 'system-base': 'miss', 'system-initrd': 'hit' }, {}],
       // base's first image comes back from the cache (its archive), while mkosi.output/base/ still
       // holds the tree just built with etc/kiln-base: system must read the archive (checked below).
       ['base back to its first configuration, with a new Hostname for system (a stale tree of base is left)', () => {
-        fs.rmSync(path.join(sys, 'mkosi.images/base/mkosi.skeleton'), { recursive: true });
+        fs.rmSync(path.join(sys, 'mkosi.images/base/mkosi.extra'), { recursive: true });
         append('mkosi.conf', '\n[Content]\nHostname=stale-check\n');
       }, ONLY_SYSTEM, {}],
       // A tool upgrade (here a wrapper reporting another mmdebstrap version) rebuilds everything.
@@ -232,7 +276,7 @@ function suite(daemon: boolean) {
       'a config line of system': 'system:   setting Hostname: "kiln-demo" -> "mutated"',
       "an extra file made executable (git's one mode bit)": 'system:   file mkosi.extra/etc/motd changed (mode 644 -> 755 only)',
       "a symlink's target": 'system:   file mkosi.extra/etc/link changed (symlink target /etc/hostname -> /etc/os-release)',
-      "a skeleton file of base (base's output changes, system reads it)": 'system:   the output of preset base changed',
+      "an extra file of base (base's output changes, system reads it)": 'system:   the output of preset base changed',
       'another mmdebstrap version on KILN_TOOLS_PATH': 'base:   tool mmdebstrap',
       'the lockfile of base (written by kiln lock)': 'base:   packages: kiln.lock added (',
       "any edit of base's lockfile": 'base:   file mkosi.images/base/kiln.lock changed (content)',
@@ -260,14 +304,33 @@ function suite(daemon: boolean) {
   });
 
   describe('the builder\'s environment', () => {
-    it('does not reach the image: a rebuild under umask 027, TAR_OPTIONS, LC_ALL and TZ gives the same bytes', () => {
+    // Without the daemon every step runs under it, packages too: the layers are set aside for this
+    // rebuild (and its layers, built under that environment, discarded). With the daemon the
+    // rebuild starts from the layers, so the steps after them run under it.
+    const scratch = !daemon;
+    it(`does not reach the image: a rebuild${scratch ? ' from scratch' : ''} under umask 027, TAR_OPTIONS, LC_ALL and TZ gives the same bytes`, () => {
       const before = hashes();
-      const r = spawnSync('sh', ['-c', 'umask 027 && exec "$@"', 'sh', process.execPath, nxBin, 'run', 'system:image', '--skip-nx-cache', '--outputStyle=static'], {
-        cwd: ws,
-        env: { ...env, TAR_OPTIONS: '--mode=0777 --owner=1234', LC_ALL: 'de_DE.UTF-8', TZ: 'Pacific/Kiritimati' },
-        encoding: 'utf8',
-      });
-      if (r.status !== 0) throw new Error(`${r.stdout}\n${r.stderr}`);
+      const aside = `${layers}.aside`;
+      if (scratch) {
+        fs.renameSync(layers, aside);
+        fs.mkdirSync(layers);
+      }
+      try {
+        const r = spawnSync('sh', ['-c', 'umask 027 && exec "$@"', 'sh', process.execPath, nxBin, 'run', 'system:image', '--skip-nx-cache', '--outputStyle=static'], {
+          cwd: ws,
+          env: { ...env, TAR_OPTIONS: '--mode=0777 --owner=1234', LC_ALL: 'de_DE.UTF-8', TZ: 'Pacific/Kiritimati' },
+          encoding: 'utf8',
+        });
+        if (r.status !== 0) throw new Error(`${r.stdout}\n${r.stderr}`);
+        const log = count(r.stdout, ranInLastRun());
+        expect((log.match(/: built /g) ?? []).length).toBe(3);
+        expect((log.match(/: installing /g) ?? []).length).toBe(scratch ? 2 : 0);
+      } finally {
+        if (scratch) {
+          fs.rmSync(layers, { recursive: true, force: true });
+          fs.renameSync(aside, layers);
+        }
+      }
       expect(hashes()).toEqual(before);
     });
   });
@@ -277,7 +340,7 @@ function suite(daemon: boolean) {
       write('mkosi.images/extra/mkosi.conf', '[Output]\nFormat=tar\n[Content]\nBaseTrees=%O/base\n');
       expect(nx(['show', 'projects']).split('\n')).toContain('system-extra');
       const run = (): string => {
-        nx(['run', 'system-extra:image', '--outputStyle=static']);
+        count(nx(['run', 'system-extra:image', '--outputStyle=static']), ranInLastRun());
         const r = JSON.parse(fs.readFileSync(path.join(ws, '.nx-cache', 'run.json'), 'utf8')) as { tasks: { projectName: string; cacheStatus: string }[] };
         return r.tasks.find((t) => t.projectName === 'system-extra')!.cacheStatus;
       };
