@@ -1,9 +1,8 @@
 /**
- * The bootable formats, built for real: one small bookworm image (linux-image-cloud-amd64,
- * systemd, systemd-boot-efi; Format=directory) built once, and uki, esp and disk presets starting
- * from it (BaseTrees=%O/base), their tools run from the test tools tree (tools-tree.ts), named by
- * the project's ToolsTree=. Each format is built twice and compared byte for
- * byte; the outputs are inspected with the tools tree's own ukify, sfdisk, mtools, cpio and
+ * The bootable formats, built for real: uki, esp and disk presets on the shared bookworm test base
+ * (test-base.ts: linux-image-cloud-amd64, systemd, systemd-boot-efi; BaseTrees=), their tools run
+ * from the test tools tree (tools-tree.ts), named by the project's ToolsTree=. Each format is
+ * built twice and compared byte for byte (builtTwice); the outputs are inspected with the tools tree's own ukify, sfdisk, mtools, cpio and
  * veritysetup. The disk also splits out its partitions, tar and os-release (SplitArtifacts=).
  */
 import { execFileSync } from 'node:child_process';
@@ -13,12 +12,14 @@ import * as path from 'node:path';
 import { bwrapArgs, hostTools } from '../src/sandbox';
 import { toolEnv } from '../src/exec';
 import { buildIn, failure, removeTempDirs, sha256, tempDir, tempProject } from './kiln';
+import { testBase, type TestBase } from './test-base';
 import { testToolsTree } from './tools-tree';
 
 const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 const ROOT_X86_64_TYPE = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
 
 let tools: string;
+let base: TestBase;
 let project: string;
 let out: string;
 let scratch: string;
@@ -74,70 +75,83 @@ async function expectSplitPartitions(raw: string, table: Table, names: string[])
   }
 }
 
-const BASE = '[Output]\nFormat=directory\n[Content]\nBootable=no\nWithDocs=no\nPackages=linux-image-cloud-amd64 systemd systemd-boot-efi\n';
-// The image as the UKI's initrd (uki, esp) without its kernel modules and Debian's own initrd: a
-// smaller cpio, the same code.
-const SLIM = 'RemoveFiles=/usr/lib/modules/*/kernel /boot/initrd.img-* /usr/share/locale /usr/share/i18n\n';
+// The image as the UKI's initrd (uki, esp) without its kernel modules: a smaller cpio, the same
+// code (the test base has no Debian initrd and no translations already).
+const SLIM = 'RemoveFiles=/usr/lib/modules/*/kernel\n';
+
+/** A preset's first build (the hashes of its files) and how to build it again (the new hashes). */
+interface Built {
+  first: Record<string, string>;
+  again: () => Promise<Record<string, string>>;
+}
+
+/**
+ * Builds `preset` and hashes `files`; `again()` builds it once more from scratch and returns the
+ * new hashes, which a "bit-identical when built again" test compares with `first`.
+ */
+async function builtTwice(preset: string, files: string[]): Promise<Built> {
+  const run = await buildIn(project, { preset, noDeps: true });
+  if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
+  return {
+    first: hashes(files),
+    again: async () => {
+      const rerun = await buildIn(project, { preset, noDeps: true, force: true });
+      expect(failure(rerun)).toBe('');
+      return hashes(files);
+    },
+  };
+}
 
 beforeAll(async () => {
   tools = await testToolsTree();
+  base = await testBase();
   scratch = tempDir('kiln-boot-');
   project = tempProject({
     'mkosi.conf': mainConf(tools),
-    'mkosi.images/base/mkosi.conf': BASE,
-    'mkosi.images/uki/mkosi.conf': `[Output]\nFormat=uki\n[Content]\nBaseTrees=%O/base\nKernelCommandLine=console=ttyS0 quiet\n${SLIM}`,
-    'mkosi.images/esp/mkosi.conf': `[Output]\nFormat=esp\n[Content]\nBaseTrees=%O/base\nBootloader=uki\n${SLIM}`,
+    'mkosi.images/uki/mkosi.conf': `[Output]\nFormat=uki\n[Content]\nBaseTrees=${base.archive}\nKernelCommandLine=console=ttyS0 quiet\n${SLIM}`,
+    'mkosi.images/esp/mkosi.conf': `[Output]\nFormat=esp\n[Content]\nBaseTrees=${base.archive}\nBootloader=uki\n${SLIM}`,
     // Initrds=: a stand-in for another preset's initrd (ukify checks no contents), 5 bytes so that
     // joining it with the kernel-modules initrd needs padding.
     'extra.initrd': 'hello',
     'mkosi.images/disk/mkosi.conf':
-      '[Output]\nFormat=disk\nSplitArtifacts=uki,kernel,initrd,kernel-modules-initrd,partitions,roothash,tar,os-release\n[Content]\nBaseTrees=%O/base\nInitrds=%D/extra.initrd\nKernelCommandLine=console=ttyS0\n',
+      `[Output]\nFormat=disk\nSplitArtifacts=uki,kernel,initrd,kernel-modules-initrd,partitions,roothash,tar,os-release\n[Content]\nBaseTrees=${base.archive}\nInitrds=%D/extra.initrd\nKernelCommandLine=console=ttyS0\n`,
   });
   out = path.join(project, 'mkosi.output');
-  const run = await buildIn(project, { preset: 'base' });
-  if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
-}, 600_000);
+}, 1_800_000); // the test base, when this suite is the first to ask for it
 
 afterAll(removeTempDirs);
 
 describe('Format=uki', () => {
-  const files = ['uki.efi', 'uki.vmlinuz', 'uki.initrd'];
-  let first: Record<string, string>;
+  let built: Built;
 
   beforeAll(async () => {
-    const run = await buildIn(project, { preset: 'uki', noDeps: true });
-    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
-    first = hashes(files);
+    built = await builtTwice('uki', ['uki.efi', 'uki.vmlinuz', 'uki.initrd']);
   }, 300_000);
 
   it("is a UKI of the image's kernel, the image as its initrd, KernelCommandLine= and the image's os-release", () => {
     const s = sections(path.join(out, 'uki.efi'));
-    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    const { kver } = base;
     expect(s['.uname'].text).toBe(kver);
     expect(s['.cmdline'].text).toBe('console=ttyS0 quiet');
     expect(s['.osrel'].text).toContain('VERSION_CODENAME=bookworm');
     // SplitArtifacts= (mkosi's default: uki, kernel, initrd): the kernel and the initrd beside it.
     expect(s['.linux'].size).toBe(fs.statSync(path.join(out, 'uki.vmlinuz')).size);
-    expect(sha256(path.join(out, 'uki.vmlinuz'))).toBe(sha256(path.join(out, `base/boot/vmlinuz-${kver}`)));
+    expect(sha256(path.join(out, 'uki.vmlinuz'))).toBe(sha256(path.join(base.root, `boot/vmlinuz-${kver}`)));
     expect(s['.initrd'].size).toBe(fs.statSync(path.join(out, 'uki.initrd')).size);
     const members = inTools(['bash', '-c', 'zstd -dc "$1" | cpio -t --quiet', 'list', path.join(out, 'uki.initrd')]).split('\n');
     expect(members).toEqual(expect.arrayContaining(['usr/lib/systemd/systemd', 'etc/os-release']));
   });
 
   it('is bit-identical when built again', async () => {
-    const run = await buildIn(project, { preset: 'uki', noDeps: true, force: true });
-    expect(failure(run)).toBe('');
-    expect(hashes(files)).toEqual(first);
+    expect(await built.again()).toEqual(built.first);
   }, 300_000);
 });
 
 describe('Format=esp', () => {
-  let first: Record<string, string>;
+  let built: Built;
 
   beforeAll(async () => {
-    const run = await buildIn(project, { preset: 'esp', noDeps: true });
-    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
-    first = hashes(['esp.raw.zst', 'esp.efi']);
+    built = await builtTwice('esp', ['esp.raw.zst', 'esp.efi']);
   }, 300_000);
 
   it('is an ESP (GPT, one vfat partition) holding the UKI as EFI/BOOT/BOOTX64.EFI (Bootloader=uki)', () => {
@@ -151,23 +165,18 @@ describe('Format=esp', () => {
   });
 
   it('is bit-identical when built again', async () => {
-    const run = await buildIn(project, { preset: 'esp', noDeps: true, force: true });
-    expect(failure(run)).toBe('');
-    expect(hashes(['esp.raw.zst', 'esp.efi'])).toEqual(first);
+    expect(await built.again()).toEqual(built.first);
   }, 300_000);
 });
 
 describe('Format=disk', () => {
   const parts = ['disk.esp.raw.zst', 'disk.root-x86-64.raw.zst'];
-  const files = ['disk.raw.zst', ...parts, 'disk.efi', 'disk.vmlinuz', 'disk.initrd', 'disk.kernel-modules-initrd', 'disk.tar.zst', 'disk.osrelease'];
-  let first: Record<string, string>;
+  let built: Built;
   let raw: string;
   let table: Table;
 
   beforeAll(async () => {
-    const run = await buildIn(project, { preset: 'disk', noDeps: true });
-    if (run.error) throw new Error(`${failure(run)}\n${run.log}`);
-    first = hashes(files);
+    built = await builtTwice('disk', ['disk.raw.zst', ...parts, 'disk.efi', 'disk.vmlinuz', 'disk.initrd', 'disk.kernel-modules-initrd', 'disk.tar.zst', 'disk.osrelease']);
     raw = decompress(path.join(out, 'disk.raw.zst'));
     table = JSON.parse(inTools(['sfdisk', '--json', raw])).partitiontable;
   }, 300_000);
@@ -180,7 +189,7 @@ describe('Format=disk', () => {
 
   it('has systemd-boot and the UKI in its ESP', () => {
     const image = `${raw}@@${table.partitions[0].start * table.sectorsize}`;
-    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    const { kver } = base;
     const listing = inTools(['mdir', '-/', '-b', '-i', image, '::/EFI']).split('\n');
     expect(listing).toEqual(expect.arrayContaining(['::/EFI/BOOT/BOOTX64.EFI', '::/EFI/systemd/systemd-bootx64.efi', `::/EFI/Linux/debian-${kver}.efi`]));
     const copy = path.join(scratch, 'disk-uki.efi');
@@ -197,7 +206,7 @@ describe('Format=disk', () => {
     expect(s['.initrd'].size).toBe(fs.statSync(path.join(out, 'disk.initrd')).size);
     const list = (cmd: string) => inTools(['bash', '-c', `zstd -dc "$1" | ${cmd}`, 'list', path.join(out, 'disk.kernel-modules-initrd')]);
     const members = list('cpio -t --quiet').split('\n').filter(Boolean);
-    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    const { kver } = base;
     const mod = (rel: string) => `usr/lib/modules/${kver}/kernel/${rel}`;
     expect(members).toEqual(expect.arrayContaining([mod('drivers/block/virtio_blk.ko'), mod('drivers/virtio/virtio_pci.ko'), mod('drivers/virtio/virtio_ring.ko'), mod('fs/fat/vfat.ko'), mod('fs/fat/fat.ko')]));
     // Nothing but modules under usr/lib/modules, no /lib link that would replace the main initrd's.
@@ -213,7 +222,7 @@ describe('Format=disk', () => {
   }, 120_000);
 
   it('writes the tree as a tar and the os-release beside it; no root hash without a verity partition', () => {
-    const kver = fs.readdirSync(path.join(out, 'base/usr/lib/modules'))[0];
+    const { kver } = base;
     const members = inTools(['bash', '-c', 'zstd -dc "$1" | tar -t', 'list', path.join(out, 'disk.tar.zst')]).split('\n');
     // The tree as it went into the disk: the boot loader and the UKI staged in /efi too.
     expect(members).toEqual(expect.arrayContaining(['./usr/lib/os-release', `./boot/vmlinuz-${kver}`, `./efi/EFI/Linux/debian-${kver}.efi`]));
@@ -222,9 +231,7 @@ describe('Format=disk', () => {
   });
 
   it('is bit-identical when built again', async () => {
-    const run = await buildIn(project, { preset: 'disk', noDeps: true, force: true });
-    expect(failure(run)).toBe('');
-    expect(hashes(files)).toEqual(first);
+    expect(await built.again()).toEqual(built.first);
   }, 300_000);
 });
 
@@ -305,18 +312,14 @@ describe('split artifacts', () => {
     fs.writeFileSync(path.join(project, 'plain.tree/usr/lib/os-release'), 'ID=debian\n');
     const names = ['verity.root-x86-64.raw', 'verity.root-x86-64-verity.raw'];
     const all = ['verity.raw', ...names, 'verity.roothash'];
-    const run = await buildIn(project, { preset: 'verity', noDeps: true });
-    expect(failure(run)).toBe('');
+    const built = await builtTwice('verity', all);
     const table: Table = JSON.parse(inTools(['sfdisk', '--json', path.join(out, 'verity.raw')])).partitiontable;
     await expectSplitPartitions(path.join(out, 'verity.raw'), table, names);
     const roothash = fs.readFileSync(path.join(out, 'verity.roothash'), 'utf8');
     expect(roothash).toMatch(/^[0-9a-f]{64}$/);
     // veritysetup checks the data partition's blocks against the hash partition and that root hash.
     inTools(['veritysetup', 'verify', ...names.map((n) => path.join(out, n)), roothash]);
-    const first = hashes(all);
-    const again = await buildIn(project, { preset: 'verity', noDeps: true, force: true });
-    expect(failure(again)).toBe('');
-    expect(hashes(all)).toEqual(first);
+    expect(await built.again()).toEqual(built.first);
   }, 180_000);
 
   it('a disk that is not bootable has none, and a split-out UKI of an earlier build does not stay beside it', async () => {
