@@ -25,6 +25,8 @@ export interface CachedTree {
   config: string;
   /** A file of the tree (relative) whose presence says a build finished. */
   marker: string;
+  /** Called when this caller builds the tree (rather than finding it): cached-tree.test counts builds. */
+  onBuild?: () => void;
 }
 
 /** The code whose changes can change a directory image: the engine's and the config reader's sources. */
@@ -55,12 +57,18 @@ const cacheRoot = () => path.join(process.env.XDG_CACHE_HOME || path.join(os.hom
 
 const built = new Map<string, Promise<string>>();
 
+const keyOf = (tree: CachedTree) => createHash('sha256').update(tree.config).update('\0').update(engineInputs()).digest('hex').slice(0, 16);
+
 /** The tree's root (a directory), built on first use; its archive NAME.tar.zst lies beside it. */
 export function cachedTree(tree: CachedTree): Promise<string> {
-  const key = createHash('sha256').update(tree.config).update('\0').update(engineInputs()).digest('hex').slice(0, 16);
-  const id = `${tree.kind}/${key}`;
-  if (!built.has(id)) built.set(id, buildOnce(tree, key));
+  const id = `${tree.kind}/${keyOf(tree)}`;
+  if (!built.has(id)) built.set(id, findOrBuild(tree));
   return built.get(id)!;
+}
+
+/** cachedTree without the per-process memo: what each of several processes asking at once does. */
+export function findOrBuild(tree: CachedTree): Promise<string> {
+  return buildOnce(tree, keyOf(tree));
 }
 
 /** Output= of the tree's configuration. */
@@ -84,6 +92,7 @@ async function buildOnce(tree: CachedTree, key: string): Promise<string> {
     const work = fs.mkdtempSync(path.join(base, 'build-'));
     try {
       fs.writeFileSync(path.join(work, 'mkosi.conf'), tree.config);
+      tree.onBuild?.();
       const run = await buildIn(work);
       if (run.error) throw new Error(`building the ${tree.kind} tree failed:\n${failure(run)}\n${run.log}`);
       fs.rmSync(dir, { recursive: true, force: true }); // a tree without its marker: damaged
