@@ -7,23 +7,22 @@
  *   root-verity-sig  the root hash's PKCS#7 signature with VerityKey=/VerityCertificate= (signed)
  * with partition and filesystem UUIDs from the repart seed (seed.ts) and file times from
  * SOURCE_DATE_EPOCH, so two builds give the same bytes. The partition definitions are written
- * here, from those facts, into the work directory (extension-verity.ts says which partitions).
- * repart and mkfs.erofs come from the tools tree (ToolsTree=): the host's systemd (252) has no
- * --offline, which requireTool says before anything runs.
+ * here, from those facts, into the work directory (extension-verity.ts says which partitions),
+ * and repart runs as for a disk (repart.ts). repart and mkfs.erofs come from the tools tree
+ * (ToolsTree=): the host's systemd (252) has no --offline, which requireTool says before anything runs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cfg, type BuildContext } from '../context';
 import { BuildError } from '../errors';
-import { runIn, hostTools } from '../sandbox';
-import { toolEnv } from '../exec';
 import { ensureDir } from '../fsutil';
 import * as imageFs from '../image-fs';
 import type { StagedFile } from '.';
 import { extensionReleaseOf, writeExtensionRelease } from './extension-release';
 import { verityPlan, type VerityPlan } from './extension-verity';
 import { overlayOnBaseTrees } from './overlay';
-import { repartSeed } from './seed';
+import { runTool } from './boot-tools';
+import { repart, type Partition } from './repart';
 import { compressor } from './tar';
 import { requireTool } from '../tool-check';
 
@@ -100,50 +99,28 @@ export async function writeExtension(ctx: BuildContext, files: StagedFile[]): Pr
 
   const defsDir = ensureDir(path.join(ctx.work, `${format}.repart.d`));
   for (const [name, text] of extensionDefinitions(dirs, plan.kind)) fs.writeFileSync(path.join(defsDir, name), text);
-  const tmp = ensureDir(path.join(ctx.work, 'repart-tmp'));
   for (const f of files) {
     const raw = f.compression === 'none' ? f.path : path.join(ctx.work, `${cfg(ctx, 'Output')}.raw`);
-    const args = [
-      'systemd-repart',
-      `--root=${ctx.root}`,
-      '--json=short',
-      '--dry-run=no',
-      '--no-pager',
-      '--offline=yes',
-      `--seed=${repartSeed(ctx)}`,
-      '--empty=create',
-      '--size=auto',
-      `--architecture=${cfg(ctx, 'Architecture')}`,
-      `--definitions=${defsDir}`,
-      ...(plan.kind === 'signed' ? [`--private-key=${plan.key}`, `--certificate=${plan.certificate}`] : []),
-      raw,
-    ];
-    // mkfs.erofs takes file times (and its build time) from SOURCE_DATE_EPOCH; repart keeps its
-    // temporary file systems in TMPDIR, the work directory rather than the sandbox's small /tmp.
-    const env = { ...toolEnv(ctx.env), SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch), TMPDIR: tmp };
-    const box = hostTools(env, [ctx.work], ctx.tools);
-    // The sandbox has a /tmp of its own: the key and certificate are shown where they are, read-only.
-    if (plan.kind === 'signed') for (const file of [plan.key, plan.certificate]) box.mounts!.push({ type: 'ro-bind', source: file, target: file });
-    const json = await runIn(ctx, box, args, { step: `writing ${path.basename(raw)}` });
-    checkPartitions(ctx, json, plan);
+    // repart.ts, as for a disk: the tools tree's systemd-repart, offline, mkfs.erofs stamping
+    // SOURCE_DATE_EPOCH, temporary file systems in the work directory.
+    const partitions = await repart(ctx, {
+      image: raw,
+      root: ctx.root,
+      definitions: [defsDir],
+      create: true,
+      ...(plan.kind === 'signed' ? { signing: { key: plan.key, certificate: plan.certificate } } : {}),
+      step: `writing ${path.basename(raw)}`,
+    });
+    checkPartitions(ctx, partitions, plan);
     if (raw !== f.path) {
-      await runIn(ctx, hostTools(toolEnv(ctx.env), [ctx.work], ctx.tools), ['bash', '--noprofile', '--norc', '-o', 'pipefail', '-c', `${compressor(f.compression, cfg(ctx, 'CompressLevel'))} < "$1" > "$2"`, 'compress', raw, f.path], {
-        step: `writing ${f.name}`,
-      });
+      await runTool(ctx, [path.dirname(f.path)], ['bash', '--noprofile', '--norc', '-o', 'pipefail', '-c', `${compressor(f.compression, cfg(ctx, 'CompressLevel'))} < "$1" > "$2"`, 'compress', raw, f.path], `writing ${f.name}`);
       fs.rmSync(raw);
     }
   }
-  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 /** repart's JSON has the partitions the plan asked for (mkosi checks the signed case the same way). */
-function checkPartitions(ctx: BuildContext, json: string, plan: VerityPlan): void {
-  let parts: { type: string; roothash?: string }[];
-  try {
-    parts = JSON.parse(json);
-  } catch {
-    throw new BuildError(`systemd-repart did not describe the image it wrote (its --json output could not be read): ${json.slice(0, 200)}`, ctx.preset.name);
-  }
+function checkPartitions(ctx: BuildContext, parts: Partition[], plan: VerityPlan): void {
   const types = parts.map((p) => p.type);
   const want = plan.kind === 'signed' ? ['verity', 'verity-sig'] : plan.kind === 'hash' ? ['verity'] : [];
   for (const suffix of want) {

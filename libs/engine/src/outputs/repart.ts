@@ -53,6 +53,8 @@ export interface RepartRun {
   defer?: string[];
   /** Also write each partition to a file of its own beside the image (--split=yes, SplitArtifacts=partitions). */
   split?: boolean;
+  /** Sign the verity root hash (Verity=signature partitions) with this key and certificate. */
+  signing?: { key: string; certificate: string };
   step: string;
 }
 
@@ -66,18 +68,22 @@ export async function repart(ctx: BuildContext, r: RepartRun): Promise<Partition
     `--seed=${repartSeed(ctx)}`,
     `--root=${r.root}`,
     '--size=auto',
+    `--architecture=${cfg(ctx, 'Architecture')}`,
     r.create ? '--empty=create' : '--empty=allow',
     ...r.definitions.map((d) => `--definitions=${d}`),
     ...(r.defer?.length ? [`--defer-partitions=${r.defer.join(',')}`] : []),
     ...(r.split ? ['--split=yes'] : []),
+    ...(r.signing ? [`--private-key=${r.signing.key}`, `--certificate=${r.signing.certificate}`] : []),
     r.image,
   ];
   let out: string;
   try {
-    out = await runTool(ctx, [path.dirname(r.image)], args, r.step, mkfsEnv(ctx));
+    // The key and certificate may be anywhere on the host: shown to repart where they are, read-only.
+    const read = r.signing ? [r.signing.key, r.signing.certificate] : [];
+    out = await runTool(ctx, [path.dirname(r.image)], args, r.step, mkfsEnv(ctx), read);
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
-    const defs = r.definitions.map((d) => (d.startsWith(ctx.work + path.sep) ? "kiln's default partition definitions" : path.relative(ctx.project.root, d))).join(', ');
+    const defs = r.definitions.map((d) => (d.startsWith(ctx.work + path.sep) ? `kiln's partition definitions for Format=${cfg(ctx, 'Format')}` : path.relative(ctx.project.root, d))).join(', ');
     const tooSmall = /fit|too small|No space left|Could not allocate|Disk quota|exceeds|minimize/i.test(e.message);
     const hint = tooSmall
       ? `a partition of ${defs} is too small for what it holds: raise its SizeMaxBytes= (or drop it and use Minimize=guess)`
