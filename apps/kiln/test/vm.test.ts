@@ -1,10 +1,12 @@
 /**
- * `kiln vm` booting real images under qemu, as a user runs it (the built CLI): a kiln-built
- * bookworm cpio whose /init is busybox (it prints a marker, the kernel command line and the SMBIOS
- * OEM strings, then powers off), with the kernel of a second preset that installs Debian's
- * linux-image-cloud-amd64 (Linux= naming that preset's tree). Booted by direct kernel boot, then
- * as a UKI made with ukify from the test tools tree (kernel + that cpio) under OVMF, and as a disk
- * image (an ESP holding that UKI, made by systemd-repart, zstd-compressed) under OVMF. Each run ends
+ * `kiln vm` booting real images under qemu, as a user runs it (the built CLI): a kiln-built cpio
+ * of bookworm's busybox-static whose /init is busybox (it prints a marker, the kernel command line
+ * and the SMBIOS OEM strings, then powers off), with the kernel of the shared bookworm test base
+ * (test-base.ts: Debian's linux-image-cloud-amd64; Linux= naming that tree). The cpio is built
+ * from a tree holding busybox alone (BaseTrees=, no packages), so the suite installs nothing.
+ * Booted by direct kernel boot, then as a UKI made with ukify from the test tools tree (kernel +
+ * that cpio) under OVMF, and as a disk image (an ESP holding that UKI, made by systemd-repart,
+ * zstd-compressed) under OVMF. Each run ends
  * when the guest powers off (qemu exits 0): the waits are that event, or a line on the console;
  * the jest timeout only stops a hang. This machine's /dev/kvm cannot run guests, so the probe's
  * fallback to TCG is what runs here (the log says which was chosen, and why).
@@ -14,6 +16,7 @@ import * as path from 'node:path';
 import { hostTools, runIn } from '../../../libs/engine/src/sandbox';
 import { toolEnv } from '../../../libs/engine/src/exec';
 import { removeTempDirs, tempDir, tempProject, waitForLine } from '../../../libs/engine/test/kiln';
+import { testBase } from '../../../libs/engine/test/test-base';
 import { testToolsTree } from '../../../libs/engine/test/tools-tree';
 import { kiln, startKiln, type Result } from './run-kiln';
 
@@ -46,13 +49,15 @@ const INIT = [
 describe('kiln vm', () => {
   let root: string;
   let out: string;
+  let kernelTree: string;
   let build: Result;
 
   beforeAll(async () => {
+    kernelTree = (await testBase()).root;
     root = tempProject({
       'mkosi.conf': [
         '[Config]',
-        'Dependencies=kernel',
+        'Dependencies=', // the main image alone: the other presets' images are made by the test
         '[Distribution]',
         'Distribution=debian',
         'Release=bookworm',
@@ -61,10 +66,9 @@ describe('kiln vm', () => {
         'Format=cpio',
         '[Content]',
         'SourceDateEpoch=1700000000',
-        'WithDocs=no',
-        'Packages=busybox-static',
+        'BaseTrees=guest.tree',
         '[Runtime]',
-        'Linux=%O/kernel',
+        `Linux=${kernelTree}`,
         'RAM=1G',
         'Credentials=kiln.test=from-smbios',
         'KernelCommandLineExtra=kiln.extra=1',
@@ -75,15 +79,18 @@ describe('kiln vm', () => {
       'mkosi.credentials/kiln.file': 'from a file\n',
       'mkosi.credentials/kiln.run': { text: '#!/bin/sh\nprintf "run in %s" "$(basename "$PWD")"\n', mode: 0o755 },
       'mkosi.credentials/kiln.test': 'overridden\n',
-      'mkosi.images/kernel/mkosi.conf': '[Output]\nFormat=directory\n[Content]\nWithDocs=no\nPackages=linux-image-cloud-amd64\n',
       // The UKI preset's image is made by the test (ukify), not built: kiln vm boots what is in the output directory.
       'mkosi.images/uki.conf': '[Output]\nFormat=uki\n[Runtime]\nKVM=no\nCredentials=kiln.test=uki\n',
       'mkosi.images/disk.conf': '[Output]\nFormat=disk\n[Runtime]\nRuntimeSize=1G\n',
       'mkosi.images/tar.conf': '[Output]\nFormat=tar\n',
     });
+    // The guest's userland: bookworm's static busybox, and the mount points /init uses.
+    for (const dir of ['bin', 'proc', 'sys']) fs.mkdirSync(path.join(root, 'guest.tree', dir), { recursive: true });
+    fs.copyFileSync(path.join(kernelTree, 'usr/bin/busybox'), path.join(root, 'guest.tree/bin/busybox'));
+    fs.chmodSync(path.join(root, 'guest.tree/bin/busybox'), 0o755);
     out = path.join(root, 'mkosi.output');
     build = await kiln(['build', '-C', root]);
-  });
+  }, 1_800_000); // the test base, when this suite is the first to ask for it
 
   it('boots a cpio by direct kernel boot with the kernel of Linux=, the console on stdout, credentials and the extra command line in the guest, and exits 0 when it powers off', async () => {
     expect(build.stderr).not.toMatch(/^kiln: /m);
@@ -103,14 +110,14 @@ describe('kiln vm', () => {
     expect(r.code).toBe(0);
   });
 
-  /** A UKI made by ukify from the test tools tree: the kernel preset's kernel and the main image's cpio. */
+  /** A UKI made by ukify from the test tools tree: the test base's kernel and the main image's cpio. */
   let ukiMade: Promise<string> | undefined;
   const makeUki = () =>
     (ukiMade ??= (async () => {
       const tools = await testToolsTree();
-      const vmlinuz = path.join(out, 'kernel/boot', fs.readdirSync(path.join(out, 'kernel/boot')).find((f) => f.startsWith('vmlinuz-'))!);
+      const vmlinuz = path.join(kernelTree, 'boot', fs.readdirSync(path.join(kernelTree, 'boot')).find((f) => f.startsWith('vmlinuz-'))!);
       const cpio = path.join(out, 'guest.cpio.zst');
-      const modules = await modulesCpio(tools, path.join(out, 'kernel'));
+      const modules = await modulesCpio(tools, kernelTree);
       const uki = path.join(out, 'uki.efi');
       await runIn({ log: () => {} }, sandbox(tools, [vmlinuz, cpio]), ['ukify', 'build', `--linux=${vmlinuz}`, `--initrd=${cpio}`, `--initrd=${modules}`, '--cmdline=console=ttyS0 kiln.uki=1', `--output=${uki}`], { step: 'ukify build' });
       return uki;
