@@ -85,16 +85,17 @@ const CONF = {
     '[Validation]', 'VerityKey=verity.key', 'VerityCertificate=verity.crt',
     '[Build]', 'ToolsTree=@TOOLS@', '',
   ].join('\n'),
-  // Signed (Verity=auto with the key and certificate), only what it adds to the base.
-  'mkosi.images/sysext/mkosi.conf': '[Output]\nFormat=sysext\nOverlay=yes\n[Content]\nBaseTrees=@BASE@\n',
+  // Signed (Verity=auto with the key and certificate), only what it adds to the base. Without the
+  // base's kernel (as the other two): what is removed is not in an overlay, and not compared.
+  'mkosi.images/sysext/mkosi.conf': '[Output]\nFormat=sysext\nOverlay=yes\n[Content]\nBaseTrees=@BASE@\nRemoveFiles=@NOKERNEL@\n',
   'mkosi.images/sysext/mkosi.extra/usr/share/kiln-ext/hello': 'hello from a system extension\n',
   'mkosi.images/sysext/mkosi.extra/opt/kiln/tool': 'an /opt file\n',
   // A hash partition, no signature.
-  'mkosi.images/confext/mkosi.conf': '[Output]\nFormat=confext\nOverlay=yes\n[Content]\nBaseTrees=@BASE@\n[Validation]\nVerity=hash\n',
+  'mkosi.images/confext/mkosi.conf': '[Output]\nFormat=confext\nOverlay=yes\n[Content]\nBaseTrees=@BASE@\nRemoveFiles=@NOKERNEL@\n[Validation]\nVerity=hash\n',
   'mkosi.images/confext/mkosi.extra/etc/kiln-ext.conf': 'setting=1\n',
   'mkosi.images/confext/mkosi.extra/usr/share/not-in-a-confext': 'x\n',
   // The whole tree, signed; without the base's kernel, which a portable service has no use for.
-  'mkosi.images/portable/mkosi.conf': '[Output]\nFormat=portable\n[Content]\nBaseTrees=@BASE@\nRemoveFiles=/usr/lib/modules /boot/*\n',
+  'mkosi.images/portable/mkosi.conf': '[Output]\nFormat=portable\n[Content]\nBaseTrees=@BASE@\nRemoveFiles=@NOKERNEL@\n',
   'mkosi.images/portable/mkosi.extra/usr/lib/systemd/system/kiln-portable.service': '[Service]\nExecStart=/bin/true\n',
 };
 const IMAGES = ['sysext', 'confext', 'portable'];
@@ -106,7 +107,7 @@ describe('extension images', () => {
   beforeAll(async () => {
     tools = await testToolsTree();
     const base = (await testBase()).archive;
-    const files = Object.fromEntries(Object.entries(CONF).map(([f, text]) => [f, text.replace('@TOOLS@', tools).replace('@BASE@', base)]));
+    const files = Object.fromEntries(Object.entries(CONF).map(([f, text]) => [f, text.replace('@TOOLS@', tools).replace('@BASE@', base).replace('@NOKERNEL@', '/usr/lib/modules /boot/*')]));
     project = tempProject(files, 'ext');
     scratch = tempDir('kiln-ext-scratch-');
     out = path.join(project, 'mkosi.output');
