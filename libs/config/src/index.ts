@@ -45,6 +45,7 @@ export { DEFAULT_INITRD_PACKAGES, DEFAULT_INITRD_PRESET, TOOLS_OUTPUT, TOOLS_PRE
 export { wantsDefaultInitrd, wantsToolsPreset, type GeneratedKind } from './generated';
 export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, SYSTEM_PATH, toolPath, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity, which } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
+export { extensionVerity, extensionPartitionTypes, type ExtensionVerity } from './formats/extension';
 export { splitArtifacts, unwrittenArtifacts, wantedArtifacts, splitDefinitions, partitionFiles, partitionTypeId } from './formats/split';
 export { OUTPUT_FORMATS, formatOf, defaultCompression, buildableFormats, imageFiles, writesImage, publishesRoot, baseTreeFile, FormatName, Compression, OutputFile, OutputFormat } from './formats';
 export { lockfilePath, readLockfile, formatLockfile, staleness, Lock, LockedPackage, LockedPackageSchema, LockedTool, LockedToolSchema, packageDigest, LockRequest, LOCK_VERSION } from './lockfile';

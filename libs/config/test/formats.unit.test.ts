@@ -134,13 +134,22 @@ describe('SplitArtifacts= of the bootable formats', () => {
     expect(unwrittenArtifacts({ SplitArtifacts: ['uki', 'pcrs', 'repart-definitions', 'tar'] }).map((u) => u.artifact)).toEqual(['pcrs', 'repart-definitions']);
   });
 
-  it('names tar and roothash as mkosi 26 does; roothash and partitions only for a disk', () => {
+  it('names tar and roothash as mkosi 26 does; no partitions or root hash for an ESP image or a UKI', () => {
     const split = ['roothash', 'tar', 'partitions'];
     expect(imageOutputNames({ Format: 'disk', Output: 'img', CompressOutput: 'xz', Architecture: 'arm64', Bootable: 'disabled', SplitArtifacts: split })).toEqual([
       'img.raw.xz', 'img.root-arm64.raw.xz', 'img.roothash', 'img.tar.xz',
     ]);
     expect(names('esp', split)).toEqual(['img.raw.zst', 'img.tar.zst']);
     expect(names('uki', split)).toEqual(['img.efi', 'img.tar.zst']);
+  });
+
+  it("names an extension image's partitions and root hash from its Verity= (a deferred signature partition optional), and no tar", () => {
+    const ext = (extra: Record<string, unknown>) =>
+      OUTPUT_FORMATS.sysext.files('img', 'none', { Format: 'sysext', Output: 'img', Architecture: 'x86-64', SplitArtifacts: ['partitions', 'roothash', 'tar'], ...extra }).map((f) => `${f.name}${f.optional ? '?' : ''}`);
+    expect(ext({ VerityKey: '/k', VerityCertificate: '/c' })).toEqual(['img.raw', 'img.root-x86-64.raw', 'img.root-x86-64-verity.raw', 'img.root-x86-64-verity-sig.raw', 'img.roothash']);
+    expect(ext({ Verity: 'hash' })).toEqual(['img.raw', 'img.root-x86-64.raw', 'img.root-x86-64-verity.raw', 'img.roothash']);
+    expect(ext({ Verity: 'defer' })).toEqual(['img.raw', 'img.root-x86-64.raw', 'img.root-x86-64-verity.raw', 'img.root-x86-64-verity-sig.raw?', 'img.roothash']);
+    expect(ext({})).toEqual(['img.raw', 'img.root-x86-64.raw']);
   });
 
   it("names a disk's partition files from the project's definitions (%t resolved, SplitName=- without one)", () => {

@@ -41,7 +41,7 @@ interface Part {
 }
 
 function partitions(image: string): Part[] {
-  return JSON.parse(inTools(['sfdisk', '--json', image])).partitiontable.partitions;
+  return JSON.parse(inTools(['sfdisk', '--json', image], [scratch, path.dirname(image)])).partitiontable.partitions;
 }
 
 /** Copies a partition out of the image into the scratch directory (dd's job, in node). */
@@ -87,7 +87,7 @@ const CONF = {
   ].join('\n'),
   // Signed (Verity=auto with the key and certificate), only what it adds to the base. Without the
   // base's kernel (as the other two): what is removed is not in an overlay, and not compared.
-  'mkosi.images/sysext/mkosi.conf': '[Output]\nFormat=sysext\nOverlay=yes\n[Content]\nBaseTrees=@BASE@\nRemoveFiles=@NOKERNEL@\n',
+  'mkosi.images/sysext/mkosi.conf': '[Output]\nFormat=sysext\nOverlay=yes\nSplitArtifacts=partitions,roothash\n[Content]\nBaseTrees=@BASE@\nRemoveFiles=@NOKERNEL@\n',
   'mkosi.images/sysext/mkosi.extra/usr/share/kiln-ext/hello': 'hello from a system extension\n',
   'mkosi.images/sysext/mkosi.extra/opt/kiln/tool': 'an /opt file\n',
   // A hash partition, no signature.
@@ -159,6 +159,18 @@ describe('extension images', () => {
     expect(release.split('\n')).toEqual(['ID=debian', 'VERSION_ID=12', 'SYSEXT_ID=exttest', 'SYSEXT_SCOPE=initrd system portable', 'ARCHITECTURE=x86-64', '']);
   });
 
+  it('a sysext splits out its partitions and root hash (SplitArtifacts=partitions,roothash): the image\'s partitions byte for byte, verifying with that hash', () => {
+    const image = path.join(out, 'sysext.raw');
+    const parts = partitions(image);
+    const names = ['root-x86-64', 'root-x86-64-verity', 'root-x86-64-verity-sig'];
+    parts.forEach((p, i) => expect([names[i], sha256(path.join(out, `sysext.${names[i]}.raw`))]).toEqual([names[i], sha256(extract(image, p, `sysext.part${i}`))]));
+    const roothash = fs.readFileSync(path.join(out, 'sysext.roothash'), 'utf8');
+    expect(roothash).toBe(rootHash(parts[0], parts[1]));
+    inTools(['veritysetup', 'verify', path.join(out, 'sysext.root-x86-64.raw'), path.join(out, 'sysext.root-x86-64-verity.raw'), roothash], [scratch, project]);
+    // The confext asked for none.
+    expect(fs.readdirSync(out).filter((f) => f.startsWith('confext.'))).toEqual(['confext.manifest.json', 'confext.raw']);
+  });
+
   it('a confext with Verity=hash has a hash partition and no signature, it verifies, and it holds only /etc and its extension-release', () => {
     const image = path.join(out, 'confext.raw');
     expect(partitions(image).map((p) => p.type)).toEqual([ROOT, ROOT_VERITY]);
@@ -206,6 +218,26 @@ describe('an unsigned, compressed sysext of a plain tree', () => {
     const tree = erofsTree(raw, 'tool');
     expect(fs.readdirSync(tree)).toEqual(['usr']);
     expect(fs.readFileSync(path.join(tree, 'usr/lib/extension-release.d/extension-release.tool'), 'utf8')).toBe('ID=_any\nSYSEXT_SCOPE=initrd system portable\nARCHITECTURE=x86-64\n');
+  }, 300_000);
+});
+
+describe('Verity=defer', () => {
+  it('allocates the signature partition and leaves it unwritten, needing no key; the hash tree verifies', async () => {
+    tools = await testToolsTree();
+    scratch ??= tempDir('kiln-ext-scratch-');
+    const dir = tempProject({
+      'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=sysext\nOutput=later\n[Content]\nSourceDateEpoch=1700000000\nBaseTrees=tree\n[Validation]\nVerity=defer\n[Build]\nToolsTree=' + tools + '\n',
+      'tree/usr/bin/kiln-tool': '#!/bin/sh\necho tool\n',
+    }, 'defer');
+    const run = await buildIn(dir);
+    expect(failure(run)).toBe('');
+    const image = path.join(dir, 'mkosi.output', 'later.raw');
+    const parts = partitions(image);
+    expect(parts.map((p) => p.type)).toEqual([ROOT, ROOT_VERITY, ROOT_VERITY_SIG]);
+    verifyVerity(image, 'later');
+    const sig = fs.readFileSync(extract(image, parts[2], 'later.sig'));
+    expect(sig.length).toBe(16 * 1024);
+    expect(sig.every((b) => b === 0)).toBe(true);
   }, 300_000);
 });
 

@@ -5,6 +5,7 @@
  */
 import type { BuildContext } from '../src/context';
 import { extensionDefinitions, EXTENSION_DIRS } from '../src/outputs/extension';
+import { extensionPartitionTypes, extensionVerity } from '@kiln/config';
 import { extensionRelease, extensionReleasePath, parseEnvFile } from '../src/outputs/extension-release';
 import { verityPlan } from '../src/outputs/extension-verity';
 import { repartSeed } from '../src/outputs/seed';
@@ -60,15 +61,22 @@ describe('Verity=', () => {
     expect(verityPlan(ctx(both))).toEqual({ kind: 'signed', key: '/k.pem', certificate: '/c.crt' });
     expect(verityPlan(ctx({}))).toEqual({ kind: 'none' });
   });
-  it('hash and disabled ignore the key', () => {
+  it('hash, disabled and defer ignore the key; the registry decides as the engine does (it names the split partitions)', () => {
     expect(verityPlan(ctx({ ...both, Verity: 'hash' }))).toEqual({ kind: 'hash' });
     expect(verityPlan(ctx({ ...both, Verity: 'disabled' }))).toEqual({ kind: 'none' });
+    expect(verityPlan(ctx({ Verity: 'defer' }))).toEqual({ kind: 'defer' });
+    for (const c of [both, {}, { ...both, Verity: 'hash' }, { ...both, Verity: 'disabled' }, { Verity: 'defer' }, { ...both, Verity: 'signed' }]) {
+      expect(extensionVerity(c as Record<string, unknown>)).toBe((verityPlan(ctx(c)) as { kind: string }).kind);
+    }
+    expect(extensionPartitionTypes('defer')).toEqual(['root', 'root-verity', 'root-verity-sig']);
+    const defer = extensionDefinitions(['usr'], 'defer');
+    expect(defer.map(([f]) => f)).toEqual(['10-root.conf', '20-root-verity.conf', '30-root-verity-sig.conf']);
+    expect(defer[2][1]).toBe('[Partition]\nType=root-verity-sig\nSizeMinBytes=16K\nSizeMaxBytes=16K\n');
   });
-  it('one of the key and certificate without the other, signed without them, and defer are errors naming the settings', () => {
+  it('one of the key and certificate without the other, and signed without them, are errors naming the settings', () => {
     expect(verityPlan(ctx({ VerityKey: '/k.pem' }))).toEqual({ error: expect.stringMatching(/^VerityKey= is set but VerityCertificate= is not/) });
     expect(verityPlan(ctx({ VerityCertificate: '/c.crt' }))).toEqual({ error: expect.stringMatching(/^VerityCertificate= is set but VerityKey= is not/) });
     expect(verityPlan(ctx({ Verity: 'signed', VerityKey: '/k.pem' }))).toEqual({ error: expect.stringMatching(/and VerityCertificate= is not set: set them/) });
-    expect(verityPlan(ctx({ Verity: 'defer', ...both }))).toEqual({ error: expect.stringMatching(/^Verity=defer .* is not supported by kiln yet/) });
   });
 });
 

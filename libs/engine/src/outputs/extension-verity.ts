@@ -8,11 +8,14 @@
  * - signed (Verity=yes): hash and signature; the key and certificate must be given;
  * - hash: a hash partition and no signature (the root hash must then come from elsewhere);
  * - disabled (Verity=no): no verity at all;
- * - defer (mkosi: space for a signature filled in later): not built by kiln yet.
+ * - defer: hash and signature partitions, the signature's space left empty for a later
+ *   signing step (extension.ts); no key needed.
+ * (The registry decides the same from the same settings, to name the split partitions:
+ * extensionVerity() in libs/config/src/formats/extension.ts.)
  */
 import { cfg, type BuildContext } from '../context';
 
-export type VerityPlan = { kind: 'none' } | { kind: 'hash' } | { kind: 'signed'; key: string; certificate: string };
+export type VerityPlan = { kind: 'none' } | { kind: 'hash' } | { kind: 'defer' } | { kind: 'signed'; key: string; certificate: string };
 
 /** What the preset's settings ask for; a message naming the settings and the fix when they do not fit. */
 export function verityPlan(ctx: BuildContext): VerityPlan | { error: string } {
@@ -25,7 +28,7 @@ export function verityPlan(ctx: BuildContext): VerityPlan | { error: string } {
     case 'hash':
       return { kind: 'hash' };
     case 'defer':
-      return { error: 'Verity=defer (a signature partition signed later) is not supported by kiln yet: use Verity=signed with VerityKey= and VerityCertificate=, or Verity=hash' };
+      return { kind: 'defer' };
     case 'signed':
       if (!key || !certificate) {
         const missing = [!key && 'VerityKey=', !certificate && 'VerityCertificate='].filter(Boolean).join(' and ');

@@ -4,7 +4,8 @@
  * sandbox's) into NAME.raw, a GPT image of
  *   root   erofs, CopyFiles= of /usr and /opt (sysext), /etc (confext) or / (portable)
  *   root-verity      its dm-verity hash tree   (Verity= hash or signed)
- *   root-verity-sig  the root hash's PKCS#7 signature with VerityKey=/VerityCertificate= (signed)
+ *   root-verity-sig  the root hash's PKCS#7 signature with VerityKey=/VerityCertificate= (signed),
+ *                    or its space alone, to be signed later (Verity=defer)
  * with partition and filesystem UUIDs from the repart seed (seed.ts) and file times from
  * SOURCE_DATE_EPOCH, so two builds give the same bytes. The partition definitions are written
  * here, from those facts, into the work directory (extension-verity.ts says which partitions),
@@ -21,9 +22,8 @@ import type { StagedFile } from '.';
 import { extensionReleaseOf, writeExtensionRelease } from './extension-release';
 import { verityPlan, type VerityPlan } from './extension-verity';
 import { overlayOnBaseTrees } from './overlay';
-import { runTool } from './boot-tools';
 import { repart, type Partition } from './repart';
-import { compressor } from './tar';
+import { compressInto, publishPartitions, wants, writeRootHash } from './split';
 import { requireTool } from '../tool-check';
 
 type ExtensionFormat = 'sysext' | 'confext' | 'portable';
@@ -55,6 +55,10 @@ export function extensionDefinitions(dirs: readonly string[], verity: VerityPlan
   const defs: [string, string][] = [['10-root.conf', root.join('\n') + '\n']];
   if (verity !== 'none') defs.push(['20-root-verity.conf', ['[Partition]', 'Type=root-verity', 'Verity=hash', 'VerityMatchKey=root', 'Minimize=best'].join('\n') + '\n']);
   if (verity === 'signed') defs.push(['30-root-verity-sig.conf', ['[Partition]', 'Type=root-verity-sig', 'Verity=signature', 'VerityMatchKey=root'].join('\n') + '\n']);
+  // Deferred: the signature partition's space alone (16 KiB, what repart gives a signature), left
+  // empty for a later signing step. mkosi defers a Verity=signature partition instead, which
+  // systemd-repart 257 refuses without a --private-key even when the partition is deferred.
+  if (verity === 'defer') defs.push(['30-root-verity-sig.conf', ['[Partition]', 'Type=root-verity-sig', 'SizeMinBytes=16K', 'SizeMaxBytes=16K'].join('\n') + '\n']);
   return defs;
 }
 
@@ -99,30 +103,31 @@ export async function writeExtension(ctx: BuildContext, files: StagedFile[]): Pr
 
   const defsDir = ensureDir(path.join(ctx.work, `${format}.repart.d`));
   for (const [name, text] of extensionDefinitions(dirs, plan.kind)) fs.writeFileSync(path.join(defsDir, name), text);
-  for (const f of files) {
-    const raw = f.compression === 'none' ? f.path : path.join(ctx.work, `${cfg(ctx, 'Output')}.raw`);
-    // repart.ts, as for a disk: the tools tree's systemd-repart, offline, mkfs.erofs stamping
-    // SOURCE_DATE_EPOCH, temporary file systems in the work directory.
-    const partitions = await repart(ctx, {
-      image: raw,
-      root: ctx.root,
-      definitions: [defsDir],
-      create: true,
-      ...(plan.kind === 'signed' ? { signing: { key: plan.key, certificate: plan.certificate } } : {}),
-      step: `writing ${path.basename(raw)}`,
-    });
-    checkPartitions(ctx, partitions, plan);
-    if (raw !== f.path) {
-      await runTool(ctx, [path.dirname(f.path)], ['bash', '--noprofile', '--norc', '-o', 'pipefail', '-c', `${compressor(f.compression, cfg(ctx, 'CompressLevel'))} < "$1" > "$2"`, 'compress', raw, f.path], `writing ${f.name}`);
-      fs.rmSync(raw);
-    }
-  }
+  const [image] = files;
+  // Named as the image, beside it, so that repart names the split-out partitions IMAGE.<type>.raw.
+  const raw = path.join(path.dirname(image.path), `${cfg(ctx, 'Output')}.raw`);
+  const split = wants(ctx, 'partitions');
+  // repart.ts, as for a disk: the tools tree's systemd-repart, offline, mkfs.erofs stamping
+  // SOURCE_DATE_EPOCH, temporary file systems in the work directory.
+  const partitions = await repart(ctx, {
+    image: raw,
+    root: ctx.root,
+    definitions: [defsDir],
+    create: true,
+    split,
+    ...(plan.kind === 'signed' ? { signing: { key: plan.key, certificate: plan.certificate } } : {}),
+    step: `writing ${path.basename(raw)}`,
+  });
+  checkPartitions(ctx, partitions, plan);
+  await compressInto(ctx, raw, image);
+  if (split) await publishPartitions(ctx, files, partitions);
+  writeRootHash(ctx, files, [partitions]);
 }
 
 /** repart's JSON has the partitions the plan asked for (mkosi checks the signed case the same way). */
 function checkPartitions(ctx: BuildContext, parts: Partition[], plan: VerityPlan): void {
   const types = parts.map((p) => p.type);
-  const want = plan.kind === 'signed' ? ['verity', 'verity-sig'] : plan.kind === 'hash' ? ['verity'] : [];
+  const want = plan.kind === 'signed' || plan.kind === 'defer' ? ['verity', 'verity-sig'] : plan.kind === 'hash' ? ['verity'] : [];
   for (const suffix of want) {
     if (!types.some((t) => t.endsWith(`-${suffix}`))) throw new BuildError(`systemd-repart wrote no ${suffix} partition (partitions: ${types.join(', ')}), though Verity= asks for one`, ctx.preset.name);
   }

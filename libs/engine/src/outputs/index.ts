@@ -56,11 +56,10 @@ export function checkOutputs(ctx: BuildContext): void {
   if (ctx.preset.config.Overlay && !['sysext', 'confext', 'portable'].includes(format)) {
     throw new BuildError(`Overlay=yes is supported by kiln for Format=sysext and confext only, not Format=${format}: remove Overlay=`, ctx.preset.name);
   }
-  // mkosi 26 splits an extension image's partitions and root hash out too; kiln's extension writer
-  // does not yet (it is to run through repart.ts, whose split.ts helpers write them): say so.
+  // mkosi 26 writes these beside every format; kiln beside disk, esp and uki images: say so.
   if (['sysext', 'confext', 'portable'].includes(format)) {
-    const unwritten = wantedArtifacts(ctx.preset.config).filter((a) => a === 'partitions' || a === 'roothash');
-    if (unwritten.length) ctx.note?.(`SplitArtifacts=${unwritten.join(',')}: not written for Format=${format} yet (kiln writes them for Format=disk)`);
+    const unwritten = wantedArtifacts(ctx.preset.config).filter((a) => a === 'tar' || a === 'os-release');
+    if (unwritten.length) ctx.note?.(`SplitArtifacts=${unwritten.join(',')}: not written for Format=${format} (kiln writes them for disk, esp and uki images)`);
   }
   CHECKS[format]?.(ctx);
 }
