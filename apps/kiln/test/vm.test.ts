@@ -83,6 +83,9 @@ describe('kiln vm', () => {
       'mkosi.images/uki.conf': '[Output]\nFormat=uki\n[Runtime]\nKVM=no\nCredentials=kiln.test=uki\n',
       'mkosi.images/disk.conf': '[Output]\nFormat=disk\n[Runtime]\nRuntimeSize=1G\n',
       'mkosi.images/tar.conf': '[Output]\nFormat=tar\n',
+      // A directory image of the same guest: kiln vm packs the tree into a temporary cpio.
+      'mkosi.images/dir/mkosi.conf': '[Output]\nFormat=directory\n[Content]\nBaseTrees=../../guest.tree\n',
+      'mkosi.images/dir/mkosi.extra/init': { text: INIT, mode: 0o755 },
     });
     // The guest's userland: bookworm's static busybox, and the mount points /init uses.
     for (const dir of ['bin', 'proc', 'sys']) fs.mkdirSync(path.join(root, 'guest.tree', dir), { recursive: true });
@@ -108,6 +111,18 @@ describe('kiln vm', () => {
     expect(Buffer.from(binary('kiln.run') ?? '', 'base64').toString()).toBe('run in mkosi.credentials');
     expect(binary('kiln.test')).toBeUndefined();
     expect(r.code).toBe(0);
+  });
+
+  it('boots a directory image by direct kernel boot, its tree packed into a temporary cpio that is gone afterwards', async () => {
+    const built = await kiln(['build', '-C', root, '--preset', 'dir']);
+    expect(built.stderr).not.toMatch(/^kiln: /m);
+    expect(built.code).toBe(0);
+    const tmp = tempDir('kiln-vm-tmp-');
+    const r = await kiln(['vm', '-C', root, '--preset', 'dir'], { env: { TMPDIR: tmp } });
+    expect(r.stderr).toMatch(/^kiln vm: booting dir \(directory, direct kernel boot, (KVM|TCG)\)$/m);
+    expect(r.stdout).toContain(MARKER);
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
   /** A UKI made by ukify from the test tools tree: the test base's kernel and the main image's cpio. */
