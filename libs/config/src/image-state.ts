@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError, Origin, quote, ValueError } from './errors';
-import { Config, ConfigSchema, DefaultContext, SETTINGS, SettingDef } from './settings';
+import { Config, ConfigSchema, DefaultContext, forcedOnPresets, inheritedByPresets, mainOnly, SETTINGS, SettingDef } from './settings';
 import { Assignment } from './source';
 import { expandSpecifiers } from './specifiers';
 import { describeToml, ParseContext, splitQuoted } from './values';
@@ -51,7 +51,7 @@ export class ImageState {
   /** Starts a preset from the main image's inherited settings, as mkosi passes them down. */
   inherit(from: ImageState): void {
     for (const def of SETTINGS as readonly SettingDef[]) {
-      if (def.scope === 'inherited' && from.values.has(def.name)) {
+      if (inheritedByPresets(def.scope) && from.values.has(def.name)) {
         this.values.set(def.name, structuredClone(from.values.get(def.name)));
         this.origins.set(def.name, from.origins.get(def.name) as Origin);
       }
@@ -79,9 +79,9 @@ export class ImageState {
   /** Applies one `Key=value`: single values replace, lists append, an empty value resets. */
   assign(def: SettingDef, a: Assignment, file: string, dir: string): void {
     const origin = { file, line: a.line };
-    if (def.scope === 'universal' && !this.isMain) {
+    if (mainOnly(def.scope) && !this.isMain) {
       throw new ConfigError(
-        `${def.name}= applies to every preset and can only be set in the main image (move it to the project's mkosi.conf or kiln.toml)`,
+        `${def.name}= ${forcedOnPresets(def.scope) ? 'applies to every preset' : def.section === 'Runtime' ? 'says how the main image runs' : "is the main image's own"} and can only be set in the main image (move it to the project's mkosi.conf or kiln.toml)`,
         origin,
       );
     }

@@ -21,7 +21,7 @@ import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
 import { CONDITION_SECTIONS, conditionsHold } from './match';
-import { Config, findSetting, settingValue, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
+import { Config, findSetting, forcedOnPresets, mainOnly, settingValue, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
 import { Assignment, SourceFile } from './source';
 import { parseToml } from './toml';
 import * as probe from './probe';
@@ -132,7 +132,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const mainConfig = main.resolve();
 
   const universal = new Map<string, unknown>();
-  for (const d of SETTINGS as readonly SettingDef[]) if (d.scope === 'universal') universal.set(d.name, settingValue(mainConfig, d.name));
+  for (const d of SETTINGS as readonly SettingDef[]) if (forcedOnPresets(d.scope)) universal.set(d.name, settingValue(mainConfig, d.name));
 
   const states: ImageState[] = [];
   const sources = new Map<string, string>();
@@ -354,7 +354,7 @@ class Reader {
    */
   private applyDefaultFiles(dir: string, state: ImageState): void {
     for (const def of SETTINGS as readonly SettingDef[]) {
-      if (def.scope === 'universal' && !state.isMain) continue;
+      if (mainOnly(def.scope) && !state.isMain) continue;
       for (const name of def.defaultPaths ?? []) {
         const p = path.join(dir, name);
         refuseBrokenLink(p);

@@ -36,11 +36,25 @@ export const OLD_SECTIONS = ['Host'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /**
- * mkosi's scopes. universal: only the main image sets it and every preset gets the same value
- * (setting it in a preset is an error); inherited: presets start from the main image's value and
- * may override it; local: each image has its own, starting from the default.
+ * mkosi 26's scopes (mkosi/config.py SettingScope): where a setting may be set and which images
+ * receive the main image's value.
+ *  local: set anywhere, never passed on;
+ *  universal: set in the main image (or the tools tree), forced on every preset;
+ *  multiversal: set in the main image only, forced on every preset and the tools tree;
+ *  inherit: presets start from the main image's value and may override it;
+ *  main: the main image's own (how `kiln vm` runs it, PassEnvironment=), set nowhere else;
+ *  tools: a ToolsTreeX= setting of the main image, X= of the generated tools tree;
+ *  initrd: an InitrdX= setting of the main image, X= of the generated default initrd;
+ *  initrd-inherit: local, but the default initrd inherits the main image's value.
  */
-export type Scope = 'universal' | 'inherited' | 'local';
+export type Scope = 'local' | 'universal' | 'multiversal' | 'inherit' | 'main' | 'tools' | 'initrd' | 'initrd-inherit';
+
+/** Scopes only the main image may set (mkosi's is_main_setting, plus universal outside the tools tree). */
+export const mainOnly = (scope: Scope): boolean => scope !== 'local' && scope !== 'inherit' && scope !== 'initrd-inherit';
+/** Scopes whose main-image value every preset is held to. */
+export const forcedOnPresets = (scope: Scope): boolean => scope === 'universal' || scope === 'multiversal';
+/** Scopes whose main-image value a preset starts from. */
+export const inheritedByPresets = (scope: Scope): boolean => scope === 'inherit';
 
 /**
  * How a setting takes part in the cache key of a preset's build (the Nx inputs, the build manifest):
@@ -165,11 +179,11 @@ export const SETTINGS = [
     help: 'Extra configuration files or directories, read at the point of the Include= line (each once).' }),
 
   // [Config]
-  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names without "/", not "." or ".."' }), default: [], scope: 'inherited', cache: 'scripts', stage: 'install',
+  s({ name: 'Profiles', section: 'Config', kind: stringList({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names without "/", not "." or ".."' }), default: [], scope: 'inherit', cache: 'scripts', stage: 'install',
     match: 'Profiles', aliases: ['Profile'], help: 'Profiles to enable: mkosi.profiles/NAME(.conf) is read for each, and [Match] Profiles= tests them.' }),
   s({ name: 'Dependencies', section: 'Config', kind: stringList(), default: null, scope: 'local', cache: 'value', stage: 'none',
     help: 'Presets to build before this one; the main image depends on every preset unless it says otherwise.' }),
-  s({ name: 'PassEnvironment', section: 'Config', kind: spaceList(), default: [], scope: 'universal', cache: 'value', stage: 'none',
+  s({ name: 'PassEnvironment', section: 'Config', kind: spaceList(), default: [], scope: 'main', cache: 'value', stage: 'none',
     help: "Keys of the main image's Environment= that presets receive too." }),
 
   // [Distribution]
@@ -188,7 +202,7 @@ export const SETTINGS = [
     help: "The distribution's mirror (a URL); the distribution's default when unset." }),
   s({ name: 'LocalMirror', section: 'Distribution', kind: text(URL), default: null, scope: 'universal', cache: 'value', stage: 'install',
     help: 'A mirror used instead of all other repositories while building the image.' }),
-  s({ name: 'RepositoryKeyCheck', section: 'Distribution', kind: boolean(), default: true, scope: 'universal', cache: 'value', stage: 'install',
+  s({ name: 'RepositoryKeyCheck', section: 'Distribution', kind: boolean(), default: true, scope: 'multiversal', cache: 'value', stage: 'install',
     help: 'Verify repository signatures.' }),
   s({ name: 'Repositories', section: 'Distribution', kind: stringList({ check: WORD('a repository or component name such as contrib') }), default: [], scope: 'universal', cache: 'value', stage: 'install', match: 'Repositories',
     help: 'Extra repositories or components to enable (main, contrib, non-free-firmware, ...).' }),
@@ -235,14 +249,14 @@ export const SETTINGS = [
     defaultPaths: ['mkosi.output'],
     help: 'Where outputs are written. kiln defaults to mkosi.output/ even when it does not exist yet, so that Nx always knows where the outputs are.' }),
   s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"', check: fileName('ImageId=') }),
-    default: null, scope: 'inherited', cache: 'scripts', stage: 'install', specifier: 'i', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
-  s({ name: 'ImageVersion', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.~+-]+$/, hint: 'a version such as 1.2.3: letters, digits, ".", "_", "~", "+" and "-"', check: fileName('ImageVersion=') }), default: null, scope: 'inherited', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
+    default: null, scope: 'inherit', cache: 'scripts', stage: 'install', specifier: 'i', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
+  s({ name: 'ImageVersion', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.~+-]+$/, hint: 'a version such as 1.2.3: letters, digits, ".", "_", "~", "+" and "-"', check: fileName('ImageVersion=') }), default: null, scope: 'inherit', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
     defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
     default: (c) => defaultCompression(String(c.get('Format'))),
     scope: 'local', cache: 'value', stage: 'output',
     help: 'Compression of the output: zstd for tar, cpio, disk, uki, esp and addon by default (cached images stay small; for disk and esp the raw image is compressed, NAME.raw.zst, unlike mkosi: a cache stores a sparse image in full), gz for oci, none otherwise; yes means zstd. For uki it compresses the initrd inside.' }),
-  s({ name: 'CompressLevel', section: 'Output', kind: integer({ min: 0, max: 22 }), default: 3, scope: 'inherited', cache: 'value', stage: 'output',
+  s({ name: 'CompressLevel', section: 'Output', kind: integer({ min: 0, max: 22 }), default: 3, scope: 'inherit', cache: 'value', stage: 'output',
     help: 'The compression level.' }),
   s({ name: 'RepartDirectories', section: 'Output', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'output', defaultPaths: ['mkosi.repart'],
     help: 'systemd-repart partition definitions for disk images.' }),
@@ -275,7 +289,7 @@ export const SETTINGS = [
     help: 'Globs of files removed from the image at the end of the build.' }),
   s({ name: 'CleanPackageMetadata', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'image',
     help: "Remove the package manager's database from the image (auto: when the package manager itself is not installed)." }),
-  s({ name: 'SourceDateEpoch', section: 'Content', kind: integer({ min: 0 }), default: null, scope: 'universal', cache: 'value', stage: 'install', oldSections: ['Output'],
+  s({ name: 'SourceDateEpoch', section: 'Content', kind: integer({ min: 0 }), default: null, scope: 'multiversal', cache: 'value', stage: 'install', oldSections: ['Output'],
     help: 'Timestamp clamping every mtime (SOURCE_DATE_EPOCH); the SOURCE_DATE_EPOCH environment variable is used when unset.' }),
   s({ name: 'PrepareScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'install', aliases: ['PrepareScript'],
     defaultPaths: scriptPaths('mkosi.prepare'), help: 'Scripts run after packages are installed.' }),
@@ -298,13 +312,13 @@ export const SETTINGS = [
   s({ name: 'Initrds', section: 'Content', kind: pathList(), default: [], scope: 'local', cache: 'path', stage: 'output', readsOutputs: true,
     help: "Initrds to use, e.g. another preset's cpio output (%O/initrd)." }),
   s({ name: 'Hostname', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$/, hint: 'a valid hostname' }),
-    default: null, scope: 'local', cache: 'value', stage: 'image', help: "The image's /etc/hostname." }),
+    default: null, scope: 'initrd-inherit', cache: 'value', stage: 'image', help: "The image's /etc/hostname." }),
   s({ name: 'Locale', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, hint: 'a locale such as C.UTF-8 or en_US.UTF-8' }), default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system locale (LANG=).' }),
   s({ name: 'Timezone', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, hint: 'a zone name such as Europe/Berlin' }),
-    default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system timezone.' }),
+    default: null, scope: 'initrd-inherit', cache: 'value', stage: 'image', help: 'The system timezone.' }),
   s({ name: 'MakeInitrd', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'image',
     help: 'Make the image usable as an initrd: /etc/initrd-release (a link to /etc/os-release), which makes systemd run as an initrd. (/init -> systemd is made in every image with systemd, as mkosi.)' }),
-  s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'local', cache: 'value', stage: 'image', secret: true,
+  s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'initrd-inherit', cache: 'value', stage: 'image', secret: true,
     help: 'The root password; "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
 
   // [Validation] (mkosi v25+): signing and verity
@@ -322,19 +336,19 @@ export const SETTINGS = [
   // The default tools tree (ToolsTree=default): settings of the generated `tools` preset
   // (tools-tree.ts), set in the main image only. They reach a preset's image through that preset's
   // output (a graph edge), never directly: cache role none.
-  s({ name: 'ToolsTreeDistribution', section: 'Build', kind: choice(DISTRIBUTIONS), default: TOOLS_TREE_DEFAULTS.distribution, scope: 'universal', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreeDistribution', section: 'Build', kind: choice(DISTRIBUTIONS), default: TOOLS_TREE_DEFAULTS.distribution, scope: 'tools', cache: 'none', stage: 'none',
     help: 'The distribution of the default tools tree (kiln: debian; mkosi: the host\'s).' }),
-  s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'universal', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'tools', cache: 'none', stage: 'none',
     default: (c) => toolsTreeRelease(String(c.get('ToolsTreeDistribution'))),
     help: 'The release of the default tools tree (trixie for debian, else the distribution\'s default release).' }),
-  s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'universal', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'tools', cache: 'none', stage: 'none',
     default: (c) => (c.get('Mirror') && c.get('Distribution') === c.get('ToolsTreeDistribution') ? (c.get('Mirror') as string) : null),
     help: 'The mirror of the default tools tree (default: Mirror= when the distributions are the same).' }),
-  s({ name: 'ToolsTreeRepositories', section: 'Build', kind: stringList({ check: WORD('a repository or component name such as contrib') }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreeRepositories', section: 'Build', kind: stringList({ check: WORD('a repository or component name such as contrib') }), default: [], scope: 'tools', cache: 'none', stage: 'none',
     help: 'Repositories or components to enable in the default tools tree.' }),
-  s({ name: 'ToolsTreeSandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreeSandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'tools', cache: 'none', stage: 'none',
     aliases: ['ToolsTreePackageManagerTrees'], help: 'Sandbox trees of the default tools tree.' }),
-  s({ name: 'ToolsTreePackages', section: 'Build', kind: packageList({ sort: packageOrder }), default: [], scope: 'universal', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreePackages', section: 'Build', kind: packageList({ sort: packageOrder }), default: [], scope: 'tools', cache: 'none', stage: 'none',
     help: 'Packages added to the default tools tree.' }),
   s({ name: 'Incremental', section: 'Build', kind: choice(INCREMENTAL, booleanAliases('yes', 'no')),
     default: 'no', scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Host', 'Output'],
@@ -345,7 +359,7 @@ export const SETTINGS = [
     help: 'Incremental layers beyond this total size are evicted, least recently used first.' }),
   s({ name: 'CacheMaxAge', section: 'Build', kind: integer({ min: 0 }), default: 30, scope: 'universal', cache: 'none', stage: 'none',
     help: 'Incremental layers and unpacked tools trees (ToolsTree=default) unused for this many days are evicted (0: never by age).' }),
-  s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
+  s({ name: 'PackageCacheDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'multiversal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.pkgcache'], help: "Where downloaded packages are kept across builds and presets (default: the user's cache directory)." }),
   s({ name: 'SandboxTrees', section: 'Build', kind: treeList({ required: true }), default: [], scope: 'universal', cache: 'path', stage: 'install',
     aliases: ['PackageManagerTrees'], oldSections: ['Distribution', 'Content'], defaultPaths: ['mkosi.sandbox', 'mkosi.sandbox.tar', 'mkosi.pkgmngr', 'mkosi.pkgmngr.tar'],
@@ -356,24 +370,24 @@ export const SETTINGS = [
     help: 'Variables set for scripts: KEY=VALUE (quotes allowed), or KEY to pass one through from the environment.' }),
 
   // [Runtime] ([Host] before v25): how `kiln vm` boots the image; never part of the image.
-  s({ name: 'RAM', section: 'Runtime', kind: size(), default: 2 * 1024 ** 3, scope: 'inherited', cache: 'none', stage: 'none',
+  s({ name: 'RAM', section: 'Runtime', kind: size(), default: 2 * 1024 ** 3, scope: 'main', cache: 'none', stage: 'none',
     aliases: ['QemuMem'], oldSections: ['Host'], help: 'Memory of the virtual machine `kiln vm` starts.' }),
-  s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+  s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'main', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Grow the disk image to this size before booting it in `kiln vm`.' }),
-  s({ name: 'CPUs', section: 'Runtime', kind: integer({ min: 0, max: 1024 }), default: 1, scope: 'inherited', cache: 'none', stage: 'none',
+  s({ name: 'CPUs', section: 'Runtime', kind: integer({ min: 0, max: 1024 }), default: 1, scope: 'main', cache: 'none', stage: 'none',
     aliases: ['QemuSmp'], oldSections: ['Host'], help: 'CPUs of the virtual machine `kiln vm` starts (0: as many as kiln may use).' }),
-  s({ name: 'KVM', section: 'Runtime', kind: feature(), default: 'auto', scope: 'inherited', cache: 'none', stage: 'none',
+  s({ name: 'KVM', section: 'Runtime', kind: feature(), default: 'auto', scope: 'main', cache: 'none', stage: 'none',
     aliases: ['QemuKvm'], oldSections: ['Host'], help: '`kiln vm` with KVM (yes), without (no: TCG), or with KVM when a probe shows it works (auto).' }),
-  s({ name: 'Firmware', section: 'Runtime', kind: choice(FIRMWARES), default: 'auto', scope: 'inherited', cache: 'none', stage: 'none',
+  s({ name: 'Firmware', section: 'Runtime', kind: choice(FIRMWARES), default: 'auto', scope: 'main', cache: 'none', stage: 'none',
     aliases: ['QemuFirmware'], oldSections: ['Host'], help: 'How `kiln vm` boots: uefi (OVMF), linux (direct kernel boot), linux-noinitrd, or auto (by the format).' }),
-  s({ name: 'Linux', section: 'Runtime', kind: pathValue(), default: null, scope: 'inherited', cache: 'none', stage: 'none', aliases: ['QemuKernel'], oldSections: ['Host'],
+  s({ name: 'Linux', section: 'Runtime', kind: pathValue(), default: null, scope: 'main', cache: 'none', stage: 'none', aliases: ['QemuKernel'], oldSections: ['Host'],
     help: 'The kernel `kiln vm` boots directly: a kernel image, or a tree (another preset\'s directory output) whose newest installed kernel is taken.' }),
-  s({ name: 'QemuArgs', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+  s({ name: 'QemuArgs', section: 'Runtime', kind: spaceList(), default: [], scope: 'main', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Extra arguments of the qemu `kiln vm` runs.' }),
-  s({ name: 'Credentials', section: 'Runtime', kind: credentialList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+  s({ name: 'Credentials', section: 'Runtime', kind: credentialList(), default: [], scope: 'main', cache: 'none', stage: 'none', oldSections: ['Host'],
     defaultPaths: ['mkosi.credentials'],
     help: 'Credentials `kiln vm` passes to the guest (SMBIOS io.systemd.credential): NAME=VALUE words, or a file (named after it; run when executable, its output the value) or a directory of such files (mkosi.credentials/).' }),
-  s({ name: 'KernelCommandLineExtra', section: 'Runtime', kind: spaceList(), default: [], scope: 'inherited', cache: 'none', stage: 'none', oldSections: ['Host'],
+  s({ name: 'KernelCommandLineExtra', section: 'Runtime', kind: spaceList(), default: [], scope: 'main', cache: 'none', stage: 'none', oldSections: ['Host'],
     help: 'Kernel command line words `kiln vm` adds at boot (-append, or SMBIOS io.systemd.stub.kernel-cmdline-extra for a UKI or disk).' }),
 ] as const;
 

@@ -105,7 +105,7 @@ describe('createNodes', () => {
         'images/os/mkosi.images/uki.conf': '[Output]\nFormat=uki\n',
         'images/os/mkosi.images/esp.conf': '[Output]\nFormat=esp\n',
         // A cpio or directory image boots with a kernel: Linux=, or Bootable=yes (it has one).
-        'images/os/mkosi.images/guest.conf': '[Output]\nFormat=cpio\n[Runtime]\nLinux=/boot/vmlinuz\n',
+        'images/os/mkosi.images/guest.conf': '[Output]\nFormat=cpio\n[Content]\nBootable=yes\n',
         'images/os/mkosi.images/tree.conf': '[Output]\nFormat=directory\n[Content]\nBootable=yes\n',
         'images/os/mkosi.images/initrd.conf': '[Output]\nFormat=cpio\n',
         'images/os/mkosi.images/base.conf': '[Output]\nFormat=directory\n',
