@@ -15,6 +15,8 @@
  *                      default /work/corpus when no DIR is given
  *   DIR...             measure these configuration directories instead
  *   --json OUT         also write every result (fields compared, values, messages) to OUT
+ *   --markdown OUT     also write the report the helpers work from (percentages, kiln's failures
+ *                      grouped by cause with every directory and message, differences by field)
  *   --timeout S        per run (default 60)
  *   --jobs N           directories measured at once (default 2)
  *   --mkosi-cache DIR  keep mkosi's answers there (keyed by directory): mkosi 26 does not change,
@@ -45,7 +47,7 @@ const MKOSI_SRC = process.env.KILN_MKOSI_SRC || '/tmp/mkosi26/src';
 
 // --- arguments -------------------------------------------------------------------------------
 const args = process.argv.slice(2);
-const opt = { corpus: null, json: null, timeout: 60, jobs: 2, mkosiCache: null, only: null, dirs: [] };
+const opt = { corpus: null, json: null, markdown: null, timeout: 60, jobs: 2, mkosiCache: null, only: null, dirs: [] };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const val = () => {
@@ -54,6 +56,7 @@ for (let i = 0; i < args.length; i++) {
   };
   if (a === '--corpus') opt.corpus = val();
   else if (a === '--json') opt.json = val();
+  else if (a === '--markdown') opt.markdown = val();
   else if (a === '--timeout') opt.timeout = Number(val());
   else if (a === '--jobs') opt.jobs = Math.max(1, Number(val()));
   else if (a === '--mkosi-cache') opt.mkosiCache = val();
@@ -170,7 +173,7 @@ let mkosiForm = null;
 function kilnHasMkosiForm() {
   if (mkosiForm === null) {
     const r = spawnSync('node', [KILN, 'summary', '--help'], { encoding: 'utf8' });
-    mkosiForm = /--json\[?=?[^\n]*mkosi|json=mkosi|\bmkosi\b[^\n]*form/i.test(r.stdout || '');
+    mkosiForm = /json=mkosi/.test((r.stdout || "").replace(/\s+/g, " "));
   }
   return mkosiForm;
 }
@@ -232,11 +235,23 @@ const BASIC_FIELDS = ['Distribution', 'Release', 'Architecture', 'Format', 'Outp
 /** Lists whose order means nothing. */
 const SET_FIELDS = new Set(['Packages', 'BuildPackages', 'VolatilePackages', 'RemovePackages', 'Profiles', 'Dependencies']);
 /** Fields that depend on where the tools ran, not on the configuration. */
-const IGNORED_FIELDS = new Set(['Image', 'Environment', 'BuildSources', 'WorkspaceDirectory', 'CacheDirectory', 'PackageCacheDirectory', 'OutputDirectory', 'BuildDirectory', 'ToolsTree']);
+const IGNORED_FIELDS = new Set(['Image', 'Environment', 'BuildSources', 'WorkspaceDirectory', 'CacheDirectory', 'PackageCacheDirectory', 'OutputDirectory', 'BuildDirectory', 'ToolsTree', 'ProxyPeerCertificate']);
 
-/** One form for values both sides mean the same by (kiln's own JSON form only: yes/no features). */
+const RESOURCES = new RegExp(`${os.tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/kiln-corpus-[^/]+/[^/]+/resources`, 'g');
+/** mkosi's bundled resources unpack to a random directory under TMPDIR: one name for them. */
+function unrandom(v) {
+  if (typeof v === 'string') return v.replace(RESOURCES, '@MKOSI_RESOURCES@');
+  if (Array.isArray(v)) return v.map(unrandom);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unrandom(x)]));
+  return v;
+}
+
+/** One form for values both sides mean the same by (kiln's own JSON form: yes/no features). */
 function norm(field, v) {
   if (v === undefined) return undefined;
+  v = unrandom(v);
+  // kiln's summaries never print a password, only whether one is set ("(set)"): compare that
+  if (field === 'RootPassword' && Array.isArray(v)) return [v[0] === null ? null : '(set)', v[1]];
   if (field === 'Bootable') return v === true || v === 'yes' ? 'enabled' : v === false || v === 'no' ? 'disabled' : v;
   if (SET_FIELDS.has(field) && Array.isArray(v)) return [...new Set(v.map(String))].sort();
   if (SET_FIELDS.has(field) && v === null) return [];
@@ -247,6 +262,7 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 /** [{ image, field, mkosi, kiln }] of every difference. */
 function compare(m, k) {
   const diffs = [];
+  const ignored = new Set(IGNORED_FIELDS);
   const kImages = new Map(k.images.map((i) => [i.Image, i]));
   const mImages = new Map(m.images.map((i) => [i.Image, i]));
   const mNames = [...mImages.keys()].sort();
@@ -255,11 +271,13 @@ function compare(m, k) {
   for (const [name, mi] of mImages) {
     const ki = kImages.get(name);
     if (!ki) continue;
-    const fields = k.form === 'mkosi' ? Object.keys(mi).filter((f) => f in ki && !IGNORED_FIELDS.has(f)) : BASIC_FIELDS;
+    const fields = k.form === 'mkosi' ? Object.keys(mi).filter((f) => f in ki && !ignored.has(f)) : BASIC_FIELDS;
     for (const f of fields) {
+      // an image that does not set Seed= gets a random one from mkosi on every run
+      if (f === 'Seed' && ki[f] === null) continue;
       const a = norm(f, mi[f]);
       const b = norm(f, ki[f]);
-      if (!same(a, b)) diffs.push({ image: name, field: f, mkosi: mi[f], kiln: ki[f] });
+      if (!same(a, b)) diffs.push({ image: name, field: f, mkosi: a, kiln: b });
     }
   }
   return diffs;
@@ -344,10 +362,64 @@ async function main() {
     console.log('\nsettings kiln warns are unknown (ignored), by directories using them:');
     for (const [n, u] of Object.entries(unknown).sort((a, b) => b[1].dirs.size - a[1].dirs.size || a[0].localeCompare(b[0]))) console.log(`  ${String(u.dirs.size).padStart(3)}  ${n}=  (e.g. ${u.where})`);
   }
+  if (opt.markdown) fs.writeFileSync(opt.markdown, markdown(results, causes, unknown));
   if (opt.json) {
     const summary = { measured, equivalent: count('equivalent'), differs: count('differs'), kilnFails: count('kiln fails'), mkosiFails: count('mkosi fails') };
     fs.writeFileSync(opt.json, JSON.stringify({ sandbox: SANDBOX.how, form: kilnHasMkosiForm() ? 'mkosi' : 'kiln', summary, results }, null, 2));
   }
+}
+
+/** A path under the measured directory, as the corpus names it (repo/path/...). */
+function where(r, text) {
+  const rel = text.split(`${r.dir}/`).join('').split(r.dir).join('.');
+  return `${r.id.replace(/\/\.$/, '')}/${rel}`;
+}
+const short = (v, n = 160) => {
+  const t = JSON.stringify(v) ?? 'undefined';
+  return t.length > n ? `${t.slice(0, n)}…` : t;
+};
+const cell = (t) => String(t).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The report (markdown) the other helpers and the integrator work from. */
+function markdown(results, causes, unknown) {
+  const count = (st) => results.filter((r) => r.status === st).length;
+  const measured = results.length - count('mkosi fails');
+  const pct = (n) => (measured ? `${((100 * n) / measured).toFixed(0)}%` : '-');
+  const commit = spawnSync('git', ['-C', path.dirname(KILN), 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim().slice(0, 100);
+  const out = [];
+  out.push('# Corpus measurement: kiln against mkosi 26 on real mkosi projects (issue 16)', '');
+  out.push(`Produced by \`node tools/mkosi-oracle/corpus.js --markdown\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`);
+  out.push(`kiln: ${commit || KILN}; JSON form compared: ${kilnHasMkosiForm() ? 'mkosi (`summary --json=mkosi`, every field both print)' : `kiln's own (fields ${BASIC_FIELDS.join(', ')})`}.`);
+  out.push(`mkosi 26 from ${MKOSI_SRC}, MKOSI_HOST_DISTRIBUTION=debian MKOSI_HOST_RELEASE=bookworm; both run with ${SANDBOX.how}.`);
+  out.push(`Corpus: ${results.length} configuration directories of ${new Set(results.map((r) => (r.repo ?? r.id).split('/')[0])).size} owners (manifest: /work/corpus/manifest.json).`, '');
+  out.push('| result | directories | of measured |', '| --- | ---: | ---: |');
+  for (const st of ['equivalent', 'differs', 'kiln fails']) out.push(`| ${st} | ${count(st)} | ${pct(count(st))} |`);
+  out.push(`| mkosi fails (excluded) | ${count('mkosi fails')} | |`, '');
+  out.push('kiln stops at its first error: a directory counts once, under the first cause met; fixing it may reveal the next.', '');
+  out.push('## kiln fails, by cause', '');
+  for (const [c, rs] of Object.entries(causes).sort((a, b) => b[1].length - a[1].length)) {
+    out.push(`### ${c} (${rs.length})`, '');
+    for (const r of rs) out.push(`- \`${cell(where(r, r.message))}\``);
+    out.push('');
+  }
+  const byField = {};
+  for (const r of results.filter((x) => x.status === 'differs')) for (const d of r.diffs) ((byField[d.field] ??= new Map()).get(r.id) ?? byField[d.field].set(r.id, []).get(r.id)).push(d);
+  out.push('## differs, by field', '', 'Directories where the field differs in some image; one example each (mkosi 26 | kiln).', '');
+  for (const [f, m] of Object.entries(byField).sort((a, b) => b[1].size - a[1].size)) {
+    out.push(`### ${f} (${m.size})`, '');
+    for (const [id, ds] of m) out.push(`- ${id} [${ds[0].image}]: mkosi \`${cell(short(ds[0].mkosi))}\` | kiln \`${cell(short(ds[0].kiln))}\``);
+    out.push('');
+  }
+  if (Object.keys(unknown).length) {
+    out.push('## settings kiln warns are unknown (mkosi 26 reads them)', '', '| setting | directories | example |', '| --- | ---: | --- |');
+    for (const [n, u] of Object.entries(unknown).sort((a, b) => b[1].dirs.size - a[1].dirs.size || a[0].localeCompare(b[0]))) out.push(`| ${n}= | ${u.dirs.size} | ${cell(u.where)} |`);
+    out.push('');
+  }
+  out.push('## mkosi 26 fails (excluded)', '');
+  for (const r of results.filter((x) => x.status === 'mkosi fails')) out.push(`- ${r.id}: ${cell(where(r, r.message))}`);
+  out.push('', '## every directory', '', '| directory | result | detail |', '| --- | --- | --- |');
+  for (const r of results) out.push(`| ${r.id} | ${r.status} | ${cell(r.status === 'differs' ? r.fields.join(', ') : r.status === 'kiln fails' ? r.cause : r.status === 'mkosi fails' ? r.message.slice(0, 120) : '')} |`);
+  return `${out.join('\n')}\n`;
 }
 
 main()
