@@ -259,9 +259,27 @@ function norm(field, v) {
 }
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+/** A version a script printed from the clock: its digits say nothing about the configuration. */
+const shape = (v) => (typeof v === 'string' ? v.replace(/[0-9]/g, '0') : v);
+
+/**
+ * An executable mkosi.version that prints the date gives mkosi and kiln different versions, a
+ * few seconds apart: when the two versions have the same shape, both are @VERSION@ everywhere.
+ */
+function unclock(m, k) {
+  const main = (images) => images.find((i) => i.Image === 'main') ?? images[images.length - 1];
+  const vm = main(m.images)?.ImageVersion;
+  const vk = main(k.images)?.ImageVersion;
+  if (typeof vm !== 'string' || typeof vk !== 'string' || vm === vk || shape(vm) !== shape(vk)) return;
+  const swap = (v, from) => (typeof v === 'string' ? v.split(from).join('@VERSION@') : Array.isArray(v) ? v.map((x) => swap(x, from)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([a, x]) => [a, swap(x, from)])) : v);
+  m.images = m.images.map((i) => swap(i, vm));
+  k.images = k.images.map((i) => swap(i, vk));
+}
+
 /** [{ image, field, mkosi, kiln }] of every difference. */
 function compare(m, k) {
   const diffs = [];
+  unclock(m, k);
   const ignored = new Set(IGNORED_FIELDS);
   const kImages = new Map(k.images.map((i) => [i.Image, i]));
   const mImages = new Map(m.images.map((i) => [i.Image, i]));
@@ -295,6 +313,7 @@ const CAUSES = [
   ['%v while ImageVersion= is unset', (m) => /specifier "%v"/.test(m)],
   ['specifier', (m) => /specifier/.test(m)],
   ['[Match]/[Assert] key or value', (m) => /\[(Trigger)?(Match|Assert)\]|condition section|match key/i.test(m)],
+  ['config line syntax (a line without "=", e.g. in a section mkosi ignores)', (m) => /is not a setting \(expected KEY=VALUE\)/.test(m)],
   ['unknown setting', (m) => /unknown setting|not a setting|unknown key|is not known|unknown/i.test(m)],
   ['feature value (enabled/disabled) refused', (m) => /"(enabled|disabled)" is not valid/.test(m)],
   ['image (preset) name refused', (m) => /preset name|image name/i.test(m)],
@@ -407,7 +426,14 @@ function markdown(results, causes, unknown) {
   out.push('## differs, by field', '', 'Directories where the field differs in some image; one example each (mkosi 26 | kiln).', '');
   for (const [f, m] of Object.entries(byField).sort((a, b) => b[1].size - a[1].size)) {
     out.push(`### ${f} (${m.size})`, '');
-    for (const [id, ds] of m) out.push(`- ${id} [${ds[0].image}]: mkosi \`${cell(short(ds[0].mkosi))}\` | kiln \`${cell(short(ds[0].kiln))}\``);
+    for (const [id, ds] of m) {
+      const d = ds[0];
+      if (Array.isArray(d.mkosi) && Array.isArray(d.kiln) && (SET_FIELDS.has(f) || f === 'images')) {
+        // a set: what one side has and the other lacks says more than both lists
+        const only = (a, b) => a.filter((x) => !b.some((y) => same(x, y)));
+        out.push(`- ${id} [${d.image}]: mkosi only \`${cell(short(only(d.mkosi, d.kiln), 400))}\`, kiln only \`${cell(short(only(d.kiln, d.mkosi), 400))}\``);
+      } else out.push(`- ${id} [${d.image}]: mkosi \`${cell(short(d.mkosi))}\` | kiln \`${cell(short(d.kiln))}\``);
+    }
     out.push('');
   }
   if (Object.keys(unknown).length) {
@@ -416,7 +442,7 @@ function markdown(results, causes, unknown) {
     out.push('');
   }
   out.push('## mkosi 26 fails (excluded)', '');
-  for (const r of results.filter((x) => x.status === 'mkosi fails')) out.push(`- ${r.id}: ${cell(where(r, r.message))}`);
+  for (const r of results.filter((x) => x.status === 'mkosi fails')) out.push(`- ${r.id}: ${cell(r.message.split(`${r.dir}/`).join(''))}`);
   out.push('', '## every directory', '', '| directory | result | detail |', '| --- | --- | --- |');
   for (const r of results) out.push(`| ${r.id} | ${r.status} | ${cell(r.status === 'differs' ? r.fields.join(', ') : r.status === 'kiln fails' ? r.cause : r.status === 'mkosi fails' ? r.message.slice(0, 120) : '')} |`);
   return `${out.join('\n')}\n`;
