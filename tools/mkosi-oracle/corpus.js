@@ -144,8 +144,9 @@ function run(cmd, argv, env, cwd) {
 
 // --- the two tools -----------------------------------------------------------------------------
 /** mkosi 26's summary: { ok, images, tools } or { ok: false, message }. */
-async function mkosi(dir) {
-  const key = opt.mkosiCache && path.join(opt.mkosiCache, `${dir.replace(/[^A-Za-z0-9._+-]/g, '_')}.json`);
+async function mkosi(dir, commit) {
+  const name = `${dir}${commit ? `@${commit}` : ''}`.replace(/[^A-Za-z0-9._+@-]/g, '_');
+  const key = opt.mkosiCache && path.join(opt.mkosiCache, `${name}.json`);
   if (key && fs.existsSync(key)) return JSON.parse(fs.readFileSync(key, 'utf8'));
   const r = await run('python3', ['-m', 'mkosi', '-C', dir, '--json', 'summary'], {
     PYTHONPATH: MKOSI_SRC,
@@ -227,7 +228,7 @@ function unknownSettings(stderr) {
 /** kiln's error: its first line that is not a warning (‣ lines are notes). */
 function firstErrorLine(s) {
   const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.find((l) => !l.startsWith('‣') && !/^warning/i.test(l)) ?? lines[lines.length - 1] ?? '';
+  return lines.find((l) => !l.startsWith('‣') && !/(^|: )warning:/i.test(l)) ?? lines[lines.length - 1] ?? '';
 }
 
 // --- comparison --------------------------------------------------------------------------------
@@ -327,7 +328,7 @@ const causeOf = (r) => CAUSES.find(([, test]) => test(r.message, r))[0];
 
 // --- main ----------------------------------------------------------------------------------------
 async function measure(e) {
-  const m = await mkosi(e.dir);
+  const m = await mkosi(e.dir, e.commit);
   if (!m.ok) return { ...e, status: 'mkosi fails', message: m.message };
   const k = await kiln(e.dir);
   if (!k.ok) return { ...e, status: 'kiln fails', message: k.message, cause: causeOf(k), stack: k.stack, unknown: unknownSettings(k.stderr) };
