@@ -187,7 +187,7 @@ describe('[Match]', () => {
   it('a key that cannot be matched is an error listing the ones that can', () => {
     const e = configError({ 'mkosi.conf': '[Match]\nPackages=x\n' });
     expect(e).toMatchObject({ file: 'mkosi.conf', line: 2 });
-    expect(e.message).toMatch(/^Packages= cannot be used in a condition section \(accepted: Architecture, Bootable, Distribution/);
+    expect(e.message).toMatch(/^Packages= cannot be used in a condition section \(accepted: Architecture, Bootable, BuildSources, Distribution/);
   });
   it('a misspelt value of an enumeration is an error, not a silent miss', () => {
     expect(configError({ 'mkosi.conf': '[Match]\nDistribution=debain\n' }).message).toMatch(/Distribution=: "debain" is not a valid value \(accepted: debian, kali, ubuntu/);
