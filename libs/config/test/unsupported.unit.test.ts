@@ -1,0 +1,88 @@
+/**
+ * "Not supported by kiln yet" (unsupported.ts): settings that would change an image but that the
+ * engine ignores are named, with the line that set them; everything else is accepted.
+ */
+import * as path from 'node:path';
+import { checkSupported, ConfigError, formatOrigin, Project, unsupportedSettings } from '../src';
+import { load, preset } from './helpers';
+
+const DEBIAN = '[Distribution]\nDistribution=debian\nRelease=bookworm\nArchitecture=x86-64\n[Output]\nFormat=directory\n';
+
+/** The main image's unsupported settings as `name=value@file:line`, file relative to the project. */
+function found(p: Project, name = p.main.name): string[] {
+  const pr = preset(p, name);
+  return unsupportedSettings(pr, p.root).map((u) => `${u.name}=${u.value}@${path.relative(p.root, u.origin.file)}:${u.origin.line}`);
+}
+
+/** The one-line error the build gives (file relative to the project), or null when the preset is accepted. */
+function refusal(p: Project, name = p.main.name): string | null {
+  try {
+    checkSupported(preset(p, name), p.root);
+    return null;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return `${formatOrigin({ ...e.origin!, file: path.relative(p.root, e.origin!.file) })}: ${e.reason}`;
+  }
+}
+
+describe('settings kiln reads but does not act on', () => {
+  it('accepts a preset that sets only what the engine does, and mkosi settings left at their defaults', () => {
+    const p = load({ 'mkosi.conf': `${DEBIAN}[Content]\nHostname=particle-????-????\nBootable=enabled\nSsh=auto\nSecureBoot=no\nAutologin=no\nManifestFormat=\n[Validation]\nSignExpectedPcr=auto\n` });
+    expect(found(p)).toEqual([]);
+    expect(refusal(p)).toBeNull();
+    expect(p.main.config.Hostname).toBe('particle-????-????');
+    expect(p.main.config.Bootable).toBe('enabled');
+  });
+
+  it('accepts runtime-only and cache-location settings whatever their value (they cannot change the image)', () => {
+    const p = load({
+      'mkosi.conf': `${DEBIAN}[Build]\nHistory=yes\nCacheOnly=metadata\nWorkspaceDirectory=/tmp\nProxyUrl=http://proxy.example:3128\n[Runtime]\nTPM=yes\nEphemeral=yes\nVSock=no\nRuntimeNetwork=none\nVirtualMachineMonitor=vmspawn\nConsole=gui\nFirmware=bios\n`,
+    });
+    expect(p.main.config.TPM).toBe('enabled');
+    expect(p.main.config.VirtualMachineMonitor).toBe('vmspawn');
+    expect(found(p)).toEqual([]);
+    expect(refusal(p)).toBeNull();
+  });
+
+  it('refuses a value the engine ignores, naming the setting at its file:line and the default to set instead', () => {
+    const p = load({ 'mkosi.conf': `${DEBIAN}[Content]\nKeymap=de-latin1\nPackages=bash\n` });
+    expect(found(p)).toEqual(['Keymap=de-latin1@mkosi.conf:8']);
+    expect(refusal(p)).toBe('mkosi.conf:8: Keymap=de-latin1: not supported by kiln yet (remove it)');
+  });
+
+  it('refuses the values a partly supported setting cannot take, and offers the default', () => {
+    const p = load({ 'mkosi.conf': `${DEBIAN}`, 'mkosi.conf.d/10-secure.conf': '[Validation]\nSecureBoot=yes\n', 'mkosi.conf.d/20-uki.conf': '[Content]\nUnifiedKernelImages=none\n' });
+    // SecureBoot=yes makes its key settings count too; the first is named, the others listed.
+    expect(found(p)).toEqual(['UnifiedKernelImages=none@mkosi.conf.d/20-uki.conf:2', 'SecureBoot=yes@mkosi.conf.d/10-secure.conf:2', 'SecureBootAutoEnroll=yes@mkosi.conf:0', 'SecureBootKeySource=file@mkosi.conf:0', 'SecureBootCertificateSource=file@mkosi.conf:0', 'SecureBootSignTool=auto@mkosi.conf:0'].map((s) => s.replace('@mkosi.conf:0', `@${path.relative(p.root, p.main.source)}:0`)));
+    expect(refusal(p)).toMatch(/^mkosi\.conf\.d\/20-uki\.conf:2: UnifiedKernelImages=none: not supported by kiln yet \(remove it, or set it to auto\); also SecureBoot=, SecureBootAutoEnroll=/);
+  });
+
+  it('refuses a Format= kiln cannot write yet and a Bootloader= it cannot install, but not a bootloader of a directory image', () => {
+    expect(refusal(load({ 'mkosi.conf': `${DEBIAN}[Output]\nFormat=oci\n` }))).toBe('mkosi.conf:8: Format=oci: not supported by kiln yet (remove it, or set it to disk)');
+    expect(found(load({ 'mkosi.conf': `${DEBIAN}[Output]\nFormat=disk\n[Content]\nBootloader=grub\n` }))).toEqual(['Bootloader=grub@mkosi.conf:10']);
+    expect(found(load({ 'mkosi.conf': `${DEBIAN}[Content]\nBootloader=grub\n` }))).toEqual([]);
+  });
+
+  it('a default file counts as a setting: mkosi.machine-id is refused at the file itself', () => {
+    const p = load({ 'mkosi.conf': DEBIAN, 'mkosi.machine-id': 'B07A2F4E0D2A4A3B8C1E2D3F4A5B6C7D\n' });
+    expect(p.main.config.MachineId).toBe('b07a2f4e-0d2a-4a3b-8c1e-2d3f4a5b6c7d');
+    expect(refusal(p)).toBe('mkosi.machine-id: MachineId=b07a2f4e-0d2a-4a3b-8c1e-2d3f4a5b6c7d: not supported by kiln yet (remove it)');
+  });
+
+  it('a setting that reaches the image only through scripts counts only when the preset runs scripts', () => {
+    const files = { 'mkosi.conf': `${DEBIAN}[Build]\nWithTests=no\n` };
+    expect(found(load(files))).toEqual([]);
+    expect(found(load({ ...files, 'mkosi.build': '#!/bin/sh\n' }))).toEqual(['WithTests=no@mkosi.conf:8']);
+  });
+
+  it('BuildSources= at its default (the project directory) is accepted, another tree is not', () => {
+    expect(found(load({ 'mkosi.conf': `${DEBIAN}[Build]\nBuildSources=.\n`, 'mkosi.build': '#!/bin/sh\n' }))).toEqual([]);
+    expect(found(load({ 'mkosi.conf': `${DEBIAN}[Build]\nBuildSources=src:/work/other\n`, 'src/x': '', 'mkosi.build': '#!/bin/sh\n' }))).toEqual(['BuildSources=src:/work/other@mkosi.conf:8']);
+  });
+
+  it('a preset inherits the check: its own lines are named', () => {
+    const p = load({ 'mkosi.conf': DEBIAN, 'mkosi.images/app.conf': '[Content]\nRootShell=/bin/zsh\n' });
+    expect(found(p, 'app')).toEqual(['RootShell=/bin/zsh@mkosi.images/app.conf:2']);
+    expect(found(p)).toEqual([]);
+  });
+});
