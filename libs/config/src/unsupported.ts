@@ -6,9 +6,9 @@
  *
  * A setting counts when the table marks it (`engine: false`, or a `supports` predicate that says
  * no to this value) and its cache role is not 'none' (runtime settings, cache locations and the
- * like cannot change the image: they are accepted whatever their value). An `engine: false`
- * setting counts only when its value differs from its default; a 'scripts' one only when the
- * preset runs scripts, the only way it reaches the image.
+ * like cannot change the image: they are accepted whatever their value). A setting counts only
+ * when its value differs from its default, and a 'scripts' one only when the preset runs
+ * scripts, the only way it reaches the image.
  */
 import { ConfigError, Origin } from './errors';
 import type { Preset } from './project';
@@ -47,8 +47,11 @@ export function unsupportedSettings(preset: Preset, root: string): UnsupportedSe
     if (def.cache === 'none' || (def.cache === 'scripts' && !scripts)) continue;
     const value = config[def.name];
     const dflt = defaultValue(def, preset, root);
-    const refused = def.engine === false ? !same(value, dflt) : value !== null && !def.supports!(value as never, config);
-    if (!refused) continue;
+    // A default is never refused (a setting left alone asks for nothing); the defaults of
+    // partly supported settings are supported values, or depend on one that is refused itself
+    // (SecureBootSignTool=auto with SecureBoot=yes: SecureBoot= is the one named).
+    if (same(value, dflt)) continue;
+    if (def.engine !== false && (value === null || def.supports!(value as never, config))) continue;
     out.push({
       name: def.name,
       value: shown(def, value, root),

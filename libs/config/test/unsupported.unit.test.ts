@@ -52,9 +52,15 @@ describe('settings kiln reads but does not act on', () => {
 
   it('refuses the values a partly supported setting cannot take, and offers the default', () => {
     const p = load({ 'mkosi.conf': `${DEBIAN}`, 'mkosi.conf.d/10-secure.conf': '[Validation]\nSecureBoot=yes\n', 'mkosi.conf.d/20-uki.conf': '[Content]\nUnifiedKernelImages=none\n' });
-    // SecureBoot=yes makes its key settings count too; the first is named, the others listed.
-    expect(found(p)).toEqual(['UnifiedKernelImages=none@mkosi.conf.d/20-uki.conf:2', 'SecureBoot=yes@mkosi.conf.d/10-secure.conf:2', 'SecureBootAutoEnroll=yes@mkosi.conf:0', 'SecureBootKeySource=file@mkosi.conf:0', 'SecureBootCertificateSource=file@mkosi.conf:0', 'SecureBootSignTool=auto@mkosi.conf:0'].map((s) => s.replace('@mkosi.conf:0', `@${path.relative(p.root, p.main.source)}:0`)));
-    expect(refusal(p)).toMatch(/^mkosi\.conf\.d\/20-uki\.conf:2: UnifiedKernelImages=none: not supported by kiln yet \(remove it, or set it to auto\); also SecureBoot=, SecureBootAutoEnroll=/);
+    // The first is named, the others listed; SecureBoot*= settings left at their defaults are not.
+    expect(found(p)).toEqual(['UnifiedKernelImages=none@mkosi.conf.d/20-uki.conf:2', 'SecureBoot=yes@mkosi.conf.d/10-secure.conf:2']);
+    expect(refusal(p)).toBe('mkosi.conf.d/20-uki.conf:2: UnifiedKernelImages=none: not supported by kiln yet (remove it, or set it to auto); also SecureBoot=');
+  });
+
+  it('a setting that only matters with another one counts when that one is on (SecureBootKey= with SecureBoot=yes)', () => {
+    const base = { 'mkosi.conf': `${DEBIAN}[Validation]\nSecureBootKey=db.key\nSecureBootSignTool=sbsign\n`, 'db.key': 'k' };
+    expect(found(load(base))).toEqual([]);
+    expect(found(load({ ...base, 'mkosi.conf.d/sb.conf': '[Validation]\nSecureBoot=yes\n' }))).toEqual(['SecureBoot=yes@mkosi.conf.d/sb.conf:2', 'SecureBootKey=db.key@mkosi.conf:8', 'SecureBootSignTool=sbsign@mkosi.conf:9']);
   });
 
   it('refuses a Format= kiln cannot write yet and a Bootloader= it cannot install, but not a bootloader of a directory image', () => {
