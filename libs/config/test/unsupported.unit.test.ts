@@ -69,6 +69,11 @@ describe('settings kiln reads but does not act on', () => {
     expect(found(load({ 'mkosi.conf': `${DEBIAN}[Content]\nBootloader=grub\n` }))).toEqual([]);
   });
 
+  it('refuses a distribution no installer of kiln installs yet', () => {
+    expect(refusal(load({ 'mkosi.conf': '[Distribution]\nDistribution=fedora\n' }))).toBe('mkosi.conf:2: Distribution=fedora: not supported by kiln yet (remove it, or set it to debian)');
+    expect(found(load({ 'mkosi.conf': '[Distribution]\nDistribution=ubuntu\n' }))).toEqual([]);
+  });
+
   it('a default file counts as a setting: mkosi.machine-id is refused at the file itself', () => {
     const p = load({ 'mkosi.conf': DEBIAN, 'mkosi.machine-id': 'B07A2F4E0D2A4A3B8C1E2D3F4A5B6C7D\n' });
     expect(p.main.config.MachineId).toBe('b07a2f4e-0d2a-4a3b-8c1e-2d3f4a5b6c7d');
