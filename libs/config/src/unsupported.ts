@@ -82,3 +82,25 @@ export function checkSupported(preset: Preset, root: string): void {
   const fix = first.instead === '(unset)' || first.instead === '(empty)' ? 'remove it' : `remove it, or set it to ${first.instead}`;
   throw new ConfigError(`${first.name}=${first.value}: not supported by kiln yet (${fix})${also}`, first.origin);
 }
+
+/**
+ * The [Runtime] settings of `preset` set to a value `kiln vm` does not act on (TPM=yes,
+ * RuntimeTrees=, ...): they cannot change the image, so they are accepted, and `kiln vm` notes
+ * that it ignores them.
+ */
+export function ignoredRuntimeSettings(preset: Preset, root: string): UnsupportedSetting[] {
+  const config = preset.config as unknown as Record<string, unknown>;
+  return (SETTINGS as readonly SettingDef[])
+    .filter((def) => def.section === 'Runtime' && (def.engine === false || def.supports))
+    .filter((def) => {
+      const value = config[def.name];
+      const dflt = defaultValue(def, preset, root);
+      return !same(value, dflt) && (def.engine === false || (value !== null && !def.supports!(value as never, config)));
+    })
+    .map((def) => ({
+      name: def.name,
+      value: shown(def, config[def.name], root),
+      instead: shown(def, defaultValue(def, preset, root), root),
+      origin: preset.origins[def.name] ?? { file: preset.source, line: 0 },
+    }));
+}
