@@ -395,11 +395,14 @@ export const SETTINGS = [
     help: "Initrds to use, e.g. another preset's cpio output (%O/initrd)." }),
   s({ name: 'MicrocodeHost', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'output', supports: (v) => !v,
     help: "Only the build host's CPU microcode in the UKI; kiln never builds for the host's CPU." }),
-  s({ name: 'InitrdProfiles', section: 'Content', kind: choiceList(INITRD_PROFILES), default: [], scope: 'initrd', cache: 'none', stage: 'none', engine: false,
+  // The default initrd's settings (scope initrd): generated.ts does not pass them to the
+  // default-initrd preset yet, so they are the main image's values (cache value) that kiln cannot
+  // honour; once it does, they reach the images through that preset's edge (cache none, no marker).
+  s({ name: 'InitrdProfiles', section: 'Content', kind: choiceList(INITRD_PROFILES), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
     help: "Profiles of the default initrd (lvm, network, nfs, ...); kiln's default initrd has none yet." }),
-  s({ name: 'InitrdPackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'initrd', cache: 'none', stage: 'none', engine: false,
+  s({ name: 'InitrdPackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
     help: "Packages added to the default initrd; kiln's default initrd does not take them yet." }),
-  s({ name: 'InitrdVolatilePackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'initrd', cache: 'none', stage: 'none', engine: false,
+  s({ name: 'InitrdVolatilePackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
     help: "Volatile packages added to the default initrd; kiln's default initrd does not take them yet." }),
   s({ name: 'Devicetrees', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value', stage: 'output', engine: false, aliases: ['Devicetree'],
     help: 'Devicetree blobs (or globs) put into the UKI or boot entries; not supported by kiln yet.' }),

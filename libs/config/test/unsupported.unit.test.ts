@@ -96,6 +96,10 @@ describe('settings kiln reads but does not act on', () => {
     expect(found(load({ 'mkosi.conf': `${DEBIAN}[Build]\nBuildSources=src:/work/other\n`, 'src/x': '', 'mkosi.build': '#!/bin/sh\n' }))).toEqual(['BuildSources=src:/work/other@mkosi.conf:8']);
   });
 
+  it("the default initrd's settings (InitrdPackages=) are refused while kiln's default initrd does not take them", () => {
+    expect(refusal(load({ 'mkosi.conf': `${DEBIAN}[Content]\nInitrdPackages=lvm2\n` }))).toBe('mkosi.conf:8: InitrdPackages=lvm2: not supported by kiln yet (remove it)');
+  });
+
   it('a preset inherits the check: its own lines are named', () => {
     const p = load({ 'mkosi.conf': DEBIAN, 'mkosi.images/app.conf': '[Content]\nRootShell=/bin/zsh\n' });
     expect(found(p, 'app')).toEqual(['RootShell=/bin/zsh@mkosi.images/app.conf:2']);
