@@ -450,7 +450,7 @@ export const SETTINGS = [
   s({ name: 'Autologin', section: 'Content', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'image', supports: (v) => !v,
     help: 'Log in as root on the consoles without a password; not supported by kiln yet.' }),
   s({ name: 'Ssh', section: 'Content', kind: choice(SSH_MODES, booleanAliases('always', 'never')), default: 'auto', scope: 'local', cache: 'value', stage: 'image',
-    supports: (v) => v === 'auto' || v === 'never', help: "mkosi's sshd-over-vsock units in the image (always, runtime); kiln adds none (auto, never)." }),
+    supports: (v) => v !== 'always', help: "mkosi's sshd-over-VSock units in the image (always; auto when sshd is installed); kiln adds none, so always is not supported yet." }),
   s({ name: 'SELinuxRelabel', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'image', supports: (v) => v !== 'enabled',
     help: 'Relabel the image for SELinux (auto: when a policy is installed); kiln does not relabel yet.' }),
 
@@ -535,7 +535,7 @@ export const SETTINGS = [
   s({ name: 'CacheOnly', section: 'Build', kind: choice(CACHE_ONLY, { ...booleanAliases('always', 'auto'), none: 'auto' }), default: 'auto', scope: 'multiversal', cache: 'none', stage: 'none', engine: false,
     help: 'Build from cached packages and metadata only (always, metadata, never, auto); kiln ignores it.' }),
   s({ name: 'WorkspaceDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'multiversal', cache: 'none', stage: 'none', engine: false,
-    help: "Where mkosi puts its work directory; kiln works in OutputDirectory='s .kiln-work." }),
+    help: 'Where mkosi puts its work directory; kiln works in .kiln-work under OutputDirectory=.' }),
   s({ name: 'CacheDirectory', section: 'Build', kind: pathValue({ directory: true }), default: null, scope: 'universal', cache: 'none', stage: 'none', oldSections: ['Output'],
     defaultPaths: ['mkosi.cache'], help: 'Where incremental layers are kept (default: the user\'s cache directory, ~/.cache/kiln/layers).' }),
   s({ name: 'CacheMaxSize', section: 'Build', kind: size(), default: 16 * 1024 ** 3, scope: 'universal', cache: 'none', stage: 'none',
@@ -566,8 +566,8 @@ export const SETTINGS = [
     help: "Trees overlaid on the package manager's view (repository files, keys, apt.conf.d, ...)." }),
   s({ name: 'WithNetwork', section: 'Build', kind: boolean(), default: false, scope: 'universal', cache: 'value', stage: 'install',
     help: 'Give build, post-installation and finalize scripts and package maintainer scripts the host\'s network (prepare scripts and downloads always have it, as in mkosi).' }),
-  s({ name: 'WithTests', section: 'Build', kind: boolean(), default: true, scope: 'universal', cache: 'scripts', stage: 'image', supports: (v) => v,
-    help: 'Run tests in build scripts ($WITH_TESTS); kiln does not pass WITH_TESTS=0 yet.' }),
+  s({ name: 'WithTests', section: 'Build', kind: boolean(), default: true, scope: 'universal', cache: 'scripts', stage: 'install',
+    help: 'Tell prepare and build scripts to run tests ($WITH_TESTS=1 or 0).' }),
   s({ name: 'Environment', section: 'Build', kind: environment(), default: {}, scope: 'local', cache: 'environment', stage: 'install', oldSections: ['Content'], match: 'Environment',
     help: 'Variables set for scripts: KEY=VALUE (quotes allowed), or KEY to pass one through from the environment.' }),
 

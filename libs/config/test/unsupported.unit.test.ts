@@ -86,9 +86,10 @@ describe('settings kiln reads but does not act on', () => {
   });
 
   it('a setting that reaches the image only through scripts counts only when the preset runs scripts', () => {
-    const files = { 'mkosi.conf': `${DEBIAN}[Build]\nWithTests=no\n` };
+    const files = { 'mkosi.conf': `${DEBIAN}[Build]\nBuildSourcesEphemeral=yes\nWithTests=no\n` };
     expect(found(load(files))).toEqual([]);
-    expect(found(load({ ...files, 'mkosi.build': '#!/bin/sh\n' }))).toEqual(['WithTests=no@mkosi.conf:8']);
+    // WithTests= is acted on ($WITH_TESTS), BuildSourcesEphemeral= not yet.
+    expect(found(load({ ...files, 'mkosi.build': '#!/bin/sh\n' }))).toEqual(['BuildSourcesEphemeral=yes@mkosi.conf:8']);
   });
 
   it('BuildSources= at its default (the project directory) is accepted, another tree is not', () => {
