@@ -46,10 +46,11 @@ export function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, d
     SCRIPT: '',
   };
   if (kind === 'build' && dirs.destdir) env.DESTDIR = inside(dirs.destdir, '/work/dest');
-  // As mkosi: prepare and build scripts are told whether the build has the network (WithNetwork=)
-  // and whether to run tests (WithTests=).
+  // As mkosi: prepare and build scripts are told whether the build has the network (WithNetwork=),
+  // whether to run tests (WithTests=) and to install documentation (WithDocs=).
   if (kind === 'prepare' || kind === 'build') {
     env.WITH_NETWORK = cfg(ctx, 'WithNetwork') ? '1' : '0';
+    env.WITH_DOCS = cfg(ctx, 'WithDocs') ? '1' : '0';
     env.WITH_TESTS = cfg(ctx, 'WithTests') ? '1' : '0';
   }
   return env;
