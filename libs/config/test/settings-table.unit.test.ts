@@ -7,6 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findSetting, SETTINGS, SettingDef } from '../src/settings';
+import { summaryText } from '../src/summary';
+import { load } from './helpers';
 
 interface MkosiSetting {
   name: string;
@@ -74,6 +76,18 @@ describe("kiln's settings table against mkosi 26's", () => {
   it('settings that change the image take part in the cache key', () => {
     const imageSettings = ['Keymap', 'RootShell', 'MachineId', 'Autologin', 'Ssh', 'KernelModulesInclude', 'KernelModulesExclude', 'KernelModules', 'FirmwareInclude', 'FirmwareExclude', 'FirmwareFiles', 'Devicetrees', 'Splash', 'SecureBoot', 'SecureBootKey', 'UnifiedKernelImages', 'ManifestFormat', 'OutputExtension', 'VolatilePackages', 'PackageDirectories', 'Passphrase', 'SectorSize', 'OutputMode'];
     expect(imageSettings.filter((n) => byName.get(n)!.cache === 'none')).toEqual([]);
+  });
+
+  it('`kiln summary` shows every setting once, under its section, in table order', () => {
+    const text = summaryText(load({ 'mkosi.conf': '[Output]\nFormat=tar\n[Runtime]\nTPM=yes\n' }));
+    const lines = text.split('\n');
+    const labelled = lines.map((l) => /^\s+([A-Za-z]+): /.exec(l)?.[1]).filter((n): n is string => !!n && n !== 'Lock');
+    expect(labelled).toEqual(TABLE.map((d) => d.name));
+    const at = (name: string) => lines.findIndex((l) => l.trimStart().startsWith(`${name}: `));
+    expect(at('SecureBoot')).toBeGreaterThan(lines.indexOf('    VALIDATION:'));
+    expect(at('SecureBoot')).toBeLessThan(lines.indexOf('    BUILD:'));
+    expect(lines[at('TPM')].trim()).toBe('TPM: enabled');
+    expect(at('TPM')).toBeGreaterThan(lines.indexOf('    RUNTIME:'));
   });
 
   it("each entry's help is one line", () => {
