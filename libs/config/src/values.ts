@@ -578,6 +578,14 @@ export function spaceList(): Kind<string[]> {
 }
 
 /**
+ * A space-separated list whose items may be quoted, as mkosi reads QemuArgs= and
+ * UnitProperties= (shlex on spaces and newlines): `-device "a,b=x y"` is two items.
+ */
+export function quotedList(): Kind<string[]> {
+  return listOf('space-separated list (quotes allowed)', (raw, ctx) => ctx.expand(raw), z.string(), { split: splitQuoted });
+}
+
+/**
  * Credentials= as mkosi reads it: NAME=VALUE words (quoted as Environment=), or, when the value
  * holds no "=", one path: a file (the credential named after it) or a directory (each file in
  * it), as mkosi.credentials/ is. Paths are resolved here, against the config directory, and must

@@ -100,6 +100,12 @@ describe('mkosi 26 value kinds', () => {
     expect(loadProject(makeProject({ 'mkosi.conf': '' })).main.config.BuildSources).toHaveLength(1);
   });
 
+  it('QemuArgs= and UnitProperties= split on spaces with quotes, as mkosi (shlex)', () => {
+    const c = main(conf('Runtime', `QemuArgs=-device "virtio-rng-pci,id=r x" -m 1G\nUnitProperties=CPUQuota=50%% 'Description=a b'`));
+    expect(c.QemuArgs).toEqual(['-device', 'virtio-rng-pci,id=r x', '-m', '1G']);
+    expect(c.UnitProperties).toEqual(['CPUQuota=50%', 'Description=a b']);
+  });
+
   it('module filters are regular expressions (or default, host): an invalid one is an error', () => {
     expect(main(conf('Content', 'KernelModulesInclude=default drivers/net/.*')).KernelModulesInclude).toEqual(['default', 'drivers/net/.*']);
     expect(configError(conf('Content', 'FirmwareExclude=(')).message).toMatch(/^FirmwareExclude=: "\(" is not a valid regular expression/);
