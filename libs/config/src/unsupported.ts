@@ -37,8 +37,19 @@ const runsScripts = (preset: Preset) =>
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
-/** Settings of `preset` whose value would change the image but that the engine ignores, in table order. */
-export function unsupportedSettings(preset: Preset, root: string): UnsupportedSetting[] {
+/**
+ * Where `preset` got the value of `name`: its own line, else the main image's (a universal value
+ * forced on a generated preset), else the preset's own config.
+ */
+function originOf(preset: Preset, name: string, main?: Preset): Origin {
+  return preset.origins[name] ?? main?.origins[name] ?? { file: preset.source, line: 0 };
+}
+
+/**
+ * Settings of `preset` whose value would change the image but that the engine ignores, in table
+ * order. `main`, the main image, names the line of a value a generated preset got from it.
+ */
+export function unsupportedSettings(preset: Preset, root: string, main?: Preset): UnsupportedSetting[] {
   const out: UnsupportedSetting[] = [];
   const config = preset.config as unknown as Record<string, unknown>;
   const scripts = runsScripts(preset);
@@ -56,7 +67,7 @@ export function unsupportedSettings(preset: Preset, root: string): UnsupportedSe
       name: def.name,
       value: shown(def, value, root),
       instead: shown(def, dflt, root),
-      origin: preset.origins[def.name] ?? { file: preset.source, line: 0 },
+      origin: originOf(preset, def.name, main),
     });
   }
   return out;
@@ -74,8 +85,8 @@ function shown(def: SettingDef, v: unknown, root: string): string {
  * (`file:line: Setting=value: not supported by kiln yet (remove it, or set it to DEFAULT)`), and
  * how many more there are.
  */
-export function checkSupported(preset: Preset, root: string): void {
-  const found = unsupportedSettings(preset, root);
+export function checkSupported(preset: Preset, root: string, main?: Preset): void {
+  const found = unsupportedSettings(preset, root, main);
   if (!found.length) return;
   const [first, ...more] = found;
   const also = more.length ? `; also ${more.map((u) => `${u.name}=`).join(', ')}` : '';

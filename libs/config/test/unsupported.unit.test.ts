@@ -101,6 +101,12 @@ describe('settings kiln reads but does not act on', () => {
     expect(refusal(load({ 'mkosi.conf': `${DEBIAN}[Content]\nInitrdPackages=lvm2\n` }))).toBe('mkosi.conf:8: InitrdPackages=lvm2: not supported by kiln yet (remove it)');
   });
 
+  it("a generated preset's refusal names the main image's line its value came from (PackageDirectories= forced on the default initrd)", () => {
+    const p = load({ 'mkosi.conf': `${DEBIAN}[Output]\nFormat=disk\n[Content]\nBootable=yes\nPackageDirectories=pk\n`, 'pk/x.deb': '' });
+    const initrd = preset(p, 'default-initrd');
+    expect(unsupportedSettings(initrd, p.root, p.main).map((u) => `${u.name}@${path.relative(p.root, u.origin.file)}:${u.origin.line}`)).toEqual(['PackageDirectories@mkosi.conf:11']);
+  });
+
   it('a preset inherits the check: its own lines are named', () => {
     const p = load({ 'mkosi.conf': DEBIAN, 'mkosi.images/app.conf': '[Content]\nRootShell=/bin/zsh\n' });
     expect(found(p, 'app')).toEqual(['RootShell=/bin/zsh@mkosi.images/app.conf:2']);

@@ -112,7 +112,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   const target = plan[plan.length - 1];
   // Settings that would change an image but that the engine ignores: refused before anything
   // runs or is written (unsupported.ts), at the line that sets them.
-  for (const p of plan) checkSupported(p, project.root);
+  for (const p of plan) checkSupported(p, project.root, project.main);
   // Never an output outside its output directory, whatever the configuration says: before anything is written.
   for (const p of plan) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   const results: PresetResult[] = [];
