@@ -327,10 +327,10 @@ export const SETTINGS = [
   s({ name: 'SplitArtifacts', section: 'Output', kind: stringList({ pattern: new RegExp(`^(${SPLIT_ARTIFACTS.join('|')}|yes|no|true|false|1|0|on|off)$`), hint: `${SPLIT_ARTIFACTS.join(', ')} (or a boolean, as older mkosi)` }),
     default: ['uki', 'kernel', 'initrd'], scope: 'local', cache: 'value', stage: 'output',
     help: 'Artifacts written beside a bootable or disk image (mkosi 26): uki (NAME.efi), kernel (NAME.vmlinuz), initrd (NAME.initrd), kernel-modules-initrd (NAME.kernel-modules-initrd), os-release (NAME.osrelease), tar (NAME.tar, compressed per CompressOutput=), and for Format=disk partitions (NAME.<type>.raw per partition, compressed as the disk) and roothash (NAME.roothash, with a verity partition); pcrs (needs a signed UKI) and repart-definitions (a directory) are not written, which the build says; the default is uki, kernel and initrd, as mkosi; yes means those and partitions, no those three.' }),
-
-  // [Content]
   s({ name: 'CleanScripts', section: 'Output', kind: scriptList(), default: [], scope: 'local', cache: 'none', stage: 'none', engine: false,
     defaultPaths: ['mkosi.clean'], help: "Scripts `mkosi clean` runs to remove a project's own outputs; kiln clean does not run them." }),
+
+  // [Content]
   s({ name: 'Packages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',
     help: 'Packages to install (kept sorted, as mkosi does).' }),
   s({ name: 'BuildPackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'image',
@@ -442,8 +442,6 @@ export const SETTINGS = [
     help: 'Make the image usable as an initrd: /etc/initrd-release (a link to /etc/os-release), which makes systemd run as an initrd. (/init -> systemd is made in every image with systemd, as mkosi.)' }),
   s({ name: 'RootPassword', section: 'Content', kind: text(), default: null, scope: 'initrd-inherit', cache: 'value', stage: 'image', secret: true, fileText: true, defaultPaths: ['mkosi.rootpw'],
     help: 'The root password (or the text of mkosi.rootpw); "hashed:..." for a crypt(3) hash. The summary shows only whether it is set.' }),
-
-  // [Validation] (mkosi v25+): signing and verity
   s({ name: 'RootShell', section: 'Content', kind: text({ pattern: /^\/[^\s:]*$/, hint: 'an absolute path inside the image such as /bin/bash' }), default: null, scope: 'local', cache: 'value', stage: 'image', engine: false,
     help: "root's login shell; not supported by kiln yet." }),
   s({ name: 'MachineId', section: 'Content', kind: uuid({ random: true }), default: null, scope: 'local', cache: 'value', stage: 'image', engine: false, fileText: true,
@@ -455,6 +453,7 @@ export const SETTINGS = [
   s({ name: 'SELinuxRelabel', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'image', supports: (v) => v !== 'enabled',
     help: 'Relabel the image for SELinux (auto: when a policy is installed); kiln does not relabel yet.' }),
 
+  // [Validation] (mkosi v25+): signing, verity, checksums
   s({ name: 'SecureBoot', section: 'Validation', kind: boolean(), default: false, scope: 'local', cache: 'value', stage: 'output', supports: (v) => !v,
     help: 'Sign the bootloader and UKIs for UEFI Secure Boot; not supported by kiln yet.' }),
   s({ name: 'SecureBootAutoEnroll', section: 'Validation', kind: boolean(), default: true, scope: 'local', cache: 'value', stage: 'output', supports: (_, c) => !c.SecureBoot,
@@ -478,7 +477,6 @@ export const SETTINGS = [
   s({ name: 'VerityCertificate', section: 'Validation', kind: pathValue({ required: true }), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.crt'],
     help: 'The X.509 certificate (PEM) of VerityKey=, embedded in the verity signature; mkosi.crt when present.' }),
 
-  // [Build] (v25 gathered these from [Output], [Host], [Content] and [Distribution])
   s({ name: 'VerityCertificateSource', section: 'Validation', kind: keySource(['file', 'provider']), default: 'file', scope: 'universal', cache: 'value', stage: 'output', supports: (v) => v === 'file',
     help: 'Where VerityCertificate= comes from: file (kiln), or provider:NAME (not supported by kiln yet).' }),
   s({ name: 'SignExpectedPcr', section: 'Validation', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'output', supports: (v) => v !== 'enabled',
@@ -502,6 +500,7 @@ export const SETTINGS = [
   s({ name: 'OpenPGPTool', section: 'Validation', kind: text({ check: WORD('a program name such as gpg') }), default: 'gpg', scope: 'local', cache: 'value', stage: 'output', supports: (_, c) => !c.Sign,
     help: 'The OpenPGP program Sign= runs (gpg, sqop, ...).' }),
 
+  // [Build] (v25 gathered these from [Output], [Host], [Content] and [Distribution])
   s({ name: 'ToolsTree', section: 'Build', kind: pathValue({ required: true, constants: ['default', 'yes', 'no', 'none'] }), default: null, scope: 'universal', cache: 'tools', stage: 'install',
     oldSections: ['Host'], defaultPaths: ['mkosi.tools'],
     help: 'A tree with the tools the build runs: a path, "default" to build one, or unset for the host tools.' }),
@@ -572,7 +571,6 @@ export const SETTINGS = [
   s({ name: 'Environment', section: 'Build', kind: environment(), default: {}, scope: 'local', cache: 'environment', stage: 'install', oldSections: ['Content'], match: 'Environment',
     help: 'Variables set for scripts: KEY=VALUE (quotes allowed), or KEY to pass one through from the environment.' }),
 
-  // [Runtime] ([Host] before v25): how `kiln vm` boots the image; never part of the image.
   s({ name: 'EnvironmentFiles', section: 'Build', kind: pathList({ required: true }), default: [], scope: 'local', cache: 'path', stage: 'install', engine: false,
     defaultPaths: ['mkosi.env'], help: 'Files of KEY=VALUE lines added to Environment=; not read by kiln yet.' }),
   s({ name: 'ProxyUrl', section: 'Build', kind: text({ pattern: URL.pattern, hint: URL.hint }), default: null, scope: 'multiversal', cache: 'none', stage: 'none', engine: false,
@@ -586,6 +584,7 @@ export const SETTINGS = [
   s({ name: 'ProxyClientKey', section: 'Build', kind: pathValue({ required: true }), scope: 'multiversal', cache: 'none', stage: 'none', engine: false, secret: true,
     default: (c) => (c.get('ProxyClientCertificate') as string | null) ?? null, help: 'The key of ProxyClientCertificate= (default: that file).' }),
 
+  // [Runtime] ([Host] before v25): how `kiln vm` boots the image; never part of the image.
   s({ name: 'RAM', section: 'Runtime', kind: size(), default: 2 * 1024 ** 3, scope: 'main', cache: 'none', stage: 'none',
     aliases: ['QemuMem'], oldSections: ['Host'], help: 'Memory of the virtual machine `kiln vm` starts.' }),
   s({ name: 'RuntimeSize', section: 'Runtime', kind: size(), default: null, scope: 'main', cache: 'none', stage: 'none', oldSections: ['Host'],
