@@ -429,7 +429,7 @@ export const SETTINGS = [
     help: 'Firmware files removed from the image (regular expressions); not supported by kiln yet.' }),
   s({ name: 'FirmwareFiles', section: 'Content', kind: stringList(), default: [], scope: 'local', cache: 'value', stage: 'image', engine: false,
     help: 'Firmware files (by name) kept in the image; not supported by kiln yet.' }),
-  s({ name: 'Hostname', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9?]([A-Za-z0-9?-]{0,62})(\.[A-Za-z0-9?][A-Za-z0-9?-]{0,62})*$/, hint: 'a valid hostname; "?" stands for a hexadecimal digit of the machine ID (systemd 256+), e.g. particle-????-????' }),
+  s({ name: 'Hostname', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9?]([A-Za-z0-9?-]{0,62})(\.[A-Za-z0-9?][A-Za-z0-9?-]{0,62})*$/, hint: 'a valid hostname, "?" standing for a machine ID digit' }),
     default: null, scope: 'initrd-inherit', cache: 'value', stage: 'image', help: "The image's /etc/hostname." }),
   s({ name: 'Locale', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, hint: 'a locale such as C.UTF-8 or en_US.UTF-8' }), default: null, scope: 'local', cache: 'value', stage: 'image', help: 'The system locale (LANG=).' }),
   s({ name: 'LocaleMessages', section: 'Content', kind: text({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, hint: 'a locale such as C.UTF-8 or en_US.UTF-8' }), default: null, scope: 'local', cache: 'value', stage: 'image', engine: false,
