@@ -373,8 +373,9 @@ export const SETTINGS = [
   s({ name: 'Bootable', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'output', match: 'Bootable',
     help: 'Make a disk image bootable (auto: when a kernel and systemd-boot are available).' }),
   s({ name: 'Bootloader', section: 'Content', kind: choice(BOOTLOADERS), default: 'systemd-boot', scope: 'local', cache: 'value', stage: 'output',
-    // The boot steps (engine outputs/kernel.ts) install systemd-boot, a UKI or nothing; other values matter only when a boot format is written.
-    supports: (v, c) => ['systemd-boot', 'uki', 'none'].includes(v) || c.Bootable === 'disabled' || !['disk', 'esp', 'uki'].includes(String(c.Format)),
+    // The boot steps (engine outputs/kernel.ts decideBoot) install systemd-boot, a UKI or nothing; they
+    // run for Format=disk and esp unless Bootable=no, and always for Format=uki.
+    supports: (v, c) => ['systemd-boot', 'uki', 'none'].includes(v) || (c.Format !== 'uki' && (!['disk', 'esp'].includes(String(c.Format)) || c.Bootable === 'disabled')),
     help: 'The bootloader of a bootable image.' }),
   s({ name: 'BiosBootloader', section: 'Content', kind: choice(BIOS_BOOTLOADERS), default: 'none', scope: 'local', cache: 'value', stage: 'output', supports: (v) => v === 'none',
     help: 'The BIOS bootloader of a disk image (grub); kiln boots by UEFI only.' }),

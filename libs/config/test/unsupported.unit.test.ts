@@ -72,6 +72,8 @@ describe('settings kiln reads but does not act on', () => {
     expect(refusal(load({ 'mkosi.conf': `${DEBIAN}[Output]\nFormat=oci\n` }))).toBe('mkosi.conf:8: Format=oci: not supported by kiln yet (remove it, or set it to disk)');
     expect(found(load({ 'mkosi.conf': `${DEBIAN}[Output]\nFormat=disk\n[Content]\nBootloader=grub\n` }))).toEqual(['Bootloader=grub@mkosi.conf:10']);
     expect(found(load({ 'mkosi.conf': `${DEBIAN}[Content]\nBootloader=grub\n` }))).toEqual([]);
+    expect(found(load({ 'mkosi.conf': `${DEBIAN}[Output]\nFormat=disk\n[Content]\nBootable=no\nBootloader=grub\n` }))).toEqual([]);
+    expect(found(load({ 'mkosi.conf': `${DEBIAN}[Output]\nFormat=uki\n[Content]\nBootable=no\nBootloader=grub-signed\n` }))).toEqual(['Bootloader=grub-signed@mkosi.conf:11']);
   });
 
   it('refuses a distribution no installer of kiln installs yet', () => {
