@@ -336,9 +336,9 @@ export const SETTINGS = [
   // The default tools tree (ToolsTree=default): settings of the generated `tools` preset
   // (tools-tree.ts), set in the main image only. They reach a preset's image through that preset's
   // output (a graph edge), never directly: cache role none.
-  s({ name: 'ToolsTreeDistribution', section: 'Build', kind: choice(DISTRIBUTIONS), default: TOOLS_TREE_DEFAULTS.distribution, scope: 'tools', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreeDistribution', section: 'Build', kind: choice(DISTRIBUTIONS), default: TOOLS_TREE_DEFAULTS.distribution, scope: 'tools', cache: 'none', stage: 'none', match: 'ToolsTreeDistribution',
     help: 'The distribution of the default tools tree (kiln: debian; mkosi: the host\'s).' }),
-  s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'tools', cache: 'none', stage: 'none',
+  s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'tools', cache: 'none', stage: 'none', match: 'ToolsTreeRelease',
     default: (c) => toolsTreeRelease(String(c.get('ToolsTreeDistribution'))),
     help: 'The release of the default tools tree (trixie for debian, else the distribution\'s default release).' }),
   s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'tools', cache: 'none', stage: 'none',
