@@ -55,6 +55,8 @@ interface Rule {
 }
 
 interface RuleContext extends MatchContext {
+  /** Where the condition is written. */
+  origin: Origin;
   /** The condition's value parsed as one value of setting `name`, so that spellings and aliases count. */
   parse(name: string, value: string): unknown;
 }
@@ -113,7 +115,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
   SystemdVersion: {
     ...version(),
     compares: "a version comparison with the systemd of the build's tools (systemd-version.ts); empty: never",
-    test: (v, _, c) => v !== '' && versionSatisfies(systemdVersion(toolsTreeOf(c), c.root).version, v),
+    test: (v, _, c) => {
+      if (v === '') return false;
+      const systemd = systemdVersion(toolsTreeOf(c), c.root);
+      if (systemd.warning) c.warn(c.origin, systemd.warning);
+      return versionSatisfies(systemd.version, v);
+    },
   },
   HostArchitecture: { compares: "the build machine's architecture, in any spelling", test: (v, _, c) => c.parse('Architecture', v) === hostArchitecture() },
   Image: { compares: 'the preset name (main for the main image), exactly', test: (v, _, c) => v === c.image },
@@ -196,7 +203,7 @@ function condition(key: string, raw: string, section: string, ctx: MatchContext,
   try {
     const subject = rule.setting ? ctx.get(rule.setting) : undefined;
     // A setting not configured and without a default holds for nothing (mkosi: None never matches).
-    if (!rule.setting || (subject !== null && subject !== undefined)) holds = rule.test(value, subject, { ...ctx, parse: parser(ctx) });
+    if (!rule.setting || (subject !== null && subject !== undefined)) holds = rule.test(value, subject, { ...ctx, origin, parse: parser(ctx) });
   } catch (e) {
     fail(e);
   }

@@ -6,8 +6,9 @@
  *
  *  - ToolsTree=default (or yes): the systemd package pinned by the tools tree's lock
  *    (mkosi.tools.lock, or kiln.lock in a mkosi.tools.conf/ directory), so the answer is known
- *    before the tree is built and is the same on every machine; an unlocked tools tree is an
- *    error that says to lock it;
+ *    before the tree is built and is the same on every machine. An unlocked tools tree has no
+ *    known systemd yet: the host's is taken, as mkosi does, with a warning saying to lock it
+ *    (an error would stop `kiln lock` itself, which reads the configuration first);
  *  - ToolsTree=PATH: that tree's libsystemd-shared-VERSION.so;
  *  - no tools tree: the host's libsystemd-shared-VERSION.so (the library every systemd tool
  *    links; its name carries the version systemctl prints).
@@ -26,6 +27,8 @@ export interface SystemdVersion {
   version: string;
   /** Where it was read, for messages. */
   from: string;
+  /** Why the answer is not the one kiln prefers (an unlocked tools tree), for a warning. */
+  warning?: string;
 }
 
 /**
@@ -33,7 +36,7 @@ export interface SystemdVersion {
  * whose config directory is `root`; `hostRoot` is the host's / (tests give another).
  */
 export function systemdVersion(toolsTree: string | null, root: string, hostRoot = '/'): SystemdVersion {
-  if (toolsTree === 'default' || toolsTree === 'yes') return fromToolsLock(root);
+  if (toolsTree === 'default' || toolsTree === 'yes') return fromToolsLock(root, hostRoot);
   if (toolsTree && path.isAbsolute(toolsTree)) return fromTree(toolsTree, `the tools tree ${toolsTree} (ToolsTree=)`);
   return fromTree(hostRoot, 'the host');
 }
@@ -44,19 +47,24 @@ export function toolsLockPath(root: string): string {
   return probe.isDirectory(conf) ? path.join(conf, 'kiln.lock') : path.join(root, 'mkosi.tools.lock');
 }
 
-function fromToolsLock(root: string): SystemdVersion {
+function fromToolsLock(root: string, hostRoot: string): SystemdVersion {
   const file = toolsLockPath(root);
   const lock = probe.exists(file) ? readLockfile(file) : null;
   const rel = path.relative(root, file);
-  if (!lock) {
-    throw new ValueError(
-      `the systemd version of the tools tree (ToolsTree=default) is read from its lock, and ${rel} does not exist (run \`kiln lock\` to write it, or set ToolsTree= to a tree or leave it unset to match on the host's systemd)`,
-    );
-  }
-  const systemd = lock.package.find((p) => p.name === 'systemd');
+  const systemd = lock?.package.find((p) => p.name === 'systemd');
   const major = systemd && majorVersion(systemd.version);
-  if (!major) throw new ValueError(`the tools tree's lock ${rel} has no systemd package${systemd ? ` with a version kiln can read (${systemd.version})` : ''}, so SystemdVersion= cannot be known (add systemd to ToolsTreePackages= and run \`kiln lock\`)`);
-  return { version: major, from: `${rel} (systemd ${systemd!.version})` };
+  if (major) return { version: major, from: `${rel} (systemd ${systemd.version})` };
+  // Not known yet: the host's, as mkosi, rather than an error that `kiln lock` would stop on too.
+  const why = lock ? `its lock ${rel} has no systemd package` : `the tools tree (ToolsTree=default) is not locked`;
+  let host: SystemdVersion;
+  try {
+    host = fromTree(hostRoot, 'the host');
+  } catch (e) {
+    if (!(e instanceof ValueError)) throw e;
+    throw new ValueError(`${why} and ${e.message}`);
+  }
+  const fix = lock ? `add systemd to ToolsTreePackages= and run \`kiln lock\`` : `run \`kiln lock\` to compare with the tools tree's (${rel})`;
+  return { ...host, warning: `SystemdVersion= compares with the host's systemd ${host.version}, as mkosi does, because ${why}: ${fix}` };
 }
 
 /** Directories holding libsystemd-shared-*.so in a tree (Debian's multiarch one, Fedora's lib64, Arch's lib). */

@@ -173,6 +173,19 @@ describe('HostArchitecture= (the build machine)', () => {
 });
 
 describe('SystemdVersion=', () => {
+  /** This host's systemd as `systemctl --version` says (what mkosi 26 asks), or null without one. */
+  const systemctl = spawnSync('systemctl', ['--version'], { encoding: 'utf8' });
+  const hostSystemd = !systemctl.error && systemctl.status === 0 ? systemctl.stdout.trim().split(/\s+/)[1] : null;
+  const trees: string[] = [];
+  afterAll(() => trees.forEach((t) => fs.rmSync(t, { recursive: true, force: true })));
+  /** A tree holding one (empty) file. */
+  const fakeTree = (file: string) => {
+    const t = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-tools-tree-'));
+    trees.push(t);
+    fs.mkdirSync(path.join(t, path.dirname(file)), { recursive: true });
+    fs.writeFileSync(path.join(t, file), '');
+    return t;
+  };
   const sha256 = 'a'.repeat(64);
   const toolsLock = (version: string): string =>
     formatLockfile(
@@ -216,12 +229,28 @@ describe('SystemdVersion=', () => {
       const p = load(files('SystemdVersion=!1', lock));
       expect(toolsLockPath(p.root)).toBe(lockfilePath(p.presets.find((x) => x.generated === 'tools')!));
     });
-    it('an unlocked tools tree is an error that says how to lock it', () => {
-      expect(configError(files('SystemdVersion=257'))).toMatchObject({
-        file: 'mkosi.conf.d/10.conf',
-        line: 2,
-        message: expect.stringMatching(/^SystemdVersion=: the systemd version of the tools tree \(ToolsTree=default\) is read from its lock, and mkosi.tools.lock does not exist \(run `kiln lock`/),
+    it('an unlocked tools tree: the host\'s systemd, as mkosi, with a warning saying to lock it', () => {
+      const root = makeProject(files('SystemdVersion=252'));
+      const host = fakeTree('usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-252.so');
+      expect(systemdVersion('default', root, host)).toEqual({
+        version: '252',
+        from: `the host (${host}/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-252.so)`,
+        warning: "SystemdVersion= compares with the host's systemd 252, as mkosi does, because the tools tree (ToolsTree=default) is not locked: run `kiln lock` to compare with the tools tree's (mkosi.tools.lock)",
       });
+      // A lock without systemd (ToolsTreePackages= cannot remove it from kiln's list, but a lock can be edited).
+      fs.writeFileSync(path.join(root, 'mkosi.tools.lock'), toolsLock('257.9-1').replace(/\n\[\[package\]\]\nname = "systemd"[^[]*/, '\n'));
+      expect(systemdVersion('default', root, host).warning).toMatch(/because its lock mkosi.tools.lock has no systemd package: add systemd to ToolsTreePackages= and run `kiln lock`$/);
+    });
+    it('an unlocked tools tree and a host without systemd: an error', () => {
+      const root = makeProject(files('SystemdVersion=252'));
+      expect(() => systemdVersion('default', root, fakeTree('etc/os-release'))).toThrow(
+        /^the tools tree \(ToolsTree=default\) is not locked and the host has no systemd \(no libsystemd-shared-\*\.so in \/usr\/lib\/systemd, \/usr\/lib\/<multiarch>\/systemd or \/usr\/lib64\/systemd\), so SystemdVersion= cannot be known$/,
+      );
+    });
+    (hostSystemd ? it : it.skip)('an unlocked tools tree in a project: matches on this host\'s systemd and warns at the condition', () => {
+      const p = load(files(`SystemdVersion=${hostSystemd}`));
+      expect(p.main.config.Packages).toEqual(['x']);
+      expect(p.warnings.filter((w) => w.message.startsWith('SystemdVersion=')).map((w) => [path.basename(w.origin.file), w.origin.line])).toEqual([['10.conf', 2]]);
     });
     it('is part of the preset\'s inputs: the lock is probed (facts re-read when it changes), and a new systemd changes the settings hash', () => {
       const root = makeProject(files('SystemdVersion=>=258', lock));
@@ -236,18 +265,12 @@ describe('SystemdVersion=', () => {
   });
 
   describe('with ToolsTree=PATH: that tree\'s libsystemd-shared', () => {
-    const tree = (lib: string) => {
-      const t = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-tools-tree-'));
-      fs.mkdirSync(path.join(t, path.dirname(lib)), { recursive: true });
-      fs.writeFileSync(path.join(t, lib), '');
-      return t;
-    };
     it.each([
       ['Debian (multiarch)', 'usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so', '257'],
       ['Fedora (lib64, full version)', 'usr/lib64/systemd/libsystemd-shared-256.11-1.fc41.so', '256'],
       ['Arch (lib)', 'usr/lib/systemd/libsystemd-shared-258.so', '258'],
     ])('%s', (_, lib, major) => {
-      const t = tree(lib);
+      const t = fakeTree(lib);
       expect(systemdVersion(t, '/nowhere').version).toBe(major);
       expect(packages(`SystemdVersion=${major}`, {}, `ToolsTree=${t}`)).toEqual(['x']);
       expect(packages(`SystemdVersion=>${major}`, {}, `ToolsTree=${t}`)).toEqual([]);
@@ -255,7 +278,7 @@ describe('SystemdVersion=', () => {
       expect(Object.keys(probes)).toContain(`path:${path.join(t, path.dirname(lib))}`);
     });
     it('a tree without systemd is an error naming it', () => {
-      const t = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-tools-tree-'));
+      const t = fakeTree('etc/os-release');
       expect(configError(files('SystemdVersion=257', {}, `ToolsTree=${t}`)).message).toBe(
         `SystemdVersion=: the tools tree ${t} (ToolsTree=) has no systemd (no libsystemd-shared-*.so in /usr/lib/systemd, /usr/lib/<multiarch>/systemd or /usr/lib64/systemd), so SystemdVersion= cannot be known`,
       );
@@ -263,13 +286,10 @@ describe('SystemdVersion=', () => {
   });
 
   describe('without a tools tree: the host', () => {
-    const systemctl = spawnSync('systemctl', ['--version'], { encoding: 'utf8' });
-    const hostHasSystemd = !systemctl.error && systemctl.status === 0;
-    (hostHasSystemd ? it : it.skip)('is what `systemctl --version` says (what mkosi 26 asks)', () => {
-      const version = systemctl.stdout.trim().split(/\s+/)[1];
-      expect(systemdVersion(null, '/nowhere').version).toBe(version);
-      expect(packages(`SystemdVersion=${version}`, {}, '')).toEqual(['x']);
-      expect(packages(`SystemdVersion=!=${version}`, {}, '')).toEqual([]);
+    (hostSystemd ? it : it.skip)('is what `systemctl --version` says (what mkosi 26 asks)', () => {
+      expect(systemdVersion(null, '/nowhere').version).toBe(hostSystemd);
+      expect(packages(`SystemdVersion=${hostSystemd}`, {}, '')).toEqual(['x']);
+      expect(packages(`SystemdVersion=!=${hostSystemd}`, {}, '')).toEqual([]);
     });
   });
 
