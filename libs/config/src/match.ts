@@ -74,7 +74,6 @@ const member = (setting: string, parse: boolean): Rule => ({
   compares: 'one entry of the list; empty: the list is empty',
   test: (v, s, c) => (v === '' ? (s as unknown[]).length === 0 : (s as unknown[]).includes(parse ? c.parse(setting, v) : v)),
 });
-const version = (setting?: string): Omit<Rule, 'test'> => ({ setting, compares: 'a version comparison: [==|!=|<|<=|>|>=]VERSION' });
 
 /** The condition keys mkosi 26 accepts, each with its comparison (mkosi's config_match_* and match_*). */
 export const RULES: Readonly<Record<string, Rule>> = {
@@ -89,7 +88,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   Repositories: member('Repositories', false),
   Format: enumeration('Format'),
   ImageId: { setting: 'ImageId', compares: 'a glob (fnmatch: * ? [...])', test: (v, s) => fnmatchcase(String(s), v) },
-  ImageVersion: { ...version('ImageVersion'), test: (v, s) => versionSatisfies(String(s), v) },
+  ImageVersion: { setting: 'ImageVersion', compares: 'a version comparison: [==|!=|<|<=|>|>=]VERSION', test: (v, s) => versionSatisfies(String(s), v) },
   Bootable: { setting: 'Bootable', compares: 'the feature value: enabled, disabled, auto or a boolean', test: (v, s) => feature(v) === s },
   ToolsTreeDistribution: enumeration('ToolsTreeDistribution'),
   ToolsTreeRelease: exact('ToolsTreeRelease'),
@@ -113,7 +112,6 @@ export const RULES: Readonly<Record<string, Rule>> = {
   },
   PathExists: { compares: 'the path exists, relative to the config directory; empty: never', test: (v, _, c) => v !== '' && probe.exists(path.resolve(c.dir, v)) },
   SystemdVersion: {
-    ...version(),
     compares: "a version comparison with the systemd of the build's tools (systemd-version.ts); empty: never",
     test: (v, _, c) => {
       if (v === '') return false;
@@ -160,7 +158,7 @@ function evaluate(source: SourceFile, ctx: MatchContext, asserts: boolean): bool
             triggered = false;
             break walk;
           }
-          if (asserts) throw new ConfigError(`${a.key}=${raw.trim()} in [Assert] is not satisfied${actual(a.key, ctx)}, so this configuration refuses to build`, origin);
+          if (asserts) throw new ConfigError(`${a.key}=${quote(raw.trim()).slice(1, -1)} in [Assert] is not satisfied${actual(a.key, ctx)}, so this configuration refuses to build`, origin);
           return false;
         }
       }
