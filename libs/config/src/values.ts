@@ -639,25 +639,33 @@ export interface Tree {
 }
 
 /** SOURCE[:TARGET], split at the first colon as mkosi does; TARGET must be absolute. */
-export function parseTree(raw: string, ctx: ParseContext, required = false): Tree {
+export function parseTree(raw: string, ctx: ParseContext, required = false, relativeTarget = false): Tree {
   const v = ctx.expand(raw.trim());
   const i = v.indexOf(':');
   const [src, target] = i >= 0 ? [v.slice(0, i), v.slice(i + 1)] : [v, null];
   if (!src) throw new ValueError(`${quote(raw)} has no source (accepted: SOURCE[:TARGET])`);
-  if (target !== null && !target.startsWith('/')) {
+  // BuildSources= and RuntimeTrees= targets may be relative (to /work/src, to the VM's mount
+  // point), as mkosi parses them with absolute=False.
+  if (target !== null && !relativeTarget && !target.startsWith('/')) {
     throw new ValueError(`target ${quote(target)} in ${quote(raw)} must be an absolute path inside the image (accepted: SOURCE[:/TARGET])`);
   }
   if (target !== null && target.split('/').includes('..')) {
     throw new ValueError(`target ${quote(target)} in ${quote(raw)} must not contain ".." (it would escape the image)`);
   }
   const source = pathItem({ required, tree: true })(src, { ...ctx, expand: (t) => t });
-  return { source, target: target === null ? null : path.posix.normalize(target) };
+  return { source, target: target === null ? null : normalTarget(target) };
+}
+
+/** A tree's target as mkosi's Path gives it: normalised, without a trailing "/" ("kernel/" is "kernel"). */
+function normalTarget(target: string): string {
+  const t = path.posix.normalize(target);
+  return t.length > 1 ? t.replace(/\/+$/, '') : t;
 }
 
 const showTree = (t: Tree, c: ShowContext) => relPath(t.source, c) + (t.target ? `:${t.target}` : '');
 
-export function treeList(opts: { required?: boolean } = {}): Kind<Tree[]> {
-  return listOf('list of trees', (raw, ctx) => parseTree(raw, ctx, opts.required), z.object({ source: z.string(), target: z.string().nullable() }), {
+export function treeList(opts: { required?: boolean; relativeTarget?: boolean } = {}): Kind<Tree[]> {
+  return listOf('list of trees', (raw, ctx) => parseTree(raw, ctx, opts.required, opts.relativeTarget), z.object({ source: z.string(), target: z.string().nullable() }), {
     show: showTree,
     json: (t, c) => ({ source: relPath(t.source, c), target: t.target }),
     accepted: 'SOURCE[:TARGET]',
