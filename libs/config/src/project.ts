@@ -127,7 +127,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const { configDir, layout } = findConfigDir(root);
   const reader = new Reader(layout, configDir, opts.env ?? process.env);
 
-  const main = new ImageState('main', configDir, reader.env);
+  const main = new ImageState('main', configDir, reader.env, undefined, reader.warnings);
   reader.readDirectory(configDir, main, { local: true, profiles: true });
   const mainConfig = main.resolve();
 
@@ -138,7 +138,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const sources = new Map<string, string>();
   for (const [name, entry] of reader.presetEntries()) {
     sources.set(name, entry);
-    const state = new ImageState(name, configDir, reader.env, universal);
+    const state = new ImageState(name, configDir, reader.env, universal, reader.warnings);
     state.inherit(main);
     const matched = probe.isDirectory(entry)
       ? reader.readDirectory(entry, state, { local: true, profiles: true })
@@ -170,6 +170,7 @@ function generatedPresets(reader: Reader, root: string, main: ImageState, mainCo
   const g: GeneratedContext = {
     root,
     env: reader.env,
+    warnings: reader.warnings,
     main,
     mainConfig,
     read: (entry, state) => {
