@@ -17,6 +17,7 @@
 import * as path from 'node:path';
 import { ConfigError, Warning, quote } from './errors';
 import { defaultInitrdPreset, initrdFile, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
+import { builtinConfigDir, isBuiltinConfig } from './builtin-configs';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -24,6 +25,7 @@ import { CONDITION_SECTIONS, conditionsHold } from './match';
 import { Config, findSetting, forcedOnPresets, mainOnly, settingValue, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
 import { Assignment, SourceFile } from './source';
 import { parseToml } from './toml';
+import { splitList } from './values';
 import * as probe from './probe';
 
 export type Syntax = 'mkosi' | 'toml';
@@ -324,9 +326,32 @@ class Reader {
     }
   }
 
-  /** Include= reads each target where it appears: a file in the current config directory, a directory as its own. */
+  /**
+   * Include= reads each target where it appears: a file in the current config directory, a
+   * directory as its own; a built-in name (mkosi-vm, ...) is kiln's own directory of it
+   * (builtin-configs.ts), kept in Include= as the name, as mkosi keeps it.
+   */
   private include(def: SettingDef, a: Assignment, file: string, dir: string, state: ImageState): void {
     if (a.value.trim() === '' && !a.items?.length) return; // Include= cannot be reset (mkosi: reset=False)
+    const words = a.items ?? splitList(a.value);
+    if (words.some((w) => isBuiltinConfig(w.trim()))) {
+      for (const w of words) {
+        const name = w.trim();
+        if (!isBuiltinConfig(name)) {
+          this.include(def, { ...a, value: w, items: [w] }, file, dir, state);
+          continue;
+        }
+        const target = builtinConfigDir(name);
+        if (!state.values.has('Include')) state.values.set('Include', []);
+        (state.values.get('Include') as string[]).push(name);
+        state.origins.set('Include', { file, line: a.line });
+        const id = probe.realpath(target);
+        if (state.included.has(id)) continue;
+        state.included.add(id);
+        this.readDirectory(target, state, { local: false, profiles: true });
+      }
+      return;
+    }
     // A count, not the list: assign() appends to the list in place.
     const before = ((state.values.get('Include') as string[] | undefined) ?? []).length;
     state.assign(def, a, file, dir);
