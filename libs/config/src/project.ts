@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { ConfigError, Warning, quote } from './errors';
 import { defaultInitrdPreset, initrdFile, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
 import { builtinConfigDir, isBuiltinConfig } from './builtin-configs';
+import { fileValue, type ScriptRunner } from './file-values';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -106,6 +107,8 @@ function readText(file: string): string {
 export interface LoadOptions {
   /** Environment for Environment= pass-through; defaults to process.env. */
   env?: Record<string, string | undefined>;
+  /** Runs an executable mkosi.version (and the like) for its output (file-values.ts); without it such a file is an error. */
+  runScript?: ScriptRunner;
 }
 
 /** Finds the config directory of a project (mkosi also looks in a mkosi/ subdirectory) and its syntax. */
@@ -127,7 +130,7 @@ export function findConfigDir(dir: string): { configDir: string; layout: Layout 
 export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const root = path.resolve(dir);
   const { configDir, layout } = findConfigDir(root);
-  const reader = new Reader(layout, configDir, opts.env ?? process.env);
+  const reader = new Reader(layout, configDir, opts.env ?? process.env, opts.runScript);
 
   const main = new ImageState('main', configDir, reader.env, undefined, reader.warnings);
   reader.readDirectory(configDir, main, { local: true, profiles: true });
@@ -226,7 +229,11 @@ class Reader {
     private readonly layout: Layout,
     private readonly root: string,
     readonly env: Record<string, string | undefined>,
+    private readonly runScript?: ScriptRunner,
   ) {}
+
+  /** Outputs of the executable default files run in this read (file-values.ts). */
+  private readonly scriptOutputs = new Map<string, string>();
 
   /** Reads a config directory; false when its config's conditions failed (nothing of it applies). */
   readDirectory(dir: string, state: ImageState, opts: DirectoryOptions): boolean {
@@ -388,7 +395,7 @@ class Reader {
         let a: Assignment;
         if (def.fileText) {
           state.files.push(p);
-          a = { key: def.name, value: readText(p).trim(), line: 0 };
+          a = { key: def.name, value: fileValue(p, def.name, { dir, env: this.env, runScript: this.runScript, outputs: this.scriptOutputs, readText }), line: 0 };
         } else if (name.endsWith('.d') && probe.isDirectory(p)) {
           const scripts = sortedEntries(p).filter((e) => e.isFile()).map((e) => e.path);
           if (!scripts.length) continue;
