@@ -355,7 +355,10 @@ class Reader {
         const id = probe.realpath(target);
         if (state.included.has(id)) continue;
         state.included.add(id);
-        this.readDirectory(target, state, { local: false, profiles: true });
+        // The built-in directories are mkosi's syntax, in a kiln.toml project too.
+        const reader = this.layout === MKOSI ? this : new Reader(MKOSI, this.root, this.env, this.runScript);
+        reader.readDirectory(target, state, { local: false, profiles: true });
+        if (reader !== this) this.warnings.push(...reader.warnings);
       }
       return;
     }

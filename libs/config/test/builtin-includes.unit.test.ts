@@ -77,3 +77,12 @@ describe('built-in includes', () => {
     expect(p.main.config.Packages).toEqual(['mine']);
   });
 });
+
+describe('built-in includes in a kiln.toml project', () => {
+  it('reads the built-in mkosi-syntax directory all the same', () => {
+    const p = load({ 'kiln.toml': '[Distribution]\nDistribution = "debian"\nRelease = "bookworm"\nArchitecture = "x86-64"\n\n[Include]\nInclude = ["mkosi-vm"]\n' });
+    const mkosi = JSON.parse(fs.readFileSync(path.join(DATA, 'mkosi-vm-bookworm.json'), 'utf8')) as { Packages: string[] };
+    expect(p.main.config.Bootable).toBe('enabled');
+    expect(p.main.config.Packages).toEqual(mkosi.Packages);
+  });
+});
