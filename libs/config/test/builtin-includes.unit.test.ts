@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_CONFIGS, RESOURCES_DIR } from '../src/builtin-configs';
+import { summaryText } from '../src';
 import { load } from './helpers';
 
 const DATA = path.join(__dirname, 'data', 'builtin-includes');
@@ -84,5 +85,12 @@ describe('built-in includes in a kiln.toml project', () => {
     const mkosi = JSON.parse(fs.readFileSync(path.join(DATA, 'mkosi-vm-bookworm.json'), 'utf8')) as { Packages: string[] };
     expect(p.main.config.Bootable).toBe('enabled');
     expect(p.main.config.Packages).toEqual(mkosi.Packages);
+  });
+});
+
+describe('built-in includes in summaries', () => {
+  it('show the name as written', () => {
+    const p = load({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Include]\nInclude=mkosi-vm\n' });
+    expect(summaryText(p)).toMatch(/^ +Include: mkosi-vm$/m);
   });
 });

@@ -59,6 +59,11 @@ describe('mkosi.version', () => {
     expect(p.main.files).toContain(path.join(root, 'mkosi.version'));
   });
 
+  it('mkosi.seed alike (mkosi reads every path_read_text file this way): an executable one gives Seed=', () => {
+    const root = project({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.seed': '#!/bin/sh\necho 0b1f4c8e-6a2d-4e57-9d3b-2f6e8a9c1d40\n' }, ['mkosi.seed']);
+    expect(loadProject(root, { env: { PATH: process.env.PATH }, runScript }).main.config.Seed).toBe('0b1f4c8e-6a2d-4e57-9d3b-2f6e8a9c1d40');
+  });
+
   it('not executable: its text, as before, and the runner is not asked', () => {
     const root = project({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.version': '2.5\n' });
     expect(loadProject(root, { runScript }).main.config.ImageVersion).toBe('2.5');
