@@ -97,13 +97,18 @@ export class ImageState {
       if (!accepted.split(' or ').includes(got)) throw new ConfigError(`${def.name}= takes ${accepted}, not ${got}`, origin);
     }
     checkCharacters(def, a, origin);
-    if (a.value.trim() === '' && !a.items?.length) {
+    // As mkosi: the whole value is expanded first, then parsed, so a value whose specifiers expand
+    // to nothing (`ImageId=%v` before ImageVersion=, an unknown `%q`) is an empty value: a reset.
+    const expanding = this.parseContext(file, dir, a.line);
+    if (a.items) a = { ...a, items: a.items.map((i) => expanding.expand(i)).filter((i) => i.trim() !== '') };
+    else a = { ...a, value: expanding.expand(a.value) };
+    const ctx: ParseContext = { ...expanding, expand: (text) => text };
+    if (a.items ? a.items.length === 0 : a.value.trim() === '') {
       if (kind.list) this.values.set(def.name, kind.empty!());
       else this.values.delete(def.name);
       this.origins.set(def.name, origin);
       return;
     }
-    const ctx = this.parseContext(file, dir, a.line);
     let parsed: unknown;
     try {
       if (a.items) {

@@ -125,6 +125,8 @@ function canonical(name: string, value: string, origin: Origin): string {
 }
 
 function glob(value: string, pattern: string): boolean {
+  // A pattern whose specifiers expanded to nothing (`Image=%z`) matches only an empty value.
+  if (pattern === '') return value === '';
   return picomatch.isMatch(value, pattern, { dot: true, nobrace: true, noextglob: true });
 }
 

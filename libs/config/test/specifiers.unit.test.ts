@@ -35,6 +35,19 @@ describe('specifiers while unset', () => {
     expect(warnings.map((w) => w.split(' ')[0])).toEqual(['Release', 'Output', 'ImageId', 'ImageVersion']);
   });
 
+  it('a value is expanded whole before it is parsed, as mkosi: one that expands to nothing is empty (a reset)', () => {
+    const p = load({ 'mkosi.conf': '[Output]\nImageId=first\nImageId=%z\n[Content]\nPackages=vim %y\nExtraTrees=%q\n' });
+    // mkosi 26 on this project: ImageId null, Packages ["vim"], ExtraTrees [].
+    expect([p.main.config.ImageId, p.main.config.Packages, p.main.config.ExtraTrees]).toEqual([null, ['vim'], []]);
+    expect(p.warnings).toHaveLength(3);
+  });
+
+  it('a condition whose value expands to nothing matches only an empty value (no crash)', () => {
+    const p = load({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.conf.d/10.conf': '[Match]\nImage=%z\n[Content]\nPackages=never\n' });
+    expect(p.main.config.Packages).toEqual([]);
+    expect(p.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^unknown specifier "%z"/)]);
+  });
+
   it('"%%" is "%", and a "%" ending the value stays, as in mkosi', () => {
     const warnings: string[] = [];
     const out = expandSpecifiers('100%% of 50%', { get: () => null, image: 'main', configFileDir: '/', configDir: '/', root: '/', warn: (m) => warnings.push(m) });
