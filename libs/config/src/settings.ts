@@ -308,7 +308,7 @@ export const SETTINGS = [
   s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"', check: fileName('ImageId=') }),
     default: null, scope: 'inherit', cache: 'scripts', stage: 'install', specifier: 'i', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
   s({ name: 'ImageVersion', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.~+-]+$/, hint: 'a version such as 1.2.3: letters, digits, ".", "_", "~", "+" and "-"', check: fileName('ImageVersion=') }), default: null, scope: 'inherit', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
-    defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
+    defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); mkosi.version supplies it when present: its text, or its output when it is executable (run in kiln\'s sandbox, in the config directory).' }),
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
     default: (c) => defaultCompression(String(c.get('Format'))),
     scope: 'local', cache: 'value', stage: 'output',
