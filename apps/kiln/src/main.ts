@@ -16,6 +16,7 @@ import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
 import { vmCommand } from './commands/vm';
 import { version } from './version';
+import { runScript } from './config-scripts';
 
 /** Every command reads a project: -C DIR, as in mkosi. */
 const DIRECTORY = ['-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.'] as const;
@@ -61,7 +62,7 @@ export function program(): Command {
     .option('--all', 'also remove its incremental layers and its package cache (downloaded packages)')
     .action(async (opts) => {
       // A build of the preset (or using the package cache, with --all) is waited for: its locks.
-      const removed = await clean(loadProject(opts.directory), opts.preset, { all: opts.all, note: (line) => process.stderr.write(`${line}\n`) });
+      const removed = await clean(loadProject(opts.directory, { runScript }), opts.preset, { all: opts.all, note: (line) => process.stderr.write(`${line}\n`) });
       for (const r of removed) process.stdout.write(`removed ${r}\n`);
     });
 

@@ -4,7 +4,7 @@
  * from the main image.
  */
 import * as path from 'node:path';
-import { ConfigError, Origin, quote, ValueError } from './errors';
+import { ConfigError, Origin, quote, ValueError, type Warning } from './errors';
 import { Config, ConfigSchema, DefaultContext, forcedOnPresets, inheritedByPresets, mainOnly, SETTINGS, SettingDef } from './settings';
 import { Assignment } from './source';
 import { expandSpecifiers } from './specifiers';
@@ -27,6 +27,8 @@ export class ImageState {
     readonly env: Record<string, string | undefined>,
     /** Universal settings, resolved in the main image; undefined while reading the main image. */
     private readonly forced?: ReadonlyMap<string, unknown>,
+    /** Where reading this image's values warns (the reader's list): a specifier expanding to nothing. */
+    readonly warnings: Warning[] = [],
   ) {}
 
   get isMain(): boolean {
@@ -66,13 +68,14 @@ export class ImageState {
     }
   }
 
-  /** How values in `file` are read: relative paths against `dir`, the config directory being read. */
-  parseContext(file: string, dir: string): ParseContext {
+  /** How values in `file` (at `line`) are read: relative paths against `dir`, the config directory being read. */
+  parseContext(file: string, dir: string, line = 0): ParseContext {
     const configFileDir = path.dirname(file);
+    const warn = (message: string) => this.warnings.push({ origin: { file, line }, message });
     return {
       dir,
       env: this.env,
-      expand: (text) => expandSpecifiers(text, { get: (n) => this.get(n), image: this.image, configFileDir, configDir: dir, root: this.root }),
+      expand: (text) => expandSpecifiers(text, { get: (n) => this.get(n), image: this.image, configFileDir, configDir: dir, root: this.root, warn }),
     };
   }
 
@@ -94,13 +97,18 @@ export class ImageState {
       if (!accepted.split(' or ').includes(got)) throw new ConfigError(`${def.name}= takes ${accepted}, not ${got}`, origin);
     }
     checkCharacters(def, a, origin);
-    if (a.value.trim() === '' && !a.items?.length) {
+    // As mkosi: the whole value is expanded first, then parsed, so a value whose specifiers expand
+    // to nothing (`ImageId=%v` before ImageVersion=, an unknown `%q`) is an empty value: a reset.
+    const expanding = this.parseContext(file, dir, a.line);
+    if (a.items) a = { ...a, items: a.items.map((i) => expanding.expand(i)).filter((i) => i.trim() !== '') };
+    else a = { ...a, value: expanding.expand(a.value) };
+    const ctx: ParseContext = { ...expanding, expand: (text) => text };
+    if (a.items ? a.items.length === 0 : a.value.trim() === '') {
       if (kind.list) this.values.set(def.name, kind.empty!());
       else this.values.delete(def.name);
       this.origins.set(def.name, origin);
       return;
     }
-    const ctx = this.parseContext(file, dir);
     let parsed: unknown;
     try {
       if (a.items) {

@@ -1,3 +1,4 @@
+import { runScript } from '../config-scripts';
 import { createHash } from 'node:crypto';
 import { fingerprintLines, FingerprintError, isFactsError, projectFacts } from '@kiln/config';
 import { reportWarnings } from '../report';
@@ -9,11 +10,11 @@ import { buildIdentity } from '../version';
  */
 export function digestCommand(opts: { directory: string; preset?: string; list?: boolean; json?: boolean }): void {
   // The facts the fingerprint reads (cached): their warnings, without reading the project twice.
-  const facts = projectFacts(opts.directory);
+  const facts = projectFacts(opts.directory, { runScript });
   if (!isFactsError(facts)) reportWarnings(facts.warnings.map((w) => ({ origin: { file: w.file, line: w.line }, message: w.message })));
   let lines: string[];
   try {
-    lines = fingerprintLines(opts.directory, opts.preset, { identity: buildIdentity() });
+    lines = fingerprintLines(opts.directory, opts.preset, { identity: buildIdentity(), runScript });
   } catch (e) {
     if (!(e instanceof FingerprintError)) throw e;
     process.stderr.write(`kiln: ${e.message}\n`);

@@ -1,3 +1,4 @@
+import { runScript } from '../config-scripts';
 import * as path from 'node:path';
 import { loadProject } from '@kiln/config';
 import { lockProject } from '@kiln/engine';
@@ -14,7 +15,7 @@ export async function lockCommand(opts: LockCommandOptions): Promise<void> {
   // As kiln build, before anything is written: kiln.lock (committed, read by every builder) and
   // the package lists it updates in the shared package cache must not get the builder's umask.
   process.umask(0o022);
-  const project = loadProject(opts.directory);
+  const project = loadProject(opts.directory, { runScript });
   reportWarnings(project.warnings);
   const results = await lockProject(project, {
     preset: opts.preset,

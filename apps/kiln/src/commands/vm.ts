@@ -1,3 +1,4 @@
+import { runScript } from '../config-scripts';
 import { loadProject } from '@kiln/config';
 import { BuildError, runVm } from '@kiln/engine';
 import { reportWarnings } from '../report';
@@ -8,7 +9,7 @@ import { reportWarnings } from '../report';
  * 0 when the guest powers off.
  */
 export async function vmCommand(opts: { directory: string; preset?: string }, qemuArgs: string[]): Promise<void> {
-  const project = loadProject(opts.directory);
+  const project = loadProject(opts.directory, { runScript });
   reportWarnings(project.warnings);
   const preset = opts.preset ? project.presets.find((p) => p.name === opts.preset) : project.main;
   if (!preset) throw new BuildError(`no preset named "${opts.preset}" (accepted: ${project.presets.map((p) => p.name).join(', ')})`);
