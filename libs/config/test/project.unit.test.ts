@@ -231,7 +231,7 @@ describe('presets and scopes', () => {
     expect(e).toEqual({
       file: 'mkosi.images/base.conf',
       line: 4,
-      message: "Release= applies to every preset and can only be set in the main image (move it to the project's mkosi.conf or kiln.toml)",
+      message: 'Release= cannot be set in preset "base": it applies to every image (move it to the project\'s mkosi.conf or kiln.toml)',
     });
   });
   it('presets receive only the Environment= keys PassEnvironment= names', () => {
