@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { cacheKey, digestCacheDir, isFactsError, projectFacts, type FactsError, type PresetFacts, type ProjectFacts } from './facts';
 import { entryLine, inputEntries } from './input-digest';
 import { toolsIdentity } from './tools-identity';
+import type { Override } from './project';
 
 export interface FingerprintOptions {
   /** kiln's build identity (version + code hash). */
@@ -23,6 +24,8 @@ export interface FingerprintOptions {
   env?: Record<string, string | undefined>;
   /** Cache directory (default: digestCacheDir()); null: compute everything. */
   cacheDir?: string | null;
+  /** Settings from the command line (--profile, --Setting=value): they change the preset. */
+  overrides?: readonly Override[];
 }
 
 export class FingerprintError extends Error {}
@@ -41,7 +44,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 export function fingerprintLines(dir: string, name: string | undefined, opts: FingerprintOptions): string[] {
   const cacheDir = opts.cacheDir === undefined ? digestCacheDir() : opts.cacheDir;
   const env = opts.env ?? process.env;
-  const facts = projectFacts(dir, { cacheDir });
+  const facts = projectFacts(dir, { cacheDir, overrides: opts.overrides });
   const preset = findPreset(facts, name);
   const root = (facts as ProjectFacts).root;
   const lines = [`kiln ${opts.identity}`, `settings ${preset.settingsHash}`];

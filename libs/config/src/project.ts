@@ -192,12 +192,12 @@ function applyOverrides(main: ImageState, overrides: readonly Override[], dir: s
     const def = findSetting(o.name);
     if (!def) {
       const hint = suggestSetting(o.name);
-      throw new ConfigError(`--${o.name}: no such setting${hint ? ` (did you mean --${hint}=?)` : ''}`, { file: COMMAND_LINE, line: 0 });
+      throw new ConfigError(`--${o.name}: no such setting${hint ? ` (did you mean --${hint}=?)` : ''}`);
     }
     try {
       main.override(def, { key: def.name, value: o.value, line: 0 }, COMMAND_LINE, dir);
     } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(`--${o.name}=${o.value}: ${e.reason}`, { file: COMMAND_LINE, line: 0 });
+      if (e instanceof ConfigError) throw new ConfigError(`--${o.name}=${o.value}: ${e.reason.replace(new RegExp(`^${def.name}=: `), '')}`);
       throw e;
     }
   }

@@ -1,4 +1,4 @@
-import { loadProject } from '@kiln/config';
+import { loadProject, type Override } from '@kiln/config';
 import { BuildError, runVm } from '@kiln/engine';
 import { reportWarnings } from '../report';
 
@@ -7,8 +7,8 @@ import { reportWarnings } from '../report';
  * the terminal (libs/engine/src/vm.ts). Arguments after `--` go to qemu. The exit code is qemu's:
  * 0 when the guest powers off.
  */
-export async function vmCommand(opts: { directory: string; preset?: string }, qemuArgs: string[]): Promise<void> {
-  const project = loadProject(opts.directory);
+export async function vmCommand(opts: { directory: string; preset?: string; overrides?: readonly Override[] }, qemuArgs: string[]): Promise<void> {
+  const project = loadProject(opts.directory, { overrides: opts.overrides });
   reportWarnings(project.warnings);
   const preset = opts.preset ? project.presets.find((p) => p.name === opts.preset) : project.main;
   if (!preset) throw new BuildError(`no preset named "${opts.preset}" (accepted: ${project.presets.map((p) => p.name).join(', ')})`);
