@@ -10,7 +10,7 @@
  * option per setting without crowding every command's --help); kiln's own options keep their
  * meaning (-p is --preset, not mkosi's --package; -f is --force).
  */
-import { SETTINGS, type Override, type SettingDef } from '@kiln/config';
+import { SETTINGS, suggestSetting, type Override, type SettingDef } from '@kiln/config';
 
 /** mkosi's long options that are not the kebab-case of the setting's name (mkosi/config.py SETTINGS `long`). */
 const MKOSI_LONG: Record<string, string> = {
@@ -126,6 +126,11 @@ export function takeOverrides(args: readonly string[]): { rest: string[]; overri
       if (eq >= 0) value = a.slice(eq + 1);
     }
     if (!def) {
+      // --CamelCase is meant as a setting: say so rather than commander's "unknown option".
+      if (/^--[A-Z]/.test(a)) {
+        const hint = suggestSetting(option.slice(2));
+        throw new OverrideError(`${option}: no such setting${hint ? ` (did you mean --${hint}=?)` : ' (the settings are in kiln summary)'}`);
+      }
       rest.push(a);
       continue;
     }
