@@ -232,7 +232,11 @@ function generatedPresets(reader: Reader, root: string, main: ImageState, mainCo
   }
   if (initrd) {
     made.push(initrd);
-    for (const p of wanting) p.config.Initrds = [initrdFile(initrd.config)];
+    // As mkosi: the initrd is an Initrds= path and a dependency of each image wanting it.
+    for (const p of wanting) {
+      p.config.Initrds = [initrdFile(initrd.config)];
+      p.config.Dependencies = [...(p.config.Dependencies ?? []), initrd.state.image];
+    }
   }
   return made.map((m) => ({ ...toPreset(m.state.image, false, m.state, m.config, m.source), generated: m.kind }));
 }
