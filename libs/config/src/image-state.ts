@@ -101,8 +101,7 @@ export class ImageState {
     for (const name of [...this.values.keys()]) {
       const v = this.get(name);
       this.values.delete(name);
-      if (v === null || v === undefined) this.overrides.delete(name);
-      else this.overrides.set(name, structuredClone(v));
+      this.overrides.set(name, structuredClone(v ?? null));
     }
   }
 

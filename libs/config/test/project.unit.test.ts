@@ -70,7 +70,7 @@ describe('reading order', () => {
     expect(p.main.config.Hostname).toBe('fromdir');
     expect((p.main.config.ExtraTrees as { source: string }[]).map((t) => path.basename(path.dirname(t.source)))).toEqual(['05-dir']);
   });
-  it('mkosi.local.conf is read last and wins', () => {
+  it('mkosi.local.conf wins (it is read first, its values then override the rest)', () => {
     const c = main({ 'mkosi.conf': '[Content]\nHostname=a\n', 'mkosi.conf.d/10.conf': '[Content]\nHostname=b\n', 'mkosi.local.conf': '[Content]\nHostname=local\n' });
     expect(c.Hostname).toBe('local');
   });
