@@ -61,6 +61,30 @@ const MKOSI_LONG: Record<string, string> = {
   Drives: 'drive',
 };
 
+/** mkosi's older long options, still accepted (SETTINGS `compat_longs`). */
+const MKOSI_COMPAT: Record<string, readonly string[]> = {
+  OutputDirectory: ['output-dir'],
+  RepartDirectories: ['repart-dir'],
+  ToolsTreeSandboxTrees: ['tools-tree-package-manager-tree'],
+  SandboxTrees: ['package-manager-tree'],
+  WorkspaceDirectory: ['workspace-dir'],
+  CacheDirectory: ['cache-dir'],
+  PackageCacheDirectory: ['package-cache-dir'],
+  BuildDirectory: ['build-dir'],
+  SysupdateDirectory: ['sysupdate-dir'],
+  CPUs: ['qemu-smp'],
+  RAM: ['qemu-mem'],
+  KVM: ['qemu-kvm'],
+  VSock: ['qemu-vsock'],
+  VSockCID: ['qemu-vsock-cid'],
+  TPM: ['qemu-swtpm'],
+  Removable: ['qemu-removable'],
+  Firmware: ['qemu-firmware'],
+  FirmwareVariables: ['qemu-firmware-variables'],
+  Linux: ['qemu-kernel'],
+  Drives: ['qemu-drive'],
+};
+
 /** The short options kiln takes from mkosi (others clash with kiln's own: -p, -f, -C). */
 const SHORT: Record<string, string> = { '-d': 'Distribution', '-r': 'Release', '-E': 'Environment' };
 
@@ -86,15 +110,12 @@ export function settingOfOption(option: string): SettingDef | undefined {
         byOption.set(n, d);
         byOption.set(kebab(n), d);
       }
-      if (MKOSI_LONG[d.name]) byOption.set(MKOSI_LONG[d.name]!, d);
+      for (const long of [MKOSI_LONG[d.name], ...(MKOSI_COMPAT[d.name] ?? [])]) if (long) byOption.set(long, d);
     }
     for (const k of KILN_OPTIONS) byOption.delete(k);
   }
   return byOption.get(option);
 }
-
-/** Settings taking no value after them when none follows (`--with-docs` is --with-docs=yes). */
-const takesBareFlag = (d: SettingDef) => d.kind.type === 'boolean' || d.kind.type === 'feature';
 
 export class OverrideError extends Error {}
 
@@ -136,13 +157,10 @@ export function takeOverrides(args: readonly string[]): { rest: string[]; overri
     }
     if (value === undefined) {
       const next = args[i + 1];
-      if (next === undefined || next === '--' || (next.startsWith('-') && next.length > 1)) {
-        if (!takesBareFlag(def)) throw new OverrideError(`${option} needs a value (${option}=VALUE; an empty value resets ${def.name}=)`);
-        value = 'yes';
-      } else {
-        value = next;
-        i++;
-      }
+      // Every setting takes a value, as in mkosi (`--with-docs yes`, not `--with-docs`).
+      if (next === undefined || next === '--') throw new OverrideError(`${option} needs a value (${option}=VALUE; an empty value resets ${def.name}=)`);
+      value = next;
+      i++;
     }
     overrides.push({ name: def.name, value });
   }
