@@ -187,8 +187,8 @@ export class ImageState {
     } else {
       this.values.set(def.name, parsed);
     }
-    // A single value an override holds stays where the override set it.
-    if (kind.list || !this.overrides.has(def.name)) this.origins.set(def.name, origin);
+    // A setting an override holds is said where the override set it (its items come last).
+    if (!this.overrides.has(def.name)) this.origins.set(def.name, origin);
   }
 
   /** One assignment's value, parsed (the type and character checks are the caller's). */
