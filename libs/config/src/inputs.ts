@@ -51,7 +51,8 @@ function walkSettings(project: Project, preset: Preset): { settings: Record<stri
     const value = settingValue(preset.config, def.name);
     const isPath = def.cache === 'path' || def.cache === 'script' || def.cache === 'tools';
     // Only host paths are made relative: RemoveFiles=/usr/share/man is a path in the image.
-    settings[def.name] = isPath ? relativise(value, base) : value;
+    // BuildSources= (role scripts) holds host trees too: hashed relative, never read as contents.
+    settings[def.name] = isPath || def.name === 'BuildSources' ? relativise(value, base) : value;
     if (!isPath) continue;
     for (const p of settingPaths(value)) {
       const producer = producers.get(p);

@@ -344,7 +344,7 @@ class Reader {
 
   private matchContext(state: ImageState, file: string, dir: string) {
     const ctx = state.parseContext(file, dir);
-    return { image: state.image, dir, get: (n: string) => state.get(n), expand: ctx.expand };
+    return { image: state.image, dir, root: state.root, get: (n: string) => state.get(n), expand: ctx.expand, warn: (origin: Warning['origin'], message: string) => void this.warnings.push({ origin, message }) };
   }
 
   private applySettings(source: SourceFile, state: ImageState, dir: string): void {

@@ -146,24 +146,219 @@ export function choice<const V extends string>(values: readonly V[], aliases: Re
   };
 }
 
-/** systemd's tri-state feature: yes/no/auto. */
+/**
+ * systemd's tri-state feature as mkosi 26 reads it (parse_feature): its own words enabled,
+ * disabled and auto, or any boolean word (yes -> enabled, no -> disabled). The value is stored
+ * as mkosi names it: enabled, disabled or auto.
+ */
+export const FEATURE_VALUES = ['enabled', 'disabled', 'auto'] as const;
 export function feature(): Kind<'enabled' | 'disabled' | 'auto'> {
+  const accepted = 'enabled, disabled, auto, or a boolean (yes, no, ...)';
   return {
     type: 'feature',
     list: false,
-    parse(raw) {
-      if (raw.trim().toLowerCase() === 'auto') return 'auto';
+    parse(raw, ctx) {
+      const v = (ctx?.expand ? ctx.expand(raw) : raw).trim();
+      // mkosi compares its own words exactly (ConfigFeature(value)), then tries a boolean.
+      if ((FEATURE_VALUES as readonly string[]).includes(v)) return v as 'enabled' | 'disabled' | 'auto';
       try {
-        return parseBoolean(raw) ? 'enabled' : 'disabled';
+        return parseBoolean(v) ? 'enabled' : 'disabled';
       } catch {
-        throw new ValueError(`${quote(raw)} is not valid (accepted: yes, no, auto)`);
+        throw new ValueError(`${quote(raw)} is not valid (accepted: ${accepted})`);
       }
     },
-    schema: z.enum(['enabled', 'disabled', 'auto']),
-    toml: z.union([z.boolean(), z.enum(['auto', ...TRUE, ...FALSE])]),
+    schema: z.enum(FEATURE_VALUES),
+    toml: z.union([z.boolean(), z.enum([...FEATURE_VALUES, ...TRUE, ...FALSE])]),
     show: showPlain,
     json: (v) => v,
-    accepted: 'yes, no, auto',
+    accepted,
+  };
+}
+
+/**
+ * A UUID (Seed=, MachineId=), stored in its canonical lower-case dashed form, or the word
+ * `random` where mkosi takes it (mkosi draws a new UUID for it on every run; kiln keeps the word,
+ * so the summary and the cache key stay the same from one reading to the next).
+ */
+export function uuid(opts: { random?: boolean } = {}): Kind<string> {
+  const accepted = `a UUID such as 8a1b2c3d-0000-4000-8000-123456789abc${opts.random ? ', or "random"' : ''}`;
+  return {
+    type: 'uuid',
+    list: false,
+    parse(raw, ctx) {
+      const v = ctx.expand(raw).trim();
+      if (opts.random && v === 'random') return v;
+      // Python's uuid.UUID() accepts the 32 hex digits with or without dashes and braces, any case.
+      const hex = v.replace(/^\{|\}$/g, '').replace(/^urn:uuid:/i, '').replace(/-/g, '');
+      if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new ValueError(`${quote(v)} is not valid (accepted: ${accepted})`);
+      const h = hex.toLowerCase();
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    },
+    schema: z.string(),
+    toml: z.string(),
+    show: showPlain,
+    json: (v) => v,
+    accepted,
+  };
+}
+
+/**
+ * Where a key comes from (SecureBootKeySource=, VerityKeySource=, ...): `file` (the key setting
+ * is a path), `engine:NAME` (an OpenSSL engine) or `provider:NAME` (an OpenSSL provider); for a
+ * certificate, `file` or `provider:NAME`. Stored as written (`engine:pkcs11`); empty resets to `file`.
+ */
+export function keySource(types: readonly string[] = ['file', 'engine', 'provider']): Kind<string> {
+  const accepted = types.map((t) => (t === 'file' ? 'file' : `${t}:NAME`)).join(', ');
+  return {
+    type: 'key source',
+    list: false,
+    parse(raw, ctx) {
+      const v = ctx.expand(raw).trim();
+      const i = v.indexOf(':');
+      const type = i < 0 ? v : v.slice(0, i);
+      if (!types.includes(type)) throw new ValueError(`${quote(v)} is not a valid source (accepted: ${accepted})`);
+      return v;
+    },
+    schema: z.string(),
+    toml: z.string(),
+    show: showPlain,
+    json: (v) => v,
+    accepted,
+  };
+}
+
+/**
+ * A key or certificate (SecureBootKey=, SignExpectedPcrCertificate=, ...) as mkosi's
+ * config_parse_key reads it: a path when that file exists (made absolute, against the config
+ * directory), otherwise the text as written: a PKCS#11 URI or a name an engine or provider
+ * knows (with SecureBootKeySource=engine:pkcs11, ...), or a file that is not there yet.
+ */
+export function keyValue(): Kind<string> {
+  return {
+    type: 'key',
+    list: false,
+    parse(raw, ctx) {
+      const v = ctx.expand(raw).trim();
+      const p = resolvePath(v, { ...ctx, expand: (t) => t });
+      return probe.exists(p) ? p : v;
+    },
+    schema: z.string(),
+    toml: z.string(),
+    show: (v, c) => (path.isAbsolute(v) ? relPath(v, c) : v),
+    json: (v, c) => (path.isAbsolute(v) ? relPath(v, c) : v),
+    accepted: 'a path, or a key name or URI (pkcs11:...) for an engine or provider',
+  };
+}
+
+/** An access mode in octal (OutputMode=): 0 to 1777, as mkosi's config_parse_mode. */
+export function mode(): Kind<number> {
+  const accepted = 'an octal access mode from 0 to 1777, e.g. 0644';
+  return {
+    type: 'mode',
+    list: false,
+    parse(raw) {
+      const v = raw.trim();
+      if (!/^[0-7]+$/.test(v) || parseInt(v, 8) > 0o1777) throw new ValueError(`${quote(raw)} is not valid (accepted: ${accepted})`);
+      return parseInt(v, 8);
+    },
+    schema: z.number().int().nonnegative(),
+    toml: z.union([z.number().int().nonnegative(), z.string()]),
+    show: (v) => `0${v.toString(8)}`,
+    json: (v) => v,
+    accepted,
+  };
+}
+
+/** A sector size (SectorSize=): a power of two from 512 to 4096 bytes, as mkosi's config_parse_sector_size. */
+export function sectorSize(): Kind<number> {
+  const accepted = '512, 1024, 2048 or 4096';
+  return {
+    type: 'sector size',
+    list: false,
+    parse(raw) {
+      const v = raw.trim();
+      if (!/^\d+$/.test(v) || ![512, 1024, 2048, 4096].includes(Number(v))) throw new ValueError(`${quote(raw)} is not valid (accepted: ${accepted})`);
+      return Number(v);
+    },
+    schema: z.number().int(),
+    toml: z.union([z.number().int(), z.string()]),
+    show: showPlain,
+    json: (v) => v,
+    accepted,
+  };
+}
+
+/** A list of values of an enumeration (ManifestFormat=json,changelog; ToolsTreeProfiles=...). */
+export function choiceList<const V extends string>(values: readonly V[], aliases: Record<string, V> = {}): Kind<V[]> {
+  const accepted = values.join(', ');
+  return listOf<V>(
+    'list',
+    (raw, ctx) => {
+      const v = ctx.expand(raw).trim();
+      if ((values as readonly string[]).includes(v)) return v as V;
+      if (v in aliases) return aliases[v];
+      throw new ValueError(`${quote(v)} is not a valid value (accepted: ${accepted})`);
+    },
+    z.enum(values as unknown as [V, ...V[]]),
+    { accepted },
+  );
+}
+
+/**
+ * Kernel module and firmware filters (KernelModulesInclude=, FirmwareExclude=, ...): regular
+ * expressions over module (or firmware file) paths, or mkosi's words `default` and `host`.
+ */
+export function moduleFilters(): Kind<string[]> {
+  return stringList({
+    check: (v) => {
+      if (v === 'default' || v === 'host') return null;
+      try {
+        new RegExp(v);
+        return null;
+      } catch {
+        return 'is not a valid regular expression (accepted: regular expressions over module paths, default or host)';
+      }
+    },
+  });
+}
+
+/**
+ * Drives= of `mkosi vm`: ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]] words, split on spaces as
+ * mkosi does; the ID is a file name, the SIZE a size.
+ */
+export function driveList(): Kind<string[]> {
+  return listOf(
+    'space-separated list',
+    (raw, ctx) => {
+      const v = ctx.expand(raw);
+      const parts = v.split(':');
+      if (parts.length < 2 || parts.length > 6) throw new ValueError(`${quote(v)} is not a drive (accepted: ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]])`);
+      if (!parts[0] || parts[0].includes('/') || parts[0] === '.' || parts[0] === '..') throw new ValueError(`${quote(v)}: drive ID ${quote(parts[0])} is not a file name`);
+      parseSize(parts[1]);
+      return v;
+    },
+    z.string(),
+    { split: (r) => r.split(/\s+/).filter(Boolean), accepted: 'ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]]' },
+  );
+}
+
+/** VSockCID=: auto, hash, or a connection ID from 3 to 0xFFFFFFFE (mkosi's config_parse_vsock_cid). */
+export function vsockCid(): Kind<string> {
+  const accepted = 'auto, hash, or a number from 3 to 4294967294';
+  return {
+    type: 'vsock cid',
+    list: false,
+    parse(raw) {
+      const v = raw.trim();
+      if (v === 'auto' || v === 'hash') return v;
+      if (!/^\d+$/.test(v) || Number(v) < 3 || Number(v) >= 0xffffffff) throw new ValueError(`${quote(raw)} is not valid (accepted: ${accepted})`);
+      return String(Number(v));
+    },
+    schema: z.string(),
+    toml: z.union([z.string(), z.number().int()]),
+    show: showPlain,
+    json: (v) => v,
+    accepted,
   };
 }
 
@@ -383,6 +578,14 @@ export function spaceList(): Kind<string[]> {
 }
 
 /**
+ * A space-separated list whose items may be quoted, as mkosi reads QemuArgs= and
+ * UnitProperties= (shlex on spaces and newlines): `-device "a,b=x y"` is two items.
+ */
+export function quotedList(): Kind<string[]> {
+  return listOf('space-separated list (quotes allowed)', (raw, ctx) => ctx.expand(raw), z.string(), { split: splitQuoted });
+}
+
+/**
  * Credentials= as mkosi reads it: NAME=VALUE words (quoted as Environment=), or, when the value
  * holds no "=", one path: a file (the credential named after it) or a directory (each file in
  * it), as mkosi.credentials/ is. Paths are resolved here, against the config directory, and must
@@ -436,25 +639,33 @@ export interface Tree {
 }
 
 /** SOURCE[:TARGET], split at the first colon as mkosi does; TARGET must be absolute. */
-export function parseTree(raw: string, ctx: ParseContext, required = false): Tree {
+export function parseTree(raw: string, ctx: ParseContext, required = false, relativeTarget = false): Tree {
   const v = ctx.expand(raw.trim());
   const i = v.indexOf(':');
   const [src, target] = i >= 0 ? [v.slice(0, i), v.slice(i + 1)] : [v, null];
   if (!src) throw new ValueError(`${quote(raw)} has no source (accepted: SOURCE[:TARGET])`);
-  if (target !== null && !target.startsWith('/')) {
+  // BuildSources= and RuntimeTrees= targets may be relative (to /work/src, to the VM's mount
+  // point), as mkosi parses them with absolute=False.
+  if (target !== null && !relativeTarget && !target.startsWith('/')) {
     throw new ValueError(`target ${quote(target)} in ${quote(raw)} must be an absolute path inside the image (accepted: SOURCE[:/TARGET])`);
   }
   if (target !== null && target.split('/').includes('..')) {
     throw new ValueError(`target ${quote(target)} in ${quote(raw)} must not contain ".." (it would escape the image)`);
   }
   const source = pathItem({ required, tree: true })(src, { ...ctx, expand: (t) => t });
-  return { source, target: target === null ? null : path.posix.normalize(target) };
+  return { source, target: target === null ? null : normalTarget(target) };
+}
+
+/** A tree's target as mkosi's Path gives it: normalised, without a trailing "/" ("kernel/" is "kernel"). */
+function normalTarget(target: string): string {
+  const t = path.posix.normalize(target);
+  return t.length > 1 ? t.replace(/\/+$/, '') : t;
 }
 
 const showTree = (t: Tree, c: ShowContext) => relPath(t.source, c) + (t.target ? `:${t.target}` : '');
 
-export function treeList(opts: { required?: boolean } = {}): Kind<Tree[]> {
-  return listOf('list of trees', (raw, ctx) => parseTree(raw, ctx, opts.required), z.object({ source: z.string(), target: z.string().nullable() }), {
+export function treeList(opts: { required?: boolean; relativeTarget?: boolean } = {}): Kind<Tree[]> {
+  return listOf('list of trees', (raw, ctx) => parseTree(raw, ctx, opts.required, opts.relativeTarget), z.object({ source: z.string(), target: z.string().nullable() }), {
     show: showTree,
     json: (t, c) => ({ source: relPath(t.source, c), target: t.target }),
     accepted: 'SOURCE[:TARGET]',

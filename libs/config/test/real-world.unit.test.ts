@@ -141,18 +141,18 @@ describe("mkosi's repository root (mkosi.conf, mkosi.conf.d/)", () => {
     expect(project.main.origins.RAM).toEqual({ file: path.join(REPO, 'mkosi.conf'), line: 55 });
   });
 
-  it("warns once, at file:line, for each setting kiln does not know, and for nothing else", () => {
-    expect(unknownSettings(project)).toEqual([
-      'mkosi.conf:13 History',
-      'mkosi.conf:24 BuildSources',
-      'mkosi.conf:27 Autologin',
-      'mkosi.conf:28 SELinuxRelabel',
-      'mkosi.conf:29 ShimBootloader',
-      'mkosi.conf:36 InitrdProfiles',
-      'mkosi.conf:52 KernelInitrdModules',
-      'mkosi.conf.d/x86-64.conf:8 BiosBootloader',
-    ]);
-    expect(warnings(project)[0]).toMatch(/^mkosi\.conf:13: unknown setting History= is ignored/);
+  it('knows every setting it uses (mkosi 26 does): no unknown-setting warnings, and their values read as mkosi reads them', () => {
+    expect(unknownSettings(project)).toEqual([]);
+    expect(config).toMatchObject({
+      History: true,
+      BuildSources: [{ source: REPO, target: null }],
+      Autologin: true,
+      SELinuxRelabel: 'disabled',
+      ShimBootloader: 'unsigned',
+      InitrdProfiles: ['lvm'],
+      KernelInitrdModules: ['default'],
+    });
+    expect(project.main.origins.History).toEqual({ file: path.join(REPO, 'mkosi.conf'), line: 13 });
   });
 
   it('enables Bootable= when both [Match] sections of bootable.conf hold (directory on x86-64)', () => {
@@ -176,10 +176,11 @@ describe("mkosi's repository root (mkosi.conf, mkosi.conf.d/)", () => {
   });
 
   it('applies x86-64.conf only on x86-64 and not on postmarketos (AND of conditions, with negation)', () => {
-    const bios = (p: Project) => unknownSettings(p).filter((w) => w.endsWith(' BiosBootloader'));
-    expect(bios(repo({ architecture: 'x86-64', distribution: 'fedora' }))).toEqual(['mkosi.conf.d/x86-64.conf:8 BiosBootloader']);
-    expect(bios(repo({ architecture: 'x86-64', distribution: 'postmarketos' }))).toEqual([]);
-    expect(bios(repo({ architecture: 'arm64', distribution: 'debian' }))).toEqual([]);
+    const bios = (p: Project) => p.main.config.BiosBootloader;
+    expect(bios(repo({ architecture: 'x86-64', distribution: 'fedora' }))).toBe('grub');
+    expect(repo({ architecture: 'x86-64', distribution: 'fedora' }).main.origins.BiosBootloader).toMatchObject({ file: expect.stringMatching(/mkosi\.conf\.d\/x86-64\.conf$/), line: 8 });
+    expect(bios(repo({ architecture: 'x86-64', distribution: 'postmarketos' }))).toBe('none');
+    expect(bios(repo({ architecture: 'arm64', distribution: 'debian' }))).toBe('none');
     // The file is read (it is an input) even when its conditions fail.
     const arm = repo({ architecture: 'arm64' });
     expect(arm.main.files.some((f) => f.endsWith(path.join('mkosi.conf.d', 'x86-64.conf')))).toBe(true);
@@ -258,8 +259,9 @@ describe("mkosi-initrd's mkosi.conf (inline comments, resets of unknown settings
     expect(project.main.origins.WithDocs).toEqual({ file: path.join(INITRD, 'mkosi.conf'), line: 40 });
   });
 
-  it('warns for the unknown ManifestFormat= (an empty reset), reads MakeInitrd=; SplitArtifacts= (known since issue 15) is reset to none', () => {
-    expect(unknownSettings(project)).toEqual(['mkosi.conf:6 ManifestFormat']);
+  it('reads ManifestFormat= (an empty reset: no manifests), MakeInitrd=; SplitArtifacts= (known since issue 15) is reset to none', () => {
+    expect(unknownSettings(project)).toEqual([]);
+    expect(project.main.config.ManifestFormat).toEqual([]);
     expect(project.main.config.MakeInitrd).toBe(true);
     expect(project.main.config.SplitArtifacts).toEqual([]);
   });

@@ -23,6 +23,14 @@ describe('kiln.toml', () => {
     expect([c.Packages, c.WithDocs, c.SourceDateEpoch, c.KernelCommandLine, c.Environment]).toEqual([['a', 'b'], false, 5, ['a=1,2', 'quiet'], { A: 'x y', B: '2' }]);
   });
 
+  it("takes mkosi 26's settings that kiln added, in their TOML types (features as booleans or words, [Validation], [Runtime])", () => {
+    const c = main({
+      'kiln.toml': '[Content]\nBootable = "enabled"\nAutologin = false\nSsh = "never"\n[Validation]\nSignExpectedPcr = false\nSecureBootKeySource = "engine:pkcs11"\n[Output]\nManifestFormat = ["json"]\nSectorSize = 4096\n[Runtime]\nTPM = true\nDrives = ["data:1G"]\n',
+    });
+    expect([c.Bootable, c.Autologin, c.Ssh, c.SignExpectedPcr, c.SecureBootKeySource, c.ManifestFormat, c.SectorSize, c.TPM, c.Drives]).toEqual(['enabled', false, 'never', 'disabled', 'engine:pkcs11', ['json'], 4096, 'enabled', ['data:1G']]);
+    expect(tomlSchema().safeParse(parse('[Runtime]\nTPM = true\nVSockCID = 42\n[Validation]\nSecureBoot = false\n')).success).toBe(true);
+  });
+
   it('array items are not split on whitespace (a path with a space stays one path)', () => {
     const c = main({ 'kiln.toml': '[Content]\nRemoveFiles = ["/a b", "/c"]\n' });
     expect(c.RemoveFiles).toEqual(['/a b', '/c']);

@@ -75,10 +75,14 @@ describe('choices, features and integers', () => {
     expect(k.parse('tarball', ctx)).toBe('tar');
     expect(() => k.parse('zip', ctx)).toThrow('"zip" is not a valid value (accepted: tar, cpio)');
   });
-  it('features take auto and any boolean', () => {
+  it("features take mkosi's enabled, disabled and auto, and any boolean word", () => {
     const k = feature();
     expect([k.parse('auto', ctx), k.parse('yes', ctx), k.parse('off', ctx)]).toEqual(['auto', 'enabled', 'disabled']);
-    expect(() => k.parse('sometimes', ctx)).toThrow(/accepted: yes, no, auto/);
+    expect([k.parse('enabled', ctx), k.parse('disabled', ctx)]).toEqual(['enabled', 'disabled']);
+    for (const w of ['1', 'true', 'yes', 'y', 't', 'on', 'always', 'TRUE']) expect(k.parse(w, ctx)).toBe('enabled');
+    for (const w of ['0', 'false', 'no', 'n', 'f', 'off', 'never']) expect(k.parse(w, ctx)).toBe('disabled');
+    expect(() => k.parse('sometimes', ctx)).toThrow(/accepted: enabled, disabled, auto, or a boolean/);
+    expect(k.toml.safeParse('enabled').success).toBe(true);
   });
   it('integers are checked against their range', () => {
     const k = integer({ min: 0, max: 22 });

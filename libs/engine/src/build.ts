@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, ConfigError, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, checkSupported, ConfigError, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -110,6 +110,9 @@ export function outputsExist(preset: Preset): boolean {
 export async function build(project: Project, opts: BuildOptions = {}): Promise<PresetResult[]> {
   const plan = opts.noDeps ? buildPlan(project, opts.preset).slice(-1) : buildPlan(project, opts.preset);
   const target = plan[plan.length - 1];
+  // Settings that would change an image but that the engine ignores: refused before anything
+  // runs or is written (unsupported.ts), at the line that sets them.
+  for (const p of plan) checkSupported(p, project.root, project.main);
   // Never an output outside its output directory, whatever the configuration says: before anything is written.
   for (const p of plan) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   const results: PresetResult[] = [];

@@ -23,7 +23,8 @@ export interface ScriptDirs {
   outputdir: string;
 }
 
-function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: ScriptDirs): Record<string, string> {
+/** The environment a script of `kind` runs with (mkosi's script contract). */
+export function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: ScriptDirs): Record<string, string> {
   const c = ctx.preset.config;
   const inside = (host: string, where: string) => (chroot ? where : host);
   const env: Record<string, string> = {
@@ -45,8 +46,13 @@ function contract(ctx: BuildContext, kind: ScriptKind, chroot: boolean, dirs: Sc
     SCRIPT: '',
   };
   if (kind === 'build' && dirs.destdir) env.DESTDIR = inside(dirs.destdir, '/work/dest');
-  // As mkosi: prepare and build scripts are told whether the build has the network (WithNetwork=).
-  if (kind === 'prepare' || kind === 'build') env.WITH_NETWORK = cfg(ctx, 'WithNetwork') ? '1' : '0';
+  // As mkosi: prepare and build scripts are told whether the build has the network (WithNetwork=),
+  // whether to run tests (WithTests=) and to install documentation (WithDocs=).
+  if (kind === 'prepare' || kind === 'build') {
+    env.WITH_NETWORK = cfg(ctx, 'WithNetwork') ? '1' : '0';
+    env.WITH_DOCS = cfg(ctx, 'WithDocs') ? '1' : '0';
+    env.WITH_TESTS = cfg(ctx, 'WithTests') ? '1' : '0';
+  }
   return env;
 }
 

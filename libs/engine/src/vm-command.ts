@@ -122,6 +122,8 @@ export function qemuCommand(p: QemuPlan): string[] {
 export function resolveBoot(format: string, firmware: Config['Firmware']): Boot | string {
   const efi = format === 'disk' || format === 'esp' || format === 'uki';
   if (firmware === 'auto') return efi ? 'uefi' : 'linux';
+  // mkosi 26's other values, which kiln reads but cannot boot with yet.
+  if (firmware === 'bios' || firmware === 'uefi-secure-boot') return `Firmware=${firmware} is not supported by kiln vm yet (use Firmware=uefi, linux, linux-noinitrd or auto)`;
   if (efi && firmware !== 'uefi') return `Format=${format} boots through UEFI: Firmware=${firmware} cannot boot it (use Firmware=uefi or auto)`;
   return firmware;
 }

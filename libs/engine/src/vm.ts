@@ -26,7 +26,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, imageFiles, type Preset, type Project } from '@kiln/config';
+import { ConfigError, ignoredRuntimeSettings, imageFiles, type Preset, type Project } from '@kiln/config';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
 import { BASH, run, toolEnv } from './exec';
@@ -78,6 +78,8 @@ export async function runVm(preset: Preset, opts: VmOptions): Promise<number> {
   if (!VM_FORMATS.includes(format)) throw fail(`Format=${format} images cannot be booted by kiln vm (bootable formats: ${VM_FORMATS.join(', ')})`);
   const boot = resolveBoot(format, config.Firmware);
   if (boot !== 'uefi' && boot !== 'linux' && boot !== 'linux-noinitrd') throw new ConfigError(`${preset.name}: ${boot}`, preset.origins.Firmware);
+  // Runtime settings kiln vm does not act on yet cannot change the image: a note, not an error.
+  for (const u of ignoredRuntimeSettings(preset, opts.project?.root ?? path.dirname(preset.source))) opts.log(`kiln vm: ${u.name}=${u.value} is not supported by kiln vm yet; ignored`);
   let credentials: Credential[];
   try {
     credentials = await readCredentials(config.Credentials, env);

@@ -135,6 +135,8 @@ describe('runtime settings', () => {
     expect(resolveBoot('cpio', 'uefi')).toBe('uefi');
     expect(resolveBoot('cpio', 'linux-noinitrd')).toBe('linux-noinitrd');
     expect(resolveBoot('uki', 'linux')).toBe('Format=uki boots through UEFI: Firmware=linux cannot boot it (use Firmware=uefi or auto)');
+    expect(resolveBoot('directory', 'bios')).toBe('Firmware=bios is not supported by kiln vm yet (use Firmware=uefi, linux, linux-noinitrd or auto)');
+    expect(resolveBoot('disk', 'uefi-secure-boot')).toBe('Firmware=uefi-secure-boot is not supported by kiln vm yet (use Firmware=uefi, linux, linux-noinitrd or auto)');
   });
 
   it('escapeComma doubles commas only', () => {
