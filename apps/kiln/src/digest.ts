@@ -12,6 +12,7 @@
  */
 import { fingerprint, FingerprintError } from '@kiln/config/dist/fingerprint';
 import { buildIdentity } from './version';
+import { runScript } from './config-scripts';
 
 export function main(argv: string[]): number {
   let dir = '.';
@@ -26,7 +27,7 @@ export function main(argv: string[]): number {
     }
   }
   try {
-    process.stdout.write(`${fingerprint(dir, preset, { identity: buildIdentity() })}\n`);
+    process.stdout.write(`${fingerprint(dir, preset, { identity: buildIdentity(), runScript })}\n`);
     return 0;
   } catch (e) {
     if (!(e instanceof FingerprintError)) throw e;

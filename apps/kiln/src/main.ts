@@ -17,6 +17,7 @@ import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
 import { vmCommand } from './commands/vm';
 import { version } from './version';
+import { runScript } from './config-scripts';
 
 /** Every command reads a project: -C DIR, as in mkosi. */
 const DIRECTORY = ['-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.'] as const;
@@ -70,7 +71,7 @@ export function program(overrides: readonly Override[] = []): Command {
     .addHelpText('after', OVERRIDES_HELP)
     .action(async (opts) => {
       // A build of the preset (or using the package cache, with --all) is waited for: its locks.
-      const removed = await clean(loadProject(opts.directory, { overrides }), opts.preset, { all: opts.all, note: (line) => process.stderr.write(`${line}\n`) });
+      const removed = await clean(loadProject(opts.directory, { runScript, overrides }), opts.preset, { all: opts.all, note: (line) => process.stderr.write(`${line}\n`) });
       for (const r of removed) process.stdout.write(`removed ${r}\n`);
     });
 

@@ -18,6 +18,7 @@ import { readJsonCache, writeJsonCache } from './input-digest';
 import { changedProbe, recording, signature, type Probes } from './probe';
 import { toolSourceOf, type ToolSource } from './tools-identity';
 import type { Override } from './project';
+import type { ScriptRunner } from './file-values';
 
 export interface PresetFacts {
   name: string;
@@ -82,6 +83,8 @@ export interface FactsOptions {
   cacheDir?: string | null;
   /** Settings from the command line (loadProject's LoadOptions.overrides): facts of their own. */
   overrides?: readonly Override[];
+  /** Runs an executable mkosi.version (LoadOptions.runScript); a read that runs one is never cached. */
+  runScript?: ScriptRunner;
 }
 
 /** The cache of facts, content hashes and tool versions: per user, in the temp directory. */
@@ -143,13 +146,13 @@ export function projectFacts(dir: string, opts: FactsOptions = {}): ProjectFacts
     // damaged: read the project
   }
   const started = BigInt(Date.now()) * 1_000_000n;
-  const { result, probes } = recording(() => readFacts(abs, overrides));
+  const { result, probes } = recording(() => readFacts(abs, overrides, opts.runScript));
   if (file) writeJsonCache(file, { version: readerVersion(), home: os.homedir(), started: String(started), probes, facts: result } satisfies CacheFile);
   return result;
 }
 
 /** Reads the project for real (the slow path): the reader is loaded only here. */
-function readFacts(dir: string, overrides: readonly Override[]): ProjectFacts | FactsError {
+function readFacts(dir: string, overrides: readonly Override[], runScript?: ScriptRunner): ProjectFacts | FactsError {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { loadProject } = require('./project') as typeof import('./project');
   const { presetInputs } = require('./inputs') as typeof import('./inputs');
@@ -157,7 +160,7 @@ function readFacts(dir: string, overrides: readonly Override[]): ProjectFacts | 
   const { ConfigError } = require('./errors') as typeof import('./errors');
   /* eslint-enable @typescript-eslint/no-require-imports */
   try {
-    const project = loadProject(dir, { overrides });
+    const project = loadProject(dir, { overrides, runScript });
     const all = new Map(project.presets.map((p) => [p.name, presetInputs(project, p)]));
     const toolsPreset = project.presets.find((p) => p.generated === 'tools');
     const toolsId = toolsPreset ? { name: toolsPreset.name, settingsHash: all.get(toolsPreset.name)!.settingsHash, lockfile: all.get(toolsPreset.name)!.lockfile } : null;

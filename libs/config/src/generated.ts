@@ -43,7 +43,7 @@
  * as mkosi checks, so an image of the default Format=disk without a kernel is left alone.
  */
 import * as path from 'node:path';
-import { ConfigError, type Origin } from './errors';
+import { ConfigError, type Origin, type Warning } from './errors';
 import { packageManagerOf } from './distributions';
 import { imageFiles } from './formats';
 import { ImageState } from './image-state';
@@ -105,6 +105,8 @@ export interface GeneratedContext {
   /** The config directory (holding mkosi.conf). */
   root: string;
   env: Record<string, string | undefined>;
+  /** The reader's warnings. */
+  warnings: Warning[];
   main: ImageState;
   mainConfig: Config;
   /** Reads a config file or directory into `state` (the project reader, with its layout). */
@@ -124,7 +126,7 @@ const clone = <T>(v: T): T => structuredClone(v);
 export function toolsPreset(g: GeneratedContext): GeneratedState | null {
   checkToolsTreePath(g);
   if (!wantsToolsPreset(g.mainConfig)) return null;
-  const state = new ImageState(TOOLS_PRESET, g.root, g.env, undefined, 'tools');
+  const state = new ImageState(TOOLS_PRESET, g.root, g.env, undefined, g.warnings, 'tools');
   const set = (name: string, value: unknown, origin?: Origin) => {
     state.values.set(name, clone(value));
     if (origin) state.origins.set(name, origin);
@@ -182,7 +184,7 @@ export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string
   // Debian and its derivatives only so far: for the others kiln has no package list (their boot
   // step says Initrds= is needed).
   if (!wanting.length || packageManagerOf(g.mainConfig.Distribution) !== 'apt') return null;
-  const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal, 'initrd');
+  const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal, g.warnings, 'initrd');
   state.inherit(g.main, (scope) => scope === 'inherit' || scope === 'initrd-inherit');
   passScoped(g.main, state, 'initrd');
   const set = (name: string, value: unknown) => state.values.set(name, clone(value));

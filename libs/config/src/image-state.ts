@@ -14,7 +14,7 @@
  * files' value and the default.
  */
 import * as path from 'node:path';
-import { ConfigError, Origin, quote, ValueError } from './errors';
+import { ConfigError, Origin, quote, ValueError, type Warning } from './errors';
 import { Config, ConfigSchema, DefaultContext, findSetting, inheritedByPresets, mainOnly, Scope, SETTINGS, SettingDef } from './settings';
 import { Assignment } from './source';
 import { expandSpecifiers } from './specifiers';
@@ -52,6 +52,8 @@ export class ImageState {
     readonly env: Record<string, string | undefined>,
     /** Universal settings, resolved in the main image: overrides of a preset (or the default initrd). */
     forced?: ReadonlyMap<string, unknown>,
+    /** Where reading this image's values warns (the reader's list): a specifier expanding to nothing. */
+    readonly warnings: Warning[] = [],
     readonly role: ImageRole = forced === undefined ? 'main' : 'preset',
   ) {
     for (const [name, v] of forced ?? []) this.overrides.set(name, structuredClone(v));
@@ -120,7 +122,8 @@ export class ImageState {
       this.origins.set(def.name, origin);
       return;
     }
-    const parsed = this.parse(def, a, file, dir);
+    // As mkosi, no specifiers on the command line: the value is taken as typed.
+    const parsed = this.parse(def, a, { ...this.parseContext(file, dir), expand: (text) => text }, origin);
     if (kind.list && this.overrides.has(def.name)) this.overrides.set(def.name, kind.merge!(this.overrides.get(def.name), parsed));
     else this.overrides.set(def.name, parsed);
     this.origins.set(def.name, origin);
@@ -144,13 +147,14 @@ export class ImageState {
     }
   }
 
-  /** How values in `file` are read: relative paths against `dir`, the config directory being read. */
-  parseContext(file: string, dir: string): ParseContext {
+  /** How values in `file` (at `line`) are read: relative paths against `dir`, the config directory being read. */
+  parseContext(file: string, dir: string, line = 0): ParseContext {
     const configFileDir = path.dirname(file);
+    const warn = (message: string) => this.warnings.push({ origin: { file, line }, message });
     return {
       dir,
       env: this.env,
-      expand: (text) => expandSpecifiers(text, { get: (n) => this.get(n), image: this.image, configFileDir, configDir: dir, root: this.root }),
+      expand: (text) => expandSpecifiers(text, { get: (n) => this.get(n), image: this.image, configFileDir, configDir: dir, root: this.root, warn }),
     };
   }
 
@@ -171,13 +175,19 @@ export class ImageState {
       if (!accepted.split(' or ').includes(got)) throw new ConfigError(`${def.name}= takes ${accepted}, not ${got}`, origin);
     }
     checkCharacters(def, a, origin);
-    if (a.value.trim() === '' && !a.items?.length) {
+    // As mkosi: the whole value is expanded first, then parsed, so a value whose specifiers expand
+    // to nothing (`ImageId=%v` before ImageVersion=, an unknown `%q`) is an empty value: a reset.
+    const expanding = this.parseContext(file, dir, a.line);
+    if (a.items) a = { ...a, items: a.items.map((i) => expanding.expand(i)).filter((i) => i.trim() !== '') };
+    else a = { ...a, value: expanding.expand(a.value) };
+    const ctx: ParseContext = { ...expanding, expand: (text) => text };
+    if (a.items ? a.items.length === 0 : a.value.trim() === '') {
       if (kind.list) this.values.set(def.name, kind.empty!());
       else this.values.delete(def.name);
       this.origins.set(def.name, origin);
       return;
     }
-    const parsed = this.parse(def, a, file, dir);
+    const parsed = this.parse(def, a, ctx, origin);
     if (kind.list) {
       // In place: the value is this image's own (inherit() clones), and copying the list on every
       // assignment made 80,000 one-line assignments quadratic.
@@ -191,10 +201,9 @@ export class ImageState {
     if (!this.overrides.has(def.name)) this.origins.set(def.name, origin);
   }
 
-  /** One assignment's value, parsed (the type and character checks are the caller's). */
-  private parse(def: SettingDef, a: Assignment, file: string, dir: string): unknown {
+  /** One assignment's value (already expanded), parsed (the type and character checks are the caller's). */
+  private parse(def: SettingDef, a: Assignment, ctx: ParseContext, origin: Origin): unknown {
     const kind = def.kind;
-    const ctx = this.parseContext(file, dir);
     let parsed: unknown;
     try {
       if (a.items) {
@@ -205,7 +214,7 @@ export class ImageState {
         parsed = kind.parse(a.value, ctx);
       }
     } catch (e) {
-      if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}`, { file, line: a.line });
+      if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}`, origin);
       throw e;
     }
     // A bare KEY passes a variable through from kiln's environment: an input of the build.

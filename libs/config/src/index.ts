@@ -34,6 +34,8 @@ export { parseToml } from './toml';
 export { conditionsHold, matchKeys } from './match';
 export { expandSpecifiers, SPECIFIERS } from './specifiers';
 export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions, Override, COMMAND_LINE } from './project';
+export { type ScriptRunner } from './file-values';
+export { BUILTIN_CONFIGS, builtinConfigDir } from './builtin-configs';
 export { outputPath, producerOf, readsOutput, settingPaths, type Edge, type OutputRead } from './graph';
 export { summaryJson, summaryText, SummaryJson } from './summary';
 export { checkSupported, unsupportedSettings, ignoredRuntimeSettings, defaultValue, UnsupportedSetting } from './unsupported';

@@ -160,6 +160,26 @@ export function realpath(p: string): string {
   return fs.realpathSync(p);
 }
 
+/** Whether `p` is a file kiln would run (mkosi runs an executable mkosi.version); its mode is in its signature (ctime). */
+export function isExecutable(p: string): boolean {
+  content(p);
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A program whose output the read took (an executable mkosi.version): its output can change while
+ * no file does (a version from the date or from git), so a read that ran one is never reused.
+ * changedProbe() reports every `run:` probe as changed.
+ */
+export function ran(p: string): void {
+  note(`run:${p}`, () => 'ran');
+}
+
 /** A glob's expansion: checked again by expanding it again (globs are rare in configs). */
 export function globbed(cwd: string, pattern: string, result: string[]): void {
   note(`glob:${cwd}\0${pattern}`, () => JSON.stringify(result));
@@ -185,6 +205,7 @@ export function changedProbe(recorded: Probes): string | null {
       const fg = require('fast-glob') as typeof import('fast-glob');
       if (JSON.stringify(fg.sync(pattern, { cwd, absolute: true, onlyFiles: true, dot: true }).sort()) !== value) return pattern;
     } else {
+      // run: (a program's output, see ran()), or a kind this code does not know: never unchanged.
       return key;
     }
   }

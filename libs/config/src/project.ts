@@ -25,6 +25,8 @@
 import * as path from 'node:path';
 import { ConfigError, Warning, quote } from './errors';
 import { defaultInitrdPreset, initrdFile, toolsPreset, wantsDefaultInitrd, type GeneratedContext, type GeneratedKind, type GeneratedState } from './generated';
+import { builtinConfigDir, isBuiltinConfig } from './builtin-configs';
+import { fileValue, type ScriptRunner } from './file-values';
 import { buildGraph, Edge } from './graph';
 import { ImageState } from './image-state';
 import { parseIni } from './ini';
@@ -32,6 +34,7 @@ import { CONDITION_SECTIONS, conditionsHold } from './match';
 import { Config, findSetting, forcedOnPresets, mainOnly, settingValue, OLD_SECTIONS, SECTIONS, SETTINGS, SettingDef, suggestSetting } from './settings';
 import { Assignment, SourceFile } from './source';
 import { parseToml } from './toml';
+import { splitList } from './values';
 import * as probe from './probe';
 
 export type Syntax = 'mkosi' | 'toml';
@@ -118,6 +121,8 @@ export interface LoadOptions {
    * the presets with the main image's value as every universal setting does.
    */
   overrides?: readonly Override[];
+  /** Runs an executable mkosi.version (and the like) for its output (file-values.ts); without it such a file is an error. */
+  runScript?: ScriptRunner;
 }
 
 /** One command-line setting: `--Packages=vim` is { name: 'Packages', value: 'vim' }. */
@@ -148,9 +153,9 @@ export function findConfigDir(dir: string): { configDir: string; layout: Layout 
 export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const root = path.resolve(dir);
   const { configDir, layout } = findConfigDir(root);
-  const reader = new Reader(layout, configDir, opts.env ?? process.env);
+  const reader = new Reader(layout, configDir, opts.env ?? process.env, opts.runScript);
 
-  const main = new ImageState('main', configDir, reader.env);
+  const main = new ImageState('main', configDir, reader.env, undefined, reader.warnings);
   applyOverrides(main, opts.overrides ?? [], configDir);
   reader.readDirectory(configDir, main, { local: true, profiles: true });
   const mainConfig = main.resolve();
@@ -162,7 +167,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const sources = new Map<string, string>();
   for (const [name, entry] of reader.presetEntries()) {
     sources.set(name, entry);
-    const state = new ImageState(name, configDir, reader.env, universal, 'preset');
+    const state = new ImageState(name, configDir, reader.env, universal, reader.warnings, 'preset');
     state.inherit(main);
     const matched = probe.isDirectory(entry)
       ? reader.readDirectory(entry, state, { local: true, profiles: true })
@@ -211,6 +216,7 @@ function generatedPresets(reader: Reader, root: string, main: ImageState, mainCo
   const g: GeneratedContext = {
     root,
     env: reader.env,
+    warnings: reader.warnings,
     main,
     mainConfig,
     read: (entry, state) => {
@@ -268,7 +274,11 @@ class Reader {
     private readonly layout: Layout,
     private readonly root: string,
     readonly env: Record<string, string | undefined>,
+    private readonly runScript?: ScriptRunner,
   ) {}
+
+  /** Outputs of the executable default files run in this read (file-values.ts). */
+  private readonly scriptOutputs = new Map<string, string>();
 
   /** Reads a config directory; false when its config's conditions failed (nothing of it applies). */
   readDirectory(dir: string, state: ImageState, opts: DirectoryOptions): boolean {
@@ -379,9 +389,35 @@ class Reader {
     }
   }
 
-  /** Include= reads each target where it appears: a file in the current config directory, a directory as its own. */
+  /**
+   * Include= reads each target where it appears: a file in the current config directory, a
+   * directory as its own; a built-in name (mkosi-vm, ...) is kiln's own directory of it
+   * (builtin-configs.ts), kept in Include= as the name, as mkosi keeps it.
+   */
   private include(def: SettingDef, a: Assignment, file: string, dir: string, state: ImageState): void {
     if (a.value.trim() === '' && !a.items?.length) return; // Include= cannot be reset (mkosi: reset=False)
+    const words = a.items ?? splitList(a.value);
+    if (words.some((w) => isBuiltinConfig(w.trim()))) {
+      for (const w of words) {
+        const name = w.trim();
+        if (!isBuiltinConfig(name)) {
+          this.include(def, { ...a, value: w, items: [w] }, file, dir, state);
+          continue;
+        }
+        const target = builtinConfigDir(name);
+        if (!state.values.has('Include')) state.values.set('Include', []);
+        (state.values.get('Include') as string[]).push(name);
+        state.origins.set('Include', { file, line: a.line });
+        const id = probe.realpath(target);
+        if (state.included.has(id)) continue;
+        state.included.add(id);
+        // The built-in directories are mkosi's syntax, in a kiln.toml project too.
+        const reader = this.layout === MKOSI ? this : new Reader(MKOSI, this.root, this.env, this.runScript);
+        reader.readDirectory(target, state, { local: false, profiles: true });
+        if (reader !== this) this.warnings.push(...reader.warnings);
+      }
+      return;
+    }
     // A count, not the list: assign() appends to the list in place.
     const before = ((state.values.get('Include') as string[] | undefined) ?? []).length;
     state.assign(def, a, file, dir);
@@ -418,7 +454,7 @@ class Reader {
         let a: Assignment;
         if (def.fileText) {
           state.files.push(p);
-          a = { key: def.name, value: readText(p).trim(), line: 0 };
+          a = { key: def.name, value: fileValue(p, def.name, { dir, env: this.env, runScript: this.runScript, outputs: this.scriptOutputs, readText }), line: 0 };
         } else if (name.endsWith('.d') && probe.isDirectory(p)) {
           const scripts = sortedEntries(p).filter((e) => e.isFile()).map((e) => e.path);
           if (!scripts.length) continue;

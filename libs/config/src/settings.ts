@@ -130,6 +130,11 @@ export interface SettingDef<T = unknown> {
   secret?: boolean;
   /** Its default file (mkosi.version, mkosi.seed) holds the value as text, rather than being the value as a path. */
   fileText?: boolean;
+  /**
+   * Scripts also see it in their environment ($IMAGE_VERSION): an incremental layer built with a
+   * prepare script keys it, though the image itself reads it only later (stage output).
+   */
+  scriptEnv?: boolean;
   /** The `%x` specifier letter that stands for its value (%d is Distribution=). */
   specifier?: string;
   /** Its paths can name another preset's output (BaseTrees=%O/base), which makes an edge of the preset graph. */
@@ -306,9 +311,9 @@ export const SETTINGS = [
   s({ name: 'OutputMode', section: 'Output', kind: mode(), default: null, scope: 'universal', cache: 'value', stage: 'output', engine: false,
     help: 'The access mode of the output files (octal); not supported by kiln yet.' }),
   s({ name: 'ImageId', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.-]+$/, hint: 'letters, digits, "_", "." and "-"', check: fileName('ImageId=') }),
-    default: null, scope: 'inherit', cache: 'scripts', stage: 'install', specifier: 'i', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
-  s({ name: 'ImageVersion', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.~+-]+$/, hint: 'a version such as 1.2.3: letters, digits, ".", "_", "~", "+" and "-"', check: fileName('ImageVersion=') }), default: null, scope: 'inherit', cache: 'scripts', stage: 'install', fileText: true, specifier: 'v', match: 'ImageVersion',
-    defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); the text of mkosi.version supplies it when present.' }),
+    default: null, scope: 'inherit', cache: 'value', stage: 'output', scriptEnv: true, specifier: 'i', match: 'ImageId', help: 'The image identifier (IMAGE_ID= in os-release).' }),
+  s({ name: 'ImageVersion', section: 'Output', kind: text({ pattern: /^[A-Za-z0-9_.~+-]+$/, hint: 'a version such as 1.2.3: letters, digits, ".", "_", "~", "+" and "-"', check: fileName('ImageVersion=') }), default: null, scope: 'inherit', cache: 'value', stage: 'output', scriptEnv: true, fileText: true, specifier: 'v', match: 'ImageVersion',
+    defaultPaths: ['mkosi.version'], help: 'The image version (IMAGE_VERSION= in os-release); mkosi.version supplies it when present: its text, or its output when it is executable (run in kiln\'s sandbox, in the config directory).' }),
   s({ name: 'CompressOutput', section: 'Output', kind: choice(COMPRESSIONS, { zst: 'zstd', gzip: 'gz', ...booleanAliases('zstd', 'none') }),
     default: (c) => defaultCompression(String(c.get('Format'))),
     scope: 'local', cache: 'value', stage: 'output',

@@ -465,6 +465,8 @@ function pathItem(opts: PathOptions): (raw: string, ctx: ParseContext) => string
 }
 
 export function relPath(p: string, c: ShowContext): string {
+  // A name rather than a path (Include=mkosi-vm, a built-in configuration) is shown as written.
+  if (!path.isAbsolute(p)) return p;
   const r = path.relative(c.root, p);
   return r === '' ? '.' : r.split(path.sep).join('/');
 }

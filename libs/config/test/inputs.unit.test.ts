@@ -117,4 +117,12 @@ describe('presetInputs', () => {
     expect(main2).not.toBe(main0);
     expect(base2).toBe(base0);
   });
+
+  it('settings hash: ImageVersion= and ImageId= count without scripts (a sysext\'s extension-release holds them, whatever Output= says)', () => {
+    const hash = (version: string) => {
+      const p = load({ 'mkosi.conf': `[Output]\nFormat=sysext\nOutput=fixed\nImageId=ext\nImageVersion=${version}\n` });
+      return presetInputs(p, p.main).settingsHash;
+    };
+    expect(hash('2')).not.toBe(hash('1'));
+  });
 });

@@ -5,3 +5,4 @@ export { lockRequest, currentLock, resolveLock, writeLock, lockChanges, LockChan
 export { requireTool, KNOWN_TOOLS, compareVersions, versionOf, type ToolRequirement, type ToolFound } from './tool-check';
 export { resolveTools, toolsPresetOf, unpackedTools } from './tools-tree';
 export { runVm, VM_FORMATS, VmOptions } from './vm';
+export { runConfigScript } from './config-script';

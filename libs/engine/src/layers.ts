@@ -120,11 +120,12 @@ async function baseTreePart(ctx: BuildContext, base: string, source: string): Pr
 }
 
 /** The settings the steps before the layer read. */
-const BEFORE_LAYER = (SETTINGS as readonly SettingDef[]).filter((d) => d.stage === 'install');
+// Settings scripts see in their environment count when a prepare script runs, whatever their stage.
+const BEFORE_LAYER = (SETTINGS as readonly SettingDef[]).filter((d) => d.stage === 'install' || d.scriptEnv);
 
 /** Whether a script runs before the layer (PrepareScripts=). */
 function runsScriptsBeforeLayer(ctx: BuildContext): boolean {
-  return BEFORE_LAYER.some((d) => d.cache === 'script' && (settingValue(ctx.preset.config, d.name) as string[]).length > 0);
+  return BEFORE_LAYER.some((d) => d.stage === 'install' && d.cache === 'script' && (settingValue(ctx.preset.config, d.name) as string[]).length > 0);
 }
 
 /** What identifies a locked package's bytes: every checksum the lock has (Gentoo locks often have no SHA-256) and its build id. */
@@ -151,7 +152,7 @@ export async function layerKey(ctx: BuildContext, lock: Lock | null, identity: s
     sourceDateEpoch: String(ctx.sourceDateEpoch),
   };
   for (const def of BEFORE_LAYER) {
-    if ((def.cache === 'scripts' || def.cache === 'environment') && !runsScripts) continue;
+    if ((def.cache === 'scripts' || def.cache === 'environment' || def.scriptEnv) && !runsScripts) continue;
     if (def.cache === 'tools') continue; // parts.tools: what the installer runs, by its identity
     parts[def.name] = def.cache === 'path' || def.cache === 'script' ? await pathPart(ctx, def, baseSource) : JSON.stringify(settingValue(c, def.name));
   }

@@ -73,8 +73,8 @@ describe('the layer key', () => {
 
   it('every setting read before the layer is in its parts; those of the scripts\' environment when a prepare script runs', async () => {
     // ToolsTree= (role tools) counts as parts.tools, the identity of what the installer runs.
-    const install = (SETTINGS as readonly SettingDef[]).filter((d) => d.stage === 'install' && d.cache !== 'tools');
-    const viaScripts = install.filter((d) => d.cache === 'scripts' || d.cache === 'environment').map((d) => d.name);
+    const install = (SETTINGS as readonly SettingDef[]).filter((d) => (d.stage === 'install' || d.scriptEnv) && d.cache !== 'tools');
+    const viaScripts = install.filter((d) => d.cache === 'scripts' || d.cache === 'environment' || d.scriptEnv).map((d) => d.name);
     expect(viaScripts).toEqual(expect.arrayContaining(['Profiles', 'ImageId', 'ImageVersion', 'Environment']));
     const plain = Object.keys((await layerKey(context(project(GENTOO)), null, 'test', (b) => b)).parts);
     for (const d of install) expect(plain.includes(d.name)).toBe(!viaScripts.includes(d.name));

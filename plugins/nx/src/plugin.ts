@@ -20,6 +20,7 @@ import type { CreateDependencies, CreateNodesContextV2, CreateNodesResult, Creat
 import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { configInputs, imageInputs, imageOutputs } from './inputs';
 import { presetNamedInputs } from './named-inputs';
+import { runScript } from '@kiln/cli/dist/config-scripts';
 
 export const name = '@kiln/nx';
 
@@ -78,7 +79,7 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
     for (const file of configFiles) {
       const dir = projectDir(file);
       if (dir === null) continue;
-      const facts = projectFacts(path.join(context.workspaceRoot, dir));
+      const facts = projectFacts(path.join(context.workspaceRoot, dir), { runScript });
       if (isFactsError(facts)) {
         // Reported to Nx, any error fails every command of the workspace (measured with Nx 24:
         // "Failed to process project graph", even with partial results). So the project stays,

@@ -1,3 +1,4 @@
+import { runScript } from '../config-scripts';
 import { createHash } from 'node:crypto';
 import { fingerprintLines, FingerprintError, isFactsError, projectFacts, type Override } from '@kiln/config';
 import { reportWarnings } from '../report';
@@ -9,11 +10,11 @@ import { buildIdentity } from '../version';
  */
 export function digestCommand(opts: { directory: string; preset?: string; list?: boolean; json?: boolean; overrides?: readonly Override[] }): void {
   // The facts the fingerprint reads (cached): their warnings, without reading the project twice.
-  const facts = projectFacts(opts.directory, { overrides: opts.overrides });
+  const facts = projectFacts(opts.directory, { runScript, overrides: opts.overrides });
   if (!isFactsError(facts)) reportWarnings(facts.warnings.map((w) => ({ origin: { file: w.file, line: w.line }, message: w.message })));
   let lines: string[];
   try {
-    lines = fingerprintLines(opts.directory, opts.preset, { identity: buildIdentity(), overrides: opts.overrides });
+    lines = fingerprintLines(opts.directory, opts.preset, { identity: buildIdentity(), runScript, overrides: opts.overrides });
   } catch (e) {
     if (!(e instanceof FingerprintError)) throw e;
     process.stderr.write(`kiln: ${e.message}\n`);

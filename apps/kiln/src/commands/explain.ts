@@ -1,3 +1,4 @@
+import { runScript } from '../config-scripts';
 import * as path from 'node:path';
 import { type Override, currentManifest, diffIsEmpty, diffManifests, formatExplanation, invalidManifestMessage, loadProject, manifestPath, readManifest } from '@kiln/config';
 import { BuildError, toolsIdentity } from '@kiln/engine';
@@ -10,7 +11,7 @@ import { buildIdentity } from '../version';
  * environment, tools, kiln itself. Exit code 0 whether something changed or not.
  */
 export function explainCommand(opts: { directory: string; preset?: string; json?: boolean; overrides?: readonly Override[] }): void {
-  const project = loadProject(opts.directory, { overrides: opts.overrides });
+  const project = loadProject(opts.directory, { runScript, overrides: opts.overrides });
   reportWarnings(project.warnings);
   const preset = opts.preset ? project.presets.find((p) => p.name === opts.preset) : project.main;
   // main() prints it as "kiln: ..." with exit code 1.

@@ -1,3 +1,4 @@
+import { runScript } from '../config-scripts';
 import * as path from 'node:path';
 import { loadProject, type Override } from '@kiln/config';
 import { lockProject } from '@kiln/engine';
@@ -15,7 +16,7 @@ export async function lockCommand(opts: LockCommandOptions): Promise<void> {
   // As kiln build, before anything is written: kiln.lock (committed, read by every builder) and
   // the package lists it updates in the shared package cache must not get the builder's umask.
   process.umask(0o022);
-  const project = loadProject(opts.directory, { overrides: opts.overrides });
+  const project = loadProject(opts.directory, { runScript, overrides: opts.overrides });
   reportWarnings(project.warnings);
   const results = await lockProject(project, {
     preset: opts.preset,

@@ -1,3 +1,4 @@
+import { runScript } from '../config-scripts';
 import { loadProject, SETTINGS, type Override, type Preset, type SettingDef } from '@kiln/config';
 import { BuildError, runVm } from '@kiln/engine';
 import { reportWarnings } from '../report';
@@ -28,7 +29,7 @@ export function withMainRuntime(preset: Preset, main: Preset): Preset {
  * line's: `kiln vm --RAM=4G`).
  */
 export async function vmCommand(opts: { directory: string; preset?: string; overrides?: readonly Override[] }, qemuArgs: string[]): Promise<void> {
-  const project = loadProject(opts.directory, { overrides: opts.overrides });
+  const project = loadProject(opts.directory, { runScript, overrides: opts.overrides });
   reportWarnings(project.warnings);
   const preset = opts.preset ? project.presets.find((p) => p.name === opts.preset) : project.main;
   if (!preset) throw new BuildError(`no preset named "${opts.preset}" (accepted: ${project.presets.map((p) => p.name).join(', ')})`);

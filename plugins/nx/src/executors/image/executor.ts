@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { isFactsError, projectFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { runKiln, verbose } from '../run-kiln';
+import { runScript } from '@kiln/cli/dist/config-scripts';
 
 export interface ImageExecutorOptions {
   /** The project directory (holding mkosi.conf or kiln.toml), relative to the workspace root. */
@@ -34,7 +35,7 @@ export default async function imageExecutor(options: ImageExecutorOptions, conte
 
 /** What differs between the task's graph and the configuration now, or null. */
 export function staleGraph(options: ImageExecutorOptions, context: ExecutorContext): string | null {
-  const facts = projectFacts(path.join(context.root, options.directory));
+  const facts = projectFacts(path.join(context.root, options.directory), { runScript });
   if (isFactsError(facts)) return null; // kiln build reports it, with file and line
   const preset = facts.presets.find((p) => p.name === options.preset);
   if (!preset) return `preset ${options.preset} is no longer in ${options.directory}`;
