@@ -4,12 +4,13 @@
  * turns configuration errors into `file:line: message` on stderr with exit code 1 (never a stack).
  */
 import { Command } from 'commander';
-import { ConfigError, loadProject } from '@kiln/config';
+import { ConfigError, loadProject, type Override } from '@kiln/config';
 import { BuildError, clean } from '@kiln/engine';
 import { buildCommand } from './commands/build';
 import { digestCommand } from './commands/digest';
 import { explainCommand } from './commands/explain';
 import { lockCommand } from './commands/lock';
+import { OverrideError, OVERRIDES_HELP, takeOverrides } from './overrides';
 import { reportError } from './report';
 import { attachToParent, needsNamespace, RootlessError, runInNamespace } from './rootless';
 import { schemaCommand } from './commands/schema';
@@ -21,7 +22,11 @@ import { runScript } from './config-scripts';
 /** Every command reads a project: -C DIR, as in mkosi. */
 const DIRECTORY = ['-C, --directory <dir>', 'project directory (holding mkosi.conf or kiln.toml)', '.'] as const;
 
-export function program(): Command {
+/**
+ * The commands; `overrides` are the settings given on the command line (overrides.ts), which every
+ * command that reads the project applies.
+ */
+export function program(overrides: readonly Override[] = []): Command {
   const cli = new Command('kiln')
     .description('Build bespoke OS images from mkosi projects and kiln.toml presets, as cacheable Nx targets')
     .version(version)
@@ -33,7 +38,8 @@ export function program(): Command {
     .description('show every preset in build order with its resolved settings and dependencies')
     .option(...DIRECTORY)
     .option('--json', 'print JSON instead of text')
-    .action((opts) => summaryCommand(opts));
+    .addHelpText('after', OVERRIDES_HELP)
+    .action((opts) => summaryCommand({ ...opts, overrides }));
 
   cli
     .command('build')
@@ -44,7 +50,8 @@ export function program(): Command {
     .option('--no-deps', 'build only this preset, not the presets it depends on (Nx orders them itself)')
     .option('--relock', "resolve and rewrite each built preset's kiln.lock first, instead of refusing a stale one")
     .option('-v, --verbose', "show the tools' output")
-    .action((opts) => buildCommand(opts));
+    .addHelpText('after', OVERRIDES_HELP)
+    .action((opts) => buildCommand({ ...opts, overrides }));
 
   cli
     .command('lock')
@@ -52,7 +59,8 @@ export function program(): Command {
     .option(...DIRECTORY)
     .option('-p, --preset <name>', 'only this preset (and the presets it is built on that have no lock)')
     .option('-v, --verbose', "show the tools' output")
-    .action((opts) => lockCommand(opts));
+    .addHelpText('after', OVERRIDES_HELP)
+    .action((opts) => lockCommand({ ...opts, overrides }));
 
   cli
     .command('clean')
@@ -60,9 +68,10 @@ export function program(): Command {
     .option(...DIRECTORY)
     .option('-p, --preset <name>', 'only this preset')
     .option('--all', 'also remove its incremental layers and its package cache (downloaded packages)')
+    .addHelpText('after', OVERRIDES_HELP)
     .action(async (opts) => {
       // A build of the preset (or using the package cache, with --all) is waited for: its locks.
-      const removed = await clean(loadProject(opts.directory, { runScript }), opts.preset, { all: opts.all, note: (line) => process.stderr.write(`${line}\n`) });
+      const removed = await clean(loadProject(opts.directory, { runScript, overrides }), opts.preset, { all: opts.all, note: (line) => process.stderr.write(`${line}\n`) });
       for (const r of removed) process.stdout.write(`removed ${r}\n`);
     });
 
@@ -73,7 +82,8 @@ export function program(): Command {
     .option('-p, --preset <name>', 'the preset (default: the main image)')
     .option('--list', 'list what goes into the fingerprint')
     .option('--json', 'the preset\'s inputs as JSON')
-    .action((opts) => digestCommand(opts));
+    .addHelpText('after', OVERRIDES_HELP)
+    .action((opts) => digestCommand({ ...opts, overrides }));
 
   cli
     .command('explain')
@@ -81,7 +91,8 @@ export function program(): Command {
     .option(...DIRECTORY)
     .option('-p, --preset <name>', 'the preset (default: the main image)')
     .option('--json', 'print JSON instead of text')
-    .action((opts) => explainCommand(opts));
+    .addHelpText('after', OVERRIDES_HELP)
+    .action((opts) => explainCommand({ ...opts, overrides }));
 
   cli
     .command('vm')
@@ -89,7 +100,8 @@ export function program(): Command {
     .option(...DIRECTORY)
     .option('-p, --preset <name>', 'the preset to boot (default: the main image)')
     .argument('[qemu-args...]', 'extra qemu arguments (after --)')
-    .action((qemuArgs: string[], opts) => vmCommand(opts, qemuArgs));
+    .addHelpText('after', OVERRIDES_HELP)
+    .action((qemuArgs: string[], opts) => vmCommand({ ...opts, overrides }, qemuArgs));
 
   cli
     .command('schema')
@@ -112,10 +124,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   attachToParent();
   try {
-    await program().exitOverride().parseAsync(argv);
+    // The settings are taken out first (after the command name: `kiln --help` stays commander's).
+    const { rest, overrides } = takeOverrides(argv.slice(3));
+    await program(overrides)
+      .exitOverride()
+      .parseAsync([...argv.slice(0, 3), ...rest]);
     // A command may have set its own exit code (kiln digest --preset with an unknown name).
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    if (e instanceof OverrideError) {
+      process.stderr.write(`kiln: ${e.message}\n`);
+      return 1;
+    }
     if (e instanceof ConfigError) {
       reportError(e);
       return 1;

@@ -56,8 +56,6 @@ describe('kiln vm', () => {
     kernelTree = (await testBase()).root;
     root = tempProject({
       'mkosi.conf': [
-        '[Config]',
-        'Dependencies=', // the main image alone: the other presets' images are made by the test
         '[Distribution]',
         'Distribution=debian',
         'Release=bookworm',
@@ -80,8 +78,9 @@ describe('kiln vm', () => {
       'mkosi.credentials/kiln.run': { text: '#!/bin/sh\nprintf "run in %s" "$(basename "$PWD")"\n', mode: 0o755 },
       'mkosi.credentials/kiln.test': 'overridden\n',
       // The UKI preset's image is made by the test (ukify), not built: kiln vm boots what is in the output directory.
-      'mkosi.images/uki.conf': '[Output]\nFormat=uki\n[Runtime]\nKVM=no\nCredentials=kiln.test=uki\n',
-      'mkosi.images/disk.conf': '[Output]\nFormat=disk\n[Runtime]\nRuntimeSize=1G\n',
+      // [Runtime] settings are the main image's (mkosi's scope `main`): a preset says none, the command line does.
+      'mkosi.images/uki.conf': '[Output]\nFormat=uki\n',
+      'mkosi.images/disk.conf': '[Output]\nFormat=disk\n',
       'mkosi.images/tar.conf': '[Output]\nFormat=tar\n',
       // A directory image of the same guest: kiln vm packs the tree into a temporary cpio.
       'mkosi.images/dir/mkosi.conf': '[Output]\nFormat=directory\n[Content]\nBaseTrees=../../guest.tree\n',
@@ -92,7 +91,9 @@ describe('kiln vm', () => {
     fs.copyFileSync(path.join(kernelTree, 'usr/bin/busybox'), path.join(root, 'guest.tree/bin/busybox'));
     fs.chmodSync(path.join(root, 'guest.tree/bin/busybox'), 0o755);
     out = path.join(root, 'mkosi.output');
-    build = await kiln(['build', '-C', root]);
+    // The main image alone (its dependencies, the presets, are kept: mkosi drops images the main
+    // image does not reach): the other presets' images are made by the test.
+    build = await kiln(['build', '-C', root, '--no-deps']);
   }, 1_800_000); // the test base, when this suite is the first to ask for it
 
   it('boots a cpio by direct kernel boot with the kernel of Linux=, the console on stdout, credentials and the extra command line in the guest, and exits 0 when it powers off', async () => {
@@ -173,8 +174,10 @@ describe('kiln vm', () => {
 
   it('boots a UKI made by ukify (that kernel and cpio) under OVMF, KVM=no forcing TCG', async () => {
     await makeUki();
-    const r = await kiln(['vm', '-C', root, '--preset', 'uki']);
-    // Linux= and the [Runtime] lists are inherited from the main image (mkosi's scope); a UKI has its own kernel.
+    const r = await kiln(['vm', '-C', root, '--preset', 'uki', '--KVM=no', '--credential', 'kiln.test=uki']);
+    // The [Runtime] settings are the main image's whichever preset boots (mkosi's scope `main`), the
+    // command line's winning (a list: the main image's credentials, then kiln.test=uki over
+    // kiln.test=from-smbios); a UKI has its own kernel.
     expect(r.stderr).toBe('kiln vm: Linux= is not used: a Format=uki image boots its own kernel\nkiln vm: KVM=no, using TCG (slow)\nkiln vm: booting uki (uki, OVMF, TCG)\n');
     expect(r.stdout).toContain(MARKER);
     // The UKI's own command line, then what systemd-stub added from SMBIOS.
@@ -195,7 +198,7 @@ describe('kiln vm', () => {
     await runIn({ log: () => {} }, sandbox(tools, []), ['zstd', '-q', '--rm', disk], { step: 'zstd' });
     const compressed = fs.readFileSync(`${disk}.zst`);
 
-    const r = await kiln(['vm', '-C', root, '--preset', 'disk']);
+    const r = await kiln(['vm', '-C', root, '--preset', 'disk', '--runtime-size=1G']);
     expect(r.stderr).toMatch(/^kiln vm: booting disk \(disk, OVMF, (KVM|TCG)\)$/m);
     expect(r.stdout).toContain(MARKER);
     expect(r.stdout).toMatch(/^smbios: io\.systemd\.credential:kiln\.test=from-smbios\r?$/m);
@@ -235,14 +238,19 @@ describe('kiln vm', () => {
     fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), 'Format=disk\n');
     const missing = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
     expect(missing.stderr).toBe(`kiln: tar: no image to boot: ${out}/tar.raw.zst does not exist (build it first: kiln build --preset tar)\n`);
+    // [Runtime] settings are the main image's: a preset setting one is refused where it does.
+    const conf = fs.readFileSync(path.join(root, 'mkosi.images/tar.conf'), 'utf8');
     fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), '[Runtime]\nCredentials=a/b=x\n');
-    const cred = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
-    expect(cred.stderr).toBe(`${root}/mkosi.images/tar.conf:5: tar: Credentials=: "a/b=x" is not NAME=VALUE (kiln vm passes credentials as NAME=VALUE, NAME a file name)\n`);
+    const scoped = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
+    expect(scoped.stderr).toBe(`${root}/mkosi.images/tar.conf:5: Credentials= cannot be set in preset "tar": it says how the main image runs or is its own (move it to the project's mkosi.conf or kiln.toml)\n`);
+    expect(scoped.code).toBe(1);
+    fs.writeFileSync(path.join(root, 'mkosi.images/tar.conf'), conf);
+    const cred = await kiln(['vm', '-C', root, '--preset', 'tar', '--Credentials=a/b=x'], { env });
+    expect(cred.stderr).toBe('<command line>: tar: Credentials=: "a/b=x" is not NAME=VALUE (kiln vm passes credentials as NAME=VALUE, NAME a file name)\n');
     expect(cred.code).toBe(1);
-    // A value without "=" is a path (as in mkosi), which must exist: said when the config is read.
-    fs.appendFileSync(path.join(root, 'mkosi.images/tar.conf'), 'Credentials=novalue\n');
-    const path_ = await kiln(['vm', '-C', root, '--preset', 'tar'], { env });
-    expect(path_.stderr).toMatch(new RegExp(`^${root}/mkosi\\.images/tar\\.conf:6: Credentials=: \\S*/novalue does not exist`));
+    // A value without "=" is a path (as in mkosi), which must exist: said when the option is read.
+    const path_ = await kiln(['vm', '-C', root, '--preset', 'tar', '--credential', 'novalue'], { env });
+    expect(path_.stderr).toMatch(/^--Credentials=novalue: \S*\/novalue does not exist/);
     expect(path_.code).toBe(1);
     expect(fs.readdirSync(tmp)).toEqual([]);
   });

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { readJsonCache, writeJsonCache } from './input-digest';
 import { changedProbe, recording, signature, type Probes } from './probe';
 import { toolSourceOf, type ToolSource } from './tools-identity';
+import type { Override } from './project';
 import type { ScriptRunner } from './file-values';
 
 export interface PresetFacts {
@@ -80,6 +81,8 @@ interface CacheFile {
 export interface FactsOptions {
   /** Where the cache lives (default: digestCacheDir()); null: no cache. */
   cacheDir?: string | null;
+  /** Settings from the command line (loadProject's LoadOptions.overrides): facts of their own. */
+  overrides?: readonly Override[];
   /** Runs an executable mkosi.version (LoadOptions.runScript); a read that runs one is never cached. */
   runScript?: ScriptRunner;
 }
@@ -132,7 +135,10 @@ export function isFactsError(f: ProjectFacts | FactsError): f is FactsError {
 export function projectFacts(dir: string, opts: FactsOptions = {}): ProjectFacts | FactsError {
   const abs = path.resolve(dir);
   const cacheDir = opts.cacheDir === undefined ? digestCacheDir() : opts.cacheDir;
-  const file = cacheDir ? path.join(cacheDir, `facts-${cacheKey(abs)}.json`) : null;
+  const overrides = opts.overrides ?? [];
+  // Each set of command-line settings reads the project differently: a cache file of its own.
+  const variant = overrides.length ? `-${createHash('sha256').update(JSON.stringify(overrides)).digest('hex').slice(0, 16)}` : '';
+  const file = cacheDir ? path.join(cacheDir, `facts-${cacheKey(abs)}${variant}.json`) : null;
   const cached = file ? readJsonCache<CacheFile>(file) : null;
   try {
     if (cached && trustworthy(cached)) return cached.facts;
@@ -140,13 +146,13 @@ export function projectFacts(dir: string, opts: FactsOptions = {}): ProjectFacts
     // damaged: read the project
   }
   const started = BigInt(Date.now()) * 1_000_000n;
-  const { result, probes } = recording(() => readFacts(abs, opts.runScript));
+  const { result, probes } = recording(() => readFacts(abs, overrides, opts.runScript));
   if (file) writeJsonCache(file, { version: readerVersion(), home: os.homedir(), started: String(started), probes, facts: result } satisfies CacheFile);
   return result;
 }
 
 /** Reads the project for real (the slow path): the reader is loaded only here. */
-function readFacts(dir: string, runScript?: ScriptRunner): ProjectFacts | FactsError {
+function readFacts(dir: string, overrides: readonly Override[], runScript?: ScriptRunner): ProjectFacts | FactsError {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { loadProject } = require('./project') as typeof import('./project');
   const { presetInputs } = require('./inputs') as typeof import('./inputs');
@@ -154,7 +160,7 @@ function readFacts(dir: string, runScript?: ScriptRunner): ProjectFacts | FactsE
   const { ConfigError } = require('./errors') as typeof import('./errors');
   /* eslint-enable @typescript-eslint/no-require-imports */
   try {
-    const project = loadProject(dir, { runScript });
+    const project = loadProject(dir, { overrides, runScript });
     const all = new Map(project.presets.map((p) => [p.name, presetInputs(project, p)]));
     const toolsPreset = project.presets.find((p) => p.generated === 'tools');
     const toolsId = toolsPreset ? { name: toolsPreset.name, settingsHash: all.get(toolsPreset.name)!.settingsHash, lockfile: all.get(toolsPreset.name)!.lockfile } : null;

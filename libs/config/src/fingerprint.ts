@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { cacheKey, digestCacheDir, isFactsError, projectFacts, type FactsError, type PresetFacts, type ProjectFacts } from './facts';
 import { entryLine, inputEntries } from './input-digest';
 import { toolsIdentity } from './tools-identity';
+import type { Override } from './project';
 import type { ScriptRunner } from './file-values';
 
 export interface FingerprintOptions {
@@ -24,6 +25,8 @@ export interface FingerprintOptions {
   env?: Record<string, string | undefined>;
   /** Cache directory (default: digestCacheDir()); null: compute everything. */
   cacheDir?: string | null;
+  /** Settings from the command line (--profile, --Setting=value): they change the preset. */
+  overrides?: readonly Override[];
   /** Runs an executable mkosi.version (LoadOptions.runScript). */
   runScript?: ScriptRunner;
 }
@@ -44,7 +47,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 export function fingerprintLines(dir: string, name: string | undefined, opts: FingerprintOptions): string[] {
   const cacheDir = opts.cacheDir === undefined ? digestCacheDir() : opts.cacheDir;
   const env = opts.env ?? process.env;
-  const facts = projectFacts(dir, { cacheDir, runScript: opts.runScript });
+  const facts = projectFacts(dir, { cacheDir, overrides: opts.overrides, runScript: opts.runScript });
   const preset = findPreset(facts, name);
   const root = (facts as ProjectFacts).root;
   const lines = [`kiln ${opts.identity}`, `settings ${preset.settingsHash}`];

@@ -11,15 +11,24 @@
  *   directory read like a project) on top; then kiln's own package list (tools-tree.ts) added,
  *   Format=directory and ToolsTree= unset forced (the tools tree builds with the host's tools);
  *   WithDocs=no unless mkosi.tools.conf says otherwise.
- *   It shares only the main image's Architecture=, OutputDirectory=, SourceDateEpoch= and cache
- *   settings. Every other preset depends on it (edge reason ToolsTree=).
+ *   It gets the main image's multiversal settings (SourceDateEpoch=, PackageCacheDirectory=, ...
+ *   from the table's scopes) as overrides, and its X= from the main image's ToolsTreeX= (the
+ *   `tools` scope, by name prefix, as mkosi's removeprefix): an override stays an override, a
+ *   configured value a configured value, a default a default. Not its Architecture= (the tools
+ *   run on the host, as in mkosi). Deliberately unlike mkosi, it also keeps the main image's
+ *   OutputDirectory= and cache settings (kiln keeps the tree and its cache with the project's
+ *   outputs; mkosi writes it to the working directory). Every other preset depends on it (edge
+ *   reason ToolsTree=).
  *   Its source, the lock's place and the Nx project's root, is mkosi.tools.conf, present or not:
  *   the lock is mkosi.tools.lock beside it (mkosi.tools.conf/kiln.lock for a directory).
  *
  * - `default-initrd` (a bootable preset without Initrds=): Format=cpio, Output=default-initrd
  *   (not mkosi's "initrd", which projects often name a preset of their own), MakeInitrd=yes
  *   (/etc/initrd-release), Bootable=no, the Debian essentials of mkosi-initrd (tools-tree.ts).
- *   It starts from the main image like any preset (universal and inherited settings). A preset
+ *   It starts from the main image as mkosi's finalize_default_initrd: universal and multiversal
+ *   settings forced, inherit and initrd-inherit ones (Hostname=, Timezone=, RootPassword=, ...)
+ *   as its own, its X= from the main image's InitrdX= (the `initrd` scope, by prefix), and the
+ *   Environment= keys PassEnvironment= names. A preset
  *   wanting it gets Initrds=OutputDirectory/default-initrd.cpio.zst: the resolved Initrds= value
  *   is what the boot steps read, so they need nothing special, and the Initrds= path makes the
  *   graph edge. Its source is mkosi.default-initrd.conf in the config directory (never read): the
@@ -39,7 +48,7 @@ import { packageManagerOf } from './distributions';
 import { imageFiles } from './formats';
 import { ImageState } from './image-state';
 import * as probe from './probe';
-import type { Config } from './settings';
+import { findSetting, SETTINGS, type Config, type Scope, type SettingDef } from './settings';
 import {
   DEFAULT_INITRD_PACKAGES,
   DEFAULT_INITRD_PRESET,
@@ -54,18 +63,43 @@ export type GeneratedKind = 'tools' | 'default-initrd';
 /** Whether ToolsTree= asks for the generated tools tree. */
 export const wantsToolsPreset = (config: Pick<Config, 'ToolsTree'>): boolean => config.ToolsTree === 'default' || config.ToolsTree === 'yes';
 
-/** The settings of the main image the tools tree shares (mkosi's multiversal ones, as kiln has them). */
-const SHARED_WITH_TOOLS = ['Architecture', 'OutputDirectory', 'SourceDateEpoch', 'CacheDirectory', 'CacheMaxSize', 'CacheMaxAge', 'PackageCacheDirectory', 'Incremental', 'RepositoryKeyCheck'] as const;
+/** The multiversal settings: forced on every image, the tools tree included (mkosi). */
+const MULTIVERSAL = (SETTINGS as readonly SettingDef[]).filter((d) => d.scope === 'multiversal').map((d) => d.name);
 
-/** main's ToolsTreeX= -> the tools preset's X=. */
-const TOOLS_SETTINGS: readonly (readonly [string, string])[] = [
-  ['ToolsTreeDistribution', 'Distribution'],
-  ['ToolsTreeRelease', 'Release'],
-  ['ToolsTreeMirror', 'Mirror'],
-  ['ToolsTreeRepositories', 'Repositories'],
-  ['ToolsTreeSandboxTrees', 'SandboxTrees'],
-  ['ToolsTreePackages', 'Packages'],
-];
+/**
+ * Universal settings kiln shares with the tools tree although mkosi does not: where outputs and
+ * caches go, so that the tree is kept, cached and evicted with the project's outputs.
+ */
+const KEPT_WITH_TOOLS = ['OutputDirectory', 'CacheDirectory', 'CacheMaxSize', 'CacheMaxAge', 'Incremental'] as const;
+
+/** The name prefix of each scope whose settings are another image's (mkosi's SettingScope.removeprefix). */
+const SCOPE_PREFIX = { tools: 'ToolsTree', initrd: 'Initrd' } as const;
+
+/**
+ * Hands the main image's settings of `scope` (ToolsTreeX=, InitrdX=) to a generated image as its
+ * X=, keeping their layer as mkosi does: an override (the command line, mkosi.local.conf) stays an
+ * override, a configured value is configured, a default is only a default there.
+ */
+function passScoped(main: ImageState, to: ImageState, scope: keyof typeof SCOPE_PREFIX & Scope): void {
+  const prefix = SCOPE_PREFIX[scope];
+  for (const def of SETTINGS as readonly SettingDef[]) {
+    if (def.scope !== scope || !def.name.startsWith(prefix)) continue;
+    const target = findSetting(def.name.slice(prefix.length));
+    if (!target) continue;
+    const value = clone(main.get(def.name));
+    const origin = main.origins.get(def.name);
+    if (main.overrides.has(def.name)) {
+      to.overrides.set(target.name, value);
+      if (main.resets.has(def.name)) to.resets.add(target.name);
+    } else if (main.values.has(def.name)) {
+      to.values.set(target.name, value);
+    } else {
+      if (value !== null && value !== undefined) to.defaults.set(target.name, value);
+      continue;
+    }
+    if (origin) to.origins.set(target.name, origin);
+  }
+}
 
 export interface GeneratedContext {
   /** The config directory (holding mkosi.conf). */
@@ -92,13 +126,18 @@ const clone = <T>(v: T): T => structuredClone(v);
 export function toolsPreset(g: GeneratedContext): GeneratedState | null {
   checkToolsTreePath(g);
   if (!wantsToolsPreset(g.mainConfig)) return null;
-  const state = new ImageState(TOOLS_PRESET, g.root, g.env, undefined, g.warnings);
+  const state = new ImageState(TOOLS_PRESET, g.root, g.env, undefined, g.warnings, 'tools');
   const set = (name: string, value: unknown, origin?: Origin) => {
     state.values.set(name, clone(value));
     if (origin) state.origins.set(name, origin);
   };
-  for (const name of SHARED_WITH_TOOLS) set(name, g.main.get(name), g.main.origins.get(name));
-  for (const [from, to] of TOOLS_SETTINGS) set(to, g.mainConfig[from as keyof Config], g.main.origins.get(from));
+  for (const name of MULTIVERSAL) {
+    state.overrides.set(name, clone(g.main.get(name)));
+    const origin = g.main.origins.get(name);
+    if (origin) state.origins.set(name, origin);
+  }
+  for (const name of KEPT_WITH_TOOLS) if (g.main.isSet(name)) set(name, g.main.get(name), g.main.origins.get(name));
+  passScoped(g.main, state, 'tools');
   // Environment= keys PassEnvironment= names, as every preset gets them.
   const env = g.mainConfig.Environment;
   const passed = Object.fromEntries(g.mainConfig.PassEnvironment.filter((k) => k in env).map((k) => [k, env[k]]));
@@ -110,10 +149,11 @@ export function toolsPreset(g: GeneratedContext): GeneratedState | null {
   if (probe.exists(source)) g.read(source, state);
 
   // kiln's package list after the project's (mkosi reads its bundled mkosi-tools last).
-  const packages = (state.get('Packages') as string[]) ?? [];
+  // (values only: an override of ToolsTreePackages= is added by get(), after them)
+  const packages = (state.values.get('Packages') as string[] | undefined) ?? [];
   set('Packages', [...packages, ...TOOLS_TREE_PACKAGES]);
   // As mkosi forces them: the tools tree is a directory and is built with the host's tools.
-  set('Format', 'directory');
+  state.overrides.set('Format', 'directory');
   state.values.delete('ToolsTree');
   state.values.delete('CompressOutput');
   if (!state.values.has('Output')) set('Output', TOOLS_OUTPUT);
@@ -144,8 +184,9 @@ export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string
   // Debian and its derivatives only so far: for the others kiln has no package list (their boot
   // step says Initrds= is needed).
   if (!wanting.length || packageManagerOf(g.mainConfig.Distribution) !== 'apt') return null;
-  const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal, g.warnings);
-  state.inherit(g.main);
+  const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal, g.warnings, 'initrd');
+  state.inherit(g.main, (scope) => scope === 'inherit' || scope === 'initrd-inherit');
+  passScoped(g.main, state, 'initrd');
   const set = (name: string, value: unknown) => state.values.set(name, clone(value));
   set('Format', 'cpio');
   set('Output', DEFAULT_INITRD_PRESET);
@@ -153,7 +194,8 @@ export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string
   set('MakeInitrd', true);
   set('WithDocs', false);
   set('CleanPackageMetadata', 'enabled');
-  set('Packages', DEFAULT_INITRD_PACKAGES);
+  // InitrdPackages= first, then kiln's list, as mkosi reads its mkosi-initrd after them.
+  set('Packages', [...((state.values.get('Packages') as string[] | undefined) ?? []), ...DEFAULT_INITRD_PACKAGES]);
   set('RemoveFiles', DEFAULT_INITRD_REMOVE_FILES);
   const config = state.resolve();
   config.Dependencies = [];

@@ -56,7 +56,7 @@ export function readsOutput(p: string, out: string): boolean {
   return p === out || p.startsWith(`${out}.`) || p.startsWith(`${out}${path.sep}`);
 }
 
-export function buildGraph(presets: Preset[], root: string): Preset[] {
+export function buildGraph(presets: Preset[], root: string, opts: { dropUnreachable?: boolean } = {}): Preset[] {
   const byName = new Map(presets.map((p) => [p.name, p]));
   if (byName.size !== presets.length) {
     const main = presets.find((p) => p.main)!;
@@ -109,7 +109,28 @@ export function buildGraph(presets: Preset[], root: string): Preset[] {
     if (tools && p !== tools) edges.set(tools.name, { preset: tools.name, reason: 'ToolsTree=', reads: [{ setting: 'ToolsTree', path: outputPath(tools) }] });
     p.dependencies = [...edges.values()].sort((a, b) => a.preset.localeCompare(b.preset));
   }
+  if (opts.dropUnreachable) {
+    // As mkosi's resolve_deps: only the images the main image needs (transitively) exist, plus the
+    // generated tools tree. kiln follows every edge, not only Dependencies=: a preset whose output
+    // a needed one reads (BaseTrees=%O/base) is needed too.
+    const keep = reachable(presets, byName);
+    presets = presets.filter((p) => keep.has(p.name));
+    for (const name of [...byName.keys()]) if (!keep.has(name)) byName.delete(name);
+  }
   return topoSort(presets, byName, root);
+}
+
+/** The main image, the tools preset, and every preset they depend on. */
+function reachable(presets: Preset[], byName: Map<string, Preset>): Set<string> {
+  const seen = new Set<string>();
+  const queue = presets.filter((p) => p.main || p.generated === 'tools').map((p) => p.name);
+  while (queue.length) {
+    const name = queue.shift()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const e of byName.get(name)!.dependencies) queue.push(e.preset);
+  }
+  return seen;
 }
 
 function topoSort(presets: Preset[], byName: Map<string, Preset>, root: string): Preset[] {

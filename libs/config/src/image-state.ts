@@ -1,18 +1,43 @@
 /**
- * The settings of one image (the main image or a preset) while its files are being read:
- * assignments applied in reading order, defaults computed on demand, universal values forced
- * from the main image.
+ * The settings of one image (the main image or a preset) while its files are being read, in two
+ * layers as mkosi 26 keeps them (ParseContext's `cli` and `config` namespaces):
+ *
+ *  values     what the config files assigned, in reading order;
+ *  overrides  what wins over the config files: the command line's settings (the main image), the
+ *             project's mkosi.local.conf and mkosi.local/ (read first, then moved here, so that
+ *             [Match] sections and profiles see them and mkosi.conf cannot undo them), and the
+ *             main image's universal values forced on presets.
+ *
+ * get() merges them as mkosi's finalize_value: an override of a single value wins; a list is the
+ * config files' items then the override's; a dictionary (Environment=) is merged, the override
+ * winning per key; an override that resets (`--Packages=` on the command line) drops the config
+ * files' value and the default.
  */
 import * as path from 'node:path';
 import { ConfigError, Origin, quote, ValueError, type Warning } from './errors';
-import { Config, ConfigSchema, DefaultContext, forcedOnPresets, inheritedByPresets, mainOnly, SETTINGS, SettingDef } from './settings';
+import { Config, ConfigSchema, DefaultContext, findSetting, inheritedByPresets, mainOnly, Scope, SETTINGS, SettingDef } from './settings';
 import { Assignment } from './source';
 import { expandSpecifiers } from './specifiers';
 import { describeToml, ParseContext, splitQuoted } from './values';
 import { tomlTypeName } from './toml';
 
+/**
+ * Which image this is, for where a setting may be set (mkosi's setting_prohibited): the main image
+ * takes every setting; the generated tools tree also takes universal ones (mkosi.tools.conf);
+ * presets and the default initrd take no setting only the main image may set.
+ */
+export type ImageRole = 'main' | 'preset' | 'tools' | 'initrd';
+
+const prohibited = (role: ImageRole, scope: Scope): boolean => role !== 'main' && mainOnly(scope) && !(role === 'tools' && scope === 'universal');
+
 export class ImageState {
   readonly values = new Map<string, unknown>();
+  /** The layer that wins over `values` (see the module comment). */
+  readonly overrides = new Map<string, unknown>();
+  /** Overrides that reset the setting: no config file value, no default. */
+  readonly resets = new Set<string>();
+  /** Defaults handed down by another image (mkosi's `defaults` namespace): the tools tree's X= from ToolsTreeX='s default. */
+  readonly defaults = new Map<string, unknown>();
   readonly origins = new Map<string, Origin>();
   /** Config files read for this image, in order (the Nx inputs of its target). */
   readonly files: string[] = [];
@@ -25,24 +50,43 @@ export class ImageState {
     readonly image: string,
     readonly root: string,
     readonly env: Record<string, string | undefined>,
-    /** Universal settings, resolved in the main image; undefined while reading the main image. */
-    private readonly forced?: ReadonlyMap<string, unknown>,
+    /** Universal settings, resolved in the main image: overrides of a preset (or the default initrd). */
+    forced?: ReadonlyMap<string, unknown>,
     /** Where reading this image's values warns (the reader's list): a specifier expanding to nothing. */
     readonly warnings: Warning[] = [],
-  ) {}
-
-  get isMain(): boolean {
-    return this.forced === undefined;
+    readonly role: ImageRole = forced === undefined ? 'main' : 'preset',
+  ) {
+    for (const [name, v] of forced ?? []) this.overrides.set(name, structuredClone(v));
   }
 
-  /** The value configured so far, or the default. */
+  get isMain(): boolean {
+    return this.role === 'main';
+  }
+
+  /** Whether this image may not set `def` (mkosi: "Setting X cannot be configured in Y image"). */
+  prohibits(def: SettingDef): boolean {
+    return prohibited(this.role, def.scope);
+  }
+
+  /** Whether the setting was set at all, in a config file or as an override. */
+  isSet(name: string): boolean {
+    return this.values.has(name) || this.overrides.has(name);
+  }
+
+  /** The value configured so far (overrides merged over the config files' value), or the default. */
   get(name: string): unknown {
-    if (this.forced?.has(name)) return this.forced.get(name);
+    if (this.overrides.has(name)) {
+      const over = this.overrides.get(name);
+      const def = findSetting(name);
+      if (this.resets.has(name) || !this.values.has(name) || !def?.kind.list) return over;
+      return def.kind.merge!(this.values.get(name), over);
+    }
     if (this.values.has(name)) return this.values.get(name);
     return this.defaultOf(name);
   }
 
   private defaultOf(name: string): unknown {
+    if (this.defaults.has(name)) return this.defaults.get(name);
     const def = (SETTINGS as readonly SettingDef[]).find((d) => d.name === name);
     if (!def) return undefined;
     if (typeof def.default !== 'function') return def.default;
@@ -50,11 +94,46 @@ export class ImageState {
     return (def.default as (c: DefaultContext) => unknown)(ctx);
   }
 
+  /**
+   * Moves every value the config files set so far into the override layer, merged with what is
+   * there: what mkosi does after reading mkosi.local.conf or mkosi.local/ (first in their
+   * directory), so that their values win over the files read after them.
+   */
+  promoteToOverrides(): void {
+    for (const name of [...this.values.keys()]) {
+      const v = this.get(name);
+      this.values.delete(name);
+      this.overrides.set(name, structuredClone(v ?? null));
+    }
+  }
+
+  /**
+   * Applies one override (a command-line setting): parsed like a config file's assignment; a list
+   * adds to earlier overrides of it; an empty value resets the setting.
+   */
+  override(def: SettingDef, a: Assignment, file: string, dir: string): void {
+    const kind = def.kind;
+    const origin = { file, line: a.line };
+    checkCharacters(def, a, origin);
+    if (a.value.trim() === '' && !a.items?.length) {
+      this.resets.add(def.name);
+      if (kind.list) this.overrides.set(def.name, kind.empty!());
+      else this.overrides.set(def.name, this.defaultOf(def.name));
+      this.origins.set(def.name, origin);
+      return;
+    }
+    // As mkosi, no specifiers on the command line: the value is taken as typed.
+    const parsed = this.parse(def, a, { ...this.parseContext(file, dir), expand: (text) => text }, origin);
+    if (kind.list && this.overrides.has(def.name)) this.overrides.set(def.name, kind.merge!(this.overrides.get(def.name), parsed));
+    else this.overrides.set(def.name, parsed);
+    this.origins.set(def.name, origin);
+  }
+
   /** Starts a preset from the main image's inherited settings, as mkosi passes them down. */
-  inherit(from: ImageState): void {
+  inherit(from: ImageState, inherits: (scope: Scope) => boolean = inheritedByPresets): void {
     for (const def of SETTINGS as readonly SettingDef[]) {
-      if (inheritedByPresets(def.scope) && from.values.has(def.name)) {
-        this.values.set(def.name, structuredClone(from.values.get(def.name)));
+      if (inherits(def.scope) && from.isSet(def.name)) {
+        this.values.set(def.name, structuredClone(from.get(def.name)));
         this.origins.set(def.name, from.origins.get(def.name) as Origin);
       }
     }
@@ -82,11 +161,10 @@ export class ImageState {
   /** Applies one `Key=value`: single values replace, lists append, an empty value resets. */
   assign(def: SettingDef, a: Assignment, file: string, dir: string): void {
     const origin = { file, line: a.line };
-    if (mainOnly(def.scope) && !this.isMain) {
-      throw new ConfigError(
-        `${def.name}= ${forcedOnPresets(def.scope) ? 'applies to every preset' : def.section === 'Runtime' ? 'says how the main image runs' : "is the main image's own"} and can only be set in the main image (move it to the project's mkosi.conf or kiln.toml)`,
-        origin,
-      );
+    if (this.prohibits(def)) {
+      const where = this.role === 'tools' ? 'the tools tree (mkosi.tools.conf)' : `preset ${quote(this.image)}`;
+      const why = def.section === 'Runtime' || def.scope === 'main' ? 'says how the main image runs or is its own' : def.scope === 'tools' || def.scope === 'initrd' ? 'is a setting of the main image for a generated image' : 'applies to every image';
+      throw new ConfigError(`${def.name}= cannot be set in ${where}: it ${why} (move it to the project's mkosi.conf or kiln.toml)`, origin);
     }
     const kind = def.kind;
     if (a.toml !== undefined && !kind.toml.safeParse(a.toml).success) {
@@ -109,6 +187,23 @@ export class ImageState {
       this.origins.set(def.name, origin);
       return;
     }
+    const parsed = this.parse(def, a, ctx, origin);
+    if (kind.list) {
+      // In place: the value is this image's own (inherit() clones), and copying the list on every
+      // assignment made 80,000 one-line assignments quadratic.
+      if (!this.values.has(def.name)) this.values.set(def.name, kind.empty!());
+      if (kind.append) kind.append(this.values.get(def.name), parsed);
+      else this.values.set(def.name, kind.merge!(this.values.get(def.name), parsed));
+    } else {
+      this.values.set(def.name, parsed);
+    }
+    // A setting an override holds is said where the override set it (its items come last).
+    if (!this.overrides.has(def.name)) this.origins.set(def.name, origin);
+  }
+
+  /** One assignment's value (already expanded), parsed (the type and character checks are the caller's). */
+  private parse(def: SettingDef, a: Assignment, ctx: ParseContext, origin: Origin): unknown {
+    const kind = def.kind;
     let parsed: unknown;
     try {
       if (a.items) {
@@ -126,16 +221,7 @@ export class ImageState {
     if (def.cache === 'environment') {
       for (const item of a.items ?? splitQuoted(a.value)) if (item && !item.includes('=')) this.passedEnvironment.add(item);
     }
-    if (kind.list) {
-      // In place: the value is this image's own (inherit() clones), and copying the list on every
-      // assignment made 80,000 one-line assignments quadratic.
-      if (!this.values.has(def.name)) this.values.set(def.name, kind.empty!());
-      if (kind.append) kind.append(this.values.get(def.name), parsed);
-      else this.values.set(def.name, kind.merge!(this.values.get(def.name), parsed));
-    } else {
-      this.values.set(def.name, parsed);
-    }
-    this.origins.set(def.name, origin);
+    return parsed;
   }
 
   /** Every setting with its final value, checked against the zod model. */

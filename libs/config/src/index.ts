@@ -33,7 +33,7 @@ export { parseIni } from './ini';
 export { parseToml } from './toml';
 export { conditionsHold, matchKeys } from './match';
 export { expandSpecifiers, SPECIFIERS } from './specifiers';
-export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions } from './project';
+export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions, Override, COMMAND_LINE } from './project';
 export { type ScriptRunner } from './file-values';
 export { BUILTIN_CONFIGS, builtinConfigDir } from './builtin-configs';
 export { outputPath, producerOf, readsOutput, settingPaths, type Edge, type OutputRead } from './graph';

@@ -3,13 +3,21 @@
  * config directory (the project, a drop-in directory, an included directory, a preset directory):
  *
  *   mkosi.conf conditions     ([Match] failing here skips the whole directory)
+ *   mkosi.local/, mkosi.local.conf  (project, preset and mkosi.tools.conf directories; often
+ *                             gitignored): read first, so that [Match] sections and profiles see
+ *                             their values, then moved to the image's override layer
+ *                             (image-state.ts), so that they win over everything read after them
+ *                             as mkosi 26 does; the command line still wins over them
  *   default files             (mkosi.skeleton/, mkosi.extra/, mkosi.build, mkosi.version, ...)
  *   mkosi.conf settings       (Include= is read where it appears, each file once per image)
  *   mkosi.conf.d/*            (sorted; *.conf files, and directories read like a project root)
  *   mkosi.profiles/NAME(.conf) for each of Profiles=
- *   mkosi.local/, mkosi.local.conf  (last, so that local values win; often gitignored)
  *
- * then, for the project only, one preset per mkosi.images/NAME.conf or mkosi.images/NAME/.
+ * The command line's settings (LoadOptions.overrides) are the main image's overrides before any
+ * file is read, as mkosi's `cli` namespace.
+ *
+ * then, for the project only, one preset per mkosi.images/NAME.conf or mkosi.images/NAME/; the
+ * images the main image's Dependencies= does not reach are dropped (graph.ts), as mkosi does.
  * Relative paths are relative to the config directory being read (mkosi's working directory).
  * kiln.toml projects use kiln.toml, kiln.conf.d/*.toml, kiln.profiles/, kiln.local.toml and
  * kiln.images/NAME.toml (or NAME/kiln.toml); the default files keep mkosi's names.
@@ -107,9 +115,24 @@ function readText(file: string): string {
 export interface LoadOptions {
   /** Environment for Environment= pass-through; defaults to process.env. */
   env?: Record<string, string | undefined>;
+  /**
+   * Settings from the command line (mkosi names or aliases, the value as typed), in order: the
+   * main image's overrides (mkosi's `cli` namespace; see image-state.ts). Universal ones reach
+   * the presets with the main image's value as every universal setting does.
+   */
+  overrides?: readonly Override[];
   /** Runs an executable mkosi.version (and the like) for its output (file-values.ts); without it such a file is an error. */
   runScript?: ScriptRunner;
 }
+
+/** One command-line setting: `--Packages=vim` is { name: 'Packages', value: 'vim' }. */
+export interface Override {
+  name: string;
+  value: string;
+}
+
+/** Where errors in command-line settings point: file "<command line>", line 0. */
+export const COMMAND_LINE = '<command line>';
 
 /** Finds the config directory of a project (mkosi also looks in a mkosi/ subdirectory) and its syntax. */
 export function findConfigDir(dir: string): { configDir: string; layout: Layout } {
@@ -133,6 +156,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const reader = new Reader(layout, configDir, opts.env ?? process.env, opts.runScript);
 
   const main = new ImageState('main', configDir, reader.env, undefined, reader.warnings);
+  applyOverrides(main, opts.overrides ?? [], configDir);
   reader.readDirectory(configDir, main, { local: true, profiles: true });
   const mainConfig = main.resolve();
 
@@ -143,7 +167,7 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   const sources = new Map<string, string>();
   for (const [name, entry] of reader.presetEntries()) {
     sources.set(name, entry);
-    const state = new ImageState(name, configDir, reader.env, universal, reader.warnings);
+    const state = new ImageState(name, configDir, reader.env, universal, reader.warnings, 'preset');
     state.inherit(main);
     const matched = probe.isDirectory(entry)
       ? reader.readDirectory(entry, state, { local: true, profiles: true })
@@ -163,8 +187,25 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
     }),
   ];
   unordered.push(...generatedPresets(reader, configDir, main, mainConfig, universal, unordered));
-  const presets = buildGraph(unordered, configDir);
+  const presets = buildGraph(unordered, configDir, { dropUnreachable: true });
   return { root: configDir, syntax: layout.syntax, presets, main: presets.find((p) => p.main) as Preset, warnings: reader.warnings };
+}
+
+/** The command line's settings as the main image's overrides; a bad name or value is said naming the option. */
+function applyOverrides(main: ImageState, overrides: readonly Override[], dir: string): void {
+  for (const o of overrides) {
+    const def = findSetting(o.name);
+    if (!def) {
+      const hint = suggestSetting(o.name);
+      throw new ConfigError(`--${o.name}: no such setting${hint ? ` (did you mean --${hint}=?)` : ''}`);
+    }
+    try {
+      main.override(def, { key: def.name, value: o.value, line: 0 }, COMMAND_LINE, dir);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`--${o.name}=${o.value}: ${e.reason.replace(new RegExp(`^${def.name}=: `), '')}`);
+      throw e;
+    }
+  }
 }
 
 /**
@@ -197,7 +238,11 @@ function generatedPresets(reader: Reader, root: string, main: ImageState, mainCo
   }
   if (initrd) {
     made.push(initrd);
-    for (const p of wanting) p.config.Initrds = [initrdFile(initrd.config)];
+    // As mkosi: the initrd is an Initrds= path and a dependency of each image wanting it.
+    for (const p of wanting) {
+      p.config.Initrds = [initrdFile(initrd.config)];
+      p.config.Dependencies = [...(p.config.Dependencies ?? []), initrd.state.image];
+    }
   }
   return made.map((m) => ({ ...toPreset(m.state.image, false, m.state, m.config, m.source), generated: m.kind }));
 }
@@ -243,6 +288,7 @@ class Reader {
       state.files.push(confPath);
       if (!conditionsHold(conf, this.matchContext(state, confPath, dir))) return false;
     }
+    if (opts.local) this.readLocal(dir, state);
     this.applyDefaultFiles(dir, state);
     if (conf) this.applySettings(conf, state, dir);
 
@@ -271,16 +317,26 @@ class Reader {
       }
     }
 
-    if (opts.local) {
-      const localDir = path.join(dir, this.layout.local.replace(/\.(conf|toml)$/, ''));
-      if (this.layout.syntax === 'mkosi' && probe.isDirectory(localDir)) {
-        this.readDirectory(localDir, state, { local: false, profiles: false });
-      }
-      const local = path.join(dir, this.layout.local);
-      refuseBrokenLink(local);
-      if (probe.exists(local)) this.readFile(local, state, dir);
-    }
     return true;
+  }
+
+  /**
+   * mkosi.local/ then mkosi.local.conf (kiln.local.toml), right after the directory's own
+   * conditions: each one's values then move to the override layer, so that they win over the
+   * files read after them (mkosi 26's parse_local).
+   */
+  private readLocal(dir: string, state: ImageState): void {
+    const localDir = path.join(dir, this.layout.local.replace(/\.(conf|toml)$/, ''));
+    if (this.layout.syntax === 'mkosi' && probe.isDirectory(localDir)) {
+      this.readDirectory(localDir, state, { local: false, profiles: false });
+      state.promoteToOverrides();
+    }
+    const local = path.join(dir, this.layout.local);
+    refuseBrokenLink(local);
+    if (probe.exists(local) && !probe.isDirectory(local)) {
+      this.readFile(local, state, dir);
+      state.promoteToOverrides();
+    }
   }
 
   /** Reads one file in config directory `dir`; false when its conditions failed. */
@@ -390,7 +446,7 @@ class Reader {
    */
   private applyDefaultFiles(dir: string, state: ImageState): void {
     for (const def of SETTINGS as readonly SettingDef[]) {
-      if (mainOnly(def.scope) && !state.isMain) continue;
+      if (state.prohibits(def)) continue;
       for (const name of def.defaultPaths ?? []) {
         const p = path.join(dir, name);
         refuseBrokenLink(p);

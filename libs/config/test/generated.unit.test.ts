@@ -168,7 +168,9 @@ describe('the default initrd', () => {
     expect(initrd.config.Packages).toEqual(expect.arrayContaining(['systemd', 'udev', 'kmod', 'util-linux', 'e2fsprogs']));
     const system = preset(p, 'system');
     expect(system.config.Initrds).toEqual([path.join(p.main.config.OutputDirectory, 'default-initrd.cpio.zst')]);
-    expect(edges(p)).toContain('system -> default-initrd (Initrds=)');
+    // As mkosi: a dependency too (Dependencies= += default-initrd), the edge reading its cpio.
+    expect(system.config.Dependencies).toEqual(['default-initrd']);
+    expect(edges(p)).toContain('system -> default-initrd (Dependencies=)');
     expect(presetInputs(p, system).readsOutputsOf).toEqual(['default-initrd']);
     expect(lockfilePath(initrd)).toBe(path.join(p.root, 'mkosi.default-initrd.lock'));
   });
@@ -176,7 +178,7 @@ describe('the default initrd', () => {
   it('is one per project, also depending on the tools preset', () => {
     const p = load({ 'mkosi.conf': TOOLS, 'mkosi.images/a.conf': BOOTABLE, 'mkosi.images/b.conf': '[Output]\nFormat=uki\n[Content]\nBootable=yes\n' });
     expect(p.presets.filter((x) => x.generated).map((x) => x.name)).toEqual(['tools', 'default-initrd']);
-    expect(edges(p).filter((e) => e.includes('default-initrd')).sort()).toEqual(['a -> default-initrd (Initrds=)', 'b -> default-initrd (Initrds=)', 'default-initrd -> tools (ToolsTree=)']);
+    expect(edges(p).filter((e) => e.includes('default-initrd')).sort()).toEqual(['a -> default-initrd (Dependencies=)', 'b -> default-initrd (Dependencies=)', 'default-initrd -> tools (ToolsTree=)']);
   });
 
   it('is not generated with Initrds=, Bootable=no, a format without a kernel, or Bootable=auto without a kernel package', () => {

@@ -70,7 +70,7 @@ describe('reading order', () => {
     expect(p.main.config.Hostname).toBe('fromdir');
     expect((p.main.config.ExtraTrees as { source: string }[]).map((t) => path.basename(path.dirname(t.source)))).toEqual(['05-dir']);
   });
-  it('mkosi.local.conf is read last and wins', () => {
+  it('mkosi.local.conf wins (it is read first, its values then override the rest)', () => {
     const c = main({ 'mkosi.conf': '[Content]\nHostname=a\n', 'mkosi.conf.d/10.conf': '[Content]\nHostname=b\n', 'mkosi.local.conf': '[Content]\nHostname=local\n' });
     expect(c.Hostname).toBe('local');
   });
@@ -231,7 +231,7 @@ describe('presets and scopes', () => {
     expect(e).toEqual({
       file: 'mkosi.images/base.conf',
       line: 4,
-      message: "Release= applies to every preset and can only be set in the main image (move it to the project's mkosi.conf or kiln.toml)",
+      message: 'Release= cannot be set in preset "base": it applies to every image (move it to the project\'s mkosi.conf or kiln.toml)',
     });
   });
   it('presets receive only the Environment= keys PassEnvironment= names', () => {

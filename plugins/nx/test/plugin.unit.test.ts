@@ -254,7 +254,11 @@ describe('@kiln/nx:image', () => {
 
     fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Output]\nFormat=cpio\n');
     expect(staleGraph(options, context)).toBe('its outputs are now images/os/mkosi.output/image.cpio.zst, images/os/mkosi.output/image.manifest.json, not images/os/mkosi.output/image.manifest.json, images/os/mkosi.output/image.tar.zst');
-    fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Config]\nDependencies=initrd\n[Content]\nBaseTrees=\n');
+    // mkosi 26 reads mkosi.local.conf first and an empty BaseTrees= there cannot drop mkosi.conf's
+    // (lists are the config files' items then the local ones): the main config stops reading base,
+    // and the local Dependencies= leaves base unreached, so it is dropped.
+    fs.writeFileSync(path.join(ws, 'images/os/mkosi.conf'), '[Output]\nFormat=tar\n[Build]\nEnvironment=TOKEN\n');
+    fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Config]\nDependencies=initrd\n');
     expect(staleGraph(options, context)).toBe('it now depends on os-initrd, not os-base, os-initrd');
   });
 });

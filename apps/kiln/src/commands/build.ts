@@ -1,5 +1,5 @@
 import { runScript } from '../config-scripts';
-import { loadProject } from '@kiln/config';
+import { loadProject, type Override } from '@kiln/config';
 import { build, BuildError } from '@kiln/engine';
 import { reportWarnings } from '../report';
 import { buildIdentity } from '../version';
@@ -11,6 +11,8 @@ export interface BuildCommandOptions {
   deps?: boolean;
   relock?: boolean;
   verbose?: boolean;
+  /** Settings from the command line (--profile, --Setting=value). */
+  overrides?: readonly Override[];
 }
 
 /**
@@ -22,7 +24,7 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
   // tree itself and what tools and scripts create get their modes from the umask, which is the
   // builder's (077 or 027 on hardened hosts) unless kiln fixes it. 022 is what images expect.
   process.umask(0o022);
-  const project = loadProject(opts.directory, { runScript });
+  const project = loadProject(opts.directory, { runScript, overrides: opts.overrides });
   reportWarnings(project.warnings);
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {

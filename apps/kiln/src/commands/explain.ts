@@ -1,6 +1,6 @@
 import { runScript } from '../config-scripts';
 import * as path from 'node:path';
-import { currentManifest, diffIsEmpty, diffManifests, formatExplanation, invalidManifestMessage, loadProject, manifestPath, readManifest } from '@kiln/config';
+import { type Override, currentManifest, diffIsEmpty, diffManifests, formatExplanation, invalidManifestMessage, loadProject, manifestPath, readManifest } from '@kiln/config';
 import { BuildError, toolsIdentity } from '@kiln/engine';
 import { reportWarnings } from '../report';
 import { buildIdentity } from '../version';
@@ -10,8 +10,8 @@ import { buildIdentity } from '../version';
  * build left beside its outputs: settings, files, packages, the outputs of presets it reads,
  * environment, tools, kiln itself. Exit code 0 whether something changed or not.
  */
-export function explainCommand(opts: { directory: string; preset?: string; json?: boolean }): void {
-  const project = loadProject(opts.directory, { runScript });
+export function explainCommand(opts: { directory: string; preset?: string; json?: boolean; overrides?: readonly Override[] }): void {
+  const project = loadProject(opts.directory, { runScript, overrides: opts.overrides });
   reportWarnings(project.warnings);
   const preset = opts.preset ? project.presets.find((p) => p.name === opts.preset) : project.main;
   // main() prints it as "kiln: ..." with exit code 1.

@@ -1,6 +1,6 @@
 import { runScript } from '../config-scripts';
 import * as path from 'node:path';
-import { loadProject } from '@kiln/config';
+import { loadProject, type Override } from '@kiln/config';
 import { lockProject } from '@kiln/engine';
 import { reportWarnings } from '../report';
 
@@ -8,6 +8,7 @@ export interface LockCommandOptions {
   directory: string;
   preset?: string;
   verbose?: boolean;
+  overrides?: readonly Override[];
 }
 
 /** Resolves each preset's packages and writes its kiln.lock; says what changed. */
@@ -15,7 +16,7 @@ export async function lockCommand(opts: LockCommandOptions): Promise<void> {
   // As kiln build, before anything is written: kiln.lock (committed, read by every builder) and
   // the package lists it updates in the shared package cache must not get the builder's umask.
   process.umask(0o022);
-  const project = loadProject(opts.directory, { runScript });
+  const project = loadProject(opts.directory, { runScript, overrides: opts.overrides });
   reportWarnings(project.warnings);
   const results = await lockProject(project, {
     preset: opts.preset,

@@ -44,7 +44,16 @@ export function staleGraph(options: ImageExecutorOptions, context: ExecutorConte
   const now = preset.cachedOutputs.map((f) => path.relative(context.root, f)).sort();
   if (target && declared.join('\n') !== now.join('\n')) return `its outputs are now ${now.join(', ')}, not ${declared.join(', ')}`;
   // Edges to this project's presets only: a user may add implicit dependencies of their own.
-  const ours = new Set(facts.presets.map((p) => dependencyName(facts, p.name)));
+  // A preset the configuration no longer reaches is dropped (as mkosi drops it) but its project
+  // is still in the graph: a project rooted in this directory is ours too.
+  const dir = path.normalize(options.directory);
+  const inDir = Object.entries(context.projectsConfigurations?.projects ?? {})
+    .filter(([, p]) => {
+      const r = path.normalize(p.root ?? '');
+      return r === dir || r.startsWith(dir + path.sep);
+    })
+    .map(([name]) => name);
+  const ours = new Set([...facts.presets.map((p) => dependencyName(facts, p.name)), ...inDir]);
   // One edge may be there twice, static and implicit: a workspace whose Nx cache still has the
   // static edges an older @kiln/nx declared (Nx restores those while their file is unchanged).
   const graphDeps = [...new Set((context.projectGraph?.dependencies[context.projectName ?? ''] ?? []).map((d) => d.target))].filter((t) => ours.has(t)).sort();
