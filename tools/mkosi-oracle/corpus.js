@@ -33,7 +33,8 @@
  * sides print; until then the fields the two forms share: Distribution, Release, Architecture,
  * Format, Output, Packages, BuildPackages, Bootable, ImageId, ImageVersion, Profiles, Dependencies.
  * Images are paired by name (mkosi's "main" is kiln's main preset); an image only one side has
- * is a difference ("images"). Package lists compare as sets (order is not meaning).
+ * is a difference ("images"). Package lists, RemoveFiles= and Files compare as sets (order is not
+ * meaning); mkosi's bundled resources and kiln's built-in includes are both @MKOSI_RESOURCES@.
  */
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -234,14 +235,16 @@ function firstErrorLine(s) {
 // --- comparison --------------------------------------------------------------------------------
 const BASIC_FIELDS = ['Distribution', 'Release', 'Architecture', 'Format', 'Output', 'Packages', 'BuildPackages', 'Bootable', 'ImageId', 'ImageVersion', 'Profiles', 'Dependencies'];
 /** Lists whose order means nothing. */
-const SET_FIELDS = new Set(['Packages', 'BuildPackages', 'VolatilePackages', 'RemovePackages', 'Profiles', 'Dependencies']);
+const SET_FIELDS = new Set(['Packages', 'BuildPackages', 'VolatilePackages', 'RemovePackages', 'Profiles', 'Dependencies', 'RemoveFiles', 'Files']);
 /** Fields that depend on where the tools ran, not on the configuration. */
 const IGNORED_FIELDS = new Set(['Image', 'Environment', 'BuildSources', 'WorkspaceDirectory', 'CacheDirectory', 'PackageCacheDirectory', 'OutputDirectory', 'BuildDirectory', 'ToolsTree', 'ProxyPeerCertificate']);
 
 const RESOURCES = new RegExp(`${os.tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/kiln-corpus-[^/]+/[^/]+/resources`, 'g');
+/** kiln's own built-in includes (Include=mkosi-initrd...) live in its config library's resources. */
+const KILN_RESOURCES = new RegExp(`${path.resolve(path.dirname(KILN), '../../..').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/libs/config/resources`, 'g');
 /** mkosi's bundled resources unpack to a random directory under TMPDIR: one name for them. */
 function unrandom(v) {
-  if (typeof v === 'string') return v.replace(RESOURCES, '@MKOSI_RESOURCES@');
+  if (typeof v === 'string') return v.replace(RESOURCES, '@MKOSI_RESOURCES@').replace(KILN_RESOURCES, '@MKOSI_RESOURCES@');
   if (Array.isArray(v)) return v.map(unrandom);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unrandom(x)]));
   return v;
@@ -253,6 +256,8 @@ function norm(field, v) {
   v = unrandom(v);
   // kiln's summaries never print a password, only whether one is set ("(set)"): compare that
   if (field === 'RootPassword' && Array.isArray(v)) return [v[0] === null ? null : '(set)', v[1]];
+  // kiln's built-in includes are its own files, not mkosi's: only the project's files compare
+  if (field === 'Files' && Array.isArray(v)) v = v.filter((f) => !String(f).startsWith('@MKOSI_RESOURCES@'));
   if (field === 'Bootable') return v === true || v === 'yes' ? 'enabled' : v === false || v === 'no' ? 'disabled' : v;
   if (SET_FIELDS.has(field) && Array.isArray(v)) return [...new Set(v.map(String))].sort();
   if (SET_FIELDS.has(field) && v === null) return [];
