@@ -36,6 +36,7 @@ export { expandSpecifiers, SPECIFIERS } from './specifiers';
 export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions } from './project';
 export { outputPath, producerOf, readsOutput, settingPaths, type Edge, type OutputRead } from './graph';
 export { summaryJson, summaryText, SummaryJson } from './summary';
+export { mkosiSummaryJson, mkosiImageJson, mkosiField, MkosiSummaryJson } from './mkosi-json';
 export { tomlJsonSchema } from './json-schema';
 export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, checkoutOf, modePolicy, normalMode, DigestOptions, InputEntry, ModePolicy } from './input-digest';

@@ -1,0 +1,178 @@
+/**
+ * `kiln summary --json=mkosi`: the project in the shape of mkosi 26's `mkosi --json summary`, so
+ * that the two can be diffed directly (and the oracle suite, libs/config/test/oracle/, compares
+ * them field by field):
+ *
+ *   {"Images": [one object per image: dependencies first, the main image last], "Tools": null | {...}}
+ *
+ * Each object has mkosi's field names, sorted as mkosi prints them, with mkosi's value forms: paths
+ * absolute, enums and UUIDs as strings, sizes as integers in bytes, trees as
+ * [{"Source": ..., "Target": ...}], Environment= and Credentials= as objects, "Image" ("main" for
+ * the main image) and "Files" (the config files read). The form is derived from each setting's
+ * value generically (objects get mkosi's capitalised keys), so settings added to the table come
+ * out right without an entry here; SPECIAL holds the few whose mkosi form is not their kiln value.
+ *
+ * Only mkosi's fields are printed (mkosi-fields.ts, generated from mkosi 26): kiln-only settings
+ * (Binhosts=, Portage*=, CacheMaxSize=, ...) and the ToolsTreeX= settings (mkosi prints them as
+ * the Tools object) stay out, and fields kiln has no setting for are absent.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { outputPath } from './graph';
+import { wantedArtifacts } from './formats/split';
+import { MKOSI_FIELD_RENAMES, MKOSI_FIELDS } from './mkosi-fields';
+import type { Preset, Project } from './project';
+import { SETTINGS, settingValue, type SettingDef } from './settings';
+
+export interface MkosiSummaryJson {
+  Images: Record<string, unknown>[];
+  Tools: Record<string, unknown> | null;
+}
+
+const FIELDS = new Set(MKOSI_FIELDS);
+
+/** The field mkosi prints a kiln setting as: its name, an alias mkosi prints, or a shared one; undefined for kiln-only settings. */
+export function mkosiField(def: SettingDef): string | undefined {
+  for (const name of [def.name, ...(def.aliases ?? [])]) {
+    const field = MKOSI_FIELD_RENAMES[name] ?? name;
+    if (FIELDS.has(field)) return field;
+  }
+  return undefined;
+}
+
+/** mkosi's dataclasses print as objects with capitalised keys (ConfigTree -> {"Source","Target"}, KeySource -> {"Source","Type"}). */
+function capitalised(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(capitalised);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.charAt(0).toUpperCase() + k.slice(1), capitalised(x)]));
+  return v;
+}
+
+/** The generic form, from the kind: maps of names (Environment=) keep their keys, everything else as mkosi's dataclasses print. */
+function generic(def: SettingDef, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (def.kind.type === 'environment') return v;
+  return capitalised(v);
+}
+
+interface Context {
+  project: Project;
+  preset: Preset;
+}
+
+/**
+ * Settings whose mkosi form is not their kiln value, with why. Each receives the kiln value and
+ * returns mkosi's.
+ */
+const SPECIAL: Record<string, (v: unknown, c: Context) => unknown> = {
+  // kiln keeps NAME=VALUE words and paths (files, directories) as written; mkosi prints the
+  // resulting name -> value map, a file's contents being its value.
+  Credentials: (v) => {
+    const out: Record<string, string> = {};
+    for (const item of (v as string[] | null) ?? []) {
+      const eq = item.indexOf('=');
+      if (eq >= 0 && !path.isAbsolute(item)) out[item.slice(0, eq)] = item.slice(eq + 1);
+      else for (const f of credentialFiles(item)) out[path.basename(f)] = readOr(f);
+    }
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  },
+  // ToolsTree=default names the generated tools preset: mkosi prints the path of its output.
+  ToolsTree: (v, c) => {
+    if (v === null || v === 'no' || v === 'none') return null;
+    if (v === 'default' || v === 'yes') {
+      const tools = c.project.presets.find((p) => p.generated === 'tools');
+      return tools ? outputPath(tools) : null;
+    }
+    return v;
+  },
+  // mkosi prints [password, hashed]; kiln's summaries never print a secret, only that it is set.
+  RootPassword: (v) => (v === null ? null : ['(set)', String(v).startsWith('hashed:')]),
+  // A boolean SplitArtifacts= is what mkosi 26 reads as its list.
+  SplitArtifacts: (_v, c) => wantedArtifacts(c.preset.config as unknown as Record<string, unknown>),
+  // kiln's Dependencies= is the setting; mkosi's also names the default initrd it added.
+  Dependencies: (v, c) => {
+    const deps = [...((v as string[] | null) ?? [])];
+    for (const d of c.preset.dependencies) {
+      const target = c.project.presets.find((p) => p.name === d.preset);
+      if (target?.generated === 'default-initrd' && !deps.includes(target.name)) deps.push(target.name);
+    }
+    return deps;
+  },
+};
+
+function credentialFiles(p: string): string[] {
+  try {
+    return fs.statSync(p).isDirectory() ? fs.readdirSync(p).sort().map((n) => path.join(p, n)) : [p];
+  } catch {
+    return [p];
+  }
+}
+
+function readOr(f: string): string {
+  try {
+    return fs.readFileSync(f, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** One image (or the tools tree) as mkosi's summary object. */
+export function mkosiImageJson(project: Project, preset: Preset): Record<string, unknown> {
+  const c: Context = { project, preset };
+  const out: Record<string, unknown> = {
+    Image: preset.main ? 'main' : preset.name,
+    Files: preset.files,
+  };
+  for (const def of SETTINGS as readonly SettingDef[]) {
+    const field = mkosiField(def);
+    if (!field) continue;
+    const v = settingValue(preset.config, def.name);
+    out[field] = SPECIAL[field] ? SPECIAL[field](v, c) : generic(def, v);
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The images in mkosi's order: it reads mkosi.images/ entries sorted, appends the default initrd,
+ * and orders them with Python's graphlib.TopologicalSorter over Dependencies= (resolve_deps); the
+ * main image comes last. kiln's build order is a valid order too, but not always the same one.
+ */
+function mkosiOrder(project: Project, images: Preset[]): Preset[] {
+  const read = [...images].sort((a, b) => {
+    const ga = a.generated === 'default-initrd' ? 1 : 0;
+    const gb = b.generated === 'default-initrd' ? 1 : 0;
+    return ga - gb || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0);
+  });
+  const byName = new Map(read.map((p) => [p.name, p]));
+  const deps = (p: Preset) => (SPECIAL.Dependencies(p.config.Dependencies, { project, preset: p }) as string[]).filter((d) => byName.has(d));
+  return staticOrder(read.map((p) => [p.name, deps(p)] as const)).map((n) => byName.get(n)!);
+}
+
+/** graphlib.TopologicalSorter(graph).static_order(), step for step, so that ties break as in mkosi. */
+function staticOrder(graph: readonly (readonly [string, readonly string[]])[]): string[] {
+  const info = new Map<string, { preds: number; successors: string[] }>();
+  const node = (n: string) => info.get(n) ?? (info.set(n, { preds: 0, successors: [] }), info.get(n)!);
+  for (const [n, preds] of graph) {
+    node(n).preds += preds.length;
+    for (const p of preds) node(p).successors.push(n);
+  }
+  const order: string[] = [];
+  let ready = [...info].filter(([, i]) => i.preds === 0).map(([n]) => n);
+  while (ready.length) {
+    const group = ready;
+    ready = [];
+    order.push(...group);
+    for (const n of group) {
+      for (const s of info.get(n)!.successors) if (--info.get(s)!.preds === 0) ready.push(s);
+    }
+  }
+  return order;
+}
+
+export function mkosiSummaryJson(project: Project): MkosiSummaryJson {
+  const tools = project.presets.find((p) => p.generated === 'tools');
+  const images = mkosiOrder(project, project.presets.filter((p) => p !== tools && !p.main));
+  return {
+    Images: [...images, project.main].map((p) => mkosiImageJson(project, p)),
+    Tools: tools ? mkosiImageJson(project, tools) : null,
+  };
+}
