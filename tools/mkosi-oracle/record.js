@@ -8,7 +8,7 @@
  *   KILN_MKOSI_SRC=/tmp/mkosi26/src node tools/mkosi-oracle/record.js [CASE...]
  *   KILN_MKOSI_SRC=/tmp/mkosi26/src node tools/mkosi-oracle/record.js --fields
  *
- * KILN_MKOSI_SRC is a checkout of mkosi v26 (its `src` directory, holding the mkosi package).
+ * KILN_MKOSI_SRC is a checkout of mkosi v26: the directory holding its mkosi/ package.
  * Cases are the directories of libs/config/test/oracle/ (all of them by default). A case may hold:
  *   args      extra command line arguments, one per line, given to mkosi (and to kiln by the test)
  *             before the verb;

@@ -47,10 +47,15 @@ function capitalised(v: unknown): unknown {
   return v;
 }
 
-/** The generic form, from the kind: maps of names (Environment=) keep their keys, everything else as mkosi's dataclasses print. */
+/** Whether a kind's values are maps of user-chosen names (Environment=): their keys are data, not field names. */
+function isNameMap(def: SettingDef): boolean {
+  return (def.kind.schema as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'record';
+}
+
+/** The generic form, from the kind: maps of names keep their keys, everything else as mkosi's dataclasses print. */
 function generic(def: SettingDef, v: unknown): unknown {
   if (v === null || v === undefined) return null;
-  if (def.kind.type === 'environment') return v;
+  if (isNameMap(def)) return v;
   return capitalised(v);
 }
 
@@ -67,6 +72,7 @@ const SPECIAL: Record<string, (v: unknown, c: Context) => unknown> = {
   // kiln keeps NAME=VALUE words and paths (files, directories) as written; mkosi prints the
   // resulting name -> value map, a file's contents being its value.
   Credentials: (v) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v;
     const out: Record<string, string> = {};
     for (const item of (v as string[] | null) ?? []) {
       const eq = item.indexOf('=');
