@@ -18,7 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hostArchitecture, loadProject, mkosiSummaryJson, Project } from '../src';
+import { hostArchitecture, loadProject, LoadOptions, mkosiSummaryJson, Project } from '../src';
 
 const CASES = path.join(__dirname, 'oracle');
 
@@ -74,8 +74,7 @@ interface Summary {
 
 /** kiln's mkosi-shaped summary of a case, normalised as record.js normalises mkosi's. */
 function kilnSummary(dir: string, args: string[]): { summary: Summary; project: Project } {
-  if (args.length) throw new Error(`${path.basename(dir)}: kiln cannot take command line arguments in-process yet (${args.join(' ')})`);
-  const project = loadProject(dir, { env: ENV });
+  const project = loadProject(dir, { env: ENV, overrides: overridesOf(args) } as LoadOptions);
   const arch = hostArchitecture();
   const norm = (v: unknown): unknown => {
     if (typeof v === 'string') return v.split(dir).join('@CASE@');
@@ -90,6 +89,26 @@ function kilnSummary(dir: string, args: string[]): { summary: Summary; project: 
   };
   const s = mkosiSummaryJson(project);
   return { summary: { Images: s.Images.map(image), Tools: s.Tools ? image(s.Tools) : null }, project };
+}
+
+/**
+ * A case's `args` as kiln's CLI takes them: its own parser (apps/kiln/src/overrides.ts, from the
+ * reading part of issue 16) turns them into loadProject's overrides. Required lazily, so that the
+ * cases without arguments do not depend on the CLI's sources.
+ */
+function overridesOf(args: string[]): unknown[] {
+  if (!args.length) return [];
+  let cli: { takeOverrides?: (a: string[]) => { rest: string[]; overrides: unknown[] } } = {};
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cli = require('../../../apps/kiln/src/overrides');
+  } catch {
+    // Not there yet: the case is pending on it.
+  }
+  if (!cli.takeOverrides) throw new Error(`kiln's CLI has no parser of setting options yet (${args.join(' ')})`);
+  const { rest, overrides } = cli.takeOverrides(args);
+  if (rest.length) throw new Error(`arguments kiln does not take as settings: ${rest.join(' ')}`);
+  return overrides;
 }
 
 const show = (v: unknown) => JSON.stringify(v);
