@@ -36,7 +36,6 @@ export { expandSpecifiers, SPECIFIERS } from './specifiers';
 export { loadProject, findConfigDir, Project, Preset, Syntax, LoadOptions } from './project';
 export { outputPath, producerOf, readsOutput, settingPaths, type Edge, type OutputRead } from './graph';
 export { summaryJson, summaryText, SummaryJson } from './summary';
-export { mkosiSummaryJson, mkosiImageJson, mkosiField, MkosiSummaryJson } from './mkosi-json';
 export { tomlJsonSchema } from './json-schema';
 export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, checkoutOf, modePolicy, normalMode, DigestOptions, InputEntry, ModePolicy } from './input-digest';
@@ -74,3 +73,5 @@ export {
   MANIFEST_VERSION,
   UNLOCKED_NOTE,
 } from './manifest';
+// kiln summary --json=mkosi: mkosi 26's --json summary shape.
+export { mkosiSummaryJson, mkosiImageJson, mkosiField, MkosiSummaryJson } from './mkosi-json';
