@@ -52,9 +52,25 @@ function isNameMap(def: SettingDef): boolean {
   return (def.kind.schema as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'record';
 }
 
+/**
+ * Kinds whose kiln value is a compact spelling of what mkosi holds as a structure or a number
+ * (by the kind's type name, so that every setting of the kind follows).
+ */
+const KIND_FORMS: Record<string, (v: unknown) => unknown> = {
+  // "TYPE[:SOURCE]" (SecureBootKeySource=engine:pkcs11): mkosi's KeySource dataclass.
+  'key source': (v) => {
+    const [type, ...source] = String(v).split(':');
+    return { Source: source.join(':'), Type: type };
+  },
+  // auto and hash are mkosi's VsockCID enum, -1 and -2; a connection ID is a number.
+  'vsock cid': (v) => (v === 'auto' ? -1 : v === 'hash' ? -2 : Number(v)),
+};
+
 /** The generic form, from the kind: maps of names keep their keys, everything else as mkosi's dataclasses print. */
 function generic(def: SettingDef, v: unknown): unknown {
   if (v === null || v === undefined) return null;
+  const form = KIND_FORMS[def.kind.type];
+  if (form) return form(v);
   if (isNameMap(def)) return v;
   return capitalised(v);
 }
@@ -92,6 +108,8 @@ const SPECIAL: Record<string, (v: unknown, c: Context) => unknown> = {
   },
   // mkosi prints [password, hashed]; kiln's summaries never print a secret, only that it is set.
   RootPassword: (v) => (v === null ? null : ['(set)', String(v).startsWith('hashed:')]),
+  // mkosi's default is None, printed as null, where kiln's is an empty list.
+  ProxyExclude: (v) => (Array.isArray(v) && v.length === 0 ? null : v),
   // A boolean SplitArtifacts= is what mkosi 26 reads as its list.
   SplitArtifacts: (_v, c) => wantedArtifacts(c.preset.config as unknown as Record<string, unknown>),
   // kiln's Dependencies= is the setting; mkosi's also names the default initrd it added.
