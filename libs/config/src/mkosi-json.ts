@@ -108,8 +108,10 @@ const SPECIAL: Record<string, (v: unknown, c: Context) => unknown> = {
   },
   // mkosi prints [password, hashed]; kiln's summaries never print a secret, only that it is set.
   RootPassword: (v) => (v === null ? null : ['(set)', String(v).startsWith('hashed:')]),
-  // mkosi's default is None, printed as null, where kiln's is an empty list.
-  ProxyExclude: (v) => (Array.isArray(v) && v.length === 0 ? null : v),
+  // mkosi's default is None, printed as null for the main image, where kiln's is an empty list;
+  // the other images receive the main image's value as a list (universal settings pass through
+  // mkosi's command line namespace), so they print [].
+  ProxyExclude: (v, c) => (c.preset.main && Array.isArray(v) && v.length === 0 ? null : v),
   // A boolean SplitArtifacts= is what mkosi 26 reads as its list.
   SplitArtifacts: (_v, c) => wantedArtifacts(c.preset.config as unknown as Record<string, unknown>),
   // kiln's Dependencies= is the setting; mkosi's also names the default initrd it added.
