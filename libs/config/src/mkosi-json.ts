@@ -108,6 +108,8 @@ const SPECIAL: Record<string, (v: unknown, c: Context) => unknown> = {
   },
   // mkosi prints [password, hashed]; kiln's summaries never print a secret, only that it is set.
   RootPassword: (v) => (v === null ? null : ['(set)', String(v).startsWith('hashed:')]),
+  // ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]] words: mkosi's Drive dataclass.
+  Drives: (v) => ((v as string[] | null) ?? []).map(drive),
   // mkosi's default is None, printed as null for the main image, where kiln's is an empty list;
   // the other images receive the main image's value as a list (universal settings pass through
   // mkosi's command line namespace), so they print [].
@@ -124,6 +126,25 @@ const SPECIAL: Record<string, (v: unknown, c: Context) => unknown> = {
     return deps;
   },
 };
+
+function drive(word: string): Record<string, unknown> {
+  const [id, size, directory, options, fileId, flags] = word.split(':');
+  return {
+    Directory: directory || null,
+    FileId: fileId || id,
+    Flags: flags ? flags.split(',') : [],
+    Id: id,
+    Options: options || null,
+    Size: driveBytes(size),
+  };
+}
+
+/** A drive's size as mkosi's parse_bytes reads it: K, M, G suffixes, rounded up to 4096 bytes. */
+function driveBytes(size: string): number {
+  const factor = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[size.slice(-1)] ?? 1;
+  const bytes = Math.ceil(Number(factor > 1 ? size.slice(0, -1) : size) * factor);
+  return Math.ceil(bytes / 4096) * 4096;
+}
 
 function credentialFiles(p: string): string[] {
   try {

@@ -37,3 +37,11 @@ describe('kiln summary --json=mkosi', () => {
     expect(main.Files).toEqual([`${p.root}/mkosi.conf`]);
   });
 });
+
+describe('kiln summary --json=mkosi: value forms mkosi holds as structures', () => {
+  it('Credentials= NAME=VALUE words as a map (Drives= is compared by the many-settings oracle case)', () => {
+    const p = load({ 'mkosi.conf': '[Output]\nFormat=directory\n[Runtime]\nCredentials=a=1 b="two words"\n' });
+    const main = mkosiSummaryJson(p).Images[0];
+    expect(main.Credentials).toEqual({ a: '1', b: 'two words' });
+  });
+});
