@@ -37,7 +37,7 @@ const DELIBERATE: { field: string; case?: string; image?: string; reason: string
   },
   { field: 'OutputDirectory', reason: "kiln defaults to mkosi.output/ even before it exists, so that Nx knows where the outputs go (mkosi: the working directory)" },
   { field: 'CompressOutput', reason: 'kiln compresses disk and esp images by default (NAME.raw.zst): a cache stores a sparse image in full' },
-  { field: 'ToolsTree', reason: "ToolsTree=default is the tools preset's output, inside kiln's OutputDirectory= default (mkosi.output/)" },
+  { field: 'ToolsTree', reason: "kiln writes the tools tree of ToolsTree=default into OutputDirectory= like every preset's output (mkosi: mkosi.tools in the working directory)" },
   { field: 'Initrds', reason: "the default initrd's output is OutputDirectory/default-initrd.cpio.zst (mkosi: initrd, which projects often name a preset of their own; kiln compresses cached outputs)" },
   { field: 'Files', image: 'default-initrd', reason: "the default initrd is read from kiln's own configuration, not mkosi's bundled mkosi-initrd" },
   { field: 'Output', image: 'default-initrd', reason: 'the default initrd is named default-initrd (mkosi: initrd, a name projects often give a preset of their own)' },
