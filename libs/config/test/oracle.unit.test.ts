@@ -211,11 +211,18 @@ describe('oracle: kiln reads each case as mkosi 26 does', () => {
     });
   }
 
-  // Fields mkosi prints that kiln has no setting for are skipped above; this lists them all.
-  it.failing('prints every field mkosi prints (pending: table: every mkosi 26 setting in settings.ts)', () => {
+  // Fields mkosi prints that kiln has no setting for are skipped above; this lists them all, over
+  // every case kiln reads (pending ones included: many-settings sets the most).
+  const coverage = process.env.KILN_ORACLE_ALL ? it : it.failing;
+  coverage('prints every field mkosi prints (pending: table: every mkosi 26 setting in settings.ts)', () => {
     const missing = new Set<string>();
-    for (const c of cases.filter((c) => !PENDING[c.name])) {
-      const { summary } = kilnSummary(c.dir, c.args);
+    for (const c of cases) {
+      let summary: Summary;
+      try {
+        summary = kilnSummary(c.dir, c.args).summary;
+      } catch {
+        continue;
+      }
       for (const m of recorded(c.expected).Images) for (const f of Object.keys(m)) if (!(f in (summary.Images.find((k) => k.Image === m.Image) ?? {}))) missing.add(f);
     }
     expect([...missing].sort()).toEqual([]);
