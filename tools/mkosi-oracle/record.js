@@ -12,7 +12,8 @@
  * Cases are the directories of libs/config/test/oracle/ (all of them by default). A case may hold:
  *   args      extra command line arguments, one per line, given to mkosi (and to kiln by the test)
  *             before the verb;
- *   warnings  (any content) record mkosi's stderr as mkosi.warnings.
+ *   warnings  (any content) record mkosi's stderr as mkosi.warnings;
+ *   twin      the case is another case written as kiln.toml: nothing is recorded for it.
  * --fields regenerates libs/config/src/mkosi-fields.ts (mkosi's JSON field names) from the checkout.
  *
  * A fixed environment: only PATH, HOME=/nonexistent, LANG=C.UTF-8, PYTHONPATH and
@@ -102,6 +103,13 @@ function normaliseImage(image, caseDir, setsSeed) {
 
 function record(name) {
   const caseDir = path.join(CASES, name);
+  // A kiln.toml twin of another case has no reading of its own: mkosi cannot read kiln.toml.
+  if (fs.existsSync(path.join(caseDir, 'twin'))) {
+    console.log(`${name}: twin of ${fs.readFileSync(path.join(caseDir, 'twin'), 'utf8').trim()}, nothing to record`);
+    return true;
+  }
+  // mkosi refuses key files others can read; git keeps only 0644/0755 modes.
+  for (const f of walk(caseDir)) if (f.endsWith('.key')) fs.chmodSync(f, 0o600);
   const argsFile = path.join(caseDir, 'args');
   const extra = fs.existsSync(argsFile) ? fs.readFileSync(argsFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : [];
   const r = python(['-m', 'mkosi', '-C', caseDir, ...extra, '--json', 'summary'], caseDir);
