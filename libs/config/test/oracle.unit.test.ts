@@ -223,7 +223,11 @@ describe('oracle: kiln reads each case as mkosi 26 does', () => {
       } catch {
         continue;
       }
-      for (const m of recorded(c.expected).Images) for (const f of Object.keys(m)) if (!(f in (summary.Images.find((k) => k.Image === m.Image) ?? {}))) missing.add(f);
+      // An image kiln lacks is the case's own mismatch (Images), not a missing field.
+      for (const m of recorded(c.expected).Images) {
+        const k = summary.Images.find((i) => i.Image === m.Image);
+        if (k) for (const f of Object.keys(m)) if (!(f in k)) missing.add(f);
+      }
     }
     expect([...missing].sort()).toEqual([]);
   });
