@@ -175,7 +175,26 @@ export function mkosiImageJson(project: Project, preset: Preset): Record<string,
     const v = settingValue(preset.config, def.name);
     out[field] = SPECIAL[field] ? SPECIAL[field](v, c) : generic(def, v);
   }
+  // Not a setting: mkosi adds where a BuildDirectory= image builds (BuildKey= expanded) when set.
+  const buildDir = settingValue(preset.config, 'BuildDirectory');
+  if (typeof buildDir === 'string') out.BuildSubdirectory = buildSubdirectory(preset, buildDir);
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** BuildDirectory=/BuildKey= with BuildKey='s &-specifiers expanded ("-": the directory itself), as mkosi's build_subdir. */
+function buildSubdirectory(preset: Preset, buildDir: string): string {
+  const config = (name: string) => settingValue(preset.config, name);
+  const values: Record<string, string> = {
+    '&': '&',
+    d: String(config('Distribution')),
+    r: String(config('Release') ?? ''),
+    a: String(config('Architecture')),
+    i: String(config('ImageId') ?? ''),
+    v: String(config('ImageVersion') ?? ''),
+    I: preset.main ? 'main' : preset.name,
+  };
+  const key = String(config('BuildKey') ?? '&d~&r~&a').replace(/&(.)/g, (m, c: string) => values[c] ?? m);
+  return key === '-' ? buildDir : path.join(buildDir, key);
 }
 
 /**
