@@ -3,7 +3,7 @@
  * The kiln command line. Each command is a small module; this file wires them to commander and
  * turns configuration errors into `file:line: message` on stderr with exit code 1 (never a stack).
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigError, loadProject, type Override } from '@kiln/config';
 import { BuildError, clean } from '@kiln/engine';
 import { buildCommand } from './commands/build';
@@ -37,7 +37,7 @@ export function program(overrides: readonly Override[] = []): Command {
     .command('summary')
     .description('show every preset in build order with its resolved settings and dependencies')
     .option(...DIRECTORY)
-    .option('--json', 'print JSON instead of text')
+    .addOption(new Option('--json [form]', "print JSON instead of text: kiln's own form, or --json=mkosi for mkosi 26's `--json summary` shape").choices(['mkosi']))
     .addHelpText('after', OVERRIDES_HELP)
     .action((opts) => summaryCommand({ ...opts, overrides }));
 

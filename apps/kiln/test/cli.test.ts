@@ -45,6 +45,24 @@ describe('kiln summary', () => {
     expect(byName.system.settings.Distribution).toMatchObject({ Distribution: 'debian', Release: 'bookworm' });
   });
 
+  it("--json=mkosi prints mkosi 26's --json summary shape: Images with the main image last, Tools, mkosi's field names", () => {
+    const r = kiln(['summary', '--json=mkosi', '-C', 'examples/system']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.Images.map((i: { Image: string }) => i.Image)).toEqual(['base', 'initrd', 'main']);
+    expect(json.Tools.Image).toBe('tools');
+    const main = json.Images[2];
+    expect(main).toMatchObject({ Distribution: 'debian', Release: 'bookworm', Hostname: 'kiln-demo', Dependencies: ['base', 'initrd'] });
+    expect(main.ExtraTrees).toEqual([{ Source: path.join(repo, 'examples/system/mkosi.extra'), Target: null }]);
+    expect(main).not.toHaveProperty('Binhosts');
+  });
+
+  it('--json=FORM other than mkosi is refused', () => {
+    const r = kiln(['summary', '--json=yaml', '-C', 'examples/system']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/argument 'yaml' is invalid\. Allowed choices are mkosi/);
+  });
+
   it('prints settings grouped by section, like mkosi summary', () => {
     const r = kiln(['summary', '-C', 'examples/system']);
     expect(r.code).toBe(0);

@@ -23,8 +23,10 @@
  *   the lock is mkosi.tools.lock beside it (mkosi.tools.conf/kiln.lock for a directory).
  *
  * - `default-initrd` (a bootable preset without Initrds=): Format=cpio, Output=default-initrd
- *   (not mkosi's "initrd", which projects often name a preset of their own), MakeInitrd=yes
- *   (/etc/initrd-release), Bootable=no, the Debian essentials of mkosi-initrd (tools-tree.ts).
+ *   (not mkosi's "initrd", which projects often name a preset of their own); everything else
+ *   from the built-in mkosi-initrd configuration (libs/config/resources/mkosi-initrd: Format=cpio,
+ *   MakeInitrd=yes, Bootable=no, its packages), read on top of what the main image passes down, as
+ *   mkosi's finalize_default_initrd reads its own.
  *   It starts from the main image as mkosi's finalize_default_initrd: universal and multiversal
  *   settings forced, inherit and initrd-inherit ones (Hostname=, Timezone=, RootPassword=, ...)
  *   as its own, its X= from the main image's InitrdX= (the `initrd` scope, by prefix), and the
@@ -46,13 +48,12 @@ import * as path from 'node:path';
 import { ConfigError, type Origin, type Warning } from './errors';
 import { packageManagerOf } from './distributions';
 import { imageFiles } from './formats';
+import { builtinConfigDir } from './builtin-configs';
 import { ImageState } from './image-state';
 import * as probe from './probe';
 import { findSetting, SETTINGS, type Config, type Scope, type SettingDef } from './settings';
 import {
-  DEFAULT_INITRD_PACKAGES,
   DEFAULT_INITRD_PRESET,
-  DEFAULT_INITRD_REMOVE_FILES,
   TOOLS_OUTPUT,
   TOOLS_PRESET,
   TOOLS_TREE_PACKAGES,
@@ -187,16 +188,11 @@ export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string
   const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal, g.warnings, 'initrd');
   state.inherit(g.main, (scope) => scope === 'inherit' || scope === 'initrd-inherit');
   passScoped(g.main, state, 'initrd');
-  const set = (name: string, value: unknown) => state.values.set(name, clone(value));
-  set('Format', 'cpio');
-  set('Output', DEFAULT_INITRD_PRESET);
-  set('Bootable', 'disabled');
-  set('MakeInitrd', true);
-  set('WithDocs', false);
-  set('CleanPackageMetadata', 'enabled');
-  // InitrdPackages= first, then kiln's list, as mkosi reads its mkosi-initrd after them.
-  set('Packages', [...((state.values.get('Packages') as string[] | undefined) ?? []), ...DEFAULT_INITRD_PACKAGES]);
-  set('RemoveFiles', DEFAULT_INITRD_REMOVE_FILES);
+  // As mkosi's finalize_default_initrd: the built-in mkosi-initrd configuration on top of what the
+  // main image passes down (kiln's own, libs/config/resources/mkosi-initrd).
+  g.read(builtinConfigDir('mkosi-initrd'), state);
+  // Named default-initrd, not mkosi-initrd's "initrd", which projects often give a preset of their own.
+  state.values.set('Output', DEFAULT_INITRD_PRESET);
   const config = state.resolve();
   config.Dependencies = [];
   return { state, config, source: path.join(g.root, 'mkosi.default-initrd.conf'), kind: 'default-initrd' };

@@ -44,7 +44,7 @@ export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, checkoutOf, modePolicy, normalMode, DigestOptions, InputEntry, ModePolicy } from './input-digest';
 export { projectFacts, isFactsError, digestCacheDir, ProjectFacts, PresetFacts, FactsError, FactsWarning } from './facts';
 export { fingerprint, fingerprintLines, findPreset, FingerprintError, FingerprintOptions } from './fingerprint';
-export { DEFAULT_INITRD_PACKAGES, DEFAULT_INITRD_PRESET, TOOLS_OUTPUT, TOOLS_PRESET, TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES, toolsTreeRelease } from './tools-tree';
+export { DEFAULT_INITRD_PRESET, TOOLS_OUTPUT, TOOLS_PRESET, TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES, toolsTreeRelease } from './tools-tree';
 export { wantsDefaultInitrd, wantsToolsPreset, type GeneratedKind } from './generated';
 export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, SYSTEM_PATH, toolPath, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity, which } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
@@ -76,3 +76,5 @@ export {
   MANIFEST_VERSION,
   UNLOCKED_NOTE,
 } from './manifest';
+// kiln summary --json=mkosi: mkosi 26's --json summary shape.
+export { mkosiSummaryJson, mkosiImageJson, mkosiField, MkosiSummaryJson } from './mkosi-json';

@@ -284,11 +284,14 @@ class Reader {
   readDirectory(dir: string, state: ImageState, opts: DirectoryOptions): boolean {
     const confPath = path.join(dir, this.layout.conf);
     const conf = probe.exists(confPath) ? this.layout.read(confPath) : undefined;
-    if (conf) {
+    // A config whose conditions fail is still listed (editing it can change the result); one that
+    // holds is listed after the local files read before it, in mkosi's order.
+    if (conf && !conditionsHold(conf, this.matchContext(state, confPath, dir))) {
       state.files.push(confPath);
-      if (!conditionsHold(conf, this.matchContext(state, confPath, dir))) return false;
+      return false;
     }
     if (opts.local) this.readLocal(dir, state);
+    if (conf) state.files.push(confPath);
     this.applyDefaultFiles(dir, state);
     if (conf) this.applySettings(conf, state, dir);
 

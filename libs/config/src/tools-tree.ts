@@ -63,20 +63,3 @@ export const TOOLS_TREE_PACKAGES: readonly string[] = [
   'zstd',
 ];
 
-/**
- * The default initrd's packages on Debian (after mkosi-initrd's Debian essentials): systemd and
- * udev find and mount the root, kmod loads the modules, util-linux has mount and switch_root's
- * helpers, e2fsprogs and dosfstools check the root and the ESP, dmsetup for dm-verity roots.
- */
-export const DEFAULT_INITRD_PACKAGES: readonly string[] = ['bash', 'dmsetup', 'dosfstools', 'e2fsprogs', 'kmod', 'systemd', 'udev', 'util-linux'];
-
-/** Files the default initrd drops (after mkosi-initrd): not needed to find and mount the root. */
-export const DEFAULT_INITRD_REMOVE_FILES: readonly string[] = [
-  '/usr/lib/systemd/catalog',
-  '/etc/udev/hwdb.d',
-  '/usr/lib/udev/hwdb.d',
-  '/usr/share/locale/*',
-  '/usr/lib/modules/*/vmlinuz*',
-  '/var/cache',
-  '/var/log',
-];

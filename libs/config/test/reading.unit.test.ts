@@ -140,12 +140,13 @@ describe('scopes', () => {
   it('the default initrd inherits Hostname=, Timezone= (initrd-inherit) and ImageVersion= (inherit); other presets get only the inherit ones', () => {
     const p = withOverrides(
       {
-        'mkosi.conf': `${RELEASE}[Output]\nFormat=disk\nImageVersion=1.2\n[Content]\nBootable=yes\nHostname=h\nTimezone=Europe/Berlin\nLocale=C.UTF-8\n`,
+        'mkosi.conf': `${RELEASE}[Output]\nFormat=disk\nImageVersion=1.2\n[Content]\nBootable=yes\nHostname=h\nTimezone=Europe/Berlin\nLocale=de_DE.UTF-8\n`,
         'mkosi.images/other.conf': '[Output]\nFormat=tar\n',
       },
       [],
     );
-    expect(preset(p, 'default-initrd').config).toMatchObject({ Hostname: 'h', Timezone: 'Europe/Berlin', Locale: null, ImageVersion: '1.2' });
+    // Locale= is local: the main image's does not reach it; mkosi-initrd's own C.UTF-8 does.
+    expect(preset(p, 'default-initrd').config).toMatchObject({ Hostname: 'h', Timezone: 'Europe/Berlin', Locale: 'C.UTF-8', ImageVersion: '1.2' });
     expect(preset(p, 'other').config).toMatchObject({ Hostname: null, Timezone: null, ImageVersion: '1.2' });
     // The main image wants it too: an Initrds= path and a dependency, as mkosi adds them.
     expect(p.main.config.Dependencies).toEqual(['other', 'default-initrd']);
