@@ -22,6 +22,8 @@
  *   --mkosi-cache DIR  keep mkosi's answers there (keyed by directory): mkosi 26 does not change,
  *                      so a re-run against a newer kiln only runs kiln
  *   --only SUBSTR      only directories whose path contains SUBSTR
+ *   --form F           kiln's JSON to compare: mkosi (--json=mkosi, every field), kiln (its own form,
+ *                      the shared fields only) or auto (default: mkosi when this kiln offers it)
  * Environment: KILN_MKOSI_SRC (mkosi 26's source checkout; default /tmp/mkosi26/src), KILN
  * (the kiln CLI; default apps/kiln/dist/main.js of this checkout: build it first).
  *
@@ -48,7 +50,7 @@ const MKOSI_SRC = process.env.KILN_MKOSI_SRC || '/tmp/mkosi26/src';
 
 // --- arguments -------------------------------------------------------------------------------
 const args = process.argv.slice(2);
-const opt = { corpus: null, json: null, markdown: null, timeout: 60, jobs: 2, mkosiCache: null, only: null, dirs: [] };
+const opt = { form: 'auto', corpus: null, json: null, markdown: null, timeout: 60, jobs: 2, mkosiCache: null, only: null, dirs: [] };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const val = () => {
@@ -62,6 +64,10 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--jobs') opt.jobs = Math.max(1, Number(val()));
   else if (a === '--mkosi-cache') opt.mkosiCache = val();
   else if (a === '--only') opt.only = val();
+  else if (a === '--form') {
+    opt.form = val();
+    if (!['auto', 'mkosi', 'kiln'].includes(opt.form)) throw new Error('--form takes auto, mkosi or kiln');
+  }
   else if (a === '-h' || a === '--help') {
     console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
     process.exit(0);
@@ -173,6 +179,7 @@ async function mkosi(dir, commit) {
 /** Does this kiln print mkosi-shaped JSON (`summary --json=mkosi`)? Asked once. */
 let mkosiForm = null;
 function kilnHasMkosiForm() {
+  if (mkosiForm === null && opt.form !== 'auto') mkosiForm = opt.form === 'mkosi';
   if (mkosiForm === null) {
     const r = spawnSync('node', [KILN, 'summary', '--help'], { encoding: 'utf8' });
     mkosiForm = /json=mkosi/.test((r.stdout || "").replace(/\s+/g, " "));
