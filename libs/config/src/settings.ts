@@ -168,8 +168,6 @@ export const UKI_MODES = ['none', 'auto', 'signed', 'unsigned'] as const;
 export const SSH_MODES = ['always', 'auto', 'runtime', 'never'] as const;
 export const SIGN_TOOLS = ['auto', 'sbsign', 'systemd-sbsign'] as const;
 export const MANIFEST_FORMATS = ['json', 'changelog'] as const;
-export const INITRD_PROFILES = ['lvm', 'network', 'nfs', 'pkcs11', 'plymouth', 'raid'] as const;
-export const TOOLS_TREE_PROFILES = ['devel', 'misc', 'package-manager', 'runtime'] as const;
 export const CACHE_ONLY = ['always', 'auto', 'metadata', 'never'] as const;
 export const BUILD_SOURCES_EPHEMERAL = ['yes', 'no', 'buildcache'] as const;
 export const RUNTIME_NETWORKS = ['interface', 'user', 'none'] as const;
@@ -405,7 +403,7 @@ export const SETTINGS = [
   // The default initrd's settings (scope initrd): generated.ts does not pass them to the
   // default-initrd preset yet, so they are the main image's values (cache value) that kiln cannot
   // honour; once it does, they reach the images through that preset's edge (cache none, no marker).
-  s({ name: 'InitrdProfiles', section: 'Content', kind: choiceList(INITRD_PROFILES), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
+  s({ name: 'InitrdProfiles', section: 'Content', kind: stringList({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names of the initrd configuration (mkosi-initrd has lvm, network, nfs, pkcs11, plymouth, raid)' }), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
     help: "Profiles of the default initrd (lvm, network, nfs, ...); kiln's default initrd has none yet." }),
   s({ name: 'InitrdPackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
     help: "Packages added to the default initrd; kiln's default initrd does not take them yet." }),
@@ -476,11 +474,11 @@ export const SETTINGS = [
     help: 'The tool that signs for Secure Boot (sbsign, systemd-sbsign, auto).' }),
   s({ name: 'Verity', section: 'Validation', kind: choice(VERITY, booleanAliases('signed', 'disabled')), default: 'auto', scope: 'local', cache: 'value', stage: 'output',
     help: 'dm-verity of sysext, confext and portable images: auto (signed when VerityKey= and VerityCertificate= are set, none otherwise), signed (required), hash (a hash partition, no signature), disabled.' }),
-  s({ name: 'VerityKey', section: 'Validation', kind: pathValue({ required: true }), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.key'],
+  s({ name: 'VerityKey', section: 'Validation', kind: keyValue(), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.key'],
     help: "The PEM private key signing the verity root hash (the image's verity signature partition); mkosi.key when present." }),
   s({ name: 'VerityKeySource', section: 'Validation', kind: keySource(), default: 'file', scope: 'universal', cache: 'value', stage: 'output', supports: (v) => v === 'file',
     help: 'Where VerityKey= comes from: file (kiln), or engine:NAME and provider:NAME (not supported by kiln yet).' }),
-  s({ name: 'VerityCertificate', section: 'Validation', kind: pathValue({ required: true }), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.crt'],
+  s({ name: 'VerityCertificate', section: 'Validation', kind: keyValue(), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.crt'],
     help: 'The X.509 certificate (PEM) of VerityKey=, embedded in the verity signature; mkosi.crt when present.' }),
 
   s({ name: 'VerityCertificateSource', section: 'Validation', kind: keySource(['file', 'provider']), default: 'file', scope: 'universal', cache: 'value', stage: 'output', supports: (v) => v === 'file',
@@ -518,7 +516,7 @@ export const SETTINGS = [
   s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'tools', cache: 'none', stage: 'none', match: 'ToolsTreeRelease',
     default: (c) => toolsTreeRelease(String(c.get('ToolsTreeDistribution'))),
     help: 'The release of the default tools tree (trixie for debian, else the distribution\'s default release).' }),
-  s({ name: 'ToolsTreeProfiles', section: 'Build', kind: choiceList(TOOLS_TREE_PROFILES), default: ['misc', 'package-manager', 'runtime'], scope: 'tools', cache: 'none', stage: 'none', engine: false,
+  s({ name: 'ToolsTreeProfiles', section: 'Build', kind: stringList({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names of the tools tree configuration (mkosi-tools has devel, misc, package-manager, runtime; a project may add its own)' }), default: ['misc', 'package-manager', 'runtime'], scope: 'tools', cache: 'none', stage: 'none', engine: false,
     help: "Profiles of mkosi's default tools tree; kiln's tools tree has a fixed package set." }),
   s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'tools', cache: 'none', stage: 'none',
     default: (c) => (c.get('Mirror') && c.get('Distribution') === c.get('ToolsTreeDistribution') ? (c.get('Mirror') as string) : null),
