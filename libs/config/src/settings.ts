@@ -331,7 +331,7 @@ export const SETTINGS = [
     default: ['uki', 'kernel', 'initrd'], scope: 'local', cache: 'value', stage: 'output',
     help: 'Artifacts written beside a bootable or disk image (mkosi 26): uki (NAME.efi), kernel (NAME.vmlinuz), initrd (NAME.initrd), kernel-modules-initrd (NAME.kernel-modules-initrd), os-release (NAME.osrelease), tar (NAME.tar, compressed per CompressOutput=), and for Format=disk partitions (NAME.<type>.raw per partition, compressed as the disk) and roothash (NAME.roothash, with a verity partition); pcrs (needs a signed UKI) and repart-definitions (a directory) are not written, which the build says; the default is uki, kernel and initrd, as mkosi; yes means those and partitions, no those three.' }),
   s({ name: 'CleanScripts', section: 'Output', kind: scriptList(), default: [], scope: 'local', cache: 'none', stage: 'none', engine: false,
-    defaultPaths: ['mkosi.clean'], help: "Scripts `mkosi clean` runs to remove a project's own outputs; kiln clean does not run them." }),
+    defaultPaths: ['mkosi.clean', 'mkosi.clean.d'], help: "Scripts `mkosi clean` runs to remove a project's own outputs; kiln clean does not run them." }),
 
   // [Content]
   s({ name: 'Packages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',
@@ -362,7 +362,7 @@ export const SETTINGS = [
   s({ name: 'SourceDateEpoch', section: 'Content', kind: integer({ min: 0 }), default: null, scope: 'multiversal', cache: 'value', stage: 'install', oldSections: ['Output'],
     help: 'Timestamp clamping every mtime (SOURCE_DATE_EPOCH); the SOURCE_DATE_EPOCH environment variable is used when unset.' }),
   s({ name: 'SyncScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'install', engine: false,
-    defaultPaths: ['mkosi.sync'], help: 'Scripts run on the host before the build to update sources; not run by kiln yet.' }),
+    defaultPaths: ['mkosi.sync', 'mkosi.sync.d'], help: 'Scripts run on the host before the build to update sources; not run by kiln yet.' }),
   s({ name: 'PrepareScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'install', aliases: ['PrepareScript'],
     defaultPaths: scriptPaths('mkosi.prepare'), help: 'Scripts run after packages are installed.' }),
   s({ name: 'BuildScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'image', aliases: ['BuildScript'],
@@ -372,7 +372,7 @@ export const SETTINGS = [
   s({ name: 'FinalizeScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'image', aliases: ['FinalizeScript'],
     defaultPaths: scriptPaths('mkosi.finalize'), help: 'Scripts run last, before the output is written.' }),
   s({ name: 'PostOutputScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'output', engine: false,
-    defaultPaths: ['mkosi.postoutput'], help: 'Scripts run after the outputs are written; not run by kiln yet.' }),
+    defaultPaths: ['mkosi.postoutput', 'mkosi.postoutput.d'], help: 'Scripts run after the outputs are written; not run by kiln yet.' }),
   s({ name: 'Bootable', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'output', match: 'Bootable',
     help: 'Make a disk image bootable (auto: when a kernel and systemd-boot are available).' }),
   s({ name: 'Bootloader', section: 'Content', kind: choice(BOOTLOADERS), default: 'systemd-boot', scope: 'local', cache: 'value', stage: 'output',
