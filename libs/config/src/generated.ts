@@ -36,8 +36,9 @@
  *   graph edge. Its source is mkosi.default-initrd.conf in the config directory (never read): the
  *   lock is mkosi.default-initrd.lock.
  *
- * Debian and its derivatives only (apt): for other distributions kiln has no list yet, and none is
- * generated.
+ * Every distribution gets it as in mkosi (for those kiln cannot build yet, so that the summary
+ * and the graph are mkosi's; the build refuses the distribution), except Gentoo: kiln's
+ * mkosi-initrd names no Gentoo packages yet, so a bootable Gentoo preset needs Initrds=.
  *
  * Which presets want the default initrd (mkosi's want_default_initrd): not Bootable=no; with
  * Bootable=yes any format that holds a kernel (not cpio, sysext, confext, portable, addon, none);
@@ -182,9 +183,8 @@ export function wantsDefaultInitrd(config: Config): boolean {
 
 /** The `default-initrd` preset, when one of `configs` wants it (mkosi generates one per project). */
 export function defaultInitrdPreset(g: GeneratedContext, wanting: { name: string; config: Config }[], universal: ReadonlyMap<string, unknown>): GeneratedState | null {
-  // Debian and its derivatives only so far: for the others kiln has no package list (their boot
-  // step says Initrds= is needed).
-  if (!wanting.length || packageManagerOf(g.mainConfig.Distribution) !== 'apt') return null;
+  // Not for Gentoo: kiln's mkosi-initrd has no Gentoo package names (its boot step says Initrds= is needed).
+  if (!wanting.length || packageManagerOf(g.mainConfig.Distribution) === 'portage') return null;
   const state = new ImageState(DEFAULT_INITRD_PRESET, g.root, g.env, universal, g.warnings, 'initrd');
   state.inherit(g.main, (scope) => scope === 'inherit' || scope === 'initrd-inherit');
   passScoped(g.main, state, 'initrd');

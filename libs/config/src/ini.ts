@@ -3,11 +3,13 @@
  * (keys may repeat), lines starting with whitespace continue the previous value, and `#` starts a
  * comment anywhere on a line (so `Packages=systemd  # why` works; there is no escape). Blank and
  * comment-only lines never end a continued value. A common indent of the whole file is removed.
+ * Lines of a section the reader does not read (`readSection`, mkosi's only_sections) are skipped
+ * unparsed, as mkosi skips them: a `[PostInstall]` of shell lines is not an error.
  */
 import { ConfigError, quote } from './errors';
 import { SourceFile, SourceSection } from './source';
 
-export function parseIni(text: string, file: string): SourceFile {
+export function parseIni(text: string, file: string, opts: { readSection?: (name: string) => boolean } = {}): SourceFile {
   const sections: SourceSection[] = [];
   let current: SourceSection | undefined;
   let last: { value: string } | undefined;
@@ -22,7 +24,12 @@ export function parseIni(text: string, file: string): SourceFile {
     const trimmed = raw.trim();
     if (trimmed === '') return;
 
-    if (/^\s/.test(raw)) {
+    const header = /^\[([^\]]*)\]$/.exec(trimmed);
+    // In a skipped section only a header counts (indented or not: nothing there continues a value).
+    const skipping = current !== undefined && opts.readSection !== undefined && !opts.readSection(current.name);
+    if (skipping && !header) return;
+
+    if (/^\s/.test(raw) && !skipping) {
       if (!last) {
         throw new ConfigError(`indented line ${quote(trimmed)} continues no setting (start it at column 1 as KEY=VALUE, or put it under a KEY= line)`, { file, line });
       }
@@ -30,7 +37,6 @@ export function parseIni(text: string, file: string): SourceFile {
       return;
     }
 
-    const header = /^\[([^\]]*)\]$/.exec(trimmed);
     if (header) {
       const name = header[1].trim();
       if (!name) throw new ConfigError('empty section header "[]" (write a section name such as [Content])', { file, line });

@@ -78,6 +78,9 @@ interface Layout {
   read(file: string): SourceFile;
 }
 
+const READ_SECTIONS = new Set<string>([...CONDITION_SECTIONS, ...SECTIONS, ...OLD_SECTIONS]);
+const readsSection = (name: string) => READ_SECTIONS.has(name);
+
 const MKOSI: Layout = {
   syntax: 'mkosi',
   conf: 'mkosi.conf',
@@ -86,7 +89,8 @@ const MKOSI: Layout = {
   profiles: 'mkosi.profiles',
   local: 'mkosi.local.conf',
   images: ['mkosi.images', 'mkosi.presets'],
-  read: (f) => parseIni(readText(f), f),
+  // Sections mkosi does not read are skipped unparsed (only their header is kept, for a warning).
+  read: (f) => parseIni(readText(f), f, { readSection: readsSection }),
 };
 
 const TOML: Layout = {
@@ -485,8 +489,10 @@ class Reader {
             line: 0,
           });
         }
-        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
-          throw new ConfigError(`preset name ${quote(name)} is not valid (accepted: letters, digits, "_", "." and "-")`, { file: e.path, line: 0 });
+        // mkosi takes any file name; kiln keeps to names that are safe as output names, Nx project
+        // names and command-line words ("+" for versioned images such as k3s-1.31.5+k3s1).
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(name)) {
+          throw new ConfigError(`preset name ${quote(name)} is not valid (accepted: letters, digits, "_", ".", "+" and "-")`, { file: e.path, line: 0 });
         }
         found.set(name, e.path);
       }

@@ -168,8 +168,6 @@ export const UKI_MODES = ['none', 'auto', 'signed', 'unsigned'] as const;
 export const SSH_MODES = ['always', 'auto', 'runtime', 'never'] as const;
 export const SIGN_TOOLS = ['auto', 'sbsign', 'systemd-sbsign'] as const;
 export const MANIFEST_FORMATS = ['json', 'changelog'] as const;
-export const INITRD_PROFILES = ['lvm', 'network', 'nfs', 'pkcs11', 'plymouth', 'raid'] as const;
-export const TOOLS_TREE_PROFILES = ['devel', 'misc', 'package-manager', 'runtime'] as const;
 export const CACHE_ONLY = ['always', 'auto', 'metadata', 'never'] as const;
 export const BUILD_SOURCES_EPHEMERAL = ['yes', 'no', 'buildcache'] as const;
 export const RUNTIME_NETWORKS = ['interface', 'user', 'none'] as const;
@@ -333,7 +331,7 @@ export const SETTINGS = [
     default: ['uki', 'kernel', 'initrd'], scope: 'local', cache: 'value', stage: 'output',
     help: 'Artifacts written beside a bootable or disk image (mkosi 26): uki (NAME.efi), kernel (NAME.vmlinuz), initrd (NAME.initrd), kernel-modules-initrd (NAME.kernel-modules-initrd), os-release (NAME.osrelease), tar (NAME.tar, compressed per CompressOutput=), and for Format=disk partitions (NAME.<type>.raw per partition, compressed as the disk) and roothash (NAME.roothash, with a verity partition); pcrs (needs a signed UKI) and repart-definitions (a directory) are not written, which the build says; the default is uki, kernel and initrd, as mkosi; yes means those and partitions, no those three.' }),
   s({ name: 'CleanScripts', section: 'Output', kind: scriptList(), default: [], scope: 'local', cache: 'none', stage: 'none', engine: false,
-    defaultPaths: ['mkosi.clean'], help: "Scripts `mkosi clean` runs to remove a project's own outputs; kiln clean does not run them." }),
+    defaultPaths: ['mkosi.clean', 'mkosi.clean.d'], help: "Scripts `mkosi clean` runs to remove a project's own outputs; kiln clean does not run them." }),
 
   // [Content]
   s({ name: 'Packages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'local', cache: 'value', stage: 'packages',
@@ -364,7 +362,7 @@ export const SETTINGS = [
   s({ name: 'SourceDateEpoch', section: 'Content', kind: integer({ min: 0 }), default: null, scope: 'multiversal', cache: 'value', stage: 'install', oldSections: ['Output'],
     help: 'Timestamp clamping every mtime (SOURCE_DATE_EPOCH); the SOURCE_DATE_EPOCH environment variable is used when unset.' }),
   s({ name: 'SyncScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'install', engine: false,
-    defaultPaths: ['mkosi.sync'], help: 'Scripts run on the host before the build to update sources; not run by kiln yet.' }),
+    defaultPaths: ['mkosi.sync', 'mkosi.sync.d'], help: 'Scripts run on the host before the build to update sources; not run by kiln yet.' }),
   s({ name: 'PrepareScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'install', aliases: ['PrepareScript'],
     defaultPaths: scriptPaths('mkosi.prepare'), help: 'Scripts run after packages are installed.' }),
   s({ name: 'BuildScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'image', aliases: ['BuildScript'],
@@ -374,7 +372,7 @@ export const SETTINGS = [
   s({ name: 'FinalizeScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'image', aliases: ['FinalizeScript'],
     defaultPaths: scriptPaths('mkosi.finalize'), help: 'Scripts run last, before the output is written.' }),
   s({ name: 'PostOutputScripts', section: 'Content', kind: scriptList(), default: [], scope: 'local', cache: 'script', stage: 'output', engine: false,
-    defaultPaths: ['mkosi.postoutput'], help: 'Scripts run after the outputs are written; not run by kiln yet.' }),
+    defaultPaths: ['mkosi.postoutput', 'mkosi.postoutput.d'], help: 'Scripts run after the outputs are written; not run by kiln yet.' }),
   s({ name: 'Bootable', section: 'Content', kind: feature(), default: 'auto', scope: 'local', cache: 'value', stage: 'output', match: 'Bootable',
     help: 'Make a disk image bootable (auto: when a kernel and systemd-boot are available).' }),
   s({ name: 'Bootloader', section: 'Content', kind: choice(BOOTLOADERS), default: 'systemd-boot', scope: 'local', cache: 'value', stage: 'output',
@@ -405,7 +403,7 @@ export const SETTINGS = [
   // The default initrd's settings (scope initrd): generated.ts does not pass them to the
   // default-initrd preset yet, so they are the main image's values (cache value) that kiln cannot
   // honour; once it does, they reach the images through that preset's edge (cache none, no marker).
-  s({ name: 'InitrdProfiles', section: 'Content', kind: choiceList(INITRD_PROFILES), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
+  s({ name: 'InitrdProfiles', section: 'Content', kind: stringList({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names of the initrd configuration (mkosi-initrd has lvm, network, nfs, pkcs11, plymouth, raid)' }), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
     help: "Profiles of the default initrd (lvm, network, nfs, ...); kiln's default initrd has none yet." }),
   s({ name: 'InitrdPackages', section: 'Content', kind: packageList({ sort: packageOrder }), default: [], scope: 'initrd', cache: 'value', stage: 'output', engine: false,
     help: "Packages added to the default initrd; kiln's default initrd does not take them yet." }),
@@ -476,11 +474,11 @@ export const SETTINGS = [
     help: 'The tool that signs for Secure Boot (sbsign, systemd-sbsign, auto).' }),
   s({ name: 'Verity', section: 'Validation', kind: choice(VERITY, booleanAliases('signed', 'disabled')), default: 'auto', scope: 'local', cache: 'value', stage: 'output',
     help: 'dm-verity of sysext, confext and portable images: auto (signed when VerityKey= and VerityCertificate= are set, none otherwise), signed (required), hash (a hash partition, no signature), disabled.' }),
-  s({ name: 'VerityKey', section: 'Validation', kind: pathValue({ required: true }), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.key'],
+  s({ name: 'VerityKey', section: 'Validation', kind: keyValue(), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.key'],
     help: "The PEM private key signing the verity root hash (the image's verity signature partition); mkosi.key when present." }),
   s({ name: 'VerityKeySource', section: 'Validation', kind: keySource(), default: 'file', scope: 'universal', cache: 'value', stage: 'output', supports: (v) => v === 'file',
     help: 'Where VerityKey= comes from: file (kiln), or engine:NAME and provider:NAME (not supported by kiln yet).' }),
-  s({ name: 'VerityCertificate', section: 'Validation', kind: pathValue({ required: true }), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.crt'],
+  s({ name: 'VerityCertificate', section: 'Validation', kind: keyValue(), default: null, scope: 'universal', cache: 'path', stage: 'output', defaultPaths: ['mkosi.crt'],
     help: 'The X.509 certificate (PEM) of VerityKey=, embedded in the verity signature; mkosi.crt when present.' }),
 
   s({ name: 'VerityCertificateSource', section: 'Validation', kind: keySource(['file', 'provider']), default: 'file', scope: 'universal', cache: 'value', stage: 'output', supports: (v) => v === 'file',
@@ -518,7 +516,7 @@ export const SETTINGS = [
   s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'tools', cache: 'none', stage: 'none', match: 'ToolsTreeRelease',
     default: (c) => toolsTreeRelease(String(c.get('ToolsTreeDistribution'))),
     help: 'The release of the default tools tree (trixie for debian, else the distribution\'s default release).' }),
-  s({ name: 'ToolsTreeProfiles', section: 'Build', kind: choiceList(TOOLS_TREE_PROFILES), default: ['misc', 'package-manager', 'runtime'], scope: 'tools', cache: 'none', stage: 'none', engine: false,
+  s({ name: 'ToolsTreeProfiles', section: 'Build', kind: stringList({ pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names of the tools tree configuration (mkosi-tools has devel, misc, package-manager, runtime; a project may add its own)' }), default: ['misc', 'package-manager', 'runtime'], scope: 'tools', cache: 'none', stage: 'none', engine: false,
     help: "Profiles of mkosi's default tools tree; kiln's tools tree has a fixed package set." }),
   s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'tools', cache: 'none', stage: 'none',
     default: (c) => (c.get('Mirror') && c.get('Distribution') === c.get('ToolsTreeDistribution') ? (c.get('Mirror') as string) : null),

@@ -181,6 +181,13 @@ describe('the default initrd', () => {
     expect(edges(p).filter((e) => e.includes('default-initrd')).sort()).toEqual(['a -> default-initrd (Dependencies=)', 'b -> default-initrd (Dependencies=)', 'default-initrd -> tools (ToolsTree=)']);
   });
 
+  it('is generated for every distribution mkosi generates one for (Fedora: the kernel package), but not for Gentoo (no package names yet)', () => {
+    const names = (dist: string, kernel: string) =>
+      load({ 'mkosi.conf': `[Distribution]\nDistribution=${dist}\n[Output]\nFormat=disk\n[Content]\nPackages=${kernel}\n` }).presets.map((p) => p.name);
+    expect(names('fedora', 'kernel')).toEqual(['default-initrd', 'proj']);
+    expect(names('gentoo', 'sys-kernel/gentoo-kernel-bin')).toEqual(['proj']);
+  });
+
   it('is not generated with Initrds=, Bootable=no, a format without a kernel, or Bootable=auto without a kernel package', () => {
     const names = (conf: string) => load({ 'mkosi.conf': MAIN, 'mkosi.images/x.conf': conf }).presets.map((p) => p.name);
     expect(names(`${BOOTABLE}Initrds=/tmp/initrd.cpio\n`)).toEqual(['x', 'proj']);

@@ -10,6 +10,12 @@ describe('mkosi.conf INI syntax', () => {
       ['Output', [['Format', 'tar', 6]]],
     ]);
   });
+  it('skips the lines of a section the reader does not read, unparsed, as mkosi does ([PostInstall] of shell lines)', () => {
+    const text = '[PostInstall]\nmkdir -p /bin\n    indented\n  [Content]\nPackages=a\n';
+    const read = parseIni(text, 'f.conf', { readSection: (n) => n === 'Content' });
+    expect(read.sections.map((s) => [s.name, s.assignments.map((a) => a.key)])).toEqual([['PostInstall', []], ['Content', ['Packages']]]);
+    expect(() => parseIni(text, 'f.conf')).toThrow(ConfigError);
+  });
   it('joins indented continuation lines, skipping blank and comment lines inside', () => {
     expect(keys('[Content]\nPackages=\n    a\n\n    # why b\n    b\nHostname=h\n')).toEqual([
       ['Content', [['Packages', 'a\nb', 2], ['Hostname', 'h', 7]]],

@@ -4,7 +4,7 @@
  * with `mkosi --json summary` of mkosi 26 on the same files (and the same command-line options).
  */
 import { ConfigError, loadProject, type Override } from '../src';
-import { configError, makeProject, preset } from './helpers';
+import { configError, load, makeProject, preset } from './helpers';
 
 const RELEASE = '[Distribution]\nRelease=bookworm\n';
 
@@ -177,5 +177,12 @@ describe('images the main image does not reach', () => {
     expect(p.presets.map((x) => x.name)).toEqual(['tools', 'proj']);
     const e = configError({ 'mkosi.conf': `${RELEASE}[Config]\nDependencies=a\n`, 'mkosi.images/a.conf': '[Config]\nDependencies=b\n', 'mkosi.images/b.conf': '[Config]\nDependencies=a\n' });
     expect(e.message).toBe('dependency cycle: a -> b -> a (break it by removing one of these dependencies)');
+  });
+});
+
+describe('preset names', () => {
+  it('take "+" as mkosi does (versioned images such as k3s-1.31.5+k3s1)', () => {
+    const p = load({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.images/k3s-1.31.5+k3s1.conf': '[Output]\nFormat=sysext\n' });
+    expect(p.presets.map((x) => x.name)).toContain('k3s-1.31.5+k3s1');
   });
 });

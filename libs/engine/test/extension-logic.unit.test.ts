@@ -4,7 +4,7 @@
  * and the repart seed.
  */
 import type { BuildContext } from '../src/context';
-import { extensionDefinitions, EXTENSION_DIRS } from '../src/outputs/extension';
+import { checkExtension, extensionDefinitions, EXTENSION_DIRS } from '../src/outputs/extension';
 import { extensionPartitionTypes, extensionVerity } from '@kiln/config';
 import { extensionRelease, extensionReleasePath, parseEnvFile } from '../src/outputs/extension-release';
 import { verityPlan } from '../src/outputs/extension-verity';
@@ -57,6 +57,11 @@ describe('repart definitions of extension images', () => {
 
 describe('Verity=', () => {
   const both = { VerityKey: '/k.pem', VerityCertificate: '/c.crt' };
+  it('a key or certificate that does not exist is read (as mkosi), and refused before the build that signs with it', () => {
+    const c = ctx({ Format: 'sysext', Packages: [], BaseTrees: [], Overlay: false, VerityKey: 'mkosi.key', VerityCertificate: 'mkosi.crt' });
+    expect(() => checkExtension(c)).toThrow(/^ext: VerityKey=mkosi\.key: no such file, and the signed verity partition needs it/);
+    expect(() => checkExtension(ctx({ Format: 'sysext', Packages: [], BaseTrees: [], Overlay: false, VerityKey: 'mkosi.key', VerityCertificate: 'mkosi.crt', Verity: 'hash' }))).not.toThrow();
+  });
   it('auto signs with a key and certificate, and is unsigned (no verity) with neither', () => {
     expect(verityPlan(ctx(both))).toEqual({ kind: 'signed', key: '/k.pem', certificate: '/c.crt' });
     expect(verityPlan(ctx({}))).toEqual({ kind: 'none' });

@@ -66,6 +66,15 @@ export function extensionDefinitions(dirs: readonly string[], verity: VerityPlan
 export function checkExtension(ctx: BuildContext): void {
   const plan = verityPlan(ctx);
   if ('error' in plan) throw new BuildError(`Format=${cfg(ctx, 'Format')}: ${plan.error}`, ctx.preset.name);
+  if (plan.kind === 'signed') {
+    // Read as mkosi reads them, a key or certificate that does not exist is kept as text (a key
+    // `mkosi genkey` writes later, or an engine's key name): said here, before the build, where it is needed.
+    for (const [name, file] of [['VerityKey', plan.key], ['VerityCertificate', plan.certificate]] as const) {
+      if (!path.isAbsolute(file) || !fs.existsSync(file)) {
+        throw new BuildError(`${name}=${file}: no such file, and the signed verity partition needs it (create the key and its certificate, e.g. with openssl req -x509 -newkey rsa:2048 -nodes, or set Verity=hash)`, ctx.preset.name);
+      }
+    }
+  }
   // As mkosi: an extension's packages are installed on the base it extends, never bootstrapped alone.
   const format = cfg(ctx, 'Format');
   if ((format === 'sysext' || format === 'confext') && cfg(ctx, 'Packages').length && !cfg(ctx, 'BaseTrees').length) {
