@@ -242,7 +242,7 @@ function firstErrorLine(s) {
 // --- comparison --------------------------------------------------------------------------------
 const BASIC_FIELDS = ['Distribution', 'Release', 'Architecture', 'Format', 'Output', 'Packages', 'BuildPackages', 'Bootable', 'ImageId', 'ImageVersion', 'Profiles', 'Dependencies'];
 /** Lists whose order means nothing. */
-const SET_FIELDS = new Set(['Packages', 'BuildPackages', 'VolatilePackages', 'RemovePackages', 'Profiles', 'Dependencies', 'RemoveFiles', 'Files']);
+const SET_FIELDS = new Set(['Packages', 'BuildPackages', 'VolatilePackages', 'RemovePackages', 'InitrdPackages', 'InitrdVolatilePackages', 'Profiles', 'Dependencies', 'RemoveFiles', 'Files']);
 /** Fields that depend on where the tools ran, not on the configuration. */
 const IGNORED_FIELDS = new Set(['Image', 'Environment', 'BuildSources', 'WorkspaceDirectory', 'CacheDirectory', 'PackageCacheDirectory', 'OutputDirectory', 'BuildDirectory', 'ToolsTree', 'ProxyPeerCertificate']);
 
