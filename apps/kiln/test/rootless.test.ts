@@ -263,8 +263,9 @@ const asRoot = process.getuid?.() === 0;
     beforeAll(async () => {
       const project = path.join(tempDir('kiln-rootless-demo-'), 'system');
       fs.cpSync(path.join(repo, 'examples/system'), project, { recursive: true, filter: (p) => !p.endsWith('/mkosi.output') });
-      // Base alone: its packages need no tools tree (only the disk's output steps do).
-      fs.writeFileSync(path.join(project, 'mkosi.local.conf'), '[Build]\nToolsTree=\n');
+      // Base alone: its packages need no tools tree (only the disk's output steps do). ToolsTree=no, not
+      // an empty value: in mkosi.local.conf that does not undo mkosi.conf's ToolsTree=default (as in mkosi).
+      fs.writeFileSync(path.join(project, 'mkosi.local.conf'), '[Build]\nToolsTree=no\n');
       dir = user.own(project, 'system');
       run = await user.kiln(['build', '-C', dir, '--preset', 'base'], dir);
     });

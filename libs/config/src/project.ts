@@ -192,6 +192,13 @@ export function loadProject(dir: string, opts: LoadOptions = {}): Project {
   ];
   unordered.push(...generatedPresets(reader, configDir, main, mainConfig, universal, unordered));
   const presets = buildGraph(unordered, configDir, { dropUnreachable: true });
+  // mkosi drops them silently; a preset that vanishes from the graph deserves a line.
+  const mainPreset = presets.find((p) => p.main) as Preset;
+  for (const p of unordered) {
+    if (presets.includes(p)) continue;
+    const origin = mainPreset.origins.Dependencies ?? { file: p.source, line: 0 };
+    reader.warnings.push({ origin, message: `preset ${quote(p.name)} is not built: the main image's Dependencies= does not reach it, so mkosi drops it too (add it to Dependencies= to build it)` });
+  }
   return { root: configDir, syntax: layout.syntax, presets, main: presets.find((p) => p.main) as Preset, warnings: reader.warnings };
 }
 

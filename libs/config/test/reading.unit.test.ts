@@ -3,6 +3,7 @@
  * parse_config, finalize_default_tools/initrd, resolve_deps). Each expectation was compared by hand
  * with `mkosi --json summary` of mkosi 26 on the same files (and the same command-line options).
  */
+import * as path from 'node:path';
 import { ConfigError, loadProject, type Override } from '../src';
 import { configError, load, makeProject, preset } from './helpers';
 
@@ -165,6 +166,10 @@ describe('images the main image does not reach', () => {
       [],
     );
     expect(p.presets.map((x) => x.name)).toEqual(['c', 'a', 'proj']);
+    // mkosi is silent; kiln says so, at the Dependencies= line.
+    expect(p.warnings.map((w) => [path.basename(w.origin.file), w.origin.line, w.message])).toEqual([
+      ['mkosi.conf', 4, 'preset "b" is not built: the main image\'s Dependencies= does not reach it, so mkosi drops it too (add it to Dependencies= to build it)'],
+    ]);
   });
 
   it('are kept when a reached one reads their output (kiln follows BaseTrees=%O/x as an edge)', () => {
