@@ -549,8 +549,8 @@ export function packageList(opts: { sort?: (a: string, b: string) => number } = 
         ? 'starts with "-" and would be read as an option, not a package (package names start with a letter or digit)'
         : /[\s,]/.test(v)
           ? 'contains white space or a comma (give one package per item)'
-          : /[;|&$`'"\\]/.test(v)
-            ? 'contains a shell metacharacter (;|&$`\'"\\), which no package name or atom holds'
+          : /[;|&`'"\\]|\$[({A-Za-z_]/.test(v)
+            ? 'contains a shell metacharacter (;|&`\'"\\, or $ before a name or bracket), which no package name, atom or apt regex holds'
             : null,
   });
 }
