@@ -24,6 +24,8 @@ const TPM_LIBRARIES: Record<string, string[]> = {
 const AS_KILN: Record<string, (field: string, value: unknown, release: string) => unknown> = {
   'mkosi-initrd': (field, value, release) => {
     if (field === 'ExtraTrees') return []; // mkosi-initrd's own mkosi.extra/ is not carried over
+    // dpkg stays (kiln runs dpkg inside the image, where it cannot remove itself): resources/README.md.
+    if (field === 'RemovePackages') return (value as string[]).filter((p) => p !== 'dpkg');
     if (field !== 'Packages') return value;
     const expressions = (value as string[]).filter((p) => p.startsWith('^'));
     // Each expression installs exactly one of the release's names.

@@ -77,7 +77,11 @@ const DELIBERATE: { field: string; case?: string; image?: string; reason: string
     reason: "as the default initrd's: exact package names per release instead of apt regexes, plus the packages the release splits out",
     holds: (m, k) => plainPackages(m).every((p) => (k as string[]).includes(p)),
   },
-  { field: 'RemovePackages', case: 'include-initrd', reason: "kiln's mkosi-initrd removes dpkg from an initrd on releases whose initrd needs no package manager (trixie and later)" },
+  {
+    field: 'RemovePackages',
+    reason: "mkosi-initrd removes dpkg from a trixie initrd; kiln's keeps it: kiln runs dpkg inside the image, where removing dpkg leaves apt nothing to finish with (mkosi runs dpkg from its tools tree)",
+    holds: (m, k) => JSON.stringify((m as string[]).filter((p) => p !== 'dpkg')) === JSON.stringify(k),
+  },
   {
     field: 'Packages',
     case: 'include-vm',

@@ -661,6 +661,8 @@ export const apt: Installer = {
   bootstrap,
   install,
   append,
-  remove: (ctx, packages) => aptGet(ctx, ['purge', '--auto-remove', ...packages], 'removing packages (apt)'),
+  // RemovePackages= may name an essential package (mkosi-initrd removes dpkg from a trixie initrd):
+  // the configuration asked for it, so apt is allowed to, as mkosi allows it.
+  remove: (ctx, packages) => aptGet(ctx, ['-o', 'APT::Get::Allow-Remove-Essential=true', 'purge', '--auto-remove', ...packages], 'removing packages (apt)'),
   cleanMetadata,
 };
