@@ -1,8 +1,8 @@
 /**
  * examples/gentoo as a user runs it: the real `nx` binary in a temp workspace holding a copy of
  * the example, `nx run gentoo:image` installing it natively from the fixture binhost that
- * tools/gentoo-fixtures builds and serves on loopback (mkosi.local.conf replaces the example's
- * Binhosts= with the server's port; nothing may listen on the example's own port 8731). A second run is a cache hit with the same bytes.
+ * tools/gentoo-fixtures builds and serves on loopback (the copy's Binhosts= is rewritten to the
+ * server's port; nothing may listen on the example's own port 8731). A second run is a cache hit with the same bytes.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -44,7 +44,12 @@ beforeAll(async () => {
   await build(fx);
   server = await serve(fx, { port: 0 });
   fs.cpSync(path.join(repo, 'examples/gentoo'), proj, { recursive: true, filter: (s) => !s.includes('mkosi.output') });
-  fs.writeFileSync(path.join(proj, 'mkosi.local.conf'), `[Distribution]\n# Binhosts= is a list: the empty assignment drops the example's port before adding the server's.\nBinhosts=\nBinhosts=${server.url}/binhost\n\n[Build]\nPackageCacheDirectory=${path.join(ws, 'pkgcache')}\n`);
+  // The copy's Binhosts= names the server's port. Not through mkosi.local.conf: as in mkosi, it is
+  // read first and its list items come after mkosi.conf's, so the example's port would stay first.
+  const conf = path.join(proj, 'mkosi.conf');
+  fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace('Binhosts=http://127.0.0.1:8731/binhost', `Binhosts=${server.url}/binhost`));
+  if (!fs.readFileSync(conf, 'utf8').includes(server.url)) throw new Error(`examples/gentoo/mkosi.conf no longer names port 8731: update this suite`);
+  fs.writeFileSync(path.join(proj, 'mkosi.local.conf'), `[Build]\nPackageCacheDirectory=${path.join(ws, 'pkgcache')}\n`);
   fs.symlinkSync(path.join(repo, 'node_modules'), path.join(ws, 'node_modules'));
   fs.writeFileSync(path.join(ws, 'package.json'), '{ "name": "e2e-gentoo", "private": true }\n');
   fs.writeFileSync(path.join(ws, 'nx.json'), '{ "plugins": ["@kiln/nx"] }\n');
