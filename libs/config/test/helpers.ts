@@ -34,15 +34,21 @@ export function preset(project: Project, name: string): Preset {
   return p;
 }
 
-/** The ConfigError a project raises, with its path made relative to the project root. */
-export function configError(files: Record<string, string | null>, env: Record<string, string> = {}): { message: string; file: string; line: number } {
-  const root = makeProject(files);
+/** The ConfigError loading the project at `root` raises (an Error when it loads, or throws something else). */
+export function loadError(root: string, env: Record<string, string> = {}): ConfigError {
   try {
     loadProject(root, { env });
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    const file = e.origin ? path.relative(root, e.origin.file) : '';
-    return { message: e.reason, file, line: e.origin?.line ?? 0 };
+    if (e instanceof ConfigError) return e;
+    throw e;
   }
   throw new Error('expected a ConfigError, but the project loaded');
+}
+
+/** The ConfigError a project raises, with its path made relative to the project root. */
+export function configError(files: Record<string, string | null>, env: Record<string, string> = {}): { message: string; file: string; line: number } {
+  const root = makeProject(files);
+  const e = loadError(root, env);
+  const file = e.origin ? path.relative(root, e.origin.file) : '';
+  return { message: e.reason, file, line: e.origin?.line ?? 0 };
 }

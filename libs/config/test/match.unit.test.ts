@@ -18,7 +18,7 @@ import { recording } from '../src/probe';
 import { majorVersion, systemdVersion, toolsLockPath } from '../src/systemd-version';
 import { compareVersions, versionSatisfies } from '../src/version-compare';
 import { fnmatchcase } from '../src/fnmatch';
-import { configError, load, makeProject, preset } from './helpers';
+import { configError, load, loadError, makeProject, preset } from './helpers';
 
 interface Case {
   name: string;
@@ -46,14 +46,8 @@ describe('mkosi 26 cases (data/match-cases.json, as mkosi 26 read them)', () => 
       const root = project(c.files);
       const mkosi = MKOSI[c.name];
       if ('error' in mkosi) {
-        let error: unknown;
-        try {
-          loadProject(root, { env: {} });
-        } catch (e) {
-          error = e;
-        }
-        expect(error).toBeInstanceOf(ConfigError);
-        const e = error as ConfigError;
+        const e = loadError(root);
+        expect(e).toBeInstanceOf(ConfigError);
         // One line, file:line: message, at the condition (mkosi names the file at most).
         expect(e.message).not.toContain('\n');
         expect(`${path.relative(root, e.origin!.file)}:${e.origin!.line}`).toBe(c.at);
