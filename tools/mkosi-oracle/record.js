@@ -12,6 +12,7 @@
  * Cases are the directories of libs/config/test/oracle/ (all of them by default). A case may hold:
  *   args      extra command line arguments, one per line, given to mkosi (and to kiln by the test)
  *             before the verb;
+ *   env       KEY=VALUE lines added to mkosi's environment (and to kiln's by the test);
  *   warnings  (any content) record mkosi's stderr as mkosi.warnings;
  *   twin      the case is another case written as kiln.toml: nothing is recorded for it.
  * --fields regenerates libs/config/src/mkosi-fields.ts (mkosi's JSON field names) from the checkout.
@@ -55,8 +56,15 @@ const env = {
   MKOSI_HOST_RELEASE: 'bookworm',
 };
 
-function python(args, cwd) {
-  return spawnSync('python3', args, { cwd, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+function python(args, cwd, extraEnv = {}) {
+  return spawnSync('python3', args, { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+}
+
+/** A case's `env` file: KEY=VALUE lines. */
+function caseEnv(caseDir) {
+  const file = path.join(caseDir, 'env');
+  if (!fs.existsSync(file)) return {};
+  return Object.fromEntries(fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
 function writeFields() {
@@ -112,7 +120,7 @@ function record(name) {
   for (const f of walk(caseDir)) if (f.endsWith('.key')) fs.chmodSync(f, 0o600);
   const argsFile = path.join(caseDir, 'args');
   const extra = fs.existsSync(argsFile) ? fs.readFileSync(argsFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : [];
-  const r = python(['-m', 'mkosi', '-C', caseDir, ...extra, '--json', 'summary'], caseDir);
+  const r = python(['-m', 'mkosi', '-C', caseDir, ...extra, '--json', 'summary'], caseDir, caseEnv(caseDir));
   if (r.status !== 0) {
     console.error(`${name}: mkosi failed (exit ${r.status}):\n${r.stderr}`);
     return false;

@@ -8,11 +8,14 @@
  *  - whether a name exists, and whether it is a file or a directory: the listing of its parent,
  *    whose mtime changes with every entry created, removed or renamed in it;
  *  - a directory listing: the directory's own signature;
- *  - a glob: its pattern and the sorted list it expanded to.
+ *  - a glob: its pattern and the sorted list it expanded to;
+ *  - a variable of kiln's environment (a `$VAR` in a path, an Environment= pass-through): a
+ *    SHA-256 of its value, never the value (it may be a secret, and the cache is a file).
  *
  * Node builtins only: facts.ts loads this on every Nx hash, where loading zod would cost more
  * than the whole check.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -180,6 +183,21 @@ export function ran(p: string): void {
   note(`run:${p}`, () => 'ran');
 }
 
+/** What an `env:` probe compares: a hash of the value, or "unset". */
+function envSignature(value: string | undefined): string {
+  return value === undefined ? 'unset' : createHash('sha256').update(value).digest('hex');
+}
+
+/**
+ * A variable of the environment the read takes a value from. `env` is the reader's environment
+ * (process.env unless a test gives another); a later check compares with process.env.
+ */
+export function envValue(env: Record<string, string | undefined>, name: string): string | undefined {
+  const value = env[name];
+  note(`env:${name}`, () => envSignature(value));
+  return value;
+}
+
 /** A glob's expansion: checked again by expanding it again (globs are rare in configs). */
 export function globbed(cwd: string, pattern: string, result: string[]): void {
   note(`glob:${cwd}\0${pattern}`, () => JSON.stringify(result));
@@ -204,6 +222,8 @@ export function changedProbe(recorded: Probes): string | null {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const fg = require('fast-glob') as typeof import('fast-glob');
       if (JSON.stringify(fg.sync(pattern, { cwd, absolute: true, onlyFiles: true, dot: true }).sort()) !== value) return pattern;
+    } else if (key.startsWith('env:')) {
+      if (envSignature(process.env[key.slice(4)]) !== value) return `$${key.slice(4)}`;
     } else {
       // run: (a program's output, see ran()), or a kind this code does not know: never unchanged.
       return key;

@@ -439,8 +439,19 @@ function checkWritableDirectory(p: string): void {
   if (probe.exists(p) && !probe.isDirectory(p)) throw new ValueError(`${p} exists and is not a directory (remove it, or name a directory)`);
 }
 
+/**
+ * `$NAME` and `${NAME}` in a path, from the environment kiln runs in, as mkosi 26's parse_path
+ * expands them (Python's os.path.expandvars: a variable that is not set stays as written; the
+ * result is not expanded again). Each variable read is a probe: cached facts are read again when
+ * it changes, and the path it gives is part of the resolved settings, so of the hash.
+ */
+export function expandVars(text: string, env: Record<string, string | undefined>): string {
+  if (!text.includes('$')) return text;
+  return text.replace(/\$(\w+|\{[^}]*\})/g, (written, name: string) => probe.envValue(env, name.startsWith('{') ? name.slice(1, -1) : name) ?? written);
+}
+
 export function resolvePath(raw: string, ctx: ParseContext): string {
-  const v = ctx.expand(raw.trim());
+  const v = expandVars(ctx.expand(raw.trim()), ctx.env);
   if (v.includes('\0')) throw new ValueError(`${quote(raw)} is not a valid path (it holds a NUL byte)`);
   if (v === '~' || v.startsWith('~/')) return path.join(os.homedir(), v.slice(1));
   return path.resolve(ctx.dir, v);
@@ -623,7 +634,8 @@ export function scriptList(): Kind<string[]> {
     // fast-glob is loaded only here: reading a config must stay quick (the Nx graph reads many).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fg = require('fast-glob') as typeof import('fast-glob');
-    if (fg.isDynamicPattern(v)) return probe.expandGlob(path.isAbsolute(v) ? '/' : ctx.dir, v);
+    const glob = expandVars(v, ctx.env);
+    if (fg.isDynamicPattern(glob)) return probe.expandGlob(path.isAbsolute(glob) ? '/' : ctx.dir, glob);
     return [pathItem({ required: true })(v, ctx)];
   };
   return {
@@ -644,7 +656,8 @@ export interface Tree {
 export function parseTree(raw: string, ctx: ParseContext, required = false, relativeTarget = false): Tree {
   const v = ctx.expand(raw.trim());
   const i = v.indexOf(':');
-  const [src, target] = i >= 0 ? [v.slice(0, i), v.slice(i + 1)] : [v, null];
+  // Split before $VAR expansion, as mkosi does: a variable holding ":" does not split the value.
+  const [src, target] = i >= 0 ? [v.slice(0, i), expandVars(v.slice(i + 1), ctx.env)] : [v, null];
   if (!src) throw new ValueError(`${quote(raw)} has no source (accepted: SOURCE[:TARGET])`);
   // BuildSources= and RuntimeTrees= targets may be relative (to /work/src, to the VM's mount
   // point), as mkosi parses them with absolute=False.
@@ -688,7 +701,7 @@ export function environment(): Kind<EnvMap> {
     if (!ENV_KEY.test(key)) throw new ValueError(`${quote(raw)} is not a variable assignment (accepted: KEY=VALUE, or KEY to pass it through)`);
     if (eq >= 0) return { [key]: ctx.expand(raw.slice(eq + 1)) };
     // A bare KEY passes the variable through from kiln's environment ("" when unset), as in mkosi.
-    return { [key]: ctx.env[key] ?? '' };
+    return { [key]: probe.envValue(ctx.env, key) ?? '' };
   };
   return {
     type: 'environment',

@@ -65,6 +65,37 @@ describe('project facts', () => {
     expect((projectFacts(dir, { cacheDir: cache }) as ProjectFacts).presets[0].format).toBe(format);
   });
 
+  it('are read again when a variable a path or Environment= took changes, and the fingerprint follows', () => {
+    const dir = project({
+      'mkosi.conf': '[Output]\nFormat=tar\n[Content]\nExtraTrees=$KILN_FACTS_TREE\nEnvironment=KILN_FACTS_PASSED\n',
+      'mkosi.conf.d/10.conf': '[Match]\nEnvironment=KILN_FACTS_PASSED=yes\n[Output]\nFormat=cpio\n',
+      'a/file': 'a',
+      'b/file': 'b',
+    });
+    age(dir);
+    const saved = { tree: process.env.KILN_FACTS_TREE, passed: process.env.KILN_FACTS_PASSED };
+    const read = () => projectFacts(dir, { cacheDir: cache }) as ProjectFacts;
+    try {
+      process.env.KILN_FACTS_TREE = 'a';
+      process.env.KILN_FACTS_PASSED = 'no';
+      expect([read().presets[0].paths, read().presets[0].format]).toEqual([[path.join(dir, 'a')], 'tar']);
+      const before = fingerprint(dir, undefined, opts(cache));
+      process.env.KILN_FACTS_TREE = 'b';
+      expect(read().presets[0].paths).toEqual([path.join(dir, 'b')]);
+      expect(fingerprint(dir, undefined, opts(cache))).not.toBe(before);
+      // A pass-through variable that a [Match] reads decides which drop-ins apply.
+      process.env.KILN_FACTS_PASSED = 'yes';
+      expect(read().presets[0].format).toBe('cpio');
+      // The cache file keeps a hash of each variable, never its value.
+      for (const f of fs.readdirSync(cache)) expect(fs.readFileSync(path.join(cache, f), 'utf8')).not.toContain('"yes"');
+    } finally {
+      for (const [k, v] of [['KILN_FACTS_TREE', saved.tree], ['KILN_FACTS_PASSED', saved.passed]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it('see a new preset directory', () => {
     const dir = project({ 'mkosi.conf': '[Output]\nFormat=tar\n', 'mkosi.images/a/mkosi.conf': '[Output]\nFormat=tar\n' });
     age(dir);

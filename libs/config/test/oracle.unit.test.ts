@@ -7,6 +7,7 @@
  *
  * A case directory may also hold:
  *   args      extra command line arguments (one per line), given to mkosi and to kiln;
+ *   env       KEY=VALUE lines: the environment mkosi ran in (kiln reads the case with them);
  *   warnings  mkosi's stderr was recorded in mkosi.warnings: each "‣ file:...: message" line of it
  *             must have a kiln warning on the same file (and line when mkosi names one);
  *   twin      the name of another case: this case is the same project written as kiln.toml, and is
@@ -115,8 +116,8 @@ interface Summary {
 }
 
 /** kiln's mkosi-shaped summary of a case, normalised as record.js normalises mkosi's. */
-function kilnSummary(dir: string, args: string[]): { summary: Summary; project: Project } {
-  const project = loadProject(dir, { env: ENV, overrides: overridesOf(args), runScript } as LoadOptions);
+function kilnSummary(dir: string, args: string[], env: Record<string, string> = {}): { summary: Summary; project: Project } {
+  const project = loadProject(dir, { env: { ...ENV, ...env }, overrides: overridesOf(args), runScript } as LoadOptions);
   const arch = hostArchitecture();
   const norm = (v: unknown): unknown => {
     if (typeof v === 'string') return v.split(dir).join('@CASE@');
@@ -200,6 +201,7 @@ interface Case {
   name: string;
   dir: string;
   args: string[];
+  env: Record<string, string>;
   /** The case whose mkosi.json this one is compared with (itself, or its twin's). */
   expected: string;
   twin: boolean;
@@ -213,8 +215,9 @@ function readCases(): Case[] {
       const dir = path.join(CASES, e.name);
       const file = (n: string) => (fs.existsSync(path.join(dir, n)) ? fs.readFileSync(path.join(dir, n), 'utf8') : null);
       const args = (file('args') ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+      const env = Object.fromEntries((file('env') ?? '').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
       const twin = file('twin')?.trim();
-      return { name: e.name, dir, args, expected: twin ?? e.name, twin: Boolean(twin) };
+      return { name: e.name, dir, args, env, expected: twin ?? e.name, twin: Boolean(twin) };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -233,7 +236,7 @@ describe('oracle: kiln reads each case as mkosi 26 does', () => {
     // KILN_ORACLE_ALL=1 runs pending cases as ordinary tests, to see what still differs.
     const test = PENDING[c.name] && !process.env.KILN_ORACLE_ALL ? it.failing : it;
     test(`${c.name}${PENDING[c.name] ? ` (pending: ${PENDING[c.name]})` : ''}`, () => {
-      const { summary, project } = kilnSummary(c.dir, c.args);
+      const { summary, project } = kilnSummary(c.dir, c.args, c.env);
       expect([...mismatches(c.name, recorded(c.expected), summary, { ignore: c.twin ? ['Files'] : [] }), ...missingWarnings(c, project)]).toEqual([]);
     });
   }
@@ -245,7 +248,7 @@ describe('oracle: kiln reads each case as mkosi 26 does', () => {
     for (const c of cases) {
       let summary: Summary;
       try {
-        summary = kilnSummary(c.dir, c.args).summary;
+        summary = kilnSummary(c.dir, c.args, c.env).summary;
       } catch {
         continue;
       }

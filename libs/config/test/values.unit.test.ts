@@ -15,6 +15,8 @@ import {
   splitQuoted,
   stringList,
   packageOrder,
+  expandVars,
+  resolvePath,
 } from '../src/values';
 
 const ctx: ParseContext = { dir: '/proj', env: { HOME_VAR: 'from-host' }, expand: (t) => t };
@@ -106,6 +108,31 @@ describe('trees (SOURCE[:TARGET])', () => {
   });
   it('expand ~ to the home directory', () => {
     expect(parseTree('~/trees/x', ctx).source).toBe(`${os.homedir()}/trees/x`);
+  });
+});
+
+describe('$VAR in paths (mkosi parse_path: os.path.expandvars)', () => {
+  const env = { A: 'x', B: '/abs', EMPTY: '', DOLLAR: '$A' };
+  it.each([
+    ['$A/y', 'x/y'],
+    ['${A}y', 'xy'],
+    ['$A$A', 'xx'],
+    ['$UNSET/y', '$UNSET/y'],
+    ['${UNSET}', '${UNSET}'],
+    ['${}', '${}'],
+    ['$', '$'],
+    ['a-$EMPTY-b', 'a--b'],
+    ['$DOLLAR', '$A'],
+    ['$A-b.c', 'x-b.c'],
+  ])('%s -> %s', (text, want) => expect(expandVars(text, env)).toBe(want));
+
+  it('resolves the expanded path against the config directory', () => {
+    expect(resolvePath('$A/y', { ...ctx, env })).toBe('/proj/x/y');
+    expect(resolvePath('$B/y', { ...ctx, env })).toBe('/abs/y');
+  });
+
+  it('expands a tree target too, after splitting at the colon', () => {
+    expect(parseTree('$A:$B/t', { ...ctx, env: { ...env, A: 'p:q' } })).toEqual({ source: '/proj/p:q', target: '/abs/t' });
   });
 });
 
