@@ -41,6 +41,11 @@ export class ImageState {
   readonly origins = new Map<string, Origin>();
   /** Config files read for this image, in order (the Nx inputs of its target). */
   readonly files: string[] = [];
+  /**
+   * Of those, the ones mkosi's summary does not list as config files: configs whose [Match]
+   * conditions failed (nothing of them applied), default files read as a value (mkosi.version).
+   */
+  readonly unlisted = new Set<string>();
   /** Files already pulled in with Include=: each is read once. */
   readonly included = new Set<string>();
   /** Variables Environment= passed through from kiln's environment (inputs of the build). */

@@ -167,7 +167,7 @@ export function mkosiImageJson(project: Project, preset: Preset): Record<string,
   const c: Context = { project, preset };
   const out: Record<string, unknown> = {
     Image: preset.main ? 'main' : preset.name,
-    Files: preset.files,
+    Files: preset.appliedFiles,
   };
   for (const def of SETTINGS as readonly SettingDef[]) {
     const field = mkosiField(def);

@@ -46,8 +46,10 @@ export interface Preset {
   config: Config;
   /** Where each explicitly set setting got its value. */
   origins: Record<string, { file: string; line: number }>;
-  /** Config files read for this preset, in reading order (absolute). */
+  /** Config files read for this preset, in reading order (absolute): inputs, whether they applied or not. */
   files: string[];
+  /** Of `files`, the config files that applied: what mkosi's summary lists. */
+  appliedFiles: string[];
   /** Where the preset is defined: mkosi.images/NAME.conf or mkosi.images/NAME/ (the config directory for the main image). */
   source: string;
   /** Variables Environment= passes through from the environment kiln runs in. */
@@ -265,6 +267,7 @@ function toPreset(name: string, main: boolean, state: ImageState, config: Config
     config,
     origins: Object.fromEntries(state.origins),
     files: state.files,
+    appliedFiles: state.files.filter((f) => !state.unlisted.has(f)),
     source,
     passedEnvironment: [...state.passedEnvironment].sort(),
     dependencies: [],
@@ -299,6 +302,7 @@ class Reader {
     // holds is listed after the local files read before it, in mkosi's order.
     if (conf && !conditionsHold(conf, this.matchContext(state, confPath, dir))) {
       state.files.push(confPath);
+      state.unlisted.add(confPath);
       return false;
     }
     if (opts.local) this.readLocal(dir, state);
@@ -357,7 +361,10 @@ class Reader {
   readFile(file: string, state: ImageState, dir: string): boolean {
     const source = this.layout.read(file);
     state.files.push(file);
-    if (!conditionsHold(source, this.matchContext(state, file, dir))) return false;
+    if (!conditionsHold(source, this.matchContext(state, file, dir))) {
+      state.unlisted.add(file);
+      return false;
+    }
     this.applySettings(source, state, dir);
     return true;
   }
@@ -468,6 +475,7 @@ class Reader {
         let a: Assignment;
         if (def.fileText) {
           state.files.push(p);
+          state.unlisted.add(p);
           a = { key: def.name, value: fileValue(p, def.name, { dir, env: this.env, runScript: this.runScript, outputs: this.scriptOutputs, readText }), line: 0 };
         } else if (name.endsWith('.d') && probe.isDirectory(p)) {
           const scripts = sortedEntries(p).filter((e) => e.isFile()).map((e) => e.path);
