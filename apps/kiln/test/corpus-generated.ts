@@ -150,8 +150,8 @@ export const GENERATED: GeneratedCase[] = [
   },
   {
     category: 'huge', name: 'line-10mb-value', why: 'a 10 MB value (under the size limit): the message quotes only its start',
-    expect: `{dir}/mkosi.conf:2: Hostname=: "${'a'.repeat(120)}..." is not valid (accepted: a valid hostname, "?" standing for a machine ID digit)`,
-    make: (dir) => repeatLines(path.join(dir, 'mkosi.conf'), '[Content]\nHostname=', 'a', 10 * MiB, '\n'),
+    expect: `{dir}/mkosi.conf:2: Seed=: "${'a'.repeat(120)}..." is not valid (accepted: a UUID or "random")`,
+    make: (dir) => repeatLines(path.join(dir, 'mkosi.conf'), '[Output]\nSeed=', 'a', 10 * MiB, '\n'),
   },
   {
     category: 'huge', name: 'key-1mb', why: 'a 1 MB line without "="',

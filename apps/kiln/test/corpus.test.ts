@@ -122,6 +122,7 @@ async function runCase(c: Case): Promise<Outcome> {
 
 /** A build's progress line: a preset's name, then what it does (an error starts with a path or "kiln:"). */
 const PROGRESS = /^(?!kiln:)[A-Za-z0-9_][\w.+-]*: /;
+const WARNING = /^\S+:\d+: warning: /;
 
 const outcomes = new Map<string, Outcome>();
 
@@ -142,9 +143,10 @@ describe('the bad-input corpus', () => {
   it.each(CASES.map((c) => [c.id, c] as const))('%s is refused with its one-line error, touching nothing', (_id, c) => {
     const o = outcomes.get(c.id)!;
     // A build prints its progress lines ("proj: unlocked: ...") on stderr before it meets the
-    // input; they are not part of the error, which is the one line after them.
+    // input, and the reading's warnings (a value mkosi reads and the build refuses is warned about
+    // when read); they are not part of the error, which is the one line after them.
     const lines = o.result.stderr.split('\n');
-    const progress = c.command[0] === 'build' ? lines.findIndex((l) => !PROGRESS.test(l)) : 0;
+    const progress = c.command[0] === 'build' ? lines.findIndex((l) => !PROGRESS.test(l) && !WARNING.test(l)) : 0;
     const stderr = lines.slice(Math.max(progress, 0)).join('\n');
     // One object compared whole, so a failure shows every difference at once.
     expect({ code: o.result.code, signal: o.result.signal, stderr, changes: o.changes }).toEqual({

@@ -193,6 +193,8 @@ export class ImageState {
       return;
     }
     const parsed = this.parse(def, a, ctx, origin);
+    const unbuildable = kind.buildCheck?.(parsed);
+    if (unbuildable) this.warnings.push({ origin, message: `${def.name}=: ${unbuildable}; mkosi reads it, but kiln refuses to build it` });
     if (kind.list) {
       // In place: the value is this image's own (inherit() clones), and copying the list on every
       // assignment made 80,000 one-line assignments quadratic.

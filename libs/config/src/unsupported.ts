@@ -81,11 +81,18 @@ function shown(def: SettingDef, v: unknown, root: string): string {
 }
 
 /**
- * Throws a ConfigError naming the first unsupported setting of `preset` at the line that set it
- * (`file:line: Setting=value: not supported by kiln yet (remove it, or set it to DEFAULT)`), and
- * how many more there are.
+ * Throws a ConfigError naming, at the line that set it, the first value of `preset` that mkosi
+ * reads but kiln cannot build (`Hostname=: "a_b" is not valid (accepted: ...)`), else the first
+ * unsupported setting (`Setting=value: not supported by kiln yet (remove it, or set it to
+ * DEFAULT)`) and how many more there are.
  */
 export function checkSupported(preset: Preset, root: string, main?: Preset): void {
+  const config = preset.config as unknown as Record<string, unknown>;
+  for (const def of SETTINGS as readonly SettingDef[]) {
+    const value = config[def.name];
+    const why = value === null || value === undefined ? null : def.kind.buildCheck?.(value as never);
+    if (why) throw new ConfigError(`${def.name}=: ${why}`, originOf(preset, def.name, main));
+  }
   const found = unsupportedSettings(preset, root, main);
   if (!found.length) return;
   const [first, ...more] = found;

@@ -44,6 +44,11 @@ export interface Kind<T> {
   finish?(v: T): T;
   /** Checks the resolved value, defaults included (which are not parsed); throws a ValueError. */
   validate?(v: T): void;
+  /**
+   * A value mkosi 26 reads (a plain string there) but kiln cannot build: why, or null. Reading
+   * warns at the line that set it, and `kiln build` refuses the preset (unsupported.ts).
+   */
+  buildCheck?(v: T): string | null;
   /** The parsed value's schema (the zod model). */
   readonly schema: z.ZodType<T>;
   /** What kiln.toml accepts for this setting (drives the generated JSON Schema). */
@@ -94,13 +99,21 @@ const showPlain = (v: unknown) => (v === null || v === undefined ? '(none)' : St
 /** A rule beyond a pattern: the reason a value is refused, or null when it is fine. */
 export type Check = (v: string) => string | null;
 
-export function text(opts: { pattern?: RegExp; hint?: string; check?: Check } = {}): Kind<string> {
+/**
+ * A string, checked against `pattern` when read; with `atBuild` (a setting mkosi 26 reads as any
+ * string: Hostname=, Locale=, ...), checked when building instead, so that every configuration
+ * mkosi reads can be read (summary, graph) and only a build of it is refused.
+ */
+export function text(opts: { pattern?: RegExp; hint?: string; check?: Check; atBuild?: boolean } = {}): Kind<string> {
+  const invalid = (v: string) => (opts.pattern && !opts.pattern.test(v) ? `${quote(v)} is not valid (accepted: ${opts.hint})` : null);
   return {
     type: 'string',
     list: false,
+    ...(opts.atBuild ? { buildCheck: invalid } : {}),
     parse(raw, ctx) {
       const v = ctx.expand(raw);
-      if (opts.pattern && !opts.pattern.test(v)) throw new ValueError(`${quote(v)} is not valid (accepted: ${opts.hint})`);
+      const bad = opts.atBuild ? null : invalid(v);
+      if (bad) throw new ValueError(bad);
       const why = opts.check?.(v);
       if (why) throw new ValueError(`${quote(v)} ${why}`);
       return v;

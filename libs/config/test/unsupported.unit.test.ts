@@ -37,6 +37,15 @@ describe('settings kiln reads but does not act on', () => {
     expect(p.main.config.Bootable).toBe('enabled');
   });
 
+  it('reads a value mkosi reads as any string (Hostname=a_b), warns at its line, and refuses to build it there', () => {
+    const p = load({ 'mkosi.conf': `${DEBIAN}[Content]\nTimezone=Europe/Berlin\nHostname=my_host\n` });
+    expect(p.main.config.Hostname).toBe('my_host');
+    expect(p.warnings.map((w) => `${path.relative(p.root, w.origin.file)}:${w.origin.line}: ${w.message}`)).toContain(
+      'mkosi.conf:9: Hostname=: "my_host" is not valid (accepted: a valid hostname, "?" standing for a machine ID digit); mkosi reads it, but kiln refuses to build it',
+    );
+    expect(refusal(p)).toBe('mkosi.conf:9: Hostname=: "my_host" is not valid (accepted: a valid hostname, "?" standing for a machine ID digit)');
+  });
+
   it('accepts runtime-only and cache-location settings whatever their value (they cannot change the image)', () => {
     const p = load({
       'mkosi.conf': `${DEBIAN}[Build]\nHistory=yes\nCacheOnly=metadata\nWorkspaceDirectory=/tmp\nProxyUrl=http://proxy.example:3128\n[Runtime]\nTPM=yes\nEphemeral=yes\nVSock=no\nRuntimeNetwork=none\nVirtualMachineMonitor=vmspawn\nConsole=gui\nFirmware=bios\n`,
