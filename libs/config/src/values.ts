@@ -581,9 +581,9 @@ export function packageOrder(a: string, b: string): number {
 
 /**
  * A comma list of strings. `words`: its items cannot hold white space (names, URLs, module
- * patterns); an item that does is read as mkosi reads it, one item, without the pattern and check
- * (which would refuse it for the space): the reader warns, and a build refuses it (`refuse`) or
- * goes on (`warn`: RemoveFiles=, where a glob may match a file name with a space).
+ * patterns); an item that does is read as mkosi reads it, one item, when each of its words is a
+ * valid item: the reader warns, and a build refuses it (`refuse`) or goes on (`warn`:
+ * RemoveFiles=, where a glob may match a file name with a space).
  */
 export function stringList(opts: { pattern?: RegExp; hint?: string; check?: Check; sort?: (a: string, b: string) => number; words?: 'refuse' | 'warn'; spaced?: (v: string) => boolean } = {}): Kind<string[]> {
   const spacedTest = opts.spaced ?? hasSpace;
@@ -592,10 +592,13 @@ export function stringList(opts: { pattern?: RegExp; hint?: string; check?: Chec
     'list',
     (raw, ctx) => {
       const v = ctx.expand(raw);
-      if (spaced?.test(v)) return v;
-      if (opts.pattern && !opts.pattern.test(v)) throw new ValueError(`${quote(v)} is not valid (accepted: ${opts.hint})`);
-      const why = opts.check?.(v);
-      if (why) throw new ValueError(`${quote(v)} ${why}`);
+      // An item with spaces is kept whole, as mkosi keeps it, but each of its words must be a
+      // valid item: `Packages=-oAPT::Get::Simulate=true hello` is refused as it always was.
+      for (const w of spaced?.test(v) ? v.trim().split(/\s+/) : [v]) {
+        if (opts.pattern && !opts.pattern.test(w)) throw new ValueError(`${quote(w)} is not valid (accepted: ${opts.hint})`);
+        const why = opts.check?.(w);
+        if (why) throw new ValueError(`${quote(w)} ${why}`);
+      }
       return v;
     },
     z.string(),

@@ -100,7 +100,7 @@ describe('reading order', () => {
     expect(p.warnings.map((w) => w.message)).toEqual(['PackageManagerTrees= is an old name: write SandboxTrees= instead']);
   });
   it('relative paths in a drop-in are relative to the config directory; %C gives the file\'s own', () => {
-    const p = load({ 'mkosi.conf': '', 'mkosi.conf.d/10.conf': '[Content]\nBaseTrees=a %C/b\n' });
+    const p = load({ 'mkosi.conf': '', 'mkosi.conf.d/10.conf': '[Content]\nBaseTrees=a,%C/b\n' });
     expect((p.main.config.BaseTrees as string[]).map((b) => path.relative(p.root, b))).toEqual(['a', 'mkosi.conf.d/b']);
   });
   it('a project may keep its config in mkosi/', () => {
