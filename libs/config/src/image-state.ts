@@ -227,7 +227,10 @@ export class ImageState {
     // too (a summary shows it) and says at once which line to fix; a build refuses it (list-items.ts).
     if (kind.spaced) {
       (parsed as unknown[]).forEach((item, i) => {
-        if (kind.spaced!.test(item)) this.warnings.push({ origin, message: spacedItemMessage(def, a, i) });
+        if (!kind.spaced!.test(item)) return;
+        // A kiln.toml array says where each item ends: a name with a space there is just wrong.
+        if (a.items && kind.spaced!.words && kind.spaced!.build === 'refuse') throw new ConfigError(spacedItemMessage(def, a, i), origin);
+        this.warnings.push({ origin, message: spacedItemMessage(def, a, i) });
       });
     }
     // A bare KEY passes a variable through from kiln's environment: an input of the build.

@@ -19,8 +19,10 @@ function writtenItems(def: SettingDef, a: Assignment): string[] {
 /** The read-time warning for item `i` of assignment `a`, which holds a space its kind cannot hold. */
 export function spacedItemMessage(def: SettingDef, a: Assignment, i: number): string {
   const written = writtenItems(def, a)[i] ?? '';
+  const hint = commaHint(def.name, written, a.toml !== undefined);
+  if (a.items) return `${def.name}=: ${quote(written)} holds a space, which no item of ${def.name}= does (${hint})`;
   const then = def.kind.spaced?.build === 'refuse' ? 'and a build refuses it' : 'which matches nothing unless a name holds that space';
-  return `${def.name}=: ${quote(written)} is one item, as mkosi 26 reads it, ${then} (${commaHint(def.name, written, a.toml !== undefined)})`;
+  return `${def.name}=: ${quote(written)} is one item${a.toml === undefined ? ', as mkosi 26 reads it,' : ''} ${then} (${hint})`;
 }
 
 /**
@@ -28,7 +30,8 @@ export function spacedItemMessage(def: SettingDef, a: Assignment, i: number): st
  * items meant to be separate (`Include=a.conf b.conf`, `ManifestFormat=json changelog`).
  */
 export function spaceHint(def: SettingDef, a: Assignment): string {
-  if (!def.kind.list || def.kind.delimiter !== ',') return '';
+  // Kinds that mark spaced items check each word on its own: their error is about that word.
+  if (!def.kind.list || def.kind.delimiter !== ',' || def.kind.spaced) return '';
   const spaced = writtenItems(def, a).find((x) => /\s/.test(x.trim()));
   return spaced ? ` (${commaHint(def.name, spaced, a.toml !== undefined)})` : '';
 }

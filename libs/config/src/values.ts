@@ -66,7 +66,7 @@ export interface Kind<T> {
    * the reader warns (mkosi 26 reads `Packages=vim less` as one item "vim less", and fails only
    * when it builds) and, with `refuse`, a build refuses the preset before doing anything.
    */
-  readonly spaced?: { test(item: unknown): boolean; build: 'refuse' | 'allow' };
+  readonly spaced?: { test(item: unknown): boolean; build: 'refuse' | 'allow'; words?: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,15 +516,14 @@ export function splitList(raw: string, delimiter: ',' | ' ' = ',', quoted = fals
     .filter(Boolean);
 }
 
-/** The fix for an item holding spaces, in the syntax it was written in: `Packages=vim,less`. */
-export function commaFix(setting: string, item: string, toml: boolean): string {
-  const words = item.trim().split(/\s+/);
-  return toml ? `${setting} = [${words.map((w) => JSON.stringify(w)).join(', ')}]` : `${setting}=${words.join(',')}`;
-}
-
-/** Why an item with spaces is suspect in a comma list, and the fix (for warnings and errors). */
+/**
+ * Why an item with spaces is suspect in a comma list, and the fix in the syntax it was written in
+ * (for warnings and errors): `Packages=vim,less`, or in kiln.toml one string per item.
+ */
 export function commaHint(setting: string, item: string, toml: boolean): string {
-  return `mkosi 26 separates list items with commas or newlines, not spaces: write ${commaFix(setting, item, toml)}`;
+  const words = item.trim().split(/\s+/);
+  if (toml) return `in kiln.toml each item is a string of its own: write ${setting} = [${words.map((w) => JSON.stringify(w)).join(', ')}]`;
+  return `mkosi 26 separates list items with commas or newlines, not spaces: write ${setting}=${words.join(',')}`;
 }
 
 function listOf<T>(
@@ -587,7 +586,7 @@ export function packageOrder(a: string, b: string): number {
  */
 export function stringList(opts: { pattern?: RegExp; hint?: string; check?: Check; sort?: (a: string, b: string) => number; words?: 'refuse' | 'warn'; spaced?: (v: string) => boolean } = {}): Kind<string[]> {
   const spacedTest = opts.spaced ?? hasSpace;
-  const spaced = opts.words ? { test: (v: unknown) => typeof v === 'string' && spacedTest(v), build: opts.words === 'refuse' ? ('refuse' as const) : ('allow' as const) } : undefined;
+  const spaced = opts.words ? { test: (v: unknown) => typeof v === 'string' && spacedTest(v), build: opts.words === 'refuse' ? ('refuse' as const) : ('allow' as const), words: true } : undefined;
   const kind = listOf(
     'list',
     (raw, ctx) => {

@@ -57,7 +57,7 @@ describe('a native install from the fixture binhost', () => {
   let log: string;
 
   beforeAll(async () => {
-    root = project('app-misc/hello app-misc/wants-multi app-misc/legacy');
+    root = project('app-misc/hello,app-misc/wants-multi,app-misc/legacy');
     log = (await buildOk(root)).log;
     image = path.join(root, 'mkosi.output/image');
   });
@@ -125,7 +125,7 @@ describe('a native install from the fixture binhost', () => {
   it("kiln lock on a base directory reads what its vdb says is installed (not a dpkg database it does not have)", async () => {
     const base = tempDir('kiln-gentoo-base-');
     fs.cpSync(image, base, { recursive: true, verbatimSymlinks: true });
-    const top = project('app-misc/hello app-alt/one', '\n[Content]\nBaseTrees=' + base + '\n');
+    const top = project('app-misc/hello,app-alt/one', '\n[Content]\nBaseTrees=' + base + '\n');
     const r = await lockIn(top);
     expect(r.error).toBeUndefined();
     const lock = readLockfile(path.join(top, 'kiln.lock'))!;
@@ -147,7 +147,7 @@ describe('portage config in the image', () => {
 
 describe('refusals', () => {
   it('a blocker in the final set names both packages', async () => {
-    const root = project('app-misc/hello app-misc/conflict');
+    const root = project('app-misc/hello,app-misc/conflict');
     const r = await buildIn(root);
     expect(r.error).toBeDefined();
     expect(failure(r)).toMatch(/app-misc\/conflict-1\.0[\s\S]*app-misc\/hello|app-misc\/hello[\s\S]*app-misc\/conflict-1\.0/);
