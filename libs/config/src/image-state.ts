@@ -228,8 +228,10 @@ export class ImageState {
     if (kind.spaced) {
       (parsed as unknown[]).forEach((item, i) => {
         if (!kind.spaced!.test(item)) return;
-        // A kiln.toml array says where each item ends: a name with a space there is just wrong.
+        // A kiln.toml array says where each item ends: a name with a space there is wrong, and a
+        // path with one (RemoveFiles = ["/a b"]) is meant.
         if (a.items && kind.spaced!.words && kind.spaced!.build === 'refuse') throw new ConfigError(spacedItemMessage(def, a, i), origin);
+        if (a.items) return;
         this.warnings.push({ origin, message: spacedItemMessage(def, a, i) });
       });
     }

@@ -158,7 +158,7 @@ describe('ToolsTree=PATH', () => {
 });
 
 describe('the default initrd', () => {
-  const BOOTABLE = '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\n';
+  const BOOTABLE = '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64,systemd\n';
 
   it('is generated for a bootable preset without Initrds= (a disk with a kernel package), which gets its cpio as Initrds=', () => {
     const p = load({ 'mkosi.conf': MAIN, 'mkosi.images/system.conf': BOOTABLE });

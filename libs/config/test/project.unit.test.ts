@@ -15,7 +15,7 @@ describe('assignments', () => {
     expect(c.RemoveFiles).toEqual(['/a', '/b', '/c', '/d']);
   });
   it('lists: Key= empties the list, later assignments start again', () => {
-    const c = main({ 'mkosi.conf': '[Content]\nPackages=a b\n', 'mkosi.conf.d/10.conf': '[Content]\nPackages=\nPackages=c\n' });
+    const c = main({ 'mkosi.conf': '[Content]\nPackages=a,b\n', 'mkosi.conf.d/10.conf': '[Content]\nPackages=\nPackages=c\n' });
     expect(c.Packages).toEqual(['c']);
   });
   it('KernelCommandLine= splits on spaces only', () => {

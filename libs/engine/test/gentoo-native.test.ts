@@ -289,7 +289,7 @@ describe("portage's masks: KEYWORDS against ACCEPT_KEYWORDS, EAPI, CHOST", () =>
 
   it('ACCEPT_KEYWORDS is incremental as portage reads it: -* drops the profile\'s keyword, ~* and ** accept more', async () => {
     // "-* ~amd64": only testing packages, so the stable ones are masked ("missing keyword").
-    expect(await refused(project('app-misc/hello-data', '\n[Distribution]\nAcceptKeywords=-* ~amd64\n'))).toMatch(/app-misc\/hello-data-1\.0::gentoo \(build 1\) \(masked by: missing keyword\)/);
+    expect(await refused(project('app-misc/hello-data', '\n[Distribution]\nAcceptKeywords=-*,~amd64\n'))).toMatch(/app-misc\/hello-data-1\.0::gentoo \(build 1\) \(masked by: missing keyword\)/);
     // ~* accepts any testing keyword; nothing accepts an empty KEYWORDS but **.
     await buildOk(project('app-misc/testing', '\n[Distribution]\nAcceptKeywords=~*\n'));
     expect(await refused(project('app-misc/unkeyworded', '\n[Distribution]\nAcceptKeywords=~amd64\n'))).toContain('app-misc/unkeyworded-1.0::gentoo (build 1) (masked by: missing keyword): its KEYWORDS (none) do not name amd64: accept it with AcceptKeywords=**');
@@ -324,7 +324,7 @@ describe('file collisions (FEATURES=protect-owned) and CONFIG_PROTECT, as a defa
   });
 
   it('CollisionIgnore= lets a package overwrite them (a directory means everything under it)', async () => {
-    const root = project('app-misc/collide', '\n[Distribution]\nCollisionIgnore=/usr/bin/hello /usr/lib\n');
+    const root = project('app-misc/collide', '\n[Distribution]\nCollisionIgnore=/usr/bin/hello,/usr/lib\n');
     await buildOk(root);
     expect(fs.readFileSync(path.join(root, 'mkosi.output/image/usr/bin/hello'), 'utf8')).toContain('not the real hello');
   });
