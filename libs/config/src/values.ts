@@ -798,7 +798,7 @@ export function environment(): Kind<EnvMap> {
 }
 
 /**
- * Splits Environment= the way mkosi's shlex (posix, whitespace only) does: on spaces and newlines,
+ * Splits Environment= the way mkosi's shlex (posix, whitespace_split, whitespace " \n") does: on spaces and newlines,
  * honouring '...' and "..." quotes and backslash escapes. Libraries such as shell-quote parse
  * shell operators (`;`, `|`, `>`) too, which would break values like A=x;y.
  */
@@ -811,7 +811,8 @@ export function splitQuoted(raw: string): string[] {
     const c = raw[i];
     if (q) {
       if (c === q) q = null;
-      else if (c === '\\' && q === '"' && i + 1 < raw.length && '"\\$`'.includes(raw[i + 1])) cur += raw[++i];
+      // As Python's shlex (posix): in "..." a backslash escapes only " and itself ("a\$b" keeps it).
+      else if (c === '\\' && q === '"' && i + 1 < raw.length && '"\\'.includes(raw[i + 1])) cur += raw[++i];
       else cur += c;
     } else if (c === '"' || c === "'") {
       q = c;

@@ -76,6 +76,8 @@ describe('lists split as mkosi 26 splits them (config_make_list_parser)', () => 
   it('quoted space lists split as shlex: quotes and backslashes keep spaces in an item (QemuArgs=, UnitProperties=, Environment=)', () => {
     expect(splitList('-device "virtio-net,a b" x\\ y\n\'z w\'', ' ', true)).toEqual(['-device', 'virtio-net,a b', 'x y', 'z w']);
     expect(quotedList().parse('A=1 "B=two words"', ctx)).toEqual(['A=1', 'B=two words']);
+    // As mkosi's shlex.shlex(posix=True): in "..." a backslash escapes only " and \\.
+    expect(splitList('"a\\$b" "c\\"d" "e\\\\f"', ' ', true)).toEqual(['a\\$b', 'c"d', 'e\\f']);
   });
   it('each kind says its delimiter, the fact the settings table is checked against', () => {
     expect([stringList().delimiter, spaceList().delimiter, quotedList().delimiter, environment().delimiter]).toEqual([',', ' ', ' ', ' ']);
