@@ -39,7 +39,7 @@ function suite(daemon: boolean) {
   beforeAll(() => {
     write('mkosi.conf', '[Output]\nFormat=tar\n[Build]\nToolsTree=default\n');
     write('mkosi.tools.conf', '[Content]\nPackages=strace\n');
-    write('mkosi.images/sys.conf', '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\n');
+    write('mkosi.images/sys.conf', '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64,systemd\n');
     write('mkosi.images/base.conf', '[Output]\nFormat=directory\n');
     // A user's own targets on the main image's project, as a project.json or another plugin gives
     // them: `lint` with Nx's default inputs, `check` with nx.json's production ones (which leave
@@ -113,7 +113,7 @@ function suite(daemon: boolean) {
     const files = inputFiles('img:check');
     expect(files).toEqual(expect.arrayContaining(['img/mkosi.conf', 'img/mkosi.images/sys.conf', 'img/mkosi.images/base.conf', 'img/project.json']));
     expect(files).not.toContain('img/mkosi.tools.conf');
-    write('mkosi.images/sys.conf', '# a comment\n[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\n');
+    write('mkosi.images/sys.conf', '# a comment\n[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64,systemd\n');
     expect(run(['run', 'img:check'])).toEqual({ 'img:check': 'miss' });
     write('mkosi.tools.conf', '[Content]\nPackages=strace\n');
     expect(inputFiles('img:check')).toContain('img/mkosi.tools.conf');
@@ -132,7 +132,7 @@ function suite(daemon: boolean) {
   });
 
   it('drops the default initrd when the bootable preset gets Initrds=', () => {
-    write('mkosi.images/sys.conf', '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\nInitrds=%O/base.tar.zst\n');
+    write('mkosi.images/sys.conf', '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64,systemd\nInitrds=%O/base.tar.zst\n');
     const now = edges();
     expect(now['img-default-initrd']).toBeUndefined();
     expect(now['img-sys']).toEqual(['img-base', 'img-tools']);

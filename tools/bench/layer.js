@@ -28,7 +28,7 @@ const config = (pkgs, incremental = 'yes') =>
   `[Content]\nPackages=${pkgs}\nWithDocs=no\nExtraTrees=extra\n\n` +
   `[Build]\nIncremental=${incremental}\nCacheDirectory=${layers}\nPackageCacheDirectory=${packages}\n`;
 fs.mkdirSync(path.join(project, 'extra/etc'), { recursive: true });
-fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd udev dbus'));
+fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd,udev,dbus'));
 fs.writeFileSync(path.join(project, 'extra/etc/motd'), 'bench 0\n');
 
 const run = (...args) => sh(process.execPath, [kiln, ...args, '-C', project]);
@@ -37,9 +37,9 @@ const build = () => run('build', '--force');
 run('lock'); // downloads the package lists; not part of any figure below
 const cold = build();
 
-fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd udev dbus', 'no'));
+fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd,udev,dbus', 'no'));
 const noLayer = Array.from({ length: runs }, build);
-fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd udev dbus'));
+fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd,udev,dbus'));
 
 let n = 0;
 const extraTree = Array.from({ length: runs }, () => {
@@ -51,11 +51,11 @@ const extraTree = Array.from({ length: runs }, () => {
 // appended layer is removed after each run, so that every run appends.
 const baseLayers = new Set(fs.readdirSync(layers));
 const append = Array.from({ length: runs }, () => {
-  fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd udev dbus less'));
+  fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd,udev,dbus,less'));
   run('lock');
   const ms = build();
   for (const e of fs.readdirSync(layers)) if (!baseLayers.has(e)) fs.rmSync(path.join(layers, e), { recursive: true, force: true });
-  fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd udev dbus'));
+  fs.writeFileSync(path.join(project, 'mkosi.conf'), config('systemd,udev,dbus'));
   run('lock');
   return ms;
 });

@@ -51,7 +51,7 @@ function makePresetProject(root, n) {
     fs.writeFileSync(path.join(root, rel), text);
   };
   write('mkosi.conf', '[Distribution]\nDistribution=debian\nRelease=bookworm\n\n[Output]\nImageId=bench\nFormat=tar\n');
-  write('mkosi.conf.d/10-common.conf', '[Match]\nDistribution=|debian\nDistribution=|ubuntu\n\n[Content]\nPackages=systemd udev\n');
+  write('mkosi.conf.d/10-common.conf', '[Match]\nDistribution=|debian\nDistribution=|ubuntu\n\n[Content]\nPackages=systemd,udev\n');
   for (let i = 0; i < n; i++) {
     const name = `p${String(i).padStart(3, '0')}`;
     const deps = i > 0 ? `[Config]\nDependencies=p${String(i - 1).padStart(3, '0')}\n\n` : '';

@@ -18,7 +18,8 @@ import { ConfigError, Origin, quote, ValueError, type Warning } from './errors';
 import { Config, ConfigSchema, DefaultContext, findSetting, inheritedByPresets, mainOnly, Scope, SETTINGS, SettingDef } from './settings';
 import { Assignment } from './source';
 import { expandSpecifiers } from './specifiers';
-import { describeToml, ParseContext, splitQuoted } from './values';
+import { spaceHint, spacedItemMessage } from './list-items';
+import { describeToml, ParseContext, splitList } from './values';
 import { tomlTypeName } from './toml';
 
 /**
@@ -221,12 +222,24 @@ export class ImageState {
         parsed = kind.parse(a.value, ctx);
       }
     } catch (e) {
-      if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}`, origin);
+      if (e instanceof ValueError) throw new ConfigError(`${def.name}=: ${e.message}${spaceHint(def, a)}`, origin);
       throw e;
+    }
+    // mkosi 26 reads `Packages=vim less` as one item and fails only when it builds: kiln reads it
+    // too (a summary shows it) and says at once which line to fix; a build refuses it (list-items.ts).
+    if (kind.spaced) {
+      (parsed as unknown[]).forEach((item, i) => {
+        if (!kind.spaced!.test(item)) return;
+        // A kiln.toml array says where each item ends: a name with a space there is wrong, and a
+        // path with one (RemoveFiles = ["/a b"]) is meant.
+        if (a.items && kind.spaced!.words && kind.spaced!.build === 'refuse') throw new ConfigError(spacedItemMessage(def, a, i), origin);
+        if (a.items) return;
+        this.warnings.push({ origin, message: spacedItemMessage(def, a, i) });
+      });
     }
     // A bare KEY passes a variable through from kiln's environment: an input of the build.
     if (def.cache === 'environment') {
-      for (const item of a.items ?? splitQuoted(a.value)) if (item && !item.includes('=')) this.passedEnvironment.add(item);
+      for (const item of a.items ?? splitList(a.value, ' ', true)) if (item && !item.includes('=')) this.passedEnvironment.add(item);
     }
     return parsed;
   }

@@ -59,6 +59,19 @@ export interface Kind<T> {
   json(v: T, ctx: ShowContext): unknown;
   /** Says what is accepted, for error messages. */
   readonly accepted?: string;
+  /**
+   * Lists: what separates the items of one assignment, as mkosi 26's parser of the setting
+   * (config_make_list_parser's delimiter): "," for most lists (commas and newlines), " " for
+   * command lines and the like (spaces and newlines); `quoted` lists honour shell quotes there.
+   */
+  readonly delimiter?: ',' | ' ';
+  readonly quoted?: boolean;
+  /**
+   * Comma lists whose items cannot hold white space (a package name): whether an item does, so
+   * the reader warns (mkosi 26 reads `Packages=vim less` as one item "vim less", and fails only
+   * when it builds) and, with `refuse`, a build refuses the preset before doing anything.
+   */
+  readonly spaced?: { test(item: unknown): boolean; build: 'refuse' | 'allow'; words?: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,6 +336,7 @@ export function choiceList<const V extends string>(values: readonly V[], aliases
  */
 export function moduleFilters(): Kind<string[]> {
   return stringList({
+    words: 'refuse',
     check: (v) => {
       if (v === 'default' || v === 'host') return null;
       try {
@@ -336,8 +350,8 @@ export function moduleFilters(): Kind<string[]> {
 }
 
 /**
- * Drives= of `mkosi vm`: ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]] words, split on spaces as
- * mkosi does; the ID is a file name, the SIZE a size.
+ * Drives= of `mkosi vm`: ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]] words, split on spaces
+ * and newlines as mkosi does; the ID is a file name, the SIZE a size.
  */
 export function driveList(): Kind<string[]> {
   return listOf(
@@ -351,7 +365,7 @@ export function driveList(): Kind<string[]> {
       return v;
     },
     z.string(),
-    { split: (r) => r.split(/\s+/).filter(Boolean), accepted: 'ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]]' },
+    { delimiter: ' ', accepted: 'ID:SIZE[:DIRECTORY[:OPTIONS[:FILE_ID[:FLAGS]]]]' },
   );
 }
 
@@ -498,18 +512,49 @@ export function relPath(p: string, c: ShowContext): string {
 // ---------------------------------------------------------------------------------------------
 // Lists
 
-/** Splits a list assignment on whitespace and commas, as mkosi does for most list settings. */
-export function splitList(raw: string): string[] {
-  return raw.split(/[\s,]+/).filter(Boolean);
+/**
+ * Splits one list assignment into its items as mkosi 26 does (config_make_list_parser): on the
+ * delimiter and on newlines (an indented continuation line), never on other white space, so
+ * `Packages=vim less` is one item "vim less" and `KernelCommandLine=a\tb` one item "a\tb".
+ * A `quoted` list is split as shlex on the delimiter and newlines ('...', "...", backslashes).
+ * Comma items lose the spaces around them (`Packages=vim, less`); mkosi keeps " less" with its
+ * space, which no package name, path or module holds (kiln's one deliberate difference here).
+ */
+export function splitList(raw: string, delimiter: ',' | ' ' = ',', quoted = false): string[] {
+  if (quoted) return splitQuoted(raw);
+  if (delimiter === ' ') return raw.split(/[ \n]/).filter(Boolean);
+  return raw
+    .split(/[,\n]/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Why an item with spaces is suspect in a comma list, and the fix in the syntax it was written in
+ * (for warnings and errors): `Packages=vim,less`, or in kiln.toml one string per item.
+ */
+export function commaHint(setting: string, item: string, toml: boolean): string {
+  const words = item.trim().split(/\s+/);
+  if (toml) return `in kiln.toml each item is a string of its own: write ${setting} = [${words.map((w) => JSON.stringify(w)).join(', ')}]`;
+  return `mkosi 26 separates list items with commas or newlines, not spaces: write ${setting}=${words.join(',')}`;
 }
 
 function listOf<T>(
   type: string,
   item: (raw: string, ctx: ParseContext) => T,
   itemSchema: z.ZodType<T>,
-  opts: { split?: (raw: string) => string[]; show?: (v: T, c: ShowContext) => string; json?: (v: T, c: ShowContext) => unknown; accepted?: string } = {},
+  opts: {
+    delimiter?: ',' | ' ';
+    quoted?: boolean;
+    spaced?: Kind<T[]>['spaced'];
+    show?: (v: T, c: ShowContext) => string;
+    json?: (v: T, c: ShowContext) => unknown;
+    accepted?: string;
+  } = {},
 ): Kind<T[]> {
-  const split = opts.split ?? splitList;
+  const delimiter = opts.delimiter ?? ',';
+  const quoted = opts.quoted ?? false;
+  const split = (raw: string) => splitList(raw, delimiter, quoted);
   const show = opts.show ?? ((v: T) => String(v));
   const json = opts.json ?? ((v: T) => v);
   return {
@@ -527,8 +572,14 @@ function listOf<T>(
     show: (v, c) => (v.length ? v.map((x) => show(x, c)).join('\n') : '(none)'),
     json: (v, c) => v.map((x) => json(x, c)),
     accepted: opts.accepted,
+    delimiter,
+    quoted,
+    spaced: opts.spaced,
   };
 }
+
+/** Any white space: an item holding it in a list of words was meant as several items. */
+const hasSpace = (item: unknown) => typeof item === 'string' && /\s/.test(item);
 
 /**
  * mkosi keeps Packages= sorted (package_sort_key): plain names, then paths to package files, then
@@ -540,18 +591,30 @@ export function packageOrder(a: string, b: string): number {
   return group(a) - group(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-export function stringList(opts: { pattern?: RegExp; hint?: string; check?: Check; sort?: (a: string, b: string) => number } = {}): Kind<string[]> {
+/**
+ * A comma list of strings. `words`: its items cannot hold white space (names, URLs, module
+ * patterns); an item that does is read as mkosi reads it, one item, when each of its words is a
+ * valid item: the reader warns, and a build refuses it (`refuse`) or goes on (`warn`:
+ * RemoveFiles=, where a glob may match a file name with a space).
+ */
+export function stringList(opts: { pattern?: RegExp; hint?: string; check?: Check; sort?: (a: string, b: string) => number; words?: 'refuse' | 'warn'; spaced?: (v: string) => boolean } = {}): Kind<string[]> {
+  const spacedTest = opts.spaced ?? hasSpace;
+  const spaced = opts.words ? { test: (v: unknown) => typeof v === 'string' && spacedTest(v), build: opts.words === 'refuse' ? ('refuse' as const) : ('allow' as const), words: true } : undefined;
   const kind = listOf(
     'list',
     (raw, ctx) => {
       const v = ctx.expand(raw);
-      if (opts.pattern && !opts.pattern.test(v)) throw new ValueError(`${quote(v)} is not valid (accepted: ${opts.hint})`);
-      const why = opts.check?.(v);
-      if (why) throw new ValueError(`${quote(v)} ${why}`);
+      // An item with spaces is kept whole, as mkosi keeps it, but each of its words must be a
+      // valid item: `Packages=-oAPT::Get::Simulate=true hello` is refused as it always was.
+      for (const w of spaced?.test(v) ? v.trim().split(/\s+/) : [v]) {
+        if (opts.pattern && !opts.pattern.test(w)) throw new ValueError(`${quote(w)} is not valid (accepted: ${opts.hint})`);
+        const why = opts.check?.(w);
+        if (why) throw new ValueError(`${quote(w)} ${why}`);
+      }
       return v;
     },
     z.string(),
-    { accepted: opts.hint },
+    { accepted: opts.hint, spaced },
   );
   if (!opts.sort) return kind;
   const sort = opts.sort;
@@ -568,11 +631,14 @@ export function stringList(opts: { pattern?: RegExp; hint?: string; check?: Chec
 export function packageList(opts: { sort?: (a: string, b: string) => number } = {}): Kind<string[]> {
   return stringList({
     ...opts,
+    // An rpm rich dependency "(foo if bar)" holds spaces on purpose; a package name never does.
+    words: 'refuse',
+    spaced: (v) => /\s/.test(v) && !/^\(.*\)$/.test(v.trim()),
     check: (v) =>
       v.startsWith('-')
         ? 'starts with "-" and would be read as an option, not a package (package names start with a letter or digit)'
-        : /[\s,]/.test(v)
-          ? 'contains white space or a comma (give one package per item)'
+        : /,/.test(v)
+          ? 'contains a comma (give one package per item)'
           : /[;|&`'"\\]|\$[({A-Za-z_]/.test(v)
             ? 'contains a shell metacharacter (;|&`\'"\\, or $ before a name or bracket), which no package name, atom or apt regex holds'
             : null,
@@ -595,12 +661,15 @@ export function fileName(what: string): Check {
  * image onto the host (`RemoveFiles=../../../..`); kiln refuses any ".." component.
  */
 export function imagePathList(): Kind<string[]> {
-  return stringList({ check: (v) => (v.split('/').includes('..') ? 'contains ".." (paths are inside the image; ".." would leave it)' : null) });
+  return stringList({ words: 'warn', check: (v) => (v.split('/').includes('..') ? 'contains ".." (paths are inside the image; ".." would leave it)' : null) });
 }
 
-/** A list whose items may contain commas: split on whitespace only (KernelCommandLine=). */
+/**
+ * A list whose items may contain commas, split on spaces and newlines only, with no quoting, as
+ * mkosi 26 reads KernelCommandLine= and PassEnvironment= (`"a b"` is the two items `"a` and `b"`).
+ */
 export function spaceList(): Kind<string[]> {
-  return listOf('space-separated list', (raw, ctx) => ctx.expand(raw), z.string(), { split: (r) => r.split(/\s+/).filter(Boolean) });
+  return listOf('space-separated list', (raw, ctx) => ctx.expand(raw), z.string(), { delimiter: ' ' });
 }
 
 /**
@@ -608,7 +677,7 @@ export function spaceList(): Kind<string[]> {
  * UnitProperties= (shlex on spaces and newlines): `-device "a,b=x y"` is two items.
  */
 export function quotedList(): Kind<string[]> {
-  return listOf('space-separated list (quotes allowed)', (raw, ctx) => ctx.expand(raw), z.string(), { split: splitQuoted });
+  return listOf('space-separated list (quotes allowed)', (raw, ctx) => ctx.expand(raw), z.string(), { delimiter: ' ', quoted: true });
 }
 
 /**
@@ -626,14 +695,19 @@ export function credentialList(): Kind<string[]> {
   };
   const show = (v: string, c: ShowContext) => (v.includes('=') ? v : relPath(v, c));
   return {
-    ...listOf('credentials', (raw) => raw, z.string(), { show, json: show, accepted: 'NAME=VALUE words, or the path of a file or directory' }),
+    ...listOf('credentials', (raw) => raw, z.string(), { delimiter: ' ', quoted: true, show, json: show, accepted: 'NAME=VALUE words, or the path of a file or directory' }),
     parse: (raw, ctx) => item(raw, ctx),
     parseItem: (raw, ctx) => item(raw, ctx),
   };
 }
 
+/**
+ * A comma list of paths. A path may hold spaces; one that does and is not there was likely meant
+ * as several paths (`BaseTrees=a b`): mkosi reads it as one, and so does kiln, with a warning, and
+ * a build refuses it while it is missing. A required path that is missing is an error anyway.
+ */
 export function pathList(opts: PathOptions = {}): Kind<string[]> {
-  return listOf('list of paths', pathItem(opts), z.string(), { show: relPath, json: relPath });
+  return listOf('list of paths', pathItem(opts), z.string(), { show: relPath, json: relPath, spaced: opts.required ? undefined : { test: (p) => hasSpace(p) && !probe.exists(p as string), build: 'refuse' } });
 }
 
 /**
@@ -652,7 +726,7 @@ export function scriptList(): Kind<string[]> {
     return [pathItem({ required: true })(v, ctx)];
   };
   return {
-    ...pathList(),
+    ...pathList({ required: true }),
     type: 'list of scripts',
     parse: (raw, ctx) => splitList(raw).flatMap((r) => item(r, ctx)),
     parseItem: item,
@@ -694,6 +768,8 @@ const showTree = (t: Tree, c: ShowContext) => relPath(t.source, c) + (t.target ?
 
 export function treeList(opts: { required?: boolean; relativeTarget?: boolean } = {}): Kind<Tree[]> {
   return listOf('list of trees', (raw, ctx) => parseTree(raw, ctx, opts.required, opts.relativeTarget), z.object({ source: z.string(), target: z.string().nullable() }), {
+    // As pathList: a missing source with a space in it was likely meant as several trees.
+    spaced: opts.required ? undefined : { test: (t) => hasSpace((t as Tree).source) && !probe.exists((t as Tree).source), build: 'refuse' },
     show: showTree,
     json: (t, c) => ({ source: relPath(t.source, c), target: t.target }),
     accepted: 'SOURCE[:TARGET]',
@@ -719,7 +795,7 @@ export function environment(): Kind<EnvMap> {
   return {
     type: 'environment',
     list: true,
-    parse: (raw, ctx) => Object.assign({}, ...splitQuoted(raw).map((r) => item(r, ctx))),
+    parse: (raw, ctx) => Object.assign({}, ...splitList(raw, ' ', true).map((r) => item(r, ctx))),
     parseItem: item,
     empty: () => ({}),
     merge: (old, add) => ({ ...old, ...add }),
@@ -729,11 +805,13 @@ export function environment(): Kind<EnvMap> {
     show: (v) => (Object.keys(v).length ? Object.entries(v).map(([k, x]) => `${k}=${x}`).join('\n') : '(none)'),
     json: (v) => v,
     accepted: 'KEY=VALUE',
+    delimiter: ' ',
+    quoted: true,
   };
 }
 
 /**
- * Splits Environment= the way mkosi's shlex (posix, whitespace only) does: on spaces and newlines,
+ * Splits Environment= the way mkosi's shlex (posix, whitespace_split, whitespace " \n") does: on spaces and newlines,
  * honouring '...' and "..." quotes and backslash escapes. Libraries such as shell-quote parse
  * shell operators (`;`, `|`, `>`) too, which would break values like A=x;y.
  */
@@ -746,7 +824,8 @@ export function splitQuoted(raw: string): string[] {
     const c = raw[i];
     if (q) {
       if (c === q) q = null;
-      else if (c === '\\' && q === '"' && i + 1 < raw.length && '"\\$`'.includes(raw[i + 1])) cur += raw[++i];
+      // As Python's shlex (posix): in "..." a backslash escapes only " and itself ("a\$b" keeps it).
+      else if (c === '\\' && q === '"' && i + 1 < raw.length && '"\\'.includes(raw[i + 1])) cur += raw[++i];
       else cur += c;
     } else if (c === '"' || c === "'") {
       q = c;

@@ -39,7 +39,7 @@ describe('ToolsTree=default', () => {
 
   it('takes ToolsTreeDistribution=, ToolsTreeRelease=, ToolsTreeMirror=, ToolsTreeRepositories= and ToolsTreePackages= from the main image', () => {
     const p = load({
-      'mkosi.conf': `${TOOLS}ToolsTreeDistribution=ubuntu\nToolsTreeRelease=noble\nToolsTreeMirror=http://archive.ubuntu.com/ubuntu\nToolsTreeRepositories=universe\nToolsTreePackages=jq less\n`,
+      'mkosi.conf': `${TOOLS}ToolsTreeDistribution=ubuntu\nToolsTreeRelease=noble\nToolsTreeMirror=http://archive.ubuntu.com/ubuntu\nToolsTreeRepositories=universe\nToolsTreePackages=jq,less\n`,
     });
     const tools = preset(p, 'tools');
     expect(tools.config).toMatchObject({ Distribution: 'ubuntu', Release: 'noble', Mirror: 'http://archive.ubuntu.com/ubuntu', Repositories: ['universe'] });
@@ -158,7 +158,7 @@ describe('ToolsTree=PATH', () => {
 });
 
 describe('the default initrd', () => {
-  const BOOTABLE = '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64 systemd\n';
+  const BOOTABLE = '[Output]\nFormat=disk\n[Content]\nPackages=linux-image-amd64,systemd\n';
 
   it('is generated for a bootable preset without Initrds= (a disk with a kernel package), which gets its cpio as Initrds=', () => {
     const p = load({ 'mkosi.conf': MAIN, 'mkosi.images/system.conf': BOOTABLE });

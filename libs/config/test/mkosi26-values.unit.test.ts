@@ -111,7 +111,7 @@ describe('mkosi 26 value kinds', () => {
   });
 
   it('module filters are regular expressions (or default, host): an invalid one is an error', () => {
-    expect(main(conf('Content', 'KernelModulesInclude=default drivers/net/.*')).KernelModulesInclude).toEqual(['default', 'drivers/net/.*']);
+    expect(main(conf('Content', 'KernelModulesInclude=default,drivers/net/.*')).KernelModulesInclude).toEqual(['default', 'drivers/net/.*']);
     expect(configError(conf('Content', 'FirmwareExclude=(')).message).toMatch(/^FirmwareExclude=: "\(" is not a valid regular expression/);
   });
 

@@ -15,7 +15,7 @@ describe('assignments', () => {
     expect(c.RemoveFiles).toEqual(['/a', '/b', '/c', '/d']);
   });
   it('lists: Key= empties the list, later assignments start again', () => {
-    const c = main({ 'mkosi.conf': '[Content]\nPackages=a b\n', 'mkosi.conf.d/10.conf': '[Content]\nPackages=\nPackages=c\n' });
+    const c = main({ 'mkosi.conf': '[Content]\nPackages=a,b\n', 'mkosi.conf.d/10.conf': '[Content]\nPackages=\nPackages=c\n' });
     expect(c.Packages).toEqual(['c']);
   });
   it('KernelCommandLine= splits on spaces only', () => {
@@ -100,7 +100,7 @@ describe('reading order', () => {
     expect(p.warnings.map((w) => w.message)).toEqual(['PackageManagerTrees= is an old name: write SandboxTrees= instead']);
   });
   it('relative paths in a drop-in are relative to the config directory; %C gives the file\'s own', () => {
-    const p = load({ 'mkosi.conf': '', 'mkosi.conf.d/10.conf': '[Content]\nBaseTrees=a %C/b\n' });
+    const p = load({ 'mkosi.conf': '', 'mkosi.conf.d/10.conf': '[Content]\nBaseTrees=a,%C/b\n' });
     expect((p.main.config.BaseTrees as string[]).map((b) => path.relative(p.root, b))).toEqual(['a', 'mkosi.conf.d/b']);
   });
   it('a project may keep its config in mkosi/', () => {

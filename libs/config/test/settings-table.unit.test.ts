@@ -1,7 +1,7 @@
 /**
  * kiln's settings table against mkosi 26's (test/data/mkosi26-settings.json, generated from
  * mkosi's SETTINGS: see test/data/README.md): every mkosi setting is there with mkosi's section,
- * scope, old names, default paths and specifier, and a cache role that keeps runtime-only
+ * scope, old names, default paths, specifier and list delimiter, and a cache role that keeps runtime-only
  * settings out of the cache key.
  */
 import * as fs from 'node:fs';
@@ -18,6 +18,10 @@ interface MkosiSetting {
   pathSuffixes: string[];
   specifier: string | null;
   match: boolean;
+  /** A list's item separator besides newlines (mkosi's delimiter=), null for a single value. */
+  delimiter: ',' | ' ' | null;
+  /** Split with shell quoting (mkosi's unescape=True). */
+  quoted: boolean;
 }
 
 const MKOSI: MkosiSetting[] = JSON.parse(fs.readFileSync(path.join(__dirname, 'data', 'mkosi26-settings.json'), 'utf8'));
@@ -55,6 +59,15 @@ describe("kiln's settings table against mkosi 26's", () => {
     const d = byName.get(name)!;
     const mine = d.defaultPaths ?? [];
     expect(mine.filter((p) => !KILN_EXTRA_PATHS.has(p)).sort()).toEqual(m.pathSuffixes.map((s) => `mkosi.${s}`).sort());
+  });
+
+  it.each(MKOSI.map((m) => [m.name, m] as const))("%s splits its items as mkosi 26 does (delimiter and quoting)", (name, m) => {
+    const kind = byName.get(name)!.kind;
+    // kiln reads a few of mkosi's single values as lists (KernelModulesInclude= filters); those
+    // have no delimiter of mkosi's to follow and split on commas like the rest.
+    const mine = { delimiter: kind.list ? (kind.delimiter ?? ',') : null, quoted: kind.quoted ?? false };
+    if (m.delimiter === null && kind.list) expect(mine).toEqual({ delimiter: ',', quoted: false });
+    else expect(mine).toEqual({ delimiter: m.delimiter, quoted: m.quoted });
   });
 
   it('every setting mkosi can [Match] on has a match key (the comparison rules are match.ts)', () => {

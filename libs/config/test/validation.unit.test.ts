@@ -33,7 +33,7 @@ describe('package lists never carry options or shell syntax', () => {
     expect(refusal('Packages', raw)).toMatch(/contains a shell metacharacter/);
   });
   it('keeps what real package lists hold: names, version pins, Gentoo atoms, paths', () => {
-    expect(parse('Packages', 'hello=2.10-3 libc6:amd64 >=app-misc/hello-2.12 /pkgs/x.deb')).toEqual(['hello=2.10-3', 'libc6:amd64', '>=app-misc/hello-2.12', '/pkgs/x.deb']);
+    expect(parse('Packages', 'hello=2.10-3,libc6:amd64,>=app-misc/hello-2.12,/pkgs/x.deb')).toEqual(['hello=2.10-3', 'libc6:amd64', '>=app-misc/hello-2.12', '/pkgs/x.deb']);
     // apt regexes, as mkosi's own mkosi-initrd writes them (apt gets them as words, never through a shell).
     expect(parse('Packages', '^libtss2-esys-[0-9.]+-0(t64)?$')).toEqual(['^libtss2-esys-[0-9.]+-0(t64)?$']);
   });
@@ -73,7 +73,7 @@ describe('names that make file names or paths', () => {
   });
   it('RemoveFiles= refuses ".." (image paths stay in the image) and keeps globs', () => {
     expect(refusal('RemoveFiles', '/usr/../../etc')).toBe('"/usr/../../etc" contains ".." (paths are inside the image; ".." would leave it)');
-    expect(parse('RemoveFiles', '/usr/share/doc/* var/cache/..foo')).toEqual(['/usr/share/doc/*', 'var/cache/..foo']);
+    expect(parse('RemoveFiles', '/usr/share/doc/*,var/cache/..foo')).toEqual(['/usr/share/doc/*', 'var/cache/..foo']);
   });
   it('Mirror= is a URL without white space or shell syntax', () => {
     expect(parse('Mirror', 'http://deb.debian.org/debian')).toBe('http://deb.debian.org/debian');

@@ -3,7 +3,12 @@ import { ValueError } from '../src/errors';
 import {
   boolean,
   choice,
+  commaHint,
   environment,
+  imagePathList,
+  packageList,
+  pathList,
+  quotedList,
   feature,
   integer,
   ParseContext,
@@ -56,17 +61,57 @@ describe('sizes (mkosi parse_bytes)', () => {
   });
 });
 
-describe('lists', () => {
-  it('split on whitespace and commas', () => {
-    expect(splitList('a,b c\n d\t,e')).toEqual(['a', 'b', 'c', 'd', 'e']);
+describe('lists split as mkosi 26 splits them (config_make_list_parser)', () => {
+  it('comma lists split on commas and newlines only: a space stays inside its item', () => {
+    expect(splitList('a,b c\nd\te,,f')).toEqual(['a', 'b c', 'd\te', 'f']);
+    expect(stringList().parse('vim less', ctx)).toEqual(['vim less']);
   });
-  it('space-delimited lists keep commas (KernelCommandLine=)', () => {
-    expect(spaceList().parse('console=ttyS0,115200 quiet', ctx)).toEqual(['console=ttyS0,115200', 'quiet']);
+  it('comma items lose the spaces around them (mkosi keeps " b", which nothing holds)', () => {
+    expect(splitList('a, b ,c')).toEqual(['a', 'b', 'c']);
+  });
+  it('space lists split on spaces and newlines, not tabs, and keep commas and quotes (KernelCommandLine=, PassEnvironment=, Drives=)', () => {
+    expect(splitList('console=ttyS0,115200  quiet\nro', ' ')).toEqual(['console=ttyS0,115200', 'quiet', 'ro']);
+    expect(spaceList().parse('a\tb "c d"', ctx)).toEqual(['a\tb', '"c', 'd"']);
+  });
+  it('quoted space lists split as shlex: quotes and backslashes keep spaces in an item (QemuArgs=, UnitProperties=, Environment=)', () => {
+    expect(splitList('-device "virtio-net,a b" x\\ y\n\'z w\'', ' ', true)).toEqual(['-device', 'virtio-net,a b', 'x y', 'z w']);
+    expect(quotedList().parse('A=1 "B=two words"', ctx)).toEqual(['A=1', 'B=two words']);
+    // As mkosi's shlex.shlex(posix=True): in "..." a backslash escapes only " and \\.
+    expect(splitList('"a\\$b" "c\\"d" "e\\\\f"', ' ', true)).toEqual(['a\\$b', 'c"d', 'e\\f']);
+  });
+  it('each kind says its delimiter, the fact the settings table is checked against', () => {
+    expect([stringList().delimiter, spaceList().delimiter, quotedList().delimiter, environment().delimiter]).toEqual([',', ' ', ' ', ' ']);
+    expect([stringList().quoted, spaceList().quoted, quotedList().quoted, environment().quoted]).toEqual([false, false, true, true]);
   });
   it('Packages= are kept sorted: names, then paths, then conditionals', () => {
     const kind = stringList({ sort: packageOrder });
-    const v = kind.merge!(kind.parse('zsh /pkgs/x.deb (cond) bash', ctx), kind.parse('apt', ctx));
+    const v = kind.merge!(kind.parse('zsh,/pkgs/x.deb\n(cond),bash', ctx), kind.parse('apt', ctx));
     expect(v).toEqual(['apt', 'bash', 'zsh', '/pkgs/x.deb', '(cond)']);
+  });
+});
+
+describe('list items holding a space their kind cannot hold', () => {
+  it('a package name with a space is kept whole and marked, to be refused at build; an rpm rich dependency is not', () => {
+    const k = packageList();
+    expect(k.parse('vim less', ctx)).toEqual(['vim less']);
+    expect(k.spaced).toMatchObject({ build: 'refuse' });
+    expect([k.spaced!.test('vim less'), k.spaced!.test('vim'), k.spaced!.test('(foo if bar)')]).toEqual([true, false, false]);
+  });
+  it("each word of such an item must still be a valid item (an option is refused at read)", () => {
+    expect(() => packageList().parse('-oAPT::Get::Simulate=true hello', ctx)).toThrow(/"-oAPT::Get::Simulate=true" starts with "-"/);
+    expect(() => stringList({ words: 'refuse', pattern: /^[a-z]+$/, hint: 'lower-case words' }).parse('ok NO', ctx)).toThrow('"NO" is not valid (accepted: lower-case words)');
+  });
+  it('image paths (RemoveFiles=) warn but are not refused at build: a file name may hold a space', () => {
+    expect(imagePathList().spaced).toMatchObject({ build: 'allow' });
+  });
+  it('a path with a space is suspect only when it does not exist', () => {
+    const k = pathList();
+    expect([k.spaced!.test(`${os.tmpdir()}/no such dir`), k.spaced!.test(os.tmpdir())]).toEqual([true, false]);
+    expect(pathList({ required: true }).spaced).toBeUndefined();
+  });
+  it('the fix is said in the syntax the item was written in', () => {
+    expect(commaHint('Packages', 'vim  less', false)).toBe('mkosi 26 separates list items with commas or newlines, not spaces: write Packages=vim,less');
+    expect(commaHint('Packages', 'vim less', true)).toBe('in kiln.toml each item is a string of its own: write Packages = ["vim", "less"]');
   });
 });
 

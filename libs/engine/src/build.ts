@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, checkSupported, ConfigError, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, checkListItems, checkSupported, ConfigError, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -113,6 +113,9 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   // Settings that would change an image but that the engine ignores: refused before anything
   // runs or is written (unsupported.ts), at the line that sets them.
   for (const p of plan) checkSupported(p, project.root, project.main);
+  // List items written with spaces where mkosi 26 wants commas (Packages=vim less): read with a
+  // warning, refused here (list-items.ts).
+  for (const p of plan) checkListItems(p, project.root, project.main);
   // Never an output outside its output directory, whatever the configuration says: before anything is written.
   for (const p of plan) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   const results: PresetResult[] = [];
@@ -185,6 +188,8 @@ export interface LockResult {
  */
 export async function lockProject(project: Project, opts: BuildOptions = {}): Promise<LockResult[]> {
   const plan = opts.preset ? buildPlan(project, opts.preset) : project.presets;
+  // A package list item holding a space (Packages=vim less) cannot be resolved either.
+  for (const p of plan) checkListItems(p, project.root, project.main);
   const results: LockResult[] = [];
   for (const preset of plan) {
     if (opts.preset && preset.name !== opts.preset && fs.existsSync(lockfilePath(preset))) continue;

@@ -251,7 +251,7 @@ describe('image settings and RemoveFiles= on a base tree whose links lead to the
       'mkosi.conf': [
         '[Distribution]', 'Distribution=debian', 'Release=bookworm',
         '[Output]', 'Format=directory', 'ImageId=img',
-        '[Content]', 'BaseTrees=base', 'Hostname=image', 'Locale=C.UTF-8', 'RemoveFiles=/etc/keep /data/*', 'SourceDateEpoch=1700000000', '',
+        '[Content]', 'BaseTrees=base', 'Hostname=image', 'Locale=C.UTF-8', 'RemoveFiles=/etc/keep,/data/*', 'SourceDateEpoch=1700000000', '',
       ].join('\n'),
       'base/etc': { symlink: host },
       'base/data': { symlink: data },

@@ -57,7 +57,7 @@ describe('a native install from the fixture binhost', () => {
   let log: string;
 
   beforeAll(async () => {
-    root = project('app-misc/hello app-misc/wants-multi app-misc/legacy');
+    root = project('app-misc/hello,app-misc/wants-multi,app-misc/legacy');
     log = (await buildOk(root)).log;
     image = path.join(root, 'mkosi.output/image');
   });
@@ -125,7 +125,7 @@ describe('a native install from the fixture binhost', () => {
   it("kiln lock on a base directory reads what its vdb says is installed (not a dpkg database it does not have)", async () => {
     const base = tempDir('kiln-gentoo-base-');
     fs.cpSync(image, base, { recursive: true, verbatimSymlinks: true });
-    const top = project('app-misc/hello app-alt/one', '\n[Content]\nBaseTrees=' + base + '\n');
+    const top = project('app-misc/hello,app-alt/one', '\n[Content]\nBaseTrees=' + base + '\n');
     const r = await lockIn(top);
     expect(r.error).toBeUndefined();
     const lock = readLockfile(path.join(top, 'kiln.lock'))!;
@@ -147,7 +147,7 @@ describe('portage config in the image', () => {
 
 describe('refusals', () => {
   it('a blocker in the final set names both packages', async () => {
-    const root = project('app-misc/hello app-misc/conflict');
+    const root = project('app-misc/hello,app-misc/conflict');
     const r = await buildIn(root);
     expect(r.error).toBeDefined();
     expect(failure(r)).toMatch(/app-misc\/conflict-1\.0[\s\S]*app-misc\/hello|app-misc\/hello[\s\S]*app-misc\/conflict-1\.0/);
@@ -289,7 +289,7 @@ describe("portage's masks: KEYWORDS against ACCEPT_KEYWORDS, EAPI, CHOST", () =>
 
   it('ACCEPT_KEYWORDS is incremental as portage reads it: -* drops the profile\'s keyword, ~* and ** accept more', async () => {
     // "-* ~amd64": only testing packages, so the stable ones are masked ("missing keyword").
-    expect(await refused(project('app-misc/hello-data', '\n[Distribution]\nAcceptKeywords=-* ~amd64\n'))).toMatch(/app-misc\/hello-data-1\.0::gentoo \(build 1\) \(masked by: missing keyword\)/);
+    expect(await refused(project('app-misc/hello-data', '\n[Distribution]\nAcceptKeywords=-*,~amd64\n'))).toMatch(/app-misc\/hello-data-1\.0::gentoo \(build 1\) \(masked by: missing keyword\)/);
     // ~* accepts any testing keyword; nothing accepts an empty KEYWORDS but **.
     await buildOk(project('app-misc/testing', '\n[Distribution]\nAcceptKeywords=~*\n'));
     expect(await refused(project('app-misc/unkeyworded', '\n[Distribution]\nAcceptKeywords=~amd64\n'))).toContain('app-misc/unkeyworded-1.0::gentoo (build 1) (masked by: missing keyword): its KEYWORDS (none) do not name amd64: accept it with AcceptKeywords=**');
@@ -324,7 +324,7 @@ describe('file collisions (FEATURES=protect-owned) and CONFIG_PROTECT, as a defa
   });
 
   it('CollisionIgnore= lets a package overwrite them (a directory means everything under it)', async () => {
-    const root = project('app-misc/collide', '\n[Distribution]\nCollisionIgnore=/usr/bin/hello /usr/lib\n');
+    const root = project('app-misc/collide', '\n[Distribution]\nCollisionIgnore=/usr/bin/hello,/usr/lib\n');
     await buildOk(root);
     expect(fs.readFileSync(path.join(root, 'mkosi.output/image/usr/bin/hello'), 'utf8')).toContain('not the real hello');
   });

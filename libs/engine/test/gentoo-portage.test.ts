@@ -79,7 +79,7 @@ async function buildIt(root: string) {
 }
 
 suite('emerge (real portage) in a namespace over a read-only tools tree', () => {
-  const atoms = 'app-misc/hello app-misc/wants-multi app-misc/legacy';
+  const atoms = 'app-misc/hello,app-misc/wants-multi,app-misc/legacy';
   let image: string;
   let log: string;
 
@@ -192,7 +192,7 @@ suite("portage's masks, collisions and CONFIG_PROTECT: emerge and the native ins
     expect(output(emerge.run)).toMatch(/NOT merged due to file collisions/);
     expect(output(emerge.run)).toMatch(/app-misc\/hello-1\.0[\s\S]*\/usr\/bin\/hello/);
     expect(failure(native.run)).toMatch(/app-misc\/collide-1\.0 would overwrite files another installed package owns: \/usr\/bin\/hello \(owned by app-misc\/hello-1\.0\)/);
-    const ignored = await both('app-misc/collide', 'CollisionIgnore=/usr/bin/hello /usr/lib\n');
+    const ignored = await both('app-misc/collide', 'CollisionIgnore=/usr/bin/hello,/usr/lib\n');
     expect([ignored.emerge.run.error, ignored.native.run.error]).toEqual([undefined, undefined]);
     for (const img of [ignored.emerge.image, ignored.native.image]) expect(fs.readFileSync(path.join(img, 'usr/bin/hello'), 'utf8')).toContain('not the real hello');
   });

@@ -69,7 +69,7 @@ describe('the installer of a distribution', () => {
   it("a lock records the installer's sources: the mirror for apt, the binhosts in order for portage", () => {
     const debian = context(project({ 'mkosi.conf': '[Distribution]\nDistribution=ubuntu\nRelease=noble\n' }));
     expect(lockRequest(debian).mirror).toEqual(['http://archive.ubuntu.com/ubuntu']);
-    const gentoo = context(project({ 'mkosi.conf': '[Distribution]\nDistribution=gentoo\nBinhosts=https://b.example/bin/ http://a.example\n' }));
+    const gentoo = context(project({ 'mkosi.conf': '[Distribution]\nDistribution=gentoo\nBinhosts=https://b.example/bin/,http://a.example\n' }));
     expect(lockRequest(gentoo).mirror).toEqual(['https://b.example/bin', 'http://a.example']);
   });
 });

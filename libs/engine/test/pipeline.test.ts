@@ -42,7 +42,7 @@ const project = {
     'Format=tar',
     '[Content]',
     'SourceDateEpoch=1700000000',
-    'Packages=hello less',
+    'Packages=hello,less',
     'RemovePackages=less',
     'BuildPackages=cowsay',
     'WithDocs=no',

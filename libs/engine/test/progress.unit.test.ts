@@ -74,7 +74,7 @@ describe('reportProgress', () => {
   });
 });
 
-/** Real `mmdebstrap --verbose` output (bookworm, essential set then Packages=hello less), shortened. */
+/** Real `mmdebstrap --verbose` output (bookworm, essential set then Packages=hello,less), shortened. */
 const MMDEBSTRAP = `I: running apt-get update...
 Get:1 http://deb.debian.org/debian bookworm InRelease [151 kB]
 Get:2 http://deb.debian.org/debian bookworm/main amd64 Packages [8790 kB]

@@ -22,10 +22,10 @@ export const TEST_BASE_CONFIG = [
   'SourceDateEpoch=1700000000',
   'Bootable=no',
   'WithDocs=no',
-  'Packages=linux-image-cloud-amd64 systemd systemd-boot-efi busybox-static',
+  'Packages=linux-image-cloud-amd64,systemd,systemd-boot-efi,busybox-static',
   // What no suite reads, a fifth of the tree that every preset on it copies: initramfs-tools'
   // initrd (kiln's boot formats make their own) and the translations.
-  'RemoveFiles=/boot/initrd.img-* /usr/share/locale /usr/share/i18n',
+  'RemoveFiles=/boot/initrd.img-*,/usr/share/locale,/usr/share/i18n',
   '',
 ].join('\n');
 

@@ -17,7 +17,7 @@ export function toolsTreeConfig(): string {
     '[Content]',
     'SourceDateEpoch=1700000000',
     'WithDocs=no',
-    `Packages=${TOOLS_TREE_PACKAGES.join(' ')}`,
+    `Packages=${TOOLS_TREE_PACKAGES.join(',')}`,
     '',
   ].join('\n');
 }
