@@ -137,7 +137,8 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
       const outputs = await buildPreset(project, preset, opts);
       return { preset: preset.name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 };
     });
-    trusted.add(preset.name);
+    // Built here: trusted for the rest of the run (outputs found up to date are checked when read).
+    if (result.status === 'built') trusted.add(preset.name);
     results.push(result);
   }
   return results;
