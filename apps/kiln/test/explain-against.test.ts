@@ -4,7 +4,7 @@
  * manifest compared with is the one `kiln explain --json` computes for the inputs as they are
  * (what a build would record), saved, then one input changed. A different mmdebstrap (a wrapper
  * first on KILN_TOOLS_PATH that reports another version and runs the real one) changes
- * `kiln digest` and `kiln explain` names it.
+ * `kiln digest` and `kiln explain` names it. And `kiln verify` where nothing was built.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -85,5 +85,15 @@ describe('tool identity', () => {
 
     const r = await kiln(['explain', '-C', root, '--against', saved], { env: OTHER_TOOLS });
     expect(r.stdout).toBe(`app: changes from ${saved} to the inputs here\ntools:\n  mmdebstrap: ${realVersion} -> mmdebstrap 99.0\n${UNLOCKED}`);
+  });
+});
+
+describe('kiln verify with nothing built (the checks themselves: verify.test.ts)', () => {
+  it('names each preset as not built or writing no outputs, and exits 0; a preset asked for by name and not built exits 1', async () => {
+    const dir = tempProject({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=tar\n', 'mkosi.images/n/mkosi.conf': '[Output]\nFormat=none\n' }, 'p');
+    const all = await kiln(['verify', '-C', dir]);
+    expect([all.code, all.stdout]).toEqual([0, 'n: Format=none writes no outputs, nothing to verify\np: not built, nothing to verify (kiln build --preset p)\n']);
+    const one = await kiln(['verify', '-C', dir, '-p', 'p']);
+    expect([one.code, one.stdout]).toEqual([1, 'p: not built, nothing to verify (kiln build --preset p)\n']);
   });
 });

@@ -1,6 +1,6 @@
 import { runScript } from '../config-scripts';
 import * as path from 'node:path';
-import { formatProblem, loadProject, type Override } from '@kiln/config';
+import { formatProblem, loadProject, manifestPath, type Override } from '@kiln/config';
 import { BuildError, verifyPresetOutputs } from '@kiln/engine';
 import { reportWarnings } from '../report';
 
@@ -19,6 +19,10 @@ export function verifyCommand(opts: { directory: string; preset?: string; overri
   const show = (f: string) => path.relative(project.root, f);
   let failed = false;
   for (const preset of named ? [named] : project.presets) {
+    if (!manifestPath(preset)) {
+      process.stdout.write(`${preset.name}: Format=${preset.config.Format} writes no outputs, nothing to verify\n`);
+      continue;
+    }
     const check = verifyPresetOutputs(preset);
     if (check.status === 'ok') {
       const signed = process.env.KILN_ALLOWED_SIGNERS ? ', signed by an allowed signer' : '';
