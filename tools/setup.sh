@@ -12,8 +12,9 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # gpgv and gnupg verify (and the fixture builder signs) Gentoo stage3s and binary packages,
 # bzip2 unpacks XPAK packages, systemd-sysusers stands in for pkg_postinst in native installs;
 # uidmap's newuidmap/newgidmap map a user's subordinate ids for rootless builds (kiln as a user);
-# qemu-system-x86 and ovmf (UEFI firmware: /usr/share/OVMF/OVMF_CODE_4M.fd) run `kiln vm` and the boot tests.
-debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux gpgv gnupg bzip2 systemd uidmap qemu-system-x86 ovmf)
+# qemu-system-x86 and ovmf (UEFI firmware: /usr/share/OVMF/OVMF_CODE_4M.fd) run `kiln vm` and the boot tests;
+# openssh-client's ssh-keygen signs and checks build manifests (KILN_SIGNING_KEY, KILN_ALLOWED_SIGNERS).
+debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux gpgv gnupg bzip2 systemd uidmap qemu-system-x86 ovmf openssh-client)
 missing=()
 for d in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then

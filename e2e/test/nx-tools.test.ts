@@ -66,7 +66,7 @@ function suite(daemon: boolean) {
     expect(tools.root).toBe('img/mkosi.tools.conf');
     expect(tools.tags).toEqual(expect.arrayContaining(['kiln', 'kiln:directory', 'kiln:generated']));
     expect(tools.targets.image).toMatchObject({ cache: true, options: { directory: 'img', preset: 'tools' } });
-    expect(tools.targets.image.outputs).toEqual(['{workspaceRoot}/img/mkosi.output/mkosi.tools.tar.zst', '{workspaceRoot}/img/mkosi.output/mkosi.tools.manifest.json']);
+    expect(tools.targets.image.outputs).toEqual(['{workspaceRoot}/img/mkosi.output/mkosi.tools.tar.zst', '{workspaceRoot}/img/mkosi.output/mkosi.tools.manifest.json.sig', '{workspaceRoot}/img/mkosi.output/mkosi.tools.manifest.json']);
     // Its lock is its own (beside mkosi.tools.conf), an input of its image.
     expect(tools.targets.image.inputs).toContainEqual({ fileset: '{workspaceRoot}/img/mkosi.tools.lock', includeIgnored: true });
     // mkosi.tools.conf is a config file of the tools preset, never a project of its own.

@@ -15,6 +15,7 @@ import { reportError } from './report';
 import { attachToParent, needsNamespace, RootlessError, runInNamespace } from './rootless';
 import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
+import { verifyCommand } from './commands/verify';
 import { vmCommand } from './commands/vm';
 import { version } from './version';
 import { runScript } from './config-scripts';
@@ -91,8 +92,17 @@ export function program(overrides: readonly Override[] = []): Command {
     .option(...DIRECTORY)
     .option('-p, --preset <name>', 'the preset (default: the main image)')
     .option('--json', 'print JSON instead of text')
+    .option('--against <manifest>', 'compare with this manifest (from a remote cache or CI) instead of the last build here')
     .addHelpText('after', OVERRIDES_HELP)
     .action((opts) => explainCommand({ ...opts, overrides }));
+
+  cli
+    .command('verify')
+    .description("check each preset's outputs (e.g. restored from a cache) against its build manifest, and its signature with KILN_ALLOWED_SIGNERS")
+    .option(...DIRECTORY)
+    .option('-p, --preset <name>', 'only this preset')
+    .addHelpText('after', OVERRIDES_HELP)
+    .action((opts) => verifyCommand({ ...opts, overrides }));
 
   cli
     .command('vm')

@@ -48,7 +48,7 @@ export { fingerprint, fingerprintLines, findPreset, FingerprintError, Fingerprin
 export { DEFAULT_INITRD_PRESET, TOOLS_OUTPUT, TOOLS_PRESET, TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES, toolsTreeRelease } from './tools-tree';
 export { wantsDefaultInitrd, wantsToolsPreset, type GeneratedKind } from './generated';
 export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, SYSTEM_PATH, toolPath, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity, which } from './tools-identity';
-export { outputNames, cachedOutputNames, imageOutputNames, manifestName, compressionSuffix } from './outputs';
+export { outputNames, cachedOutputNames, imageOutputNames, manifestName, signatureName, compressionSuffix } from './outputs';
 export { extensionVerity, extensionPartitionTypes, type ExtensionVerity } from './formats/extension';
 export { splitArtifacts, unwrittenArtifacts, wantedArtifacts, splitDefinitions, partitionFiles, partitionTypeId } from './formats/split';
 export { OUTPUT_FORMATS, formatOf, defaultCompression, buildableFormats, imageFiles, writesImage, publishesRoot, baseTreeFile, FormatName, Compression, OutputFile, OutputFormat } from './formats';
@@ -76,6 +76,8 @@ export {
   ExplanationItem,
   MANIFEST_VERSION,
   UNLOCKED_NOTE,
+  fileHash,
 } from './manifest';
+export { checkPresetOutputs, compareOutputs, formatProblem, recordOutputs, OutputCheck, OutputProblem } from './output-check';
 // kiln summary --json=mkosi: mkosi 26's --json summary shape.
 export { mkosiSummaryJson, mkosiImageJson, mkosiField, MkosiSummaryJson } from './mkosi-json';

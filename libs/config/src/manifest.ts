@@ -13,7 +13,10 @@
  *  - environment: the variables the build reads, as a SHA-256 of the value (null when unset),
  *    never the value, which may be a secret;
  *  - tools: what the preset's installer runs (tools-identity.ts: host tools' versions, or the
- *    ToolsTree= and its digest), the lines the fingerprint has; kiln: its build identity.
+ *    ToolsTree= and its digest), the lines the fingerprint has; kiln: its build identity;
+ *  - outputs: what the build wrote, the SHA-256 and size of each regular output file (not the
+ *    manifest or its signature), so that a restored output is checked before it is used
+ *    (output-check.ts). Absent in manifests of older kilns, and in the manifest of the inputs now.
  *
  * It is deterministic: sorted keys, no timestamps, no absolute paths, no host names, so two builds
  * of the same inputs write the same bytes (caches compare and restore outputs bit for bit).
@@ -28,7 +31,7 @@ import { inputEntries, type InputEntry } from './input-digest';
 import { presetInputs, presetSettings } from './inputs';
 import { LockedPackageSchema, packageDigest, readLockfile, type Lock, type LockedPackage } from './lockfile';
 import { compareDistributionVersions } from './distributions/versions';
-import { cachedOutputNames, manifestName } from './outputs';
+import { cachedOutputNames, manifestName, signatureName } from './outputs';
 import type { Preset, Project } from './project';
 import { findSetting, SETTINGS, type SettingDef } from './settings';
 
@@ -58,6 +61,7 @@ const ManifestSchema = z.strictObject({
   buildPackages: z.array(LockedPackageSchema).nullable(),
   readOutputs: z.record(z.string(), z.record(z.string(), Sha.nullable())),
   environment: z.record(z.string(), Sha.nullable()),
+  outputs: z.record(z.string(), z.strictObject({ sha256: Sha, size: z.number().int().nonnegative() })).optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -102,8 +106,9 @@ export function currentManifest(project: Project, preset: Preset, opts: Manifest
   for (const name of inputs.readsOutputsOf) {
     const producer = byName.get(name)!;
     const dir = producer.config.OutputDirectory;
-    const own = manifestName(producer.config);
-    readOutputs[name] = Object.fromEntries(cachedOutputNames(producer.config).filter((n) => n !== own).map((n) => [n, fileHash(path.join(dir, n))]));
+    // Its image files: not its manifest, nor the signature a signed build adds (signed or not, the image is the same).
+    const own = [manifestName(producer.config), signatureName(producer.config)];
+    readOutputs[name] = Object.fromEntries(cachedOutputNames(producer.config).filter((n) => !own.includes(n)).map((n) => [n, fileHash(path.join(dir, n))]));
   }
 
   const manifest: Manifest = {
@@ -145,7 +150,8 @@ function fileEntry(e: InputEntry): FileEntry | null {
   }
 }
 
-function fileHash(file: string): string | null {
+/** The SHA-256 of a file's content, or null when it cannot be read. */
+export function fileHash(file: string): string | null {
   try {
     const hash = createHash('sha256');
     const fd = fs.openSync(file, 'r');

@@ -20,19 +20,28 @@ export function manifestName(config: Record<string, unknown>): string | null {
   return imageOutputNames(config).length ? `${config.Output as string}.manifest.json` : null;
 }
 
-/** Every output, relative to OutputDirectory: the image files, then the manifest. */
+/**
+ * The manifest's detached signature (`ssh-keygen -Y sign` writes FILE.sig), present when the build
+ * was signed (KILN_SIGNING_KEY). A cached output, so that a restore brings it along.
+ */
+export function signatureName(config: Record<string, unknown>): string | null {
+  const manifest = manifestName(config);
+  return manifest ? `${manifest}.sig` : null;
+}
+
+/** Every output, relative to OutputDirectory: the image files, then the signature (when signed) and the manifest. */
 export function outputNames(config: Record<string, unknown>): string[] {
   const manifest = manifestName(config);
-  return manifest ? [...imageOutputNames(config), manifest] : [];
+  return manifest ? [...imageOutputNames(config), signatureName(config)!, manifest] : [];
 }
 
 /**
  * The outputs a cache keeps: regular files only (Nx copies outputs file by file; a directory
  * image holds device nodes), so a directory image is kept as its archive; and the manifest, so
- * that a restored build can still be explained.
+ * that a restored build can still be explained and checked, and its signature (optional).
  */
 export function cachedOutputNames(config: Record<string, unknown>): string[] {
   const manifest = manifestName(config);
   const files = imageFiles(config).filter((f) => f.kind === 'file').map((f) => f.name);
-  return manifest ? [...files, manifest] : [];
+  return manifest ? [...files, signatureName(config)!, manifest] : [];
 }

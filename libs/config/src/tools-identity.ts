@@ -6,8 +6,9 @@
  * generated tools preset's settings and lock (whose output is an input as well). The install's
  * tools are the installer's: apt runs mmdebstrap, apt-get and dpkg from the tools tree when there
  * is one (named as above: the tree is then the installer's identity too, so that the incremental
- * layer, made by the install, is keyed by it), the host's otherwise; Gentoo's native installer is
- * kiln itself, plus the host's ldconfig, systemd-sysusers and systemd-hwdb writing into the
+ * layer, made by the install, is keyed by it), the host's otherwise, with the host's bubblewrap
+ * as the sandbox of their scripts; Gentoo's native installer is kiln itself, plus the host's
+ * ldconfig, systemd-sysusers and systemd-hwdb (and bubblewrap) writing into the
  * image; emerge runs portage from ToolsTree=, a Gentoo host, or a stage3 that kiln.lock pins.
  *
  * Asking a tool its version costs tens of milliseconds (mmdebstrap is Perl), too much for every
@@ -77,12 +78,16 @@ export const HOST_TOOLS: Readonly<Record<string, readonly HostTool[]>> = {
     ['mmdebstrap', '--version'],
     ['apt-get', '--version'],
     ['dpkg', '--version'],
+    // bubblewrap runs dpkg's maintainer scripts and *.chroot scripts (sandbox.ts): what it lets
+    // them see (/dev, the network, capabilities) can change what they write.
+    ['bwrap', '--version'],
   ],
   // kiln's own installer: what the skipped pkg_postinst phases would have done, done by the host.
   'portage native': [
     ['ldconfig', '--version'],
     ['systemd-sysusers', '--version'],
     ['systemd-hwdb', '--version'],
+    ['bwrap', '--version'],
   ],
 };
 

@@ -47,7 +47,8 @@ const OLD = {
   },
   outputs(config: Record<string, unknown>): string[] {
     const image = OLD.image(config);
-    return image.length ? [...image, `${config.Output as string}.manifest.json`] : [];
+    // The manifest's signature (when a signing key is set) came later, before the manifest.
+    return image.length ? [...image, `${config.Output as string}.manifest.json.sig`, `${config.Output as string}.manifest.json`] : [];
   },
   cached(config: Record<string, unknown>): string[] {
     const names = OLD.outputs(config);
@@ -86,8 +87,8 @@ describe('the format registry', () => {
     const config = { Format, CompressOutput: defaultCompression(Format), Output: 'img_1.2' };
     expect(config.CompressOutput).toBe('none');
     expect(imageOutputNames(config)).toEqual(['img_1.2.raw']);
-    expect(outputNames(config)).toEqual(['img_1.2.raw', 'img_1.2.manifest.json']);
-    expect(cachedOutputNames(config)).toEqual(['img_1.2.raw', 'img_1.2.manifest.json']);
+    expect(outputNames(config)).toEqual(['img_1.2.raw', 'img_1.2.manifest.json.sig', 'img_1.2.manifest.json']);
+    expect(cachedOutputNames(config)).toEqual(['img_1.2.raw', 'img_1.2.manifest.json.sig', 'img_1.2.manifest.json']);
     expect(imageOutputNames({ ...config, CompressOutput: 'zstd' })).toEqual(['img_1.2.raw.zst']);
     // An extension image is not a tree another preset can start from.
     expect(baseTreeFile({ ...config, OutputDirectory: '/out' })).toBeNull();

@@ -154,9 +154,9 @@ describe('manifest contents', () => {
   });
 
   it('lives beside the outputs as OUTPUT.manifest.json, among the cached outputs; none for Format=none', () => {
-    expect(outputNames({ Format: 'tar', Output: 'system', CompressOutput: 'zstd' })).toEqual(['system.tar.zst', 'system.manifest.json']);
-    expect(outputNames({ Format: 'directory', Output: 'base', CompressOutput: 'none' })).toEqual(['base', 'base.tar.zst', 'base.manifest.json']);
-    expect(cachedOutputNames({ Format: 'directory', Output: 'base', CompressOutput: 'none' })).toEqual(['base.tar.zst', 'base.manifest.json']);
+    expect(outputNames({ Format: 'tar', Output: 'system', CompressOutput: 'zstd' })).toEqual(['system.tar.zst', 'system.manifest.json.sig', 'system.manifest.json']);
+    expect(outputNames({ Format: 'directory', Output: 'base', CompressOutput: 'none' })).toEqual(['base', 'base.tar.zst', 'base.manifest.json.sig', 'base.manifest.json']);
+    expect(cachedOutputNames({ Format: 'directory', Output: 'base', CompressOutput: 'none' })).toEqual(['base.tar.zst', 'base.manifest.json.sig', 'base.manifest.json']);
     expect(outputNames({ Format: 'none', Output: 'n', CompressOutput: 'none' })).toEqual([]);
     const project = loadProject(makeProject({ ...FILES, 'mkosi.images/nothing.conf': '[Output]\nFormat=none\n' }), { env: {} });
     expect(path.relative(project.root, manifestPath(project.main)!)).toBe('mkosi.output/image.manifest.json');
@@ -414,6 +414,7 @@ describe('diffManifests and formatExplanation: one mutation of each kind', () =>
       fs.mkdirSync(out(root), { recursive: true });
       fs.writeFileSync(path.join(out(root), 'base.tar.zst'), text);
       fs.writeFileSync(path.join(out(root), 'base.manifest.json'), text); // not part of it
+      fs.writeFileSync(path.join(out(root), 'base.manifest.json.sig'), text); // nor its signature
     };
     const r = change(write('v2'), { files, setup: write('v1') });
     expect(r.before.readOutputs).toEqual({ base: { 'base.tar.zst': sha('v1') } });

@@ -34,7 +34,7 @@ const GENTOO_HOST = tree(path.join(tmp, 'gentoo-host'), {
  * tools' fixed PATH, never the builder's): each prints "NAME fake 1.0" for --version.
  */
 const FAKE_BIN = path.join(tmp, 'fake-bin');
-for (const name of ['mmdebstrap', 'apt-get', 'dpkg', 'ldconfig', 'systemd-sysusers', 'systemd-hwdb']) {
+for (const name of ['mmdebstrap', 'apt-get', 'dpkg', 'bwrap', 'ldconfig', 'systemd-sysusers', 'systemd-hwdb']) {
   fs.mkdirSync(FAKE_BIN, { recursive: true });
   fs.writeFileSync(path.join(FAKE_BIN, name), `#!/bin/sh\necho "${name} fake 1.0"\n`, { mode: 0o755 });
 }
@@ -45,8 +45,8 @@ const source = (s: Partial<ToolSource>): ToolSource => ({ packageManager: 'apt',
 const identity = (s: ToolSource, hostRoot = EMPTY_HOST) => toolsIdentity(s, { root: tmp, env: FAKE_ENV, cacheDir: null, hostRoot });
 
 describe("an installer's tools", () => {
-  it('apt: the host mmdebstrap, apt-get and dpkg; with a ToolsTree= the install and the output steps run from it: the tree by its digest alone', () => {
-    const host = fake('mmdebstrap', 'apt-get', 'dpkg');
+  it('apt: the host mmdebstrap, apt-get, dpkg and bubblewrap; with a ToolsTree= the install and the output steps run from it: the tree by its digest alone', () => {
+    const host = fake('mmdebstrap', 'apt-get', 'dpkg', 'bwrap');
     expect(identity(source({}))).toEqual(host);
     expect(Object.keys(identity(source({})))).toEqual(HOST_TOOLS.apt.map(([cmd]) => cmd));
     const tools = tree(path.join(tmp, 'apt-tools'), { 'usr/bin/mmdebstrap': 'mmdebstrap\n' });
@@ -68,7 +68,7 @@ describe("an installer's tools", () => {
   it("Gentoo's native installer: kiln itself, and the host tools it runs on the image (and the output steps' tools tree)", () => {
     const tools = tree(path.join(tmp, 'native-tools'), { 'usr/bin/mkfs.erofs': 'erofs\n' });
     expect(identity(source({ packageManager: 'portage', variant: 'native', toolsTree: tools }))).toEqual({
-      ...fake('ldconfig', 'systemd-sysusers', 'systemd-hwdb'),
+      ...fake('ldconfig', 'systemd-sysusers', 'systemd-hwdb', 'bwrap'),
       ToolsTree: 'native-tools',
       digest: expect.stringMatching(/^[0-9a-f]{64}$/),
     });

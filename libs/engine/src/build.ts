@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, checkListItems, checkSupported, ConfigError, imageFiles, lockfilePath, outputNames, outputPath, producerOf, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, checkListItems, checkSupported, ConfigError, formatProblem, imageFiles, lockfilePath, outputNames, outputPath, presetInputs, producerOf, signatureName, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -29,6 +29,7 @@ import { currentLock, writeLock, type LockChange } from './lock';
 import { checkOutputs, writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
+import { verifyPresetOutputs } from './signing';
 import { copyTree } from './trees';
 import { resolveTools, unpackedToolsPath } from './tools-tree';
 
@@ -103,6 +104,8 @@ export function outputsExist(preset: Preset): boolean {
   const dir = preset.config.OutputDirectory;
   // Optional files (a Bootable=auto image's split-out kernel) may be absent from a complete build.
   const optional = new Set(imageFiles(preset.config).filter((f) => f.optional).map((f) => f.name));
+  // The manifest's signature is there only when the build was signed.
+  optional.add(signatureName(preset.config) ?? '');
   const names = cachedOutputNames(preset.config).filter((n) => !optional.has(n));
   return names.length > 0 && names.every((n) => fs.existsSync(path.join(dir, n)));
 }
@@ -119,6 +122,8 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   // Never an output outside its output directory, whatever the configuration says: before anything is written.
   for (const p of plan) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   const results: PresetResult[] = [];
+  // Presets whose outputs this run built or checked: trusted for the rest of it.
+  const trusted = new Set<string>();
   for (const preset of plan) {
     const started = Date.now();
     const force = opts.force && preset === target;
@@ -131,10 +136,46 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
         opts.step?.(preset.name, 'up to date (its outputs exist; --force rebuilds)');
         return { preset: preset.name, status: 'up-to-date' as const, outputs: outputNames(preset.config), seconds: 0 };
       }
+      results.push(...(await useCheckedOutputs(project, preset, opts, trusted)));
       const outputs = await buildPreset(project, preset, opts);
       return { preset: preset.name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 };
     });
+    // Built here: trusted for the rest of the run (outputs found up to date are checked when read).
+    if (result.status === 'built') trusted.add(preset.name);
     results.push(result);
+  }
+  return results;
+}
+
+/**
+ * Before a preset reads other presets' outputs (BaseTrees=%O/base, Initrds=, ToolsTree=default),
+ * each is checked against its manifest, and its signature when KILN_ALLOWED_SIGNERS is set
+ * (signing.ts): under Nx they were restored from a cache, which may have been written by anyone
+ * who could push to it. An output that fails is never used: the log says why, and its preset is
+ * rebuilt here, into place (after the same check of the outputs it reads), as if it had not been
+ * restored; the build then goes on with it. Returns those builds. Outputs not there at all are
+ * left to the step that reads them (it names the preset to build).
+ */
+async function useCheckedOutputs(project: Project, preset: Preset, opts: BuildOptions, trusted: Set<string>): Promise<PresetResult[]> {
+  const env = opts.env ?? process.env;
+  const byName = new Map(project.presets.map((p) => [p.name, p]));
+  const results: PresetResult[] = [];
+  for (const name of presetInputs(project, preset).readsOutputsOf) {
+    if (trusted.has(name)) continue;
+    const producer = byName.get(name)!;
+    const rebuilt = await withPresetLocks(producer, opts, `kiln build of ${name}`, async () => {
+      const check = verifyPresetOutputs(producer, env);
+      if (check.status !== 'refused') return null;
+      const show = (f: string) => path.relative(project.root, f);
+      for (const p of check.problems) opts.step?.(preset.name, `refusing the output of preset ${name}: ${formatProblem(p, show)}`);
+      opts.step?.(name, `rebuilding here: ${preset.name} reads its output, which did not pass the check against its manifest`);
+      const started = Date.now();
+      const inner = await useCheckedOutputs(project, producer, opts, trusted);
+      const outputs = await buildPreset(project, producer, opts);
+      return [...inner, { preset: name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 }];
+    });
+    trusted.add(name);
+    if (rebuilt) results.push(...rebuilt);
   }
   return results;
 }
@@ -359,15 +400,18 @@ export async function buildPreset(project: Project, preset: Preset, opts: BuildO
   return withBuildContext(project, preset, opts, async (ctx) => {
     const outputs = await noSpace(ctx, () => buildInContext(ctx, opts));
     // --relock rewrote kiln.lock, one of the inputs: the manifest records it as the build used it.
-    const written = await noSpace(ctx, () => writeManifest(preset, opts.relock ? inputsManifest(project, preset, manifestOpts) : manifest, ctx.work));
+    const written = await noSpace(ctx, () => writeManifest(preset, opts.relock ? inputsManifest(project, preset, manifestOpts) : manifest, ctx.work, outputs, ctx.env));
     if (opts.signal?.aborted) throw new BuildError('interrupted', preset.name);
-    const set = written ? [...outputs, written] : outputs;
+    const set = [...outputs, ...written];
     opts.step?.(preset.name, `publishing ${set.map(([, n]) => n).join(', ')}`);
     const old = await noSpace(ctx, () => publishSet(ctx.work, outDir, set, { label: preset.name, env: ctx.env }));
     // An optional output this build did not write (a split-out kernel of an image that has none
     // now) must not stay from an earlier build beside outputs it does not belong to.
     const published = new Set(set.map(([, n]) => n));
     for (const f of imageFiles(preset.config)) if (f.optional && !published.has(f.name)) fs.rmSync(path.join(outDir, f.name), { force: true });
+    // Nor an earlier build's signature beside an unsigned manifest (it would not verify: refused, never trusted).
+    const sig = signatureName(preset.config);
+    if (sig && !published.has(sig)) fs.rmSync(path.join(outDir, sig), { force: true });
     // Replaced trees go off the build's path: removing a whole image takes seconds.
     if (old) removeDetached(old, path.dirname(ctx.work));
     return outputs.map(([, name]) => name);

@@ -34,7 +34,7 @@ describe('the tools a build is recorded with', () => {
     expect(Object.keys(toolsIdentity(p, p.main)).sort()).toEqual(['ToolsTree', 'digest']);
     expect(toolsIdentity(p, p.main, { outputTools: false })).toEqual(toolsIdentity(p, p.main));
     const host = project({ 'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=trixie\n' });
-    expect(Object.keys(toolsIdentity(host, host.main)).sort()).toEqual(['apt-get', 'dpkg', 'mmdebstrap']);
+    expect(Object.keys(toolsIdentity(host, host.main)).sort()).toEqual(['apt-get', 'bwrap', 'dpkg', 'mmdebstrap']);
   });
 
   it.each([

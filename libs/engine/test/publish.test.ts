@@ -175,7 +175,7 @@ describe('publishing an output set', () => {
     try {
       execFileSync('sh', ['-c', 'cat /dev/zero > "$1/fill" 2>/dev/null; true', 'sh', work]);
       const manifest = inputsManifest(project, project.main, { env: {} });
-      await expect(writeManifest(project.main, manifest, work)).rejects.toThrow(
+      await expect(writeManifest(project.main, manifest, work, [], {})).rejects.toThrow(
         `proj: writing the build manifest small.manifest.json: no space left on device in ${work}: free space there or set OutputDirectory= to a larger file system; the previous outputs are unchanged`,
       );
     } finally {

@@ -32,8 +32,12 @@ function realPath(p: string): string {
   }
 }
 
-/** The output files of a dependency that go into the hash (Nx's glob engine takes the !(...) form). */
-export const DEPENDENCY_IMAGE_FILES = '**/!(*.manifest.json)';
+/**
+ * The output files of a dependency that go into the hash: its image files, not its manifest nor
+ * the manifest's signature (signed or not, the image is the same). Nx's glob engine takes the
+ * !(a|b) form (its native matchGlobPaths says so).
+ */
+export const DEPENDENCY_IMAGE_FILES = '**/!(*.manifest.json|*.manifest.json.sig)';
 
 function quote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;

@@ -51,7 +51,8 @@ describe('createNodes', () => {
     expect(image.options).toEqual({ directory: 'images/os', preset: 'os' });
     expect(image.dependsOn).toEqual(['^image']);
     // Output= defaults to ImageId= or "image" for the main image, as in mkosi.
-    expect(image.outputs).toEqual(['{workspaceRoot}/images/os/mkosi.output/image.tar.zst', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json']);
+    // The manifest's signature is there when the build was signed (KILN_SIGNING_KEY).
+    expect(image.outputs).toEqual(['{workspaceRoot}/images/os/mkosi.output/image.tar.zst', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json.sig', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json']);
     // Config files are not file inputs (a comment changes nothing resolved); the fingerprint,
     // computed when Nx hashes, covers settings, modes, environment and tools. No absolute path.
     expect(image.inputs).toEqual([
@@ -59,22 +60,23 @@ describe('createNodes', () => {
       { fileset: '{workspaceRoot}/images/os/mkosi.extra', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.extra/**/*', includeIgnored: true },
       { runtime: `node -e "process.exitCode=require('@kiln/nx/dist/digest.js').main(process.argv.slice(1))" -- -C images/os -p os` },
-      { dependentTasksOutputFiles: '**/!(*.manifest.json)' },
+      { dependentTasksOutputFiles: '**/!(*.manifest.json|*.manifest.json.sig)' },
       { externalDependencies: [] },
     ]);
     // A directory image is cached as its archive, with its manifest; a README is in no input.
     expect(projects['images/os/mkosi.images/base'].targets!.image.outputs).toEqual([
       '{workspaceRoot}/images/os/mkosi.output/base.tar.zst',
+      '{workspaceRoot}/images/os/mkosi.output/base.manifest.json.sig',
       '{workspaceRoot}/images/os/mkosi.output/base.manifest.json',
     ]);
     expect(JSON.stringify(projects)).not.toContain('README');
   });
 
-  it('hashes the image files of the presets it reads, not their build manifests (as Nx\'s glob engine matches)', () => {
+  it('hashes the image files of the presets it reads, not their build manifests or signatures (as Nx\'s glob engine matches)', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { matchGlobPaths } = require('nx/src/native') as { matchGlobPaths(globs: string[], paths: string[]): boolean[] };
-    const files = ['images/os/mkosi.output/base.tar.zst', 'images/os/mkosi.output/initrd.cpio.zst', 'images/os/mkosi.output/base.manifest.json'];
-    expect(matchGlobPaths([DEPENDENCY_IMAGE_FILES], files)).toEqual([true, true, false]);
+    const files = ['images/os/mkosi.output/base.tar.zst', 'images/os/mkosi.output/initrd.cpio.zst', 'images/os/mkosi.output/base.manifest.json', 'images/os/mkosi.output/base.manifest.json.sig'];
+    expect(matchGlobPaths([DEPENDENCY_IMAGE_FILES], files)).toEqual([true, true, false, false]);
   });
 
   it('adds summary to the main image, clean and lock (not cached) to every preset, in a kiln target group', async () => {
@@ -253,7 +255,7 @@ describe('@kiln/nx:image', () => {
     expect(staleGraph(options, { ...(context as object), projectGraph: twice } as never)).toBeNull();
 
     fs.writeFileSync(path.join(ws, 'images/os/mkosi.local.conf'), '[Output]\nFormat=cpio\n');
-    expect(staleGraph(options, context)).toBe('its outputs are now images/os/mkosi.output/image.cpio.zst, images/os/mkosi.output/image.manifest.json, not images/os/mkosi.output/image.manifest.json, images/os/mkosi.output/image.tar.zst');
+    expect(staleGraph(options, context)).toBe('its outputs are now images/os/mkosi.output/image.cpio.zst, images/os/mkosi.output/image.manifest.json, images/os/mkosi.output/image.manifest.json.sig, not images/os/mkosi.output/image.manifest.json, images/os/mkosi.output/image.manifest.json.sig, images/os/mkosi.output/image.tar.zst');
     // mkosi 26 reads mkosi.local.conf first and an empty BaseTrees= there cannot drop mkosi.conf's
     // (lists are the config files' items then the local ones): the main config stops reading base,
     // and the local Dependencies= leaves base unreached, so it is dropped.
