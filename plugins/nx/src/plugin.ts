@@ -52,9 +52,11 @@ export interface KilnPluginOptions {
    * cached with its own hash. See variants.ts.
    */
   variants?: VariantsOption;
+  /** Profiles, each a variant named after it: `["debug"]` is `{ "debug": ["--profile", "debug"] }`. */
+  profiles?: string[];
 }
 
-type Options = Required<Omit<KilnPluginOptions, 'variants'>>;
+type Options = Required<Omit<KilnPluginOptions, 'variants' | 'profiles'>>;
 
 export function normalizeOptions(o: KilnPluginOptions | undefined): Options {
   return {
@@ -82,7 +84,7 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
   '**/{mkosi.conf,kiln.toml}',
   async (configFiles, rawOptions, context) => {
     const options = normalizeOptions(rawOptions);
-    const { variants, warnings } = readVariants(rawOptions?.variants);
+    const { variants, warnings } = readVariants(rawOptions?.variants, rawOptions?.profiles);
     for (const w of warnings) warn(`kiln: ${w}`);
     const results: [string, CreateNodesResult][] = [];
     for (const file of configFiles) {

@@ -30,19 +30,32 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const CANONICAL = /^--([A-Z][A-Za-z0-9]*)=/;
 
 /**
- * The variants of the option, each checked: a name usable in a target name, and arguments that
+ * The variants of the options (`variants`, then one per name of `profiles`), each checked: a name usable in a target name, and arguments that
  * are settings only (kiln's own options such as --force or --preset belong to no variant).
  * Returns the good and the bad ones (with `error`); a bad name cannot name a target and is only
  * in `warnings`.
  */
-export function readVariants(option: unknown): { variants: Variant[]; warnings: string[] } {
+export function readVariants(option: unknown, profiles?: unknown): { variants: Variant[]; warnings: string[] } {
   const variants: Variant[] = [];
   const warnings: string[] = [];
-  if (option === undefined) return { variants, warnings };
-  if (typeof option !== 'object' || option === null || Array.isArray(option)) {
-    return { variants, warnings: ['nx.json: @kiln/nx option "variants" must be an object of variant names to argument lists ({ "debug": ["--profile", "debug"] })'] };
+  const entries: [string, unknown][] = [];
+  if (option !== undefined) {
+    if (typeof option !== 'object' || option === null || Array.isArray(option)) {
+      warnings.push('nx.json: @kiln/nx option "variants" must be an object of variant names to argument lists ({ "debug": ["--profile", "debug"] })');
+    } else entries.push(...Object.entries(option as Record<string, unknown>));
   }
-  for (const [name, given] of Object.entries(option as Record<string, unknown>)) {
+  // `"profiles": ["debug"]`: a variant per profile, named after it (`--Profiles=NAME`: the form
+  // read without the settings table).
+  if (profiles !== undefined) {
+    if (!Array.isArray(profiles) || !profiles.every((p) => typeof p === 'string')) warnings.push('nx.json: @kiln/nx option "profiles" must be a list of profile names (["debug"])');
+    else {
+      for (const p of profiles as string[]) {
+        if (entries.some(([n]) => n === p)) warnings.push(`nx.json: @kiln/nx profile "${p}" is a variant already (the variant's settings count)`);
+        else entries.push([p, [`--Profiles=${p}`]]);
+      }
+    }
+  }
+  for (const [name, given] of entries) {
     if (!NAME.test(name)) {
       warnings.push(`nx.json: @kiln/nx variant "${name}": a variant name is letters, digits, "-", "_" and "." (it becomes part of target names such as image-${name.replace(/[^A-Za-z0-9_.-]/g, '-')}); it has no targets`);
       continue;

@@ -252,6 +252,14 @@ describe('variants (nx.json: "variants": { NAME: kiln build settings })', () => 
     expect(Object.values(await nodes(ws)).map((p) => p.name)).not.toContain('os-tools');
   });
 
+  it('takes "profiles": ["debug"] as the variant debug of --profile debug', async () => {
+    const ws = workspace(withProfile);
+    const byProfile = await nodes(ws, { profiles: ['debug'] });
+    const byVariant = await nodes(ws, { variants: { debug: ['--profile', 'debug'] } });
+    expect(byProfile).toEqual(byVariant);
+    expect(byProfile['images/os/mkosi.images/tools'].targets!['image-debug'].options).toEqual({ directory: 'images/os', preset: 'tools', args: ['--Profiles=debug'] });
+  });
+
   it('gives a bootable preset vm-VARIANT after its image-VARIANT, and follows the names of the targets', async () => {
     const projects = await nodes(workspace({ 'images/os/mkosi.conf': '[Output]\nFormat=disk\n' }), { variants: { debug: ['--Hostname=x'] }, targetName: 'build', vmTargetName: 'boot' });
     expect(projects['images/os'].targets!['boot-debug']).toMatchObject({
