@@ -9,7 +9,9 @@
  *    base before the main image); `image` does not, and each restores its own image;
  *  - a second run hits; a file only the profile reads misses image-debug and hits image; a file
  *    both read misses both;
- *  - `nx show projects --affected` after such a commit.
+ *  - `nx show projects --affected` after such a commit;
+ *  - a preset only the variant reaches (project `only`, never built): a project of its own, in the
+ *    task graph of image-debug and not of image.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -60,6 +62,11 @@ function suite(daemon: boolean) {
     write('mkosi.images/base/mkosi.conf', '[Output]\nFormat=directory\n[Content]\nWithDocs=no\n');
     write('mkosi.profiles/debug/mkosi.conf', '[Content]\nHostname=debug\n');
     write('mkosi.profiles/debug/mkosi.extra/etc/debug-only', 'v1\n');
+    // Read for its task graphs only.
+    writeIn(ws, 'only/mkosi.conf', '[Config]\nDependencies=base\n[Output]\nFormat=tar\n[Content]\nBaseTrees=%O/base\n');
+    writeIn(ws, 'only/mkosi.images/base/mkosi.conf', '[Output]\nFormat=directory\n');
+    writeIn(ws, 'only/mkosi.images/dbg/mkosi.conf', '[Match]\nProfiles=debug\n[Config]\nDependencies=base\n[Output]\nFormat=tar\n');
+    writeIn(ws, 'only/mkosi.profiles/debug/mkosi.conf', '[Config]\nDependencies=dbg\n');
     initWorkspace(ws, 'e2e-variants', [], { plugins: [{ plugin: '@kiln/nx', options: { variants: { debug: ['--profile', 'debug'] } } }] });
   });
 
@@ -70,6 +77,23 @@ function suite(daemon: boolean) {
     expect(project.targets['image-debug']).toMatchObject({ options: { directory: 'img', preset: 'img', args: ['--Profiles=debug'] }, dependsOn: ['^image-debug'] });
     const base = JSON.parse(runNx(ws, env, ['show', 'project', 'img-base', '--json'])) as { targets: Record<string, unknown> };
     expect(Object.keys(base.targets)).toEqual(expect.arrayContaining(['image', 'image-debug']));
+  });
+
+  it('gives a preset only the variant reaches a project, in the task graph of image-debug only', () => {
+    expect(runNx(ws, env, ['show', 'projects']).split('\n')).toEqual(expect.arrayContaining(['only', 'only-base', 'only-dbg']));
+    const taskGraph = (target: string) => {
+      const file = path.join(ws, '.nx-data', `tasks-${target}.json`);
+      runNx(ws, env, ['run', `only:${target}`, `--graph=${file}`]);
+      const deps = (JSON.parse(fs.readFileSync(file, 'utf8')) as { tasks: { dependencies: Record<string, { id: string }[]> } }).tasks.dependencies;
+      return Object.fromEntries(Object.entries(deps).map(([task, on]) => [task, on.map((d) => d.id).sort()]));
+    };
+    // Nx passes over a dependency without the target: the edge to only-dbg (the variant's) only orders.
+    expect(taskGraph('image')).toEqual({ 'only:image': ['only-base:image'], 'only-base:image': [] });
+    expect(taskGraph('image-debug')).toEqual({
+      'only:image-debug': ['only-base:image-debug', 'only-dbg:image-debug'],
+      'only-dbg:image-debug': ['only-base:image-debug'],
+      'only-base:image-debug': [],
+    });
   });
 
   it('nx run img:image builds the default configuration', () => {

@@ -248,16 +248,17 @@ function vmTarget(dir: string, preset: string, pname: string, imageTargetName: s
 export function addVariant(projects: Record<string, ProjectConfiguration>, facts: ProjectFacts, variant: Variant, dir: string, options: Options, context: Pick<CreateNodesContextV2, 'workspaceRoot' | 'nxJsonConfiguration'>): void {
   const targetName = `${options.targetName}-${variant.name}`;
   const mainProject = projects[dir]!;
-  const broken = (message: string) => {
+  const broken = (message: string, error?: string) => {
     mainProject.targets![targetName] = {
       executor: '@kiln/nx:image',
-      options: { directory: dir, preset: mainProject.name!, args: variant.args.length ? variant.args : variant.given },
+      // A configuration the settings break: kiln build says why. Settings that cannot be read: `error`.
+      options: { directory: dir, preset: mainProject.name!, ...(error ? { error } : { args: variant.args }) },
       cache: false,
       metadata: { description: message, technologies: ['kiln'] },
     };
     (mainProject.metadata!.targetGroups as Record<string, string[]>).kiln.push(targetName);
   };
-  if (variant.error) return broken(variant.error);
+  if (variant.error) return broken(variant.error, variant.error);
   const vfacts = projectFacts(path.join(context.workspaceRoot, dir), { runScript, overrides: variant.overrides });
   if (isFactsError(vfacts)) {
     const message = `kiln: ${relativeMessage(vfacts.error.message, context.workspaceRoot)} (variant ${variant.name}: ${variant.args.join(' ')})`;

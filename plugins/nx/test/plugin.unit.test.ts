@@ -289,26 +289,32 @@ describe('variants (nx.json: "variants": { NAME: kiln build settings })', () => 
 
   it('warns about a bad variant, naming nx.json and the variant; its targets fail with the message, every other one works', async () => {
     const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
-    const bad = { 'bad:name': ['--profile', 'x'], force: ['--force'], novalue: ['--release'], zip: ['--Format=zip'], debug: ['--profile', 'debug'] };
+    const bad = { 'bad:name': ['--profile', 'x'], force: ['--force'], novalue: ['--release'], notalist: '--profile debug', zip: ['--Format=zip'], debug: ['--profile', 'debug'] };
     const projects = await nodes(workspace(withProfile), { variants: bad });
     expect(warn.mock.calls.map((c) => c[0])).toEqual([
       expect.stringMatching(/^kiln: nx\.json: @kiln\/nx variant "bad:name": a variant name is letters, digits/),
       'kiln: nx.json: @kiln/nx variant "force": "--force" is not a setting (a variant takes settings only: --profile NAME, -d, -r, -E, --image-version, --Setting=value) (its targets fail until this is fixed)',
       'kiln: nx.json: @kiln/nx variant "novalue": --release needs a value (--release=VALUE; an empty value resets Release=) (its targets fail until this is fixed)',
+      'kiln: nx.json: @kiln/nx variant "notalist": its value must be a list of kiln build arguments, such as ["--profile", "notalist"] (its targets fail until this is fixed)',
       expect.stringMatching(/^kiln: --Format=zip: "zip" is not a valid value .*\(variant zip: --Format=zip\) \(images\/os's image-zip targets fail until this is fixed/),
     ]);
     warn.mockRestore();
     const os = projects['images/os'].targets!;
-    expect(Object.keys(os).filter((t) => t.startsWith('image')).sort()).toEqual(['image', 'image-debug', 'image-force', 'image-novalue', 'image-zip']);
-    expect(os['image-force']).toMatchObject({ cache: false, options: { directory: 'images/os', preset: 'os', args: ['--force'] } });
+    expect(Object.keys(os).filter((t) => t.startsWith('image')).sort()).toEqual(['image', 'image-debug', 'image-force', 'image-notalist', 'image-novalue', 'image-zip']);
+    expect(os['image-force']).toMatchObject({ cache: false, options: { directory: 'images/os', preset: 'os', error: expect.stringContaining('"--force" is not a setting') } });
     expect(os['image-zip']).toMatchObject({ cache: false, options: { args: ['--Format=zip'] } });
     expect(os['image-debug'].cache).toBe(true);
-    // The executor refuses the arguments with the message (kiln build would take --force).
+    // The executor fails with the message, and refuses arguments that are not settings given by
+    // hand (kiln build would take --force).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const executor = (require('../src/executors/image/executor') as typeof import('../src/executors/image/executor')).default;
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    expect(await executor(os['image-force'].options, { root: '/nonexistent' } as never)).toEqual({ success: false });
-    expect(stderr.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringContaining('kiln: "--force" is not a setting')]);
+    expect(await executor(os['image-notalist'].options, { root: '/nonexistent' } as never)).toEqual({ success: false });
+    expect(await executor({ directory: 'images/os', preset: 'os', args: ['--force'] }, { root: '/nonexistent' } as never)).toEqual({ success: false });
+    expect(stderr.mock.calls.map((c) => String(c[0]))).toEqual([
+      'kiln: nx.json: @kiln/nx variant "notalist": its value must be a list of kiln build arguments, such as ["--profile", "notalist"]\n',
+      expect.stringContaining('kiln: "--force" is not a setting'),
+    ]);
     stderr.mockRestore();
   });
 });

@@ -27,9 +27,15 @@ export interface ImageExecutorOptions {
   preset: string;
   /** A variant's settings, as kiln build takes them (`--Profiles=debug`). */
   args?: string[];
+  /** A variant the plugin could not read (nx.json): the target fails with this message. */
+  error?: string;
 }
 
 export default async function imageExecutor(options: ImageExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  if (options.error) {
+    process.stderr.write(`kiln: ${options.error}\n`);
+    return { success: false };
+  }
   const settings = parseArguments(options.args ?? []);
   if ('error' in settings) {
     // A variant of nx.json that is not usable: the plugin warned, its targets fail with the message.
