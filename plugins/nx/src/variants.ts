@@ -15,8 +15,6 @@ export type VariantsOption = Record<string, string[]>;
 
 export interface Variant {
   name: string;
-  /** The arguments as written in nx.json. */
-  given: string[];
   /** `--Name=value` each, in order; empty when `error` is set. */
   args: string[];
   overrides: Override[];
@@ -30,10 +28,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const CANONICAL = /^--([A-Z][A-Za-z0-9]*)=/;
 
 /**
- * The variants of the options (`variants`, then one per name of `profiles`), each checked: a name usable in a target name, and arguments that
- * are settings only (kiln's own options such as --force or --preset belong to no variant).
- * Returns the good and the bad ones (with `error`); a bad name cannot name a target and is only
- * in `warnings`.
+ * The variants of the options (`variants`, then one per name of `profiles`), each checked: a name
+ * usable in a target name, and arguments that are settings only (kiln's own options such as
+ * --force or --preset belong to no variant). Returns the good and the bad ones (with `error`); a
+ * bad name cannot name a target and is only in `warnings`.
  */
 export function readVariants(option: unknown, profiles?: unknown): { variants: Variant[]; warnings: string[] } {
   const variants: Variant[] = [];
@@ -62,12 +60,12 @@ export function readVariants(option: unknown, profiles?: unknown): { variants: V
     }
     if (!Array.isArray(given) || !given.every((a) => typeof a === 'string')) {
       const error = `nx.json: @kiln/nx variant "${name}": its value must be a list of kiln build arguments, such as ["--profile", "${name}"]`;
-      variants.push({ name, given: [], args: [], overrides: [], error });
+      variants.push({ name, args: [], overrides: [], error });
       continue;
     }
     const parsed = parseArguments(given);
-    if ('error' in parsed) variants.push({ name, given, args: [], overrides: [], error: `nx.json: @kiln/nx variant "${name}": ${parsed.error}` });
-    else variants.push({ name, given, args: parsed.overrides.map((o) => `--${o.name}=${o.value}`), overrides: parsed.overrides });
+    if ('error' in parsed) variants.push({ name, args: [], overrides: [], error: `nx.json: @kiln/nx variant "${name}": ${parsed.error}` });
+    else variants.push({ name, args: parsed.overrides.map((o) => `--${o.name}=${o.value}`), overrides: parsed.overrides });
   }
   for (const v of variants) if (v.error) warnings.push(`${v.error} (its targets fail until this is fixed)`);
   return { variants, warnings };
