@@ -4,7 +4,9 @@
  * runtime input): cold (no cache: the project is read, every file hashed) and warm (the project's
  * facts and file hashes come from the stat-checked cache), for the demo and for a generated
  * project of 200 presets; beside starting node and doing nothing (the floor of any runtime input).
- * Target: warm, at most 50 ms per preset above that floor.
+ * Target: warm, at most 50 ms per preset above that floor. And a variant target's digest (the Nx
+ * plugin's `variants`): settings in the plugin's `--Name=value` form, beside the same settings
+ * spelled as on kiln's command line, which loads the settings table.
  *
  *   node tools/bench/digest.js [RUNS]        (after npm run build)
  */
@@ -17,7 +19,21 @@ const tmp = benchDir('digest');
 const digestBin = path.join(repo, 'apps/kiln/dist/digest.js');
 
 /** kiln-digest as Nx runs it (a new node process), with the cache in `cacheDir`. */
-const cli = (dir, preset, cacheDir) => sh(process.execPath, [digestBin, '-C', dir, '-p', preset], { env: { ...process.env, KILN_DIGEST_CACHE: cacheDir } });
+const cli = (dir, preset, cacheDir, settings = []) => sh(process.execPath, [digestBin, '-C', dir, '-p', preset, ...settings], { env: { ...process.env, KILN_DIGEST_CACHE: cacheDir } });
+
+/** A variant's digest, warm: the same settings in the plugin's form and in kiln build's spelling. */
+function variant(dir, preset) {
+  const warmDir = path.join(tmp, 'warm-variant');
+  const rows = [];
+  for (const [label, settings] of [
+    ['variant --Hostname=bench', ['--Hostname=bench']],
+    ['--hostname bench (+table)', ['--hostname', 'bench']],
+  ]) {
+    cli(dir, preset, warmDir, settings);
+    rows.push([`demo: ${label}, warm`, median(Array.from({ length: runs }, () => cli(dir, preset, warmDir, settings))), `${runs} runs`]);
+  }
+  return rows;
+}
 
 function measure(label, dir, presets) {
   const rows = [];
@@ -45,6 +61,7 @@ console.log('The fingerprint of one preset (kiln-digest), median wall time; targ
 table([
   ['node -e 0 (starting node: the floor)', median(floor), `${runs} runs`],
   ...measure('demo', demo, ['base', 'initrd', 'system']),
+  ...variant(demo, 'system'),
   ...measure('200 presets', big, bigPresets.filter((_, i) => i % 20 === 0)),
 ]);
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -6,33 +6,66 @@
  * fingerprint's modules only, and the project's facts come from a stat-checked cache, so a warm
  * run costs little more than starting node.
  *
- *   kiln-digest -C DIR [-p PRESET]
+ *   kiln-digest -C DIR [-p PRESET] [SETTINGS...]
  *
- * `kiln digest -C DIR -p PRESET` prints the same line; `--list` there shows what goes into it.
+ * SETTINGS are the command line's settings, as `kiln build` takes them (--profile NAME, -r
+ * RELEASE, --Setting=value...): the Nx plugin's variant targets pass them. `kiln digest -C DIR -p
+ * PRESET SETTINGS...` prints the same line; `--list` there shows what goes into it.
  */
 import { fingerprint, FingerprintError } from '@kiln/config/dist/fingerprint';
+import type { Override } from '@kiln/config/dist/project';
 import { buildIdentity } from './version';
 import { runScript } from './config-scripts';
+
+/** `--Name=value`, the form the Nx plugin writes each setting in. */
+const CANONICAL = /^--([A-Z][A-Za-z0-9]*)=/;
+
+/**
+ * The settings among the arguments. The plugin's canonical `--Name=value` are read here; any other
+ * spelling (--profile dev, -r trixie) needs the settings table, which loads zod and the whole
+ * reader (some 70 ms on every hash), so it is loaded only then. A bad name in the canonical form
+ * is reported by the read of the project, naming the option.
+ */
+function settingsOf(args: string[]): Override[] {
+  if (args.every((a) => CANONICAL.test(a))) return args.map((a) => ({ name: CANONICAL.exec(a)![1]!, value: a.slice(a.indexOf('=') + 1) }));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { takeOverrides, OverrideError } = require('./overrides') as typeof import('./overrides');
+  try {
+    const { rest, overrides } = takeOverrides(args);
+    if (rest.length) throw new UsageError(`unknown argument "${rest[0]}"`);
+    return overrides;
+  } catch (e) {
+    throw e instanceof OverrideError ? new FingerprintError(e.message) : e;
+  }
+}
+
+class UsageError extends Error {}
 
 export function main(argv: string[]): number {
   let dir = '.';
   let preset: string | undefined;
+  const settings: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-C' || a === '--directory') dir = argv[++i];
     else if (a === '-p' || a === '--preset') preset = argv[++i];
-    else {
-      process.stderr.write(`kiln-digest: unknown argument "${a}" (usage: kiln-digest -C DIR [-p PRESET])\n`);
-      return 2;
-    }
+    else settings.push(a);
   }
   try {
-    process.stdout.write(`${fingerprint(dir, preset, { identity: buildIdentity(), runScript })}\n`);
+    const overrides = settings.length ? settingsOf(settings) : [];
+    process.stdout.write(`${fingerprint(dir, preset, { identity: buildIdentity(), runScript, overrides })}\n`);
     return 0;
   } catch (e) {
-    if (!(e instanceof FingerprintError)) throw e;
-    process.stderr.write(`kiln: ${e.message}\n`);
-    return 1;
+    if (e instanceof UsageError) {
+      process.stderr.write(`kiln-digest: ${e.message} (usage: kiln-digest -C DIR [-p PRESET] [--profile NAME, --Setting=value...])\n`);
+      return 2;
+    }
+    // A setting the table does not know, or a project that cannot be read.
+    if (e instanceof FingerprintError) {
+      process.stderr.write(`kiln: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
   }
 }
 

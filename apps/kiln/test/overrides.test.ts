@@ -85,3 +85,23 @@ describe('kiln digest with settings on the command line', () => {
     expect(digest([])).toBe(plain);
   });
 });
+
+describe('kiln-digest (the Nx runtime input) with settings', () => {
+  const digestBin = path.join(repo, 'apps/kiln/dist/digest.js');
+  const kilnDigest = (args: string[]) => {
+    const r = spawnSync(process.execPath, [digestBin, '-C', root, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, KILN_DIGEST_CACHE: cache } });
+    return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+  };
+
+  it("prints kiln digest's line for the same settings, in the plugin's --Name=value form or as kiln build takes them", () => {
+    const dev = kiln(['digest', '-C', root, '--profile', 'dev', '-r', 'trixie']).stdout.trim();
+    expect(kilnDigest(['--Profiles=dev', '--Release=trixie'])).toEqual({ code: 0, stdout: dev, stderr: '' });
+    expect(kilnDigest(['--profile', 'dev', '-r', 'trixie'])).toEqual({ code: 0, stdout: dev, stderr: '' });
+    expect(kilnDigest([]).stdout).toBe(kiln(['digest', '-C', root]).stdout.trim());
+  });
+
+  it('refuses what is not a setting, and names a bad setting', () => {
+    expect(kilnDigest(['--force'])).toMatchObject({ code: 2, stderr: expect.stringContaining('kiln-digest: unknown argument "--force"') });
+    expect(kilnDigest(['--Pakages=x'])).toEqual({ code: 1, stdout: '', stderr: 'kiln: --Pakages: no such setting (did you mean --Packages=?)\n' });
+  });
+});

@@ -43,13 +43,13 @@ function quote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The runtime input: kiln-digest of the preset, run by node from the workspace root. */
-export function digestCommand(dir: string, preset: string): string {
-  const args = ['-C', dir, '-p', preset].map(quote).join(' ');
+/** The runtime input: kiln-digest of the preset (with a variant's settings), run by node from the workspace root. */
+export function digestCommand(dir: string, preset: string, settings: readonly string[] = []): string {
+  const args = ['-C', dir, '-p', preset, ...settings].map(quote).join(' ');
   return `node -e "process.exitCode=require('@kiln/nx/dist/digest.js').main(process.argv.slice(1))" -- ${args}`;
 }
 
-export function imageInputs(preset: PresetFacts, dir: string, workspaceRoot: string): Inputs {
+export function imageInputs(preset: PresetFacts, dir: string, workspaceRoot: string, settings: readonly string[] = []): Inputs {
   const inWorkspace = (p: string) => !path.relative(workspaceRoot, p).startsWith('..');
   const ws = (p: string) => `{workspaceRoot}/${path.relative(workspaceRoot, p)}`;
   const result: Inputs = [{ fileset: ws(preset.lockfile), includeIgnored: true } as never];
@@ -59,7 +59,7 @@ export function imageInputs(preset: PresetFacts, dir: string, workspaceRoot: str
   for (const p of trees.filter(inWorkspace)) {
     result.push({ fileset: ws(p), includeIgnored: true } as never, { fileset: `${ws(p)}/**/*`, includeIgnored: true } as never);
   }
-  result.push({ runtime: digestCommand(dir, preset.name) });
+  result.push({ runtime: digestCommand(dir, preset.name, settings) });
   // A base tree or initrd built by another preset: its image files, as Nx restored or built them;
   // not its build manifest (a rebuild giving the same image must not rebuild this preset).
   if (preset.readsOutputsOf.length) result.push({ dependentTasksOutputFiles: DEPENDENCY_IMAGE_FILES });

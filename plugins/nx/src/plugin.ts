@@ -20,6 +20,7 @@ import type { CreateDependencies, CreateNodesContextV2, CreateNodesResult, Creat
 import { isFactsError, projectFacts, type PresetFacts, type ProjectFacts } from '@kiln/config/dist/facts';
 import { configInputs, imageInputs, imageOutputs } from './inputs';
 import { presetNamedInputs } from './named-inputs';
+import { readVariants, type Variant, type VariantsOption } from './variants';
 import { runScript } from '@kiln/cli/dist/config-scripts';
 
 export const name = '@kiln/nx';
@@ -45,9 +46,17 @@ export interface KilnPluginOptions {
   lockTargetName?: string;
   /** Name of the target booting a bootable preset in qemu (default: vm). */
   vmTargetName?: string;
+  /**
+   * Named sets of kiln build's settings (`{ "debug": ["--profile", "debug"] }`): every preset the
+   * variant reaches gets `<targetName>-<variant>` (and `<vmTargetName>-<variant>` when bootable),
+   * cached with its own hash. See variants.ts.
+   */
+  variants?: VariantsOption;
+  /** Profiles, each a variant named after it: `["debug"]` is `{ "debug": ["--profile", "debug"] }`. */
+  profiles?: string[];
 }
 
-type Options = Required<KilnPluginOptions>;
+type Options = Required<Omit<KilnPluginOptions, 'variants' | 'profiles'>>;
 
 export function normalizeOptions(o: KilnPluginOptions | undefined): Options {
   return {
@@ -75,6 +84,8 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
   '**/{mkosi.conf,kiln.toml}',
   async (configFiles, rawOptions, context) => {
     const options = normalizeOptions(rawOptions);
+    const { variants, warnings } = readVariants(rawOptions?.variants, rawOptions?.profiles);
+    for (const w of warnings) warn(`kiln: ${w}`);
     const results: [string, CreateNodesResult][] = [];
     for (const file of configFiles) {
       const dir = projectDir(file);
@@ -92,7 +103,9 @@ export const createNodes: CreateNodesV2<KilnPluginOptions> = [
       for (const w of facts.warnings) {
         warn(`kiln: ${path.relative(context.workspaceRoot, w.file)}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`);
       }
-      results.push([file, { projects: createProjects(facts, dir, options, context) }]);
+      const projects = createProjects(facts, dir, options, context);
+      for (const variant of variants) addVariant(projects, facts, variant, dir, options, context);
+      results.push([file, { projects }]);
     }
     return results;
   },
@@ -146,33 +159,11 @@ interface KilnMetadata {
 
 export function createProjects(facts: ProjectFacts, dir: string, options: Options, context: Pick<CreateNodesContextV2, 'workspaceRoot' | 'nxJsonConfiguration'>): Record<string, ProjectConfiguration> {
   const projects: Record<string, ProjectConfiguration> = {};
-  const byName = new Map(facts.presets.map((p) => [p.name, p]));
   for (const preset of facts.presets) {
     const root = presetRoot(context.workspaceRoot, preset, dir);
     const pname = projectName(facts, preset);
-    // Never cached, so no hash is needed: no inputs, and Nx does not hash its default named
-    // inputs of this project and of every project it depends on (dozens of presets for `summary`)
-    // for nothing.
-    const cli = (command: string, cliOptions: Record<string, unknown>, description: string): TargetConfiguration => ({
-      executor: '@kiln/nx:kiln',
-      options: { command, directory: dir, ...cliOptions },
-      cache: false,
-      inputs: [],
-      metadata: { description, technologies: ['kiln'] },
-    });
-    const image: TargetConfiguration = {
-      executor: '@kiln/nx:image',
-      options: { directory: dir, preset: preset.name },
-      cache: true,
-      inputs: imageInputs(preset, dir, context.workspaceRoot),
-      outputs: imageOutputs(preset, context.workspaceRoot),
-      ...(preset.dependencies.length ? { dependsOn: [`^${options.targetName}`] } : {}),
-      metadata: {
-        description: `Build the ${preset.main ? 'main image' : `preset ${preset.name}`} of ${dir} (${preset.format}) with kiln`,
-        technologies: ['kiln', 'mkosi'],
-        help: { command: 'npx --no -- kiln build --help', example: { options: { directory: dir, preset: preset.name } } },
-      },
-    };
+    const cli = (command: string, cliOptions: Record<string, unknown>, description: string) => cliTarget(dir, command, cliOptions, description);
+    const image = imageTarget(preset, dir, options.targetName, context.workspaceRoot);
     const lock = cli('lock', { preset: preset.name }, `Resolve the packages of ${pname} into its kiln.lock (exact versions and checksums)`);
     // Not cached: a lock records what the mirror has now. Its inputs are the config files, so
     // that `nx show projects --affected` sees a config change (see inputs.ts).
@@ -182,25 +173,115 @@ export function createProjects(facts: ProjectFacts, dir: string, options: Option
       [options.cleanTargetName]: cli('clean', { preset: preset.name }, `Remove the outputs of ${pname}`),
       [options.lockTargetName]: lock,
     };
-    if (preset.bootable) {
-      // Never cached (a boot is not a build), after the preset's own image target: `nx run system:vm`.
-      const vm = cli('vm', { preset: preset.name }, `Boot ${pname} in qemu (kiln vm), its serial console on the terminal`);
-      vm.dependsOn = [options.targetName];
-      targets[options.vmTargetName] = vm;
-    }
+    if (preset.bootable) targets[options.vmTargetName] = vmTarget(dir, preset.name, pname, options.targetName, []);
     if (preset.main) targets[options.summaryTargetName] = cli('summary', {}, `Show every preset of ${dir} with its resolved settings`);
-    const kiln: KilnMetadata = { dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)) };
-    projects[root] = {
-      name: pname,
-      root,
-      // A preset's root may be a file or not exist: see named-inputs.ts. The main image's is its directory.
-      ...(preset.main ? {} : { namedInputs: presetNamedInputs(root, context.nxJsonConfiguration?.namedInputs) }),
-      tags: ['kiln', `kiln:${preset.format}`, ...(preset.generated ? ['kiln:generated'] : [])],
-      targets,
-      metadata: { description: describe(preset), technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) }, kiln },
-    };
+    projects[root] = presetProject(facts, preset, root, targets, context);
   }
   return projects;
+}
+
+function presetProject(facts: ProjectFacts, preset: PresetFacts, root: string, targets: Record<string, TargetConfiguration>, context: Pick<CreateNodesContextV2, 'nxJsonConfiguration'>): ProjectConfiguration {
+  const byName = new Map(facts.presets.map((p) => [p.name, p]));
+  const kiln: KilnMetadata = { dependencies: preset.dependencies.map((d) => projectName(facts, byName.get(d)!)) };
+  return {
+    name: projectName(facts, preset),
+    root,
+    // A preset's root may be a file or not exist: see named-inputs.ts. The main image's is its directory.
+    ...(preset.main ? {} : { namedInputs: presetNamedInputs(root, context.nxJsonConfiguration?.namedInputs) }),
+    tags: ['kiln', `kiln:${preset.format}`, ...(preset.generated ? ['kiln:generated'] : [])],
+    targets,
+    metadata: { description: describe(preset), technologies: ['kiln'], targetGroups: { kiln: Object.keys(targets) }, kiln },
+  };
+}
+
+/** kiln build of one preset, cached; `args` are a variant's settings (none for `image`). */
+function imageTarget(preset: PresetFacts, dir: string, targetName: string, workspaceRoot: string, args: string[] = [], variant?: string): TargetConfiguration {
+  const options = { directory: dir, preset: preset.name, ...(args.length ? { args } : {}) };
+  return {
+    executor: '@kiln/nx:image',
+    options,
+    cache: true,
+    inputs: imageInputs(preset, dir, workspaceRoot, args),
+    outputs: imageOutputs(preset, workspaceRoot),
+    ...(preset.dependencies.length ? { dependsOn: [`^${targetName}`] } : {}),
+    metadata: {
+      description: `Build the ${preset.main ? 'main image' : `preset ${preset.name}`} of ${dir} (${preset.format}) with kiln${variant ? `, variant ${variant} (${args.join(' ')})` : ''}`,
+      technologies: ['kiln', 'mkosi'],
+      help: { command: 'npx --no -- kiln build --help', example: { options } },
+    },
+  };
+}
+
+/**
+ * Never cached, so no hash is needed: no inputs, and Nx does not hash its default named inputs of
+ * this project and of every project it depends on (dozens of presets for `summary`) for nothing.
+ */
+function cliTarget(dir: string, command: string, cliOptions: Record<string, unknown>, description: string): TargetConfiguration {
+  return {
+    executor: '@kiln/nx:kiln',
+    options: { command, directory: dir, ...cliOptions },
+    cache: false,
+    inputs: [],
+    metadata: { description, technologies: ['kiln'] },
+  };
+}
+
+/** Never cached (a boot is not a build), after the preset's own image target: `nx run system:vm`. */
+function vmTarget(dir: string, preset: string, pname: string, imageTargetName: string, args: string[]): TargetConfiguration {
+  const vm = cliTarget(dir, 'vm', { preset, ...(args.length ? { args } : {}) }, `Boot ${pname}${args.length ? ` (${args.join(' ')})` : ''} in qemu (kiln vm), its serial console on the terminal`);
+  vm.dependsOn = [imageTargetName];
+  return vm;
+}
+
+/**
+ * A variant's targets, added to `projects` (createProjects' result for the same directory): the
+ * project's facts read with the variant's settings, each preset they reach getting
+ * `<targetName>-<variant>` (and a vm target when bootable). A preset only the variant reaches gets
+ * a project of its own, with only its variant targets. The edges in `kiln.dependencies` become
+ * the union over the variants: an edge the default configuration lacks only orders (see
+ * createDependencies); Nx runs a variant target after its dependencies' targets of the same
+ * variant (`^image-debug`).
+ *
+ * A variant that is not usable (its arguments, or the configuration read with them) keeps one
+ * target on the main image that fails with the message; every other target works.
+ */
+export function addVariant(projects: Record<string, ProjectConfiguration>, facts: ProjectFacts, variant: Variant, dir: string, options: Options, context: Pick<CreateNodesContextV2, 'workspaceRoot' | 'nxJsonConfiguration'>): void {
+  const targetName = `${options.targetName}-${variant.name}`;
+  const mainProject = projects[dir]!;
+  const broken = (message: string, error?: string) => {
+    mainProject.targets![targetName] = {
+      executor: '@kiln/nx:image',
+      // A configuration the settings break: kiln build says why. Settings that cannot be read: `error`.
+      options: { directory: dir, preset: mainProject.name!, ...(error ? { error } : { args: variant.args }) },
+      cache: false,
+      metadata: { description: message, technologies: ['kiln'] },
+    };
+    (mainProject.metadata!.targetGroups as Record<string, string[]>).kiln.push(targetName);
+  };
+  if (variant.error) return broken(variant.error, variant.error);
+  const vfacts = projectFacts(path.join(context.workspaceRoot, dir), { runScript, overrides: variant.overrides });
+  if (isFactsError(vfacts)) {
+    const message = `kiln: ${relativeMessage(vfacts.error.message, context.workspaceRoot)} (variant ${variant.name}: ${variant.args.join(' ')})`;
+    warn(`${message} (${dir}'s ${targetName} targets fail until this is fixed; every other target works)`);
+    return broken(message);
+  }
+  for (const preset of vfacts.presets) {
+    const root = presetRoot(context.workspaceRoot, preset, dir);
+    const pname = projectName(vfacts, preset);
+    const targets: Record<string, TargetConfiguration> = { [targetName]: imageTarget(preset, dir, targetName, context.workspaceRoot, variant.args, variant.name) };
+    if (preset.bootable) targets[`${options.vmTargetName}-${variant.name}`] = vmTarget(dir, preset.name, pname, targetName, variant.args);
+    const project = projects[root];
+    if (!project) {
+      projects[root] = presetProject(vfacts, preset, root, targets, context);
+      continue;
+    }
+    Object.assign(project.targets!, targets);
+    const metadata = project.metadata as { targetGroups: Record<string, string[]>; kiln: KilnMetadata };
+    metadata.targetGroups.kiln.push(...Object.keys(targets));
+    const byName = new Map(vfacts.presets.map((p) => [p.name, p]));
+    const deps = preset.dependencies.map((d) => projectName(vfacts, byName.get(d)!));
+    metadata.kiln.dependencies = [...new Set([...metadata.kiln.dependencies, ...deps])];
+  }
 }
 
 /**
