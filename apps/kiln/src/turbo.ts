@@ -110,6 +110,12 @@ export function planTurbo(facts: ProjectFacts, workspaceRoot: string, view: Work
   write.set(`${TURBO_DIR}/.gitignore`, `# written by kiln turbo digests before each run\n*/${DIGEST_FILE}\n`);
   write.set('turbo.json', rootTurboJson(view.read('turbo.json')));
   write.set('package.json', rootPackageJson(view.read('package.json')));
+  // pnpm takes its packages from pnpm-workspace.yaml, not package.json: kiln does not rewrite YAML
+  // it did not write, it says the line to add.
+  const pnpm = view.read('pnpm-workspace.yaml');
+  if (pnpm !== undefined && !/^\s*-\s*['"]?kiln\.turbo\/\*['"]?\s*$/m.test(pnpm)) {
+    throw new TurboError(`pnpm-workspace.yaml:1: the kiln.turbo packages are not in the workspace: add \`  - "${TURBO_DIR}/*"\` under packages:, then run kiln turbo again`);
+  }
   return { write, remove };
 }
 

@@ -69,5 +69,7 @@ describe('kiln turbo: the files it plans (turbo.ts)', () => {
     expect(() => planTurbo(facts(), '/ws', view({ 'package.json': '{ nope' }))).toThrow(/^package\.json:1: not valid JSON/);
     expect(() => planTurbo(facts(), '/ws', view({}))).toThrow(/package\.json: not found/);
     expect(() => planTurbo(facts(), '/elsewhere', view(root))).toThrow(/outside the workspace/);
+    expect(() => planTurbo(facts(), '/ws', view({ ...root, 'pnpm-workspace.yaml': 'packages:\n  - apps/*\n' }))).toThrow(/^pnpm-workspace\.yaml:1: .*add `  - "kiln\.turbo\/\*"` under packages:/);
+    expect(planTurbo(facts(), '/ws', view({ ...root, 'pnpm-workspace.yaml': "packages:\n  - apps/*\n  - 'kiln.turbo/*'\n" })).write.size).toBeGreaterThan(0);
   });
 });
