@@ -86,8 +86,8 @@ function image(root = ws, digests = true): Record<string, 'hit' | 'miss'> {
   check(run(root, process.execPath, [turboBin, 'run', 'image', '--summarize', '--output-logs=new-only']), 'turbo run image');
   const [summary] = fs.readdirSync(runs);
   const tasks = (JSON.parse(fs.readFileSync(path.join(runs, summary), 'utf8')) as { tasks: { package: string; cache: { status: string; source?: string } }[] }).tasks;
-  sources = Object.fromEntries(tasks.map((t) => [t.package, t.cache.source ?? '']));
-  const verdict = Object.fromEntries(tasks.map((t) => [t.package, t.cache.status === 'HIT' ? 'hit' : 'miss'] as const));
+  sources = Object.fromEntries(tasks.map((t) => [t.package.replace('@kiln-turbo/', ''), t.cache.source ?? '']));
+  const verdict = Object.fromEntries(tasks.map((t) => [t.package.replace('@kiln-turbo/', ''), t.cache.status === 'HIT' ? 'hit' : 'miss'] as const));
   tally.runs++;
   tally.builds += Object.values(verdict).filter((v) => v === 'miss').length;
   return verdict;
@@ -136,7 +136,7 @@ describe('kiln turbo', () => {
     expect(again).toBe('');
     expect(gitIn(ws, 'status', '--porcelain')).toBe('');
     const pkg = JSON.parse(fs.readFileSync(path.join(ws, 'kiln.turbo/system/package.json'), 'utf8'));
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['system-base', 'system-initrd']);
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['@kiln-turbo/system-base', '@kiln-turbo/system-initrd']);
   });
 
   let built: Record<string, string>;
@@ -166,7 +166,7 @@ describe('kiln turbo', () => {
     // nothing inside turbo can notice (why the root script runs the digests first). A task that
     // does run (here forced) checks its kiln.digest and fails rather than cache this build under
     // the 0755 fingerprint.
-    const r = run(ws, process.execPath, [turboBin, 'run', 'image', '--filter=system', '--only', '--force', '--output-logs=errors-only']);
+    const r = run(ws, process.execPath, [turboBin, 'run', 'image', '--filter=@kiln-turbo/system', '--only', '--force', '--output-logs=errors-only']);
     expect(r.status).not.toBe(0);
     expect(`${r.stdout}${r.stderr}`).toContain('run `kiln turbo digests` before `turbo run`');
   });

@@ -14,7 +14,8 @@
  * gitignored (kiln.digest is).
  *
  * Layout: one package per preset in `kiln.turbo/NAME/` at the workspace root (NAME as the Nx
- * project: `system`, `system-base`), a workspace glob `kiln.turbo/*`. Its task config
+ * project: `system`, `system-base`; the package is `@kiln-turbo/NAME`), a workspace glob
+ * `kiln.turbo/*`. Its task config
  * (`kiln.turbo/NAME/turbo.json`) lists kiln.digest as the only input, the preset's cached output
  * files as `$TURBO_ROOT$/...` outputs (regular files only), and the variables the build reads as
  * `env` (hashed, and passed through turbo's strict environment mode). Presets it depends on are
@@ -52,9 +53,20 @@ export interface TurboPlan {
 
 export class TurboError extends Error {}
 
-export function packageName(facts: ProjectFacts, preset: PresetFacts): string {
+/** The package's directory under kiln.turbo/: the preset's Nx project name (`system`, `system-base`). */
+export function packageDir(facts: ProjectFacts, preset: PresetFacts): string {
   const main = facts.presets.find((p) => p.main)!;
   return preset.main ? preset.name : `${main.name}-${preset.name}`;
+}
+
+/**
+ * The package's name, scoped: in an Nx workspace the kiln plugin already has projects named
+ * `system`, `system-base`, and Nx makes every workspace package a project too (two projects of
+ * one name stop every Nx command).
+ */
+export const SCOPE = '@kiln-turbo';
+export function packageName(facts: ProjectFacts, preset: PresetFacts): string {
+  return `${SCOPE}/${packageDir(facts, preset)}`;
 }
 
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
@@ -97,7 +109,7 @@ export function planTurbo(facts: ProjectFacts, workspaceRoot: string, view: Work
   const write = new Map<string, string>();
   const names = new Set<string>();
   for (const preset of facts.presets) {
-    const name = packageName(facts, preset);
+    const name = packageDir(facts, preset);
     names.add(name);
     for (const [file, text] of Object.entries(presetFiles(facts, preset, directory, workspaceRoot))) write.set(`${TURBO_DIR}/${name}/${file}`, text);
   }

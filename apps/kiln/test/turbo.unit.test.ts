@@ -28,8 +28,8 @@ describe('kiln turbo: the files it plans (turbo.ts)', () => {
   it('a package per preset: the digest as the only input, outputs under $TURBO_ROOT$, env, dependencies', () => {
     const plan = planTurbo(facts(), '/ws', view(root));
     const os = JSON.parse(plan.write.get('kiln.turbo/os/package.json')!);
-    expect(os.name).toBe('os');
-    expect(os.dependencies).toEqual({ 'os-base': '*' });
+    expect(os.name).toBe('@kiln-turbo/os');
+    expect(os.dependencies).toEqual({ '@kiln-turbo/os-base': '*' });
     expect(os.scripts.image).toBe('kiln turbo check && kiln build -C ../../images/os --preset os --force --no-deps');
     expect(os.kiln).toEqual({ directory: 'images/os', preset: 'os' });
     const task = JSON.parse(plan.write.get('kiln.turbo/os-base/turbo.json')!).tasks.image;

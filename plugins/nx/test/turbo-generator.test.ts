@@ -28,7 +28,7 @@ const kiln = (cwd: string, args: string[]) => spawnSync(process.execPath, [kilnB
 function files(dir: string): Record<string, string> {
   return Object.fromEntries(
     (fs.readdirSync(dir, { recursive: true }) as string[])
-      .filter((f) => !f.startsWith('system') && fs.statSync(path.join(dir, f)).isFile())
+      .filter((f) => !/^(system|node_modules|nx\.json|\.nx-)/.test(f) && fs.statSync(path.join(dir, f)).isFile())
       .sort()
       .map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]),
   );
@@ -48,6 +48,14 @@ describe('Turborepo packages', () => {
     expect(r.status).toBe(0);
     expect(files(byNx)).toEqual(files(byCli));
     expect(Object.keys(files(byNx))).toEqual(expect.arrayContaining(['kiln.turbo/system-base/turbo.json', 'kiln.turbo/system-tools/package.json', 'turbo.json']));
+    // In an Nx workspace the packages are projects too (Nx's package.json plugin), beside the
+    // kiln plugin's preset projects: their scoped names keep both.
+    fs.symlinkSync(path.join(repo, 'node_modules'), path.join(byNx, 'node_modules'));
+    fs.writeFileSync(path.join(byNx, 'nx.json'), '{ "plugins": ["@kiln/nx"] }\n');
+    const nxEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_INTERACTIVE: 'false', NX_CACHE_DIRECTORY: path.join(byNx, '.nx-cache'), NX_WORKSPACE_DATA_DIRECTORY: path.join(byNx, '.nx-data') };
+    const shown = spawnSync(process.execPath, [path.join(repo, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], { cwd: byNx, env: nxEnv, encoding: 'utf8' });
+    expect(shown.stderr).toBe('');
+    expect(shown.stdout.split('\n')).toEqual(expect.arrayContaining(['system', 'system-base', '@kiln-turbo/system', '@kiln-turbo/system-base']));
     const again = new FsTree(byNx, false);
     await turboGenerator(again, { directory: 'system' });
     expect(again.listChanges()).toEqual([]);
