@@ -17,6 +17,7 @@ import { schemaCommand } from './commands/schema';
 import { summaryCommand } from './commands/summary';
 import { verifyCommand } from './commands/verify';
 import { vmCommand } from './commands/vm';
+import { checkCommand, digestsCommand, turboCommand } from './commands/turbo';
 import { version } from './version';
 import { runScript } from './config-scripts';
 
@@ -112,6 +113,21 @@ export function program(overrides: readonly Override[] = []): Command {
     .argument('[qemu-args...]', 'extra qemu arguments (after --)')
     .addHelpText('after', OVERRIDES_HELP)
     .action((qemuArgs: string[], opts) => vmCommand({ ...opts, overrides }, qemuArgs));
+
+  // Turborepo has no plugin API: kiln writes a package per preset (turbo.ts says why and how).
+  const turbo = cli
+    .command('turbo')
+    .description('write a Turborepo package per preset of DIR (and merge turbo.json, package.json); run from the workspace root')
+    .option(...DIRECTORY)
+    .action((opts) => turboCommand(opts));
+  turbo
+    .command('digests')
+    .description("write every kiln.turbo package's kiln.digest (the fingerprint turbo hashes): run before `turbo run image`")
+    .action(() => digestsCommand());
+  turbo
+    .command('check')
+    .description("in a kiln.turbo package: fail unless its kiln.digest is the preset's fingerprint now (its build script runs it)")
+    .action(() => checkCommand());
 
   cli
     .command('schema')
