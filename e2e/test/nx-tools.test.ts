@@ -80,7 +80,7 @@ function suite(daemon: boolean) {
     for (const name of ['img', 'img-base', 'img-sys', 'img-default-initrd']) {
       const image = show(name).targets.image;
       expect(image.dependsOn).toEqual(['^image']);
-      expect(image.inputs).toContainEqual({ dependentTasksOutputFiles: '**/!(*.manifest.json)' });
+      expect(image.inputs).toContainEqual({ dependentTasksOutputFiles: '**/!(*.manifest.json|*.manifest.json.sig)' });
     }
   });
 

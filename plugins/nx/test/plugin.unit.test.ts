@@ -221,7 +221,7 @@ describe('variants (nx.json: "variants": { NAME: kiln build settings })', () => 
       // One spelling, --Name=value, for the options (part of the hash) and kiln-digest.
       options: { directory: 'images/os', preset: 'os', args: ['--Profiles=debug'] },
       dependsOn: ['^image-debug'],
-      outputs: ['{workspaceRoot}/images/os/mkosi.output/image.tar.zst', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json'],
+      outputs: ['{workspaceRoot}/images/os/mkosi.output/image.tar.zst', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json.sig', '{workspaceRoot}/images/os/mkosi.output/image.manifest.json'],
     });
     expect(os['image-debug'].inputs).toEqual([
       { fileset: '{workspaceRoot}/images/os/kiln.lock', includeIgnored: true },
@@ -230,7 +230,7 @@ describe('variants (nx.json: "variants": { NAME: kiln build settings })', () => 
       { fileset: '{workspaceRoot}/images/os/mkosi.profiles/debug/mkosi.extra', includeIgnored: true },
       { fileset: '{workspaceRoot}/images/os/mkosi.profiles/debug/mkosi.extra/**/*', includeIgnored: true },
       { runtime: `node -e "process.exitCode=require('@kiln/nx/dist/digest.js').main(process.argv.slice(1))" -- -C images/os -p os --Profiles=debug` },
-      { dependentTasksOutputFiles: '**/!(*.manifest.json)' },
+      { dependentTasksOutputFiles: '**/!(*.manifest.json|*.manifest.json.sig)' },
       { externalDependencies: [] },
     ]);
     // The default target does not read the profile's tree.
