@@ -158,9 +158,9 @@ describe('a remote cache shared by a team', () => {
         .sort(),
     ).toEqual(uploaded);
     expect(outputs(wsB, envB)).toEqual(built);
-    // No install, no sandbox: only the tool identity's version questions.
+    // No install, no sandbox: only questions (the tool identity's versions, the host's architecture).
     const ran = fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').split('\n').filter(Boolean) : [];
-    expect(ran.filter((l) => !/^\S+ --version$/.test(l))).toEqual([]);
+    expect(ran.filter((l) => !/^\S+ --version$|^dpkg --print-architecture$/.test(l))).toEqual([]);
     expect([fs.existsSync(path.join(homeB, '.cache/kiln/packages')), packageCache()]).toEqual([false, before]);
     // Nothing to upload: every entry came from the server.
     expect(entries()).toEqual(uploaded);
