@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { initWorkspace, nxBin, nxEnv, removeWorkspace, repo } from './workspace';
+import { copyDemoAsTar, initWorkspace, nxBin, nxEnv, removeWorkspace, repo } from './workspace';
 
 jest.setTimeout(900_000);
 
@@ -109,17 +109,8 @@ function suite(daemon: boolean) {
   const ALL_HIT = { system: 'hit', 'system-base': 'hit', 'system-initrd': 'hit' };
 
   beforeAll(() => {
-    fs.cpSync(path.join(repo, 'examples/system'), sys, { recursive: true, filter: (s) => !s.includes('mkosi.output') });
-    // The demo's shape with its main image as a tar and no tools tree: this suite rebuilds system
-    // some twenty times to read Nx's verdict, and a bootable disk would only make each rebuild
-    // slower (the disk, its tools tree and its boot have suites of their own: nx-tools-cache,
-    // libs/engine/test/demo.test.ts).
-    const conf = path.join(sys, 'mkosi.conf');
-    fs.writeFileSync(
-      conf,
-      fs.readFileSync(conf, 'utf8').replace(/^Format=disk$/m, 'Format=tar').replace(/^Packages=\n(\s+\S+\n)+/m, '').replace(/^(Bootable|KernelCommandLine|ToolsTree)=.*\n/gm, '') +
-        `\n[Build]\nIncremental=yes\nCacheDirectory=${layers}\n`,
-    );
+    // This suite rebuilds system some twenty times to read Nx's verdict: the demo as a tar.
+    copyDemoAsTar(sys, layers);
     initWorkspace(ws, 'e2e', ['.fake-tools/']);
   });
 

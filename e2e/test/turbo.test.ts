@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { gitIn, repo } from './workspace';
+import { copyDemoAsTar, gitIn, repo } from './workspace';
 
 jest.setTimeout(1_800_000);
 
@@ -108,15 +108,7 @@ const started = Date.now();
 beforeAll(async () => {
   api = await startServer();
   fs.mkdirSync(ws);
-  fs.cpSync(path.join(repo, 'examples/system'), sys, { recursive: true, filter: (s) => !s.includes('mkosi.output') });
-  // As nx-cache.test.ts: the demo's shape as a tar with no packages of its own and no tools tree,
-  // so that a rebuild of system is its base tree and extra tree only.
-  const conf = path.join(sys, 'mkosi.conf');
-  fs.writeFileSync(
-    conf,
-    fs.readFileSync(conf, 'utf8').replace(/^Format=disk$/m, 'Format=tar').replace(/^Packages=\n(\s+\S+\n)+/m, '').replace(/^(Bootable|KernelCommandLine|ToolsTree)=.*\n/gm, '') +
-      `\n[Build]\nIncremental=yes\nCacheDirectory=${layers}\n`,
-  );
+  copyDemoAsTar(sys, layers);
   fs.symlinkSync(path.join(repo, 'node_modules'), path.join(ws, 'node_modules'));
   fs.writeFileSync(path.join(ws, 'package.json'), `${JSON.stringify({ name: 'e2e-turbo', private: true, packageManager: 'npm@10.0.0' }, null, 2)}\n`);
   fs.writeFileSync(path.join(ws, '.gitignore'), ['node_modules', '.turbo/', 'mkosi.output/', 'mkosi.local.conf'].join('\n') + '\n');

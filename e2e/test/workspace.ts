@@ -58,6 +58,22 @@ export function runNx(ws: string, env: Env, args: string[]): string {
   return r.stdout;
 }
 
+/**
+ * The demo (examples/system) copied to `sys` in the shape the cache suites rebuild many times: its
+ * main image a tar with no packages of its own and no tools tree (the disk, its tools tree and its
+ * boot have suites of their own: nx-tools-cache, libs/engine/test/demo.test.ts), every preset with
+ * Incremental=yes layers in `layers`, so that a rebuild of system is its base tree and extra tree.
+ */
+export function copyDemoAsTar(sys: string, layers: string): void {
+  fs.cpSync(path.join(repo, 'examples/system'), sys, { recursive: true, filter: (s) => !s.includes('mkosi.output') });
+  const conf = path.join(sys, 'mkosi.conf');
+  fs.writeFileSync(
+    conf,
+    fs.readFileSync(conf, 'utf8').replace(/^Format=disk$/m, 'Format=tar').replace(/^Packages=\n(\s+\S+\n)+/m, '').replace(/^(Bootable|KernelCommandLine|ToolsTree)=.*\n/gm, '') +
+      `\n[Build]\nIncremental=yes\nCacheDirectory=${layers}\n`,
+  );
+}
+
 /** Writes `text` to `dir`/`rel`, making the directories on the way. */
 export function writeIn(dir: string, rel: string, text: string): void {
   fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
