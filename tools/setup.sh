@@ -37,3 +37,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
 fi
 
 npx tsc -b tsconfig.build.json
+# npm links a workspace package's commands only when their files exist, and dist/ is built after
+# the install: link the CLI's (kiln, kiln-digest; what installing @kiln/cli gives a user, and what
+# the packages `kiln turbo` writes run) once it is built.
+[ -e node_modules/.bin/kiln ] || npm rebuild @kiln/cli --ignore-scripts --loglevel=error >/dev/null
