@@ -62,6 +62,12 @@ const common = {
 const packages = ['libs', 'apps', 'plugins'].filter((p) => fs.existsSync(path.join(__dirname, p))).map((p) => `<rootDir>/${p}`);
 
 module.exports = {
+  // Two test files at a time, on this project's 2-core machines (jest's default leaves one core
+  // idle): most of a suite's time goes to single-threaded steps (dpkg, nx, qemu under TCG, a
+  // mirror's answers). The suites are safe side by side: what they share (the package cache, the
+  // test trees and layers) is locked or stored atomically by kiln, servers take free ports, and
+  // no test reads another's files or the machine's load.
+  maxWorkers: 2,
   projects: [
     { ...common, displayName: 'unit', roots: packages, testMatch: ['**/test/**/*.unit.test.ts'] },
     { ...common, displayName: 'build', roots: packages, testMatch: ['**/test/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.unit\\.test\\.ts$'] },

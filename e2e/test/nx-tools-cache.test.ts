@@ -7,13 +7,15 @@
  *
  * Kept small: the image is a base tree of one file (no packages), the daemon is off (the graph
  * suites test it on), and Incremental=yes makes the second tools build start from the first's
- * layer (only mkosi.tools.conf's extra tree differs).
+ * layer (only mkosi.tools.conf's extra tree differs), and every tools build start from a layer once
+ * the machine keeps them (test-cache.ts: testLayers).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { testLayers } from '../../libs/engine/test/test-cache';
 import { initWorkspace, nxBin, nxEnv, removeWorkspace } from './workspace';
 
 jest.setTimeout(900_000);
@@ -22,7 +24,7 @@ const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-tools-cache-'));
 const img = path.join(ws, 'img');
 const out = path.join(img, 'mkosi.output');
 const HOME_CACHE = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-// The unpacked tools trees and layers go to the workspace; the packages come from the shared cache.
+// The unpacked tools trees go to the workspace; the packages and layers come from the machine's caches.
 const env: Record<string, string | undefined> = { ...nxEnv(ws), XDG_CACHE_HOME: path.join(ws, '.cache') };
 delete env.SOURCE_DATE_EPOCH;
 
@@ -56,6 +58,7 @@ beforeAll(() => {
       '[Build]',
       'ToolsTree=default',
       'Incremental=yes',
+      `CacheDirectory=${testLayers()}`,
       `PackageCacheDirectory=${path.join(HOME_CACHE, 'kiln', 'packages', 'debian~trixie~x86-64')}`,
       '',
     ].join('\n'),

@@ -2,8 +2,8 @@
  * Variants (nx.json: the plugin's `variants` option): `nx run img:image-debug` builds the project
  * with `--profile debug`, as its own cached target with its own hash. Real nx, daemon off and on,
  * real builds (Debian bookworm's essential set from the mirror) of a main image on a sub-image
- * preset `base`, with Incremental=yes layers shared by both suites: the daemon-on suite installs
- * no package.
+ * preset `base`, with Incremental=yes layers kept per machine (test-cache.ts: testLayers): once they
+ * exist, neither suite installs a package.
  *
  *  - image-debug builds the debug configuration (its profile's tree and Hostname= in the image,
  *    base before the main image); `image` does not, and each restores its own image;
@@ -15,14 +15,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { testLayers } from '../../libs/engine/test/test-cache';
 import { gitIn, initWorkspace, removeWorkspace, runNx, tempWorkspace, writeIn } from './workspace';
 
 jest.setTimeout(900_000);
 
-const layers = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-variants-layers-'));
-afterAll(() => fs.rmSync(layers, { recursive: true, force: true }));
+const layers = testLayers();
 
 type RunJson = { tasks: { projectName: string; target: string; cacheStatus: string; startTime?: string; endTime?: string }[] };
 

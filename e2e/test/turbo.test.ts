@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { testLayers } from '../../libs/engine/test/test-cache';
 import { copyDemoAsTar, gitIn, repo } from './workspace';
 
 jest.setTimeout(1_800_000);
@@ -30,7 +31,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-turbo-'));
 const ws = path.join(tmp, 'ws');
 const sys = path.join(ws, 'system');
 const out = path.join(sys, 'mkosi.output');
-const layers = path.join(tmp, 'layers');
+const layers = testLayers();
 
 let server: ChildProcess | undefined;
 let api = '';

@@ -4,12 +4,13 @@
  * errors as `kiln: message` or `file:line: message`, and a build interrupted (SIGINT to kiln) or
  * killed (SIGKILL to its process group), which leaves the previous outputs exactly as they were
  * and no half-written file; the next build cleans up. Real bookworm images with the essential set
- * only, to stay quick. (What the engine builds is tested in libs/engine/test, through its API.)
+ * only, from the layers kept per machine (test-cache.ts: testLayers), to stay quick. (What the engine builds is tested in libs/engine/test, through its API.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readManifest } from '@kiln/config';
 import { removeTempDirs, SMALL_OUTPUTS, smallHashes, smallProject, waitFor } from '../../../libs/engine/test/kiln';
+import { testLayers } from '../../../libs/engine/test/test-cache';
 import { kiln, startKiln, type Result } from './run-kiln';
 
 jest.setTimeout(600_000);
@@ -25,7 +26,7 @@ describe('kiln build and kiln lock', () => {
   const OUTPUTS = SMALL_OUTPUTS;
 
   beforeAll(async () => {
-    root = smallProject();
+    root = smallProject({ layers: testLayers() });
     out = path.join(root, 'mkosi.output');
     first = await kiln(['build', '-C', root]);
     hashes = hashAll();

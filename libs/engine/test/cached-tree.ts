@@ -13,9 +13,9 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { takeLock } from '../src/locks';
+import { cacheRoot } from './test-cache';
 import { buildIn, failure, repo } from './kiln';
 
 export interface CachedTree {
@@ -52,8 +52,6 @@ export function engineInputs(): string {
   engineHash = hash.digest('hex');
   return engineHash;
 }
-
-const cacheRoot = () => path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'kiln');
 
 const built = new Map<string, Promise<string>>();
 

@@ -3,6 +3,9 @@
  * `kiln build -C examples/system` runs) builds the tools tree, base, initrd and system from the
  * Debian mirror in dependency order, each image holds what its config asks, and system, a
  * bootable disk, boots under qemu to multi-user.target (what `kiln vm` and `nx run system:vm` do).
+ * With Incremental=yes and the layers the demo's suites keep per machine (test-cache.ts:
+ * testLayers): the first run on a machine installs every package, later ones start each preset
+ * from its layer (the same bytes: layers.test.ts) and test what comes after.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,6 +14,7 @@ import { loadProject } from '@kiln/config';
 import { runVm } from '../src/vm';
 import { sandboxCommand, hostTools } from '../src/sandbox';
 import { buildIn, removeTempDirs, repo, tempDir, unpack } from './kiln';
+import { testLayers } from './test-cache';
 
 const ROOT_X86_64 = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
 const ESP = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
@@ -26,6 +30,7 @@ describe('the demo project examples/system', () => {
   beforeAll(async () => {
     root = path.join(tempDir('kiln-demo-'), 'system');
     fs.cpSync(path.join(repo, 'examples/system'), root, { recursive: true, filter: (src) => !src.includes('mkosi.output') });
+    fs.appendFileSync(path.join(root, 'mkosi.conf'), `\n[Build]\nIncremental=yes\nCacheDirectory=${testLayers()}\n`);
     out = path.join(root, 'mkosi.output');
     result = await buildIn(root);
   });

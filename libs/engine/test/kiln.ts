@@ -196,9 +196,11 @@ export function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp): Pro
 /**
  * The small real project the safety and CLI build tests share: bookworm's essential set as a tar
  * image with an initrd preset (cpio), and a finalize script that writes a file (whose mtime must
- * be clamped), fails when $SRCDIR/fail exists and hangs when $SRCDIR/hang does.
+ * be clamped), fails when $SRCDIR/fail exists and hangs when $SRCDIR/hang does. With `layers`,
+ * Incremental=yes layers in that directory: a rebuild installs no package (for the suites about
+ * what happens after the packages: scripts, interruptions, what the CLI prints).
  */
-export function smallProject(): string {
+export function smallProject(opts: { layers?: string } = {}): string {
   const finalize = [
     '#!/bin/sh',
     'if [ -e "$SRCDIR/fail" ]; then echo "failing on purpose" >&2; exit 3; fi',
@@ -207,7 +209,9 @@ export function smallProject(): string {
     '',
   ].join('\n');
   return tempProject({
-    'mkosi.conf': '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n[Content]\nSourceDateEpoch=1700000000\nWithDocs=no\n',
+    'mkosi.conf':
+      '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nImageId=small\nFormat=tar\n[Content]\nSourceDateEpoch=1700000000\nWithDocs=no\n' +
+      (opts.layers ? `[Build]\nIncremental=yes\nCacheDirectory=${opts.layers}\n` : ''),
     'mkosi.finalize': { text: finalize, mode: 0o755 },
     'mkosi.images/initrd/mkosi.conf': '[Output]\nFormat=cpio\n[Content]\nWithDocs=no\n',
     'mkosi.images/initrd/mkosi.extra/init': { text: '#!/bin/sh\nexec /bin/sh\n', mode: 0o755 },

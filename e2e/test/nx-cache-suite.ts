@@ -10,8 +10,9 @@
  *     presets depending on it; a change that cannot affect the image hits.
  *  3. `nx show projects --affected` after a commit lists exactly the affected presets.
  *
- * The whole suite runs twice: with the Nx daemon off, and on (the default for users; the daemon
- * keeps its graph while only gitignored files change, so nothing of the verdict may live there).
+ * The whole suite runs twice, as two test files that jest runs side by side:
+ * nx-cache-daemon-off.test.ts and nx-cache-daemon-on.test.ts (the daemon is the default for users;
+ * it keeps its graph while only gitignored files change, so nothing of the verdict may live there).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,19 +22,14 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { copyDemoAsTar, initWorkspace, nxBin, nxEnv, removeWorkspace, repo } from './workspace';
 
-jest.setTimeout(900_000);
-
 /**
- * Both suites build with Incremental=yes into this one layer directory: a rebuild whose packages
- * and trees did not change starts from its layer (the same bytes as from scratch, README:
- * "The incremental package layer"), so only a change before the layer installs packages, and the
- * daemon-on suite, which repeats the daemon-off suite's configurations, installs none. Nx's
- * verdict does not depend on it (Incremental= and CacheDirectory= are no cache inputs).
+ * Builds use Incremental=yes with `layers`, a directory kept per machine (cached-tree.ts:
+ * testLayers): a rebuild whose packages and trees did not change starts from its layer (the same
+ * bytes as from scratch, README: "The incremental package layer"), so only a change before the
+ * layer installs packages, and a second run of the suite on a machine installs none. Nx's verdict
+ * does not depend on it (Incremental= and CacheDirectory= are no cache inputs).
  */
-const layers = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-layers-'));
-afterAll(() => fs.rmSync(layers, { recursive: true, force: true }));
-
-function suite(daemon: boolean) {
+export function nxCacheSuite(daemon: boolean, layers: string): void {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-nx-'));
   const sys = path.join(ws, 'system');
   const out = path.join(sys, 'mkosi.output');
@@ -296,13 +292,20 @@ function suite(daemon: boolean) {
 
   describe('the builder\'s environment', () => {
     // Without the daemon every step runs under it, packages too: the layers are set aside for this
-    // rebuild (and its layers, built under that environment, discarded). With the daemon the
-    // rebuild starts from the layers, so the steps after them run under it.
+    // rebuild (and its layers, built under that environment, discarded; the daemon-off suite has
+    // a layer directory of its own for this). With the daemon the rebuild starts from the layers,
+    // so the steps after them run under it.
     const scratch = !daemon;
     it(`does not reach the image: a rebuild${scratch ? ' from scratch' : ''} under umask 027, TAR_OPTIONS, LC_ALL and TZ gives the same bytes`, () => {
       const before = hashes();
       const aside = `${layers}.aside`;
       if (scratch) {
+        // A run killed during this test left the kept layers aside: they are the ones to keep.
+        if (fs.existsSync(aside)) {
+          fs.rmSync(layers, { recursive: true, force: true });
+          fs.renameSync(aside, layers);
+        }
+        fs.mkdirSync(layers, { recursive: true });
         fs.renameSync(layers, aside);
         fs.mkdirSync(layers);
       }
@@ -401,5 +404,3 @@ function suite(daemon: boolean) {
   });
 }
 
-describe('daemon off', () => suite(false));
-describe('daemon on', () => suite(true));
