@@ -12,6 +12,7 @@ import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { parse } from 'yaml';
 import { GITLAB_INCLUDE, GITLAB_TEMPLATE } from '../src/ci/main';
 import { ciGenerator, GITHUB_WORKFLOW, GITLAB_CI, GITLAB_PIPELINE } from '../src/generators/ci/generator';
+import { VERIFY } from '../src/generators/ci/files';
 
 const repo = path.resolve(__dirname, '../../..');
 const changes = (tree: Tree) => tree.listChanges().map((c) => `${c.type} ${c.path}`).sort();
@@ -52,6 +53,9 @@ describe('GitHub Actions', () => {
     expect(wf.jobs.plan.steps.find((s: { id?: string }) => s.id === 'plan').run).toMatch(/^npx kiln-ci-plan --base="\$NX_BASE" --head="\$NX_HEAD" --runners=3 --target=image --levels=3 --github-output /);
     const steps = wf.jobs.level1.steps as { uses?: string; run?: string; with?: Record<string, string> }[];
     expect(steps.find((s) => s.run?.startsWith('npx nx run-many'))?.run).toBe('npx nx run-many -t image -p "$KILN_PROJECTS" --outputStyle=static');
+    expect(steps.find((s) => s.run?.startsWith('printf'))?.run).toBe(`${VERIFY}\n`);
+    // Checked, then published.
+    expect(steps.findIndex((s) => s.run?.startsWith('printf'))).toBeLessThan(steps.findIndex((s) => s.uses?.startsWith('actions/upload-artifact')));
     expect(steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.with?.path).toBe('${{ matrix.share.outputs }}');
   });
 
@@ -93,7 +97,7 @@ describe('GitLab CI', () => {
     expect(ci['kiln images'].trigger).toEqual({ include: [{ artifact: GITLAB_PIPELINE, job: 'kiln plan' }], strategy: 'depend' });
     // Every job extends a template that exists; the child pipeline's jobs extend GITLAB_TEMPLATE.
     expect(Object.keys(templates)).toEqual(['.kiln-node', GITLAB_TEMPLATE]);
-    expect(templates[GITLAB_TEMPLATE].script.at(-1)).toBe('npx nx run-many -t image -p "$KILN_PROJECTS" --outputStyle=static');
+    expect(templates[GITLAB_TEMPLATE].script.slice(1)).toEqual(['npx nx run-many -t image -p "$KILN_PROJECTS" --outputStyle=static', `${VERIFY}\n`]);
   });
 
   it('the plan job compares a merge request with its base, a push with the commit before, and a first push plans everything; only the default branch writes', async () => {
@@ -113,6 +117,21 @@ describe('GitLab CI', () => {
     const token = (write?: string) =>
       spawnSync('sh', ['-c', `${pick}; echo "$NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN"`], { env: { NX_CACHE_RW_TOKEN: 'rw', NX_CACHE_RO_TOKEN: 'ro', ...(write ? { KILN_CACHE_WRITE: write } : {}) }, encoding: 'utf8' }).stdout.trim();
     expect([token('true'), token(), token('false')]).toEqual(['rw', 'ro', 'ro']);
+  });
+});
+
+describe('the check before publishing', () => {
+  it('runs kiln verify for each DIRECTORY:PRESET line of the share, and fails at the first that fails', () => {
+    const run = (lines: string, failOn = '') => {
+      // npx stands in for the real command: it logs its arguments and fails for `failOn`.
+      const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ci-npx-'));
+      fs.writeFileSync(path.join(bin, 'npx'), `#!/bin/sh\necho "$*"\n[ "$6" != "${failOn}" ]\n`, { mode: 0o755 });
+      const r = spawnSync('sh', ['-e', '-c', VERIFY], { env: { PATH: `${bin}:${process.env.PATH}`, KILN_VERIFY: lines }, encoding: 'utf8' });
+      fs.rmSync(bin, { recursive: true, force: true });
+      return [r.status, r.stdout.trim().split('\n')];
+    };
+    expect(run('images/a b:base\nsys:system')).toEqual([0, ['kiln verify -C images/a b -p base', 'kiln verify -C sys -p system']]);
+    expect(run('sys:base\nsys:system', 'base')).toEqual([1, ['kiln verify -C sys -p base']]);
   });
 });
 

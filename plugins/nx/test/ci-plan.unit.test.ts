@@ -77,39 +77,40 @@ describe('shares', () => {
 describe('what the CI systems are given', () => {
   const plan = planLevels(['system-base', 'system-initrd', 'system'], demo, 3);
   const outputs = { system: ['s/mkosi.output/system.tar.zst', 's/mkosi.output/system.manifest.json'], 'system-base': ['s/mkosi.output/base.tar.zst'], 'system-initrd': ['s/mkosi.output/initrd.cpio.zst'] };
+  const files = { outputs, presets: { system: 's:system', 'system-base': 's:base', 'system-initrd': 's:initrd' } };
 
   it('GitHub: one matrix per level job, only the shares with work, [] for a level with none', () => {
     const lines = Object.fromEntries(
-      githubOutput(plan, outputs, 3)
+      githubOutput(plan, files, 3)
         .trim()
         .split('\n')
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
     expect(Object.keys(lines)).toEqual(['plan', 'depth', 'level1', 'level2', 'level3']);
     expect(JSON.parse(lines.level1)).toEqual([
-      { projects: 'system-base', outputs: 's/mkosi.output/base.tar.zst' },
-      { projects: 'system-initrd', outputs: 's/mkosi.output/initrd.cpio.zst' },
+      { projects: 'system-base', outputs: 's/mkosi.output/base.tar.zst', verify: 's:base' },
+      { projects: 'system-initrd', outputs: 's/mkosi.output/initrd.cpio.zst', verify: 's:initrd' },
     ]);
-    expect(JSON.parse(lines.level2)).toEqual([{ projects: 'system', outputs: 's/mkosi.output/system.tar.zst\ns/mkosi.output/system.manifest.json' }]);
+    expect(JSON.parse(lines.level2)).toEqual([{ projects: 'system', outputs: 's/mkosi.output/system.tar.zst\ns/mkosi.output/system.manifest.json', verify: 's:system' }]);
     expect(lines.level3).toBe('[]');
     expect(lines.depth).toBe('2');
   });
 
   it('GitLab: a child pipeline with a stage per level and a job per share, extending the template', () => {
-    const child = parse(gitlabPipeline(plan, outputs, { include: '.gitlab/kiln-ci.yml', template: '.kiln-image' }));
+    const child = parse(gitlabPipeline(plan, files, { include: '.gitlab/kiln-ci.yml', template: '.kiln-image' }));
     expect(child.include).toEqual([{ local: '.gitlab/kiln-ci.yml' }]);
     expect(child.stages).toEqual(['kiln-level-1', 'kiln-level-2']);
     expect(child['kiln level 2 runner 1']).toEqual({
       extends: '.kiln-image',
       stage: 'kiln-level-2',
-      variables: { KILN_PROJECTS: 'system' },
+      variables: { KILN_PROJECTS: 'system', KILN_VERIFY: 's:system' },
       artifacts: { name: 'kiln-level2-runner1', paths: outputs.system, when: 'on_success' },
     });
-    expect(Object.keys(child).filter((k) => k.startsWith('kiln level'))).toHaveLength(shares(plan, outputs).flat().length);
+    expect(Object.keys(child).filter((k) => k.startsWith('kiln level'))).toHaveLength(shares(plan, files).flat().length);
   });
 
   it('GitLab: nothing affected is one job saying so (GitLab refuses a pipeline without jobs)', () => {
-    const child = parse(gitlabPipeline({ levels: [] }, {}, { include: '.gitlab/kiln-ci.yml', template: '.kiln-image' }));
+    const child = parse(gitlabPipeline({ levels: [] }, { outputs: {}, presets: {} }, { include: '.gitlab/kiln-ci.yml', template: '.kiln-image' }));
     expect(Object.keys(child)).toEqual(['include', 'kiln nothing affected']);
   });
 });

@@ -52,13 +52,13 @@ export function main(argv: string[], cwd = process.cwd()): number {
       const file = process.env.GITHUB_OUTPUT;
       if (!file) throw new PlanError('--github-output: GITHUB_OUTPUT is not set (it is in a GitHub Actions step)');
       if (jobs === undefined) throw new PlanError('--github-output needs --levels, the number of level jobs in the workflow');
-      fs.appendFileSync(file, githubOutput(plan, graph.outputs, jobs));
+      fs.appendFileSync(file, githubOutput(plan, graph, jobs));
     }
     if (values['gitlab-pipeline']) {
       // Written whole or not at all: a half-written pipeline must not reach the trigger job.
       const file = path.resolve(cwd, values['gitlab-pipeline']);
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(`${file}.tmp`, gitlabPipeline(plan, graph.outputs, { include: values['gitlab-include'], template: GITLAB_TEMPLATE }));
+      fs.writeFileSync(`${file}.tmp`, gitlabPipeline(plan, graph, { include: values['gitlab-include'], template: GITLAB_TEMPLATE }));
       fs.renameSync(`${file}.tmp`, file);
     }
     process.stdout.write(`${JSON.stringify(plan)}\n`);

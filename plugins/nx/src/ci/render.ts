@@ -13,22 +13,38 @@
 import { stringify } from 'yaml';
 import type { Plan } from './plan';
 
-/** One runner's work at one level: the projects (comma-separated, as `nx run-many -p` takes them) and their output files, one a line. */
+/**
+ * One runner's work at one level: the projects (comma-separated, as `nx run-many -p` takes them),
+ * their output files and their `DIRECTORY:PRESET` pairs for `kiln verify`, one a line.
+ */
 export interface Share {
   projects: string;
   outputs: string;
+  verify: string;
+}
+
+/** What the plan knows of each project: its output files and its kiln preset. */
+export interface ProjectFiles {
+  outputs: Record<string, string[]>;
+  presets: Record<string, string>;
 }
 
 /** Each level's non-empty shares. */
-export function shares(plan: Plan, outputs: Record<string, string[]>): Share[][] {
+export function shares(plan: Plan, files: ProjectFiles): Share[][] {
   return plan.levels.map((level) =>
-    level.filter((s) => s.length).map((s) => ({ projects: s.join(','), outputs: s.flatMap((p) => outputs[p] ?? []).join('\n') })),
+    level
+      .filter((s) => s.length)
+      .map((s) => ({
+        projects: s.join(','),
+        outputs: s.flatMap((p) => files.outputs[p] ?? []).join('\n'),
+        verify: s.flatMap((p) => files.presets[p] ?? []).join('\n'),
+      })),
   );
 }
 
 /** The plan job's outputs, as `name=value` lines for $GITHUB_OUTPUT: `plan` (the whole plan), `depth`, `level1`..`level<jobs>`. */
-export function githubOutput(plan: Plan, outputs: Record<string, string[]>, jobs: number): string {
-  const byLevel = shares(plan, outputs);
+export function githubOutput(plan: Plan, files: ProjectFiles, jobs: number): string {
+  const byLevel = shares(plan, files);
   const lines = [`plan=${JSON.stringify(plan)}`, `depth=${plan.levels.length}`];
   for (let l = 0; l < jobs; l++) lines.push(`level${l + 1}=${JSON.stringify(byLevel[l] ?? [])}`);
   return `${lines.join('\n')}\n`;
@@ -42,8 +58,8 @@ export interface GitlabOptions {
 }
 
 /** The child pipeline: a stage per level, a job per share, each extending the template. */
-export function gitlabPipeline(plan: Plan, outputs: Record<string, string[]>, options: GitlabOptions): string {
-  const byLevel = shares(plan, outputs);
+export function gitlabPipeline(plan: Plan, files: ProjectFiles, options: GitlabOptions): string {
+  const byLevel = shares(plan, files);
   const doc: Record<string, unknown> = { include: [{ local: options.include }] };
   if (!byLevel.length) {
     // A pipeline without jobs is an error in GitLab; say plainly that there was nothing to do.
@@ -56,7 +72,7 @@ export function gitlabPipeline(plan: Plan, outputs: Record<string, string[]>, op
       doc[`kiln level ${l + 1} runner ${r + 1}`] = {
         extends: options.template,
         stage: `kiln-level-${l + 1}`,
-        variables: { KILN_PROJECTS: share.projects },
+        variables: { KILN_PROJECTS: share.projects, KILN_VERIFY: share.verify },
         artifacts: { name: `kiln-level${l + 1}-runner${r + 1}`, paths: share.outputs.split('\n').filter(Boolean), when: 'on_success' },
       };
     }),

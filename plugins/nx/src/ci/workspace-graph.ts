@@ -20,11 +20,13 @@ export interface GraphFacts {
   deps: Dependencies;
   /** project -> the target's output files, relative to the workspace root. */
   outputs: Record<string, string[]>;
+  /** project -> `DIRECTORY:PRESET` for `kiln verify -C DIRECTORY -p PRESET` (the image executor's options). */
+  presets: Record<string, string>;
 }
 
 interface GraphFile {
   graph: {
-    nodes: Record<string, { data: { root: string; targets?: Record<string, { outputs?: string[] }> } }>;
+    nodes: Record<string, { data: { root: string; targets?: Record<string, { outputs?: string[]; options?: { directory?: string; preset?: string } }> } }>;
     dependencies: Record<string, { target: string }[]>;
   };
 }
@@ -73,11 +75,13 @@ export function graphFacts(root: string, target: string): GraphFacts {
     const { graph } = JSON.parse(fs.readFileSync(file, 'utf8')) as GraphFile;
     const deps = Object.fromEntries(Object.entries(graph.dependencies).map(([p, ds]) => [p, ds.map((d) => d.target)]));
     const outputs: Record<string, string[]> = {};
+    const presets: Record<string, string> = {};
     for (const [name, node] of Object.entries(graph.nodes)) {
-      const declared = node.data.targets?.[target]?.outputs;
-      if (declared) outputs[name] = declared.map((o) => o.replace('{projectRoot}', node.data.root).replace(/^\{workspaceRoot\}\/?/, ''));
+      const t = node.data.targets?.[target];
+      if (t?.outputs) outputs[name] = t.outputs.map((o) => o.replace('{projectRoot}', node.data.root).replace(/^\{workspaceRoot\}\/?/, ''));
+      if (t?.options?.directory && t.options.preset) presets[name] = `${t.options.directory}:${t.options.preset}`;
     }
-    return { deps, outputs };
+    return { deps, outputs, presets };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -22,6 +22,14 @@ export interface CiFileOptions {
   branch: string;
 }
 
+/**
+ * Checks each output of the share against its build manifest (and signature, with
+ * KILN_ALLOWED_SIGNERS) before it is published: an output a dependent reads is checked by that
+ * build, but the one shipped is read by no one (README, "Outputs restored from a cache are
+ * checked before use"). KILN_VERIFY holds `DIRECTORY:PRESET` lines.
+ */
+export const VERIFY = `printf '%s\\n' "$KILN_VERIFY" | while IFS=: read -r dir preset; do npx kiln verify -C "$dir" -p "$preset" || exit 1; done`;
+
 const apt = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${HOST_PACKAGES.join(' ')}`;
 
 export function githubWorkflow(o: CiFileOptions): string {
@@ -98,6 +106,11 @@ function githubLevel(level: number, o: CiFileOptions): string {
         env:
           KILN_PROJECTS: \${{ matrix.share.projects }}
         run: npx nx run-many -t ${o.target} -p "$KILN_PROJECTS" --outputStyle=static
+      - name: Check the outputs against their manifests
+        env:
+          KILN_VERIFY: \${{ matrix.share.verify }}
+        run: |
+          ${VERIFY}
       - uses: actions/upload-artifact@v4
         with:
           name: kiln-level${level}-\${{ strategy.job-index }}
@@ -178,5 +191,7 @@ export function gitlabTemplates(o: CiFileOptions): string {
   script:
     - if [ "$KILN_CACHE_WRITE" = true ]; then export NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN="$NX_CACHE_RW_TOKEN"; else export NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN="$NX_CACHE_RO_TOKEN"; fi
     - npx nx run-many -t ${o.target} -p "$KILN_PROJECTS" --outputStyle=static
+    - |
+      ${VERIFY}
 `;
 }
