@@ -6,7 +6,9 @@
  * a cache miss in exactly one job overall (every other job restores it from the remote cache), and
  * every job's outputs, the last level's image included, are byte-identical to a single-machine
  * build (clone S, its own local cache, no remote). The plan is the same with the daemon on, and
- * the GitLab child pipeline holds the same shares.
+ * the GitLab child pipeline holds the same shares. A pull request's run (read-only token) plans
+ * one level, rebuilds only the preset it changed and stores nothing. The level jobs' Build and
+ * check steps (kiln verify) are run from the generated workflow's text.
  *
  * Cost: the demo as a tar (copyDemoAsTar) built twice, once by S and once spread over the jobs,
  * each preset starting from its package layer (testLayers()), so a second run on a machine
@@ -25,7 +27,7 @@ import { copyDemoAsTar, gitIn, initWorkspace, nxBin, nxEnv, removeWorkspace, rep
 jest.setTimeout(1_800_000);
 
 type Env = Record<string, string | undefined>;
-type Task = { projectName: string; cacheStatus: string; status: number };
+type Task = { projectName: string; hash: string; cacheStatus: string; status: number };
 type Share = { projects: string; outputs: string };
 
 const top = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ci-'));
@@ -38,6 +40,7 @@ const planBin = path.join(repo, 'plugins/nx', (JSON.parse(fs.readFileSync(path.j
 
 let server: CacheServer;
 let first: string;
+let workflow: string;
 const remote = (token: string): Env => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: server.url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: token });
 const clean = (env: Env): Env => {
   delete env.SOURCE_DATE_EPOCH;
@@ -77,6 +80,22 @@ function planStep(workflow: string): string {
   return step.replace(/^npx kiln-ci-plan/, `"${process.execPath}" "${planBin}"`);
 }
 
+type Step = { name?: string; run?: string; env?: Record<string, string> };
+/**
+ * Runs a level job's steps that build and check (the checkout, host tools and npm ci are this
+ * machine's already), as the workflow runs them: `sh -e`, the step's env with the matrix's share
+ * put in. npx only finds commands here (offline: it must never fetch one).
+ */
+function runLevelJob(ws: string, env: Env, level: number, share: Share): void {
+  const steps = (parse(workflow) as { jobs: Record<string, { steps: Step[] }> }).jobs[`level${level}`].steps;
+  const wanted = steps.filter((s) => s.name === 'Build' || s.name === 'Check the outputs against their manifests');
+  expect(wanted.map((s) => s.name)).toEqual(['Build', 'Check the outputs against their manifests']);
+  for (const step of wanted) {
+    const stepEnv = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, v.replace(/^\$\{\{ matrix\.share\.(\w+) \}\}$/, (_, key: keyof Share) => share[key])]));
+    run('sh', ['-e', '-c', step.run as string], ws, { ...env, ...stepEnv, npm_config_offline: 'true' });
+  }
+}
+
 /** $GITHUB_OUTPUT after the plan step: name -> value. */
 function githubPlan(ws: string, env: Env, step: string): Record<string, string> {
   const file = path.join(ws, '.nx-data', `github-output-${Date.now()}`);
@@ -108,7 +127,6 @@ afterAll(async () => {
 });
 
 describe('nx g @kiln/nx:ci, and its plan run over three runners sharing one cache server', () => {
-  let workflow: string;
   let plan: Record<string, string>;
   let reference: Record<string, string>;
 
@@ -154,9 +172,7 @@ describe('nx g @kiln/nx:ci, and its plan run over three runners sharing one cach
     for (let level = 1; plan[`level${level}`] && plan[`level${level}`] !== '[]'; level++) {
       (JSON.parse(plan[`level${level}`]) as Share[]).forEach((share, r) => {
         const runner = clone(`level${level}-runner${r + 1}`);
-        const env = { ...clean(nxEnv(runner)), ...remote('main-token') };
-        // The level job's build step: KILN_PROJECTS is the matrix's share.
-        run('sh', ['-c', 'exec "$0" "$1" run-many -t image -p "$KILN_PROJECTS" --outputStyle=static', process.execPath, nxBin], runner, { ...env, KILN_PROJECTS: share.projects });
+        runLevelJob(runner, { ...clean(nxEnv(runner)), ...remote('main-token') }, level, share);
         for (const t of tasks(runner)) {
           expect(t.status).toBe(0);
           status[t.projectName].push(t.cacheStatus);
@@ -173,6 +189,26 @@ describe('nx g @kiln/nx:ci, and its plan run over three runners sharing one cach
       expect([p, status[p].filter((s) => s !== 'cache-miss' && s !== 'remote-cache-hit')]).toEqual([p, []]);
     }
     expect(last['system.tar.zst']).toBe(reference['system.tar.zst']);
+  });
+
+  it("a pull request's run (read-only token): one level of independent groups; the changed preset builds, the rest are remote hits, nothing is stored", async () => {
+    const main = gitIn(origin, 'rev-parse', 'HEAD').trim();
+    gitIn(origin, 'checkout', '-qb', 'pull-request');
+    fs.appendFileSync(path.join(origin, 'system/mkosi.extra/etc/motd'), 'A change under review.\n');
+    gitIn(origin, 'commit', '-qam', 'a pull request');
+    const stored = fs.readdirSync(store).filter((f) => !f.startsWith('.')).sort();
+
+    const planner = clone('plan-pr');
+    const pr = githubPlan(planner, { ...clean(nxEnv(planner)), NX_BASE: main, NX_HEAD: 'HEAD', KILN_CACHE_WRITE: 'false' }, planStep(workflow));
+    expect(JSON.parse(pr.plan)).toEqual({ levels: [[['system'], [], []]] });
+    const [share] = JSON.parse(pr.level1) as Share[];
+    const runner = clone('pr-runner1');
+    runLevelJob(runner, { ...clean(nxEnv(runner)), ...remote('pull-request-token') }, 1, share);
+    expect(Object.fromEntries(tasks(runner).map((t) => [t.projectName, t.cacheStatus]))).toEqual({ system: 'cache-miss', 'system-base': 'remote-cache-hit', 'system-initrd': 'remote-cache-hit' });
+    const system = tasks(runner).find((t) => t.projectName === 'system') as Task;
+    expect(await server.waitFor(new RegExp(`^PUT ${system.hash} `))).toMatch(new RegExp(`^PUT ${system.hash} 403 `));
+    expect(fs.readdirSync(store).filter((f) => !f.startsWith('.')).sort()).toEqual(stored);
+    gitIn(origin, 'checkout', '-q', '-');
   });
 
   it('the GitLab child pipeline has the same shares, a stage per level', () => {

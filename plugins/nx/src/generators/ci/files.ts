@@ -33,7 +33,7 @@ export const VERIFY = `printf '%s\\n' "$KILN_VERIFY" | while IFS=: read -r dir p
 const apt = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${HOST_PACKAGES.join(' ')}`;
 
 export function githubWorkflow(o: CiFileOptions): string {
-  const levelJobs = Array.from({ length: o.levels }, (_, i) => githubLevel(i + 1, o)).join('\n');
+  const levelJobs = Array.from({ length: o.levels }, (_, i) => githubLevel(i + 1, o)).join('');
   const outputs = Array.from({ length: o.levels }, (_, i) => `      level${i + 1}: \${{ steps.plan.outputs.level${i + 1} }}`).join('\n');
   return `name: kiln images
 
