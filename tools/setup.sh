@@ -41,3 +41,5 @@ npx tsc -b tsconfig.build.json
 # the install: link the CLI's (kiln, kiln-digest; what installing @kiln/cli gives a user, and what
 # the packages `kiln turbo` writes run) once it is built.
 [ -e node_modules/.bin/kiln ] || npm rebuild @kiln/cli --ignore-scripts --loglevel=error >/dev/null
+# Likewise @kiln/nx's kiln-ci-plan (the plan job of the CI files `nx g @kiln/nx:ci` writes).
+[ -e node_modules/.bin/kiln-ci-plan ] || npm rebuild @kiln/nx --ignore-scripts --loglevel=error >/dev/null

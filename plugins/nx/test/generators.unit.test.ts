@@ -70,7 +70,7 @@ describe('the generator collection', () => {
     const collection = JSON.parse(fs.readFileSync(path.join(__dirname, '../generators.json'), 'utf8')) as {
       generators: Record<string, { factory: string; schema: string; aliases?: string[] }>;
     };
-    expect(Object.keys(collection.generators).sort()).toEqual(['image', 'init', 'turbo']);
+    expect(Object.keys(collection.generators).sort()).toEqual(['ci', 'image', 'init', 'turbo']);
     for (const g of Object.values(collection.generators)) expect(g.aliases ?? []).not.toContain('preset');
     expect(collection.generators.image.factory).toBe('./dist/generators/image/generator#imageGenerator');
     const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '..', collection.generators.image.schema), 'utf8'));
