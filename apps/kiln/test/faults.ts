@@ -3,12 +3,10 @@
  * Incremental=yes, scripts that block on FIFOs, a Format=directory preset; output snapshots,
  * mounts, and reaching a script by opening its FIFO.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { smallProject, tempDir } from '../../../libs/engine/test/kiln';
+import { linkedPackageCache, smallProject, tempDir } from '../../../libs/engine/test/kiln';
 import type { Result } from './run-kiln';
 
 /** A FIFO script: blocks reading $SRCDIR/NAME while that FIFO exists. */
@@ -27,7 +25,7 @@ export function faultsProject(): string {
   };
   // The package cache is the project's own (kiln clean --all empties it), hard links to the warm
   // one's files; the layers are the project's own too (the runs' XDG_CACHE_HOME).
-  const cache = linkedPackageCache();
+  const cache = linkedPackageCache('kiln-faults-cache-');
   add('mkosi.conf', `${fs.readFileSync(path.join(root, 'mkosi.conf'), 'utf8')}[Build]\nIncremental=yes\nPackageCacheDirectory=${cache}\n`);
   add('mkosi.extra/etc/extra-file', 'from the extra tree\n');
   add('mkosi.postinst', hangingScript('fifo-postinst'));
@@ -39,19 +37,6 @@ export function faultsProject(): string {
   add('mkosi.images/tree/mkosi.prepare', hangingScript('fifo-prepare'));
   add('mkosi.images/tree/mkosi.postinst', hangingScript('fifo-tree'));
   return root;
-}
-
-/**
- * A package cache of hard links to the user's warm bookworm one (apt replaces files by rename,
- * never in place), without its lock files, which would be the same files as the warm cache's.
- */
-function linkedPackageCache(): string {
-  const warm = path.join(os.homedir(), '.cache/kiln/packages/debian~bookworm~x86-64');
-  const cache = path.join(tempDir('kiln-faults-cache-'), 'packages');
-  if (fs.existsSync(warm)) execFileSync('cp', ['-al', warm, cache]);
-  else fs.mkdirSync(cache);
-  execFileSync('find', [cache, '(', '-name', 'lock', '-o', '-name', '*.lock', ')', '-type', 'f', '-delete']);
-  return cache;
 }
 
 /** sha256 of each output file; a tree by every entry's path, type, mode, size, mtime and link target. */

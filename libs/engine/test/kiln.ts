@@ -3,7 +3,7 @@
  * inspection. Engine tests call the engine; the CLI's own behaviour (exit codes, printed
  * messages, signals) is tested in apps/kiln/test, which runs the built command.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +13,7 @@ import { currentManifest, diffManifests, formatExplanation, loadProject, manifes
 import { build, lockProject, type BuildOptions, type LockResult, type PresetResult } from '../src/build';
 import type { BuildContext } from '../src/context';
 import { toolsIdentity } from '../src/tools';
+import { cacheRoot } from './test-cache';
 
 export const repo = path.resolve(__dirname, '../../..');
 
@@ -78,6 +79,21 @@ export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   temps.push(dir);
   return dir;
+}
+
+/**
+ * A package cache of hard links to the user's warm bookworm one (apt replaces files by rename,
+ * never in place), for a suite that damages or empties its cache. Without the warm cache's lock
+ * files: linked, they would be the same files, and every build of the suite would wait on the
+ * builds of other suites that use the warm cache.
+ */
+export function linkedPackageCache(prefix: string): string {
+  const warm = path.join(cacheRoot(), 'packages/debian~bookworm~x86-64');
+  const cache = path.join(tempDir(prefix), 'packages');
+  if (fs.existsSync(warm)) execFileSync('cp', ['-al', warm, cache]);
+  else fs.mkdirSync(cache);
+  execFileSync('find', [cache, '(', '-name', 'lock', '-o', '-name', '*.lock', ')', '-type', 'f', '-delete']);
+  return cache;
 }
 
 export function removeTempDirs(): void {

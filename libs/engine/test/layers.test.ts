@@ -8,14 +8,13 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'smol-toml';
 import { loadProject, readLockfile, type Lock } from '@kiln/config';
 import { clean, withBuildContext } from '../src/build';
 import { BuildError } from '../src/errors';
 import { evictLayers, LAYER_FORMAT, layerKey } from '../src/layers';
-import { buildIn, failure, installed, lockIn, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
+import { buildIn, failure, installed, linkedPackageCache, lockIn, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
 
 jest.setTimeout(600_000);
 afterAll(removeTempDirs);
@@ -23,9 +22,7 @@ afterAll(removeTempDirs);
 const layers = tempDir('kiln-layers-');
 // A package cache of the project's own (seeded from the shared one by hard links, so nothing is
 // downloaded again), because kiln clean --all removes it at the end.
-const packages = tempDir('kiln-pkgcache-');
-const shared = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'kiln/packages/debian~bookworm~x86-64');
-if (fs.existsSync(shared)) spawnSync('cp', ['-al', `${shared}/.`, packages]);
+const packages = linkedPackageCache('kiln-pkgcache-');
 
 const config = (incremental: string, pkgs = '', cacheDir = layers) =>
   '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=tar\n' +
