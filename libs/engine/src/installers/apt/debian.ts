@@ -24,7 +24,8 @@
  * and /dev is bwrap's; apt downloads with the network, dpkg installs without it (WithNetwork=).
  *
  * Downloads are shared through the package cache: .deb files are hard-linked in and out, lists
- * are kept so that apt only revalidates them; a lock serialises builds sharing one cache.
+ * are kept so that apt only revalidates them; a lock serialises what builds sharing one cache do
+ * to it (linking in and out, apt's list updates, installs from it), not whole bootstraps.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -211,8 +212,6 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
   // are removed before the image is finished.
   const pins = locked ? pinFile(ctx, locked) : null;
   const args = [
-    'flock',
-    c.lock,
     'mmdebstrap',
     // apt's and dpkg's output as it comes (not only on failure): the progress is read from it.
     '--verbose',
@@ -242,7 +241,8 @@ async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedP
     ctx.root,
     ...sourceLines(ctx),
   ];
-  // flock: presets built in parallel (by Nx) share one cache; apt locks its own directories.
+  // Presets built in parallel (by Nx, or two projects) share one cache: its hooks hold the cache's
+  // lock while they link the cache in and out (cacheHooks), the bootstrap itself runs without it.
   // mmdebstrap --mode=root mounts /proc, /sys and device files into the root and chroots into it
   // for maintainer scripts: it runs in a user namespace of its own where it may (sandbox.ts,
   // "identity-mounting"), entered after bwrap has made the host read-only and bound only the
@@ -285,16 +285,26 @@ function cacheHooks(pinned: boolean): string[] {
   const pinDir = '"$1/etc/apt/preferences.d"';
   return [
     // Only .debs and lists are linked in: apt's lock files stay the cache's own, never shared with the image.
-    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "$KILN_CACHE_ARCHIVES" -maxdepth 1 -name "*.deb" -exec ${LINK} "$1/var/cache/apt/archives/" {} + && find "$KILN_CACHE_LISTS" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$1/var/lib/apt/lists/" {} +`,
+    `--setup-hook=${holdingCacheLock(`mkdir -p "$1/var/cache/apt/archives" "$1/var/lib/apt/lists" && find "$KILN_CACHE_ARCHIVES" -maxdepth 1 -name "*.deb" -exec ${LINK} "$1/var/cache/apt/archives/" {} + && find "$KILN_CACHE_LISTS" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$1/var/lib/apt/lists/" {} +`)}`,
     ...(pinned ? [`--setup-hook=mkdir -p ${pinDir} && cp "$KILN_PINS" ${pinDir}/kiln-lock.pref`, `--customize-hook=rm -f ${pinDir}/kiln-lock.pref`] : []),
-    `--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec ${LINK_NEW} "$KILN_CACHE_ARCHIVES" {} + ; find "$KILN_CACHE_LISTS" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$KILN_CACHE_LISTS" {} +`,
+    `--customize-hook=${holdingCacheLock(`find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -exec ${LINK_NEW} "$KILN_CACHE_ARCHIVES" {} + ; find "$KILN_CACHE_LISTS" -mindepth 1 -maxdepth 1 -type f -delete; find "$1/var/lib/apt/lists" -maxdepth 1 -type f ! -name lock -exec ${LINK} "$KILN_CACHE_LISTS" {} +`)}`,
   ];
+}
+
+/**
+ * A hook running `code` (shell; $1 is the root) while holding the package cache's lock. The
+ * bootstrap between the two hooks works on the root's links to the cache's files, which apt
+ * replaces by rename and never writes in place, so it needs no lock: builds sharing the cache
+ * wait for each other's linking only, not for a whole bootstrap (minutes, for a kernel).
+ */
+function holdingCacheLock(code: string): string {
+  return `flock "$KILN_CACHE_LOCK" sh -c '${code.replace(/'/g, `'\\''`)}' hook "$1"`;
 }
 
 /** The values cacheHooks' shell code reads. */
 function hookEnv(ctx: BuildContext, pins: string | null): Record<string, string> {
   const c = cacheDirs(ctx);
-  return { KILN_CACHE_ARCHIVES: c.archives, KILN_CACHE_LISTS: c.lists, ...(pins ? { KILN_PINS: pins } : {}) };
+  return { KILN_CACHE_ARCHIVES: c.archives, KILN_CACHE_LISTS: c.lists, KILN_CACHE_LOCK: c.lock, ...(pins ? { KILN_PINS: pins } : {}) };
 }
 
 interface AptSetup {
