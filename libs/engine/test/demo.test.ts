@@ -33,7 +33,8 @@ describe('the demo project examples/system', () => {
     fs.appendFileSync(path.join(root, 'mkosi.conf'), `\n[Build]\nIncremental=yes\nCacheDirectory=${testLayers()}\n`);
     out = path.join(root, 'mkosi.output');
     result = await buildIn(root);
-  });
+    // Cold (no kept layers yet, every package installed) beside another jest worker: over ten minutes.
+  }, 1_800_000);
 
   /** A command of the demo's own tools tree (its directory output), with `dirs` writable. */
   const inTools = (command: string[], dirs: string[]) => {
