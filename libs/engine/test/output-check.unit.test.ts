@@ -78,13 +78,49 @@ describe('outputs against their manifest', () => {
   });
 
   it('compareOutputs names every differing file, sorted', () => {
+    const root = tempProject({ 'mkosi.conf': CONF.replace('Format=directory', 'Format=disk').replace('Output=base', 'Output=disk\nSplitArtifacts=kernel') });
+    const preset = loadProject(root, { env: {} }).main;
     const dir = tempDir('kiln-outputs-');
-    for (const n of ['a', 'b', 'c']) fs.writeFileSync(path.join(dir, n), n);
-    const m = { outputs: recordOutputs(['a', 'b', 'c'].map((n) => [path.join(dir, n), n])) } as Manifest;
-    fs.writeFileSync(path.join(dir, 'c'), 'C');
-    fs.writeFileSync(path.join(dir, 'a'), 'A');
-    const check = compareOutputs(m, dir, path.join(dir, 'm.json'));
-    expect(check.status === 'refused' && check.problems.map((p) => path.basename(p.file))).toEqual(['a', 'c']);
+    for (const n of ['disk.raw.zst', 'disk.vmlinuz']) fs.writeFileSync(path.join(dir, n), n);
+    const m = { preset: preset.name, outputs: recordOutputs(['disk.raw.zst', 'disk.vmlinuz'].map((n) => [path.join(dir, n), n])) } as Manifest;
+    fs.writeFileSync(path.join(dir, 'disk.vmlinuz'), 'V');
+    fs.writeFileSync(path.join(dir, 'disk.raw.zst'), 'R');
+    const check = compareOutputs(m, dir, path.join(dir, 'm.json'), preset);
+    expect(check.status === 'refused' && check.problems.map((p) => path.basename(p.file))).toEqual(['disk.raw.zst', 'disk.vmlinuz']);
+  });
+
+  it("a manifest is the preset's own and records every output its configuration has (an optional one when it is there), and no other name", () => {
+    const root = tempProject({ 'mkosi.conf': CONF.replace('Format=directory', 'Format=disk').replace('Output=base', 'Output=disk\nSplitArtifacts=kernel') });
+    const preset = loadProject(root, { env: {} }).main;
+    const dir = tempDir('kiln-outputs-');
+    fs.writeFileSync(path.join(dir, 'disk.raw.zst'), 'disk');
+    const file = path.join(dir, 'disk.manifest.json');
+    const outputs = recordOutputs([[path.join(dir, 'disk.raw.zst'), 'disk.raw.zst']]);
+    const problems = (m: Manifest) => {
+      const c = compareOutputs(m, dir, file, preset);
+      return c.status === 'refused' ? lines(c.problems, dir) : c.status;
+    };
+    // The optional kernel absent and unrecorded: a complete build.
+    expect(problems({ preset: preset.name, outputs } as Manifest)).toBe('ok');
+    // Another preset's manifest (say a signed one, copied here with its signature).
+    expect(problems({ preset: 'system', outputs } as Manifest)).toEqual([`disk.manifest.json: expected the manifest of preset ${preset.name}, found the manifest of preset system`]);
+    // An optional output that is there but not recorded is never used unchecked.
+    fs.writeFileSync(path.join(dir, 'disk.vmlinuz'), 'kernel');
+    expect(problems({ preset: preset.name, outputs } as Manifest)).toEqual(['disk.vmlinuz: expected recorded in disk.manifest.json, found a file the manifest does not record']);
+    fs.rmSync(path.join(dir, 'disk.vmlinuz'));
+    // A manifest recording other files than the image (a carrier of another preset's outputs): the image unrecorded is refused.
+    const other = recordOutputs([[path.join(dir, 'disk.raw.zst'), 'system.tar.zst']]);
+    expect(problems({ preset: preset.name, outputs: other } as Manifest)).toEqual([
+      `disk.manifest.json: expected only outputs of preset ${preset.name} (disk.raw.zst, disk.vmlinuz), found it records "system.tar.zst"`,
+      'disk.raw.zst: expected recorded in disk.manifest.json, found a file the manifest does not record',
+    ]);
+    // A name outside the output directory is refused, never hashed.
+    const secret = path.join(tempDir('kiln-secret-'), 'secret');
+    fs.writeFileSync(secret, 'secret');
+    const escape = { ...outputs, [path.relative(dir, secret)]: { sha256: sha('secret'), size: 6 } };
+    const c = compareOutputs({ preset: preset.name, outputs: escape } as Manifest, dir, file, preset);
+    expect(c.status === 'refused' && c.problems.map((p) => p.found)).toEqual([`it records ${JSON.stringify(path.relative(dir, secret))}`]);
+    expect(c.status === 'refused' && c.problems.some((p) => p.file === secret)).toBe(false);
   });
 });
 
