@@ -29,7 +29,7 @@ import { currentLock, writeLock, type LockChange } from './lock';
 import { checkOutputs, writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
-import { verifyPresetOutputs } from './signing';
+import { verifyPresetOutputs } from './check-outputs';
 import { copyTree } from './trees';
 import { resolveTools, unpackedToolsPath } from './tools-tree';
 
@@ -163,19 +163,21 @@ async function useCheckedOutputs(project: Project, preset: Preset, opts: BuildOp
   for (const name of presetInputs(project, preset).readsOutputsOf) {
     if (trusted.has(name)) continue;
     const producer = byName.get(name)!;
+    // The deepest producers first: a manifest records the hashes of the outputs its preset read,
+    // so those are settled (checked, or rebuilt here) before it is compared with the inputs here.
+    results.push(...(await useCheckedOutputs(project, producer, opts, trusted)));
     const rebuilt = await withPresetLocks(producer, opts, `kiln build of ${name}`, async () => {
-      const check = verifyPresetOutputs(producer, env);
+      const check = verifyPresetOutputs(project, producer, { env, identity: opts.identity });
       if (check.status !== 'refused') return null;
       const show = (f: string) => path.relative(project.root, f);
       for (const p of check.problems) opts.step?.(preset.name, `refusing the output of preset ${name}: ${formatProblem(p, show)}`);
       opts.step?.(name, `rebuilding here: ${preset.name} reads its output, which did not pass the check against its manifest`);
       const started = Date.now();
-      const inner = await useCheckedOutputs(project, producer, opts, trusted);
       const outputs = await buildPreset(project, producer, opts);
-      return [...inner, { preset: name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 }];
+      return { preset: name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 };
     });
     trusted.add(name);
-    if (rebuilt) results.push(...rebuilt);
+    if (rebuilt) results.push(rebuilt);
   }
   return results;
 }

@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkPresetOutputs, signatureName, which, type OutputCheck, type Preset } from '@kiln/config';
+import { which } from '@kiln/config';
 import { BuildError } from './errors';
 import { toolEnv } from './exec';
 
@@ -61,22 +61,4 @@ export function signatureProblem(manifest: string, sig: string, allowed: string,
   if (!principal) return `signed by a key that is not in KILN_ALLOWED_SIGNERS=${allowed}`;
   const r = spawnSync(tool, ['-Y', 'verify', '-f', allowed, '-I', principal, '-n', NAMESPACE, '-s', sig], { ...opts, input: fs.readFileSync(manifest) });
   return r.status === 0 ? null : `the signature does not verify (${reason(r)})`;
-}
-
-/**
- * A preset's outputs against its manifest (output-check.ts) and, when KILN_ALLOWED_SIGNERS is
- * set, the manifest against its signature.
- */
-export function verifyPresetOutputs(preset: Preset, env: Record<string, string | undefined> = process.env): OutputCheck {
-  const check = checkPresetOutputs(preset);
-  const allowed = env.KILN_ALLOWED_SIGNERS;
-  if (!allowed || check.status === 'unbuilt') return check;
-  if (!path.isAbsolute(allowed) || !fs.existsSync(allowed)) throw new BuildError(`KILN_ALLOWED_SIGNERS=${allowed}: no such file (give the absolute path of an allowed-signers file, ssh-keygen(1) ALLOWED SIGNERS)`);
-  const manifest = check.manifest;
-  if (!fs.existsSync(manifest)) return check; // no manifest: said already
-  const sig = path.join(path.dirname(manifest), signatureName(preset.config)!);
-  const problem = signatureProblem(manifest, sig, allowed, env);
-  if (!problem) return check;
-  const line = { file: manifest, expected: `a signature by a key in KILN_ALLOWED_SIGNERS`, found: problem };
-  return { status: 'refused', manifest, problems: [line, ...(check.status === 'refused' ? check.problems : [])] };
 }
