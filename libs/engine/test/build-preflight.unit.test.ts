@@ -1,0 +1,49 @@
+/**
+ * What build() does before it builds anything, on projects written here (nothing is built): the
+ * pre-flight checks cover the presets a --no-deps build may rebuild (the producers whose outputs
+ * it reads), and a build checks those outputs before it takes its own preset's lock (no waiting
+ * for one preset's lock while holding another's, which kiln clean could deadlock with).
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { loadProject } from '@kiln/config';
+import { build } from '../src/build';
+import { presetLockFile, takeLock } from '../src/locks';
+import { removeTempDirs, tempDir, tempProject } from './kiln';
+
+afterAll(removeTempDirs);
+
+const APP = '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=tar\nOutput=app\n[Content]\nBaseTrees=%O/base\n';
+const project = (base: string) => loadProject(tempProject({ 'mkosi.conf': APP, 'mkosi.images/base/mkosi.conf': `[Output]\nFormat=directory\nOutput=base\n${base}` }, 'app'), { env: {} });
+const env = () => ({ ...process.env, XDG_CACHE_HOME: tempDir('kiln-cache-') });
+
+describe('build pre-flight', () => {
+  it('--no-deps (as Nx and turbo run it): a producer the build may rebuild here is checked with the target, at its line', async () => {
+    const spaced = project('[Content]\nPackages=vim less\n');
+    await expect(build(spaced, { preset: 'app', noDeps: true, env: env() })).rejects.toThrow(/mkosi\.images\/base\/mkosi\.conf:5: Packages=: "vim less" is one item holding a space/);
+    const unsupported = project('[Validation]\nSecureBoot=yes\n');
+    await expect(build(unsupported, { preset: 'app', noDeps: true, env: env() })).rejects.toThrow(/mkosi\.images\/base\/mkosi\.conf:5: SecureBoot=yes: not supported by kiln yet/);
+  });
+
+  it("checks the outputs it reads before it takes its own preset's lock", async () => {
+    const p = project('');
+    const out = p.main.config.OutputDirectory;
+    // Another process (here: this test) holds base's lock; the build of app waits for it.
+    const held = await takeLock(presetLockFile(out, 'base'), 'exclusive', { doing: 'a test' });
+    const abort = new AbortController();
+    let appLockFree: boolean | null = null;
+    const waited = new Promise<void>((resolve) => {
+      const step = (preset: string, what: string) => {
+        if (preset !== 'base' || !what.startsWith('waiting for')) return;
+        // While it waits for base's lock, app's is free: flock --nonblock gets it.
+        appLockFree = spawnSync('flock', ['--nonblock', '--exclusive', presetLockFile(out, 'app'), 'true']).status === 0;
+        resolve();
+      };
+      void build(p, { preset: 'app', noDeps: true, env: env(), signal: abort.signal, step }).catch(() => resolve());
+    });
+    await waited;
+    abort.abort();
+    held.release();
+    expect(appLockFree).toBe(true);
+  });
+});
