@@ -36,6 +36,11 @@ export function spaceHint(def: SettingDef, a: Assignment): string {
   return spaced ? ` (${commaHint(def.name, spaced, a.toml !== undefined)})` : '';
 }
 
+/** The key under which the origin of a list item holding a space is kept (Preset.itemOrigins). */
+export function spacedItemKey(setting: string, item: unknown): string {
+  return `${setting}\0${JSON.stringify(item)}`;
+}
+
 /**
  * Refuses a preset one of whose lists holds an item with a space that its kind cannot hold (a
  * package name), naming the setting's line and the fix. Run before a build does anything.
@@ -48,7 +53,9 @@ export function checkListItems(preset: Preset, root: string, main?: Preset): voi
     const bad = (config[def.name] as unknown[]).find((x) => spaced.test(x));
     if (bad === undefined) continue;
     const text = typeof bad === 'string' ? relPath(bad, { root }) : relPath((bad as Tree).source, { root });
-    const origin: Origin = preset.origins[def.name] ?? main?.origins[def.name] ?? { file: preset.source, line: 0 };
+    // The line that wrote this item, not the setting's last assignment (which may be another file).
+    const key = spacedItemKey(def.name, bad);
+    const origin: Origin = preset.itemOrigins?.[key] ?? main?.itemOrigins?.[key] ?? preset.origins[def.name] ?? main?.origins[def.name] ?? { file: preset.source, line: 0 };
     throw new ConfigError(`${def.name}=: ${quote(text)} is one item holding a space, which kiln cannot build (${commaHint(def.name, text, /\.toml$/.test(origin.file))})`, origin);
   }
 }

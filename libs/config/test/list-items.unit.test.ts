@@ -44,6 +44,12 @@ describe('a package list item holding a space (Packages=vim less)', () => {
     );
   });
 
+  it('is refused at the line that wrote the item, not at the last line setting the list (another file)', () => {
+    const more = load({ 'mkosi.conf': `${DEBIAN}[Content]\nPackages=vim less\n`, 'mkosi.conf.d/10-more.conf': '[Content]\nPackages=curl\n' });
+    expect(warnings(more)).toEqual([expect.stringMatching(/^mkosi\.conf:5: Packages=: "vim less" is one item/)]);
+    expect(buildRefusal(more)).toMatch(/^mkosi\.conf:5: Packages=: "vim less" is one item holding a space/);
+  });
+
   it('written with commas or one per line, it is two items, no warning, and builds', () => {
     for (const text of ['Packages=vim,less\n', 'Packages=vim, less\n', 'Packages=\n  vim\n  less\n']) {
       const q = load({ 'mkosi.conf': `${DEBIAN}[Content]\n${text}` });
