@@ -29,7 +29,8 @@ import { currentLock, writeLock, type LockChange } from './lock';
 import { checkOutputs, writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
-import { verifyPresetOutputs } from './check-outputs';
+import { checkAllowedSigners, verifyPresetOutputs } from './check-outputs';
+import { checkSigningKey } from './signing';
 import { copyTree } from './trees';
 import { resolveTools, unpackedToolsPath } from './tools-tree';
 
@@ -116,6 +117,9 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   // The presets whose outputs the plan reads may be rebuilt here too (useCheckedOutputs), and with
   // --no-deps (Nx, turbo) they are not in the plan: checked with it, before minutes of work.
   preflight(project, withProducers(project, plan), 'build');
+  // A signing key or allowed-signers file that cannot be used: said now, not after the build.
+  checkSigningKey(opts.env ?? process.env);
+  checkAllowedSigners(opts.env ?? process.env);
   const results: PresetResult[] = [];
   // Presets whose outputs this run built or checked: trusted for the rest of it.
   const trusted = new Set<string>();

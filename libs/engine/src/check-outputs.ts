@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { checkPresetOutputs, diffIsEmpty, diffManifests, readManifest, signatureName, type OutputCheck, type Preset, type Project } from '@kiln/config';
 import { inputsManifest } from './build-manifest';
 import { BuildError } from './errors';
-import { signatureProblem } from './signing';
+import { signatureProblem, sshKeygen } from './signing';
 
 export interface VerifyOptions {
   env?: Record<string, string | undefined>;
@@ -51,8 +51,10 @@ export function verifyPresetOutputs(project: Project, preset: Preset, opts: Veri
   return { status: 'refused', manifest, problems: [{ file: manifest, expected: 'a build of the inputs here', found: `a build of other inputs (${against} shows which)` }] };
 }
 
-/** KILN_ALLOWED_SIGNERS, when set, names an allowed-signers file: an error otherwise. */
+/** KILN_ALLOWED_SIGNERS, when set, names an allowed-signers file and ssh-keygen is there to use it: an error otherwise. */
 export function checkAllowedSigners(env: Record<string, string | undefined>): void {
   const allowed = env.KILN_ALLOWED_SIGNERS;
-  if (allowed && (!path.isAbsolute(allowed) || !fs.existsSync(allowed))) throw new BuildError(`KILN_ALLOWED_SIGNERS=${allowed}: no such file (give the absolute path of an allowed-signers file, ssh-keygen(1) ALLOWED SIGNERS)`);
+  if (!allowed) return;
+  if (!path.isAbsolute(allowed) || !fs.existsSync(allowed)) throw new BuildError(`KILN_ALLOWED_SIGNERS=${allowed}: no such file (give the absolute path of an allowed-signers file, ssh-keygen(1) ALLOWED SIGNERS)`);
+  sshKeygen(env, 'KILN_ALLOWED_SIGNERS');
 }

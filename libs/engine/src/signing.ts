@@ -22,7 +22,7 @@ import { toolEnv } from './exec';
 /** The signature namespace (ssh-keygen -n): a kiln signature is never valid as a git or file one. */
 export const NAMESPACE = 'kiln-manifest';
 
-function sshKeygen(env: Record<string, string | undefined>, why: string): string {
+export function sshKeygen(env: Record<string, string | undefined>, why: string): string {
   const tool = which('ssh-keygen', env);
   if (!tool) throw new BuildError(`${why} needs ssh-keygen, which is not installed: apt-get install openssh-client`);
   return tool;
@@ -32,6 +32,24 @@ function sshKeygen(env: Record<string, string | undefined>, why: string): string
 const reason = (r: { stderr: string; stdout: string; status: number | null }) =>
   (r.stderr || r.stdout).trim().split('\n').filter(Boolean).pop() ?? `exit code ${r.status}`;
 
+function checkKeyFile(key: string, label?: string): void {
+  if (!path.isAbsolute(key) || !fs.existsSync(key)) throw new BuildError(`KILN_SIGNING_KEY=${key}: no such file (give the absolute path of the private key that signs build manifests)`, label);
+}
+
+/**
+ * KILN_SIGNING_KEY, when set, as a build will use it, checked before the build starts rather than
+ * after it (minutes later, with nothing cached): the file is there, ssh-keygen is installed, and
+ * the key loads without a passphrase (a build signs without anyone to type one).
+ */
+export function checkSigningKey(env: Record<string, string | undefined>): void {
+  const key = env.KILN_SIGNING_KEY;
+  if (!key) return;
+  checkKeyFile(key);
+  // -P '': the empty passphrase, never a prompt.
+  const r = spawnSync(sshKeygen(env, 'KILN_SIGNING_KEY'), ['-y', '-P', '', '-f', key], { encoding: 'utf8', env: toolEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new BuildError(`KILN_SIGNING_KEY=${key}: not a private key a build can sign with (${reason(r)}; a build signs unattended: use a key without a passphrase)`);
+}
+
 /**
  * Signs `manifest` (a file in the build's work directory) with KILN_SIGNING_KEY when it is set:
  * returns the signature file (MANIFEST.sig beside it), or null when no key is set.
@@ -39,7 +57,7 @@ const reason = (r: { stderr: string; stdout: string; status: number | null }) =>
 export function signManifest(manifest: string, env: Record<string, string | undefined>, label?: string): string | null {
   const key = env.KILN_SIGNING_KEY;
   if (!key) return null;
-  if (!path.isAbsolute(key) || !fs.existsSync(key)) throw new BuildError(`KILN_SIGNING_KEY=${key}: no such file (give the absolute path of the private key that signs build manifests)`, label);
+  checkKeyFile(key, label);
   const sig = `${manifest}.sig`;
   fs.rmSync(sig, { force: true }); // ssh-keygen asks before overwriting
   const r = spawnSync(sshKeygen(env, 'KILN_SIGNING_KEY'), ['-q', '-Y', 'sign', '-f', key, '-n', NAMESPACE, manifest], { encoding: 'utf8', env: toolEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,7 +4,8 @@
  * it reads), and a build checks those outputs before it takes its own preset's lock (no waiting
  * for one preset's lock while holding another's, which kiln clean could deadlock with).
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadProject } from '@kiln/config';
 import { build } from '../src/build';
@@ -45,5 +46,21 @@ describe('build pre-flight', () => {
     abort.abort();
     held.release();
     expect(appLockFree).toBe(true);
+  });
+
+  it('a signing key or allowed-signers file that cannot be used is an error before the build starts (nothing written)', async () => {
+    const keys = tempDir('kiln-keys-');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret', '-f', path.join(keys, 'locked')]);
+    const p = project('');
+    const steps: string[] = [];
+    const step = (preset: string, what: string) => steps.push(`${preset}: ${what}`);
+    await expect(build(p, { preset: 'base', env: { ...env(), KILN_SIGNING_KEY: path.join(keys, 'locked') }, step })).rejects.toThrow(
+      `KILN_SIGNING_KEY=${path.join(keys, 'locked')}: not a private key a build can sign with (Load key "${path.join(keys, 'locked')}": incorrect passphrase supplied to decrypt private key; a build signs unattended: use a key without a passphrase)`,
+    );
+    await expect(build(p, { preset: 'base', env: { ...env(), KILN_SIGNING_KEY: 'key' }, step })).rejects.toThrow('KILN_SIGNING_KEY=key: no such file');
+    // A preset reading no other's outputs never checks one: the file is still checked up front.
+    await expect(build(p, { preset: 'base', env: { ...env(), KILN_ALLOWED_SIGNERS: path.join(keys, 'none') }, step })).rejects.toThrow(`KILN_ALLOWED_SIGNERS=${path.join(keys, 'none')}: no such file`);
+    expect(steps).toEqual([]);
+    expect(fs.existsSync(p.main.config.OutputDirectory)).toBe(false);
   });
 });
