@@ -5,7 +5,7 @@
  * does anything; a path may hold a space, so a path list warns only for a path that is not there.
  */
 import * as path from 'node:path';
-import { checkListItems, ConfigError, Project, summaryText } from '../src';
+import { checkBuildValues, ConfigError, Project, summaryText } from '../src';
 import { configError, load } from './helpers';
 
 const DEBIAN = '[Distribution]\nDistribution=debian\nRelease=bookworm\n';
@@ -16,7 +16,7 @@ const warnings = (p: Project) => p.warnings.map((w) => `${path.relative(p.root, 
 /** The error a build (or lock) of the main image refuses with, as the CLI prints it. */
 function buildRefusal(p: Project): string {
   try {
-    checkListItems(p.main, p.root);
+    checkBuildValues(p.main, p.root);
   } catch (e) {
     if (e instanceof ConfigError) return `${path.relative(p.root, e.origin!.file)}:${e.origin!.line}: ${e.reason}`;
     throw e;

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, checkListItems, checkSupported, ConfigError, formatProblem, imageFiles, lockfilePath, outputNames, outputPath, presetInputs, producerOf, signatureName, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, checkBuildValues, checkSupported, ConfigError, formatProblem, imageFiles, lockfilePath, outputNames, outputPath, presetInputs, producerOf, signatureName, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -161,17 +161,17 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
 
 /**
  * What is refused before a build (or a lock) runs or writes anything, at the line that sets it:
- *  - settings that would change an image but that the engine ignores, and values mkosi reads but
- *    kiln cannot build (unsupported.ts; a build only: resolving packages does not use them);
- *  - list items written with spaces where mkosi 26 wants commas (Packages=vim less: read with a
- *    warning, list-items.ts), which cannot be resolved either;
+ *  - settings that would change an image but that the engine ignores (unsupported.ts; a build
+ *    only: resolving packages does not use them);
+ *  - values mkosi reads but kiln cannot build (list-items.ts checkBuildValues): Hostname=a_b,
+ *    list items written with spaces where mkosi 26 wants commas (Packages=vim less);
  *  - an output outside its output directory, whatever the configuration says (a build only).
  * One function, so that every path to buildPreset (the plan, a refused producer rebuilt here) and
  * kiln lock check the same things.
  */
 export function preflight(project: Project, presets: readonly Preset[], what: 'build' | 'lock'): void {
-  if (what === 'build') for (const p of presets) checkSupported(p, project.root, project.main);
-  for (const p of presets) checkListItems(p, project.root, project.main);
+  // checkSupported includes checkBuildValues.
+  for (const p of presets) (what === 'build' ? checkSupported : checkBuildValues)(p, project.root, project.main);
   if (what === 'build') for (const p of presets) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
 }
 

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadProject } from '@kiln/config';
-import { build } from '../src/build';
+import { build, lockProject } from '../src/build';
 import { presetLockFile, takeLock } from '../src/locks';
 import { removeTempDirs, tempDir, tempProject } from './kiln';
 
@@ -62,5 +62,10 @@ describe('build pre-flight', () => {
     await expect(build(p, { preset: 'base', env: { ...env(), KILN_ALLOWED_SIGNERS: path.join(keys, 'none') }, step })).rejects.toThrow(`KILN_ALLOWED_SIGNERS=${path.join(keys, 'none')}: no such file`);
     expect(steps).toEqual([]);
     expect(fs.existsSync(p.main.config.OutputDirectory)).toBe(false);
+  });
+
+  it('kiln lock refuses what a build refuses of the values (one check): a spaced package and a value kiln cannot build', async () => {
+    await expect(lockProject(project('[Content]\nPackages=vim less\n'), { preset: 'base', env: env() })).rejects.toThrow(/mkosi\.images\/base\/mkosi\.conf:5: Packages=: "vim less" is one item holding a space/);
+    await expect(lockProject(project('[Content]\nHostname=a_b\n'), { preset: 'base', env: env() })).rejects.toThrow(/mkosi\.images\/base\/mkosi\.conf:5: Hostname=: /);
   });
 });
