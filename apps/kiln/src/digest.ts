@@ -16,27 +16,14 @@ import { fingerprint, FingerprintError } from '@kiln/config/dist/fingerprint';
 import type { Override } from '@kiln/config/dist/project';
 import { buildIdentity } from './version';
 import { runScript } from './config-scripts';
+import { parseSettingArgs } from './setting-args';
 
-/** `--Name=value`, the form the Nx plugin writes each setting in. */
-const CANONICAL = /^--([A-Z][A-Za-z0-9]*)=/;
-
-/**
- * The settings among the arguments. The plugin's canonical `--Name=value` are read here; any other
- * spelling (--profile dev, -r trixie) needs the settings table, which loads zod and the whole
- * reader (some 70 ms on every hash), so it is loaded only then. A bad name in the canonical form
- * is reported by the read of the project, naming the option.
- */
+/** The settings among the arguments (setting-args.ts, the plugin's own reading of them). */
 function settingsOf(args: string[]): Override[] {
-  if (args.every((a) => CANONICAL.test(a))) return args.map((a) => ({ name: CANONICAL.exec(a)![1]!, value: a.slice(a.indexOf('=') + 1) }));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { takeOverrides, OverrideError } = require('./overrides') as typeof import('./overrides');
-  try {
-    const { rest, overrides } = takeOverrides(args);
-    if (rest.length) throw new UsageError(`unknown argument "${rest[0]}"`);
-    return overrides;
-  } catch (e) {
-    throw e instanceof OverrideError ? new FingerprintError(e.message) : e;
-  }
+  const parsed = parseSettingArgs(args);
+  if ('notASetting' in parsed) throw new UsageError(`unknown argument "${parsed.notASetting}"`);
+  if ('error' in parsed) throw new FingerprintError(parsed.error);
+  return parsed.overrides;
 }
 
 class UsageError extends Error {}

@@ -34,3 +34,23 @@ describe('settings on the kiln command line (overrides.ts)', () => {
     expect(takeOverrides(['--bogus']).rest).toEqual(['--bogus']);
   });
 });
+
+describe('parseSettingArgs: the one reading of settings for kiln-digest and the Nx plugin (setting-args.ts)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseSettingArgs } = require('../src/setting-args') as typeof import('../src/setting-args');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseArguments } = require('../../../plugins/nx/src/variants') as typeof import('../../../plugins/nx/src/variants');
+
+  it('the canonical form (no table) and the other spellings (the table) give the same overrides', () => {
+    const canonical = parseSettingArgs(['--Profiles=dev', '--Release=trixie']);
+    expect(canonical).toEqual({ overrides: [{ name: 'Profiles', value: 'dev' }, { name: 'Release', value: 'trixie' }] });
+    expect(parseSettingArgs(['--profile', 'dev', '-r', 'trixie'])).toEqual(canonical);
+  });
+
+  it('a kiln option or a stray word is not a setting; a bad setting is an error; the plugin reads the same', () => {
+    expect(parseSettingArgs(['--force'])).toEqual({ notASetting: '--force' });
+    expect(parseSettingArgs(['--Nope', 'x'])).toEqual({ error: expect.any(String) });
+    expect(parseArguments(['--profile', 'dev'])).toEqual(parseSettingArgs(['--profile', 'dev']));
+    expect(parseArguments(['--force'])).toEqual({ error: expect.stringMatching(/^"--force" is not a setting/) });
+  });
+});

@@ -38,9 +38,18 @@ describe('kiln turbo: the files it plans (turbo.ts)', () => {
       inputs: ['kiln.digest'],
       outputs: ['$TURBO_ROOT$/images/os/mkosi.output/base.tar.zst', '$TURBO_ROOT$/images/os/mkosi.output/base.manifest.json'],
       env: [],
+      // turbo 2's strict env mode: without these, signing and signature checks were silently off.
+      passThroughEnv: ['KILN_SIGNING_KEY', 'KILN_ALLOWED_SIGNERS', 'KILN_VERBOSE', 'KILN_PROGRESS_INTERVAL', 'KILN_DIGEST_CACHE', 'KILN_TOOLS_PATH'],
     });
     expect(JSON.parse(plan.write.get('kiln.turbo/os/turbo.json')!).tasks.image.env).toEqual(['SOURCE_DATE_EPOCH']);
     expect(plan.write.get('kiln.turbo/.gitignore')).toContain('*/kiln.digest');
+  });
+
+  it('the project directory is quoted in the script npm runs with sh -c', () => {
+    const f = facts();
+    f.dir = f.root = "/ws/images/my os's";
+    const plan = planTurbo(f, '/ws', view(root));
+    expect(JSON.parse(plan.write.get('kiln.turbo/os/package.json')!).scripts.image).toBe(`kiln turbo check && kiln build -C '../../images/my os'\\''s' --preset os --force --no-deps`);
   });
 
   it("merges the root files, keeping the user's workspaces, scripts and tasks; twice gives the same", () => {

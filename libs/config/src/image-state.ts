@@ -18,7 +18,7 @@ import { ConfigError, Origin, quote, ValueError, type Warning } from './errors';
 import { Config, ConfigSchema, DefaultContext, findSetting, inheritedByPresets, mainOnly, Scope, SETTINGS, SettingDef } from './settings';
 import { Assignment } from './source';
 import { expandSpecifiers } from './specifiers';
-import { spaceHint, spacedItemMessage } from './list-items';
+import { spaceHint, spacedItemKey, spacedItemMessage } from './list-items';
 import { describeToml, ParseContext, splitList } from './values';
 import { tomlTypeName } from './toml';
 
@@ -40,6 +40,8 @@ export class ImageState {
   /** Defaults handed down by another image (mkosi's `defaults` namespace): the tools tree's X= from ToolsTreeX='s default. */
   readonly defaults = new Map<string, unknown>();
   readonly origins = new Map<string, Origin>();
+  /** Where each list item holding a space was written (spacedItemKey): a build's refusal names that line. */
+  readonly itemOrigins = new Map<string, Origin>();
   /** Config files read for this image, in order (the Nx inputs of its target). */
   readonly files: string[] = [];
   /**
@@ -143,6 +145,7 @@ export class ImageState {
         this.origins.set(def.name, from.origins.get(def.name) as Origin);
       }
     }
+    for (const [k, o] of from.itemOrigins) if (!this.itemOrigins.has(k)) this.itemOrigins.set(k, o);
     // Environment= is the main image's own; presets get only the keys PassEnvironment= names.
     const env = from.get('Environment') as Record<string, string>;
     const passed = Object.fromEntries((from.get('PassEnvironment') as string[]).filter((k) => k in env).map((k) => [k, env[k]]));
@@ -235,6 +238,8 @@ export class ImageState {
         if (a.items && kind.spaced!.words && kind.spaced!.build === 'refuse') throw new ConfigError(spacedItemMessage(def, a, i), origin);
         if (a.items) return;
         this.warnings.push({ origin, message: spacedItemMessage(def, a, i) });
+        const key = spacedItemKey(def.name, item);
+        if (!this.itemOrigins.has(key)) this.itemOrigins.set(key, origin);
       });
     }
     // A bare KEY passes a variable through from kiln's environment: an input of the build.

@@ -38,7 +38,7 @@ export { type ScriptRunner } from './file-values';
 export { BUILTIN_CONFIGS, builtinConfigDir } from './builtin-configs';
 export { outputPath, producerOf, readsOutput, settingPaths, type Edge, type OutputRead } from './graph';
 export { summaryJson, summaryText, SummaryJson } from './summary';
-export { checkListItems } from './list-items';
+export { checkBuildValues } from './list-items';
 export { checkSupported, unsupportedSettings, ignoredRuntimeSettings, defaultValue, UnsupportedSetting } from './unsupported';
 export { tomlJsonSchema } from './json-schema';
 export { presetInputs, presetSettings, PresetInputs } from './inputs';

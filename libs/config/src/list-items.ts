@@ -36,19 +36,36 @@ export function spaceHint(def: SettingDef, a: Assignment): string {
   return spaced ? ` (${commaHint(def.name, spaced, a.toml !== undefined)})` : '';
 }
 
+/** The key under which the origin of a list item holding a space is kept (Preset.itemOrigins). */
+export function spacedItemKey(setting: string, item: unknown): string {
+  return `${setting}\0${JSON.stringify(item)}`;
+}
+
 /**
- * Refuses a preset one of whose lists holds an item with a space that its kind cannot hold (a
- * package name), naming the setting's line and the fix. Run before a build does anything.
+ * Refuses a preset holding a value mkosi reads but kiln cannot build, naming the line that wrote
+ * it and the fix: one loop for both kinds of such values, so that every caller checks both.
+ *  - a value its kind refuses at build (`buildCheck`: Hostname=a_b, Timezone=../x), at the line
+ *    that set the setting;
+ *  - a list item holding a space that its kind cannot hold (a package name), at the line that
+ *    wrote the item.
+ * Run before a build or a lock does anything.
  */
-export function checkListItems(preset: Preset, root: string, main?: Preset): void {
+export function checkBuildValues(preset: Preset, root: string, main?: Preset): void {
   const config = preset.config as unknown as Record<string, unknown>;
   for (const def of SETTINGS as readonly SettingDef[]) {
+    const value = config[def.name];
+    if (value === null || value === undefined) continue;
+    const setAt: Origin = preset.origins[def.name] ?? main?.origins[def.name] ?? { file: preset.source, line: 0 };
+    const why = def.kind.buildCheck?.(value as never);
+    if (why) throw new ConfigError(`${def.name}=: ${why}`, setAt);
     const spaced = def.kind.spaced;
-    if (!spaced || spaced.build !== 'refuse' || !Array.isArray(config[def.name])) continue;
-    const bad = (config[def.name] as unknown[]).find((x) => spaced.test(x));
+    if (!spaced || spaced.build !== 'refuse' || !Array.isArray(value)) continue;
+    const bad = (value as unknown[]).find((x) => spaced.test(x));
     if (bad === undefined) continue;
     const text = typeof bad === 'string' ? relPath(bad, { root }) : relPath((bad as Tree).source, { root });
-    const origin: Origin = preset.origins[def.name] ?? main?.origins[def.name] ?? { file: preset.source, line: 0 };
+    // The line that wrote this item, not the setting's last assignment (which may be another file).
+    const key = spacedItemKey(def.name, bad);
+    const origin: Origin = preset.itemOrigins?.[key] ?? main?.itemOrigins?.[key] ?? setAt;
     throw new ConfigError(`${def.name}=: ${quote(text)} is one item holding a space, which kiln cannot build (${commaHint(def.name, text, /\.toml$/.test(origin.file))})`, origin);
   }
 }

@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { imageFiles } from './formats';
 import { fileHash, manifestPath, readManifest, type Manifest } from './manifest';
 import type { Preset } from './project';
 
@@ -54,17 +55,39 @@ export function checkPresetOutputs(preset: Preset): OutputCheck {
     return { status: 'refused', manifest: file, problems: [{ file, expected: 'a build manifest beside the outputs', found: 'none (outputs of an older kiln, or copied without it)' }] };
   }
   if (read.status === 'invalid') return { status: 'refused', manifest: file, problems: [{ file, expected: 'a kiln build manifest', found: read.reason }] };
-  return compareOutputs(read.manifest, dir, file);
+  return compareOutputs(read.manifest, dir, file, preset);
 }
 
-/** The files a manifest records, in `dir`, against it. */
-export function compareOutputs(manifest: Manifest, dir: string, file: string): OutputCheck {
+/**
+ * The outputs of `preset` in `dir` against `manifest` (its file `file`). Not only the files the
+ * manifest lists: a manifest is only evidence for the preset it names, and only for the outputs
+ * that preset's configuration caches, so a signed manifest of another preset (or one leaving out
+ * an optional output that is there) cannot vouch for files it never looked at. A recorded name
+ * that is not one of the preset's outputs is refused before it is joined to `dir` (no path
+ * outside the output directory is ever hashed).
+ */
+export function compareOutputs(manifest: Manifest, dir: string, file: string, preset: Preset): OutputCheck {
   const recorded = manifest.outputs;
   if (!recorded || !Object.keys(recorded).length) {
     return { status: 'refused', manifest: file, problems: [{ file, expected: 'the SHA-256 of each output', found: 'none recorded (a manifest of an older kiln)' }] };
   }
   const problems: OutputProblem[] = [];
+  if (manifest.preset !== preset.name) problems.push({ file, expected: `the manifest of preset ${preset.name}`, found: `the manifest of preset ${manifest.preset}` });
+  // The regular output files its configuration writes (a Format=directory tree is kept as its archive).
+  const outputs = imageFiles(preset.config).filter((f) => f.kind === 'file');
+  const known = new Set(outputs.map((f) => f.name));
   for (const name of Object.keys(recorded).sort()) {
+    if (!known.has(name)) problems.push({ file, expected: `only outputs of preset ${preset.name} (${[...known].join(', ')})`, found: `it records ${JSON.stringify(name)}` });
+  }
+  for (const f of outputs) {
+    if (f.name in recorded) continue;
+    const p = path.join(dir, f.name);
+    const there = fs.lstatSync(p, { throwIfNoEntry: false });
+    // An optional output (a split-out kernel) may be absent, but one that is there must be recorded.
+    if (!f.optional || there) problems.push({ file: p, expected: `recorded in ${path.basename(file)}`, found: there ? 'a file the manifest does not record' : 'neither the file nor its record' });
+  }
+  const checked = Object.keys(recorded).filter((n) => known.has(n)).sort();
+  for (const name of checked) {
     const want = recorded[name];
     const p = path.join(dir, name);
     const st = fs.lstatSync(p, { throwIfNoEntry: false });
@@ -77,7 +100,7 @@ export function compareOutputs(manifest: Manifest, dir: string, file: string): O
       if (st.size !== want.size || sha !== want.sha256) problems.push({ file: p, expected, found: `sha256 ${sha ?? fileHash(p) ?? '(unreadable)'}, ${st.size} bytes` });
     }
   }
-  return problems.length ? { status: 'refused', manifest: file, problems } : { status: 'ok', manifest: file, files: Object.keys(recorded).length };
+  return problems.length ? { status: 'refused', manifest: file, problems } : { status: 'ok', manifest: file, files: checked.length };
 }
 
 /** A problem as one line: `FILE: expected ..., found ...` (`show` makes paths relative). */

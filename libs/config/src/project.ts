@@ -46,6 +46,8 @@ export interface Preset {
   config: Config;
   /** Where each explicitly set setting got its value. */
   origins: Record<string, { file: string; line: number }>;
+  /** Where each list item holding a space was written, by spacedItemKey (list-items.ts). */
+  itemOrigins?: Record<string, { file: string; line: number }>;
   /** Config files read for this preset, in reading order (absolute): inputs, whether they applied or not. */
   files: string[];
   /** Of `files`, the config files that applied: what mkosi's summary lists. */
@@ -266,6 +268,7 @@ function toPreset(name: string, main: boolean, state: ImageState, config: Config
     main,
     config,
     origins: Object.fromEntries(state.origins),
+    itemOrigins: Object.fromEntries(state.itemOrigins),
     files: state.files,
     appliedFiles: state.files.filter((f) => !state.unlisted.has(f)),
     source,

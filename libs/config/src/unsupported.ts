@@ -11,6 +11,7 @@
  * scripts, the only way it reaches the image.
  */
 import { ConfigError, Origin } from './errors';
+import { checkBuildValues } from './list-items';
 import type { Preset } from './project';
 import { DefaultContext, SETTINGS, SettingDef, settingValue } from './settings';
 
@@ -87,12 +88,7 @@ function shown(def: SettingDef, v: unknown, root: string): string {
  * DEFAULT)`) and how many more there are.
  */
 export function checkSupported(preset: Preset, root: string, main?: Preset): void {
-  const config = preset.config as unknown as Record<string, unknown>;
-  for (const def of SETTINGS as readonly SettingDef[]) {
-    const value = config[def.name];
-    const why = value === null || value === undefined ? null : def.kind.buildCheck?.(value as never);
-    if (why) throw new ConfigError(`${def.name}=: ${why}`, originOf(preset, def.name, main));
-  }
+  checkBuildValues(preset, root, main);
   const found = unsupportedSettings(preset, root, main);
   if (!found.length) return;
   const [first, ...more] = found;

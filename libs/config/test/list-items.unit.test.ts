@@ -5,7 +5,7 @@
  * does anything; a path may hold a space, so a path list warns only for a path that is not there.
  */
 import * as path from 'node:path';
-import { checkListItems, ConfigError, Project, summaryText } from '../src';
+import { checkBuildValues, ConfigError, Project, summaryText } from '../src';
 import { configError, load } from './helpers';
 
 const DEBIAN = '[Distribution]\nDistribution=debian\nRelease=bookworm\n';
@@ -16,7 +16,7 @@ const warnings = (p: Project) => p.warnings.map((w) => `${path.relative(p.root, 
 /** The error a build (or lock) of the main image refuses with, as the CLI prints it. */
 function buildRefusal(p: Project): string {
   try {
-    checkListItems(p.main, p.root);
+    checkBuildValues(p.main, p.root);
   } catch (e) {
     if (e instanceof ConfigError) return `${path.relative(p.root, e.origin!.file)}:${e.origin!.line}: ${e.reason}`;
     throw e;
@@ -42,6 +42,12 @@ describe('a package list item holding a space (Packages=vim less)', () => {
     expect(buildRefusal(p)).toBe(
       'mkosi.conf:6: Packages=: "vim less" is one item holding a space, which kiln cannot build (mkosi 26 separates list items with commas or newlines, not spaces: write Packages=vim,less)',
     );
+  });
+
+  it('is refused at the line that wrote the item, not at the last line setting the list (another file)', () => {
+    const more = load({ 'mkosi.conf': `${DEBIAN}[Content]\nPackages=vim less\n`, 'mkosi.conf.d/10-more.conf': '[Content]\nPackages=curl\n' });
+    expect(warnings(more)).toEqual([expect.stringMatching(/^mkosi\.conf:5: Packages=: "vim less" is one item/)]);
+    expect(buildRefusal(more)).toMatch(/^mkosi\.conf:5: Packages=: "vim less" is one item holding a space/);
   });
 
   it('written with commas or one per line, it is two items, no warning, and builds', () => {

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { baseTreeFile, cachedOutputNames, checkListItems, checkSupported, ConfigError, formatProblem, imageFiles, lockfilePath, outputNames, outputPath, presetInputs, producerOf, signatureName, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
+import { baseTreeFile, cachedOutputNames, checkBuildValues, checkSupported, ConfigError, formatProblem, imageFiles, lockfilePath, outputNames, outputPath, presetInputs, producerOf, signatureName, writesImage, type Lock, type LockedPackage, type Preset, type Project } from '@kiln/config';
 import { inputsManifest, startManifest, writeManifest } from './build-manifest';
 import { clampMtimes, cleanPackageMetadata, normalise, removeFiles, removePackages } from './cleanup';
 import { cfg, type BuildContext } from './context';
@@ -29,7 +29,8 @@ import { currentLock, writeLock, type LockChange } from './lock';
 import { checkOutputs, writeOutputs } from './outputs';
 import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLayer, strictMiss, type Layer } from './layers';
 import { runScripts, type ScriptDirs } from './scripts';
-import { verifyPresetOutputs } from './signing';
+import { checkAllowedSigners, verifyPresetOutputs } from './check-outputs';
+import { checkSigningKey } from './signing';
 import { copyTree } from './trees';
 import { resolveTools, unpackedToolsPath } from './tools-tree';
 
@@ -113,14 +114,12 @@ export function outputsExist(preset: Preset): boolean {
 export async function build(project: Project, opts: BuildOptions = {}): Promise<PresetResult[]> {
   const plan = opts.noDeps ? buildPlan(project, opts.preset).slice(-1) : buildPlan(project, opts.preset);
   const target = plan[plan.length - 1];
-  // Settings that would change an image but that the engine ignores: refused before anything
-  // runs or is written (unsupported.ts), at the line that sets them.
-  for (const p of plan) checkSupported(p, project.root, project.main);
-  // List items written with spaces where mkosi 26 wants commas (Packages=vim less): read with a
-  // warning, refused here (list-items.ts).
-  for (const p of plan) checkListItems(p, project.root, project.main);
-  // Never an output outside its output directory, whatever the configuration says: before anything is written.
-  for (const p of plan) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
+  // The presets whose outputs the plan reads may be rebuilt here too (useCheckedOutputs), and with
+  // --no-deps (Nx, turbo) they are not in the plan: checked with it, before minutes of work.
+  preflight(project, withProducers(project, plan), 'build');
+  // A signing key or allowed-signers file that cannot be used: said now, not after the build.
+  checkSigningKey(opts.env ?? process.env);
+  checkAllowedSigners(opts.env ?? process.env);
   const results: PresetResult[] = [];
   // Presets whose outputs this run built or checked: trusted for the rest of it.
   const trusted = new Set<string>();
@@ -131,20 +130,61 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
       results.push({ preset: preset.name, status: 'skipped', outputs: [], seconds: 0 });
       continue;
     }
-    const result = await withPresetLocks(preset, opts, `kiln build of ${preset.name}`, async () => {
-      if (!force && outputsExist(preset)) {
-        opts.step?.(preset.name, 'up to date (its outputs exist; --force rebuilds)');
-        return { preset: preset.name, status: 'up-to-date' as const, outputs: outputNames(preset.config), seconds: 0 };
+    // The outputs it reads are checked (and rebuilt when refused) before its own lock is taken, so
+    // that a build never waits for one preset's lock while holding another's: kiln clean takes
+    // them producers first, and -p PRODUCER --all then the package cache's, which this build's
+    // lock comes with (a lock-order inversion, a deadlock). Checked again under the lock: when
+    // its outputs were there but are gone (cleaned meanwhile), it lets go and checks first.
+    let checked = false;
+    let result: PresetResult | null = null;
+    while (!result) {
+      if (!checked && (force || !outputsExist(preset))) {
+        results.push(...(await useCheckedOutputs(project, preset, opts, trusted)));
+        checked = true;
       }
-      results.push(...(await useCheckedOutputs(project, preset, opts, trusted)));
-      const outputs = await buildPreset(project, preset, opts);
-      return { preset: preset.name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 };
-    });
+      result = await withPresetLocks(preset, opts, `kiln build of ${preset.name}`, async () => {
+        if (!force && outputsExist(preset)) {
+          opts.step?.(preset.name, 'up to date (its outputs exist; --force rebuilds)');
+          return { preset: preset.name, status: 'up-to-date' as const, outputs: outputNames(preset.config), seconds: 0 };
+        }
+        if (!checked) return null;
+        const outputs = await buildPreset(project, preset, opts);
+        return { preset: preset.name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 };
+      });
+    }
     // Built here: trusted for the rest of the run (outputs found up to date are checked when read).
     if (result.status === 'built') trusted.add(preset.name);
     results.push(result);
   }
   return results;
+}
+
+/**
+ * What is refused before a build (or a lock) runs or writes anything, at the line that sets it:
+ *  - settings that would change an image but that the engine ignores (unsupported.ts; a build
+ *    only: resolving packages does not use them);
+ *  - values mkosi reads but kiln cannot build (list-items.ts checkBuildValues): Hostname=a_b,
+ *    list items written with spaces where mkosi 26 wants commas (Packages=vim less);
+ *  - an output outside its output directory, whatever the configuration says (a build only).
+ * One function, so that every path to buildPreset (the plan, a refused producer rebuilt here) and
+ * kiln lock check the same things.
+ */
+export function preflight(project: Project, presets: readonly Preset[], what: 'build' | 'lock'): void {
+  // checkSupported includes checkBuildValues.
+  for (const p of presets) (what === 'build' ? checkSupported : checkBuildValues)(p, project.root, project.main);
+  if (what === 'build') for (const p of presets) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
+}
+
+/** `plan` and, transitively, the presets whose outputs its presets read, in project order. */
+function withProducers(project: Project, plan: readonly Preset[]): Preset[] {
+  const names = new Set<string>();
+  const visit = (p: Preset) => {
+    if (names.has(p.name)) return;
+    names.add(p.name);
+    for (const n of presetInputs(project, p).readsOutputsOf) visit(project.presets.find((x) => x.name === n)!);
+  };
+  plan.forEach(visit);
+  return project.presets.filter((p) => names.has(p.name));
 }
 
 /**
@@ -163,19 +203,21 @@ async function useCheckedOutputs(project: Project, preset: Preset, opts: BuildOp
   for (const name of presetInputs(project, preset).readsOutputsOf) {
     if (trusted.has(name)) continue;
     const producer = byName.get(name)!;
+    // The deepest producers first: a manifest records the hashes of the outputs its preset read,
+    // so those are settled (checked, or rebuilt here) before it is compared with the inputs here.
+    results.push(...(await useCheckedOutputs(project, producer, opts, trusted)));
     const rebuilt = await withPresetLocks(producer, opts, `kiln build of ${name}`, async () => {
-      const check = verifyPresetOutputs(producer, env);
+      const check = verifyPresetOutputs(project, producer, { env, identity: opts.identity });
       if (check.status !== 'refused') return null;
       const show = (f: string) => path.relative(project.root, f);
       for (const p of check.problems) opts.step?.(preset.name, `refusing the output of preset ${name}: ${formatProblem(p, show)}`);
       opts.step?.(name, `rebuilding here: ${preset.name} reads its output, which did not pass the check against its manifest`);
       const started = Date.now();
-      const inner = await useCheckedOutputs(project, producer, opts, trusted);
       const outputs = await buildPreset(project, producer, opts);
-      return [...inner, { preset: name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 }];
+      return { preset: name, status: 'built' as const, outputs, seconds: (Date.now() - started) / 1000 };
     });
     trusted.add(name);
-    if (rebuilt) results.push(...rebuilt);
+    if (rebuilt) results.push(rebuilt);
   }
   return results;
 }
@@ -229,8 +271,7 @@ export interface LockResult {
  */
 export async function lockProject(project: Project, opts: BuildOptions = {}): Promise<LockResult[]> {
   const plan = opts.preset ? buildPlan(project, opts.preset) : project.presets;
-  // A package list item holding a space (Packages=vim less) cannot be resolved either.
-  for (const p of plan) checkListItems(p, project.root, project.main);
+  preflight(project, plan, 'lock');
   const results: LockResult[] = [];
   for (const preset of plan) {
     if (opts.preset && preset.name !== opts.preset && fs.existsSync(lockfilePath(preset))) continue;
@@ -259,6 +300,8 @@ export async function clean(
   for (const p of presets) for (const name of outputNames(p.config)) checkOutputName(p.config.OutputDirectory, name, p.name);
   // The presets' locks first, then the caches', as builds take them (no deadlock): builds of these
   // presets end first, and builds of other presets sharing the cache too (their shared lock).
+  // A build holds one preset's lock at a time (build() checks the outputs it reads before it takes
+  // its own), so any order of the presets is safe here.
   const doing = `kiln clean${opts.all ? ' --all' : ''}`;
   const presetLocks = presets.map((p) => () =>
     takeLock(presetLockFile(p.config.OutputDirectory, p.name), 'exclusive', {

@@ -6,4 +6,5 @@ export { requireTool, KNOWN_TOOLS, compareVersions, versionOf, type ToolRequirem
 export { resolveTools, toolsPresetOf, unpackedTools } from './tools-tree';
 export { runVm, VM_FORMATS, VmOptions } from './vm';
 export { runConfigScript } from './config-script';
-export { NAMESPACE as SIGNING_NAMESPACE, signManifest, signatureProblem, verifyPresetOutputs } from './signing';
+export { NAMESPACE as SIGNING_NAMESPACE, signManifest, signatureProblem } from './signing';
+export { checkAllowedSigners, verifyPresetOutputs, type VerifyOptions } from './check-outputs';

@@ -15,14 +15,14 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkPresetOutputs, signatureName, which, type OutputCheck, type Preset } from '@kiln/config';
+import { which } from '@kiln/config';
 import { BuildError } from './errors';
 import { toolEnv } from './exec';
 
 /** The signature namespace (ssh-keygen -n): a kiln signature is never valid as a git or file one. */
 export const NAMESPACE = 'kiln-manifest';
 
-function sshKeygen(env: Record<string, string | undefined>, why: string): string {
+export function sshKeygen(env: Record<string, string | undefined>, why: string): string {
   const tool = which('ssh-keygen', env);
   if (!tool) throw new BuildError(`${why} needs ssh-keygen, which is not installed: apt-get install openssh-client`);
   return tool;
@@ -32,6 +32,24 @@ function sshKeygen(env: Record<string, string | undefined>, why: string): string
 const reason = (r: { stderr: string; stdout: string; status: number | null }) =>
   (r.stderr || r.stdout).trim().split('\n').filter(Boolean).pop() ?? `exit code ${r.status}`;
 
+function checkKeyFile(key: string, label?: string): void {
+  if (!path.isAbsolute(key) || !fs.existsSync(key)) throw new BuildError(`KILN_SIGNING_KEY=${key}: no such file (give the absolute path of the private key that signs build manifests)`, label);
+}
+
+/**
+ * KILN_SIGNING_KEY, when set, as a build will use it, checked before the build starts rather than
+ * after it (minutes later, with nothing cached): the file is there, ssh-keygen is installed, and
+ * the key loads without a passphrase (a build signs without anyone to type one).
+ */
+export function checkSigningKey(env: Record<string, string | undefined>): void {
+  const key = env.KILN_SIGNING_KEY;
+  if (!key) return;
+  checkKeyFile(key);
+  // -P '': the empty passphrase, never a prompt.
+  const r = spawnSync(sshKeygen(env, 'KILN_SIGNING_KEY'), ['-y', '-P', '', '-f', key], { encoding: 'utf8', env: toolEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new BuildError(`KILN_SIGNING_KEY=${key}: not a private key a build can sign with (${reason(r)}; a build signs unattended: use a key without a passphrase)`);
+}
+
 /**
  * Signs `manifest` (a file in the build's work directory) with KILN_SIGNING_KEY when it is set:
  * returns the signature file (MANIFEST.sig beside it), or null when no key is set.
@@ -39,7 +57,7 @@ const reason = (r: { stderr: string; stdout: string; status: number | null }) =>
 export function signManifest(manifest: string, env: Record<string, string | undefined>, label?: string): string | null {
   const key = env.KILN_SIGNING_KEY;
   if (!key) return null;
-  if (!path.isAbsolute(key) || !fs.existsSync(key)) throw new BuildError(`KILN_SIGNING_KEY=${key}: no such file (give the absolute path of the private key that signs build manifests)`, label);
+  checkKeyFile(key, label);
   const sig = `${manifest}.sig`;
   fs.rmSync(sig, { force: true }); // ssh-keygen asks before overwriting
   const r = spawnSync(sshKeygen(env, 'KILN_SIGNING_KEY'), ['-q', '-Y', 'sign', '-f', key, '-n', NAMESPACE, manifest], { encoding: 'utf8', env: toolEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,22 +79,4 @@ export function signatureProblem(manifest: string, sig: string, allowed: string,
   if (!principal) return `signed by a key that is not in KILN_ALLOWED_SIGNERS=${allowed}`;
   const r = spawnSync(tool, ['-Y', 'verify', '-f', allowed, '-I', principal, '-n', NAMESPACE, '-s', sig], { ...opts, input: fs.readFileSync(manifest) });
   return r.status === 0 ? null : `the signature does not verify (${reason(r)})`;
-}
-
-/**
- * A preset's outputs against its manifest (output-check.ts) and, when KILN_ALLOWED_SIGNERS is
- * set, the manifest against its signature.
- */
-export function verifyPresetOutputs(preset: Preset, env: Record<string, string | undefined> = process.env): OutputCheck {
-  const check = checkPresetOutputs(preset);
-  const allowed = env.KILN_ALLOWED_SIGNERS;
-  if (!allowed || check.status === 'unbuilt') return check;
-  if (!path.isAbsolute(allowed) || !fs.existsSync(allowed)) throw new BuildError(`KILN_ALLOWED_SIGNERS=${allowed}: no such file (give the absolute path of an allowed-signers file, ssh-keygen(1) ALLOWED SIGNERS)`);
-  const manifest = check.manifest;
-  if (!fs.existsSync(manifest)) return check; // no manifest: said already
-  const sig = path.join(path.dirname(manifest), signatureName(preset.config)!);
-  const problem = signatureProblem(manifest, sig, allowed, env);
-  if (!problem) return check;
-  const line = { file: manifest, expected: `a signature by a key in KILN_ALLOWED_SIGNERS`, found: problem };
-  return { status: 'refused', manifest, problems: [line, ...(check.status === 'refused' ? check.problems : [])] };
 }

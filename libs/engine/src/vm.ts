@@ -26,13 +26,14 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, ignoredRuntimeSettings, imageFiles, type Preset, type Project } from '@kiln/config';
+import { ConfigError, formatProblem, ignoredRuntimeSettings, imageFiles, type Preset, type Project } from '@kiln/config';
 import { BuildError } from './errors';
 import type { RunContext } from './exec';
 import { BASH, run, toolEnv } from './exec';
 import { exists, glob, hostPath } from './image-fs';
 import { hostTools, runIn } from './sandbox';
-import { resolveTools } from './tools-tree';
+import { resolveTools, toolsPresetOf } from './tools-tree';
+import { verifyPresetOutputs } from './check-outputs';
 import { type Credential, readCredentials } from './vm-credentials';
 import { consoleWords, qemuCommand, resolveBoot, type Accel, type Boot, type QemuPlan } from './vm-command';
 
@@ -51,13 +52,40 @@ export interface VmOptions {
   env?: Record<string, string | undefined>;
   /** Where the temporary directory goes (default: $TMPDIR or /var/tmp: a disk copy can be large). */
   tmp?: string;
-  /** The preset's project: ToolsTree=default names its generated tools preset (tools-tree.ts). */
+  /**
+   * The preset's project: ToolsTree=default names its generated tools preset (tools-tree.ts), and
+   * the outputs used (the image, the tools tree) are checked before use (check-outputs.ts).
+   */
   project?: Project;
+  /** kiln's build identity, as builds record it (compared with signed manifests). */
+  identity?: string;
   /**
    * Where the serial console goes instead of the terminal (a test reading it): qemu's output,
    * chunk by chunk, with no input. Without it, qemu has the terminal (`kiln vm`).
    */
   console?: (chunk: Buffer) => void;
+}
+
+/**
+ * The outputs kiln vm uses, checked as a build checks the outputs it reads: the image it boots
+ * and the tools tree whose programs it runs (to copy a disk), which under Nx were restored from a
+ * cache with no kiln build to check them (the vm target's image is a cache hit). Refused with the
+ * lines of kiln verify, and how to rebuild.
+ */
+function checkUsedOutputs(project: Project, preset: Preset, usesTools: boolean, opts: VmOptions, env: Record<string, string | undefined>): void {
+  const own = project.presets.find((p) => p.name === preset.name) ?? preset;
+  const tools = usesTools ? toolsPresetOf(project, own) : undefined;
+  for (const p of tools ? [tools, own] : [own]) {
+    const check = verifyPresetOutputs(project, p, { env, identity: opts.identity });
+    if (check.status !== 'refused') continue;
+    const show = (f: string) => path.relative(project.root, f);
+    // An image put there by hand (not built by kiln) has no manifest: booted as it is when no
+    // signature is asked for, since without KILN_ALLOWED_SIGNERS a manifest is anyone's to write
+    // and its absence hides nothing a present one would show.
+    if (!env.KILN_ALLOWED_SIGNERS && !fs.existsSync(check.manifest)) continue;
+    const lines = check.problems.map((x) => formatProblem(x, show)).join('; ');
+    throw new BuildError(`the output of preset ${p.name} failed the check against ${show(check.manifest)}, not to be used: ${lines} (rebuild it: kiln build --preset ${p.name} --force)`, preset.name);
+  }
 }
 
 /** What is booted, found in OutputDirectory=. */
@@ -87,6 +115,7 @@ export async function runVm(preset: Preset, opts: VmOptions): Promise<number> {
     throw new ConfigError(`${preset.name}: ${(e as Error).message}`, preset.origins.Credentials);
   }
   const found = await findArtifacts(preset, boot, opts.log);
+  if (opts.project) checkUsedOutputs(opts.project, preset, format === 'disk' || format === 'esp', opts, env);
   if (!which(QEMU, env)) throw fail(`${QEMU} is not installed (install the Debian package qemu-system-x86: tools/setup.sh does)`);
   if (boot === 'uefi') {
     for (const f of [OVMF_CODE, OVMF_VARS]) if (!fs.existsSync(f)) throw fail(`${f} does not exist (install the Debian package ovmf: tools/setup.sh does)`);

@@ -9,8 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkPresetOutputs, compareOutputs, currentManifest, formatManifest, formatProblem, loadProject, manifestPath, recordOutputs, type Manifest, type OutputProblem, type Preset } from '@kiln/config';
-import { signManifest, verifyPresetOutputs } from '../src/signing';
+import { checkPresetOutputs, compareOutputs, formatManifest, formatProblem, loadProject, manifestPath, recordOutputs, type Manifest, type OutputProblem, type Preset, type Project } from '@kiln/config';
+import { inputsManifest } from '../src/build-manifest';
+import { verifyPresetOutputs } from '../src/check-outputs';
+import { signManifest } from '../src/signing';
 import { removeTempDirs, tempDir, tempProject } from './kiln';
 
 afterAll(removeTempDirs);
@@ -19,7 +21,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const CONF = '[Distribution]\nDistribution=debian\nRelease=bookworm\n[Output]\nFormat=directory\nOutput=base\n';
 
 /** A project whose preset "built": its tree, archive and manifest (recording the archive) written here. */
-function built(): { preset: Preset; out: string; manifest: string } {
+function built(): { project: Project; preset: Preset; out: string; manifest: string } {
   const root = tempProject({ 'mkosi.conf': CONF });
   const project = loadProject(root, { env: {} });
   const preset = project.main;
@@ -27,10 +29,11 @@ function built(): { preset: Preset; out: string; manifest: string } {
   fs.mkdirSync(path.join(out, 'base/etc'), { recursive: true });
   fs.writeFileSync(path.join(out, 'base/etc/motd'), 'tree\n');
   fs.writeFileSync(path.join(out, 'base.tar.zst'), 'archive');
-  const m: Manifest = { ...currentManifest(project, preset, { identity: null, tools: {}, env: {} }), outputs: recordOutputs([[path.join(out, 'base'), 'base'], [path.join(out, 'base.tar.zst'), 'base.tar.zst']]) };
+  // The manifest of the inputs, as a build writes it (build-manifest.ts).
+  const m: Manifest = { ...inputsManifest(project, preset, { env: {} })!, outputs: recordOutputs([[path.join(out, 'base'), 'base'], [path.join(out, 'base.tar.zst'), 'base.tar.zst']]) };
   const manifest = manifestPath(preset)!;
   fs.writeFileSync(manifest, formatManifest(m));
-  return { preset, out, manifest };
+  return { project, preset, out, manifest };
 }
 
 const lines = (problems: OutputProblem[], root: string) => problems.map((p) => formatProblem(p, (f) => path.relative(root, f)));
@@ -78,13 +81,49 @@ describe('outputs against their manifest', () => {
   });
 
   it('compareOutputs names every differing file, sorted', () => {
+    const root = tempProject({ 'mkosi.conf': CONF.replace('Format=directory', 'Format=disk').replace('Output=base', 'Output=disk\nSplitArtifacts=kernel') });
+    const preset = loadProject(root, { env: {} }).main;
     const dir = tempDir('kiln-outputs-');
-    for (const n of ['a', 'b', 'c']) fs.writeFileSync(path.join(dir, n), n);
-    const m = { outputs: recordOutputs(['a', 'b', 'c'].map((n) => [path.join(dir, n), n])) } as Manifest;
-    fs.writeFileSync(path.join(dir, 'c'), 'C');
-    fs.writeFileSync(path.join(dir, 'a'), 'A');
-    const check = compareOutputs(m, dir, path.join(dir, 'm.json'));
-    expect(check.status === 'refused' && check.problems.map((p) => path.basename(p.file))).toEqual(['a', 'c']);
+    for (const n of ['disk.raw.zst', 'disk.vmlinuz']) fs.writeFileSync(path.join(dir, n), n);
+    const m = { preset: preset.name, outputs: recordOutputs(['disk.raw.zst', 'disk.vmlinuz'].map((n) => [path.join(dir, n), n])) } as Manifest;
+    fs.writeFileSync(path.join(dir, 'disk.vmlinuz'), 'V');
+    fs.writeFileSync(path.join(dir, 'disk.raw.zst'), 'R');
+    const check = compareOutputs(m, dir, path.join(dir, 'm.json'), preset);
+    expect(check.status === 'refused' && check.problems.map((p) => path.basename(p.file))).toEqual(['disk.raw.zst', 'disk.vmlinuz']);
+  });
+
+  it("a manifest is the preset's own and records every output its configuration has (an optional one when it is there), and no other name", () => {
+    const root = tempProject({ 'mkosi.conf': CONF.replace('Format=directory', 'Format=disk').replace('Output=base', 'Output=disk\nSplitArtifacts=kernel') });
+    const preset = loadProject(root, { env: {} }).main;
+    const dir = tempDir('kiln-outputs-');
+    fs.writeFileSync(path.join(dir, 'disk.raw.zst'), 'disk');
+    const file = path.join(dir, 'disk.manifest.json');
+    const outputs = recordOutputs([[path.join(dir, 'disk.raw.zst'), 'disk.raw.zst']]);
+    const problems = (m: Manifest) => {
+      const c = compareOutputs(m, dir, file, preset);
+      return c.status === 'refused' ? lines(c.problems, dir) : c.status;
+    };
+    // The optional kernel absent and unrecorded: a complete build.
+    expect(problems({ preset: preset.name, outputs } as Manifest)).toBe('ok');
+    // Another preset's manifest (say a signed one, copied here with its signature).
+    expect(problems({ preset: 'system', outputs } as Manifest)).toEqual([`disk.manifest.json: expected the manifest of preset ${preset.name}, found the manifest of preset system`]);
+    // An optional output that is there but not recorded is never used unchecked.
+    fs.writeFileSync(path.join(dir, 'disk.vmlinuz'), 'kernel');
+    expect(problems({ preset: preset.name, outputs } as Manifest)).toEqual(['disk.vmlinuz: expected recorded in disk.manifest.json, found a file the manifest does not record']);
+    fs.rmSync(path.join(dir, 'disk.vmlinuz'));
+    // A manifest recording other files than the image (a carrier of another preset's outputs): the image unrecorded is refused.
+    const other = recordOutputs([[path.join(dir, 'disk.raw.zst'), 'system.tar.zst']]);
+    expect(problems({ preset: preset.name, outputs: other } as Manifest)).toEqual([
+      `disk.manifest.json: expected only outputs of preset ${preset.name} (disk.raw.zst, disk.vmlinuz), found it records "system.tar.zst"`,
+      'disk.raw.zst: expected recorded in disk.manifest.json, found a file the manifest does not record',
+    ]);
+    // A name outside the output directory is refused, never hashed.
+    const secret = path.join(tempDir('kiln-secret-'), 'secret');
+    fs.writeFileSync(secret, 'secret');
+    const escape = { ...outputs, [path.relative(dir, secret)]: { sha256: sha('secret'), size: 6 } };
+    const c = compareOutputs({ preset: preset.name, outputs: escape } as Manifest, dir, file, preset);
+    expect(c.status === 'refused' && c.problems.map((p) => p.found)).toEqual([`it records ${JSON.stringify(path.relative(dir, secret))}`]);
+    expect(c.status === 'refused' && c.problems.some((p) => p.file === secret)).toBe(false);
   });
 });
 
@@ -106,17 +145,17 @@ describe('signed manifests (ssh-keygen -Y)', () => {
   }
 
   it('no KILN_SIGNING_KEY: nothing signed; no KILN_ALLOWED_SIGNERS: a signature is not asked for', () => {
-    const { preset, manifest } = built();
+    const { project, preset, manifest } = built();
     expect(signManifest(manifest, {})).toBeNull();
     expect(fs.existsSync(`${manifest}.sig`)).toBe(false);
-    expect(verifyPresetOutputs(preset, {}).status).toBe('ok');
+    expect(verifyPresetOutputs(project, preset, { env: {} }).status).toBe('ok');
   });
 
   it('signed by the team key: passes; unsigned, signed by another key, or the manifest changed after signing: refused, saying which', () => {
-    const { preset, out, manifest } = built();
+    const { project, preset, out, manifest } = built();
     const root = path.dirname(out);
     const problems = () => {
-      const c = verifyPresetOutputs(preset, signed);
+      const c = verifyPresetOutputs(project, preset, { env: signed });
       return c.status === 'refused' ? lines(c.problems, root) : c.status;
     };
     const line = (found: string) => `mkosi.output/base.manifest.json: expected a signature by a key in KILN_ALLOWED_SIGNERS, found ${found}`;
@@ -136,8 +175,24 @@ describe('signed manifests (ssh-keygen -Y)', () => {
   });
 
   it('a key or allowed-signers file that is not there is an error naming the variable', () => {
-    const { preset, manifest } = built();
+    const { project, preset, manifest } = built();
     expect(() => signManifest(manifest, { KILN_SIGNING_KEY: '/nonexistent/key' })).toThrow('KILN_SIGNING_KEY=/nonexistent/key: no such file');
-    expect(() => verifyPresetOutputs(preset, { KILN_ALLOWED_SIGNERS: 'relative' })).toThrow('KILN_ALLOWED_SIGNERS=relative: no such file');
+    expect(() => verifyPresetOutputs(project, preset, { env: { KILN_ALLOWED_SIGNERS: 'relative' } })).toThrow('KILN_ALLOWED_SIGNERS=relative: no such file');
+  });
+
+  it('a signed build of other inputs (an old build replayed under a new cache key): refused, naming kiln explain --against; the same inputs pass', () => {
+    const { project, preset, out, manifest } = built();
+    const root = path.dirname(out);
+    sign(manifest, team);
+    expect(verifyPresetOutputs(project, preset, { env: signed }).status).toBe('ok');
+    // main moves on (Hostname=); the signed build of before stays in the cache under the new hash.
+    fs.appendFileSync(path.join(root, 'mkosi.conf'), '[Content]\nHostname=new\n');
+    const now = loadProject(root, { env: {} });
+    const c = verifyPresetOutputs(now, now.main, { env: signed });
+    expect(c.status === 'refused' && lines(c.problems, root)).toEqual([
+      `mkosi.output/base.manifest.json: expected a build of the inputs here, found a build of other inputs (kiln explain -C ${path.relative(process.cwd(), root)} --against ${path.relative(process.cwd(), manifest)} shows which)`,
+    ]);
+    // Without KILN_ALLOWED_SIGNERS a manifest proves nothing about who built it: only the outputs are checked.
+    expect(verifyPresetOutputs(now, now.main, { env: {} }).status).toBe('ok');
   });
 });

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TargetConfiguration } from '@nx/devkit';
 import type { PresetFacts } from '@kiln/config/dist/facts';
+import { shellQuote } from '@kiln/config/dist/shell-quote';
 
 type Inputs = NonNullable<TargetConfiguration['inputs']>;
 
@@ -39,13 +40,9 @@ function realPath(p: string): string {
  */
 export const DEPENDENCY_IMAGE_FILES = '**/!(*.manifest.json|*.manifest.json.sig)';
 
-function quote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The runtime input: kiln-digest of the preset (with a variant's settings), run by node from the workspace root. */
 export function digestCommand(dir: string, preset: string, settings: readonly string[] = []): string {
-  const args = ['-C', dir, '-p', preset, ...settings].map(quote).join(' ');
+  const args = ['-C', dir, '-p', preset, ...settings].map(shellQuote).join(' ');
   return `node -e "process.exitCode=require('@kiln/nx/dist/digest.js').main(process.argv.slice(1))" -- ${args}`;
 }
 

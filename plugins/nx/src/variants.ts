@@ -10,6 +10,7 @@
  * facts cache, keyed by the settings, is shared by the plugin, kiln-digest and the executor.
  */
 import type { Override } from '@kiln/config/dist/project';
+import { parseSettingArgs } from '@kiln/cli/dist/setting-args';
 
 export type VariantsOption = Record<string, string[]>;
 
@@ -24,8 +25,6 @@ export interface Variant {
 
 /** Letters, digits, `-`, `_`, `.`: a target name part Nx and shells take as it is (no `:`). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-const CANONICAL = /^--([A-Z][A-Za-z0-9]*)=/;
 
 /**
  * The variants of the options (`variants`, then one per name of `profiles`), each checked: a name
@@ -72,20 +71,11 @@ export function readVariants(option: unknown, profiles?: unknown): { variants: V
 }
 
 /**
- * kiln build's settings among `args`. Arguments already in the `--Name=value` form need no table
- * (a bad name is reported by the read of the project); any other spelling loads the CLI's
- * settings table (zod and the reader: some 70 ms in the plugin worker).
+ * kiln build's settings among `args`: the CLI's one reading of them (@kiln/cli setting-args.ts),
+ * which kiln-digest hashes too.
  */
 export function parseArguments(args: readonly string[]): { overrides: Override[] } | { error: string } {
-  if (args.every((a) => CANONICAL.test(a))) return { overrides: args.map((a) => ({ name: CANONICAL.exec(a)![1]!, value: a.slice(a.indexOf('=') + 1) })) };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { takeOverrides, OverrideError } = require('@kiln/cli/dist/overrides') as typeof import('@kiln/cli/dist/overrides');
-  try {
-    const { rest, overrides } = takeOverrides(args);
-    if (rest.length) return { error: `"${rest[0]}" is not a setting (a variant takes settings only: --profile NAME, -d, -r, -E, --image-version, --Setting=value)` };
-    return { overrides };
-  } catch (e) {
-    if (e instanceof OverrideError) return { error: e.message };
-    throw e;
-  }
+  const parsed = parseSettingArgs(args);
+  if ('notASetting' in parsed) return { error: `"${parsed.notASetting}" is not a setting (a variant takes settings only: --profile NAME, -d, -r, -E, --image-version, --Setting=value)` };
+  return parsed;
 }

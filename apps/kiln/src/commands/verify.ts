@@ -3,11 +3,12 @@ import * as path from 'node:path';
 import { formatProblem, loadProject, manifestPath, type Override } from '@kiln/config';
 import { BuildError, verifyPresetOutputs } from '@kiln/engine';
 import { reportWarnings } from '../report';
+import { buildIdentity } from '../version';
 
 /**
  * `kiln verify`: checks each preset's outputs (or one preset's) against the manifest its build
  * wrote (SHA-256 and size of every output file), and the manifest's signature when
- * KILN_ALLOWED_SIGNERS is set: what a build does before it uses another preset's output, for
+ * KILN_ALLOWED_SIGNERS is set (and then that it is a build of the inputs here): what a build does before it uses another preset's output, for
  * outputs restored from a cache. One line per problem (`FILE: expected ..., found ...`) and exit
  * code 1 when there is any; a preset never built is named, and fails only when asked for by name.
  */
@@ -23,7 +24,7 @@ export function verifyCommand(opts: { directory: string; preset?: string; overri
       process.stdout.write(`${preset.name}: Format=${preset.config.Format} writes no outputs, nothing to verify\n`);
       continue;
     }
-    const check = verifyPresetOutputs(preset);
+    const check = verifyPresetOutputs(project, preset, { identity: buildIdentity() });
     if (check.status === 'ok') {
       const signed = process.env.KILN_ALLOWED_SIGNERS ? ', signed by an allowed signer' : '';
       process.stdout.write(`${preset.name}: ok (${check.files} ${check.files === 1 ? 'file matches' : 'files match'} ${show(check.manifest)}${signed})\n`);

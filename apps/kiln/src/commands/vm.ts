@@ -1,5 +1,6 @@
 import { runScript } from '../config-scripts';
 import { loadProject, SETTINGS, type Override, type Preset, type SettingDef } from '@kiln/config';
+import { buildIdentity } from '../version';
 import { BuildError, runVm } from '@kiln/engine';
 import { reportWarnings } from '../report';
 
@@ -33,6 +34,6 @@ export async function vmCommand(opts: { directory: string; preset?: string; over
   reportWarnings(project.warnings);
   const preset = opts.preset ? project.presets.find((p) => p.name === opts.preset) : project.main;
   if (!preset) throw new BuildError(`no preset named "${opts.preset}" (accepted: ${project.presets.map((p) => p.name).join(', ')})`);
-  const status = await runVm(withMainRuntime(preset, project.main), { project, extraArgs: qemuArgs, log: (line) => process.stderr.write(`${line}\n`) });
+  const status = await runVm(withMainRuntime(preset, project.main), { project, identity: buildIdentity(), extraArgs: qemuArgs, log: (line) => process.stderr.write(`${line}\n`) });
   process.exitCode = status;
 }
