@@ -68,6 +68,8 @@ module.exports = {
   // test trees and layers) is locked or stored atomically by kiln, servers take free ports, and
   // no test reads another's files or the machine's load.
   maxWorkers: 2,
+  // The longest files first (tools/test-sequencer.js), also in a fresh clone.
+  testSequencer: path.join(__dirname, 'tools/test-sequencer.js'),
   projects: [
     { ...common, displayName: 'unit', roots: packages, testMatch: ['**/test/**/*.unit.test.ts'] },
     { ...common, displayName: 'build', roots: packages, testMatch: ['**/test/**/*.test.ts'], testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.unit\\.test\\.ts$'] },
