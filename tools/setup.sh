@@ -13,8 +13,12 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # bzip2 unpacks XPAK packages, systemd-sysusers stands in for pkg_postinst in native installs;
 # uidmap's newuidmap/newgidmap map a user's subordinate ids for rootless builds (kiln as a user);
 # qemu-system-x86 and ovmf (UEFI firmware: /usr/share/OVMF/OVMF_CODE_4M.fd) run `kiln vm` and the boot tests;
-# openssh-client's ssh-keygen signs and checks build manifests (KILN_SIGNING_KEY, KILN_ALLOWED_SIGNERS).
-debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux gpgv gnupg bzip2 systemd uidmap qemu-system-x86 ovmf openssh-client)
+# openssh-client's ssh-keygen signs and checks build manifests (KILN_SIGNING_KEY, KILN_ALLOWED_SIGNERS);
+# dnf, rpm, zypper and pacman install the RPM family and Arch (Debian packages them), and the test
+# repositories are built with rpmbuild, createrepo_c, makepkg and repo-add, with a static busybox
+# as the fixture packages' shell.
+debs=(mmdebstrap bubblewrap zstd cpio xz-utils openssl util-linux gpgv gnupg bzip2 systemd uidmap qemu-system-x86 ovmf openssh-client
+  dnf rpm createrepo-c zypper pacman-package-manager makepkg libarchive-tools busybox-static)
 missing=()
 for d in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then
