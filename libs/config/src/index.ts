@@ -19,6 +19,7 @@ export {
   versionSchemeOf,
 } from './distributions';
 export { compareDistributionVersions } from './distributions/versions';
+export { rpmLayout, joinMirror, RPM_ESSENTIAL, type RpmLayout, type RpmRepository, type RpmKey } from './distributions/rpm-repositories';
 export { compareDebianVersions } from './distributions/dpkg-version';
 export {
   compareParsedVersions as compareParsedGentooVersions,

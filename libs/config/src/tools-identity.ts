@@ -82,6 +82,12 @@ export const HOST_TOOLS: Readonly<Record<string, readonly HostTool[]>> = {
     // them see (/dev, the network, capabilities) can change what they write.
     ['bwrap', '--version'],
   ],
+  // dnf and rpm (from the host or the tools tree, as apt); bubblewrap runs rpm's scriptlets.
+  dnf: [
+    ['dnf', '--version'],
+    ['rpm', '--version'],
+    ['bwrap', '--version'],
+  ],
   // kiln's own installer: what the skipped pkg_postinst phases would have done, done by the host.
   'portage native': [
     ['ldconfig', '--version'],
@@ -215,10 +221,11 @@ function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<
   const versions = (tools: readonly HostTool[]) => hostToolVersions(tools, env, opts.cacheDir ? path.join(opts.cacheDir, 'tools.json') : undefined);
   switch (source.packageManager) {
     case 'apt':
-      // The install runs from the tools tree when there is one (installers/apt/debian.ts).
+    case 'dnf':
+      // The install runs from the tools tree when there is one (installers/apt/debian.ts, installers/dnf).
       if (source.toolsPreset) return toolsPresetIdentity(source.toolsPreset);
       if (source.toolsTree && path.isAbsolute(source.toolsTree)) return toolsTreeIdentity(source.toolsTree, opts.root, opts.cacheDir);
-      return versions(HOST_TOOLS.apt);
+      return versions(HOST_TOOLS[source.packageManager]);
     case 'portage': {
       if (source.variant !== 'emerge') return versions(HOST_TOOLS['portage native']);
       const tools = portageTools(source.toolsTree, opts.hostRoot);

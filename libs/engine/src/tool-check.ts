@@ -67,6 +67,11 @@ export const KNOWN_TOOLS: Readonly<Record<string, ToolRequirement>> = {
   mmdebstrap: { package: 'mmdebstrap' },
   'apt-get': { package: 'apt' },
   chroot: { package: 'coreutils' },
+  // The RPM family's install (installers/dnf): dnf's Python API answers kiln's queries.
+  dnf: { package: 'dnf' },
+  rpm: { package: 'rpm' },
+  flock: { package: 'util-linux' },
+  python3: { package: 'python3' },
 };
 
 /** Compares dotted versions numerically ("254.1" > "254", "10" > "9"). */

@@ -29,6 +29,9 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 export const PACKAGE_MANAGERS = ['apt', 'portage', 'dnf', 'zypper', 'pacman', 'apk'] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 
+/** The package managers the engine has an installer for (libs/engine/src/installers/index.ts INSTALLERS). */
+export const INSTALLABLE: readonly PackageManager[] = ['apt', 'portage', 'dnf'];
+
 /** How a package manager orders versions (versions.ts): dpkg's, or the Package Manager Specification's. */
 export type VersionScheme = 'dpkg' | 'gentoo';
 
@@ -73,7 +76,12 @@ const GENTOO_ARCHITECTURES: Record<string, string> = {
 /** Debian releases without an -updates suite: the rolling ones. */
 const DEBIAN_ROLLING = ['sid', 'unstable', 'testing', 'experimental'];
 
-const dnf = (release: string, filesystem?: string): DistributionFacts => ({ release, packageManager: 'dnf', ...(filesystem ? { filesystem } : {}) });
+/** The RPM family's names (rpm's %_arch), as mkosi's Fedora installer maps them. */
+const RPM_ARCHITECTURES: Record<string, string> = {
+  'x86-64': 'x86_64', arm64: 'aarch64', 'ppc64-le': 'ppc64le', s390x: 's390x', riscv64: 'riscv64', 'mips64-le': 'mips64el', 'mips-le': 'mipsel',
+};
+
+const dnf = (release: string, filesystem?: string): DistributionFacts => ({ release, packageManager: 'dnf', architectures: RPM_ARCHITECTURES, ...(filesystem ? { filesystem } : {}) });
 
 export const DISTRIBUTION_FACTS: Readonly<Record<DistributionName, DistributionFacts>> = {
   debian: {
@@ -94,7 +102,7 @@ export const DISTRIBUTION_FACTS: Readonly<Record<DistributionName, DistributionF
   'rhel-ubi': dnf('10', 'xfs'),
   alma: dnf('10', 'xfs'),
   rocky: dnf('10', 'xfs'),
-  opensuse: { release: 'tumbleweed', packageManager: 'zypper', filesystem: 'btrfs' },
+  opensuse: { release: 'tumbleweed', packageManager: 'zypper', architectures: RPM_ARCHITECTURES, mirror: 'https://download.opensuse.org', filesystem: 'btrfs' },
   arch: { release: 'rolling', packageManager: 'pacman' },
   mageia: dnf('cauldron'),
   openmandriva: dnf('cooker'),

@@ -1,7 +1,7 @@
 /**
  * An installer puts a package manager's packages into an image: one folder each, apt (Debian,
- * Ubuntu, Kali) and portage (Gentoo: natively or with emerge) so far; dnf, zypper and pacman
- * later. Which distribution uses which installer, and everything else kiln knows of a
+ * Ubuntu, Kali), portage (Gentoo: natively or with emerge) and dnf (Fedora, CentOS Stream,
+ * AlmaLinux, Rocky Linux) so far; zypper and pacman later. Which distribution uses which installer, and everything else kiln knows of a
  * distribution (releases, architecture names, mirrors, version order), is @kiln/config's
  * distribution facts (libs/config/src/distributions/); the tools an installer runs are named in
  * @kiln/config's tools-identity.ts, which the Nx fingerprint reads without loading the engine.
@@ -11,6 +11,7 @@ import { BuildError } from '../errors';
 import { cfg, type BuildContext } from '../context';
 import { apt } from './apt/debian';
 import { portage } from './portage';
+import { dnfInstaller } from './dnf';
 
 /** What is installed already when resolving: locked packages of base presets, and other base trees. */
 export interface Installed {
@@ -56,7 +57,7 @@ export interface Installer {
 }
 
 /** The installers there are, by package manager. */
-export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage };
+export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage, dnf: dnfInstaller };
 
 /** The installer of the preset's distribution, or a BuildError naming those that can be built. */
 export function installerOf(ctx: BuildContext): Installer {
