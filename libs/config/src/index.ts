@@ -20,6 +20,8 @@ export {
 } from './distributions';
 export { compareDistributionVersions } from './distributions/versions';
 export { compareDebianVersions } from './distributions/dpkg-version';
+export { compareRpmVersions } from './distributions/rpm-version';
+export { comparePacmanVersions } from './distributions/pacman-version';
 export {
   compareParsedVersions as compareParsedGentooVersions,
   compareVersions as compareGentooVersions,

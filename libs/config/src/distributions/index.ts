@@ -29,16 +29,19 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 export const PACKAGE_MANAGERS = ['apt', 'portage', 'dnf', 'zypper', 'pacman', 'apk'] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 
-/** How a package manager orders versions (versions.ts): dpkg's, or the Package Manager Specification's. */
-export type VersionScheme = 'dpkg' | 'gentoo';
+/**
+ * How a package manager orders versions (versions.ts): dpkg's, the Package Manager Specification's,
+ * rpm's (dnf and zypper), or pacman's.
+ */
+export type VersionScheme = 'dpkg' | 'gentoo' | 'rpm' | 'pacman';
 
 /** Each package manager's version order; null: none implemented yet. */
 export const VERSION_SCHEMES: Record<PackageManager, VersionScheme | null> = {
   apt: 'dpkg',
   portage: 'gentoo',
-  dnf: null,
-  zypper: null,
-  pacman: null,
+  dnf: 'rpm',
+  zypper: 'rpm',
+  pacman: 'pacman',
   apk: null,
 };
 
