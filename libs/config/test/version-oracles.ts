@@ -66,7 +66,7 @@ export function generatedPairs(seed: number, count: number): Pair[] {
   return pairs;
 }
 
-/** Runs a tool printing one -1/0/1 per pair, each ended by `end`. */
+/** Runs a tool printing -1, 0 or 1 per pair, the answers split by `end`. */
 function run(command: string, args: string[], lines: number, end: RegExp): number[] {
   const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error || r.status !== 0) throw new Error(`${command} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}; tools/setup.sh installs it`);
@@ -75,7 +75,7 @@ function run(command: string, args: string[], lines: number, end: RegExp): numbe
   return out;
 }
 
-/** rpm's own answers (rpm.vercmp: rpmverParse + rpmverCmp over whole EVRs), in one `rpm --eval`. */
+/** rpm's own answers (rpm.vercmp: rpmverParse + rpmverCmp over whole EVRs), all from one rpm process. */
 export function rpmOracle(pairs: Pair[]): number[] {
   for (const p of pairs) for (const v of p) if (/[%"\\{}\n]/.test(v)) throw new Error(`cannot pass ${v} through rpm --eval`);
   // print() in a macro appends to the expansion without a newline: end each answer with ','.
