@@ -21,6 +21,8 @@ export {
 export { compareDistributionVersions } from './distributions/versions';
 export { rpmLayout, joinMirror, RPM_ESSENTIAL, type RpmLayout, type RpmRepository, type RpmKey } from './distributions/rpm-repositories';
 export { compareDebianVersions } from './distributions/dpkg-version';
+export { compareRpmVersions } from './distributions/rpm-version';
+export { comparePacmanVersions } from './distributions/pacman-version';
 export {
   compareParsedVersions as compareParsedGentooVersions,
   compareVersions as compareGentooVersions,

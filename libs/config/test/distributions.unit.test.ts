@@ -61,13 +61,18 @@ describe('distribution facts', () => {
     expect(distributionFacts('ubuntu')?.extraSuites).toBeUndefined();
   });
 
-  it('version order by the package manager: dpkg for apt, PMS for portage, none yet for the others', () => {
-    expect(['debian', 'ubuntu', 'gentoo', 'fedora', 'custom', 'nonsense'].map(versionSchemeOf)).toEqual(['dpkg', 'dpkg', 'gentoo', null, null, null]);
+  it("version order by the package manager: dpkg for apt, PMS for portage, rpm's for dnf and zypper, pacman's, none yet for apk", () => {
+    expect(['debian', 'ubuntu', 'gentoo', 'fedora', 'opensuse', 'arch', 'postmarketos', 'custom', 'nonsense'].map(versionSchemeOf)).toEqual([
+      'dpkg', 'dpkg', 'gentoo', 'rpm', 'rpm', 'pacman', null, null, null,
+    ]);
     expect(compareDistributionVersions('gentoo', '1.0', '1.0_rc1')).toBe(1);
     expect(compareDistributionVersions('debian', '1.0', '1.0~rc1')).toBe(1);
     // dpkg's order would call 1.0_rc1 newer than 1.0 ("_" sorts after the end of the string).
     expect(compareDistributionVersions('debian', '1.0', '1.0_rc1')).toBe(-1);
-    expect(compareDistributionVersions('fedora', '1.0', '1.1')).toBeNull();
+    // rpm and pacman part over "~": rpm's pre-release, a mere separator to pacman.
+    expect(compareDistributionVersions('fedora', '1.0', '1.0~rc1')).toBe(1);
+    expect(compareDistributionVersions('arch', '1.0', '1.0~rc1')).toBe(-1);
+    expect(compareDistributionVersions('postmarketos', '1.0', '1.1')).toBeNull();
     // Not a Gentoo version: no order rather than a wrong one.
     expect(compareDistributionVersions('gentoo', '1.0', 'one')).toBeNull();
   });

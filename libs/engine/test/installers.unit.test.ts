@@ -93,6 +93,6 @@ describe("kiln lock's report", () => {
     const old = [pkg('hello', '2.10-3'), pkg('gcc', '4:12.2.0-14')];
     const now = [pkg('hello', '2.10-3+b1'), pkg('gcc', '4:12.2.0-3')];
     expect(lockChanges(old, now, 'debian')).toMatchObject({ upgraded: ['hello 2.10-3 -> 2.10-3+b1'], downgraded: ['gcc 4:12.2.0-14 -> 4:12.2.0-3'] });
-    expect(lockChanges(old, now, 'fedora')).toMatchObject({ upgraded: [], downgraded: [], changed: ['gcc 4:12.2.0-14 -> 4:12.2.0-3', 'hello 2.10-3 -> 2.10-3+b1'] });
+    expect(lockChanges(old, now, 'postmarketos')).toMatchObject({ upgraded: [], downgraded: [], changed: ['gcc 4:12.2.0-14 -> 4:12.2.0-3', 'hello 2.10-3 -> 2.10-3+b1'] });
   });
 });

@@ -23,7 +23,7 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 
 /**
  * The package managers, each an installer of the engine (libs/engine/src/installers/NAME/):
- * apt and portage so far; dnf, zypper, pacman and apk are named for the distributions that will
+ * apt, portage and dnf so far; zypper, pacman and apk are named for the distributions that will
  * need them.
  */
 export const PACKAGE_MANAGERS = ['apt', 'portage', 'dnf', 'zypper', 'pacman', 'apk'] as const;
@@ -32,16 +32,19 @@ export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 /** The package managers the engine has an installer for (libs/engine/src/installers/index.ts INSTALLERS). */
 export const INSTALLABLE: readonly PackageManager[] = ['apt', 'portage', 'dnf'];
 
-/** How a package manager orders versions (versions.ts): dpkg's, or the Package Manager Specification's. */
-export type VersionScheme = 'dpkg' | 'gentoo';
+/**
+ * How a package manager orders versions (versions.ts): dpkg's, the Package Manager Specification's,
+ * rpm's (dnf and zypper), or pacman's.
+ */
+export type VersionScheme = 'dpkg' | 'gentoo' | 'rpm' | 'pacman';
 
 /** Each package manager's version order; null: none implemented yet. */
 export const VERSION_SCHEMES: Record<PackageManager, VersionScheme | null> = {
   apt: 'dpkg',
   portage: 'gentoo',
-  dnf: null,
-  zypper: null,
-  pacman: null,
+  dnf: 'rpm',
+  zypper: 'rpm',
+  pacman: 'pacman',
   apk: null,
 };
 

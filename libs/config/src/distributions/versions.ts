@@ -1,15 +1,20 @@
 /**
  * Version order by scheme: each package manager orders its versions its own way (dpkg's
- * epoch:upstream-revision with "~", Gentoo's _rc/_p suffixes and -rN revisions), and what
- * `kiln explain` and `kiln lock` call an upgrade must be what that package manager calls one.
+ * epoch:upstream-revision with "~", Gentoo's _rc/_p suffixes and -rN revisions, rpm's EVRs with
+ * "~" and "^", pacman's variant of rpm's order), and what `kiln explain` and `kiln lock` call an
+ * upgrade must be what that package manager calls one.
  */
 import { versionSchemeOf, type VersionScheme } from './index';
 import { compareDebianVersions } from './dpkg-version';
 import { compareVersions as compareGentooVersions } from './gentoo-version';
+import { compareRpmVersions } from './rpm-version';
+import { comparePacmanVersions } from './pacman-version';
 
 const COMPARE: Record<VersionScheme, (a: string, b: string) => number> = {
   dpkg: compareDebianVersions,
   gentoo: compareGentooVersions,
+  rpm: compareRpmVersions,
+  pacman: comparePacmanVersions,
 };
 
 /**

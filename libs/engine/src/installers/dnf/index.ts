@@ -233,7 +233,7 @@ async function query(ctx: BuildContext, request: Record<string, unknown>): Promi
     root: scratch,
     reposdir: s.reposdir,
     varsdir: s.varsdir,
-    logdir: path.join(s.dir, 'log'),
+    logdir: ensureDir(path.join(s.dir, 'log')),
     weak: cfg(ctx, 'WithRecommends'),
     forcearch: s.forceArch,
     arch: s.arch,
