@@ -122,12 +122,9 @@ function checkTools(ctx: BuildContext): void {
 }
 
 /** Metadata refreshed once per build (later runs read the cache: they then agree with the lock checked against it). */
-const refreshed = new Map<string, Promise<void>>();
-
 async function refresh(ctx: BuildContext, s: DnfSetup): Promise<void> {
-  let p = refreshed.get(ctx.work);
-  if (!p) {
-    p = (async () => {
+  if (!s.refreshed) {
+    s.refreshed = (async () => {
       const scratch = ensureDir(path.join(ctx.work, 'dnf', 'scratch'));
       try {
         await runIn(ctx, dnfSandbox(ctx, s, scratch, true), ['flock', lockFile(ctx), 'dnf', ...dnfOptions(ctx, s, scratch), '--setopt=metadata_expire=0', 'makecache'], {
@@ -137,9 +134,8 @@ async function refresh(ctx: BuildContext, s: DnfSetup): Promise<void> {
         throw unreachable(ctx, s, e);
       }
     })();
-    refreshed.set(ctx.work, p);
   }
-  return p;
+  return s.refreshed;
 }
 
 /** A failed metadata load, said as one line naming the repositories (dnf's own words follow in the log). */

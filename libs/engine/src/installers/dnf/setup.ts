@@ -17,7 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureName, distributionFacts, hostArchitecture, rpmLayout, type RpmLayout } from '@kiln/config';
+import { architectureName, hostArchitecture, rpmLayout, type RpmLayout } from '@kiln/config';
 import { cfg, required, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { ensureDir } from '../../fsutil';
@@ -36,9 +36,16 @@ export interface DnfSetup {
   arch: string;
   /** --forcearch when the image is not of the host's architecture. */
   forceArch: boolean;
+  /** The metadata refresh of this build (index.ts), once. */
+  refreshed?: Promise<void>;
 }
 
-const setups = new WeakMap<BuildContext, Promise<DnfSetup>>();
+/**
+ * One configuration per build: by preset, then by work directory (the build overlay of build
+ * scripts is another context of the same build; a later build, even of the same preset object
+ * and in a reused work path, writes its own).
+ */
+const setups = new WeakMap<object, Map<string, Promise<DnfSetup>>>();
 
 /** The RPM database's place in the image. */
 export const RPM_DBPATH = '/usr/lib/sysimage/rpm';
@@ -61,7 +68,8 @@ export function layoutOf(ctx: BuildContext): RpmLayout {
 export function sourcesOf(ctx: BuildContext): string[] {
   const layout = layoutOf(ctx);
   const wanted = new Set(cfg(ctx, 'Repositories'));
-  return layout.repositories.filter((r) => r.enabled || wanted.has(r.id)).map((r) => r.url.replace(/^[a-z]+=/, ''));
+  const vars = { basearch: rpmArch(ctx), arch: rpmArch(ctx), releasever: required(ctx, 'Release'), ...layout.vars };
+  return layout.repositories.filter((r) => r.enabled || wanted.has(r.id)).map((r) => expand(r.url.replace(/^[a-z]+=/, ''), vars));
 }
 
 /** The directories of the sandbox trees, each with the path it lands at. */
@@ -186,15 +194,12 @@ function writeSetup(ctx: BuildContext): Promise<DnfSetup> {
 
 /** The build's dnf configuration, written once per build. */
 export function dnfSetup(ctx: BuildContext): Promise<DnfSetup> {
-  let s = setups.get(ctx);
-  if (!s) {
+  let byWork = setups.get(ctx.preset);
+  if (!byWork) setups.set(ctx.preset, (byWork = new Map()));
+  let s = byWork.get(ctx.work);
+  if (!s || !fs.existsSync(path.join(ctx.work, 'dnf'))) {
     s = writeSetup(ctx);
-    setups.set(ctx, s);
+    byWork.set(ctx.work, s);
   }
   return s;
-}
-
-/** The distribution's essential set for a fresh root. */
-export function essentialOf(ctx: BuildContext): string[] {
-  return distributionFacts(cfg(ctx, 'Distribution'))?.packageManager === 'dnf' ? ['basesystem'] : [];
 }
