@@ -1,6 +1,6 @@
 /**
  * The RPM fixtures (tools/rpm-fixtures) are REAL repositories: checked here with independent
- * tools only (gpgv, rpm, rpmkeys, zcat, sha256sum, and a real dnf installing from them over
+ * tools only (gpgv, rpm, rpmkeys, zcat, sha256sum, and a real dnf and zypper installing from them over
  * loopback), never with the builder's own code. Built once per machine (fixtures()).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -277,7 +277,15 @@ describe('a real dnf installs from the fixtures over loopback', () => {
       child.stdout.on('data', (c: Buffer) => (output += c.toString()));
       child.stderr.on('data', (c: Buffer) => (output += c.toString()));
       child.on('error', reject);
-      child.on('close', (status) => resolve({ root, status, output }));
+      child.on('close', (status) => {
+        // librepo's gpgme leaves a gpg-agent running in each repository's pubring: stop them
+        const cache = path.join(root, 'var/cache/dnf');
+        for (const d of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
+          const ring = path.join(cache, d, 'pubring');
+          if (fs.existsSync(ring)) spawnSync('gpgconf', ['--homedir', ring, '--kill', 'all']);
+        }
+        resolve({ root, status, output });
+      });
     });
   }
   const rpmQa = (root: string) => ok('rpm', ['--root', root, ...DBPATH, '-qa', '--qf', '%{NEVRA}\n'], rpmEnv()).trim().split('\n').sort();
