@@ -336,7 +336,9 @@ describe('a real dnf installs from the fixtures over loopback', () => {
     const cmd = ['zypper', `--installroot=${root}`, `--reposd-dir=${path.join(dir, 'repos')}`, `--cache-dir=${path.join(dir, 'cache')}`, '--non-interactive', '--gpg-auto-import-keys', 'install', '--no-recommends', '--download', 'in-advance', ...packages];
     const argv = process.getuid?.() === 0 ? cmd : ['unshare', '--user', '--map-root-user', ...cmd];
     return new Promise<{ root: string; status: number | null; output: string }>((resolve, reject) => {
-      const child = spawn(argv[0], argv.slice(1), { env: { PATH: process.env.PATH, HOME: home, LC_ALL: 'C.UTF-8', RPM_FORCE_DEBIAN: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      // libzypp logs to the host's /var/log/zypper.log whatever the installroot: ZYPP_LOGFILE moves it
+      const env = { PATH: process.env.PATH, HOME: home, LC_ALL: 'C.UTF-8', RPM_FORCE_DEBIAN: '1', ZYPP_LOGFILE: path.join(dir, 'zypper.log') };
+      const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.on('data', (c: Buffer) => (output += c.toString()));
       child.stderr.on('data', (c: Buffer) => (output += c.toString()));
