@@ -1,6 +1,6 @@
 /**
  * The RPM fixtures (tools/rpm-fixtures) are REAL repositories: checked here with independent
- * tools only (gpgv, rpm, rpmkeys, zcat, sha256sum, and a real dnf installing from them over
+ * tools only (gpgv, rpm, rpmkeys, zcat, sha256sum, and a real dnf and zypper installing from them over
  * loopback), never with the builder's own code. Built once per machine (fixtures()).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -256,7 +256,7 @@ describe('a real dnf installs from the fixtures over loopback', () => {
   });
 
   /** Runs dnf (asynchronously: the server answers from this process) as root, or in a user namespace as root. */
-  function dnf(repos: Record<string, string>, args: string[], key = manifest.sandbox.fedora.key) {
+  function dnf(repos: Record<string, string>, args: string[]) {
     const dir = tempDir('dnf');
     const root = path.join(dir, 'root');
     const home = path.join(dir, 'home');
@@ -266,7 +266,7 @@ describe('a real dnf installs from the fixtures over loopback', () => {
     // Debian's rpm would put the image's rpmdb in <root>/$HOME/.rpmdb: the dbpath is set as mkosi does
     fs.writeFileSync(path.join(home, '.rpmmacros'), '%_dbpath /usr/lib/sysimage/rpm\n');
     const conf = Object.entries(repos)
-      .map(([id, rel]) => `[${id}]\nname=${id}\nbaseurl=${server.url}/${rel}/\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://${path.join(out, key)}\n`)
+      .map(([id, rel]) => `[${id}]\nname=${id}\nbaseurl=${server.url}/${rel}/\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://${path.join(out, manifest.sandbox.fedora.key)}\n`)
       .join('\n');
     fs.writeFileSync(path.join(dir, 'repos', 'kiln.repo'), conf);
     const cmd = ['dnf', `--installroot=${root}`, '--releasever=42', `--setopt=reposdir=${path.join(dir, 'repos')}`, '--setopt=skip_if_unavailable=0', '--setopt=install_weak_deps=0', '-y', ...args];
@@ -277,7 +277,15 @@ describe('a real dnf installs from the fixtures over loopback', () => {
       child.stdout.on('data', (c: Buffer) => (output += c.toString()));
       child.stderr.on('data', (c: Buffer) => (output += c.toString()));
       child.on('error', reject);
-      child.on('close', (status) => resolve({ root, status, output }));
+      child.on('close', (status) => {
+        // librepo's gpgme leaves a gpg-agent running in each repository's pubring: stop them
+        const cache = path.join(root, 'var/cache/dnf');
+        for (const d of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
+          const ring = path.join(cache, d, 'pubring');
+          if (fs.existsSync(ring)) spawnSync('gpgconf', ['--homedir', ring, '--kill', 'all']);
+        }
+        resolve({ root, status, output });
+      });
     });
   }
   const rpmQa = (root: string) => ok('rpm', ['--root', root, ...DBPATH, '-qa', '--qf', '%{NEVRA}\n'], rpmEnv()).trim().split('\n').sort();
@@ -310,11 +318,47 @@ describe('a real dnf installs from the fixtures over loopback', () => {
     expect(ok(path.join(r.root, 'usr/bin/busybox'), ['sh', path.join(r.root, 'usr/bin/hello')])).toBe('hello 1.1\n');
   });
 
-  test('openSUSE: filesystem openSUSE-release hello from oss + update', async () => {
-    const r = await dnf({ 'repo-oss': manifest.repos.opensuse.oss, 'repo-update': manifest.repos.opensuse.update }, ['install', 'filesystem', 'openSUSE-release', 'hello'], manifest.sandbox.opensuse.key);
-    expect({ status: r.status, output: r.output }).toEqual({ status: 0, output: expect.stringContaining('Complete!') });
-    expect(rpmQa(r.root)).toEqual(expect.arrayContaining(['hello-1.1-1.noarch', 'openSUSE-release-20261101-1.noarch', 'filesystem-3.18-1.noarch']));
-    expect(fs.readFileSync(path.join(r.root, 'etc/os-release'), 'utf8')).toMatch(/^ID=opensuse-tumbleweed$/m);
+  /**
+   * zypper as mkosi runs it (--installroot, our own repos.d and cache, --download in-advance so
+   * that a refused package leaves nothing installed). pkg_gpgcheck=1: by default libzypp does not
+   * check package signatures when the repository's metadata is signed (its checksums cover them).
+   */
+  function zypper(repos: Record<string, string>, packages: string[]) {
+    const dir = tempDir('zypper');
+    const root = path.join(dir, 'root');
+    const home = path.join(dir, 'home');
+    for (const d of ['repos', 'cache', 'root', 'home']) fs.mkdirSync(path.join(dir, d));
+    fs.writeFileSync(path.join(home, '.rpmmacros'), '%_dbpath /usr/lib/sysimage/rpm\n');
+    const conf = Object.entries(repos)
+      .map(([id, rel]) => `[${id}]\nname=${id}\nbaseurl=${server.url}/${rel}/\ngpgcheck=1\nrepo_gpgcheck=1\npkg_gpgcheck=1\nautorefresh=0\ngpgkey=file://${path.join(out, manifest.sandbox.opensuse.key)}\n`)
+      .join('\n');
+    fs.writeFileSync(path.join(dir, 'repos', 'kiln.repo'), conf);
+    const cmd = ['zypper', `--installroot=${root}`, `--reposd-dir=${path.join(dir, 'repos')}`, `--cache-dir=${path.join(dir, 'cache')}`, '--non-interactive', '--gpg-auto-import-keys', 'install', '--no-recommends', '--download', 'in-advance', ...packages];
+    const argv = process.getuid?.() === 0 ? cmd : ['unshare', '--user', '--map-root-user', ...cmd];
+    return new Promise<{ root: string; status: number | null; output: string }>((resolve, reject) => {
+      // libzypp logs to the host's /var/log/zypper.log whatever the installroot: ZYPP_LOGFILE moves it
+      const env = { PATH: process.env.PATH, HOME: home, LC_ALL: 'C.UTF-8', RPM_FORCE_DEBIAN: '1', ZYPP_LOGFILE: path.join(dir, 'zypper.log') };
+      const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ root, status, output }));
+    });
+  }
+
+  test('openSUSE with zypper: installs from oss + update; refuses the unsigned hello and installs nothing', async () => {
+    const good = await zypper({ 'repo-oss': manifest.repos.opensuse.oss, 'repo-update': manifest.repos.opensuse.update }, ['filesystem', 'openSUSE-release', 'hello']);
+    expect({ status: good.status, output: good.output }).toEqual({ status: 0, output: expect.stringContaining('Installing: hello-1.1-1.noarch') });
+    expect(fs.readFileSync(path.join(good.root, 'var/lib/hello/post-ran'), 'utf8')).toBe('hello 1.1-1\n');
+    expect(rpmQa(good.root)).toEqual(expect.arrayContaining(['hello-1.1-1.noarch', 'openSUSE-release-20261101-1.noarch', 'busybox-1.36.1-1.x86_64']));
+    expect(fs.readFileSync(path.join(good.root, 'etc/os-release'), 'utf8')).toMatch(/^ID=opensuse-tumbleweed$/m);
+    expect(fs.existsSync(path.join(good.root, 'usr/lib/sysimage/rpm/rpmdb.sqlite'))).toBe(true);
+
+    const bad = await zypper({ bad: manifest.repos.bad['unsigned-package'] }, ['basesystem', 'hello']);
+    expect(bad.status).toBe(8);
+    expect(bad.output).toMatch(/hello-1\.0-1\.noarch \(bad\): Signature verification failed \[6-File is unsigned\]/);
+    expect(rpmQa(bad.root).filter((p) => !p.startsWith('gpg-pubkey-'))).toEqual([]);
   });
 
   test.each([
