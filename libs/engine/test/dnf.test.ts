@@ -224,10 +224,10 @@ describe('bad input', () => {
   });
 
   it.each([
-    ['unsigned-package', /hello/],
-    ['wrong-key-package', /hello/],
-    ['wrong-key-metadata', /signature/],
-    ['no-metadata', /no repository metadata/],
+    ['unsigned-package', /^proj: refused: hello-1\.0-1\.noarch is not signed \(RepositoryKeyCheck=yes/],
+    ['wrong-key-package', /^proj: refused: hello-1\.0-1\.noarch is signed by a key the configuration does not name/],
+    ['wrong-key-metadata', /^proj: repository fedora \(\S+\/bad\/wrong-key-metadata\): its metadata signature does not verify with the configured keys; nothing was installed/],
+    ['no-metadata', /^proj: repository fedora \(\S+\/bad\/no-metadata\): it cannot be reached or has no repository metadata/],
   ])('%s is refused before anything is installed, and the previous output stays', async (bad, why) => {
     const dir = fedora('Packages=hello\n');
     expect(failure(await buildIn(dir))).toBe('');

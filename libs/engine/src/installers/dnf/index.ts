@@ -172,12 +172,23 @@ async function dnf(ctx: BuildContext, root: string, args: string[], step: string
   await settle(ctx, s, root);
 }
 
-/** dnf's "No match for argument: NAME" as one line naming the repositories searched. */
+/** What dnf says of a failed run, as one line: packages in no repository, packages whose signature does not verify, else the repository at fault. */
 function missingPackages(ctx: BuildContext, s: DnfSetup, e: unknown): unknown {
   const text = e instanceof Error ? e.message : String(e);
   const names = [...text.matchAll(/No match for argument: (\S+)/g)].map((m) => m[1]);
-  if (!names.length) return unreachable(ctx, s, e);
-  return new BuildError(`${names.join(', ')}: in none of the repositories searched: ${searched(ctx, s)}`, ctx.preset.name);
+  if (names.length) return new BuildError(`${names.join(', ')}: in none of the repositories searched: ${searched(ctx, s)}`, ctx.preset.name);
+  const unsigned = [...text.matchAll(/Package (\S+)\.rpm is not signed/g)].map((m) => m[1]);
+  const unknownKey = [...text.matchAll(/Public key for (\S+)\.rpm is not installed/g)].map((m) => m[1]);
+  const bad = [...text.matchAll(/Package (\S+)\.rpm has a bad signature|(\S+)\.rpm: (?:Header V\d \S+ Signature, key ID \S+: BAD|signature verification failed)/g)].map((m) => m[1] ?? m[2]);
+  const refused = [
+    ...unsigned.map((p) => `${p} is not signed`),
+    ...unknownKey.map((p) => `${p} is signed by a key the configuration does not name`),
+    ...bad.map((p) => `${p} has a bad signature`),
+  ];
+  if (refused.length) {
+    return new BuildError(`refused: ${refused.join('; ')} (RepositoryKeyCheck=yes; the keys are the distribution's, found in SandboxTrees=); nothing was installed`, ctx.preset.name);
+  }
+  return unreachable(ctx, s, e);
 }
 
 function searched(ctx: BuildContext, s: DnfSetup): string {

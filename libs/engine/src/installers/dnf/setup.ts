@@ -137,7 +137,9 @@ function writeSetup(ctx: BuildContext): Promise<DnfSetup> {
     fs.writeFileSync(path.join(home, '.rpmmacros'), `%_dbpath ${RPM_DBPATH}\n`);
     const conf = path.join(dir, 'dnf.conf');
     // installonly_limit=0: a kernel is never removed to make room for another one in an image build.
-    fs.writeFileSync(conf, '[main]\ninstallonly_limit=0\n');
+    // skip_if_unavailable=0: a repository that fails (unreachable, a bad signature) stops the build;
+    // Debian's dnf would skip it and say only that the packages are missing.
+    fs.writeFileSync(conf, '[main]\ninstallonly_limit=0\nskip_if_unavailable=0\n');
     for (const [k, v] of Object.entries(layout.vars)) fs.writeFileSync(path.join(varsdir, k), `${v}\n`);
     const vars = { basearch: arch, arch, releasever: release, ...layout.vars };
     const check = cfg(ctx, 'RepositoryKeyCheck');
