@@ -14,6 +14,7 @@ export {
   PACKAGE_MANAGERS,
   PackageManager,
   packageManagerOf,
+  buildable,
   VERSION_SCHEMES,
   VersionScheme,
   versionSchemeOf,

@@ -37,7 +37,7 @@ import {
   uuid,
   vsockCid,
 } from './values';
-import { architectureName, ARCHITECTURES, distributionFacts, DISTRIBUTIONS, hostArchitecture, INSTALLABLE, packageManagerOf } from './distributions';
+import { architectureName, ARCHITECTURES, distributionFacts, DISTRIBUTIONS, buildable, hostArchitecture } from './distributions';
 import { TOOLS_TREE_DEFAULTS, toolsTreeRelease } from './tools-tree';
 
 export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Validation', 'Build', 'Runtime'] as const;
@@ -237,7 +237,7 @@ export const SETTINGS = [
     // must be a pure function of its inputs), so the default is fixed.
     default: 'debian', scope: 'universal', cache: 'value', stage: 'install', specifier: 'd', match: 'Distribution',
     // The engine's installers (engine installers/index.ts).
-    supports: (v) => (INSTALLABLE as readonly string[]).includes(packageManagerOf(v) ?? ''),
+    supports: buildable,
     help: 'The distribution to install.' }),
   s({ name: 'Release', section: 'Distribution', kind: text(RELEASE), scope: 'universal', cache: 'value', stage: 'install', specifier: 'r', match: 'Release',
     default: (c) => distributionFacts(String(c.get('Distribution')))?.release ?? null,

@@ -48,7 +48,8 @@ describe('distribution facts', () => {
     expect(architectureName('ubuntu', 'arm64')).toBe('arm64');
     expect(['x86-64', 'riscv64', 'parisc', 'loongarch64'].map((a) => architectureName('gentoo', a))).toEqual(['amd64', 'riscv', 'hppa', 'loong']);
     expect(architectureName('debian', 'alpha')).toBeUndefined();
-    expect(architectureName('fedora', 'x86-64')).toBeUndefined();
+    expect(['x86-64', 'arm64', 'ppc64-le'].map((a) => architectureName('fedora', a))).toEqual(['x86_64', 'aarch64', 'ppc64le']);
+    expect(architectureName('postmarketos', 'x86-64')).toBeUndefined();
     expect(main({ 'mkosi.conf': '[Distribution]\nDistribution=gentoo\nArchitecture=riscv64\n' }).PortageProfile).toBe('default/linux/riscv/23.0/systemd');
     expect(main({ 'mkosi.conf': '[Distribution]\nDistribution=gentoo\nArchitecture=tilegx\n' }).PortageProfile).toBeNull();
   });

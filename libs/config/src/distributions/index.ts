@@ -32,6 +32,15 @@ export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 /** The package managers the engine has an installer for (libs/engine/src/installers/index.ts INSTALLERS). */
 export const INSTALLABLE: readonly PackageManager[] = ['apt', 'portage', 'dnf'];
 
+/** Distributions of an installable package manager whose repositories kiln does not lay out yet (rpm-repositories.ts). */
+const NOT_LAID_OUT: readonly string[] = ['rhel', 'rhel-ubi', 'mageia', 'openmandriva', 'azure'];
+
+/** Whether kiln can build images of a distribution: its package manager has an installer, and kiln knows its repositories. */
+export function buildable(distribution: string): boolean {
+  const pm = packageManagerOf(distribution);
+  return pm !== null && INSTALLABLE.includes(pm) && !NOT_LAID_OUT.includes(distribution);
+}
+
 /**
  * How a package manager orders versions (versions.ts): dpkg's, the Package Manager Specification's,
  * rpm's (dnf and zypper), or pacman's.

@@ -6,7 +6,7 @@
  * distribution facts (libs/config/src/distributions/); the tools an installer runs are named in
  * @kiln/config's tools-identity.ts, which the Nx fingerprint reads without loading the engine.
  */
-import { DISTRIBUTION_FACTS, packageManagerOf, type LockedPackage, type LockedTool, type PackageManager } from '@kiln/config';
+import { buildable, DISTRIBUTION_FACTS, packageManagerOf, type LockedPackage, type LockedTool, type PackageManager } from '@kiln/config';
 import { BuildError } from '../errors';
 import { cfg, type BuildContext } from '../context';
 import { apt } from './apt/debian';
@@ -63,9 +63,9 @@ export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, por
 export function installerOf(ctx: BuildContext): Installer {
   const name = cfg(ctx, 'Distribution');
   const pm = packageManagerOf(name);
-  const installer = pm ? INSTALLERS[pm] : undefined;
+  const installer = pm && buildable(name) ? INSTALLERS[pm] : undefined;
   if (!installer) {
-    const supported = Object.entries(DISTRIBUTION_FACTS).filter(([, f]) => f.packageManager && INSTALLERS[f.packageManager]).map(([d]) => d);
+    const supported = Object.keys(DISTRIBUTION_FACTS).filter((d) => buildable(d) && INSTALLERS[packageManagerOf(d)!]);
     throw new BuildError(`Distribution=${name} cannot be built yet (supported: ${supported.join(', ')})`, ctx.preset.name);
   }
   return installer;
