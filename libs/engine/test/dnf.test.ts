@@ -220,23 +220,31 @@ describe('bad input', () => {
       'mkosi.conf': `[Distribution]\nDistribution=fedora\nRelease=42\nMirror=http://127.0.0.1:9/fedora\n[Output]\nFormat=directory\n[Build]\nSandboxTrees=${fx}/sandbox/fedora\nPackageCacheDirectory=${packages}\n`,
     });
     const r = await buildIn(d);
-    expect(failure(r).split("\n")[0]).toMatch(/^proj: repository fedora \(http:\/\/127\.0\.0\.1:9\/fedora\/linux\/releases\/42\/Everything\/x86_64\/os\): it cannot be reached or has no repository metadata/);
+    expect(failure(r).split('\n')[0]).toMatch(/^proj: repository fedora \(http:\/\/127\.0\.0\.1:9\/fedora\/linux\/releases\/42\/Everything\/x86_64\/os\): it cannot be reached or has no repository metadata/);
   });
 
-  it.each([
-    ['unsigned-package', /^proj: refused: hello-1\.0-1\.noarch is not signed \(RepositoryKeyCheck=yes/],
-    ['wrong-key-package', /^proj: refused: hello-1\.0-1\.noarch is signed by a key the configuration does not name/],
-    ['wrong-key-metadata', /^proj: repository fedora \(\S+\/bad\/wrong-key-metadata\): its metadata signature does not verify with the configured keys; nothing was installed/],
-    ['no-metadata', /^proj: repository fedora \(\S+\/bad\/no-metadata\): it cannot be reached or has no repository metadata/],
-  ])('%s is refused before anything is installed, and the previous output stays', async (bad, why) => {
-    const dir = fedora('Packages=hello\n');
-    expect(failure(await buildIn(dir))).toBe('');
-    const manifest = fs.readFileSync(path.join(dir, 'mkosi.output/image.manifest.json'));
-    const conf = path.join(dir, 'mkosi.conf');
-    fs.appendFileSync(conf, `[Distribution]\nLocalMirror=${server.url}/bad/${bad}\n`);
-    const r = await buildIn(dir, { force: true });
-    expect(failure(r)).toMatch(why);
-    expect(fs.readFileSync(path.join(dir, 'mkosi.output/image.manifest.json'))).toEqual(manifest);
-    expect(fs.existsSync(path.join(image(dir), 'usr/bin/hello'))).toBe(true);
+  describe('refused before anything is installed, the previous output intact', () => {
+    let dir: string;
+    let manifest: Buffer;
+    let conf: string;
+    beforeAll(async () => {
+      dir = fedora('Packages=hello\n');
+      expect(failure(await buildIn(dir))).toBe('');
+      manifest = fs.readFileSync(path.join(dir, 'mkosi.output/image.manifest.json'));
+      conf = fs.readFileSync(path.join(dir, 'mkosi.conf'), 'utf8');
+    });
+
+    it.each([
+      ['unsigned-package', /^proj: refused: hello-1\.0-1\.noarch is not signed \(RepositoryKeyCheck=yes/],
+      ['wrong-key-package', /^proj: refused: hello-1\.0-1\.noarch is signed by a key the configuration does not name/],
+      ['wrong-key-metadata', /^proj: repository fedora \(\S+\/bad\/wrong-key-metadata\): its metadata signature does not verify with the configured keys; nothing was installed/],
+      ['no-metadata', /^proj: repository fedora \(\S+\/bad\/no-metadata\): it cannot be reached or has no repository metadata/],
+    ])('%s', async (bad, why) => {
+      fs.writeFileSync(path.join(dir, 'mkosi.conf'), `${conf}[Distribution]\nLocalMirror=${server.url}/bad/${bad}\n`);
+      const r = await buildIn(dir, { force: true });
+      expect(failure(r)).toMatch(why);
+      expect(fs.readFileSync(path.join(dir, 'mkosi.output/image.manifest.json'))).toEqual(manifest);
+      expect(fs.existsSync(path.join(image(dir), 'usr/bin/hello'))).toBe(true);
+    });
   });
 });
