@@ -496,19 +496,29 @@ async function buildSnapshot(dir, sign) {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Builds everything into outdir (its keys/, binhost/, releases/ and manifest.json are replaced).
+ * Removes a fixture directory's earlier outputs `names`, first stopping the gpg-agent of its keys
+ * and removing the short GNUPGHOME its keys/gnupg may link to (shared by the fixture builders).
  * @param {string} outdir
+ * @param {string[]} names
  */
-async function build(outdir) {
-  outdir = path.resolve(outdir);
-  fs.mkdirSync(outdir, { recursive: true });
+function clearOutputs(outdir, names) {
   const oldHome = path.join(outdir, 'keys', 'gnupg');
   if (fs.existsSync(oldHome)) g.gpgKillAgent(oldHome);
   if (fs.lstatSync(oldHome, { throwIfNoEntry: false })?.isSymbolicLink()) {
     const target = fs.readlinkSync(oldHome);
     if (path.basename(target).startsWith('kiln-gnupg-')) fs.rmSync(target, { recursive: true, force: true });
   }
-  for (const d of ['keys', 'binhost', 'releases', 'snapshots', 'manifest.json']) fs.rmSync(path.join(outdir, d), { recursive: true, force: true });
+  for (const d of names) fs.rmSync(path.join(outdir, d), { recursive: true, force: true });
+}
+
+/**
+ * Builds everything into outdir (its keys/, binhost/, releases/ and manifest.json are replaced).
+ * @param {string} outdir
+ */
+async function build(outdir) {
+  outdir = path.resolve(outdir);
+  fs.mkdirSync(outdir, { recursive: true });
+  clearOutputs(outdir, ['keys', 'binhost', 'releases', 'snapshots', 'manifest.json']);
   const keysDir = path.join(outdir, 'keys');
   fs.mkdirSync(keysDir, { recursive: true });
   const { home, keys } = makeKeys(keysDir);
@@ -532,7 +542,7 @@ async function build(outdir) {
   }
 }
 
-module.exports = { build, makeKeys, PACKAGES, SNAPSHOT_FILES, STAGE3_FILES, STAGE3_NAME, STAGE3_STAMP, STAGE3_TS, TEST_UID, OTHER_UID };
+module.exports = { build, clearOutputs, makeKeys, PACKAGES, SNAPSHOT_FILES, STAGE3_FILES, STAGE3_NAME, STAGE3_STAMP, STAGE3_TS, TEST_UID, OTHER_UID };
 
 if (require.main === module) {
   const outdir = process.argv[2];

@@ -19,7 +19,7 @@ const path = require('node:path');
 const zlib = require('node:zlib');
 const { spawn, spawnSync } = require('node:child_process');
 const g = require('../gentoo-fixtures/gpkg.js');
-const { makeKeys } = require('../gentoo-fixtures/build.js');
+const { clearOutputs, makeKeys } = require('../gentoo-fixtures/build.js');
 const P = require('./packages.js');
 
 /** SOURCE_DATE_EPOCH of every package, the mtime of every published file, repomd's revision. */
@@ -264,13 +264,7 @@ const OUTPUTS = ['keys', 'fedora', 'opensuse', 'bad', 'sandbox', 'manifest.json'
 async function build(outdir) {
   outdir = path.resolve(outdir);
   fs.mkdirSync(outdir, { recursive: true });
-  const oldHome = path.join(outdir, 'keys', 'gnupg');
-  if (fs.existsSync(oldHome)) g.gpgKillAgent(oldHome);
-  if (fs.lstatSync(oldHome, { throwIfNoEntry: false })?.isSymbolicLink()) {
-    const target = fs.readlinkSync(oldHome);
-    if (path.basename(target).startsWith('kiln-gnupg-')) fs.rmSync(target, { recursive: true, force: true });
-  }
-  for (const d of OUTPUTS) fs.rmSync(path.join(outdir, d), { recursive: true, force: true });
+  clearOutputs(outdir, OUTPUTS);
   const keysDir = path.join(outdir, 'keys');
   fs.mkdirSync(keysDir, { recursive: true });
   const { home, keys } = makeKeys(keysDir);
