@@ -114,6 +114,29 @@ describe('a Fedora image from the fixture mirror', () => {
   });
 });
 
+describe('CentOS Stream', () => {
+  it('finds its keys in a sandbox tree\'s /etc/pki/rpm-gpg and installs from LocalMirror=', async () => {
+    const keys = tempDir('kiln-dnf-centos-keys-');
+    const pki = path.join(keys, 'etc/pki/rpm-gpg');
+    fs.mkdirSync(pki, { recursive: true });
+    const key = fs.readFileSync(path.join(fx, 'sandbox/fedora/usr/share/distribution-gpg-keys/fedora/RPM-GPG-KEY-fedora-42-primary'));
+    for (const name of ['RPM-GPG-KEY-centosofficial-SHA256', 'RPM-GPG-KEY-CentOS-SIG-Extras']) fs.writeFileSync(path.join(pki, name), key);
+    const dir = tempProject({
+      'mkosi.conf':
+        `[Distribution]\nDistribution=centos\nRelease=10\nLocalMirror=${server.url}/fedora/linux/releases/42/Everything/x86_64/os\n` +
+        `[Output]\nFormat=directory\n[Build]\nSandboxTrees=${keys}\nPackageCacheDirectory=${packages}\n[Content]\nPackages=hello\nCleanPackageMetadata=no\n`,
+    });
+    const r = await buildIn(dir);
+    expect(failure(r)).toBe('');
+    // The release repository alone: hello 1.0.
+    expect(rpmdb(image(dir)).get('hello')).toBe('1.0-1');
+    // Without the keys: the error says which key and where it was looked for.
+    fs.writeFileSync(path.join(dir, 'mkosi.conf'), fs.readFileSync(path.join(dir, 'mkosi.conf'), 'utf8').replace(`SandboxTrees=${keys}\n`, ''));
+    const missing = await buildIn(dir, { force: true });
+    expect(failure(missing)).toMatch(/^proj: RPM-GPG-KEY-centosofficial-SHA256 is not in \/usr\/share\/distribution-gpg-keys or \/etc\/pki\/rpm-gpg of the sandbox trees or this host: add the key with SandboxTrees=/);
+  });
+});
+
 describe('locks', () => {
   const manifest = () => JSON.parse(fs.readFileSync(path.join(fx, 'manifest.json'), 'utf8'));
 
