@@ -20,7 +20,6 @@
  * are settled after each transaction (query-scripts.ts SETTLE_DATABASES), so that the same packages
  * give the same bytes.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RPM_ESSENTIAL, type LockedPackage } from '@kiln/config';
@@ -32,8 +31,12 @@ import * as img from '../../image-fs';
 import { ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
 import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
-import { DNF_QUERY, SETTLE_DATABASES } from './query-scripts';
-import { dnfSetup, RPM_DBPATH, sourcesOf, type DnfSetup } from './setup';
+import {
+  checkLockAvailable, checkLockInstalled, missingError, nevra, refusedError, repositoryError, rpmInstalled, searchedText, settleDatabases, toLocked,
+  RPM_DBPATH, type RepoRecord, type RpmInstalled,
+} from '../rpm';
+import { DNF_QUERY } from './query-scripts';
+import { dnfSetup, sourcesOf, type DnfSetup } from './setup';
 
 /** dnf's cache inside the package cache. */
 function cacheDir(ctx: BuildContext): string {
@@ -143,11 +146,10 @@ function unreachable(ctx: BuildContext, s: DnfSetup, e: unknown): Error {
   const text = e instanceof Error ? e.message : String(e);
   const failed = text.match(/Failed to download metadata for repo '([^']+)'/) ?? text.match(/repo '([^']+)'/);
   const sig = /GPG|signature|gpg/i.test(text);
-  const where = s.repositories.filter((r) => r.enabled || cfg(ctx, 'Repositories').includes(r.id)).map((r) => `${r.id} (${r.url})`).join(', ');
+  const where = searched(ctx, s);
   if (failed) {
     const repo = s.repositories.find((r) => r.id === failed[1]);
-    const why = sig ? 'its metadata signature does not verify with the configured keys' : 'it cannot be reached or has no repository metadata (repodata/repomd.xml)';
-    return new BuildError(`repository ${failed[1]}${repo ? ` (${repo.url})` : ''}: ${why}; nothing was installed. Check Mirror= and the keys (SandboxTrees=)`, ctx.preset.name);
+    return repositoryError(ctx, failed[1], repo?.url, sig);
   }
   return e instanceof Error ? e : new BuildError(`dnf failed on ${where}: ${text}`, ctx.preset.name);
 }
@@ -176,56 +178,22 @@ async function dnf(ctx: BuildContext, root: string, args: string[], step: string
 function missingPackages(ctx: BuildContext, s: DnfSetup, e: unknown): unknown {
   const text = e instanceof Error ? e.message : String(e);
   const names = [...text.matchAll(/No match for argument: (\S+)/g)].map((m) => m[1]);
-  if (names.length) return new BuildError(`${names.join(', ')}: in none of the repositories searched: ${searched(ctx, s)}`, ctx.preset.name);
+  if (names.length) return missingError(ctx, names, searched(ctx, s));
   const unsigned = [...text.matchAll(/Package (\S+)\.rpm is not signed/g)].map((m) => m[1]);
   const unknownKey = [...text.matchAll(/Public key for (\S+)\.rpm is not installed/g)].map((m) => m[1]);
   const bad = [...text.matchAll(/Package (\S+)\.rpm has a bad signature|(\S+)\.rpm: (?:Header V\d \S+ Signature, key ID \S+: BAD|signature verification failed)/g)].map((m) => m[1] ?? m[2]);
-  const refused = [
-    ...unsigned.map((p) => `${p} is not signed`),
-    ...unknownKey.map((p) => `${p} is signed by a key the configuration does not name`),
-    ...bad.map((p) => `${p} has a bad signature`),
-  ];
-  if (refused.length) {
-    return new BuildError(`refused: ${refused.join('; ')} (RepositoryKeyCheck=yes; the keys are the distribution's, found in SandboxTrees=); nothing was installed`, ctx.preset.name);
-  }
-  return unreachable(ctx, s, e);
+  return refusedError(ctx, { unsigned, unknownKey, bad }) ?? unreachable(ctx, s, e);
 }
 
 function searched(ctx: BuildContext, s: DnfSetup): string {
-  return s.repositories.filter((r) => r.enabled || cfg(ctx, 'Repositories').includes(r.id)).map((r) => `${r.id} (${r.url})`).join(', ');
+  return searchedText(s.repositories, cfg(ctx, 'Repositories'));
 }
 
-async function settle(ctx: BuildContext, s: DnfSetup, root: string): Promise<void> {
-  await runIn({ ...ctx, log: () => undefined }, dnfSandbox(ctx, s, root, false), ['python3', '-c', SETTLE_DATABASES, root, String(ctx.sourceDateEpoch)], {
-    step: 'settling the package databases',
-  });
-}
+const settle = async (ctx: BuildContext, s: DnfSetup, root: string) => settleDatabases(ctx, dnfSandbox(ctx, s, root, false), root);
 
-/** The packages installed in `root`, by name (rpm's database; gpg-pubkey entries are keys, not packages). */
-async function installed(ctx: BuildContext, root: string): Promise<Map<string, { version: string; architecture: string }>> {
-  const s = await dnfSetup(ctx);
-  const out = new Map<string, { version: string; architecture: string }>();
-  if (!img.exists(root, `${RPM_DBPATH.slice(1)}/rpmdb.sqlite`)) return out;
-  const text = await runIn({ ...ctx, log: () => undefined }, dnfSandbox(ctx, s, root, false), ['rpm', `--root=${root}`, '-qa', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'], {
-    step: 'reading the RPM database',
-  });
-  for (const l of text.split('\n').filter(Boolean)) {
-    const [name, epoch, version, release, arch] = l.split('\t');
-    if (name === 'gpg-pubkey') continue;
-    out.set(name, { version: `${epoch !== '0' ? `${epoch}:` : ''}${version}-${release}`, architecture: arch });
-  }
-  await settle(ctx, s, root);
-  return out;
-}
-
-interface QueryRecord {
-  name: string;
-  version: string;
-  architecture: string;
-  repository: string;
-  size: number;
-  checksum: [string, string];
-  path: string;
+/** The packages installed in `root`, by name. */
+async function installed(ctx: BuildContext, root: string): Promise<RpmInstalled> {
+  return rpmInstalled(ctx, dnfSandbox(ctx, await dnfSetup(ctx), root, false), root);
 }
 
 /** Asks dnf's API (query-scripts.ts) against the refreshed metadata, in a scratch root. */
@@ -255,19 +223,9 @@ async function query(ctx: BuildContext, request: Record<string, unknown>): Promi
   });
   const answer = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
   if (typeof answer.error === 'string') throw new BuildError(`dnf: ${answer.error.split('\n')[0]} (repositories: ${searched(ctx, s)})`, ctx.preset.name);
-  if (Array.isArray(answer.missing)) throw new BuildError(`${answer.missing.join(', ')}: in none of the repositories searched: ${searched(ctx, s)}`, ctx.preset.name);
+  if (Array.isArray(answer.missing)) throw missingError(ctx, answer.missing as string[], searched(ctx, s));
   return answer;
 }
-
-const CHECKSUM_FIELDS: Record<string, 'sha256' | 'sha512' | 'sha1'> = { sha256: 'sha256', sha512: 'sha512', sha1: 'sha1', sha: 'sha1' };
-
-function toLocked(r: QueryRecord): LockedPackage {
-  const field = CHECKSUM_FIELDS[r.checksum[0]];
-  if (!field) throw new BuildError(`${r.name}: the repository's checksum type ${r.checksum[0]} is not one a lock records (sha256, sha512, sha1)`);
-  return { name: r.name, version: r.version, architecture: r.architecture, repository: r.repository, size: r.size, path: r.path, [field]: r.checksum[1] };
-}
-
-const nevra = (p: { name: string; version: string; architecture: string }) => `${p.name}-${p.version}.${p.architecture}`;
 
 async function resolve(ctx: BuildContext, names: string[], have: Installed, essential: boolean): Promise<LockedPackage[]> {
   const pinned = have.locked.map(nevra);
@@ -275,48 +233,18 @@ async function resolve(ctx: BuildContext, names: string[], have: Installed, esse
   const wanted = [...(essential ? (RPM_ESSENTIAL[cfg(ctx, 'Distribution')] ?? []) : []), ...names];
   if (!wanted.length) return [];
   const answer = await query(ctx, { mode: 'resolve', installed: pinned, names: wanted });
-  return (answer.packages as QueryRecord[]).map(toLocked);
+  return (answer.packages as RepoRecord[]).map(toLocked);
 }
 
 /** Before installing from a lock: each locked package is still in the repositories with the locked checksum. */
 async function checkAvailable(ctx: BuildContext, locked: LockedPackage[]): Promise<void> {
   const answer = await query(ctx, { mode: 'query', packages: locked.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture })) });
-  const found = answer.found as QueryRecord[][];
-  const problems: string[] = [];
-  locked.forEach((p, i) => {
-    const hits = found[i].map(toLocked);
-    if (!hits.length) problems.push(`${nevra(p)} is gone from the repositories`);
-    else if (!hits.some((h) => (h.sha256 ?? h.sha512 ?? h.sha1) === (p.sha256 ?? p.sha512 ?? p.sha1))) problems.push(`${nevra(p)}: the repositories' checksum is not the locked one`);
-  });
-  if (problems.length) {
-    throw new BuildError(
-      `the lock does not match the repositories:\n  ${problems.join('\n  ')}\nRun \`kiln lock\` to lock what they have now (or build with --relock), or point Mirror= at a snapshot that has the locked versions.`,
-      ctx.preset.name,
-    );
-  }
+  checkLockAvailable(ctx, locked, answer.found as RepoRecord[][]);
 }
 
 /** After installing from a lock: rpm's database has exactly the locked versions on top of `before`, and the cached packages have the locked checksums. */
-async function verifyInstalled(ctx: BuildContext, root: string, locked: LockedPackage[], before: Map<string, { version: string }>): Promise<void> {
-  const after = await installed(ctx, root);
-  const want = new Map(locked.map((p) => [p.name, p]));
-  const problems: string[] = [];
-  for (const [name, p] of after) {
-    if (before.get(name)?.version === p.version) continue;
-    const l = want.get(name);
-    if (!l) problems.push(`${name} ${p.version} was installed but is not in the lock`);
-    else if (l.version !== p.version) problems.push(`${name} ${p.version} was installed, the lock says ${l.version}`);
-  }
-  for (const l of locked) if (!after.has(l.name)) problems.push(`${l.name} ${l.version} is locked but was not installed`);
-  const files = cachedPackages(ctx);
-  for (const l of locked) {
-    const file = l.path ? files.get(path.basename(l.path)) : undefined;
-    if (!file) continue;
-    const algo = l.sha256 ? 'sha256' : l.sha512 ? 'sha512' : 'sha1';
-    const sum = createHash(algo).update(fs.readFileSync(file)).digest('hex');
-    if (sum !== l[algo]) problems.push(`${path.basename(file)} has ${algo} ${sum}, the lock says ${l[algo]}`);
-  }
-  if (problems.length) throw new BuildError(`the installed packages are not the locked ones:\n  ${problems.join('\n  ')}\nRun \`kiln lock\` (or build with --relock).`, ctx.preset.name);
+async function verifyInstalled(ctx: BuildContext, root: string, locked: LockedPackage[], before: RpmInstalled): Promise<void> {
+  checkLockInstalled(ctx, locked, before, await installed(ctx, root), cachedPackages(ctx));
 }
 
 /** The cached .rpm files by name (dnf keeps them in <repo>-<hash>/packages/). */

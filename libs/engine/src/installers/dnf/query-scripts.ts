@@ -85,30 +85,3 @@ else:
         found.append([record(p) for p in q])
     print(json.dumps({'found': found}))
 `;
-
-/**
- * After each transaction: the SQLite databases rpm and dnf leave in the image are made the same
- * bytes for the same packages. rpm (4.18+) already takes its install times from SOURCE_DATE_EPOCH;
- * dnf's history records the wall clock and its own command line (with the build's paths), so
- * those are set to the epoch and a fixed line; the write-ahead logs are folded into the databases
- * and removed, so that no -wal or -shm file (whose bytes are not reproducible) stays; VACUUM
- * leaves no freed page holding what was deleted.
- */
-export const SETTLE_DATABASES = String.raw`
-import os, sqlite3, sys
-root, epoch = sys.argv[1], int(sys.argv[2])
-for rel in ('usr/lib/sysimage/rpm/rpmdb.sqlite', 'var/lib/dnf/history.sqlite'):
-    db = os.path.join(root, rel)
-    if not os.path.exists(db):
-        continue
-    con = sqlite3.connect(db)
-    if rel.startswith('var/lib/dnf'):
-        con.execute('UPDATE trans SET dt_begin = ?, dt_end = ?, cmdline = ?', (epoch, epoch, 'kiln'))
-        con.commit()
-    con.execute('VACUUM')
-    con.execute('PRAGMA wal_checkpoint(TRUNCATE)')
-    con.close()
-    for suffix in ('-wal', '-shm'):
-        if os.path.exists(db + suffix):
-            os.remove(db + suffix)
-`;

@@ -17,10 +17,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { architectureName, hostArchitecture, rpmLayout, type RpmLayout } from '@kiln/config';
+import { hostArchitecture, rpmLayout, type RpmLayout } from '@kiln/config';
 import { cfg, required, type BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import { ensureDir } from '../../fsutil';
+import { layoutKeys, rpmArch, rpmHome, sandboxCandidates } from '../rpm';
 
 export interface DnfSetup {
   /** The directory of it all: dnf.conf, repos/, vars/, keys/, home/. */
@@ -47,16 +48,6 @@ export interface DnfSetup {
  */
 const setups = new WeakMap<object, Map<string, Promise<DnfSetup>>>();
 
-/** The RPM database's place in the image. */
-export const RPM_DBPATH = '/usr/lib/sysimage/rpm';
-
-export function rpmArch(ctx: BuildContext): string {
-  const arch = cfg(ctx, 'Architecture');
-  const a = architectureName(cfg(ctx, 'Distribution'), arch);
-  if (!a) throw new BuildError(`Architecture=${arch} is not one ${cfg(ctx, 'Distribution')} is built for`, ctx.preset.name);
-  return a;
-}
-
 export function layoutOf(ctx: BuildContext): RpmLayout {
   const distribution = cfg(ctx, 'Distribution');
   const layout = rpmLayout({ distribution, release: required(ctx, 'Release'), mirror: cfg(ctx, 'Mirror'), localMirror: cfg(ctx, 'LocalMirror') });
@@ -70,41 +61,6 @@ export function sourcesOf(ctx: BuildContext): string[] {
   const wanted = new Set(cfg(ctx, 'Repositories'));
   const vars = { basearch: rpmArch(ctx), arch: rpmArch(ctx), releasever: required(ctx, 'Release'), ...layout.vars };
   return layout.repositories.filter((r) => r.enabled || wanted.has(r.id)).map((r) => expand(r.url.replace(/^[a-z]+=/, ''), vars));
-}
-
-/** The directories of the sandbox trees, each with the path it lands at. */
-function sandboxDirs(ctx: BuildContext): { dir: string; target: string }[] {
-  return cfg(ctx, 'SandboxTrees')
-    .filter((t) => fs.statSync(t.source, { throwIfNoEntry: false })?.isDirectory())
-    .map((t) => ({ dir: t.source, target: t.target ?? '/' }));
-}
-
-/** A path inside the sandbox's view: the sandbox trees' (last one wins, as they are laid in order), else the tools tree's or the host's. */
-function sandboxCandidates(ctx: BuildContext, rel: string): string[] {
-  const out: string[] = [];
-  for (const { dir, target } of sandboxDirs(ctx).reverse()) {
-    const inTree = path.relative(target, `/${rel}`);
-    if (!inTree.startsWith('..')) out.push(path.join(dir, inTree));
-  }
-  out.push(path.join(ctx.tools ?? '/', rel));
-  return out;
-}
-
-/** The first file named NAME* in distribution-gpg-keys/<any>/ or /etc/pki/rpm-gpg/ of the sandbox's view. */
-function findKey(ctx: BuildContext, names: string[]): string | null {
-  for (const name of names) {
-    for (const base of ['usr/share/distribution-gpg-keys', 'etc/pki/rpm-gpg']) {
-      for (const dir of sandboxCandidates(ctx, base)) {
-        if (!fs.existsSync(dir)) continue;
-        const dirs = base.startsWith('usr') ? fs.readdirSync(dir).map((d) => path.join(dir, d)).filter((d) => fs.statSync(d).isDirectory()) : [dir];
-        for (const d of dirs.sort()) {
-          const hit = fs.readdirSync(d).sort().find((f) => f.startsWith(name));
-          if (hit) return path.join(d, hit);
-        }
-      }
-    }
-  }
-  return null;
 }
 
 /** The URL with dnf's variables filled in, for kiln's own requests. */
@@ -131,10 +87,9 @@ function writeSetup(ctx: BuildContext): Promise<DnfSetup> {
     const reposdir = ensureDir(path.join(dir, 'repos'));
     const varsdir = ensureDir(path.join(dir, 'vars'));
     const keysdir = ensureDir(path.join(dir, 'keys'));
-    const home = ensureDir(path.join(dir, 'home'));
+    const home = rpmHome(dir);
     const arch = rpmArch(ctx);
     const release = required(ctx, 'Release');
-    fs.writeFileSync(path.join(home, '.rpmmacros'), `%_dbpath ${RPM_DBPATH}\n`);
     const conf = path.join(dir, 'dnf.conf');
     // installonly_limit=0: a kernel is never removed to make room for another one in an image build.
     // skip_if_unavailable=0: a repository that fails (unreachable, a bad signature) stops the build;
@@ -155,25 +110,7 @@ function writeSetup(ctx: BuildContext): Promise<DnfSetup> {
     }
     const repositories: DnfSetup['repositories'] = [];
     if (own) {
-      const keys: string[] = [];
-      if (check) {
-        for (const k of layout.keys) {
-          const found = findKey(ctx, k.names);
-          if (found) {
-            const copy = path.join(keysdir, path.basename(found));
-            fs.copyFileSync(found, copy);
-            keys.push(`file://${copy}`);
-          } else if (cfg(ctx, 'RepositoryKeyFetch')) {
-            keys.push(k.url);
-          } else {
-            throw new BuildError(
-              `${k.names[0]} is not in /usr/share/distribution-gpg-keys or /etc/pki/rpm-gpg of the sandbox trees or ${ctx.tools ? 'the tools tree' : 'this host'}: ` +
-                'add the key with SandboxTrees= (at usr/share/distribution-gpg-keys/<distribution>/), install distribution-gpg-keys, or set RepositoryKeyFetch=yes to download it',
-              ctx.preset.name,
-            );
-          }
-        }
-      }
+      const keys = check ? layoutKeys(ctx, layout.keys, keysdir).map((k) => k.url) : [];
       const lines: string[] = [];
       for (const r of layout.repositories) {
         const url = r.url.replace(/^[a-z]+=/, '');
