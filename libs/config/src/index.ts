@@ -20,7 +20,7 @@ export {
   versionSchemeOf,
 } from './distributions';
 export { compareDistributionVersions } from './distributions/versions';
-export { rpmLayout, joinMirror, RPM_ESSENTIAL, type RpmLayout, type RpmRepository, type RpmKey } from './distributions/rpm-repositories';
+export { rpmLayout, joinMirror, opensuseEssential, RPM_ESSENTIAL, type RpmLayout, type RpmRepository, type RpmKey } from './distributions/rpm-repositories';
 export { compareDebianVersions } from './distributions/dpkg-version';
 export { compareRpmVersions } from './distributions/rpm-version';
 export { comparePacmanVersions } from './distributions/pacman-version';

@@ -88,6 +88,12 @@ export const HOST_TOOLS: Readonly<Record<string, readonly HostTool[]>> = {
     ['rpm', '--version'],
     ['bwrap', '--version'],
   ],
+  // zypper and rpm, as dnf's.
+  zypper: [
+    ['zypper', '--version'],
+    ['rpm', '--version'],
+    ['bwrap', '--version'],
+  ],
   // kiln's own installer: what the skipped pkg_postinst phases would have done, done by the host.
   'portage native': [
     ['ldconfig', '--version'],
@@ -222,7 +228,8 @@ function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<
   switch (source.packageManager) {
     case 'apt':
     case 'dnf':
-      // The install runs from the tools tree when there is one (installers/apt/debian.ts, installers/dnf).
+    case 'zypper':
+      // The install runs from the tools tree when there is one (installers/apt/debian.ts, installers/dnf, installers/zypper).
       if (source.toolsPreset) return toolsPresetIdentity(source.toolsPreset);
       if (source.toolsTree && path.isAbsolute(source.toolsTree)) return toolsTreeIdentity(source.toolsTree, opts.root, opts.cacheDir);
       return versions(HOST_TOOLS[source.packageManager]);
@@ -235,7 +242,7 @@ function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<
       return { portage: 'a stage3 from Mirror= (kiln.lock pins it)' };
     }
     default:
-      // No installer yet (dnf, zypper, pacman, apk, custom): nothing runs that could be named.
+      // No installer yet (pacman, apk, custom): nothing runs that could be named.
       return {};
   }
 }

@@ -69,6 +69,8 @@ export const KNOWN_TOOLS: Readonly<Record<string, ToolRequirement>> = {
   chroot: { package: 'coreutils' },
   // The RPM family's install (installers/dnf): dnf's Python API answers kiln's queries.
   dnf: { package: 'dnf' },
+  // openSUSE's install (installers/zypper).
+  zypper: { package: 'zypper' },
   rpm: { package: 'rpm' },
   flock: { package: 'util-linux' },
   python3: { package: 'python3' },

@@ -23,14 +23,14 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 
 /**
  * The package managers, each an installer of the engine (libs/engine/src/installers/NAME/):
- * apt, portage and dnf so far; zypper, pacman and apk are named for the distributions that will
+ * apt, portage, dnf and zypper so far; pacman and apk are named for the distributions that will
  * need them.
  */
 export const PACKAGE_MANAGERS = ['apt', 'portage', 'dnf', 'zypper', 'pacman', 'apk'] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 
 /** The package managers the engine has an installer for (libs/engine/src/installers/index.ts INSTALLERS). */
-export const INSTALLABLE: readonly PackageManager[] = ['apt', 'portage', 'dnf'];
+export const INSTALLABLE: readonly PackageManager[] = ['apt', 'portage', 'dnf', 'zypper'];
 
 /** Distributions of an installable package manager whose repositories kiln does not lay out yet (rpm-repositories.ts). */
 const NOT_LAID_OUT: readonly string[] = ['rhel', 'rhel-ubi', 'mageia', 'openmandriva', 'azure'];

@@ -1,10 +1,11 @@
 /**
- * The repositories of the RPM distributions dnf installs (Fedora, CentOS Stream, AlmaLinux, Rocky
- * Linux), as mkosi 26 lays them out (mkosi/distribution/{fedora,centos,alma,rocky}.py): where each
+ * The repositories of the RPM distributions (Fedora, CentOS Stream, AlmaLinux, Rocky Linux through
+ * dnf; openSUSE through zypper), as mkosi 26 lays them out
+ * (mkosi/distribution/{fedora,centos,alma,rocky,opensuse}.py): where each
  * lives on a mirror given with Mirror= (or on the distribution's own metalink or mirror list when
  * none is), which are enabled unless Repositories= names them, and the names of the keys that
- * sign their packages. Pure data and string work: the engine's dnf installer turns them into a
- * repository file and finds the keys (installers/dnf/).
+ * sign their packages. Pure data and string work: the engine's dnf and zypper installers turn them
+ * into a repository file and find the keys (installers/dnf/, installers/zypper/, installers/rpm/).
  */
 
 export interface RpmRepository {
@@ -31,6 +32,8 @@ export interface RpmLayout {
 export interface RpmKey {
   names: string[];
   url: string;
+  /** Left out when not found (mkosi's find_rpm_gpgkey(required=False)): another key of the layout signs too. */
+  optional?: boolean;
 }
 
 export interface RpmLayoutInput {
@@ -128,10 +131,55 @@ function enterprise(input: RpmLayoutInput): RpmLayout {
   return { repositories, keys, vars };
 }
 
-/** The repositories, keys and variables of an RPM distribution that dnf installs; null for another distribution. */
-export function rpmLayout(input: RpmLayoutInput): RpmLayout | null {
+/** mkosi's names for the openSUSE architectures' mirror directories (x86-64 at the top). */
+const OPENSUSE_PORTS: Record<string, string> = {
+  x86_64: '', aarch64: 'ports/aarch64', armv7hl: 'ports/armv7hl', ppc64le: 'ports/ppc', s390x: 'ports/zsystems', riscv64: 'ports/riscv',
+};
+
+/** Leap's "current" aliases, which mkosi maps to the openSUSE-current directory. */
+const LEAP_CURRENT = ['current', 'stable', 'leap'];
+
+/** Leap 16 and later ship Leap-release and keep updates inside the distribution tree. */
+const leap16 = (release: string) => LEAP_CURRENT.includes(release) || Number.parseFloat(release) >= 16;
+
+/**
+ * openSUSE: Tumbleweed (oss, non-oss disabled, their debug and source trees disabled, the update
+ * repositories) or a Leap release (distribution/leap/<release>/repo/{oss,non-oss} and its update
+ * repositories), under the architecture's ports/ directory but on x86-64. `arch` is rpm's name.
+ */
+function opensuse(input: RpmLayoutInput & { arch: string }): RpmLayout {
+  const mirror = input.mirror ?? 'https://download.opensuse.org';
+  const at = (rel: string) => `baseurl=${joinMirror(mirror, [OPENSUSE_PORTS[input.arch] ?? '', rel].filter(Boolean).join('/'))}`;
+  const repositories: RpmRepository[] = [];
+  if (input.release === 'tumbleweed') {
+    for (const repo of ['oss', 'non-oss']) {
+      repositories.push({ id: repo, url: at(`tumbleweed/repo/${repo}`), enabled: repo === 'oss' });
+      if (repo === 'oss') repositories.push({ id: `${repo}-debug`, url: at(`debug/tumbleweed/repo/${repo}`), enabled: false });
+      repositories.push({ id: `${repo}-source`, url: at(`source/tumbleweed/repo/${repo}`), enabled: false });
+    }
+    repositories.push({ id: 'oss-update', url: at('update/tumbleweed'), enabled: true }, { id: 'non-oss-update', url: at('update/tumbleweed-non-oss'), enabled: false });
+    return {
+      repositories,
+      keys: [
+        { names: ['RPM-GPG-KEY-openSUSE-Tumbleweed'], url: `${DISTRIBUTION_GPG_KEYS}/opensuse/RPM-GPG-KEY-openSUSE-Tumbleweed` },
+        { names: ['RPM-GPG-KEY-openSUSE'], url: `${DISTRIBUTION_GPG_KEYS}/opensuse/RPM-GPG-KEY-openSUSE`, optional: true },
+      ],
+      vars: {},
+    };
+  }
+  const release = LEAP_CURRENT.includes(input.release) ? 'openSUSE-current' : `leap/${input.release}`;
+  for (const repo of ['oss', 'non-oss']) repositories.push({ id: repo, url: at(`distribution/${release}/repo/${repo}`), enabled: repo === 'oss' });
+  for (const d of ['debug', 'source']) for (const repo of ['oss', 'non-oss']) repositories.push({ id: `${repo}-${d}`, url: at(`${d}/distribution/${release}/repo/${repo}`), enabled: false });
+  const updates = leap16(input.release) ? `distribution/${release}/repo` : `update/${release}`;
+  for (const repo of ['oss', 'non-oss']) repositories.push({ id: `${repo}-update`, url: at(`${updates}/${repo}`), enabled: repo === 'oss' });
+  return { repositories, keys: [{ names: ['RPM-GPG-KEY-openSUSE'], url: `${DISTRIBUTION_GPG_KEYS}/opensuse/RPM-GPG-KEY-openSUSE` }], vars: {} };
+}
+
+/** The repositories, keys and variables of an RPM distribution (dnf's or zypper's); null for another distribution. `arch` (rpm's name) matters to openSUSE's mirror layout only. */
+export function rpmLayout(input: RpmLayoutInput & { arch?: string }): RpmLayout | null {
   let layout: RpmLayout;
   if (input.distribution === 'fedora') layout = fedora(input);
+  else if (input.distribution === 'opensuse') layout = opensuse({ ...input, arch: input.arch ?? 'x86_64' });
   else if (['centos', 'alma', 'rocky'].includes(input.distribution)) layout = enterprise(input);
   else return null;
   // LocalMirror=: one repository, everything in it, as mkosi does (the keys stay the distribution's).
@@ -146,3 +194,13 @@ export const RPM_ESSENTIAL: Readonly<Record<string, string[]>> = {
   alma: ['basesystem'],
   rocky: ['basesystem'],
 };
+
+/**
+ * openSUSE's fresh root (mkosi's opensuse.py install()): filesystem, and the release package unless
+ * Packages= names one (any *-release): Leap-release from Leap 16 on, openSUSE-release before and on
+ * Tumbleweed.
+ */
+export function opensuseEssential(release: string, packages: string[]): string[] {
+  if (packages.some((p) => p.endsWith('-release'))) return ['filesystem'];
+  return ['filesystem', release !== 'tumbleweed' && leap16(release) ? 'Leap-release' : 'openSUSE-release'];
+}

@@ -1,7 +1,7 @@
 /**
  * An installer puts a package manager's packages into an image: one folder each, apt (Debian,
  * Ubuntu, Kali), portage (Gentoo: natively or with emerge) and dnf (Fedora, CentOS Stream,
- * AlmaLinux, Rocky Linux) so far; zypper and pacman later. Which distribution uses which installer, and everything else kiln knows of a
+ * AlmaLinux, Rocky Linux) and zypper (openSUSE) so far; pacman later. Which distribution uses which installer, and everything else kiln knows of a
  * distribution (releases, architecture names, mirrors, version order), is @kiln/config's
  * distribution facts (libs/config/src/distributions/); the tools an installer runs are named in
  * @kiln/config's tools-identity.ts, which the Nx fingerprint reads without loading the engine.
@@ -12,6 +12,7 @@ import { cfg, type BuildContext } from '../context';
 import { apt } from './apt/debian';
 import { portage } from './portage';
 import { dnfInstaller } from './dnf';
+import { zypperInstaller } from './zypper';
 
 /** What is installed already when resolving: locked packages of base presets, and other base trees. */
 export interface Installed {
@@ -57,7 +58,7 @@ export interface Installer {
 }
 
 /** The installers there are, by package manager. */
-export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage, dnf: dnfInstaller };
+export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage, dnf: dnfInstaller, zypper: zypperInstaller };
 
 /** The installer of the preset's distribution, or a BuildError naming those that can be built. */
 export function installerOf(ctx: BuildContext): Installer {

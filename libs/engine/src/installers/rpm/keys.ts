@@ -52,19 +52,27 @@ export function findKey(ctx: BuildContext, names: string[]): string | null {
 }
 
 /** The key files of the layout, copied into `keysdir`: each found one's path there, or its URL with RepositoryKeyFetch=yes; else a BuildError saying where to put it. */
-export function layoutKeys(ctx: BuildContext, keys: { names: string[]; url: string }[], keysdir: string): { file?: string; url: string }[] {
-  return keys.map((k) => {
+export function layoutKeys(ctx: BuildContext, keys: { names: string[]; url: string; optional?: boolean }[], keysdir: string): { file?: string; url: string }[] {
+  const out: { file?: string; url: string }[] = [];
+  for (const k of keys) {
     const found = findKey(ctx, k.names);
     if (found) {
       const copy = path.join(keysdir, path.basename(found));
       fs.copyFileSync(found, copy);
-      return { file: copy, url: `file://${copy}` };
+      // Names are prefixes (mkosi's NAME* too): RPM-GPG-KEY-openSUSE can find the -Tumbleweed key already taken.
+      if (!out.some((o) => o.file === copy)) out.push({ file: copy, url: `file://${copy}` });
+      continue;
     }
-    if (cfg(ctx, 'RepositoryKeyFetch')) return { url: k.url };
+    if (k.optional) continue;
+    if (cfg(ctx, 'RepositoryKeyFetch')) {
+      out.push({ url: k.url });
+      continue;
+    }
     throw new BuildError(
       `${k.names[0]} is not in /usr/share/distribution-gpg-keys or /etc/pki/rpm-gpg of the sandbox trees or ${ctx.tools ? 'the tools tree' : 'this host'}: ` +
         'add the key with SandboxTrees= (at usr/share/distribution-gpg-keys/<distribution>/), install distribution-gpg-keys, or set RepositoryKeyFetch=yes to download it',
       ctx.preset.name,
     );
-  });
+  }
+  return out;
 }
