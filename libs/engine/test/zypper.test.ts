@@ -108,3 +108,76 @@ describe('an openSUSE Tumbleweed image from the fixture mirror', () => {
     expect(tar(dir)).toBe(first);
   });
 });
+
+describe('locks and layers', () => {
+  it('a lock records exact packages with the repositories\' checksums; a locked build installs exactly those; a layer gets a new package appended', async () => {
+    const layers = tempDir('kiln-zypper-layers-');
+    const dir = opensuse('Packages=hello\nCleanPackageMetadata=no\n', `Incremental=yes\nCacheDirectory=${layers}\n`);
+    expect(failure(await lockIn(dir))).toBe('');
+    const lock = lockOf(dir);
+    const by = new Map(lock.map((p) => [p.name, p]));
+    expect(by.get('hello')).toMatchObject({ version: '1.1-1', architecture: 'noarch', repository: 'oss-update' });
+    expect(by.get('busybox')).toMatchObject({ version: '1.36.1-1', architecture: 'x86_64', repository: 'oss' });
+    expect([...by.keys()].sort()).toEqual(['busybox', 'filesystem', 'hello', 'libhello', 'openSUSE-release']);
+    // The checksums and sizes are the repository metadata's (the fixture builder's record of them).
+    const known = fs.readFileSync(path.join(fx, 'manifest.json'), 'utf8');
+    for (const p of lock) {
+      expect(p.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(known).toContain(p.sha256);
+      expect(p.path).toMatch(/\.rpm$/);
+    }
+    const first = await buildIn(dir);
+    expect(failure(first)).toBe('');
+    expect(first.log).toContain('locked: ');
+    expect(rpmdb(image(dir))).toEqual(new Map(lock.map((p) => [p.name, p.version])));
+
+    // A new package: appended to the cached layer, as a build from scratch would install it.
+    const conf = path.join(dir, 'mkosi.conf');
+    fs.appendFileSync(conf, 'Packages=hello-devel\n');
+    expect(failure(await lockIn(dir))).toBe('');
+    const second = await buildIn(dir, { force: true });
+    expect(failure(second)).toBe('');
+    expect(second.log).toMatch(/layer: adding hello-devel to layer [0-9a-f]{12}, which has the rest of the lock/);
+    const appended = rpmdb(image(dir));
+    expect(appended.get('hello-devel')).toBe('1.0-1');
+    const auto = fs.readFileSync(path.join(image(dir), 'var/lib/zypp/AutoInstalled'), 'utf8');
+    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace('Incremental=yes', 'Incremental=no'));
+    const scratch = await buildIn(dir, { force: true });
+    expect(failure(scratch)).toBe('');
+    expect(rpmdb(image(dir))).toEqual(appended);
+    expect(fs.readFileSync(path.join(image(dir), 'var/lib/zypp/AutoInstalled'), 'utf8')).toBe(auto);
+
+    // A checksum the repositories do not have: refused before anything is installed.
+    const lockFile = path.join(dir, 'kiln.lock');
+    fs.writeFileSync(lockFile, fs.readFileSync(lockFile, 'utf8').replace(/sha256 = "[0-9a-f]{64}"/, `sha256 = "${'0'.repeat(64)}"`));
+    const bad = await buildIn(dir, { force: true });
+    expect(failure(bad)).toMatch(/the lock does not match the repositories:\n {2}\S+: the repositories' checksum is not the locked one/);
+  });
+});
+
+describe('bad input', () => {
+  it('a package in no repository names the repositories searched', async () => {
+    const r = await buildIn(opensuse('Packages=no-such-package\n'));
+    expect(failure(r)).toMatch(/no-such-package: in none of the repositories searched: oss \(http:\/\/127\.0\.0\.1:\d+\/opensuse\/tumbleweed\/repo\/oss\), oss-update \(/);
+  });
+
+  it('an unreachable mirror is one clear line', async () => {
+    const d = tempProject({
+      'mkosi.conf': `[Distribution]\nDistribution=opensuse\nRelease=tumbleweed\nMirror=http://127.0.0.1:9/opensuse\n[Output]\nFormat=directory\n[Build]\nSandboxTrees=${fx}/sandbox/opensuse\nPackageCacheDirectory=${packages}\n`,
+    });
+    const r = await buildIn(d);
+    expect(failure(r).split('\n')[0]).toMatch(/^proj: repository oss \(http:\/\/127\.0\.0\.1:9\/opensuse\/tumbleweed\/repo\/oss\): it cannot be reached or has no repository metadata/);
+  });
+
+  // The bad repositories hold the Fedora base set: fedora-release in Packages= stands in for openSUSE-release (mkosi's rule: a *-release named replaces it).
+  it.each([
+    ['unsigned-package', /^proj: refused: hello-1\.0-1\.noarch is not signed \(RepositoryKeyCheck=yes/],
+    ['wrong-key-metadata', /^proj: repository opensuse \(\S+\/bad\/wrong-key-metadata\): its metadata signature does not verify with the configured keys; nothing was installed/],
+  ])('%s is refused before anything is installed', async (bad, why) => {
+    const dir = opensuse('Packages=fedora-release,hello\n', '');
+    fs.appendFileSync(path.join(dir, 'mkosi.conf'), `[Distribution]\nLocalMirror=${server.url}/bad/${bad}\n`);
+    const r = await buildIn(dir);
+    expect(failure(r)).toMatch(why);
+    expect(fs.existsSync(path.join(image(dir), 'usr/bin/hello'))).toBe(false);
+  });
+});

@@ -112,8 +112,7 @@ async function importKeys(ctx: BuildContext, s: ZypperSetup, root: string): Prom
 
 /** zypper's lines of a failed run, as one line: a repository at fault, packages in no repository, packages whose signature does not verify. */
 function explainFailure(ctx: BuildContext, s: ZypperSetup, lines: string[], e: unknown): unknown {
-  const text = lines.join("\n");
-  if (process.env.KILN_DEBUG_ZYPPER) console.error(text, e);
+  const text = lines.join('\n');
   const repoFault = text.match(/(?:File 'repomd\.xml' from repository '([^']+)' is (unsigned|signed with an unknown key)|Skipping repository '([^']+)'|Repository '([^']+)' is invalid|Problem retrieving files from '([^']+)'|Download \(curl\) error for '[^']*' .*|Valid metadata not found at specified URL)/);
   if (repoFault) {
     const alias = repoFault[1] ?? repoFault[3] ?? repoFault[4] ?? s.repositories.find((r) => text.includes(`'${r.id}'`))?.id ?? '?';
