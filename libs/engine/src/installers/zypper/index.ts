@@ -233,9 +233,10 @@ async function resolve(ctx: BuildContext, names: string[], have: Installed, esse
   const recommends = cfg(ctx, 'WithRecommends') ? '--recommends' : '--no-recommends';
   const xml = await zypperRun(ctx, s, scratch, false, ['--no-refresh', '--xmlout', 'install', '--dry-run', recommends, ...pinned.map(exact), ...wanted], 'resolving the packages (zypper)', true);
   const skip = new Set(pinned.map(nevra));
-  const index = readRepoIndex(cacheDir(ctx), enabledAliases(ctx, s));
+  const adds = dryRunInstalls(xml);
+  const index = await readRepoIndex(cacheDir(ctx), enabledAliases(ctx, s), new Set(adds.map((p) => p.name)));
   const out: LockedPackage[] = [];
-  for (const p of dryRunInstalls(xml)) {
+  for (const p of adds) {
     if (skip.has(nevra(p))) continue;
     const rec = index.get(nevra(p))?.[0];
     if (!rec) throw new BuildError(`${nevra(p)}: zypper would install it, but no enabled repository's metadata lists it (repositories: ${searched(ctx, s)})`, ctx.preset.name);
@@ -247,7 +248,7 @@ async function resolve(ctx: BuildContext, names: string[], have: Installed, esse
 async function checkAvailable(ctx: BuildContext, locked: LockedPackage[]): Promise<void> {
   const s = await zypperSetup(ctx);
   await refresh(ctx, s);
-  const index = readRepoIndex(cacheDir(ctx), enabledAliases(ctx, s));
+  const index = await readRepoIndex(cacheDir(ctx), enabledAliases(ctx, s), new Set(locked.map((p) => p.name)));
   checkLockAvailable(ctx, locked, locked.map((p) => index.get(nevra(p)) ?? []));
 }
 
