@@ -151,7 +151,8 @@ export function which(cmd: string, env: Record<string, string | undefined> = pro
 }
 
 function firstLine(file: string, arg: string): string {
-  const r = spawnSync(file, [arg], { encoding: 'utf8', env: { PATH: toolPath(process.env), LC_ALL: 'C' }, timeout: 30_000 });
+  // ZYPP_LOGFILE: libzypp appends even `zypper --version` to the host's /var/log/zypper.log otherwise.
+  const r = spawnSync(file, [arg], { encoding: 'utf8', env: { PATH: toolPath(process.env), LC_ALL: 'C', ZYPP_LOGFILE: '/dev/null' }, timeout: 30_000 });
   if (r.error) return `unknown (${r.error.message})`;
   return (r.stdout || r.stderr).split('\n')[0].trim() || `unknown (exit code ${r.status})`;
 }

@@ -96,6 +96,13 @@ describe('an openSUSE Tumbleweed image from the fixture mirror', () => {
     expect(fs.readdirSync(path.join(root, 'usr/lib/sysimage/rpm')).filter((f) => f.endsWith('-wal') || f.endsWith('-shm'))).toEqual([]);
   });
 
+  it('CleanPackageMetadata=auto drops zypper\'s state and rpm\'s database when neither tool is in the image', async () => {
+    const d = opensuse('Packages=hello\n');
+    expect(failure(await buildIn(d))).toBe('');
+    for (const p of ['usr/lib/sysimage/rpm', 'var/lib/rpm', 'var/lib/zypp', 'var/cache/zypp']) expect(fs.existsSync(path.join(image(d), p))).toBe(false);
+    expect(fs.existsSync(path.join(image(d), 'usr/share/doc/hello/README'))).toBe(true);
+  });
+
   it('is reproducible: a second build from scratch gives the same bytes, databases included', async () => {
     const tar = (d: string) => {
       const file = path.join(tempDir('kiln-zypper-tar-'), 'image.tar');
@@ -172,6 +179,9 @@ describe('bad input', () => {
   // The bad repositories hold the Fedora base set: fedora-release in Packages= stands in for openSUSE-release (mkosi's rule: a *-release named replaces it).
   it.each([
     ['unsigned-package', /^proj: refused: hello-1\.0-1\.noarch is not signed \(RepositoryKeyCheck=yes/],
+    ['wrong-key-package', /^proj: refused: hello-1\.0-1\.noarch is signed by a key the configuration does not name/],
+    ['unsigned-metadata', /^proj: repository opensuse \(\S+\/bad\/unsigned-metadata\): its metadata signature does not verify with the configured keys; nothing was installed/],
+    ['no-metadata', /^proj: repository opensuse \(\S+\/bad\/no-metadata\): it cannot be reached or has no repository metadata/],
     ['wrong-key-metadata', /^proj: repository opensuse \(\S+\/bad\/wrong-key-metadata\): its metadata signature does not verify with the configured keys; nothing was installed/],
   ])('%s is refused before anything is installed', async (bad, why) => {
     const dir = opensuse('Packages=fedora-release,hello\n', '');
