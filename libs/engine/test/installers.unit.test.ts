@@ -55,15 +55,17 @@ function context(p: Project): BuildContext {
 }
 
 describe('the installer of a distribution', () => {
-  it("is its package manager's: apt for Debian, Ubuntu and Kali, portage for Gentoo", () => {
+  it("is its package manager's: apt for Debian, Ubuntu and Kali, portage for Gentoo, dnf for Fedora, zypper for openSUSE", () => {
     for (const d of ['debian', 'ubuntu', 'kali']) expect(installerOf(context(project({ 'mkosi.conf': `[Distribution]\nDistribution=${d}\n` })))).toBe(INSTALLERS.apt);
     expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=gentoo\n' })))).toBe(INSTALLERS.portage);
+    expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=fedora\n' })))).toBe(INSTALLERS.dnf);
+    expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=opensuse\n' })))).toBe(INSTALLERS.zypper);
   });
 
   it('a distribution without an installer yet is a clear error naming those that can be built', () => {
     const ctx = context(project({ 'mkosi.conf': '[Distribution]\nDistribution=mageia\n' }));
     expect(() => installerOf(ctx)).toThrow(BuildError);
-    expect(() => installerOf(ctx)).toThrow('Distribution=mageia cannot be built yet (supported: debian, kali, ubuntu, fedora, centos, alma, rocky, gentoo)');
+    expect(() => installerOf(ctx)).toThrow('Distribution=mageia cannot be built yet (supported: debian, kali, ubuntu, fedora, centos, alma, rocky, opensuse, gentoo)');
   });
 
   it("a lock records the installer's sources: the mirror for apt, the binhosts in order for portage", () => {

@@ -99,15 +99,12 @@ function searched(ctx: BuildContext, s: ZypperSetup): string {
 
 const enabledAliases = (ctx: BuildContext, s: ZypperSetup) => s.repositories.filter((r) => r.enabled || cfg(ctx, 'Repositories').includes(r.id)).map((r) => r.id);
 
-/** The keys into the root's rpm database (once: a database that has them is left alone). */
+/** The keys into the root's rpm database (rpm skips a key it has: importing again is harmless, and a base tree or layer may lack one). */
 async function importKeys(ctx: BuildContext, s: ZypperSetup, root: string): Promise<void> {
   if (!s.keys.length) return;
-  const box = zypperSandbox(ctx, s, root, false);
-  const have = img.exists(root, `${RPM_DBPATH.slice(1)}/rpmdb.sqlite`)
-    ? await runIn({ ...ctx, log: () => undefined }, box, ['rpm', `--root=${root}`, '-q', 'gpg-pubkey'], { step: 'reading the keys of the RPM database' }).catch(() => '')
-    : '';
-  if (/^gpg-pubkey-/m.test(have)) return;
-  await runIn(ctx, box, ['rpm', `--root=${root}`, '--import', ...s.keys], { step: 'importing the signing keys into the RPM database' });
+  await runIn({ ...ctx, log: () => undefined }, zypperSandbox(ctx, s, root, false), ['rpm', `--root=${root}`, '--import', ...s.keys], {
+    step: 'importing the signing keys into the RPM database',
+  });
 }
 
 /** zypper's lines of a failed run, as one line: a repository at fault, packages in no repository, packages whose signature does not verify. */
