@@ -79,6 +79,7 @@ function zypperSandbox(ctx: BuildContext, s: ZypperSetup, root: string, net: boo
 function zypperOptions(ctx: BuildContext, s: ZypperSetup, root: string): string[] {
   const check = cfg(ctx, 'RepositoryKeyCheck');
   return [
+    `--config=${s.zypperConf}`,
     `--installroot=${root}`,
     `--reposd-dir=${s.reposdir}`,
     `--cache-dir=${CACHE}`,

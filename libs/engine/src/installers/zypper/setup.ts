@@ -31,8 +31,10 @@ import { layoutKeys, rpmArch, rpmHome, sandboxCandidates } from '../rpm';
 export interface ZypperSetup {
   /** The directory of it all: zypp.conf, repos/, keys/, home/, zypper.log. */
   dir: string;
-  /** zypp.conf, given as ZYPP_CONF. */
+  /** zypp.conf (libzypp's), given as ZYPP_CONF. */
   conf: string;
+  /** zypper.conf (the command's own), given with --config: the host's /etc/zypp/zypper.conf is not read. */
+  zypperConf: string;
   reposdir: string;
   home: string;
   /** libzypp's log (ZYPP_LOGFILE): it appends to the host's /var/log/zypper.log otherwise, whatever the root. */
@@ -82,6 +84,9 @@ function writeSetup(ctx: BuildContext): ZypperSetup {
     ['[main]', `rpm.install.excludedocs = ${cfg(ctx, 'WithDocs') ? 'no' : 'yes'}`, `solver.onlyRequires = ${cfg(ctx, 'WithRecommends') ? 'false' : 'true'}`, 'download.use_deltarpm = false', ''].join('\n'),
   );
 
+  const zypperConf = path.join(dir, 'zypper.conf');
+  fs.writeFileSync(zypperConf, '[main]\n');
+
   let own = true;
   for (const d of sandboxCandidates(ctx, 'etc/zypp/repos.d').slice(0, -1)) {
     if (!fs.existsSync(d)) continue;
@@ -110,7 +115,7 @@ function writeSetup(ctx: BuildContext): ZypperSetup {
   if (cfg(ctx, 'Architecture') !== hostArchitecture()) {
     throw new BuildError(`Architecture=${cfg(ctx, 'Architecture')}: zypper installs for the host's architecture only (no --forcearch); build on a ${cfg(ctx, 'Architecture')} host`, ctx.preset.name);
   }
-  return { dir, conf, reposdir, home, logfile: path.join(dir, 'zypper.log'), keys: keys.flatMap((k) => (k.file ? [k.file] : [])), repositories, arch: rpmArch(ctx) };
+  return { dir, conf, zypperConf, reposdir, home, logfile: path.join(dir, 'zypper.log'), keys: keys.flatMap((k) => (k.file ? [k.file] : [])), repositories, arch: rpmArch(ctx) };
 }
 
 /** The build's zypper configuration, written once per build (by preset, then work directory, as dnf's). */
