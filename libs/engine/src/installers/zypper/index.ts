@@ -24,7 +24,9 @@
  * - var/log/zypp/history: the transaction log, with wall-clock times and kiln's command lines.
  *   Removed after each run: nothing reads it, zypper starts a new one on the running system.
  * - var/lib/zypp/AutoInstalled: which packages came as dependencies (remove --clean-deps reads it).
- *   Kept, normalised: its header's generation date goes, its names are sorted.
+ *   Kept, normalised: its header's generation date goes, its names are sorted. The other state
+ *   files there (SoftLocks, RequestedLocales, LastDistributionFlavor) keep their content, without
+ *   the date; AnonymousUniqueId (a random id libzypp sends to mirrors) is removed.
  * - run/zypp.pid, and libsolv's cache of the installed packages under the root's cache path: removed.
  */
 import * as fs from 'node:fs';
@@ -177,7 +179,19 @@ function tidy(root: string, hadCache: boolean): void {
   img.remove(root, 'var/log/zypp/history');
   if (img.isDirectory(root, 'var/log/zypp') && fs.readdirSync(img.hostPath(root, 'var/log/zypp')).length === 0) img.remove(root, 'var/log/zypp');
   img.remove(root, 'run/zypp.pid');
+  // A random id libzypp sends with its downloads: each installed system makes its own, no image carries one.
+  img.remove(root, 'var/lib/zypp/AnonymousUniqueId');
   if (!hadCache) img.remove(root, CACHE.slice(1));
+  // libzypp's state files (AutoInstalled, SoftLocks, RequestedLocales) open with "# NAME generated <date>".
+  if (img.isDirectory(root, 'var/lib/zypp')) {
+    for (const f of fs.readdirSync(img.hostPath(root, 'var/lib/zypp'), { withFileTypes: true })) {
+      if (!f.isFile()) continue;
+      const rel = `var/lib/zypp/${f.name}`;
+      const text = img.readFile(root, rel);
+      const settled = text.replace(/^(# \S+) generated .*$/m, '$1');
+      if (settled !== text) img.writeFile(root, rel, settled);
+    }
+  }
   normaliseAutoInstalled(root);
 }
 
