@@ -190,4 +190,25 @@ describe('bad input', () => {
     expect(failure(r)).toMatch(why);
     expect(fs.existsSync(path.join(image(dir), 'usr/bin/hello'))).toBe(false);
   });
+
+  it('a mirror that signs the metadata with a key of its own and publishes that key (repomd.xml.key) is refused; the key is not imported', async () => {
+    const served = tempDir('kiln-zypper-mitm-');
+    const repo = path.join(served, 'oss');
+    fs.cpSync(path.join(fx, 'opensuse/tumbleweed/repo/oss'), repo, { recursive: true });
+    const repomd = path.join(repo, 'repodata/repomd.xml');
+    const gnupg = fs.realpathSync(path.join(fx, 'keys/gnupg'));
+    execFileSync('gpg', ['--batch', '--yes', '--local-user', 'other@kiln.invalid', '--armor', '--detach-sign', '-o', `${repomd}.asc`, repomd], { env: { ...process.env, GNUPGHOME: gnupg }, stdio: 'ignore' });
+    execFileSync('gpgconf', ['--homedir', gnupg, '--kill', 'gpg-agent']);
+    fs.copyFileSync(path.join(fx, 'keys/other.asc'), `${repomd}.key`);
+    const mitm = await serve(served, { port: 0 });
+    try {
+      const dir = opensuse('Packages=hello\nCleanPackageMetadata=no\n', '');
+      fs.appendFileSync(path.join(dir, 'mkosi.conf'), `[Distribution]\nLocalMirror=${mitm.url}/oss\n`);
+      const r = await buildIn(dir);
+      expect(failure(r)).toMatch(/^proj: repository opensuse \(\S+\/oss\): its metadata signature does not verify with the configured keys; nothing was installed/);
+      expect(fs.existsSync(path.join(image(dir), 'usr/bin/hello'))).toBe(false);
+    } finally {
+      await mitm.close();
+    }
+  });
 });

@@ -16,9 +16,8 @@
  * cache's lock (flock on its .lock) around each run, as for dnf.
  *
  * The signing keys are imported into the image's rpm database before zypper first runs on it
- * (`rpm --root --import`, as mkosi does), so that libzypp trusts exactly them; --gpg-auto-import-keys
- * then only accepts the gpgkey= keys of kiln's repository file again (never a key a repository
- * brings along: an unknown signer is refused, measured in the rpmfix findings).
+ * (`rpm --root --import`, as mkosi does), so that libzypp trusts exactly them. Metadata signed by
+ * any other key is refused, even when the repository publishes that key (zypperOptions).
  *
  * What zypper leaves in the image of its own accord (reproducible databases):
  * - var/log/zypp/history: the transaction log, with wall-clock times and kiln's command lines.
@@ -87,7 +86,11 @@ function zypperOptions(ctx: BuildContext, s: ZypperSetup, root: string): string[
     `--cache-dir=${CACHE}`,
     '--non-interactive',
     `--releasever=${required(ctx, 'Release')}`,
-    ...(check ? ['--gpg-auto-import-keys'] : ['--no-gpg-checks']),
+    // Never --gpg-auto-import-keys for keys kiln found: it also accepts the key a repository
+    // publishes beside its metadata (repodata/repomd.xml.key), so a mirror could sign with a key of
+    // its own and have it trusted (measured). The found keys are in the root's rpm database, which
+    // libzypp trusts. Keys given as URLs (RepositoryKeyFetch=yes, none found) need it, as in mkosi.
+    ...(!check ? ['--no-gpg-checks'] : s.keyUrls ? ['--gpg-auto-import-keys'] : []),
     ...cfg(ctx, 'Repositories').map((r) => `--plus-content=${r}`),
   ];
 }

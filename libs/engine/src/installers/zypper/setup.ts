@@ -41,6 +41,8 @@ export interface ZypperSetup {
   logfile: string;
   /** The key files imported into the image's rpm database before zypper runs (mkosi does the same). */
   keys: string[];
+  /** Some key is a URL (RepositoryKeyFetch=yes and not found): zypper imports it itself. */
+  keyUrls: boolean;
   /** The repository aliases and where they are, for messages and the lock's metadata. */
   repositories: { id: string; url: string; enabled: boolean }[];
   arch: string;
@@ -115,7 +117,7 @@ function writeSetup(ctx: BuildContext): ZypperSetup {
   if (cfg(ctx, 'Architecture') !== hostArchitecture()) {
     throw new BuildError(`Architecture=${cfg(ctx, 'Architecture')}: zypper installs for the host's architecture only (no --forcearch); build on a ${cfg(ctx, 'Architecture')} host`, ctx.preset.name);
   }
-  return { dir, conf, zypperConf, reposdir, home, logfile: path.join(dir, 'zypper.log'), keys: keys.flatMap((k) => (k.file ? [k.file] : [])), repositories, arch: rpmArch(ctx) };
+  return { dir, conf, zypperConf, reposdir, home, logfile: path.join(dir, 'zypper.log'), keys: keys.flatMap((k) => (k.file ? [k.file] : [])), keyUrls: keys.some((k) => !k.file), repositories, arch: rpmArch(ctx) };
 }
 
 /** The build's zypper configuration, written once per build (by preset, then work directory, as dnf's). */
