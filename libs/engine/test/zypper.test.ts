@@ -191,6 +191,13 @@ describe('bad input', () => {
     expect(fs.existsSync(path.join(image(dir), 'usr/bin/hello'))).toBe(false);
   });
 
+  it('RepositoryKeyCheck=no installs what the checks refuse (zypper --no-gpg-checks)', async () => {
+    const dir = opensuse('Packages=fedora-release,hello\n');
+    fs.appendFileSync(path.join(dir, 'mkosi.conf'), `[Distribution]\nLocalMirror=${server.url}/bad/unsigned-package\nRepositoryKeyCheck=no\n`);
+    expect(failure(await buildIn(dir))).toBe('');
+    expect(fs.readFileSync(path.join(image(dir), 'usr/bin/hello'), 'utf8')).toContain('hello 1.0');
+  });
+
   it('a mirror that signs the metadata with a key of its own and publishes that key (repomd.xml.key) is refused; the key is not imported', async () => {
     const served = tempDir('kiln-zypper-mitm-');
     const repo = path.join(served, 'oss');
