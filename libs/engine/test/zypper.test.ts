@@ -163,9 +163,11 @@ describe('locks and layers', () => {
 });
 
 describe('bad input', () => {
-  it('a package in no repository names the repositories searched', async () => {
-    const r = await buildIn(opensuse('Packages=no-such-package\n'));
-    expect(failure(r)).toMatch(/no-such-package: in none of the repositories searched: oss \(http:\/\/127\.0\.0\.1:\d+\/opensuse\/tumbleweed\/repo\/oss\), oss-update \(/);
+  it('a package in no repository names the repositories searched, building and locking', async () => {
+    const dir = opensuse('Packages=no-such-package\n');
+    const why = /^proj: no-such-package: in none of the repositories searched: oss \(http:\/\/127\.0\.0\.1:\d+\/opensuse\/tumbleweed\/repo\/oss\), oss-update \(/;
+    expect(failure(await buildIn(dir))).toMatch(why);
+    expect(failure(await lockIn(dir))).toMatch(why);
   });
 
   it('an unreachable mirror is one clear line', async () => {

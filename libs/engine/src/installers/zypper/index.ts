@@ -115,7 +115,14 @@ async function importKeys(ctx: BuildContext, s: ZypperSetup, root: string): Prom
 
 /** zypper's lines of a failed run, as one line: a repository at fault, packages in no repository, packages whose signature does not verify. */
 function explainFailure(ctx: BuildContext, s: ZypperSetup, lines: string[], e: unknown): unknown {
-  const text = lines.join('\n');
+  // With --xmlout (kiln lock's dry run) the messages come as XML text: &apos; for the quotes matched below.
+  const text = lines
+    .join('\n')
+    .replace(/&apos;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
   const repoFault = text.match(/(?:File 'repomd\.xml' from repository '([^']+)' is (unsigned|signed with an unknown key)|Skipping repository '([^']+)'|Repository '([^']+)' is invalid|Problem retrieving files from '([^']+)'|Download \(curl\) error for '[^']*' .*|Valid metadata not found at specified URL)/);
   if (repoFault) {
     const alias = repoFault[1] ?? repoFault[3] ?? repoFault[4] ?? s.repositories.find((r) => text.includes(`'${r.id}'`))?.id ?? '?';
