@@ -532,7 +532,7 @@ async function build(outdir) {
   }
 }
 
-module.exports = { build, PACKAGES, SNAPSHOT_FILES, STAGE3_FILES, STAGE3_NAME, STAGE3_STAMP, STAGE3_TS, TEST_UID, OTHER_UID };
+module.exports = { build, makeKeys, PACKAGES, SNAPSHOT_FILES, STAGE3_FILES, STAGE3_NAME, STAGE3_STAMP, STAGE3_TS, TEST_UID, OTHER_UID };
 
 if (require.main === module) {
   const outdir = process.argv[2];
