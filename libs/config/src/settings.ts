@@ -236,8 +236,8 @@ export const SETTINGS = [
     // mkosi defaults to the host's distribution; kiln never reads the host for a default (a preset
     // must be a pure function of its inputs), so the default is fixed.
     default: 'debian', scope: 'universal', cache: 'value', stage: 'install', specifier: 'd', match: 'Distribution',
-    // The engine's installers (engine installers/index.ts): apt and portage so far.
-    supports: (v) => ['apt', 'portage'].includes(packageManagerOf(v) ?? ''),
+    // The engine's installers (engine installers/index.ts): apt, portage and pacman so far.
+    supports: (v) => ['apt', 'portage', 'pacman'].includes(packageManagerOf(v) ?? ''),
     help: 'The distribution to install.' }),
   s({ name: 'Release', section: 'Distribution', kind: text(RELEASE), scope: 'universal', cache: 'value', stage: 'install', specifier: 'r', match: 'Release',
     default: (c) => distributionFacts(String(c.get('Distribution')))?.release ?? null,

@@ -89,6 +89,11 @@ export const HOST_TOOLS: Readonly<Record<string, readonly HostTool[]>> = {
     ['systemd-hwdb', '--version'],
     ['bwrap', '--version'],
   ],
+  // pacman installs and runs install scripts chrooted (through bwrap); pacman-key makes its keyring.
+  pacman: [
+    ['pacman', '--version'],
+    ['bwrap', '--version'],
+  ],
 };
 
 /** Where GentooInstaller=emerge runs portage from: ToolsTree=PATH, else a Gentoo host's, else a stage3 kiln downloads. */
@@ -227,8 +232,10 @@ function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<
       // The stage3 and the repository snapshot are kiln.lock's [[tool]] (the lock is an input); unlocked, the mirror's latest.
       return { portage: 'a stage3 from Mirror= (kiln.lock pins it)' };
     }
+    case 'pacman':
+      return versions(HOST_TOOLS.pacman);
     default:
-      // No installer yet (dnf, zypper, pacman, apk, custom): nothing runs that could be named.
+      // No installer yet (dnf, zypper, apk, custom): nothing runs that could be named.
       return {};
   }
 }

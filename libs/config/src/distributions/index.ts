@@ -95,7 +95,8 @@ export const DISTRIBUTION_FACTS: Readonly<Record<DistributionName, DistributionF
   alma: dnf('10', 'xfs'),
   rocky: dnf('10', 'xfs'),
   opensuse: { release: 'tumbleweed', packageManager: 'zypper', filesystem: 'btrfs' },
-  arch: { release: 'rolling', packageManager: 'pacman' },
+  // mkosi's names (distribution/arch.py); Arch Linux ARM names its arm64 and armv7 ports so.
+  arch: { release: 'rolling', packageManager: 'pacman', architectures: { 'x86-64': 'x86_64', arm64: 'aarch64', arm: 'armv7h' }, mirror: 'https://fastly.mirror.pkgbuild.com' },
   mageia: dnf('cauldron'),
   openmandriva: dnf('cooker'),
   azure: dnf('3.0'),

@@ -1,6 +1,6 @@
 /**
  * An installer puts a package manager's packages into an image: one folder each, apt (Debian,
- * Ubuntu, Kali) and portage (Gentoo: natively or with emerge) so far; dnf, zypper and pacman
+ * Ubuntu, Kali), portage (Gentoo: natively or with emerge) and pacman (Arch) so far; dnf and zypper
  * later. Which distribution uses which installer, and everything else kiln knows of a
  * distribution (releases, architecture names, mirrors, version order), is @kiln/config's
  * distribution facts (libs/config/src/distributions/); the tools an installer runs are named in
@@ -10,6 +10,7 @@ import { DISTRIBUTION_FACTS, packageManagerOf, type LockedPackage, type LockedTo
 import { BuildError } from '../errors';
 import { cfg, type BuildContext } from '../context';
 import { apt } from './apt/debian';
+import { pacmanInstaller } from './pacman';
 import { portage } from './portage';
 
 /** What is installed already when resolving: locked packages of base presets, and other base trees. */
@@ -56,7 +57,7 @@ export interface Installer {
 }
 
 /** The installers there are, by package manager. */
-export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage };
+export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage, pacman: pacmanInstaller };
 
 /** The installer of the preset's distribution, or a BuildError naming those that can be built. */
 export function installerOf(ctx: BuildContext): Installer {
