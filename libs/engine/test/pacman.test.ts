@@ -6,6 +6,7 @@
  * a locked build that verifies it, refusals (unsigned and wrongly signed packages, a missing
  * package, an unreachable mirror) with nothing left behind, and two builds giving the same bytes.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLockfile } from '@kiln/config';
@@ -33,13 +34,13 @@ afterAll(async () => {
 });
 
 /** A project building an Arch directory image from the fixture mirror (or `mirror`), keyring from the fixtures' sandbox tree. */
-function project(content: string, mirror = `${server.url}/${m.mirror}`, extra = ''): string {
+function project(content: string, mirror = `${server.url}/${m.mirror}`, extra = '', packageCache = cache): string {
   return tempProject({
     'mkosi.conf': [
       '[Distribution]', 'Distribution=arch', 'Architecture=x86-64', `Mirror=${mirror}`, extra, '',
       '[Output]', 'Format=directory', 'Output=image', '',
       '[Content]', 'SourceDateEpoch=1700000000', content, '',
-      '[Build]', `PackageCacheDirectory=${cache}`, `SandboxTrees=${path.join(fx, m.sandboxTree)}`, '',
+      '[Build]', `PackageCacheDirectory=${packageCache}`, `SandboxTrees=${path.join(fx, m.sandboxTree)}`, '',
     ].join('\n'),
   });
 }
@@ -68,8 +69,111 @@ describe('an Arch image from the fixture mirror', () => {
     expect(fs.readlinkSync(path.join(image, 'bin'))).toBe('usr/bin');
     expect(fs.readFileSync(path.join(image, 'usr/share/doc/hello/README'), 'utf8')).toBe('hello, the fixture\n');
     expect(fs.readFileSync(path.join(image, 'var/lib/pacman/local/hello-1.0-1/desc'), 'utf8')).toMatch(/^%INSTALLDATE%\n1700000000$/m);
-    // Caches and sync databases never stay (the local database does here: CleanPackageMetadata=no).
-    expect(fs.existsSync(path.join(image, 'var/lib/pacman/sync'))).toBe(false);
+    // No log of clock times (--logfile /dev/null), no downloaded packages in the image.
     expect(fs.existsSync(path.join(image, 'var/log/pacman.log'))).toBe(false);
+    expect(fs.existsSync(path.join(image, 'var/cache/pacman/pkg'))).toBe(false);
+  });
+
+  it('locks what pacman installs, with the repository, size, SHA-256 and file of each; the locked build verifies them', async () => {
+    const r = await lockIn(root);
+    expect(r.error).toBeUndefined();
+    const lock = readLockfile(path.join(root, 'kiln.lock'))!;
+    const got = lock.package.map((p) => `${p.repository}/${p.name} ${p.version}`).sort();
+    expect(got).toEqual(['core/busybox 1.0-1', 'core/filesystem 1.0-1', 'core/hello 1.0-1', 'core/libhello 1.0-1']);
+    for (const p of lock.package) {
+      const f = m.packages.find((x) => x.repo === p.repository && x.name === p.name && x.version === p.version)!;
+      expect([p.name, p.size, p.sha256, p.path, p.architecture]).toEqual([p.name, f.csize, f.sha256, f.file, 'x86_64']);
+    }
+    const before = treeEntries(image);
+    const b = await buildOk(root, { force: true });
+    expect(b.log).toMatch(/locked/);
+    expect(local(image)).toEqual(['busybox-1.0-1', 'filesystem-1.0-1', 'hello-1.0-1', 'libhello-1.0-1']);
+    // The same image as the unlocked build: same files, same install reasons (hello explicit, the rest dependencies).
+    expect(treeEntries(image)).toEqual(before);
+    expect(fs.readFileSync(path.join(image, 'var/lib/pacman/local/libhello-1.0-1/desc'), 'utf8')).toMatch(/^%REASON%\n1$/m);
+    expect(fs.readFileSync(path.join(image, 'var/lib/pacman/local/hello-1.0-1/desc'), 'utf8')).not.toMatch(/^%REASON%/m);
+  });
+});
+
+/** Every entry of a tree: path -> type, mode, owner, mtime and a hash of the content or link target. */
+function treeEntries(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (rel: string) => {
+    const abs = path.join(root, rel);
+    const st = fs.lstatSync(abs);
+    const body = st.isSymbolicLink() ? fs.readlinkSync(abs) : st.isFile() ? createHash('sha256').update(fs.readFileSync(abs)).digest('hex') : '';
+    out[rel || '.'] = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${Math.floor(st.mtimeMs / 1000)} ${body}`;
+    if (st.isDirectory()) for (const n of fs.readdirSync(abs).sort()) visit(rel ? `${rel}/${n}` : n);
+  };
+  visit('');
+  return out;
+}
+
+describe('settings', () => {
+  it('WithDocs=no leaves documentation out, RemovePackages= removes a package and what only it needed; two builds are bit-identical', async () => {
+    const root = project('Packages=hello,hello-devel,tool\nRemovePackages=hello-devel\nWithDocs=no');
+    await buildOk(root);
+    const image = path.join(root, 'mkosi.output/image');
+    expect(fs.existsSync(path.join(image, 'usr/bin/hello'))).toBe(true);
+    expect(fs.existsSync(path.join(image, 'usr/share/doc/hello'))).toBe(false);
+    expect(fs.existsSync(path.join(image, 'usr/share/man/man1/hello.1.gz'))).toBe(false);
+    expect(fs.existsSync(path.join(image, 'usr/include/hello.h'))).toBe(false);
+    // tool from core (2.0rc1): pacman takes a name from the first repository that has it.
+    expect(fs.readFileSync(path.join(image, 'usr/bin/tool'), 'utf8')).toContain('2.0rc1');
+    // CleanPackageMetadata=auto: pacman is not in the image, so its database goes too.
+    expect(fs.existsSync(path.join(image, 'var/lib/pacman'))).toBe(false);
+    const first = treeEntries(image);
+    await buildOk(root, { force: true });
+    expect(treeEntries(image)).toEqual(first);
+  });
+
+  it('Repositories=core-testing goes before core: its newer hello and tool win', async () => {
+    const root = project('Packages=hello,tool\nCleanPackageMetadata=no', undefined, 'Repositories=core-testing');
+    await buildOk(root);
+    expect(local(path.join(root, 'mkosi.output/image'))).toEqual(['busybox-1.0-1', 'filesystem-1.0-1', 'hello-1.1-1', 'libhello-1.0-1', 'tool-2.0-1']);
+  });
+});
+
+describe('bad input', () => {
+  const fails = async (root: string) => {
+    const r = await buildIn(root, { verbose: true });
+    if (!r.error) throw new Error(`the build did not fail:\n${r.log}`);
+    expect(fs.existsSync(path.join(root, 'mkosi.output/image'))).toBe(false);
+    return String((r.error as Error).message);
+  };
+
+  // A package cache of their own: pacman keeps each package's .sig beside it in the cache, and a
+  // package it has from a good mirror with its good signature is that package, wherever it is asked for.
+  it('refuses a package without a signature, naming it, with nothing installed', async () => {
+    const msg = await fails(project('Packages=hello', `${server.url}/${m.bad['unsigned-package'].mirror}`, '', tempDir('kiln-pacman-bad-cache-')));
+    expect(msg).toMatch(/hello-1\.0-1-x86_64\.pkg\.tar\.zst\.sig/);
+  });
+
+  it('refuses a package signed by a key the keyring does not trust', async () => {
+    const msg = await fails(project('Packages=hello', `${server.url}/${m.bad['wrong-key-package'].mirror}`, '', tempDir('kiln-pacman-bad-cache-')));
+    expect(msg).toMatch(/not signed by a trusted key.*key/);
+  });
+
+  it('refuses an unsigned database', async () => {
+    const msg = await fails(project('Packages=hello', `${server.url}/${m.bad['unsigned-db'].mirror}`));
+    expect(msg).toMatch(/core\.db\.sig/);
+    expect(msg.split('\n')).toHaveLength(1);
+  });
+
+  it('says in one line which package is missing and which repositories were searched', async () => {
+    const msg = await fails(project('Packages=hello,no-such-package'));
+    expect(msg).toBe(`proj: no-such-package: not in the repositories core (${server.url}/arch/core/os/x86_64), extra (${server.url}/arch/extra/os/x86_64)`);
+  });
+
+  it('says in one line that the mirror cannot be reached', async () => {
+    const msg = await fails(project('Packages=hello', 'http://127.0.0.1:9/arch'));
+    expect(msg).toMatch(/^proj: cannot download the package databases of http:\/\/127\.0\.0\.1:9\/arch\/core\/os\/x86_64, .*: failed retrieving file 'core\.db'/);
+    expect(msg.split('\n')).toHaveLength(1);
+  });
+
+  it('without a keyring, says where it looked and how to go on', async () => {
+    const root = tempProject({ 'mkosi.conf': `[Distribution]\nDistribution=arch\nMirror=${server.url}/arch\n\n[Output]\nFormat=directory\n\n[Build]\nPackageCacheDirectory=${cache}\n` });
+    const msg = await fails(root);
+    expect(msg).toMatch(/no Arch Linux keyring .* set RepositoryKeyCheck=no$/);
   });
 });

@@ -235,15 +235,15 @@ function normaliseLocalDb(ctx: BuildContext): void {
   }
 }
 
-/** Downloads (with the network) then installs (without) `targets`; `asdeps` marks them installed as dependencies. */
-async function installTargets(ctx: BuildContext, targets: string[], what: string, extra: string[] = []): Promise<void> {
+/** Downloads (with the network) then installs (without) `targets`. */
+async function installTargets(ctx: BuildContext, targets: string[], what: string): Promise<void> {
   if (!targets.length) return;
   const refused = (errors: string[]) => {
     const sig = errors.find((e) => /signature|PGP|key|corrupted/i.test(e));
     return sig ? new BuildError(`${what}: refused, a package is not signed by a trusted key (${errors.join('; ')})`, ctx.preset.name) : undefined;
   };
   await pacman(ctx, { args: ['-Sw', '--needed', ...targets], step: `${what}: downloading (pacman)`, net: true, cache: true }, refused);
-  await pacman(ctx, { args: ['-S', '--needed', ...extra, ...targets], step: `${what} (pacman)`, net: cfg(ctx, 'WithNetwork'), cache: true }, refused);
+  await pacman(ctx, { args: ['-S', '--needed', ...targets], step: `${what} (pacman)`, net: cfg(ctx, 'WithNetwork'), cache: true }, refused);
   normaliseLocalDb(ctx);
 }
 
@@ -342,11 +342,12 @@ async function installLocked(ctx: BuildContext, locked: LockedPackage[], what: s
   const before = localPackages(img.hostPath(ctx.root, 'var/lib/pacman'));
   const todo = locked.filter((l) => before.get(l.name)?.version !== l.version);
   const wanted = new Set(manual);
-  // Those the configuration names are installed explicitly, the others as dependencies, as a build without a lock marks them.
-  const explicit = todo.filter((l) => wanted.has(l.name));
-  const deps = todo.filter((l) => !wanted.has(l.name));
-  await installTargets(ctx, deps.map((l) => `${l.repository}/${l.name}`), what, ['--asdeps']);
-  await installTargets(ctx, explicit.map((l) => `${l.repository}/${l.name}`), what);
+  // One transaction (pacman orders it); then those the configuration does not name are marked as
+  // dependencies, as a build without a lock marks them (installing them first with --asdeps would
+  // pull in what they need as dependencies too, the named ones among them).
+  await installTargets(ctx, todo.map((l) => `${l.repository}/${l.name}`), what);
+  const deps = todo.filter((l) => !wanted.has(l.name)).map((l) => l.name);
+  if (deps.length) await pacman(ctx, { args: ['-D', '--asdeps', ...deps], step: 'marking dependencies (pacman)', net: false, cache: false });
   verifyInstalled(ctx, locked, before);
 }
 
