@@ -63,7 +63,7 @@ describe('the installer of a distribution', () => {
   it('a distribution without an installer yet is a clear error naming those that can be built', () => {
     const ctx = context(project({ 'mkosi.conf': '[Distribution]\nDistribution=fedora\n' }));
     expect(() => installerOf(ctx)).toThrow(BuildError);
-    expect(() => installerOf(ctx)).toThrow('Distribution=fedora cannot be built yet (supported: debian, kali, ubuntu, gentoo)');
+    expect(() => installerOf(ctx)).toThrow('Distribution=fedora cannot be built yet (supported: debian, kali, ubuntu, arch, gentoo)');
   });
 
   it("a lock records the installer's sources: the mirror for apt, the binhosts in order for portage", () => {
