@@ -6,12 +6,13 @@
  * a locked build that verifies it, refusals (unsigned and wrongly signed packages, a missing
  * package, an unreachable mirror) with nothing left behind, and two builds giving the same bytes.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLockfile } from '@kiln/config';
 import { pacmanFixtures, type PacmanManifest } from './pacman-fixtures';
-import { buildIn, failure, lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
+import { buildIn, failure, lockIn, removeTempDirs, repo, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
@@ -131,6 +132,19 @@ describe('settings', () => {
     const root = project('Packages=hello,tool\nCleanPackageMetadata=no', undefined, 'Repositories=core-testing');
     await buildOk(root);
     expect(local(path.join(root, 'mkosi.output/image'))).toEqual(['busybox-1.0-1', 'filesystem-1.0-1', 'hello-1.1-1', 'libhello-1.0-1', 'tool-2.0-1']);
+  });
+});
+
+describe('examples/arch', () => {
+  it('builds from the fixture mirror with a mkosi.local.conf naming it and the keyring tree', async () => {
+    const root = tempDir('kiln-pacman-example-');
+    fs.cpSync(path.join(repo, 'examples/arch'), root, { recursive: true, filter: (s) => !s.includes('mkosi.output') });
+    fs.writeFileSync(path.join(root, 'mkosi.local.conf'), `[Distribution]\nMirror=${server.url}/arch\n\n[Build]\nSandboxTrees=${path.join(fx, m.sandboxTree)}\nPackageCacheDirectory=${cache}\n`);
+    await buildOk(root);
+    const tar = fs.readdirSync(path.join(root, 'mkosi.output')).find((f) => /^arch.*\.tar/.test(f));
+    expect(tar).toBeDefined();
+    const list = execFileSync('bsdtar', ['-tf', path.join(root, 'mkosi.output', tar!)], { encoding: 'utf8' }).split('\n').map((l) => l.replace(/^\.\//, ''));
+    expect(list).toEqual(expect.arrayContaining(['usr/bin/busybox', 'usr/lib/os-release', 'etc/hostname']));
   });
 });
 

@@ -101,6 +101,13 @@ function findKeyrings(ctx: BuildContext): string | null {
 const keyrings = new WeakMap<BuildContext, Promise<string>>();
 
 /**
+ * Where the keyring is bound in every sandbox: gpg-agent puts its sockets in the gpgdir, and a
+ * socket's path must fit in ~107 bytes, which a work directory deep in a project may not; the
+ * sandbox's own /tmp is short and private.
+ */
+const GPGDIR = '/tmp/kiln-gnupg';
+
+/**
  * pacman's keyring for this build, made once (pacman-key --init, then --populate archlinux from
  * the keyrings found) in the work directory: the host's /etc/pacman.d/gnupg is never read or
  * written. pacman-key reads its keyrings from a fixed directory, so the sandbox binds the found
@@ -124,10 +131,10 @@ async function makeKeyring(ctx: BuildContext): Promise<string> {
   }
   const toolsRoot = ctx.tools ?? '/';
   const over: Mount[] = KEYRING_DIRS.filter((d) => fs.existsSync(path.join(toolsRoot, d))).map((d) => ({ type: 'ro-bind', source: found, target: `/${d}` }));
-  const box: Sandbox = { root: 'host', tools: ctx.tools, dev: 'minimal', env: { ...toolEnv() }, mounts: [{ type: 'bind', source: gpgdir, target: gpgdir }, ...over] };
+  const box: Sandbox = { root: 'host', tools: ctx.tools, dev: 'minimal', env: { ...toolEnv() }, mounts: [{ type: 'bind', source: gpgdir, target: GPGDIR }, ...over] };
   const quiet = { ...ctx, log: () => undefined };
-  await runIn(quiet, box, ['pacman-key', '--gpgdir', gpgdir, '--init'], { step: 'making the pacman keyring (pacman-key --init)' });
-  await runIn(quiet, box, ['pacman-key', '--gpgdir', gpgdir, '--populate', 'archlinux'], { step: `trusting the Arch keyring ${found} (pacman-key --populate)` });
+  await runIn(quiet, box, ['pacman-key', '--gpgdir', GPGDIR, '--init'], { step: 'making the pacman keyring (pacman-key --init)' });
+  await runIn(quiet, box, ['pacman-key', '--gpgdir', GPGDIR, '--populate', 'archlinux'], { step: `trusting the Arch keyring ${found} (pacman-key --populate)` });
   return gpgdir;
 }
 
@@ -181,10 +188,11 @@ async function pacman(ctx: BuildContext, run: Run, onFail?: (errors: string[]) =
       ...[ctx.work, ctx.packageCache, ctx.root].map((p): Mount => ({ type: 'bind', source: p, target: p })),
       { type: 'proc', target: path.join(ctx.root, 'proc') },
       { type: 'dev', target: path.join(ctx.root, 'dev') },
+      { type: 'bind', source: gpgdir, target: GPGDIR },
     ],
   };
   const command = [
-    'pacman', '--root', ctx.root, '--dbpath', dbpath, '--cachedir', c.pkg, '--config', conf, '--gpgdir', gpgdir,
+    'pacman', '--root', ctx.root, '--dbpath', dbpath, '--cachedir', c.pkg, '--config', conf, '--gpgdir', GPGDIR,
     '--hookdir', path.join(ctx.root, 'etc/pacman.d/hooks'), '--logfile', '/dev/null', '--arch', pacmanArch(ctx), '--color', 'never', '--noconfirm',
     ...run.args,
   ];
