@@ -135,6 +135,28 @@ describe('settings', () => {
   });
 });
 
+describe('Incremental=yes', () => {
+  it('adds a locked package to a cached layer (append), giving what a build from scratch gives', async () => {
+    const layers = tempDir('kiln-pacman-layers-');
+    const incremental = (packages: string, on: boolean) => `Packages=${packages}\nCleanPackageMetadata=no\n\n[Build]\nIncremental=${on ? 'yes' : 'no'}\nCacheDirectory=${layers}`;
+    const root = project(incremental('hello', true));
+    const conf = path.join(root, 'mkosi.conf');
+    const text = fs.readFileSync(conf, 'utf8');
+    expect((await lockIn(root)).error).toBeUndefined();
+    await buildOk(root);
+    fs.writeFileSync(conf, text.replace(incremental('hello', true), incremental('hello,tool', true)));
+    expect((await lockIn(root)).error).toBeUndefined();
+    const log = (await buildOk(root, { force: true })).log;
+    expect(log).toMatch(/layer: adding tool to layer [0-9a-f]{12}, which has the rest of the lock/);
+    const image = path.join(root, 'mkosi.output/image');
+    expect(local(image)).toEqual(['busybox-1.0-1', 'filesystem-1.0-1', 'hello-1.0-1', 'libhello-1.0-1', 'tool-2.0rc1-1']);
+    const appended = treeEntries(image);
+    fs.writeFileSync(conf, text.replace(incremental('hello', true), incremental('hello,tool', false)));
+    await buildOk(root, { force: true });
+    expect(treeEntries(image)).toEqual(appended);
+  });
+});
+
 describe('examples/arch', () => {
   it('builds from the fixture mirror with a mkosi.local.conf naming it and the keyring tree', async () => {
     const root = tempDir('kiln-pacman-example-');
