@@ -183,6 +183,8 @@ describe('bad input', () => {
   it('refuses a package without a signature, naming it, with nothing installed', async () => {
     const msg = await fails(project('Packages=hello', `${server.url}/${m.bad['unsigned-package'].mirror}`, '', tempDir('kiln-pacman-bad-cache-')));
     expect(msg).toMatch(/hello-1\.0-1-x86_64\.pkg\.tar\.zst\.sig/);
+    expect(msg).toMatch(/^proj: installing packages: refused, a package is not signed by a trusted key \(.*hello-1\.0-1-x86_64\.pkg\.tar\.zst\.sig.*\); nothing was installed/);
+    expect(msg.split('\n')).toHaveLength(1);
   });
 
   it('refuses a package signed by a key the keyring does not trust', async () => {

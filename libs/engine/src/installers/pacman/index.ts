@@ -246,9 +246,11 @@ function normaliseLocalDb(ctx: BuildContext): void {
 /** Downloads (with the network) then installs (without) `targets`. */
 async function installTargets(ctx: BuildContext, targets: string[], what: string): Promise<void> {
   if (!targets.length) return;
+  // pacman checks each package against its signature (from the database, else FILE.sig) before installing any.
   const refused = (errors: string[]) => {
-    const sig = errors.find((e) => /signature|PGP|key|corrupted/i.test(e));
-    return sig ? new BuildError(`${what}: refused, a package is not signed by a trusted key (${errors.join('; ')})`, ctx.preset.name) : undefined;
+    const sig = errors.find((e) => /signature|PGP|key|corrupted|\.sig\b/i.test(e));
+    if (!sig) return undefined;
+    return new BuildError(`${what}: refused, a package is not signed by a trusted key (${[...new Set(errors)].join('; ')}); nothing was installed (RepositoryKeyCheck=no skips the check)`, ctx.preset.name);
   };
   await pacman(ctx, { args: ['-Sw', '--needed', ...targets], step: `${what}: downloading (pacman)`, net: true, cache: true }, refused);
   await pacman(ctx, { args: ['-S', '--needed', ...targets], step: `${what} (pacman)`, net: cfg(ctx, 'WithNetwork'), cache: true }, refused);
