@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLockfile } from '@kiln/config';
 import { pacmanFixtures, type PacmanManifest } from './pacman-fixtures';
-import { buildIn, failure, lockIn, removeTempDirs, repo, tempDir, tempProject } from './kiln';
+import { buildIn, failure, lockIn, removeTempDirs, repo, sha256, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
@@ -57,9 +57,12 @@ const local = (image: string) => fs.readdirSync(path.join(image, 'var/lib/pacman
 describe('an Arch image from the fixture mirror', () => {
   let root: string;
   let image: string;
+  // A server of its own, stopped to show a locked build needs no mirror once its files are cached.
+  let own: { url: string; close(): Promise<void> };
 
   beforeAll(async () => {
-    root = project('Packages=hello\nCleanPackageMetadata=no');
+    own = await serve(fx, { port: 0 });
+    root = project('Packages=hello\nCleanPackageMetadata=no', `${own.url}/${m.mirror}`);
     await buildOk(root);
     image = path.join(root, 'mkosi.output/image');
   });
@@ -93,13 +96,31 @@ describe('an Arch image from the fixture mirror', () => {
     expect(treeEntries(image)).toEqual(before);
     expect(fs.readFileSync(path.join(image, 'var/lib/pacman/local/libhello-1.0-1/desc'), 'utf8')).toMatch(/^%REASON%\n1$/m);
     expect(fs.readFileSync(path.join(image, 'var/lib/pacman/local/hello-1.0-1/desc'), 'utf8')).not.toMatch(/^%REASON%/m);
+
+    // A damaged file in the package cache is fetched again, not installed.
+    const cached = path.join(cache, 'pkg', lock.package.find((p) => p.name === 'hello')!.path!);
+    fs.appendFileSync(cached, 'damage');
+    await buildOk(root, { force: true });
+    expect(sha256(cached)).toBe(lock.package.find((p) => p.name === 'hello')!.sha256);
+    expect(treeEntries(image)).toEqual(before);
+
+    // The locked files are in the package cache: the lock builds without the mirror (Arch's mirrors drop old versions).
+    await own.close();
+    const offline = await buildIn(root, { force: true });
+    if (offline.error) throw new Error(`${failure(offline)}\n${offline.log}`);
+    expect(treeEntries(image)).toEqual(before);
   });
 });
 
-/** Every entry of a tree: path -> type, mode, owner, mtime and a hash of the content or link target. */
+/**
+ * Every entry of a tree: path -> type, mode, owner, mtime and a hash of the content or link target;
+ * but pacman's sync databases, which these images keep (CleanPackageMetadata=no, to read the local
+ * database) and a build from cached locked files never downloads: by default they never stay.
+ */
 function treeEntries(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   const visit = (rel: string) => {
+    if (rel === 'var/lib/pacman/sync') return;
     const abs = path.join(root, rel);
     const st = fs.lstatSync(abs);
     const body = st.isSymbolicLink() ? fs.readlinkSync(abs) : st.isFile() ? createHash('sha256').update(fs.readFileSync(abs)).digest('hex') : '';

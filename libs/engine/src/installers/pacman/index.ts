@@ -346,16 +346,44 @@ function verifyInstalled(ctx: BuildContext, locked: LockedPackage[], before: Map
   if (problems.length) throw new BuildError(`the installed packages are not the locked ones:\n  ${problems.join('\n  ')}\nRun \`kiln lock\` (or build with --relock).`, ctx.preset.name);
 }
 
+const sha256Of = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/**
+ * Installs exactly the locked files: those the package cache lacks (or holds with other bytes) are
+ * downloaded first (-Sw of `repo/name`, once the mirror is checked to still have the locked version
+ * with the locked SHA-256; pacman checks their signatures), then every file is checked against the
+ * lock's SHA-256 and installed with -U in one transaction (pacman orders it). The lock was taken
+ * from signed databases, so a cached file with its SHA-256 is the signed package: a locked build
+ * needs no mirror once its packages are cached, which matters for a rolling distribution whose
+ * mirrors drop old versions. Those the configuration does not name are then marked as
+ * dependencies, as a build without a lock marks them.
+ */
 async function installLocked(ctx: BuildContext, locked: LockedPackage[], what: string, manual: string[]): Promise<void> {
-  const db = await sync(ctx);
-  checkAvailable(ctx, locked, db);
   const before = localPackages(img.hostPath(ctx.root, 'var/lib/pacman'));
   const todo = locked.filter((l) => before.get(l.name)?.version !== l.version);
+  if (!todo.length) return;
+  const pkg = cacheDirs(ctx).pkg;
+  const fileOf = (l: LockedPackage) => {
+    if (!l.path || l.path.includes('/')) throw new BuildError(`kiln.lock: ${l.name} ${l.version} has no package file name (path); run kiln lock again`, ctx.preset.name);
+    return path.join(pkg, l.path);
+  };
+  const good = (l: LockedPackage) => fs.existsSync(fileOf(l)) && sha256Of(fileOf(l)) === l.sha256;
+  const fetch = todo.filter((l) => !good(l));
+  if (fetch.length) {
+    const db = await sync(ctx);
+    checkAvailable(ctx, fetch, db);
+    // A cached file with other bytes is damaged (or from another mirror's build of that version): pacman would take it as it is.
+    for (const l of fetch) for (const f of [fileOf(l), `${fileOf(l)}.sig`]) fs.rmSync(f, { force: true });
+    // --nodeps twice: exactly these files, not what pacman would add for them (the lock has it).
+    await pacman(ctx, { args: ['-Sw', '--nodeps', '--nodeps', ...fetch.map((l) => `${l.repository}/${l.name}`)], step: `${what}: downloading (pacman)`, net: true, cache: true });
+  }
+  const bad = todo.filter((l) => !good(l));
+  if (bad.length) {
+    throw new BuildError(`the package files are not the locked ones: ${bad.map((l) => `${l.path} (the lock says SHA-256 ${l.sha256})`).join(', ')}; run \`kiln lock\` (or build with --relock)`, ctx.preset.name);
+  }
+  await pacman(ctx, { args: ['-U', '--needed', ...todo.map(fileOf)], step: `${what} (pacman)`, net: cfg(ctx, 'WithNetwork'), cache: true });
+  normaliseLocalDb(ctx);
   const wanted = new Set(manual);
-  // One transaction (pacman orders it); then those the configuration does not name are marked as
-  // dependencies, as a build without a lock marks them (installing them first with --asdeps would
-  // pull in what they need as dependencies too, the named ones among them).
-  await installTargets(ctx, todo.map((l) => `${l.repository}/${l.name}`), what);
   const deps = todo.filter((l) => !wanted.has(l.name)).map((l) => l.name);
   if (deps.length) await pacman(ctx, { args: ['-D', '--asdeps', ...deps], step: 'marking dependencies (pacman)', net: false, cache: false });
   verifyInstalled(ctx, locked, before);
