@@ -41,6 +41,7 @@ describe('the tools a build is recorded with', () => {
     ['Debian with a tools tree', '[Distribution]\nDistribution=debian\nRelease=trixie\n[Build]\nToolsTree=mkosi.tools\n'],
     ['Gentoo natively', '[Distribution]\nDistribution=gentoo\nBinhosts=http://binhost.example\n'],
     ['Gentoo with emerge from a tools tree', '[Distribution]\nDistribution=gentoo\nGentooInstaller=emerge\nBinhosts=http://binhost.example\n[Build]\nToolsTree=mkosi.tools\n'],
+    ['Arch with pacman', '[Distribution]\nDistribution=arch\n'],
   ])('%s: the manifest records the tools the Nx fingerprint hashes, line for line', (_, conf) => {
     const p = project({ 'mkosi.conf': conf, ...TOOLS_TREE });
     const fingerprint = fingerprintLines(p.root, undefined, { identity: 'test', cacheDir: null }).filter((l) => l.startsWith('tool '));
@@ -58,6 +59,7 @@ describe('the installer of a distribution', () => {
   it("is its package manager's: apt for Debian, Ubuntu and Kali, portage for Gentoo", () => {
     for (const d of ['debian', 'ubuntu', 'kali']) expect(installerOf(context(project({ 'mkosi.conf': `[Distribution]\nDistribution=${d}\n` })))).toBe(INSTALLERS.apt);
     expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=gentoo\n' })))).toBe(INSTALLERS.portage);
+    expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=arch\n' })))).toBe(INSTALLERS.pacman);
   });
 
   it('a distribution without an installer yet is a clear error naming those that can be built', () => {
