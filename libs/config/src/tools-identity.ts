@@ -101,6 +101,11 @@ export const HOST_TOOLS: Readonly<Record<string, readonly HostTool[]>> = {
     ['systemd-hwdb', '--version'],
     ['bwrap', '--version'],
   ],
+  // pacman installs and runs install scripts chrooted (through bwrap); pacman-key makes its keyring.
+  pacman: [
+    ['pacman', '--version'],
+    ['bwrap', '--version'],
+  ],
 };
 
 /** Where GentooInstaller=emerge runs portage from: ToolsTree=PATH, else a Gentoo host's, else a stage3 kiln downloads. */
@@ -230,7 +235,8 @@ function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<
     case 'apt':
     case 'dnf':
     case 'zypper':
-      // The install runs from the tools tree when there is one (installers/apt/debian.ts, installers/dnf, installers/zypper).
+    case 'pacman':
+      // The install runs from the tools tree when there is one (installers/apt/debian.ts, installers/dnf, zypper, pacman).
       if (source.toolsPreset) return toolsPresetIdentity(source.toolsPreset);
       if (source.toolsTree && path.isAbsolute(source.toolsTree)) return toolsTreeIdentity(source.toolsTree, opts.root, opts.cacheDir);
       return versions(HOST_TOOLS[source.packageManager]);
@@ -243,7 +249,7 @@ function installerTools(source: ToolSource, opts: ToolsIdentityOptions): Record<
       return { portage: 'a stage3 from Mirror= (kiln.lock pins it)' };
     }
     default:
-      // No installer yet (pacman, apk, custom): nothing runs that could be named.
+      // No installer yet (apk, custom): nothing runs that could be named.
       return {};
   }
 }

@@ -47,6 +47,7 @@ describe('distribution facts', () => {
     expect(['x86-64', 'x86', 'arm', 'ppc64-le', 'loongarch64'].map((a) => architectureName('debian', a))).toEqual(['amd64', 'i386', 'armhf', 'ppc64el', 'loong64']);
     expect(architectureName('ubuntu', 'arm64')).toBe('arm64');
     expect(['x86-64', 'riscv64', 'parisc', 'loongarch64'].map((a) => architectureName('gentoo', a))).toEqual(['amd64', 'riscv', 'hppa', 'loong']);
+    expect(['x86-64', 'arm64', 'arm', 'x86'].map((a) => architectureName('arch', a))).toEqual(['x86_64', 'aarch64', 'armv7h', undefined]);
     expect(architectureName('debian', 'alpha')).toBeUndefined();
     expect(['x86-64', 'arm64', 'ppc64-le'].map((a) => architectureName('fedora', a))).toEqual(['x86_64', 'aarch64', 'ppc64le']);
     expect(architectureName('postmarketos', 'x86-64')).toBeUndefined();

@@ -41,6 +41,7 @@ describe('the tools a build is recorded with', () => {
     ['Debian with a tools tree', '[Distribution]\nDistribution=debian\nRelease=trixie\n[Build]\nToolsTree=mkosi.tools\n'],
     ['Gentoo natively', '[Distribution]\nDistribution=gentoo\nBinhosts=http://binhost.example\n'],
     ['Gentoo with emerge from a tools tree', '[Distribution]\nDistribution=gentoo\nGentooInstaller=emerge\nBinhosts=http://binhost.example\n[Build]\nToolsTree=mkosi.tools\n'],
+    ['Arch with pacman', '[Distribution]\nDistribution=arch\n'],
   ])('%s: the manifest records the tools the Nx fingerprint hashes, line for line', (_, conf) => {
     const p = project({ 'mkosi.conf': conf, ...TOOLS_TREE });
     const fingerprint = fingerprintLines(p.root, undefined, { identity: 'test', cacheDir: null }).filter((l) => l.startsWith('tool '));
@@ -60,12 +61,13 @@ describe('the installer of a distribution', () => {
     expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=gentoo\n' })))).toBe(INSTALLERS.portage);
     expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=fedora\n' })))).toBe(INSTALLERS.dnf);
     expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=opensuse\n' })))).toBe(INSTALLERS.zypper);
+    expect(installerOf(context(project({ 'mkosi.conf': '[Distribution]\nDistribution=arch\n' })))).toBe(INSTALLERS.pacman);
   });
 
   it('a distribution without an installer yet is a clear error naming those that can be built', () => {
     const ctx = context(project({ 'mkosi.conf': '[Distribution]\nDistribution=mageia\n' }));
     expect(() => installerOf(ctx)).toThrow(BuildError);
-    expect(() => installerOf(ctx)).toThrow('Distribution=mageia cannot be built yet (supported: debian, kali, ubuntu, fedora, centos, alma, rocky, opensuse, gentoo)');
+    expect(() => installerOf(ctx)).toThrow('Distribution=mageia cannot be built yet (supported: debian, kali, ubuntu, fedora, centos, alma, rocky, opensuse, arch, gentoo)');
   });
 
   it("a lock records the installer's sources: the mirror for apt, the binhosts in order for portage", () => {

@@ -25,7 +25,7 @@ const all = ['libs', 'apps', 'plugins', 'e2e', 'tools'].flatMap((d) => testFiles
 const BUILD_LANE: [RegExp, string][] = [
   [/\b(buildIn|lockIn)\(/, 'builds or locks a real image (buildIn/lockIn)'],
   [/\b(kiln|startKiln|kilnIn)\(|run-kiln/, 'runs the built kiln CLI'],
-  [/gentoo-fixtures\/(build|serve)/, 'builds or serves fixture repositories'],
+  [/(gentoo|pacman)-fixtures\/(build|serve)|pacmanFixtures\(/, 'builds or serves fixture repositories'],
 ];
 
 describe('test lanes', () => {

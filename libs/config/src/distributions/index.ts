@@ -23,14 +23,14 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 
 /**
  * The package managers, each an installer of the engine (libs/engine/src/installers/NAME/):
- * apt, portage, dnf and zypper so far; pacman and apk are named for the distributions that will
- * need them.
+ * apt, portage, dnf, zypper and pacman so far; apk is named for the distributions that will
+ * need it.
  */
 export const PACKAGE_MANAGERS = ['apt', 'portage', 'dnf', 'zypper', 'pacman', 'apk'] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 
 /** The package managers the engine has an installer for (libs/engine/src/installers/index.ts INSTALLERS). */
-export const INSTALLABLE: readonly PackageManager[] = ['apt', 'portage', 'dnf', 'zypper'];
+export const INSTALLABLE: readonly PackageManager[] = ['apt', 'portage', 'dnf', 'zypper', 'pacman'];
 
 /** Distributions of an installable package manager whose repositories kiln does not lay out yet (rpm-repositories.ts). */
 const NOT_LAID_OUT: readonly string[] = ['rhel', 'rhel-ubi', 'mageia', 'openmandriva', 'azure'];
@@ -115,7 +115,8 @@ export const DISTRIBUTION_FACTS: Readonly<Record<DistributionName, DistributionF
   alma: dnf('10', 'xfs'),
   rocky: dnf('10', 'xfs'),
   opensuse: { release: 'tumbleweed', packageManager: 'zypper', architectures: RPM_ARCHITECTURES, mirror: 'https://download.opensuse.org', filesystem: 'btrfs' },
-  arch: { release: 'rolling', packageManager: 'pacman' },
+  // mkosi's names (distribution/arch.py); Arch Linux ARM names its arm64 and armv7 ports so.
+  arch: { release: 'rolling', packageManager: 'pacman', architectures: { 'x86-64': 'x86_64', arm64: 'aarch64', arm: 'armv7h' }, mirror: 'https://fastly.mirror.pkgbuild.com' },
   mageia: dnf('cauldron'),
   openmandriva: dnf('cooker'),
   azure: dnf('3.0'),

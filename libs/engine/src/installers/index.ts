@@ -1,7 +1,7 @@
 /**
  * An installer puts a package manager's packages into an image: one folder each, apt (Debian,
- * Ubuntu, Kali), portage (Gentoo: natively or with emerge) and dnf (Fedora, CentOS Stream,
- * AlmaLinux, Rocky Linux) and zypper (openSUSE) so far; pacman later. Which distribution uses which installer, and everything else kiln knows of a
+ * Ubuntu, Kali), portage (Gentoo: natively or with emerge), dnf (Fedora, CentOS Stream,
+ * AlmaLinux, Rocky Linux), zypper (openSUSE) and pacman (Arch). Which distribution uses which installer, and everything else kiln knows of a
  * distribution (releases, architecture names, mirrors, version order), is @kiln/config's
  * distribution facts (libs/config/src/distributions/); the tools an installer runs are named in
  * @kiln/config's tools-identity.ts, which the Nx fingerprint reads without loading the engine.
@@ -10,6 +10,7 @@ import { buildable, DISTRIBUTION_FACTS, packageManagerOf, type LockedPackage, ty
 import { BuildError } from '../errors';
 import { cfg, type BuildContext } from '../context';
 import { apt } from './apt/debian';
+import { pacmanInstaller } from './pacman';
 import { portage } from './portage';
 import { dnfInstaller } from './dnf';
 import { zypperInstaller } from './zypper';
@@ -58,7 +59,7 @@ export interface Installer {
 }
 
 /** The installers there are, by package manager. */
-export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage, dnf: dnfInstaller, zypper: zypperInstaller };
+export const INSTALLERS: Partial<Record<PackageManager, Installer>> = { apt, portage, dnf: dnfInstaller, zypper: zypperInstaller, pacman: pacmanInstaller };
 
 /** The installer of the preset's distribution, or a BuildError naming those that can be built. */
 export function installerOf(ctx: BuildContext): Installer {
