@@ -41,6 +41,7 @@ import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
 import { verifyDebCache } from './deb-cache';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
+import { lockDifferences } from '../lock-check';
 
 /** Documentation that WithDocs=no keeps out (copyright files stay: they are licences). */
 const NO_DOCS = [
@@ -615,16 +616,7 @@ function checkAvailable(ctx: BuildContext, locked: LockedPackage[], records: Map
  */
 function verifyInstalled(ctx: BuildContext, locked: LockedPackage[], before: Map<string, { version: string }>): void {
   const after = installedPackages(ctx.root);
-  const want = new Map(locked.map((p) => [p.name, p]));
-  const problems: string[] = [];
-  for (const [name, p] of after) {
-    const old = before.get(name);
-    if (old && old.version === p.version) continue;
-    const l = want.get(name);
-    if (!l) problems.push(`${name} ${p.version} was installed but is not in the lock`);
-    else if (l.version !== p.version) problems.push(`${name} ${p.version} was installed, the lock says ${l.version}`);
-  }
-  for (const l of locked) if (!after.has(l.name)) problems.push(`${l.name} ${l.version} is locked but was not installed`);
+  const problems = lockDifferences(locked, before, after);
   const archives = cacheDirs(ctx).archives;
   for (const l of locked) {
     const deb = path.join(archives, debFileName(l));

@@ -31,6 +31,7 @@ import * as img from '../../image-fs';
 import { ROOT_IN_IMAGE, runIn, type Mount, type Sandbox } from '../../sandbox';
 import type { Installed, Installer } from '../index';
 import { localDesc, localPackages, readSyncDb, type SyncPackage } from './alpm-db';
+import { lockDifferences } from '../lock-check';
 
 /** Arch's essential set, as mkosi's: the file system layout. */
 const ESSENTIAL = ['filesystem'];
@@ -327,15 +328,7 @@ function checkAvailable(ctx: BuildContext, locked: LockedPackage[], db: SyncPack
 /** After installing from a lock: the local database holds exactly the locked versions (beside `before`), and each cached file has the locked SHA-256. */
 function verifyInstalled(ctx: BuildContext, locked: LockedPackage[], before: Map<string, { version: string }>): void {
   const after = localPackages(img.hostPath(ctx.root, 'var/lib/pacman'));
-  const want = new Map(locked.map((p) => [p.name, p]));
-  const problems: string[] = [];
-  for (const [name, p] of after) {
-    if (before.get(name)?.version === p.version) continue;
-    const l = want.get(name);
-    if (!l) problems.push(`${name} ${p.version} was installed but is not in the lock`);
-    else if (l.version !== p.version) problems.push(`${name} ${p.version} was installed, the lock says ${l.version}`);
-  }
-  for (const l of locked) if (!after.has(l.name)) problems.push(`${l.name} ${l.version} is locked but was not installed`);
+  const problems = lockDifferences(locked, before, after);
   const pkg = cacheDirs(ctx).pkg;
   for (const l of locked) {
     const file = path.join(pkg, l.path ?? '');

@@ -10,6 +10,7 @@ import type { LockedPackage } from '@kiln/config';
 import type { BuildContext } from '../../context';
 import { BuildError } from '../../errors';
 import type { RpmInstalled } from './database';
+import { lockDifferences } from '../lock-check';
 
 /** A package as a repository's primary metadata records it. */
 export interface RepoRecord {
@@ -62,15 +63,7 @@ export function checkLockAvailable(ctx: BuildContext, locked: LockedPackage[], f
  * `before`, and the downloaded package files (`files`, by file name) have the locked checksums.
  */
 export function checkLockInstalled(ctx: BuildContext, locked: LockedPackage[], before: RpmInstalled, after: RpmInstalled, files: Map<string, string>): void {
-  const want = new Map(locked.map((p) => [p.name, p]));
-  const problems: string[] = [];
-  for (const [name, p] of after) {
-    if (before.get(name)?.version === p.version) continue;
-    const l = want.get(name);
-    if (!l) problems.push(`${name} ${p.version} was installed but is not in the lock`);
-    else if (l.version !== p.version) problems.push(`${name} ${p.version} was installed, the lock says ${l.version}`);
-  }
-  for (const l of locked) if (!after.has(l.name)) problems.push(`${l.name} ${l.version} is locked but was not installed`);
+  const problems = lockDifferences(locked, before, after);
   for (const l of locked) {
     const file = l.path ? files.get(path.basename(l.path)) : undefined;
     if (!file) continue;
