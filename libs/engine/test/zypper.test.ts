@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'smol-toml';
-import { buildIn, failure, lockIn, removeTempDirs, sha256, tempDir, tempProject } from './kiln';
+import { buildIn, failure, lockIn, removeTempDirs, repo as kilnRepo, sha256, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { fixtures } = require('../../../tools/rpm-fixtures/build.js');
@@ -219,5 +219,20 @@ describe('bad input', () => {
     } finally {
       await mitm.close();
     }
+  });
+});
+
+describe('examples/opensuse', () => {
+  it('builds from the fixture mirror with a mkosi.local.conf naming it and the key tree', async () => {
+    const root = tempDir('kiln-zypper-example-');
+    fs.cpSync(path.join(kilnRepo, 'examples/opensuse'), root, { recursive: true, filter: (s) => !s.includes('mkosi.output') });
+    fs.writeFileSync(path.join(root, 'mkosi.local.conf'), `[Distribution]\nMirror=${server.url}/opensuse\n[Build]\nSandboxTrees=${fx}/sandbox/opensuse\nPackageCacheDirectory=${packages}\n`);
+    const r = await buildIn(root);
+    expect(failure(r)).toBe('');
+    const tree = tempDir('kiln-zypper-example-tree-');
+    execFileSync('tar', ['-xf', path.join(root, 'mkosi.output/opensuse.tar.zst'), '-C', tree]);
+    expect(fs.readFileSync(path.join(tree, 'usr/lib/os-release'), 'utf8')).toMatch(/^ID="?opensuse-tumbleweed"?$/m);
+    expect(fs.readFileSync(path.join(tree, 'etc/hostname'), 'utf8')).toBe('kiln-opensuse\n');
+    expect(fs.readFileSync(path.join(tree, 'usr/bin/hello'), 'utf8')).toContain('hello 1.1');
   });
 });
