@@ -96,6 +96,31 @@ export function hostTools(env: Record<string, string>, writable: string[], tools
 }
 
 /**
+ * A package manager installing into an image from outside (apt/dpkg, dnf, zypper, pacman): the
+ * host read-only (its /usr the tools tree's when `tools` is given), root over the image's files
+ * only, in a user namespace of its own, and read-write only the work directory, the package cache
+ * and the image. `mounts` (the tool's own caches, scratch space, keyring) come next; the image
+ * gets /proc and bwrap's own /dev last, for the scripts and hooks the tool chroots into.
+ */
+export function packageManager(p: { tools?: string | null; work: string; packageCache: string; root: string; net: boolean; env: Record<string, string>; mounts?: Mount[] }): Sandbox {
+  return {
+    root: 'host',
+    tools: p.tools,
+    dev: 'minimal',
+    caps: ROOT_IN_IMAGE,
+    userns: 'identity',
+    net: p.net,
+    env: p.env,
+    mounts: [
+      ...[p.work, p.packageCache, p.root].map((dir): Mount => ({ type: 'bind', source: dir, target: dir })),
+      ...(p.mounts ?? []),
+      { type: 'proc', target: path.join(p.root, 'proc') },
+      { type: 'dev', target: path.join(p.root, 'dev') },
+    ],
+  };
+}
+
+/**
  * The tools tree's files that stand in for the host's: its programs' libraries and alternatives,
  * and the configuration of its apt and dpkg (the install step runs them), so that the host's
  * /etc/apt (its apt.conf.d, its keyrings, which mmdebstrap asks apt-config for) never reaches a

@@ -36,7 +36,7 @@ import { cfg, required, type BuildContext } from '../../context';
 import { BASH, toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
-import { hostTools, ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
+import { hostTools, packageManager, runIn, type Sandbox } from '../../sandbox';
 import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
 import { verifyDebCache } from './deb-cache';
@@ -425,23 +425,16 @@ async function aptGet(ctx: BuildContext, args: string[], step: string, preferenc
   // maintainer scripts get /proc, bwrap's own /dev and the cached .debs; the mounts go with the
   // sandbox. In a user namespace of its own (sandbox.ts): root over the image's files only, no
   // device nodes, no mounts, the host's binds locked read-only.
-  const box = (net: boolean): Sandbox => ({
-    root: 'host',
-    tools: ctx.tools,
-    dev: 'minimal',
-    caps: ROOT_IN_IMAGE,
-    userns: 'identity',
-    net,
-    env: { ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf, LOCK: c.lock, LISTS: install ? lists : c.lists, CACHE_LISTS: c.lists, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
-    mounts: [
-      { type: 'bind', source: ctx.work, target: ctx.work },
-      { type: 'bind', source: ctx.packageCache, target: ctx.packageCache },
-      { type: 'bind', source: ctx.root, target: ctx.root },
-      { type: 'proc', target: path.join(ctx.root, 'proc') },
-      { type: 'dev', target: path.join(ctx.root, 'dev') },
-      { type: 'bind', source: c.archives, target: path.join(ctx.root, 'var/cache/apt/archives') },
-    ],
-  });
+  const box = (net: boolean): Sandbox =>
+    packageManager({
+      tools: ctx.tools,
+      work: ctx.work,
+      packageCache: ctx.packageCache,
+      root: ctx.root,
+      net,
+      env: { ...toolEnv(), ...aptEnv(ctx), APT_CONFIG: conf, LOCK: c.lock, LISTS: install ? lists : c.lists, CACHE_LISTS: c.lists, MARK_AUTO: marks?.auto.join(' ') ?? '', MARK_MANUAL: marks?.manual.join(' ') ?? '' },
+      mounts: [{ type: 'bind', source: c.archives, target: path.join(ctx.root, 'var/cache/apt/archives') }],
+    });
   const progress = aptProgress();
   try {
     if (install) await runIn(ctx, box(true), ['bash', ...BASH, '-c', fetch, 'apt', ...args], { step: `${step}: downloading`, ...progress });

@@ -28,7 +28,7 @@ import { BuildError } from '../../errors';
 import { toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
-import { ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
+import { packageManager, runIn, type Sandbox } from '../../sandbox';
 import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
 import {
@@ -49,27 +49,21 @@ const lockFile = (ctx: BuildContext) => path.join(ctx.packageCache, '.lock');
 function dnfSandbox(ctx: BuildContext, s: DnfSetup, root: string, net: boolean): Sandbox {
   // dnf fails when its log directory (inside the root, whatever it is told) is missing.
   img.mkdirp(root, 'var/log');
-  return {
-    root: 'host',
+  return packageManager({
     tools: ctx.tools,
-    dev: 'minimal',
-    caps: ROOT_IN_IMAGE,
-    userns: 'identity',
+    work: ctx.work,
+    packageCache: ctx.packageCache,
+    root,
     net,
     env: { ...toolEnv(), HOME: s.home, RPM_FORCE_DEBIAN: '1', SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch) },
     mounts: [
-      { type: 'bind', source: ctx.work, target: ctx.work },
-      { type: 'bind', source: ctx.packageCache, target: ctx.packageCache },
-      { type: 'bind', source: root, target: root },
       // dnf's cache at the path it is told, over an empty /var/cache: nothing of the host's shows.
       { type: 'tmpfs', target: '/var/cache' },
       // hawkey logs to the log directory as given, dnf's own logs go under the root: both are dropped.
       { type: 'tmpfs', target: '/var/log' },
       { type: 'bind', source: cacheDir(ctx), target: '/var/cache/dnf' },
-      { type: 'proc', target: path.join(root, 'proc') },
-      { type: 'dev', target: path.join(root, 'dev') },
     ],
-  };
+  });
 }
 
 /** dnf's options for `root`: everything from kiln's configuration, nothing from the host's. */

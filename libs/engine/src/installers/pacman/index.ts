@@ -28,7 +28,7 @@ import { cfg, type BuildContext } from '../../context';
 import { toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
-import { ROOT_IN_IMAGE, runIn, type Mount, type Sandbox } from '../../sandbox';
+import { packageManager, runIn, type Mount, type Sandbox } from '../../sandbox';
 import type { Installed, Installer } from '../index';
 import { localDesc, localPackages, readSyncDb, type SyncPackage } from './alpm-db';
 import { lockDifferences } from '../lock-check';
@@ -177,21 +177,15 @@ async function pacman(ctx: BuildContext, run: Run, onFail?: (errors: string[]) =
   // pacman chroots into the image for install scripts and hooks: they get /proc and bwrap's own /dev there.
   img.mkdirp(ctx.root, 'proc');
   img.mkdirp(ctx.root, 'dev');
-  const box: Sandbox = {
-    root: 'host',
+  const box = packageManager({
     tools: ctx.tools,
-    dev: 'minimal',
-    caps: ROOT_IN_IMAGE,
-    userns: 'identity',
+    work: ctx.work,
+    packageCache: ctx.packageCache,
+    root: ctx.root,
     net: run.net,
     env: { ...toolEnv(), SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch) },
-    mounts: [
-      ...[ctx.work, ctx.packageCache, ctx.root].map((p): Mount => ({ type: 'bind', source: p, target: p })),
-      { type: 'proc', target: path.join(ctx.root, 'proc') },
-      { type: 'dev', target: path.join(ctx.root, 'dev') },
-      { type: 'bind', source: gpgdir, target: GPGDIR },
-    ],
-  };
+    mounts: [{ type: 'bind', source: gpgdir, target: GPGDIR }],
+  });
   const command = [
     'pacman', '--root', ctx.root, '--dbpath', dbpath, '--cachedir', c.pkg, '--config', conf, '--gpgdir', GPGDIR,
     '--hookdir', path.join(ctx.root, 'etc/pacman.d/hooks'), '--logfile', '/dev/null', '--arch', pacmanArch(ctx), '--color', 'never', '--noconfirm',

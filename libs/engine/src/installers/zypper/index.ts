@@ -36,7 +36,7 @@ import { BuildError } from '../../errors';
 import { toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
-import { ROOT_IN_IMAGE, runIn, type Sandbox } from '../../sandbox';
+import { packageManager, runIn, type Sandbox } from '../../sandbox';
 import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
 import {
@@ -53,27 +53,21 @@ const lockFile = (ctx: BuildContext) => path.join(ctx.packageCache, '.lock');
 const CACHE = '/var/cache/zypp';
 
 function zypperSandbox(ctx: BuildContext, s: ZypperSetup, root: string, net: boolean): Sandbox {
-  return {
-    root: 'host',
+  return packageManager({
     tools: ctx.tools,
-    dev: 'minimal',
-    caps: ROOT_IN_IMAGE,
-    userns: 'identity',
+    work: ctx.work,
+    packageCache: ctx.packageCache,
+    root,
     net,
     env: { ...toolEnv(), HOME: s.home, RPM_FORCE_DEBIAN: '1', SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch), ZYPP_CONF: s.conf, ZYPP_LOGFILE: s.logfile },
     mounts: [
-      { type: 'bind', source: ctx.work, target: ctx.work },
-      { type: 'bind', source: ctx.packageCache, target: ctx.packageCache },
-      { type: 'bind', source: root, target: root },
       { type: 'tmpfs', target: '/var/cache' },
       { type: 'tmpfs', target: '/var/log' },
       // libzypp attaches each repository's medium under /var/adm/mount or /var/tmp, and stops without a writable one.
       { type: 'tmpfs', target: '/var/tmp' },
       { type: 'bind', source: cacheDir(ctx), target: CACHE },
-      { type: 'proc', target: path.join(root, 'proc') },
-      { type: 'dev', target: path.join(root, 'dev') },
     ],
-  };
+  });
 }
 
 /** zypper's global options for `root`: everything from kiln's configuration, nothing from the host's. */
