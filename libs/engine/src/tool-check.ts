@@ -72,6 +72,11 @@ export const KNOWN_TOOLS: Readonly<Record<string, ToolRequirement>> = {
   // openSUSE's install (installers/zypper).
   zypper: { package: 'zypper' },
   rpm: { package: 'rpm' },
+  // Arch's install (installers/pacman).
+  pacman: { package: 'pacman-package-manager' },
+  'pacman-key': { package: 'pacman-package-manager' },
+  // pacman-key sources makepkg's shell library (/usr/share/makepkg/util), which Debian ships with makepkg.
+  makepkg: { package: 'makepkg' },
   flock: { package: 'util-linux' },
   python3: { package: 'python3' },
 };

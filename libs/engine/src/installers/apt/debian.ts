@@ -38,6 +38,7 @@ import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
 import { hostTools, packageManager, runIn, type Sandbox } from '../../sandbox';
 import { requireTool } from '../../tool-check';
+import { treeTools } from '../tree-tools';
 import type { Installed, Installer } from '../index';
 import { verifyDebCache } from './deb-cache';
 import { debFileName, installedPackages, packageTargets, readIndexes, recordKey, simulatedInstalls, type IndexRecord } from './deb-index';
@@ -182,28 +183,11 @@ export function aptProgress(): AptProgress {
 const LINK = `sh -c 'cp -al -t "$0" "$@" 2>/dev/null || cp -a -t "$0" "$@"'`;
 const LINK_NEW = `sh -c 'cp -aln -t "$0" "$@" 2>/dev/null || cp -an -t "$0" "$@"'`;
 
-/** The builds whose log names their install tools already. */
-const announced = new WeakSet<BuildContext>();
-
-/**
- * With a tools tree: the tree has the install's tools (else a clear error naming the Debian
- * package), and the build log says which versions run, once per build, as the programs say it
- * themselves in the sandbox the install runs them in ("mmdebstrap 1.5.7, apt 3.0.4 (amd64)").
- */
-async function treeTools(ctx: BuildContext, tools: string[]): Promise<void> {
-  if (!ctx.tools) return;
-  for (const t of tools) requireTool(ctx, t);
-  if (announced.has(ctx)) return;
-  announced.add(ctx);
-  const box = hostTools(toolEnv(), [], ctx.tools);
-  const out = await runIn({ ...ctx, log: () => undefined }, box, ['sh', '-c', 'mmdebstrap --version 2>/dev/null; apt-get --version | head -n 1'], {
-    step: 'asking the tools tree for its install tools',
-  });
-  ctx.log(`install tools from the tools tree ${ctx.tools}: ${out.trim().split('\n').join(', ')}`);
-}
+/** What the tools tree's install tools say of their versions (tree-tools.ts). */
+const APT_VERSIONS = 'mmdebstrap --version 2>/dev/null; apt-get --version | head -n 1';
 
 async function bootstrap(ctx: BuildContext, packages: string[], locked?: LockedPackage[]): Promise<void> {
-  await treeTools(ctx, ['mmdebstrap', 'apt-get']);
+  await treeTools(ctx, ['mmdebstrap', 'apt-get'], APT_VERSIONS);
   const c = cacheDirs(ctx);
   const withDocs = cfg(ctx, 'WithDocs');
   confSafe(ctx, ctx.root); // mmdebstrap writes it into its own apt configuration
@@ -489,7 +473,7 @@ function listsSandbox(ctx: BuildContext, conf: string): Sandbox {
 
 /** Updates the lists in kiln's cache and reads the indexes, in a scratch root with nothing installed. */
 async function openIndexes(ctx: BuildContext): Promise<Indexes> {
-  await treeTools(ctx, ['apt-get']);
+  await treeTools(ctx, ['apt-get'], APT_VERSIONS);
   const root = ensureDir(path.join(ctx.work, `resolve-${scratchCount++}`));
   for (const d of ['var/lib/dpkg', 'var/cache/apt/archives/partial', 'etc/apt/sources.list.d', 'etc/apt/preferences.d']) ensureDir(path.join(root, d));
   const status = path.join(root, 'var/lib/dpkg/status');

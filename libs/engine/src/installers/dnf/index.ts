@@ -29,8 +29,8 @@ import { toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
 import { packageManager, runIn, type Sandbox } from '../../sandbox';
-import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
+import { treeTools } from '../tree-tools';
 import {
   checkLockAvailable, checkLockInstalled, missingError, nevra, refusedError, repositoryError, rpmInstalled, searchedText, settleDatabases, toLocked,
   RPM_DBPATH, type RepoRecord, type RpmInstalled,
@@ -113,10 +113,8 @@ function dnfProgress() {
   };
 }
 
-/** A tools tree must have them (the host's are checked by the tools' identity). */
-function checkTools(ctx: BuildContext): void {
-  for (const t of ['dnf', 'rpm', 'flock', 'python3']) requireTool(ctx, t);
-}
+/** A tools tree must have them (the host's are in the tools' identity); the log says which versions run. */
+const checkTools = (ctx: BuildContext) => treeTools(ctx, ['dnf', 'rpm', 'flock', 'python3'], 'echo "dnf $(dnf --version | head -n 1)"; rpm --version');
 
 /** Metadata refreshed once per build (later runs read the cache: they then agree with the lock checked against it). */
 async function refresh(ctx: BuildContext, s: DnfSetup): Promise<void> {
@@ -150,7 +148,7 @@ function unreachable(ctx: BuildContext, s: DnfSetup, e: unknown): Error {
 
 /** Runs dnf on `root`: the download with the network, then the transaction from the cache. */
 async function dnf(ctx: BuildContext, root: string, args: string[], step: string): Promise<void> {
-  checkTools(ctx);
+  await checkTools(ctx);
   const s = await dnfSetup(ctx);
   await refresh(ctx, s);
   const hadCache = img.isDirectory(root, 'var/cache/dnf');

@@ -29,6 +29,7 @@ import { toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
 import { packageManager, runIn, type Mount, type Sandbox } from '../../sandbox';
+import { treeTools } from '../tree-tools';
 import type { Installed, Installer } from '../index';
 import { localDesc, localPackages, readSyncDb, type SyncPackage } from './alpm-db';
 import { lockDifferences } from '../lock-check';
@@ -108,6 +109,9 @@ const keyrings = new WeakMap<BuildContext, Promise<string>>();
  */
 const GPGDIR = '/tmp/kiln-gnupg';
 
+/** Where the keyrings found are seen by a pacman-key that takes --populate-from. */
+const KEYRINGS = '/tmp/kiln-keyrings';
+
 /**
  * pacman's keyring for this build, made once (pacman-key --init, then --populate archlinux from
  * the keyrings found) in the work directory: the host's /etc/pacman.d/gnupg is never read or
@@ -131,16 +135,27 @@ async function makeKeyring(ctx: BuildContext): Promise<string> {
     );
   }
   const toolsRoot = ctx.tools ?? '/';
-  const over: Mount[] = KEYRING_DIRS.filter((d) => fs.existsSync(path.join(toolsRoot, d))).map((d) => ({ type: 'ro-bind', source: found, target: `/${d}` }));
+  // pacman 6.1+ reads the keyrings from a directory it is given (--populate-from); older ones only
+  // from their fixed one, which the found directory is bound over (where the tools have it).
+  const script = path.join(toolsRoot, 'usr/bin/pacman-key');
+  const from = fs.existsSync(script) && fs.readFileSync(script, 'utf8').includes('--populate-from');
+  const over: Mount[] = from
+    ? [{ type: 'ro-bind', source: found, target: KEYRINGS }]
+    : KEYRING_DIRS.filter((d) => fs.existsSync(path.join(toolsRoot, d))).map((d) => ({ type: 'ro-bind', source: found, target: `/${d}` }));
   const box: Sandbox = { root: 'host', tools: ctx.tools, dev: 'minimal', env: { ...toolEnv() }, mounts: [{ type: 'bind', source: gpgdir, target: GPGDIR }, ...over] };
   const quiet = { ...ctx, log: () => undefined };
   await runIn(quiet, box, ['pacman-key', '--gpgdir', GPGDIR, '--init'], { step: 'making the pacman keyring (pacman-key --init)' });
-  await runIn(quiet, box, ['pacman-key', '--gpgdir', GPGDIR, '--populate', 'archlinux'], { step: `trusting the Arch keyring ${found} (pacman-key --populate)` });
+  await runIn(quiet, box, ['pacman-key', '--gpgdir', GPGDIR, ...(from ? ['--populate-from', KEYRINGS] : []), '--populate', 'archlinux'], {
+    step: `trusting the Arch keyring ${found} (pacman-key --populate)`,
+  });
   return gpgdir;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Running pacman
+
+/** pacman's version from its banner ("Pacman v6.0.2 - libalpm v13.0.2"). */
+const PACMAN_VERSION = "pacman --version | sed -n 's/.*\\(Pacman v[^ ]*\\).*/\\1/p'";
 
 interface Run {
   /** pacman's arguments after the common ones (-Sy, -S --needed NAMES, ...). */
@@ -169,6 +184,7 @@ function pacmanProgress() {
 }
 
 async function pacman(ctx: BuildContext, run: Run, onFail?: (errors: string[]) => BuildError | undefined): Promise<string> {
+  await treeTools(ctx, ['pacman', 'pacman-key', 'makepkg', 'flock'], PACMAN_VERSION);
   const conf = pacmanConf(ctx);
   const gpgdir = await keyring(ctx);
   const c = cacheDirs(ctx);

@@ -37,8 +37,8 @@ import { toolEnv } from '../../exec';
 import { ensureDir } from '../../fsutil';
 import * as img from '../../image-fs';
 import { packageManager, runIn, type Sandbox } from '../../sandbox';
-import { requireTool } from '../../tool-check';
 import type { Installed, Installer } from '../index';
+import { treeTools } from '../tree-tools';
 import {
   checkLockAvailable, checkLockInstalled, missingError, nevra, refusedError, repositoryError, rpmInstalled, searchedText, settleDatabases, toLocked,
   RPM_DBPATH, type RpmInstalled,
@@ -89,9 +89,8 @@ function zypperOptions(ctx: BuildContext, s: ZypperSetup, root: string): string[
   ];
 }
 
-function checkTools(ctx: BuildContext): void {
-  for (const t of ['zypper', 'rpm', 'flock', 'python3']) requireTool(ctx, t);
-}
+/** A tools tree must have them (the host's are in the tools' identity); the log says which versions run. */
+const checkTools = (ctx: BuildContext) => treeTools(ctx, ['zypper', 'rpm', 'flock', 'python3'], 'zypper --version; rpm --version');
 
 function searched(ctx: BuildContext, s: ZypperSetup): string {
   return searchedText(s.repositories, cfg(ctx, 'Repositories'));
@@ -213,7 +212,7 @@ function normaliseAutoInstalled(root: string, change?: { add: string[]; drop: st
 
 /** Runs a zypper command that changes `root`: the download with the network, then the transaction from the cache. */
 async function zypper(ctx: BuildContext, root: string, args: string[], step: string): Promise<void> {
-  checkTools(ctx);
+  await checkTools(ctx);
   const s = await zypperSetup(ctx);
   await refresh(ctx, s);
   await importKeys(ctx, s, root);
@@ -239,7 +238,7 @@ async function installed(ctx: BuildContext, root: string): Promise<RpmInstalled>
 const exact = (p: { name: string; version: string; architecture: string }) => `${p.name}.${p.architecture}=${p.version}`;
 
 async function resolve(ctx: BuildContext, names: string[], have: Installed, essential: boolean): Promise<LockedPackage[]> {
-  checkTools(ctx);
+  await checkTools(ctx);
   const s = await zypperSetup(ctx);
   const scratch = await refresh(ctx, s);
   const pinned: { name: string; version: string; architecture: string }[] = [...have.locked];
