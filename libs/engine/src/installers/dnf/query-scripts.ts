@@ -7,11 +7,12 @@
  */
 export const DNF_QUERY = String.raw`
 import json, sys
-import dnf, dnf.exceptions, hawkey
+import dnf, dnf.conf, dnf.exceptions, hawkey
 
 req = json.load(sys.stdin)
-base = dnf.Base()
-c = base.conf
+# The configuration first, then the Base on it: dnf.Base() alone reads the host's rpm database for
+# a default releasever, which fails where there is none (dnf 4.2x, a trixie tools tree's).
+c = dnf.conf.Conf()
 c.read(req['conf'])
 c.installroot = req['root']
 c.reposdir = [req['reposdir']]
@@ -30,6 +31,7 @@ c.substitutions.update_from_etc('/', varsdir=(req['varsdir'],))
 if not req['check']:
     c.gpgcheck = False
     c.repo_gpgcheck = False
+base = dnf.Base(c)
 base.read_all_repos()
 for r in req['enable']:
     for repo in base.repos.get_matching(r):

@@ -20,7 +20,11 @@ export const RPM_DBPATH = '/usr/lib/sysimage/rpm';
  */
 export function rpmHome(dir: string, macros: string[] = []): string {
   const home = ensureDir(path.join(dir, 'home'));
-  fs.writeFileSync(path.join(home, '.rpmmacros'), [`%_dbpath ${RPM_DBPATH}`, ...macros, ''].join('\n'));
+  // rpm 4.19+ (a trixie tools tree's) runs scriptlets through its unshare plugin, which takes
+  // them off the network and gives them a private /tmp with mount and network namespaces of
+  // their own: kiln's sandbox already does both and does not grant the CAP_SYS_ADMIN those need
+  // ("unshare with flags x40000000 failed"), so the plugin is off.
+  fs.writeFileSync(path.join(home, '.rpmmacros'), [`%_dbpath ${RPM_DBPATH}`, '%__transaction_unshare %{nil}', ...macros, ''].join('\n'));
   return home;
 }
 
