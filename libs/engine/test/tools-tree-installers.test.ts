@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { parse } from 'smol-toml';
 import { pacmanFixtures, type PacmanManifest } from './pacman-fixtures';
 import { cachedTree } from './cached-tree';
+import { toolsTreeConfig } from './tools-tree';
 import { buildIn, failure, lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -23,19 +24,7 @@ const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
 jest.setTimeout(1_800_000);
 
 /** The tree: trixie with the three package managers and what a directory output runs (tar, zstd). */
-const TREE = [
-  '[Distribution]',
-  'Distribution=debian',
-  'Release=trixie',
-  '[Output]',
-  'Format=directory',
-  'Output=tools',
-  '[Content]',
-  'SourceDateEpoch=1700000000',
-  'WithDocs=no',
-  'Packages=dnf,rpm,zypper,pacman-package-manager,makepkg,python3,tar,zstd',
-  '',
-].join('\n');
+const TREE = toolsTreeConfig(['dnf', 'rpm', 'zypper', 'pacman-package-manager', 'makepkg', 'python3', 'tar', 'zstd']);
 
 let tree: string;
 let rpmFx: string;

@@ -6,7 +6,8 @@
 import { TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES } from '@kiln/config';
 import { cachedTree } from './cached-tree';
 
-export function toolsTreeConfig(): string {
+/** A trixie tree's configuration, of the default tools tree's packages unless others are given. */
+export function toolsTreeConfig(packages: readonly string[] = TOOLS_TREE_PACKAGES): string {
   return [
     '[Distribution]',
     `Distribution=${TOOLS_TREE_DEFAULTS.distribution}`,
@@ -17,7 +18,7 @@ export function toolsTreeConfig(): string {
     '[Content]',
     'SourceDateEpoch=1700000000',
     'WithDocs=no',
-    `Packages=${TOOLS_TREE_PACKAGES.join(',')}`,
+    `Packages=${packages.join(',')}`,
     '',
   ].join('\n');
 }
