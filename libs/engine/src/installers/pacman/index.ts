@@ -135,8 +135,9 @@ async function makeKeyring(ctx: BuildContext): Promise<string> {
     );
   }
   const toolsRoot = ctx.tools ?? '/';
-  // pacman 6.1+ reads the keyrings from a directory it is given (--populate-from); older ones only
-  // from their fixed one, which the found directory is bound over (where the tools have it).
+  // A newer pacman-key (7.0, trixie's) reads the keyrings from a directory it is given
+  // (--populate-from); older ones only from their fixed one, which the found directory is bound
+  // over (where the tools have it).
   const script = path.join(toolsRoot, 'usr/bin/pacman-key');
   const from = fs.existsSync(script) && fs.readFileSync(script, 'utf8').includes('--populate-from');
   const over: Mount[] = from
