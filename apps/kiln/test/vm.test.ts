@@ -30,6 +30,9 @@ const INIT = [
   '#!/bin/busybox sh',
   '/bin/busybox mount -t proc proc /proc',
   '/bin/busybox mount -t sysfs sysfs /sys',
+  // The kernel's own messages off the console from here: a late one (TCG boots slowly) printed in
+  // the middle of a line below would break the line the test reads.
+  '/bin/busybox dmesg -n 1',
   `echo "${MARKER}"`,
   'echo "cmdline: $(/bin/busybox cat /proc/cmdline)"',
   // SMBIOS type 11 strings are in the raw DMI table (CONFIG_DMI: every x86 kernel has it).
