@@ -57,7 +57,7 @@ import {
   DEFAULT_INITRD_PRESET,
   TOOLS_OUTPUT,
   TOOLS_PRESET,
-  TOOLS_TREE_PACKAGES,
+  toolsTreePackages,
 } from './tools-tree';
 
 export type GeneratedKind = 'tools' | 'default-initrd';
@@ -153,7 +153,8 @@ export function toolsPreset(g: GeneratedContext): GeneratedState | null {
   // kiln's package list after the project's (mkosi reads its bundled mkosi-tools last).
   // (values only: an override of ToolsTreePackages= is added by get(), after them)
   const packages = (state.values.get('Packages') as string[] | undefined) ?? [];
-  set('Packages', [...packages, ...TOOLS_TREE_PACKAGES]);
+  const m = g.mainConfig;
+  set('Packages', [...packages, ...toolsTreePackages(m.ToolsTreeProfiles, m.ToolsTreeDistribution, m.ToolsTreeRelease)]);
   // As mkosi forces them: the tools tree is a directory and is built with the host's tools.
   state.overrides.set('Format', 'directory');
   state.values.delete('ToolsTree');

@@ -49,7 +49,7 @@ export { presetInputs, presetSettings, PresetInputs } from './inputs';
 export { describeInputs, digestInputs, inputEntries, entryLine, checkoutOf, modePolicy, normalMode, DigestOptions, InputEntry, ModePolicy } from './input-digest';
 export { projectFacts, isFactsError, digestCacheDir, ProjectFacts, PresetFacts, FactsError, FactsWarning } from './facts';
 export { fingerprint, fingerprintLines, findPreset, FingerprintError, FingerprintOptions } from './fingerprint';
-export { DEFAULT_INITRD_PRESET, TOOLS_OUTPUT, TOOLS_PRESET, TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES, toolsTreeRelease } from './tools-tree';
+export { DEFAULT_INITRD_PRESET, TOOLS_OUTPUT, TOOLS_PRESET, TOOLS_TREE_DEFAULTS, TOOLS_TREE_PACKAGES, TOOLS_TREE_PROFILES, toolsTreePackages, toolsTreeProfileOf, toolsTreeRelease } from './tools-tree';
 export { wantsDefaultInitrd, wantsToolsPreset, type GeneratedKind } from './generated';
 export { hostToolVersions, HOST_TOOLS, HostTool, portageTools, PortageTools, SYSTEM_PATH, toolPath, toolsIdentity, ToolsIdentityOptions, toolSourceOf, ToolSource, toolsTreeIdentity, which } from './tools-identity';
 export { outputNames, cachedOutputNames, imageOutputNames, manifestName, signatureName, compressionSuffix } from './outputs';

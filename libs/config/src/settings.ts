@@ -38,7 +38,7 @@ import {
   vsockCid,
 } from './values';
 import { architectureName, ARCHITECTURES, distributionFacts, DISTRIBUTIONS, buildable, hostArchitecture } from './distributions';
-import { TOOLS_TREE_DEFAULTS, toolsTreeRelease } from './tools-tree';
+import { TOOLS_TREE_DEFAULTS, TOOLS_TREE_PROFILES, toolsTreeRelease } from './tools-tree';
 
 export const SECTIONS = ['Include', 'Config', 'Distribution', 'Output', 'Content', 'Validation', 'Build', 'Runtime'] as const;
 /** Sections older mkosi versions used; their settings are accepted there with a warning. */
@@ -516,8 +516,8 @@ export const SETTINGS = [
   s({ name: 'ToolsTreeRelease', section: 'Build', kind: text(RELEASE), scope: 'tools', cache: 'none', stage: 'none', match: 'ToolsTreeRelease',
     default: (c) => toolsTreeRelease(String(c.get('ToolsTreeDistribution'))),
     help: 'The release of the default tools tree (trixie for debian, else the distribution\'s default release).' }),
-  s({ name: 'ToolsTreeProfiles', section: 'Build', kind: stringList({ words: 'refuse', pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names of the tools tree configuration (mkosi-tools has devel, misc, package-manager, runtime; a project may add its own)' }), default: ['misc', 'package-manager', 'runtime'], scope: 'tools', cache: 'none', stage: 'none', engine: false,
-    help: "Profiles of mkosi's default tools tree; kiln's tools tree has a fixed package set." }),
+  s({ name: 'ToolsTreeProfiles', section: 'Build', kind: stringList({ words: 'refuse', pattern: /^(?!\.\.?$)[^/]+$/, hint: 'profile names of the tools tree configuration (mkosi-tools has devel, misc, package-manager, runtime; a project may add its own)' }), default: [...TOOLS_TREE_PROFILES], scope: 'tools', cache: 'none', stage: 'none', engine: false,
+    help: "Profiles of the default tools tree: package-manager adds dnf, zypper, pacman and their keyrings (mkosi's misc, runtime and devel add nothing to kiln's tree)." }),
   s({ name: 'ToolsTreeMirror', section: 'Build', kind: text(URL), scope: 'tools', cache: 'none', stage: 'none',
     default: (c) => (c.get('Mirror') && c.get('Distribution') === c.get('ToolsTreeDistribution') ? (c.get('Mirror') as string) : null),
     help: 'The mirror of the default tools tree (default: Mirror= when the distributions are the same).' }),

@@ -5,6 +5,9 @@
  * the host's. Debian 12's systemd is 252: its systemd-repart has no --offline (254+) and it has no
  * ukify; trixie's 257 needs trixie's glibc, so it runs from a tree of its own (mkosi's answer too:
  * its mkosi-tools configuration, whose Debian list this follows, trimmed to what kiln's formats run).
+ * ToolsTreeProfiles='s `package-manager` (on by default, as in mkosi) adds the other families'
+ * package managers and keyrings, so that a Fedora, openSUSE or Arch preset builds from the default
+ * tree on any host.
  */
 
 import { distributionFacts } from './distributions';
@@ -32,7 +35,7 @@ export const DEFAULT_INITRD_PRESET = 'default-initrd';
  */
 export const TOOLS_OUTPUT = 'mkosi.tools';
 
-/** The packages of the default tools tree on Debian trixie and later (ToolsTreePackages= adds to them). */
+/** The packages of the default tools tree on Debian trixie and later, whatever its profiles (ToolsTreePackages= adds to them). */
 export const TOOLS_TREE_PACKAGES: readonly string[] = [
   'apt', // the install (installers/apt/debian.ts), with dpkg and util-linux (flock, unshare) from the essential set
   'bash',
@@ -63,3 +66,45 @@ export const TOOLS_TREE_PACKAGES: readonly string[] = [
   'zstd',
 ];
 
+
+/** ToolsTreeProfiles='s default, mkosi's: every profile of mkosi-tools but devel. */
+export const TOOLS_TREE_PROFILES: readonly string[] = ['misc', 'package-manager', 'runtime'];
+
+/**
+ * ToolsTreeProfiles=package-manager on a Debian or Ubuntu tree: mkosi-tools' list for that profile
+ * (dnf, zypper, pacman and makepkg, createrepo-c, the keyrings the rpm and pacman installers look
+ * for in the tools tree: distribution-gpg-keys, archlinux-keyring), plus `rpm`, which kiln's dnf and
+ * zypper installers run and which dnf does not depend on (python3-rpm is its library only).
+ * kali-archive-keyring, which mkosi takes when the tree's distribution has it, is not in Debian.
+ */
+const PACKAGE_MANAGER_PROFILE: readonly string[] = [
+  'archlinux-keyring',
+  'createrepo-c',
+  'debian-archive-keyring',
+  'distribution-gpg-keys',
+  'dnf',
+  'makepkg',
+  'pacman-package-manager',
+  'rpm',
+  'zypper',
+];
+
+/** The ToolsTreeProfiles= profile that brings `pkg` into the default tools tree, or null (the base set, or none). */
+export function toolsTreeProfileOf(pkg: string): string | null {
+  return PACKAGE_MANAGER_PROFILE.includes(pkg) && !TOOLS_TREE_PACKAGES.includes(pkg) ? 'package-manager' : null;
+}
+
+/**
+ * The packages of the default tools tree with these ToolsTreeProfiles= (the main image's). Only
+ * `package-manager` adds packages: kiln's own steps need nothing beyond the base set, and mkosi's
+ * `misc`, `runtime` and `devel` (tools for scripts, nspawn and qemu, compilers) are not carried.
+ */
+export function toolsTreePackages(profiles: readonly string[], distribution: string, release: string | null): string[] {
+  const packages = [...TOOLS_TREE_PACKAGES];
+  if (profiles.includes('package-manager')) {
+    packages.push(...PACKAGE_MANAGER_PROFILE);
+    // mkosi-tools: the Ubuntu keyring on every tree but Debian bookworm's (where it is too old to matter).
+    if (!(distribution === 'debian' && release === 'bookworm')) packages.push('ubuntu-keyring');
+  }
+  return [...new Set(packages)];
+}

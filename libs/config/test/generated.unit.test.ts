@@ -10,6 +10,8 @@ import { configError, load, makeProject, preset } from './helpers';
 
 const MAIN = '[Distribution]\nDistribution=debian\nRelease=bookworm\nMirror=http://deb.debian.org/debian\n[Output]\nFormat=directory\n';
 const TOOLS = `${MAIN}[Build]\nToolsTree=default\n`;
+/** What ToolsTreeProfiles=package-manager adds on a trixie tree. */
+const PACKAGE_MANAGERS = ['archlinux-keyring', 'createrepo-c', 'distribution-gpg-keys', 'dnf', 'makepkg', 'pacman-package-manager', 'rpm', 'ubuntu-keyring', 'zypper'];
 const edges = (p: Project) => p.presets.flatMap((x) => x.dependencies.map((d) => `${x.name} -> ${d.preset} (${d.reason})`));
 
 describe('ToolsTree=default', () => {
@@ -31,10 +33,30 @@ describe('ToolsTree=default', () => {
       // Mirror= is the main image's: the same distribution.
       Mirror: 'http://deb.debian.org/debian',
     });
-    expect(tools.config.Packages).toEqual([...TOOLS_TREE_PACKAGES].sort());
+    // The base set and, ToolsTreeProfiles= being mkosi's default (misc, package-manager, runtime),
+    // the other families' package managers and keyrings.
+    expect(tools.config.Packages).toEqual([...new Set([...TOOLS_TREE_PACKAGES, ...PACKAGE_MANAGERS])].sort());
     // Built first; its lock beside mkosi.tools.conf, present or not.
     expect(p.presets.map((x) => x.name)).toEqual(['tools', 'proj']);
     expect(lockfilePath(tools)).toBe(path.join(p.root, 'mkosi.tools.lock'));
+  });
+
+  it('ToolsTreeProfiles=: package-manager (a default) adds dnf, zypper, pacman and their keyrings; without it the tree is the base set; the profiles are the tools preset\'s Profiles=', () => {
+    const without = preset(load({ 'mkosi.conf': `${TOOLS}ToolsTreeProfiles=misc,runtime\n` }), 'tools');
+    expect(without.config.Packages).toEqual([...TOOLS_TREE_PACKAGES].sort());
+    expect(without.config.Profiles).toEqual(['misc', 'runtime']);
+    const only = preset(load({ 'mkosi.conf': `${TOOLS}ToolsTreeProfiles=package-manager\n` }), 'tools');
+    expect(only.config.Packages).toEqual(expect.arrayContaining(PACKAGE_MANAGERS));
+    // mkosi.tools.conf may match on them, as mkosi-tools' own profiles do.
+    const matched = preset(load({
+      'mkosi.conf': `${TOOLS}ToolsTreeProfiles=package-manager\n`,
+      'mkosi.tools.conf': '[Match]\nProfiles=package-manager\n[Content]\nPackages=strace\n',
+    }), 'tools');
+    expect(matched.config.Packages).toContain('strace');
+    // A bookworm tree takes no ubuntu-keyring (mkosi-tools: too old there to matter).
+    const bookworm = preset(load({ 'mkosi.conf': `${TOOLS}ToolsTreeRelease=bookworm\n` }), 'tools');
+    expect(bookworm.config.Packages).toContain('dnf');
+    expect(bookworm.config.Packages).not.toContain('ubuntu-keyring');
   });
 
   it('takes ToolsTreeDistribution=, ToolsTreeRelease=, ToolsTreeMirror=, ToolsTreeRepositories= and ToolsTreePackages= from the main image', () => {

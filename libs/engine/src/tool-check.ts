@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { digestCacheDir, hostToolVersions, which } from '@kiln/config';
+import { digestCacheDir, hostToolVersions, toolsTreeProfileOf, which } from '@kiln/config';
 import type { BuildContext } from './context';
 import { BuildError } from './errors';
 
@@ -111,7 +111,9 @@ export function requireTool(ctx: BuildContext, name: string, given?: ToolRequire
       const p = path.join(ctx.tools, dir, name);
       if (fs.existsSync(p)) return { path: `/${dir}/${name}`, version: null, fromTree: true };
     }
-    throw new BuildError(`the tools tree ${ctx.tools} has no ${name}: add the Debian package ${need} to it (ToolsTreePackages=${req.package} for ToolsTree=default)`, ctx.preset.name);
+    const profile = toolsTreeProfileOf(req.package);
+    const generated = profile ? `ToolsTreeProfiles= with ${profile}, or ToolsTreePackages=${req.package}` : `ToolsTreePackages=${req.package}`;
+    throw new BuildError(`the tools tree ${ctx.tools} has no ${name}: add the Debian package ${need} to it (${generated} for ToolsTree=default)`, ctx.preset.name);
   }
   const file = which(name, ctx.env);
   const fix = `or set ToolsTree=default (kiln builds a tools tree that has it)`;

@@ -1,8 +1,8 @@
 /**
- * dnf, zypper and pacman from a tools tree (ToolsTree=PATH), for real: a Debian trixie tree
- * holding the package managers of mkosi's package-manager profile (dnf, rpm, zypper, pacman and
- * makepkg, whose shell library pacman-key reads),
- * built once per machine with kiln's own engine (cached-tree.ts), installs Fedora, openSUSE and
+ * dnf, zypper and pacman from a tools tree (ToolsTree=PATH), for real: the test tools tree, which
+ * is what ToolsTree=default builds with the default ToolsTreeProfiles= (its package-manager
+ * profile: dnf, rpm, zypper, pacman and makepkg, whose shell library pacman-key reads), built once
+ * per machine with kiln's own engine (tools-tree.ts, cached-tree.ts), installs Fedora, openSUSE and
  * Arch images from the fixture mirrors in place of the host's (Debian 12's dnf 4.14, zypper 1.14,
  * pacman 6.0). The build log names the versions that ran, and they are the tree's; a tree without
  * the package manager is refused with the package to add.
@@ -12,8 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'smol-toml';
 import { pacmanFixtures, type PacmanManifest } from './pacman-fixtures';
-import { cachedTree } from './cached-tree';
-import { toolsTreeConfig } from './tools-tree';
+import { testToolsTree } from './tools-tree';
 import { buildIn, failure, lockIn, removeTempDirs, tempDir, tempProject } from './kiln';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -23,9 +22,6 @@ const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
 
 jest.setTimeout(1_800_000);
 
-/** The tree: trixie with the three package managers and what a directory output runs (tar, zstd). */
-const TREE = toolsTreeConfig(['dnf', 'rpm', 'zypper', 'pacman-package-manager', 'makepkg', 'python3', 'tar', 'zstd']);
-
 let tree: string;
 let rpmFx: string;
 let arch: { dir: string; manifest: PacmanManifest };
@@ -34,7 +30,7 @@ let archServer: { url: string; close: () => Promise<void> };
 let packages: string;
 
 beforeAll(async () => {
-  [tree, rpmFx, arch] = await Promise.all([cachedTree({ kind: 'test-tools-pm', config: TREE, marker: 'usr/bin/zypper' }), fixtures(), pacmanFixtures()]);
+  [tree, rpmFx, arch] = await Promise.all([testToolsTree(), fixtures(), pacmanFixtures()]);
   server = await serve(rpmFx, { port: 0 });
   archServer = await serve(arch.dir, { port: 0 });
   packages = tempDir('kiln-tree-pm-packages-');
@@ -127,7 +123,7 @@ describe('the RPM and Arch installers from a tools tree', () => {
         `[Content]\nPackages=hello\n[Build]\nToolsTree=${bare}\nSandboxTrees=${rpmFx}/sandbox/fedora\n`,
     });
     const r = await buildIn(dir);
-    expect(failure(r)).toContain(`the tools tree ${bare} has no dnf: add the Debian package dnf to it`);
+    expect(failure(r)).toContain(`the tools tree ${bare} has no dnf: add the Debian package dnf to it (ToolsTreeProfiles= with package-manager, or ToolsTreePackages=dnf for ToolsTree=default)`);
     expect(fs.existsSync(path.join(dir, 'mkosi.output/image'))).toBe(false);
   });
 });
