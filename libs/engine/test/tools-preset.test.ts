@@ -5,7 +5,9 @@
  * cache, keyed by the archive's SHA-256, whose systemd-repart (257) the sandbox runs instead of
  * the host's (252). The packages come from the cache the test tools tree filled (testToolsTree()),
  * so the build downloads nothing new. A bootable preset without Initrds= gets the generated
- * default-initrd preset, built here too (with the tools tree as its ctx.tools).
+ * default-initrd preset, built here too (with the tools tree as its ctx.tools). And a Fedora
+ * preset with ToolsTree=default builds from the fixture mirror with the tree's dnf (the
+ * package-manager profile, a default), as on a Debian host without dnf.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,6 +18,11 @@ import { toolEnv } from '../src/exec';
 import { hostTools, runIn } from '../src/sandbox';
 import { buildIn, failure, removeTempDirs, sha256, tempDir, tempProject, unpack } from './kiln';
 import { testToolsTree } from './tools-tree';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { fixtures } = require('../../../tools/rpm-fixtures/build.js');
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { serve } = require('../../../tools/gentoo-fixtures/serve.js');
 
 jest.setTimeout(600_000);
 
@@ -73,6 +80,11 @@ describe('ToolsTree=default', () => {
     expect(fs.existsSync(path.join(out, 'mkosi.tools.tar.zst'))).toBe(true);
     // Built with the host's tools: no "tools from" step for the tools preset itself.
     expect(log).not.toMatch(/^tools: tools from /m);
+    // ToolsTreeProfiles= left at mkosi's default has package-manager: the other families' package
+    // managers and the keyrings their installers look for in the tools tree.
+    for (const f of ['usr/bin/dnf', 'usr/bin/rpm', 'usr/bin/zypper', 'usr/bin/pacman', 'usr/bin/makepkg', 'usr/share/distribution-gpg-keys/fedora']) {
+      expect(fs.existsSync(path.join(out, 'mkosi.tools', f))).toBe(true);
+    }
   });
 
   it("gives a consumer ctx.tools from the archive alone (as after an Nx cache restore): unpacked once into the user's cache by its SHA-256", async () => {
@@ -147,6 +159,31 @@ describe('ToolsTree=default', () => {
     expect(fs.readdirSync(path.join(tree, 'usr/share/doc/systemd'))).toEqual(['copyright']);
     expect(fs.existsSync(path.join(tree, 'usr/share/man/man1'))).toBe(false);
     expect(project.presets.find((p) => p.name === 'system')!.config.Initrds).toEqual([initrd]);
+  });
+
+  it("builds a Fedora preset with the default tree's dnf and rpm, as a user on a Debian host would", async () => {
+    const fx: string = await fixtures();
+    const server: { url: string; close: () => Promise<void> } = await serve(fx, { port: 0 });
+    try {
+      // The package caches are the defaults: trixie's (filled by the test tools tree) for the tools preset, Fedora's for the image.
+      const p = tempProject({
+        'mkosi.conf':
+          `[Distribution]\nDistribution=fedora\nRelease=42\nMirror=${server.url}/fedora\n[Output]\nFormat=directory\n` +
+          `[Content]\nSourceDateEpoch=1700000000\nPackages=hello\n[Build]\nToolsTree=default\nSandboxTrees=${fx}/sandbox/fedora\n`,
+      });
+      const r = await buildIn(p, { verbose: true });
+      expect(failure(r)).toBe('');
+      expect(r.results!.map((x) => [x.preset, x.status])).toEqual([
+        ['tools', 'built'],
+        ['proj', 'built'],
+      ]);
+      expect(r.log).toMatch(/^ {2}install tools from the tools tree .*kiln\/tools\/[0-9a-f]{64}: dnf 4\.\d+/m);
+      // The fixture's hello, its scriptlet run in the image.
+      expect(fs.readFileSync(path.join(p, 'mkosi.output/image/usr/bin/hello'), 'utf8')).toMatch(/^#!\/bin\/sh\necho "hello /);
+      expect(fs.readFileSync(path.join(p, 'mkosi.output/image/var/lib/hello/post-ran'), 'utf8')).toMatch(/^hello \d/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('runs a ToolsTree=PATH as given', async () => {
