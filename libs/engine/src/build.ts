@@ -31,6 +31,7 @@ import { findLayer, layerCacheDir, layerKey, removeLayers, restoreLayer, storeLa
 import { runScripts, type ScriptDirs } from './scripts';
 import { checkAllowedSigners, verifyPresetOutputs } from './check-outputs';
 import { checkSigningKey } from './signing';
+import { laySandboxTrees } from './sandbox-trees';
 import { copyTree } from './trees';
 import { resolveTools, unpackedToolsPath } from './tools-tree';
 
@@ -421,6 +422,7 @@ export async function withBuildContext<T>(
   try {
     ctx.tools = withTools ? await resolveTools(project, preset, run, env) : null;
     if (ctx.tools) opts.step?.(preset.name, `tools from ${path.relative(project.root, ctx.tools).startsWith('..') ? ctx.tools : path.relative(project.root, ctx.tools)}`);
+    ctx.sandboxTree = await laySandboxTrees(ctx);
     return await fn(ctx);
   } finally {
     await removeTree(work);
@@ -552,9 +554,8 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
   for (const tree of cfg(ctx, 'SkeletonTrees')) {
     await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'skeleton tree' });
   }
-  for (const tree of cfg(ctx, 'SandboxTrees')) {
-    await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'sandbox tree' });
-  }
+  // (mkosi copies them into its sandbox only: see the closing note of session 16.)
+  if (ctx.sandboxTree) await copyTree(ctx, { source: ctx.sandboxTree, target: null }, ctx.root, { rootOwned: true, userTree: true, what: 'sandbox tree' });
   const d = installerOf(ctx);
   const packages = cfg(ctx, 'Packages');
   if (bases.length === 0) {

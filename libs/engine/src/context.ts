@@ -27,6 +27,12 @@ export interface BuildContext extends RunContext {
    * check with requireTool (tool-check.ts). The tools preset itself always builds with null.
    */
   tools?: string | null;
+  /**
+   * SandboxTrees= laid into one directory, in order, each at its target (sandbox-trees.ts): where
+   * the installers look for repository files, keys and keyrings, as in mkosi's sandbox tree.
+   * Set by withBuildContext; null or absent: the preset has none.
+   */
+  sandboxTree?: string | null;
 }
 
 /** A setting of the preset being built, typed by the settings table (a misspelled name does not compile). */

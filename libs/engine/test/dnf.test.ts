@@ -115,12 +115,15 @@ describe('a Fedora image from the fixture mirror', () => {
 });
 
 describe('CentOS Stream', () => {
-  it('finds its keys in a sandbox tree\'s /etc/pki/rpm-gpg and installs from LocalMirror=', async () => {
-    const keys = tempDir('kiln-dnf-centos-keys-');
-    const pki = path.join(keys, 'etc/pki/rpm-gpg');
+  it('finds its keys in a sandbox tree\'s /etc/pki/rpm-gpg (the tree an archive) and installs from LocalMirror=', async () => {
+    const tree = tempDir('kiln-dnf-centos-keys-');
+    const pki = path.join(tree, 'etc/pki/rpm-gpg');
     fs.mkdirSync(pki, { recursive: true });
     const key = fs.readFileSync(path.join(fx, 'sandbox/fedora/usr/share/distribution-gpg-keys/fedora/RPM-GPG-KEY-fedora-42-primary'));
     for (const name of ['RPM-GPG-KEY-centosofficial-SHA256', 'RPM-GPG-KEY-CentOS-SIG-Extras']) fs.writeFileSync(path.join(pki, name), key);
+    // An archive counts as a directory does: the sandbox trees are laid out before dnf looks (sandbox-trees.ts).
+    const keys = path.join(tempDir('kiln-dnf-centos-archive-'), 'keys.tar.zst');
+    execFileSync('tar', ['--zstd', '-cf', keys, '-C', tree, 'etc']);
     const dir = tempProject({
       'mkosi.conf':
         `[Distribution]\nDistribution=centos\nRelease=10\nLocalMirror=${server.url}/fedora/linux/releases/42/Everything/x86_64/os\n` +

@@ -93,7 +93,7 @@ const KEYRING_DIRS = ['usr/share/pacman/keyrings', 'usr/share/keyrings'];
 
 /** The first directory with an archlinux.gpg: in a sandbox tree, the tools tree, or the host. */
 function findKeyrings(ctx: BuildContext): string | null {
-  const roots = [...cfg(ctx, 'SandboxTrees').map((t) => t.source), ...(ctx.tools ? [ctx.tools] : []), '/'];
+  const roots = [...(ctx.sandboxTree ? [ctx.sandboxTree] : []), ...(ctx.tools ? [ctx.tools] : []), '/'];
   for (const root of roots) {
     for (const d of KEYRING_DIRS) if (fs.existsSync(path.join(root, d, 'archlinux.gpg'))) return path.join(root, d);
   }

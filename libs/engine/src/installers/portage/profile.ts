@@ -29,18 +29,14 @@ export interface GentooProfile {
   variant: string;
 }
 
-/** A make.profile symlink in a sandbox tree: the profile it points at. */
+/** A make.profile symlink in the sandbox trees (the last laid wins, as in mkosi's sandbox): the profile it points at. */
 function sandboxProfile(ctx: BuildContext): string | null {
-  for (const tree of cfg(ctx, 'SandboxTrees')) {
-    const link = path.join(tree.source, 'etc/portage/make.profile');
-    const st = fs.lstatSync(link, { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) {
-      const m = /(?:^|\/)profiles\/(.+?)\/?$/.exec(fs.readlinkSync(link));
-      if (!m) throw new BuildError(`${link} points at ${fs.readlinkSync(link)}, not into a repository's profiles/ directory`, ctx.preset.name);
-      return m[1];
-    }
-  }
-  return null;
+  if (!ctx.sandboxTree) return null;
+  const link = path.join(ctx.sandboxTree, 'etc/portage/make.profile');
+  if (!fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) return null;
+  const m = /(?:^|\/)profiles\/(.+?)\/?$/.exec(fs.readlinkSync(link));
+  if (!m) throw new BuildError(`SandboxTrees=: etc/portage/make.profile points at ${fs.readlinkSync(link)}, not into a repository's profiles/ directory`, ctx.preset.name);
+  return m[1];
 }
 
 export function gentooProfile(ctx: BuildContext): GentooProfile {

@@ -16,22 +16,9 @@ export function rpmArch(ctx: BuildContext): string {
   return a;
 }
 
-/** The directories of the sandbox trees, each with the path it lands at. */
-function sandboxDirs(ctx: BuildContext): { dir: string; target: string }[] {
-  return cfg(ctx, 'SandboxTrees')
-    .filter((t) => fs.statSync(t.source, { throwIfNoEntry: false })?.isDirectory())
-    .map((t) => ({ dir: t.source, target: t.target ?? '/' }));
-}
-
-/** A path inside the sandbox's view: the sandbox trees' (last one wins, as they are laid in order), else the tools tree's or the host's (always last). */
+/** A path inside the sandbox's view: the laid sandbox trees' (sandbox-trees.ts) when there are any, then the tools tree's or the host's (always last). */
 export function sandboxCandidates(ctx: BuildContext, rel: string): string[] {
-  const out: string[] = [];
-  for (const { dir, target } of sandboxDirs(ctx).reverse()) {
-    const inTree = path.relative(target, `/${rel}`);
-    if (!inTree.startsWith('..')) out.push(path.join(dir, inTree));
-  }
-  out.push(path.join(ctx.tools ?? '/', rel));
-  return out;
+  return [...(ctx.sandboxTree ? [path.join(ctx.sandboxTree, rel)] : []), path.join(ctx.tools ?? '/', rel)];
 }
 
 /** The first file named NAME* in distribution-gpg-keys/<any>/ or /etc/pki/rpm-gpg/ of the sandbox's view. */
