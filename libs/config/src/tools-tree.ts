@@ -66,7 +66,6 @@ export const TOOLS_TREE_PACKAGES: readonly string[] = [
   'zstd',
 ];
 
-
 /** ToolsTreeProfiles='s default, mkosi's: every profile of mkosi-tools but devel. */
 export const TOOLS_TREE_PROFILES: readonly string[] = ['misc', 'package-manager', 'runtime'];
 
@@ -75,12 +74,12 @@ export const TOOLS_TREE_PROFILES: readonly string[] = ['misc', 'package-manager'
  * (dnf, zypper, pacman and makepkg, createrepo-c, the keyrings the rpm and pacman installers look
  * for in the tools tree: distribution-gpg-keys, archlinux-keyring), plus `rpm`, which kiln's dnf and
  * zypper installers run and which dnf does not depend on (python3-rpm is its library only).
- * kali-archive-keyring, which mkosi takes when the tree's distribution has it, is not in Debian.
+ * debian-archive-keyring, also on mkosi's list, is in the base set already; kali-archive-keyring,
+ * which mkosi takes when the tree's distribution has it, is not in Debian.
  */
 const PACKAGE_MANAGER_PROFILE: readonly string[] = [
   'archlinux-keyring',
   'createrepo-c',
-  'debian-archive-keyring',
   'distribution-gpg-keys',
   'dnf',
   'makepkg',
@@ -91,7 +90,7 @@ const PACKAGE_MANAGER_PROFILE: readonly string[] = [
 
 /** The ToolsTreeProfiles= profile that brings `pkg` into the default tools tree, or null (the base set, or none). */
 export function toolsTreeProfileOf(pkg: string): string | null {
-  return PACKAGE_MANAGER_PROFILE.includes(pkg) && !TOOLS_TREE_PACKAGES.includes(pkg) ? 'package-manager' : null;
+  return PACKAGE_MANAGER_PROFILE.includes(pkg) ? 'package-manager' : null;
 }
 
 /**
@@ -100,11 +99,8 @@ export function toolsTreeProfileOf(pkg: string): string | null {
  * `misc`, `runtime` and `devel` (tools for scripts, nspawn and qemu, compilers) are not carried.
  */
 export function toolsTreePackages(profiles: readonly string[], distribution: string, release: string | null): string[] {
-  const packages = [...TOOLS_TREE_PACKAGES];
-  if (profiles.includes('package-manager')) {
-    packages.push(...PACKAGE_MANAGER_PROFILE);
-    // mkosi-tools: the Ubuntu keyring on every tree but Debian bookworm's (where it is too old to matter).
-    if (!(distribution === 'debian' && release === 'bookworm')) packages.push('ubuntu-keyring');
-  }
-  return [...new Set(packages)];
+  if (!profiles.includes('package-manager')) return [...TOOLS_TREE_PACKAGES];
+  // mkosi-tools: the Ubuntu keyring on every tree but Debian bookworm's (where it is too old to matter).
+  const ubuntu = distribution === 'debian' && release === 'bookworm' ? [] : ['ubuntu-keyring'];
+  return [...TOOLS_TREE_PACKAGES, ...PACKAGE_MANAGER_PROFILE, ...ubuntu];
 }

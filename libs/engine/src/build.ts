@@ -554,7 +554,8 @@ async function installImage(ctx: BuildContext, lock: Lock | null, opts: BuildOpt
   for (const tree of cfg(ctx, 'SkeletonTrees')) {
     await copyTree(ctx, tree, ctx.root, { rootOwned: true, userTree: true, what: 'skeleton tree' });
   }
-  // (mkosi copies them into its sandbox only: see the closing note of session 16.)
+  // The laid sandbox trees go into the image too, which mkosi does not do (its sandbox only):
+  // the Debian install still finds a sandbox tree's extra apt sources in the image's etc/apt.
   if (ctx.sandboxTree) await copyTree(ctx, { source: ctx.sandboxTree, target: null }, ctx.root, { rootOwned: true, userTree: true, what: 'sandbox tree' });
   const d = installerOf(ctx);
   const packages = cfg(ctx, 'Packages');
